@@ -1,0 +1,68 @@
+import type { Logger } from "pino";
+import { Sessions } from "./auth/sessions.js";
+import { AccessTokens } from "./auth/tokens.js";
+import { Messages } from "./chat/messages.js";
+import { Rooms } from "./chat/rooms.js";
+import type { Config } from "./config.js";
+import type { App } from "./context.js";
+import { makePrisma } from "./db/client.js";
+import { startEmbeddedPostgres } from "./db/embedded.js";
+import { migrate } from "./db/migrate.js";
+import { Presence } from "./realtime/presence.js";
+import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
+import { makeBus } from "./realtime/pubsub.js";
+import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
+
+/**
+ * Wires the services of one node from its configuration: PostgreSQL (the
+ * configured one, or the embedded one, migrated), pub/sub (Redis, or in-process),
+ * presence and typing state (in Redis when it is configured, so all nodes share it).
+ * Returns the app and a `close` that releases everything in reverse order.
+ */
+export async function startApp(config: Config, logger: Logger): Promise<{ app: App; close(): Promise<void> }> {
+  const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT);
+  const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+  const db = makePrisma(databaseUrl);
+  await migrate(db, databaseUrl);
+
+  const bus = makeBus(config.REDIS_URL);
+  const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
+  const presenceStore = bus.redis ? new RedisPresenceStore(bus.redis, config.PRESENCE_TTL_MS) : new MemoryPresenceStore();
+  const typingStore = bus.redis ? new RedisTypingStore(bus.redis, config.TYPING_TTL_MS) : new MemoryTypingStore();
+
+  const presence = new Presence(
+    presenceStore,
+    bus.pubsub,
+    {
+      roomIdsOf: async (userId) => (await db.roomMember.findMany({ where: { userId }, select: { roomId: true } })).map((m) => m.roomId),
+      touchLastSeen: async (userId, at) => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!,
+    },
+    Math.max(250, Math.floor(config.PRESENCE_TTL_MS / 3)),
+    onError,
+  );
+  const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
+
+  const app: App = {
+    config,
+    logger,
+    db,
+    pubsub: bus.pubsub,
+    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S),
+    rooms: new Rooms(db),
+    messages: new Messages(db, bus.pubsub),
+    typing,
+    presence,
+  };
+  logger.info({ database: config.DATABASE_URL ? "external" : "embedded", pubsub: bus.redis ? "redis" : "in-process" }, "services ready");
+
+  return {
+    app,
+    close: async () => {
+      typing.close();
+      await presence.close();
+      await bus.close();
+      await db.$disconnect();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import type { PrismaClient } from "../db/client.js";
+import { isUniqueViolation } from "../db/errors.js";
+import type { User } from "../generated/prisma/client.js";
+import { badInput, unauthenticated } from "../errors.js";
+import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
+import { type AccessTokens, refreshTokens } from "./tokens.js";
+
+/** Who is calling: the user and the session (device) their access token belongs to. */
+export interface Viewer {
+  userId: string;
+  sessionId: string;
+}
+
+/** What register, login and refreshToken return (GraphQL `AuthPayload`). */
+export interface AuthResult {
+  accessToken: string;
+  refreshToken: string;
+  /** When the access token expires. */
+  expiresAt: Date;
+  user: User;
+}
+
+export interface RegisterInput {
+  username: string;
+  email: string;
+  password: string;
+  firstName: string;
+  lastName: string;
+  phoneNumber?: string | null;
+  bio?: string | null;
+}
+
+export interface LoginInput {
+  /** Email address or username. */
+  login: string;
+  password: string;
+  deviceId?: string | null;
+  deviceType?: string | null;
+}
+
+/**
+ * Accounts and sessions: one Session row per logged-in device, holding the hash of
+ * its current refresh token. Access tokens are short-lived JWTs naming the session,
+ * and every request checks that the session is still live, so logout takes effect at once.
+ */
+export class Sessions {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly tokens: AccessTokens,
+    /** Refresh-token (session) lifetime in seconds. */
+    private readonly refreshTtlS: number,
+  ) {}
+
+  /**
+   * Creates the account and logs it in (seed 000: registering returns tokens).
+   * @throws BAD_USER_INPUT on `input.username` / `input.email` when taken.
+   */
+  async register(input: RegisterInput): Promise<AuthResult> {
+    const taken = await this.db.user.findFirst({
+      where: { OR: [{ username: input.username }, { email: input.email }] },
+      select: { username: true },
+    });
+    if (taken) throw takenError(taken.username === input.username ? "username" : "email");
+    const passwordHash = await hashPassword(input.password);
+    const { password: _, ...profile } = input;
+    const user = await this.db.user.create({ data: { ...profile, passwordHash } }).catch((e: unknown) => {
+      // a concurrent register won the race for the same name
+      if (isUniqueViolation(e, "email")) throw takenError("email");
+      if (isUniqueViolation(e, "username")) throw takenError("username");
+      throw e;
+    });
+    return this.openSession(user, {});
+  }
+
+  /**
+   * Logs in by email or username.
+   * @throws UNAUTHENTICATED "Invalid credentials" for an unknown login or a wrong
+   * password alike (no account enumeration).
+   */
+  async login(input: LoginInput): Promise<AuthResult> {
+    const login = input.login.trim().toLowerCase();
+    const user = await this.db.user.findFirst({ where: login.includes("@") ? { email: login } : { username: login } });
+    const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash), input.password);
+    if (!user || !ok) throw unauthenticated("Invalid credentials");
+    return this.openSession(user, input);
+  }
+
+  /**
+   * Rotates the refresh token: the presented one stops working and a new pair is
+   * returned. Presenting an already-rotated token revokes the whole session
+   * (reuse detection, OAuth 2.0 Security BCP §4.14).
+   * @throws UNAUTHENTICATED for an unknown, rotated, revoked or expired token.
+   */
+  async refresh(token: string): Promise<AuthResult> {
+    const parsed = refreshTokens.parse(token);
+    const session = parsed && (await this.db.session.findUnique({ where: { id: parsed.sessionId }, include: { user: true } }));
+    if (!parsed || !session || session.revokedAt || session.expiresAt <= new Date()) {
+      throw unauthenticated("Invalid refresh token");
+    }
+    if (!refreshTokens.matches(parsed.secret, session.refreshTokenHash)) {
+      await this.db.session.update({ where: { id: session.id }, data: { revokedAt: new Date() } });
+      throw unauthenticated("Refresh token reused; the session has been revoked");
+    }
+    const next = refreshTokens.issue(session.id);
+    // compare-and-swap on the old hash, so two concurrent refreshes cannot both win
+    const { count } = await this.db.session.updateMany({
+      where: { id: session.id, refreshTokenHash: session.refreshTokenHash, revokedAt: null },
+      data: { refreshTokenHash: next.hash, lastUsedAt: new Date() },
+    });
+    if (count !== 1) throw unauthenticated("Invalid refresh token");
+    const access = await this.tokens.sign({ userId: session.userId, sessionId: session.id });
+    return { accessToken: access.token, refreshToken: next.token, expiresAt: access.expiresAt, user: session.user };
+  }
+
+  /** Ends the viewer's session: its refresh token and access tokens stop working. */
+  async logout(viewer: Viewer): Promise<void> {
+    await this.db.session.updateMany({ where: { id: viewer.sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
+  }
+
+  /**
+   * Resolves an `Authorization` value (`Bearer <accessToken>`) to the viewer.
+   * @returns null when absent, malformed, expired, or its session has ended.
+   */
+  async authenticate(authorization: string | null | undefined): Promise<Viewer | null> {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? "");
+    const claims = match && (await this.tokens.verify(match[1]!));
+    if (!claims) return null;
+    const live = await this.db.session.count({
+      where: { id: claims.sessionId, userId: claims.userId, revokedAt: null, expiresAt: { gt: new Date() } },
+    });
+    return live ? claims : null;
+  }
+
+  private async openSession(user: User, device: Pick<LoginInput, "deviceId" | "deviceType">): Promise<AuthResult> {
+    const id = randomUUID();
+    const refresh = refreshTokens.issue(id);
+    await this.db.session.create({
+      data: {
+        id,
+        userId: user.id,
+        deviceId: device.deviceId ?? null,
+        deviceType: device.deviceType ?? null,
+        refreshTokenHash: refresh.hash,
+        expiresAt: new Date(Date.now() + this.refreshTtlS * 1000),
+      },
+    });
+    const access = await this.tokens.sign({ userId: user.id, sessionId: id });
+    return { accessToken: access.token, refreshToken: refresh.token, expiresAt: access.expiresAt, user };
+  }
+}
+
+function takenError(field: "username" | "email") {
+  return badInput(`input.${field}`, field === "username" ? "Username is already taken" : "Email address is already registered");
+}

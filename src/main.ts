@@ -1,0 +1,39 @@
+import { type Config, ConfigError, loadConfig } from "./config.js";
+import { startApp } from "./app.js";
+import { makeLogger } from "./logger.js";
+import { makeServer } from "./server.js";
+
+/** Bound on graceful shutdown after SIGTERM/SIGINT, in ms; then the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}
+
+const logger = makeLogger(config.LOG_LEVEL, config.NODE_ENV === "development" && process.stdout.isTTY);
+const { app, close: closeApp } = await startApp(config, logger);
+const { server, close: closeServer } = makeServer(app);
+
+server.listen(config.PORT, config.HOST, () => {
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref();
+  await closeServer();
+  await closeApp();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

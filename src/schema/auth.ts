@@ -1,0 +1,73 @@
+import type { AuthResult } from "../auth/sessions.js";
+import { badInput } from "../errors.js";
+import { builder } from "./builder.js";
+import { UserRef } from "./user.js";
+import { rules } from "./validation.js";
+
+const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
+  description: "Tokens for a session. Send `Authorization: Bearer <accessToken>`; before `expiresAt`, trade the refreshToken for a new pair.",
+  fields: (t) => ({
+    accessToken: t.exposeString("accessToken", { description: "JWT (HS256), short-lived (15 min by default)." }),
+    refreshToken: t.exposeString("refreshToken", { description: "Opaque, single use: refreshToken rotates it." }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", description: "When accessToken expires." }),
+    user: t.field({ type: UserRef, resolve: (auth) => auth.user }),
+  }),
+});
+
+const DeviceType = builder.enumType("DeviceType", { values: ["WEB", "MOBILE", "DESKTOP", "UNKNOWN"] as const });
+
+const RegisterInput = builder.inputType("RegisterInput", {
+  fields: (t) => ({
+    username: t.string({ required: true, validate: rules.username }),
+    email: t.string({ required: true, validate: rules.email }),
+    password: t.string({ required: true, validate: rules.password }),
+    firstName: t.string({ required: true, validate: rules.personName }),
+    lastName: t.string({ required: true, validate: rules.personName }),
+    phoneNumber: t.string({ validate: rules.phoneNumber }),
+    bio: t.string({ validate: rules.bio }),
+  }),
+});
+
+const LoginInput = builder.inputType("LoginInput", {
+  description: "Give exactly one of email or username.",
+  fields: (t) => ({
+    email: t.string(),
+    username: t.string(),
+    password: t.string({ required: true }),
+    deviceId: t.string({ validate: rules.deviceId, description: "A stable id of this device or browser, e.g. web_<random>." }),
+    deviceType: t.field({ type: DeviceType }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  register: t.field({
+    type: AuthPayload,
+    description: "Creates an account and logs it in.",
+    args: { input: t.arg({ type: RegisterInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.app.sessions.register(input),
+  }),
+  login: t.field({
+    type: AuthPayload,
+    description: "Opens a session for this device. Wrong credentials give UNAUTHENTICATED.",
+    args: { input: t.arg({ type: LoginInput, required: true }) },
+    resolve: (_root, { input }, ctx) => {
+      const login = input.email ?? input.username;
+      if (!login || (input.email && input.username)) throw badInput("input.email", "Give exactly one of email or username");
+      return ctx.app.sessions.login({ ...input, login });
+    },
+  }),
+  refreshToken: t.field({
+    type: AuthPayload,
+    description: "Rotates a refresh token. Reusing an already-rotated token revokes its session.",
+    args: { refreshToken: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.app.sessions.refresh(args.refreshToken),
+  }),
+  logout: t.boolean({
+    description: "Ends the current session: its access and refresh tokens stop working.",
+    authScopes: { viewer: true },
+    resolve: async (_root, _args, ctx) => {
+      await ctx.app.sessions.logout(ctx.viewer!);
+      return true;
+    },
+  }),
+}));

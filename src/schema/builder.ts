@@ -1,0 +1,62 @@
+import SchemaBuilder from "@pothos/core";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import ValidationPlugin from "@pothos/plugin-validation";
+import { GraphQLError } from "graphql";
+import { DateTimeResolver } from "graphql-scalars";
+import type { Context } from "../context.js";
+import { unauthenticated } from "../errors.js";
+import { getDatamodel } from "../generated/prisma/pothos-types.js";
+import type PrismaTypes from "../generated/prisma/pothos-types.js";
+
+/**
+ * The one SchemaBuilder. Plugins: scope-auth (`authScopes: { viewer: true }`
+ * requires a logged-in viewer → UNAUTHENTICATED), prisma (types from models,
+ * one planned query per request instead of N+1), relay (Connection/Edge/PageInfo),
+ * validation (zod rules on arguments → BAD_USER_INPUT naming the field).
+ * Every schema/*.ts file imports it and adds its types.
+ */
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { viewer: boolean };
+  Scalars: { DateTime: { Input: Date; Output: Date | string } };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({ viewer: ctx.viewer !== null }),
+    unauthorizedError: () => unauthenticated(),
+  },
+  prisma: {
+    dmmf: getDatamodel(),
+    // the client is per app instance (tests run several), so it comes from the context
+    client: (ctx) => ctx.app.db,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: process.env.NODE_ENV === "production" ? null : "warn",
+  },
+  relay: {
+    cursorType: "String",
+    clientMutationId: "omit",
+  },
+  validation: {
+    validationError: (failure) => {
+      const [first] = failure.issues;
+      const field = first?.path?.map((p) => (typeof p === "object" ? p.key : p)).join(".") ?? "";
+      return new GraphQLError(`${field ? `${field}: ` : ""}${first?.message ?? "Invalid input"}`, {
+        extensions: {
+          code: "BAD_USER_INPUT",
+          field,
+          issues: failure.issues.map((i) => ({ field: i.path?.map((p) => (typeof p === "object" ? p.key : p)).join("."), message: i.message })),
+        },
+      });
+    },
+  },
+});
+
+builder.addScalarType("DateTime", DateTimeResolver);
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,9 @@
+import { builder } from "./builder.js";
+import "./user.js";
+import "./auth.js";
+import "./room.js";
+import "./message.js";
+import "./realtime.js";
+
+/** The executable GraphQL schema, built once from every schema/*.ts file. */
+export const schema = builder.toSchema({ sortSchema: true });

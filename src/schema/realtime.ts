@@ -1,0 +1,70 @@
+import { withFilter } from "graphql-subscriptions";
+import { requireMember } from "../chat/access.js";
+import type { Context } from "../context.js";
+import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
+import { builder } from "./builder.js";
+import { PresenceStatusEnum } from "./user.js";
+import { rules } from "./validation.js";
+
+const TypingEvent = builder.objectRef<TypingPayload>("TypingEvent").implement({
+  description: "Someone started or stopped typing. The server sends isTyping: false by itself 3 s after the last setTyping(true).",
+  fields: (t) => ({
+    roomId: t.exposeID("roomId"),
+    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }) }),
+    isTyping: t.exposeBoolean("isTyping"),
+  }),
+});
+
+const PresenceEvent = builder.objectRef<PresencePayload>("PresenceEvent").implement({
+  description: "A room member came online or went offline.",
+  fields: (t) => ({
+    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }) }),
+    status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
+    lastSeenAt: t.field({ type: "DateTime", nullable: true, resolve: (event) => event.lastSeenAt }),
+  }),
+});
+
+builder.mutationField("setTyping", (t) =>
+  t.boolean({
+    description: "Tells the room's typing subscribers. Call again every ~2 s while typing; it expires after 3 s without a refresh.",
+    authScopes: { viewer: true },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }), isTyping: t.arg.boolean({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      await requireMember(ctx.app.db, String(args.roomId), ctx.viewer!.userId);
+      await ctx.app.typing.set(String(args.roomId), ctx.viewer!.userId, args.isTyping);
+      return true;
+    },
+  }),
+);
+
+/** Events of a room's topic for members only, without the viewer's own. */
+function roomTopic(topic: (roomId: string) => string) {
+  return async (_root: unknown, args: { roomId: string | number }, ctx: Context) => {
+    const roomId = String(args.roomId);
+    await requireMember(ctx.app.db, roomId, ctx.viewer!.userId);
+    const viewerId = ctx.viewer!.userId;
+    return withFilter<{ userId: string }>(
+      () => ctx.app.pubsub.asyncIterableIterator(topic(roomId)),
+      (event) => event?.userId !== viewerId,
+    )(undefined, args, ctx);
+  };
+}
+
+builder.subscriptionFields((t) => ({
+  typing: t.field({
+    type: TypingEvent,
+    description: "Typing changes of the other members of a room. Members only.",
+    authScopes: { viewer: true },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
+    subscribe: roomTopic(topics.typing),
+    resolve: (event: TypingPayload) => event,
+  }),
+  presence: t.field({
+    type: PresenceEvent,
+    description: "Presence changes of the other members of a room. Members only.",
+    authScopes: { viewer: true },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
+    subscribe: roomTopic(topics.presence),
+    resolve: (event: PresencePayload) => event,
+  }),
+}));

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
+
+/**
+ * Input rules shared by the schema files. Limits and their sources:
+ * content 1–5,000 characters (seed 001); username ≥ 3 characters (seed 000);
+ * passwords 8–128 (NIST SP 800-63B minimum; the upper bound caps argon2 work);
+ * phone numbers E.164 (the seeds' "+1234567890" examples).
+ */
+export const rules = {
+  id: z.uuid("must be a valid ID"),
+  username: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .min(3, "must be at least 3 characters")
+    .max(32, "must be at most 32 characters")
+    .regex(/^[a-z0-9_.]+$/, "may contain only letters, digits, '_' and '.'"),
+  email: z.string().trim().toLowerCase().max(254).pipe(z.email("must be a valid email address")),
+  password: z.string().min(8, "must be at least 8 characters").max(128, "must be at most 128 characters"),
+  personName: z.string().trim().min(1, "is required").max(64, "must be at most 64 characters"),
+  phoneNumber: z.string().trim().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550123"),
+  bio: z.string().trim().max(500, "must be at most 500 characters"),
+  deviceId: z.string().trim().min(1).max(128),
+  roomName: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
+  roomDescription: z.string().trim().max(1000, "must be at most 1000 characters"),
+  content: z.string().trim().min(1, "must not be empty").max(5000, "must be at most 5000 characters"),
+  clientMessageId: z.string().min(1).max(128, "must be at most 128 characters"),
+  idList: z.array(z.uuid("must be a valid ID")).max(1000, "at most 1000 IDs"),
+  pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+  maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
+  /** One emoji (a single RGI emoji sequence, e.g. 👍, 👍🏽, 👨‍👩‍👧). */
+  emoji: z.string().regex(/^\p{RGI_Emoji}$/v, "must be a single emoji"),
+};

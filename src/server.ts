@@ -1,0 +1,112 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { ExecutionArgs, execute, subscribe } from "graphql";
+import { useServer } from "graphql-ws/use/ws";
+import { createYoga, maskError } from "graphql-yoga";
+import { WebSocketServer } from "ws";
+import type { Viewer } from "./auth/sessions.js";
+import { type App, makeContext } from "./context.js";
+import { schema } from "./schema/index.js";
+
+/** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
+export const CLOSE_FORBIDDEN = 4403;
+
+/** Per-socket state kept on graphql-ws's `extra`. */
+type SocketState = {
+  viewer?: Viewer;
+  connectionId?: string;
+};
+
+/** The yoga context seed of a WebSocket operation (HTTP operations get yoga's `request`). */
+interface WsSeed {
+  wsViewer: Viewer;
+}
+
+/**
+ * The HTTP server: GraphQL over HTTP (graphql-yoga, GraphiQL at GET /graphql)
+ * and GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`) on the same
+ * `/graphql` path. WebSocket clients authenticate once in `connection_init`
+ * with `{ "authorization": "Bearer <accessToken>" }`; a missing, bad or expired
+ * token closes the socket with 4403 and a reason. Each authenticated socket
+ * counts toward its user's presence.
+ */
+export function makeServer(app: App): { server: Server; close(): Promise<void> } {
+  const yoga = createYoga<WsSeed | Record<string, never>>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    graphiql: { subscriptionsProtocol: "WS", title: "Chat GraphQL" },
+    logging: app.logger.child({ component: "yoga" }),
+    context: async (seed) => {
+      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
+      const request = (seed as unknown as { request: Request }).request;
+      return makeContext(app, await app.sessions.authenticate(request.headers.get("authorization")));
+    },
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const original = (error as { originalError?: unknown }).originalError;
+        if (original && !(original instanceof Error && original.name === "GraphQLError")) {
+          app.logger.error({ err: original }, "unexpected error in resolver");
+        }
+        return maskError(error, message, isDev);
+      },
+    },
+  });
+
+  const server = createServer(yoga);
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
+  const log = app.logger.child({ component: "ws" });
+
+  useServer<{ authorization?: string } | undefined, SocketState>(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: async (ctx) => {
+        const viewer = await app.sessions.authenticate(ctx.connectionParams?.authorization);
+        if (!viewer) {
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: missing, invalid or expired access token");
+          return false;
+        }
+        ctx.extra.viewer = viewer;
+        ctx.extra.connectionId = randomUUID();
+        await app.presence.connected(viewer.userId, ctx.extra.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
+        return true;
+      },
+      onDisconnect: async (ctx) => {
+        const { viewer, connectionId } = ctx.extra;
+        if (viewer && connectionId) {
+          await app.presence.disconnected(viewer.userId, connectionId).catch((err) => log.error({ err }, "presence disconnect failed"));
+        }
+      },
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({ wsViewer: ctx.extra.viewer! });
+        const document = enveloped.parse(params.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        return args;
+      },
+    },
+    wss,
+  );
+
+  return {
+    server,
+    close: async () => {
+      // 1001 Going Away: clients reconnect (to another node behind the balancer)
+      for (const socket of wss.clients) socket.close(1001, "Server shutting down");
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+type Enveloped = { execute: typeof execute; subscribe: typeof subscribe };
