@@ -1,4 +1,5 @@
 import type { AuthResult } from "../auth/sessions.js";
+import type { Context } from "../context.js";
 import { badInput } from "../errors.js";
 import { builder } from "./builder.js";
 import { UserRef } from "./user.js";
@@ -39,12 +40,19 @@ const LoginInput = builder.inputType("LoginInput", {
   }),
 });
 
+/** After a successful login the caller is that user for the rest of the operation (e.g. `user { email }`). */
+async function actAs(ctx: Context, result: Promise<AuthResult>): Promise<AuthResult> {
+  const auth = await result;
+  ctx.viewer = auth.viewer;
+  return auth;
+}
+
 builder.mutationFields((t) => ({
   register: t.field({
     type: AuthPayload,
     description: "Creates an account and logs it in.",
     args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.app.sessions.register(input),
+    resolve: (_root, { input }, ctx) => actAs(ctx, ctx.app.sessions.register(input)),
   }),
   login: t.field({
     type: AuthPayload,
@@ -53,14 +61,14 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => {
       const login = input.email ?? input.username;
       if (!login || (input.email && input.username)) throw badInput("input.email", "Give exactly one of email or username");
-      return ctx.app.sessions.login({ ...input, login });
+      return actAs(ctx, ctx.app.sessions.login({ ...input, login }));
     },
   }),
   refreshToken: t.field({
     type: AuthPayload,
     description: "Rotates a refresh token. Reusing an already-rotated token revokes its session.",
     args: { refreshToken: t.arg.string({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.app.sessions.refresh(args.refreshToken),
+    resolve: (_root, args, ctx) => actAs(ctx, ctx.app.sessions.refresh(args.refreshToken)),
   }),
   logout: t.boolean({
     description: "Ends the current session: its access and refresh tokens stop working.",

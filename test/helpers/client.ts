@@ -1,0 +1,141 @@
+import { type Client, createClient } from "graphql-ws";
+import WebSocket from "ws";
+
+/** A GraphQL response as sent on the wire. */
+export interface GqlResponse<T = any> {
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
+}
+
+/** POSTs one operation to `url` (GraphQL over HTTP), with a Bearer token when given. */
+export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<GqlResponse<T>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/graphql-response+json, application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GqlResponse<T>;
+}
+
+/** Like {@link gql}, but fails the test on any error and returns `data`. */
+export async function gqlOk<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  const result = await gql<T>(url, query, variables, token);
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+/** The `extensions.code` of the first error (or undefined). */
+export const errorCode = (result: GqlResponse) => result.errors?.[0]?.extensions?.code;
+
+export interface TestUser {
+  id: string;
+  username: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+let counter = 0;
+/** Registers a user with a unique name through the real `register` mutation. */
+export async function registerUser(url: string, prefix = "user"): Promise<TestUser> {
+  const username = `${prefix}_${process.pid}_${++counter}_${Math.floor(Math.random() * 1e6)}`.slice(0, 32);
+  const data = await gqlOk(
+    url,
+    `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id username } } }`,
+    { input: { username, email: `${username}@example.com`, password: "correct horse battery", firstName: prefix, lastName: "Test" } },
+  );
+  return { id: data.register.user.id, username, accessToken: data.register.accessToken, refreshToken: data.register.refreshToken };
+}
+
+/** A graphql-ws client (graphql-transport-ws) that authenticates with `token` in connection_init. */
+export function wsClient(wsUrl: string, token?: string, options: Partial<Parameters<typeof createClient>[0]> = {}): Client {
+  return createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    retryAttempts: 0,
+    lazy: false,
+    ...options,
+  });
+}
+
+/**
+ * A live subscription whose events are queued: `next()` waits for the next
+ * event (rejecting after `timeoutMs`); `error` resolves when the server ends it
+ * with an error (a GraphQLError list, or a CloseEvent); `stop()` unsubscribes.
+ */
+export interface Subscription<T = any> {
+  next(timeoutMs?: number): Promise<GqlResponse<T>>;
+  /** Skips events until one satisfies `match` (all within `timeoutMs`). */
+  nextWhere(match: (event: GqlResponse<T>) => boolean, timeoutMs?: number): Promise<GqlResponse<T>>;
+  error: Promise<unknown>;
+  stop(): void;
+}
+
+export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}): Subscription<T> {
+  const queue: GqlResponse<T>[] = [];
+  const waiters: ((value: GqlResponse<T>) => void)[] = [];
+  let onError!: (e: unknown) => void;
+  const error = new Promise<unknown>((resolve) => (onError = resolve));
+  const stop = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => {
+        const waiter = waiters.shift();
+        if (waiter) waiter(value as GqlResponse<T>);
+        else queue.push(value as GqlResponse<T>);
+      },
+      error: onError,
+      complete: () => {},
+    },
+  );
+  const sub: Subscription<T> = {
+    error,
+    stop,
+    nextWhere: async (match, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const event = await sub.next(Math.max(1, deadline - Date.now()));
+        if (match(event)) return event;
+      }
+    },
+    next: (timeoutMs = 5000) => {
+      const queued = queue.shift();
+      if (queued) return Promise.resolve(queued);
+      return new Promise((resolve, reject) => {
+        const waiter = (value: GqlResponse<T>) => {
+          clearTimeout(timer);
+          resolve(value);
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
+  };
+  return sub;
+}
+
+/**
+ * Repeats `action` every `intervalMs` until `subscription` delivers an event,
+ * and returns that event. The protocol has no "subscribed" acknowledgement, so
+ * this is how a test knows a subscription is live (on every node) without a sleep.
+ * Fails after `timeoutMs`.
+ */
+export async function untilReceived<T>(subscription: Subscription<T>, action: () => Promise<unknown>, intervalMs = 100, timeoutMs = 10_000): Promise<GqlResponse<T>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await action();
+    try {
+      return await subscription.next(intervalMs);
+    } catch {
+      // nothing yet: the subscription is not registered everywhere; try again
+    }
+  }
+  throw new Error(`subscription received nothing within ${timeoutMs} ms`);
+}

@@ -1,0 +1,21 @@
+import pg from "pg";
+import { makePrisma } from "../../src/db/client.js";
+import { migrate } from "../../src/db/migrate.js";
+import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE } from "./env.js";
+
+/**
+ * Runs once before all test files: (re)creates the template database and
+ * applies the committed migrations to it with `prisma migrate deploy`, so each
+ * test file can copy it (CREATE DATABASE … TEMPLATE) in milliseconds.
+ */
+export default async function setup(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await admin.end();
+  const url = databaseUrl(TEMPLATE_DATABASE);
+  const db = makePrisma(url, 1);
+  await migrate(db, url);
+  await db.$disconnect();
+}

@@ -1,0 +1,18 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  resolve: {
+    // graphql 16 ships CJS (main) and ESM (module) builds; Node loads the CJS one
+    // for graphql-yoga and Pothos, so our own imports must get the same instance
+    // or `instanceof GraphQLError` fails and every error is masked.
+    alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve("graphql") }],
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/helpers/global-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+  },
+});
