@@ -31,7 +31,10 @@ export interface App {
 export interface Context {
   app: App;
   viewer: Viewer | null;
-  /** Batches User.status look-ups of one operation into one presence read. */
+  /**
+   * Batches the User.status look-ups of one execution into one presence read.
+   * Uncached: a subscription keeps its context for its whole life, and presence changes.
+   */
   statusLoader: DataLoader<string, PresenceStatus>;
 }
 
@@ -40,9 +43,12 @@ export function makeContext(app: App, viewer: Viewer | null): Context {
   return {
     app,
     viewer,
-    statusLoader: new DataLoader(async (ids) => {
-      const statuses = await app.presence.statuses(ids);
-      return ids.map((id) => statuses.get(id) ?? "OFFLINE");
-    }),
+    statusLoader: new DataLoader(
+      async (ids) => {
+        const statuses = await app.presence.statuses(ids);
+        return ids.map((id) => statuses.get(id) ?? "OFFLINE");
+      },
+      { cache: false },
+    ),
   };
 }

@@ -1,0 +1,148 @@
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
+
+const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content sender { id username } room { id } } }`;
+const TYPING = `subscription($roomId: ID!) { typing(roomId: $roomId) { roomId isTyping user { id } } }`;
+const PRESENCE = `subscription($roomId: ID!) { presence(roomId: $roomId) { status lastSeenAt user { id status } } }`;
+const SEND = `mutation($roomId: ID!, $content: String!) { sendMessage(input: { roomId: $roomId, content: $content }) { id } }`;
+const SET_TYPING = `mutation($roomId: ID!, $on: Boolean!) { setTyping(roomId: $roomId, isTyping: $on) }`;
+
+const foreignToken = await new SignJWT({ sid: "x" })
+  .setProtectedHeader({ alg: "HS256" })
+  .setSubject("x")
+  .setExpirationTime("1h")
+  .sign(new TextEncoder().encode("another-secret-another-secret-another"));
+
+/** Opens a raw graphql-transport-ws socket, sends connection_init with `payload`, and resolves how the server closed it. */
+function closeAfterInit(wsUrl: string, payload: unknown): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, "graphql-transport-ws");
+    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload })));
+    socket.on("message", (data) => reject(new Error(`unexpected message ${data}`)));
+    socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+}
+
+describe.each([
+  { mode: "in-process pub/sub", redis: false },
+  { mode: "Redis pub/sub", redis: true },
+])("subscriptions over graphql-ws ($mode)", ({ redis }) => {
+  let server: TestServer;
+  let alice: TestUser, bob: TestUser, carol: TestUser, mallory: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer({ redis });
+    [alice, bob, carol, mallory] = await Promise.all(["alice", "bob", "carol", "mallory"].map((n) => registerUser(server.url, n)));
+    roomId = (
+      await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)
+    ).createRoom.id;
+  });
+  afterAll(() => server.close());
+
+  it("delivers messageAdded to members after the message is stored", async () => {
+    const client = wsClient(server.wsUrl, alice.accessToken);
+    const sub = subscribe(client, MESSAGE_ADDED, { roomId });
+    await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "warm-up" }, bob.accessToken));
+    const sent = (await gqlOk(server.url, SEND, { roomId, content: "hello alice" }, bob.accessToken)).sendMessage;
+    const event = await sub.nextWhere((e) => e.data?.messageAdded.content === "hello alice");
+    expect(event.data.messageAdded).toMatchObject({ id: sent.id, sender: { id: bob.id, username: bob.username }, room: { id: roomId } });
+    const stored = await server.app.db.message.findUnique({ where: { id: sent.id } });
+    expect(stored?.seq).toBe(event.data.messageAdded.seq);
+    sub.stop();
+    await client.dispose();
+  });
+
+  it("refuses a non-member's subscriptions with NOT_FOUND and sends them nothing", async () => {
+    const client = wsClient(server.wsUrl, mallory.accessToken);
+    for (const query of [MESSAGE_ADDED, TYPING, PRESENCE]) {
+      const sub = subscribe(client, query, { roomId });
+      const result = await sub.next();
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    }
+    await client.dispose();
+  });
+
+  it.each([
+    ["no token", {}],
+    ["a malformed token", { authorization: "Bearer not.a.jwt" }],
+    ["a token signed with another key", { authorization: `Bearer ${foreignToken}` }],
+  ])("closes the socket with 4403 and a reason for %s", async (_label, payload) => {
+    const { code, reason } = await closeAfterInit(server.wsUrl, payload);
+    expect(code).toBe(4403);
+    expect(reason).toMatch(/access token/);
+  });
+
+  it("closes the socket with 4403 for an expired token", async () => {
+    const session = await server.app.db.session.findFirstOrThrow({ where: { userId: alice.id } });
+    const expired = await new SignJWT({ sid: session.id })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(alice.id)
+      .setIssuer("chat-graphql")
+      .setAudience("chat-graphql:api")
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    expect((await closeAfterInit(server.wsUrl, { authorization: `Bearer ${expired}` })).code).toBe(4403);
+  });
+
+  it("sends isTyping: false by itself when typing is not refreshed for 3 s, and a refresh postpones it", async () => {
+    const client = wsClient(server.wsUrl, alice.accessToken);
+    const sub = subscribe(client, TYPING, { roomId });
+    const typing = (on: boolean) => gqlOk(server.url, SET_TYPING, { roomId, on }, bob.accessToken);
+    // each round publishes false (when bob was typing) then true; stop at bob typing
+    const first = await untilReceived(sub, async () => {
+      await typing(false);
+      await typing(true);
+    });
+    if (!first.data.typing.isTyping) await sub.nextWhere((e) => e.data?.typing.isTyping === true);
+    await typing(false);
+    await sub.nextWhere((e) => e.data?.typing.isTyping === false);
+
+    // plain expiry
+    await typing(true);
+    const started = Date.now();
+    expect((await sub.next()).data.typing).toEqual({ roomId, isTyping: true, user: { id: bob.id } });
+    const expired = await sub.next(6000);
+    expect(expired.data.typing).toEqual({ roomId, isTyping: false, user: { id: bob.id } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+
+    // a refresh 2 s in moves the expiry to 3 s after the refresh
+    await typing(true);
+    const t0 = Date.now();
+    expect((await sub.next()).data.typing.isTyping).toBe(true);
+    await new Promise((r) => setTimeout(r, 2000));
+    await typing(true);
+    expect((await sub.next(6000)).data.typing.isTyping).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4900);
+    sub.stop();
+    await client.dispose();
+  }, 30_000);
+
+  it("publishes ONLINE when a member's first socket opens and OFFLINE when their last one closes", async () => {
+    const client = wsClient(server.wsUrl, alice.accessToken);
+    const sub = subscribe(client, PRESENCE, { roomId });
+    const connect = (user: TestUser) =>
+      new Promise<ReturnType<typeof wsClient>>((resolve) => {
+        const c = wsClient(server.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
+      });
+    // carol comes and goes until alice's subscription is live on every node
+    await untilReceived(sub, async () => (await connect(carol)).dispose(), 200);
+
+    const bob1 = await connect(bob);
+    const online = await sub.nextWhere((e) => e.data?.presence.user.id === bob.id);
+    expect(online.data.presence).toMatchObject({ status: "ONLINE", user: { id: bob.id, status: "ONLINE" } });
+    const bob2 = await connect(bob);
+    await bob1.dispose();
+    await bob2.dispose();
+    const offline = await sub.nextWhere((e) => e.data?.presence.user.id === bob.id);
+    expect(offline.data.presence).toMatchObject({ status: "OFFLINE", user: { id: bob.id, status: "OFFLINE" } });
+    expect(new Date(offline.data.presence.lastSeenAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    sub.stop();
+    await client.dispose();
+  });
+});
