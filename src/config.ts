@@ -45,13 +45,15 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses and checks the environment (zod) and fills the embedded defaults.
+ * Parses and checks the environment (zod) and fills the embedded defaults;
+ * empty variables count as unset.
  * Outside production a missing JWT_SECRET is generated once and kept in
  * `<DATA_DIR>/jwt-secret`, so tokens survive restarts.
  * @throws ConfigError naming each bad variable, e.g. `PORT: Too big: expected number to be <=65535`.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+  // an empty variable counts as unset (e.g. `DATABASE_URL= npm start`)
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== "")));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid environment:\n${lines.join("\n")}`);

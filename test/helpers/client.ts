@@ -58,6 +58,8 @@ export function wsClient(wsUrl: string, token?: string, options: Partial<Paramet
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     retryAttempts: 0,
     lazy: false,
+    // tests observe closes themselves; graphql-ws would console.error them
+    onNonLazyError: () => {},
     ...options,
   });
 }

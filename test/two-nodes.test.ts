@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { createTestDatabase } from "./helpers/database.js";
+import { REDIS_URL } from "./helpers/env.js";
+import { type NodeProcess, startNode } from "./helpers/node-process.js";
+
+/**
+ * Two server processes sharing one PostgreSQL and one Redis, as behind a load
+ * balancer: what a client does through node B reaches subscribers on node A.
+ */
+describe("two nodes sharing PostgreSQL and Redis", () => {
+  const PRESENCE_TTL_MS = 3000;
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let a: NodeProcess, b: NodeProcess;
+  let alice: TestUser, bob: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      JWT_SECRET: "two-nodes-share-this-secret-0123456789abcdef",
+      PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
+    };
+    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    alice = await registerUser(a.url, "alice");
+    bob = await registerUser(b.url, "bob");
+    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  it("delivers messageAdded on A for a message sent through B", async () => {
+    const client = wsClient(a.wsUrl, alice.accessToken);
+    const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { id content sender { id } } }`, { r: roomId });
+    const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
+    await untilReceived(sub, () => gqlOk(b.url, SEND, { r: roomId, c: "warm-up" }, bob.accessToken));
+    const sent = (await gqlOk(b.url, SEND, { r: roomId, c: "from node B" }, bob.accessToken)).sendMessage;
+    const event = await sub.nextWhere((e) => e.data?.messageAdded.id === sent.id);
+    expect(event.data.messageAdded).toEqual({ id: sent.id, content: "from node B", sender: { id: bob.id } });
+    await client.dispose();
+  });
+
+  it("delivers typing on A for setTyping through B, including B's expiry", async () => {
+    const client = wsClient(a.wsUrl, alice.accessToken);
+    const sub = subscribe(client, `subscription($r: ID!) { typing(roomId: $r) { isTyping user { id } } }`, { r: roomId });
+    const typing = (on: boolean) => gqlOk(b.url, `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`, { r: roomId, on }, bob.accessToken);
+    const first = await untilReceived(sub, async () => {
+      await typing(false);
+      await typing(true);
+    });
+    if (!first.data.typing.isTyping) await sub.nextWhere((e) => e.data?.typing.isTyping === true);
+    expect((await sub.next(6000)).data.typing).toEqual({ isTyping: false, user: { id: bob.id } });
+    await client.dispose();
+  });
+
+  it("delivers presence on A for connections to B, and takes a killed node's users OFFLINE within the TTL", async () => {
+    const client = wsClient(a.wsUrl, alice.accessToken);
+    const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
+    const connect = (node: NodeProcess) =>
+      new Promise<ReturnType<typeof wsClient>>((resolve) => {
+        const c = wsClient(node.wsUrl, bob.accessToken, { on: { connected: () => resolve(c) } });
+      });
+    const first = await untilReceived(sub, async () => (await connect(b)).dispose(), 300);
+    if (first.data.presence.status === "ONLINE") await sub.nextWhere((e) => e.data?.presence.status === "OFFLINE");
+
+    const bobOnB = await connect(b);
+    expect((await sub.next()).data.presence).toEqual({ status: "ONLINE", user: { id: bob.id } });
+    await bobOnB.dispose();
+    expect((await sub.next()).data.presence).toEqual({ status: "OFFLINE", user: { id: bob.id } });
+
+    // node B dies without closing its sockets: node A's sweep notices once the TTL has run out
+    const orphan = await connect(b);
+    expect((await sub.next()).data.presence.status).toBe("ONLINE");
+    const killedAt = Date.now();
+    await b.stop("SIGKILL");
+    const offline = await sub.next(PRESENCE_TTL_MS * 3);
+    expect(offline.data.presence).toEqual({ status: "OFFLINE", user: { id: bob.id } });
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(PRESENCE_TTL_MS * 2);
+    await orphan.dispose();
+    await client.dispose();
+  }, 60_000);
+});
