@@ -25,7 +25,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   const db = makePrisma(databaseUrl);
   await migrate(db, databaseUrl);
 
-  const bus = makeBus(config.REDIS_URL);
+  const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
   const presenceStore = bus.redis ? new RedisPresenceStore(bus.redis, config.PRESENCE_TTL_MS) : new MemoryPresenceStore();
   const typingStore = bus.redis ? new RedisTypingStore(bus.redis, config.TYPING_TTL_MS) : new MemoryTypingStore();

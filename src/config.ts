@@ -12,6 +12,8 @@ const EnvSchema = z
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
     /** Redis URL; unset → in-process pub/sub (one node only). */
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    /** Prefix of this deployment's Redis keys (presence, typing); nodes of one deployment share it. */
+    REDIS_KEY_PREFIX: z.string().max(64).default("chat:"),
     /** HS256 key for access tokens; required in production, ≥ 32 characters. */
     JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     /** Where the embedded PostgreSQL and the development JWT secret live. */

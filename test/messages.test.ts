@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
+import { errorCode, gql, gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -7,7 +7,7 @@ let alice: TestUser, bob: TestUser, mallory: TestUser;
 let roomId: string;
 beforeAll(async () => {
   server = await startTestServer();
-  [alice, bob, mallory] = await Promise.all(["alice", "bob", "mallory"].map((n) => registerUser(server.url, n)));
+  [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
   roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Chat", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
 });
 afterAll(() => server.close());

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
+import { errorCode, gql, gqlOk, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
 let alice: TestUser, bob: TestUser, carol: TestUser;
 beforeAll(async () => {
   server = await startTestServer();
-  [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((n) => registerUser(server.url, n)));
+  [alice, bob, carol] = await registerUsers(server.url, ["alice", "bob", "carol"]);
 });
 afterAll(() => server.close());
 

@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { gqlOk, registerUsers, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
 
 const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content sender { id username } room { id } } }`;
@@ -36,7 +36,7 @@ describe.each([
 
   beforeAll(async () => {
     server = await startTestServer({ redis });
-    [alice, bob, carol, mallory] = await Promise.all(["alice", "bob", "carol", "mallory"].map((n) => registerUser(server.url, n)));
+    [alice, bob, carol, mallory] = await registerUsers(server.url, ["alice", "bob", "carol", "mallory"]);
     roomId = (
       await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)
     ).createRoom.id;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
 import { createTestDatabase } from "./helpers/database.js";
@@ -12,7 +13,7 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
   const PRESENCE_TTL_MS = 3000;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let a: NodeProcess, b: NodeProcess;
-  let alice: TestUser, bob: TestUser;
+  let alice: TestUser, bob: TestUser, carol: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
@@ -20,13 +21,15 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
     const env = {
       DATABASE_URL: database.url,
       REDIS_URL,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
       JWT_SECRET: "two-nodes-share-this-secret-0123456789abcdef",
       PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
     };
     [a, b] = await Promise.all([startNode(env), startNode(env)]);
     alice = await registerUser(a.url, "alice");
     bob = await registerUser(b.url, "bob");
-    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    carol = await registerUser(b.url, "carol");
+    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)).createRoom.id;
   }, 120_000);
 
   afterAll(async () => {
@@ -61,25 +64,25 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
   it("delivers presence on A for connections to B, and takes a killed node's users OFFLINE within the TTL", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
-    const connect = (node: NodeProcess) =>
+    const connect = (node: NodeProcess, user: TestUser) =>
       new Promise<ReturnType<typeof wsClient>>((resolve) => {
-        const c = wsClient(node.wsUrl, bob.accessToken, { on: { connected: () => resolve(c) } });
+        const c = wsClient(node.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
       });
-    const first = await untilReceived(sub, async () => (await connect(b)).dispose(), 300);
-    if (first.data.presence.status === "ONLINE") await sub.nextWhere((e) => e.data?.presence.status === "OFFLINE");
+    const bobsNext = (timeoutMs?: number) => sub.nextWhere((e) => e.data?.presence.user.id === bob.id, timeoutMs).then((e) => e.data.presence);
+    // carol comes and goes until alice's subscription is live
+    await untilReceived(sub, async () => (await connect(b, carol)).dispose(), 300);
 
-    const bobOnB = await connect(b);
-    expect((await sub.next()).data.presence).toEqual({ status: "ONLINE", user: { id: bob.id } });
+    const bobOnB = await connect(b, bob);
+    expect(await bobsNext()).toEqual({ status: "ONLINE", user: { id: bob.id } });
     await bobOnB.dispose();
-    expect((await sub.next()).data.presence).toEqual({ status: "OFFLINE", user: { id: bob.id } });
+    expect(await bobsNext()).toEqual({ status: "OFFLINE", user: { id: bob.id } });
 
     // node B dies without closing its sockets: node A's sweep notices once the TTL has run out
-    const orphan = await connect(b);
-    expect((await sub.next()).data.presence.status).toBe("ONLINE");
+    const orphan = await connect(b, bob);
+    expect((await bobsNext()).status).toBe("ONLINE");
     const killedAt = Date.now();
     await b.stop("SIGKILL");
-    const offline = await sub.next(PRESENCE_TTL_MS * 3);
-    expect(offline.data.presence).toEqual({ status: "OFFLINE", user: { id: bob.id } });
+    expect(await bobsNext(PRESENCE_TTL_MS * 3)).toEqual({ status: "OFFLINE", user: { id: bob.id } });
     expect(Date.now() - killedAt).toBeLessThanOrEqual(PRESENCE_TTL_MS * 2);
     await orphan.dispose();
     await client.dispose();

@@ -36,9 +36,9 @@ builder.prismaObject("Room", {
     lastActivityAt: t.expose("lastActivityAt", { type: "DateTime", description: "Time of the newest message, or of creation." }),
     memberCount: t.relationCount("members"),
     members: t.relation("members", {
-      description: "Members, oldest first (at most `first`, default 50, max 100).",
+      description: "Members: OWNERs, then ADMINs, then MEMBERs, each oldest first (at most `first`, default 50, max 100).",
       args: { first: t.arg.int({ defaultValue: 50, validate: rules.pageSize }) },
-      query: (args) => ({ orderBy: [{ joinedAt: "asc" }, { userId: "asc" }], take: args.first ?? 50 }),
+      query: (args) => ({ orderBy: [{ role: "asc" }, { joinedAt: "asc" }, { userId: "asc" }], take: args.first ?? 50 }),
     }),
     viewerMembership: t.field({
       type: RoomMemberRef,

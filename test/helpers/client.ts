@@ -50,6 +50,11 @@ export async function registerUser(url: string, prefix = "user"): Promise<TestUs
   return { id: data.register.user.id, username, accessToken: data.register.accessToken, refreshToken: data.register.refreshToken };
 }
 
+/** Registers one user per name, concurrently; resolves them in the same order. */
+export function registerUsers<const Names extends readonly string[]>(url: string, names: Names): Promise<{ [K in keyof Names]: TestUser }> {
+  return Promise.all(names.map((n) => registerUser(url, n))) as Promise<{ [K in keyof Names]: TestUser }>;
+}
+
 /** A graphql-ws client (graphql-transport-ws) that authenticates with `token` in connection_init. */
 export function wsClient(wsUrl: string, token?: string, options: Partial<Parameters<typeof createClient>[0]> = {}): Client {
   return createClient({

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { startApp } from "../../src/app.js";
@@ -31,7 +32,8 @@ export async function startTestServer(options: { redis?: boolean; env?: Record<s
     PORT: "0",
     DATABASE_URL: database.url,
     JWT_SECRET: TEST_JWT_SECRET,
-    ...(options.redis ? { REDIS_URL } : {}),
+    // its own key prefix: other test servers on the same Redis have other databases
+    ...(options.redis ? { REDIS_URL, REDIS_KEY_PREFIX: `test:${randomUUID()}:` } : {}),
     ...options.env,
   });
   const { app, close: closeApp } = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));

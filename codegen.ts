@@ -1,0 +1,19 @@
+import type { CodegenConfig } from "@graphql-codegen/cli";
+
+/**
+ * GraphQL Code Generator: reads the committed schema.graphql (printed from the
+ * code by `npm run schema:print`) and the example operations, and writes typed
+ * documents (client preset) usable by Apollo Client and urql. `npm run codegen`.
+ */
+const config: CodegenConfig = {
+  schema: "schema.graphql",
+  documents: ["examples/**/*.graphql"],
+  generates: {
+    "examples/generated/": {
+      preset: "client",
+      config: { scalars: { DateTime: "string" }, useTypeImports: true },
+    },
+  },
+};
+
+export default config;

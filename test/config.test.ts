@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("configuration", () => {
+  it("defaults to port 4000, embedded PostgreSQL and in-process pub/sub", () => {
+    const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "cfg-")) });
+    expect(config.PORT).toBe(4000);
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.TYPING_TTL_MS).toBe(3000);
+  });
+
+  it("names every bad variable in one clear error", () => {
+    expect(() => loadConfig({ PORT: "70000", DATABASE_URL: "mysql://x", REDIS_URL: "nope" })).toThrowError(ConfigError);
+    try {
+      loadConfig({ PORT: "70000", DATABASE_URL: "mysql://x", REDIS_URL: "nope" });
+    } catch (err) {
+      expect((err as Error).message).toMatch(/PORT:/);
+      expect((err as Error).message).toMatch(/DATABASE_URL:/);
+      expect((err as Error).message).toMatch(/REDIS_URL:/);
+    }
+  });
+
+  it("requires JWT_SECRET in production", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrowError(/JWT_SECRET: is required when NODE_ENV=production/);
+    expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "short" })).toThrowError(/JWT_SECRET: must be at least 32 characters/);
+  });
+
+  it("generates a development JWT secret once and keeps it under DATA_DIR", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const first = loadConfig({ DATA_DIR: dir }).JWT_SECRET;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({ DATA_DIR: dir }).JWT_SECRET).toBe(first);
+    expect(readFileSync(join(dir, "jwt-secret"), "utf8")).toBe(first);
+    expect(statSync(join(dir, "jwt-secret")).mode & 0o777).toBe(0o600);
+  });
+});
