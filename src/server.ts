@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, maskError } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 import type { Viewer } from "./auth/sessions.js";
@@ -23,19 +24,23 @@ interface WsSeed {
 }
 
 /**
- * The HTTP server: GraphQL over HTTP (graphql-yoga, GraphiQL at GET /graphql)
- * and GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`) on the same
- * `/graphql` path. WebSocket clients authenticate once in `connection_init`
- * with `{ "authorization": "Bearer <accessToken>" }`; a missing, bad or expired
- * token closes the socket with 4403 and a reason. Each authenticated socket
- * counts toward its user's presence.
+ * The HTTP server, all on `/graphql`: GraphQL over HTTP and over SSE (graphql-yoga;
+ * `Authorization: Bearer <accessToken>` header), GraphiQL for browsers (GET), and
+ * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`). WebSocket clients
+ * authenticate once in `connection_init` with `{ "authorization": "Bearer <accessToken>" }`
+ * (key in any case); a missing, bad or expired token closes the socket with 4403
+ * and a reason. Each authenticated socket counts toward its user's presence.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
   const yoga = createYoga<WsSeed | Record<string, never>>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    graphiql: { subscriptionsProtocol: "WS", title: "Chat GraphQL" },
+    // GraphiQL from the installed package (no CDN). Its subscriptions use
+    // GraphQL over SSE, which carries the Authorization header from the Headers
+    // tab; GraphiQL does not put headers into graphql-ws' connection_init.
+    renderGraphiQL,
+    graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL" },
     logging: app.logger.child({ component: "yoga" }),
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
@@ -57,11 +62,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
   const log = app.logger.child({ component: "ws" });
 
-  useServer<{ authorization?: string } | undefined, SocketState>(
+  useServer<Record<string, unknown> | undefined, SocketState>(
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
-        const viewer = await app.sessions.authenticate(ctx.connectionParams?.authorization);
+        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams));
         if (!viewer) {
           ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: missing, invalid or expired access token");
           return false;
@@ -107,6 +112,13 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The `authorization` entry of a connection_init payload, whatever its case (`Authorization` too). */
+function authorizationOf(payload: Record<string, unknown> | undefined): string | undefined {
+  const key = Object.keys(payload ?? {}).find((k) => k.toLowerCase() === "authorization");
+  const value = key ? payload![key] : undefined;
+  return typeof value === "string" ? value : undefined;
 }
 
 type Enveloped = { execute: typeof execute; subscribe: typeof subscribe };

@@ -56,6 +56,35 @@ describe.each([
     await client.dispose();
   });
 
+  it("serves messageAdded over SSE too, authenticated by the Authorization header (what GraphiQL uses)", async () => {
+    const controller = new AbortController();
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${alice.accessToken}` },
+      body: JSON.stringify({ query: MESSAGE_ADDED, variables: { roomId } }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    const sender = setInterval(() => void gqlOk(server.url, SEND, { roomId, content: "over sse" }, bob.accessToken), 200);
+    try {
+      while (!text.includes("over sse")) text += (await reader.read()).value ?? "";
+    } finally {
+      clearInterval(sender);
+      controller.abort();
+    }
+    expect(text).toMatch(/event: next\ndata: \{"data":\{"messageAdded":\{[^\n]*"content":"over sse"/);
+  });
+
+  it("accepts the connection_init key in any case (Authorization)", async () => {
+    const client = wsClient(server.wsUrl, undefined, { connectionParams: { Authorization: `Bearer ${alice.accessToken}` } });
+    const sub = subscribe(client, MESSAGE_ADDED, { roomId });
+    const event = await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "case" }, bob.accessToken));
+    expect(event.data.messageAdded.room.id).toBe(roomId);
+    await client.dispose();
+  });
+
   it("refuses a non-member's subscriptions with NOT_FOUND and sends them nothing", async () => {
     const client = wsClient(server.wsUrl, mallory.accessToken);
     for (const query of [MESSAGE_ADDED, TYPING, PRESENCE]) {
