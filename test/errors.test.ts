@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { gql, registerUser } from "./helpers/client.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe("unexpected errors", () => {
+  it("are masked for the client and logged with their detail", async () => {
+    const user = await registerUser(server.url, "oops");
+    const logged = vi.spyOn(server.app.logger, "error");
+    vi.spyOn(server.app.rooms, "create").mockRejectedValueOnce(new Error("connection string postgres://secret@db"));
+    const result = await gql(server.url, `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`, {}, user.accessToken);
+    expect(result.errors?.[0]?.message).toBe("Unexpected error.");
+    expect(result.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
+    expect(JSON.stringify(result)).not.toContain("secret");
+    expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: expect.objectContaining({ message: "connection string postgres://secret@db" }) }), expect.any(String));
+  });
+
+  it("leave expected errors (with a code) as they are, unlogged", async () => {
+    const logged = vi.spyOn(server.app.logger, "error");
+    logged.mockClear();
+    const result = await gql(server.url, `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`);
+    expect(result.errors?.[0]).toMatchObject({ message: "Authentication required", extensions: { code: "UNAUTHENTICATED" } });
+    expect(logged).not.toHaveBeenCalled();
+  });
+});
