@@ -12,6 +12,9 @@ import { schema } from "./schema/index.js";
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
 export const CLOSE_FORBIDDEN = 4403;
 
+/** How long shutdown waits for in-flight HTTP requests before closing their connections, in ms. */
+const HTTP_DRAIN_MS = 5000;
+
 /** Per-socket state kept on graphql-ws's `extra`. */
 type SocketState = {
   viewer?: Viewer;
@@ -109,7 +112,12 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       // 1001 Going Away: clients reconnect (to another node behind the balancer)
       for (const socket of wss.clients) socket.close(1001, "Server shutting down");
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // let in-flight HTTP requests finish; cut what is left (SSE streams) after the grace period
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS).unref();
+      });
     },
   };
 }

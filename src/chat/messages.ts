@@ -56,7 +56,9 @@ export class Messages {
         const created = await tx.message.create({
           data: { roomId: input.roomId, seq, senderId, content: input.content, replyToId: input.replyToId ?? null, clientMessageId },
         });
-        await tx.roomMember.update({ where: { roomId_userId: { roomId: input.roomId, userId: senderId } }, data: { lastReadSeq: seq } });
+        // also re-checks membership inside the transaction: a sender removed meanwhile writes nothing
+        const { count } = await tx.roomMember.updateMany({ where: { roomId: input.roomId, userId: senderId }, data: { lastReadSeq: seq } });
+        if (count === 0) throw notFound("Room");
         return created;
       });
     } catch (e) {

@@ -91,15 +91,18 @@ export class Rooms {
    * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the last owner.
    */
   async leave(userId: string, roomId: string): Promise<void> {
-    const membership = await requireMember(this.db, roomId, userId);
-    if (membership.role === "OWNER") {
-      const [owners, members] = await Promise.all([
-        this.db.roomMember.count({ where: { roomId, role: "OWNER" } }),
-        this.db.roomMember.count({ where: { roomId } }),
-      ]);
-      if (owners === 1 && members > 1) throw forbidden("The last owner cannot leave; make another member OWNER first");
-    }
-    await this.db.roomMember.delete({ where: { roomId_userId: { roomId, userId } } });
+    await requireMember(this.db, roomId, userId);
+    await this.db.$transaction(async (tx) => {
+      await lockRoom(tx, roomId); // two owners leaving at once cannot both pass the check
+      const membership = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
+      if (!membership) throw notFound("Room");
+      if (membership.role === "OWNER") {
+        const owners = await tx.roomMember.count({ where: { roomId, role: "OWNER" } });
+        const members = await tx.roomMember.count({ where: { roomId } });
+        if (owners === 1 && members > 1) throw forbidden("The last owner cannot leave; make another member OWNER first");
+      }
+      await tx.roomMember.delete({ where: { roomId_userId: { roomId, userId } } });
+    });
   }
 
   /**
