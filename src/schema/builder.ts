@@ -21,7 +21,7 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { viewer: boolean };
-  Scalars: { DateTime: { Input: Date; Output: Date | string } };
+  Scalars: { ID: { Input: string; Output: string }; DateTime: { Input: Date; Output: Date | string } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],

@@ -1,5 +1,6 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
+import type { Context } from "../context.js";
 import { type MessageAddedPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { UserRef } from "./user.js";
@@ -62,8 +63,8 @@ builder.queryField("messages", (t) =>
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (query, _root, args, ctx) => {
-      await requireMember(ctx.app.db, String(args.roomId), ctx.viewer!.userId);
-      return ctx.app.db.message.findMany({ ...query, where: { roomId: String(args.roomId) }, orderBy: { seq: "desc" } });
+      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+      return ctx.app.db.message.findMany({ ...query, where: { roomId: args.roomId }, orderBy: { seq: "desc" } });
     },
   }),
 );
@@ -80,6 +81,9 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
   }),
 });
 
+/** Re-reads a message with the selection the operation asked for. */
+const loadMessage = (ctx: Context, query: object, id: string) => ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id } });
+
 builder.mutationFields((t) => ({
   sendMessage: t.prismaField({
     type: "Message",
@@ -87,12 +91,8 @@ builder.mutationFields((t) => ({
     authScopes: { viewer: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
-      const message = await ctx.app.messages.send(ctx.viewer!.userId, {
-        ...input,
-        roomId: String(input.roomId),
-        replyToId: input.replyToId ? String(input.replyToId) : null,
-      });
-      return ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
+      const message = await ctx.app.messages.send(ctx.viewer!.userId, input);
+      return loadMessage(ctx, query, message.id);
     },
   }),
   addReaction: t.prismaField({
@@ -101,8 +101,8 @@ builder.mutationFields((t) => ({
     authScopes: { viewer: true },
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
-      const message = await ctx.app.messages.react(ctx.viewer!.userId, String(args.messageId), args.emoji, true);
-      return ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
+      const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, true);
+      return loadMessage(ctx, query, message.id);
     },
   }),
   removeReaction: t.prismaField({
@@ -111,8 +111,8 @@ builder.mutationFields((t) => ({
     authScopes: { viewer: true },
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
-      const message = await ctx.app.messages.react(ctx.viewer!.userId, String(args.messageId), args.emoji, false);
-      return ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id: message.id } });
+      const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, false);
+      return loadMessage(ctx, query, message.id);
     },
   }),
 }));
@@ -124,8 +124,8 @@ builder.subscriptionField("messageAdded", (t) =>
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     subscribe: async (_root, args, ctx) => {
-      await requireMember(ctx.app.db, String(args.roomId), ctx.viewer!.userId);
-      return ctx.app.pubsub.asyncIterableIterator<MessageAddedPayload>(topics.messageAdded(String(args.roomId)));
+      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+      return ctx.app.pubsub.asyncIterableIterator<MessageAddedPayload>(topics.messageAdded(args.roomId));
     },
     resolve: (payload: MessageAddedPayload): Message => ({ ...payload.message, createdAt: new Date(payload.message.createdAt) }),
   }),

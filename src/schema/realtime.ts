@@ -30,8 +30,8 @@ builder.mutationField("setTyping", (t) =>
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await requireMember(ctx.app.db, String(args.roomId), ctx.viewer!.userId);
-      await ctx.app.typing.set(String(args.roomId), ctx.viewer!.userId, args.isTyping);
+      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+      await ctx.app.typing.set(args.roomId, ctx.viewer!.userId, args.isTyping);
       return true;
     },
   }),
@@ -39,12 +39,11 @@ builder.mutationField("setTyping", (t) =>
 
 /** Events of a room's topic for members only, without the viewer's own. */
 function roomTopic(topic: (roomId: string) => string) {
-  return async (_root: unknown, args: { roomId: string | number }, ctx: Context) => {
-    const roomId = String(args.roomId);
-    await requireMember(ctx.app.db, roomId, ctx.viewer!.userId);
+  return async (_root: unknown, args: { roomId: string }, ctx: Context) => {
     const viewerId = ctx.viewer!.userId;
+    await requireMember(ctx.app.db, args.roomId, viewerId);
     return withFilter<{ userId: string }>(
-      () => ctx.app.pubsub.asyncIterableIterator(topic(roomId)),
+      () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
       (event) => event?.userId !== viewerId,
     )(undefined, args, ctx);
   };

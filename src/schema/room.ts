@@ -75,7 +75,7 @@ builder.queryFields((t) => ({
     resolve: (query, _root, args, ctx) =>
       ctx.app.db.room.findFirst({
         ...query,
-        where: { id: String(args.id), OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer!.userId } } }] },
+        where: { id: args.id, OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer!.userId } } }] },
       }),
   }),
   myRooms: t.prismaConnection({
@@ -112,7 +112,7 @@ builder.mutationFields((t) => ({
     authScopes: { viewer: true },
     args: { input: t.arg({ type: CreateRoomInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
-      const room = await ctx.app.rooms.create(ctx.viewer!.userId, { ...input, memberIds: input.memberIds?.map(String) });
+      const room = await ctx.app.rooms.create(ctx.viewer!.userId, input);
       return loadRoom(ctx, query, room.id);
     },
   }),
@@ -121,21 +121,21 @@ builder.mutationFields((t) => ({
     description: "The one DIRECT room between the viewer and `userId`, created on first call.",
     authScopes: { viewer: true },
     args: { userId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, String(args.userId))).id),
+    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
   }),
   joinRoom: t.prismaField({
     type: "Room",
     description: "Joins a PUBLIC room (no-op when already a member).",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, String(args.roomId))).id),
+    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
   }),
   leaveRoom: t.boolean({
     description: "Leaves a room. The last OWNER must make someone else OWNER first.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.app.rooms.leave(ctx.viewer!.userId, String(args.roomId));
+      await ctx.app.rooms.leave(ctx.viewer!.userId, args.roomId);
       return true;
     },
   }),
@@ -149,7 +149,7 @@ builder.mutationFields((t) => ({
       role: t.arg({ type: RoomRoleEnum }),
     },
     resolve: async (query, _root, args, ctx) => {
-      const member = await ctx.app.rooms.addMember(ctx.viewer!.userId, String(args.roomId), String(args.userId), args.role ?? "MEMBER");
+      const member = await ctx.app.rooms.addMember(ctx.viewer!.userId, args.roomId, args.userId, args.role ?? "MEMBER");
       return ctx.app.db.roomMember.findUniqueOrThrow({ ...query, where: { roomId_userId: { roomId: member.roomId, userId: member.userId } } });
     },
   }),
