@@ -15,7 +15,7 @@ export interface Viewer {
 /** What register, login and refreshToken return (GraphQL `AuthPayload`). */
 export interface AuthResult {
   /** The session the tokens belong to. */
-  viewer: Viewer;
+  sessionId: string;
   accessToken: string;
   refreshToken: string;
   /** When the access token expires. */
@@ -112,7 +112,7 @@ export class Sessions {
     });
     if (count !== 1) throw unauthenticated("Invalid refresh token");
     const access = await this.tokens.sign({ userId: session.userId, sessionId: session.id });
-    return { viewer: { userId: session.userId, sessionId: session.id }, accessToken: access.token, refreshToken: next.token, expiresAt: access.expiresAt, user: session.user };
+    return { sessionId: session.id, accessToken: access.token, refreshToken: next.token, expiresAt: access.expiresAt, user: session.user };
   }
 
   /** Ends the viewer's session: its refresh token and access tokens stop working. */
@@ -148,7 +148,7 @@ export class Sessions {
       },
     });
     const access = await this.tokens.sign({ userId: user.id, sessionId: id });
-    return { viewer: { userId: user.id, sessionId: id }, accessToken: access.token, refreshToken: refresh.token, expiresAt: access.expiresAt, user };
+    return { sessionId: id, accessToken: access.token, refreshToken: refresh.token, expiresAt: access.expiresAt, user };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { PrismaClient } from "../db/client.js";
+import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
@@ -16,8 +16,6 @@ export interface CreateRoomInput {
   memberIds?: readonly string[] | null;
   maxMembers?: number | null;
 }
-
-type Tx = Parameters<Parameters<PrismaClient["$transaction"]>[0]>[0];
 
 /**
  * Room lifecycle and membership rules. Capacity checks lock the room row
@@ -91,11 +89,9 @@ export class Rooms {
    * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the last owner.
    */
   async leave(userId: string, roomId: string): Promise<void> {
-    await requireMember(this.db, roomId, userId);
     await this.db.$transaction(async (tx) => {
       await lockRoom(tx, roomId); // two owners leaving at once cannot both pass the check
-      const membership = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
-      if (!membership) throw notFound("Room");
+      const membership = await requireMember(tx, roomId, userId);
       if (membership.role === "OWNER") {
         const owners = await tx.roomMember.count({ where: { roomId, role: "OWNER" } });
         const members = await tx.roomMember.count({ where: { roomId } });
@@ -127,12 +123,12 @@ export class Rooms {
 }
 
 /** Reads the room and locks its row until the transaction ends. */
-async function lockRoom(tx: Tx, roomId: string): Promise<Room | null> {
+async function lockRoom(tx: Db, roomId: string): Promise<Room | null> {
   await tx.$queryRaw`SELECT 1 FROM "Room" WHERE id = ${roomId}::uuid FOR UPDATE`;
   return tx.room.findUnique({ where: { id: roomId } });
 }
 
-async function addWithinCapacity(tx: Tx, room: Room, userId: string, role: RoomRole): Promise<RoomMember> {
+async function addWithinCapacity(tx: Db, room: Room, userId: string, role: RoomRole): Promise<RoomMember> {
   const count = await tx.roomMember.count({ where: { roomId: room.id } });
   if (count >= room.maxMembers) throw forbidden(`Room is full (maxMembers ${room.maxMembers})`);
   return tx.roomMember.create({ data: { roomId: room.id, userId, role, lastReadSeq: room.lastSeq } });

@@ -1,7 +1,10 @@
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "../generated/prisma/client.js";
+import { type Prisma, PrismaClient } from "../generated/prisma/client.js";
 
 export type { PrismaClient } from "../generated/prisma/client.js";
+
+/** The client or an interactive transaction's client: what a query helper that can run in either takes. */
+export type Db = Prisma.TransactionClient;
 
 /**
  * Makes the Prisma client for one PostgreSQL URL. It runs Prisma's Rust-free

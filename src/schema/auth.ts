@@ -43,7 +43,7 @@ const LoginInput = builder.inputType("LoginInput", {
 /** After a successful login the caller is that user for the rest of the operation (e.g. `user { email }`). */
 async function actAs(ctx: Context, result: Promise<AuthResult>): Promise<AuthResult> {
   const auth = await result;
-  ctx.viewer = auth.viewer;
+  ctx.viewer = { userId: auth.user.id, sessionId: auth.sessionId };
   return auth;
 }
 
