@@ -5,8 +5,8 @@
  */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-/** The migrated database every test database is copied from. */
-export const TEMPLATE_DATABASE = "chat_test_template";
+/** The migrated database every test database is copied from (TEST_TEMPLATE_DATABASE lets two checkouts test at once). */
+export const TEMPLATE_DATABASE = process.env.TEST_TEMPLATE_DATABASE ?? "chat_test_template";
 
 /** `ADMIN_DATABASE_URL` pointed at another database. */
 export function databaseUrl(name: string): string {
