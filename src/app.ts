@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
+import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
 import { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
@@ -11,7 +12,10 @@ import { migrate } from "./db/migrate.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
+import { Events } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
+import { Contacts } from "./users/contacts.js";
+import { Profiles } from "./users/profiles.js";
 
 /**
  * Wires the services of one node from its configuration: PostgreSQL (the
@@ -35,20 +39,32 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     bus.pubsub,
     {
       roomIdsOf: async (userId) => (await db.roomMember.findMany({ where: { userId }, select: { roomId: true } })).map((m) => m.roomId),
+      profileOf: async (userId) => {
+        const user = await db.user.findUniqueOrThrow({
+          where: { id: userId },
+          select: { showOnlineStatus: true, away: true, blocks: { select: { blockedId: true } } },
+        });
+        return { visible: user.showOnlineStatus, away: user.away, blockedIds: user.blocks.map((b) => b.blockedId) };
+      },
       touchLastSeen: async (userId, at) => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!,
     },
     Math.max(250, Math.floor(config.PRESENCE_TTL_MS / 3)),
     onError,
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
+  const events = new Events(bus.pubsub);
 
   const app: App = {
     config,
     logger,
     db,
     pubsub: bus.pubsub,
-    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S),
-    rooms: new Rooms(db),
+    events,
+    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events),
+    profiles: new Profiles(db, presence),
+    contacts: new Contacts(db, events),
+    rooms: new Rooms(db, events),
+    invites: new Invites(db, events),
     messages: new Messages(db, bus.pubsub),
     typing,
     presence,

@@ -2,13 +2,17 @@ import DataLoader from "dataloader";
 import type { Logger } from "pino";
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Sessions, Viewer } from "./auth/sessions.js";
+import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { PrismaClient } from "./db/client.js";
 import type { Presence } from "./realtime/presence.js";
-import type { PresenceStatus } from "./realtime/topics.js";
+import type { Events, PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
+import type { Contacts } from "./users/contacts.js";
+import { presenceViews } from "./users/privacy.js";
+import type { Profiles } from "./users/profiles.js";
 
 /** The long-lived services of one server process, shared by every request. */
 export interface App {
@@ -16,8 +20,12 @@ export interface App {
   logger: Logger;
   db: PrismaClient;
   pubsub: PubSubEngine;
+  events: Events;
   sessions: Sessions;
+  profiles: Profiles;
+  contacts: Contacts;
   rooms: Rooms;
+  invites: Invites;
   messages: Messages;
   typing: Typing;
   presence: Presence;
@@ -32,10 +40,12 @@ export interface Context {
   app: App;
   viewer: Viewer | null;
   /**
-   * Batches the User.status look-ups of one execution into one presence read.
-   * Uncached: a subscription keeps its context for its whole life, and presence changes.
+   * How each user's presence shows to the viewer (status, and whether lastSeenAt
+   * is hidden), batching the User.status / lastSeenAt look-ups of one execution
+   * into one presence read and two SQL statements. Uncached: a subscription keeps
+   * its context for its whole life, and presence changes.
    */
-  statusLoader: DataLoader<string, PresenceStatus>;
+  presenceLoader: DataLoader<string, { status: PresenceStatus; hidden: boolean }>;
 }
 
 /** Builds a resolver context for `viewer`. */
@@ -43,10 +53,14 @@ export function makeContext(app: App, viewer: Viewer | null): Context {
   return {
     app,
     viewer,
-    statusLoader: new DataLoader(
+    presenceLoader: new DataLoader(
       async (ids) => {
-        const statuses = await app.presence.statuses(ids);
-        return ids.map((id) => statuses.get(id) ?? "OFFLINE");
+        const [online, views] = await Promise.all([app.presence.online(ids), presenceViews(app.db, viewer?.userId ?? null, ids)]);
+        return ids.map((id) => {
+          const view = views.get(id) ?? { hidden: true, away: false };
+          const status: PresenceStatus = view.hidden || !online.has(id) ? "OFFLINE" : view.away ? "AWAY" : "ONLINE";
+          return { status, hidden: view.hidden };
+        });
       },
       { cache: false },
     ),

@@ -4,9 +4,10 @@ import type { ExecutionArgs, execute, subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, maskError } from "graphql-yoga";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
+import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
@@ -32,7 +33,9 @@ interface WsSeed {
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`). WebSocket clients
  * authenticate once in `connection_init` with `{ "authorization": "Bearer <accessToken>" }`
  * (key in any case); a missing, bad or expired token closes the socket with 4403
- * and a reason. Each authenticated socket counts toward its user's presence.
+ * and a reason. Each authenticated socket counts toward its user's presence. When
+ * its session ends (logout, revokeSession, refresh-token reuse; on any node) the
+ * socket is closed with 4403 too.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
   const yoga = createYoga<WsSeed | Record<string, never>>({
@@ -65,6 +68,12 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
   const log = app.logger.child({ component: "ws" });
 
+  // session id → this node's open sockets of that session, closed when it is revoked anywhere
+  const sessionSockets = new Map<string, Set<WebSocket>>();
+  const revokedSubscription = app.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => {
+    for (const socket of sessionSockets.get(sessionId) ?? []) socket.close(CLOSE_FORBIDDEN, "Forbidden: session ended");
+  }, {});
+
   useServer<Record<string, unknown> | undefined, SocketState>(
     {
       connectionInitWaitTimeout: 10_000,
@@ -76,11 +85,15 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         }
         ctx.extra.viewer = viewer;
         ctx.extra.connectionId = randomUUID();
+        const sockets = sessionSockets.get(viewer.sessionId) ?? new Set();
+        sessionSockets.set(viewer.sessionId, sockets.add(ctx.extra.socket));
         await app.presence.connected(viewer.userId, ctx.extra.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
         return true;
       },
       onDisconnect: async (ctx) => {
         const { viewer, connectionId } = ctx.extra;
+        const sockets = viewer && sessionSockets.get(viewer.sessionId);
+        if (sockets?.delete(ctx.extra.socket) && sockets.size === 0) sessionSockets.delete(viewer!.sessionId);
         if (viewer && connectionId) {
           await app.presence.disconnected(viewer.userId, connectionId).catch((err) => log.error({ err }, "presence disconnect failed"));
         }
@@ -109,6 +122,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
   return {
     server,
     close: async () => {
+      app.pubsub.unsubscribe(await revokedSubscription);
       // 1001 Going Away: clients reconnect (to another node behind the balancer)
       for (const socket of wss.clients) socket.close(1001, "Server shutting down");
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -81,13 +81,14 @@ describe("joinRoom and leaveRoom", () => {
     expect(await server.app.db.roomMember.count({ where: { roomId: room.id } })).toBe(3);
   });
 
-  it("refuses the last owner leaving a room with others in it, then lets them leave once another is OWNER", async () => {
+  it("refuses the owner leaving a room with others in it, then lets them leave once another is OWNER; the last member leaving deletes it", async () => {
     const room = (await gqlOk(server.url, CREATE, { input: { name: "Hand-over", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom;
     const LEAVE = `mutation($id: ID!) { leaveRoom(roomId: $id) }`;
     expect(errorCode(await gql(server.url, LEAVE, { id: room.id }, alice.accessToken))).toBe("FORBIDDEN");
-    await gqlOk(server.url, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u, role: OWNER) { role } }`, { r: room.id, u: carol.id }, alice.accessToken);
+    await gqlOk(server.url, `mutation($r: ID!, $u: ID!) { transferOwnership(roomId: $r, userId: $u) { id } }`, { r: room.id, u: bob.id }, alice.accessToken);
     expect((await gqlOk(server.url, LEAVE, { id: room.id }, alice.accessToken)).leaveRoom).toBe(true);
     expect((await gqlOk(server.url, LEAVE, { id: room.id }, bob.accessToken)).leaveRoom).toBe(true);
+    expect(await server.app.db.room.findUnique({ where: { id: room.id } })).toBeNull();
     expect(errorCode(await gql(server.url, LEAVE, { id: room.id }, bob.accessToken))).toBe("NOT_FOUND");
   });
 });
@@ -95,7 +96,7 @@ describe("joinRoom and leaveRoom", () => {
 describe("addRoomMember", () => {
   const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role user { id } room { id memberCount } } }`;
 
-  it("lets OWNERs add any role and ADMINs add MEMBERs only; MEMBERs add no one", async () => {
+  it("lets the OWNER add ADMINs or MEMBERs and ADMINs add MEMBERs only; MEMBERs add no one", async () => {
     const dave = await registerUser(server.url, "dave");
     const erin = await registerUser(server.url, "erin");
     const room = (await gqlOk(server.url, CREATE, { input: { name: "Roles", type: "GROUP" } }, alice.accessToken)).createRoom;

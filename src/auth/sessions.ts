@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import type { User } from "../generated/prisma/client.js";
-import { badInput, unauthenticated } from "../errors.js";
+import { badInput, notFound, unauthenticated } from "../errors.js";
+import type { Events } from "../realtime/topics.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
 import { type AccessTokens, refreshTokens } from "./tokens.js";
 
@@ -45,6 +46,8 @@ export interface LoginInput {
  * Accounts and sessions: one Session row per logged-in device, holding the hash of
  * its current refresh token. Access tokens are short-lived JWTs naming the session,
  * and every request checks that the session is still live, so logout takes effect at once.
+ * Ending a session (logout, revokeSession, refresh-token reuse) is also published,
+ * so every node closes that session's open WebSockets.
  */
 export class Sessions {
   constructor(
@@ -52,6 +55,7 @@ export class Sessions {
     private readonly tokens: AccessTokens,
     /** Refresh-token (session) lifetime in seconds. */
     private readonly refreshTtlS: number,
+    private readonly events: Events,
   ) {}
 
   /**
@@ -101,7 +105,7 @@ export class Sessions {
       throw unauthenticated("Invalid refresh token");
     }
     if (!refreshTokens.matches(parsed.secret, session.refreshTokenHash)) {
-      await this.db.session.update({ where: { id: session.id }, data: { revokedAt: new Date() } });
+      await this.end(session.id, session.userId);
       throw unauthenticated("Refresh token reused; the session has been revoked");
     }
     const next = refreshTokens.issue(session.id);
@@ -117,7 +121,22 @@ export class Sessions {
 
   /** Ends the viewer's session: its refresh token and access tokens stop working. */
   async logout(viewer: Viewer): Promise<void> {
-    await this.db.session.updateMany({ where: { id: viewer.sessionId, revokedAt: null }, data: { revokedAt: new Date() } });
+    await this.end(viewer.sessionId, viewer.userId);
+  }
+
+  /**
+   * Ends one of the viewer's live sessions (another device, or this one).
+   * @throws NOT_FOUND for an unknown, ended or someone else's session.
+   */
+  async revoke(viewer: Viewer, sessionId: string): Promise<void> {
+    if (!(await this.end(sessionId, viewer.userId))) throw notFound("Session");
+  }
+
+  /** Marks the session revoked and tells every node; resolves false when it was not live. */
+  private async end(sessionId: string, userId: string): Promise<boolean> {
+    const { count } = await this.db.session.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    if (count > 0) await this.events.sessionRevoked(sessionId);
+    return count > 0;
   }
 
   /**

@@ -4,7 +4,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, notFound } from "../errors.js";
 import type { Message } from "../generated/prisma/client.js";
 import { type MessageAddedPayload, topics } from "../realtime/topics.js";
-import { requireMember } from "./access.js";
+import { requireMember, requirePoster } from "./access.js";
 
 export interface SendMessageInput {
   roomId: string;
@@ -31,11 +31,12 @@ export class Messages {
    * concurrent sends), insert the message with that seq, and move the sender's
    * read marker to it. A retry with the same `clientMessageId` returns the stored
    * message and publishes nothing.
-   * @throws NOT_FOUND / FORBIDDEN for non-members; BAD_USER_INPUT on
+   * @throws NOT_FOUND / FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
+   * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
    * `input.replyToId` when it is not a message of the same room.
    */
   async send(senderId: string, input: SendMessageInput): Promise<Message> {
-    await requireMember(this.db, input.roomId, senderId);
+    await requirePoster(this.db, input.roomId, senderId);
     const clientMessageId = input.clientMessageId ?? null;
     if (clientMessageId) {
       const previous = await this.findRetry(senderId, clientMessageId);

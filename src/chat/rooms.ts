@@ -2,30 +2,52 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
+import type { Events } from "../realtime/topics.js";
+import { isContact } from "../users/contacts.js";
+import { blockedEitherWay } from "../users/privacy.js";
 import { requireMember, requireRole } from "./access.js";
 
-/** Default and largest `maxMembers` of a GROUP or PUBLIC room (no seed states one; 000's examples use 50 and 100). */
+/** Default and largest `maxMembers` of a GROUP, PUBLIC or BROADCAST room (no seed states one; 000's examples use 50 and 100). */
 export const DEFAULT_MAX_MEMBERS = 100;
 export const MAX_MAX_MEMBERS = 10_000;
+/** `mutedUntil` of a room muted until unmuted. */
+export const MUTED_FOREVER = new Date("9999-12-31T23:59:59.999Z");
 
 export interface CreateRoomInput {
   name: string;
   description?: string | null;
-  type: "GROUP" | "PUBLIC";
+  avatar?: string | null;
+  type: "GROUP" | "PUBLIC" | "BROADCAST";
   /** Users added as MEMBERs besides the creator (the OWNER). */
   memberIds?: readonly string[] | null;
   maxMembers?: number | null;
 }
 
+/** Fields of updateRoom; undefined = unchanged, null clears description / avatar. */
+export interface UpdateRoomInput {
+  name?: string | null;
+  description?: string | null;
+  avatar?: string | null;
+  maxMembers?: number | null;
+}
+
 /**
- * Room lifecycle and membership rules. Capacity checks lock the room row
- * (`SELECT … FOR UPDATE`) so concurrent joins cannot pass `maxMembers`.
+ * Room lifecycle, membership and roles. A GROUP, PUBLIC or BROADCAST room has
+ * exactly one OWNER (its creator until transferOwnership); DIRECT rooms have two
+ * MEMBERs and no owner. Capacity checks lock the room row (`SELECT … FOR UPDATE`)
+ * so concurrent joins cannot pass `maxMembers`. Every change is published
+ * (roomEvents, myEvents) after its transaction commits.
  */
 export class Rooms {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly events: Events,
+  ) {}
 
   /**
-   * Creates a GROUP or PUBLIC room owned by `userId`, with `memberIds` as MEMBERs.
+   * Creates a room owned by `userId`, with `memberIds` as MEMBERs. A PUBLIC room
+   * also gets, while it has room, the users whose autoJoinPublicRooms is on (seed
+   * 000 setting), oldest accounts first. Everyone added gets AddedToRoom.
    * @throws BAD_USER_INPUT on `input.memberIds` (unknown user) or `input.maxMembers` (too small for the members).
    */
   async create(userId: string, input: CreateRoomInput): Promise<Room> {
@@ -34,38 +56,57 @@ export class Rooms {
     if (others.length + 1 > maxMembers) throw badInput("input.maxMembers", `maxMembers (${maxMembers}) is less than the ${others.length + 1} initial members`);
     const found = await this.db.user.count({ where: { id: { in: others } } });
     if (found !== others.length) throw badInput("input.memberIds", "Unknown user in memberIds");
-    return this.db.room.create({
-      data: {
-        type: input.type,
-        name: input.name,
-        description: input.description ?? null,
-        maxMembers,
-        createdById: userId,
-        members: { create: [{ userId, role: "OWNER" }, ...others.map((id) => ({ userId: id, role: "MEMBER" as const }))] },
-      },
+    const { room, autoJoined } = await this.db.$transaction(async (tx) => {
+      const room = await tx.room.create({
+        data: {
+          type: input.type,
+          name: input.name,
+          description: input.description ?? null,
+          avatar: input.avatar ?? null,
+          maxMembers,
+          createdById: userId,
+          members: { create: [{ userId, role: "OWNER" }, ...others.map((id) => ({ userId: id, role: "MEMBER" as const }))] },
+        },
+      });
+      const autoJoined = input.type === "PUBLIC" ? await addAutoJoiners(tx, room, [userId, ...others]) : [];
+      return { room, autoJoined };
     });
+    await this.events.users(others, { kind: "AddedToRoom", roomId: room.id, byId: userId });
+    await this.events.users(autoJoined, { kind: "AddedToRoom", roomId: room.id, byId: null });
+    return room;
   }
 
   /**
-   * The one DIRECT room of the pair (viewer, `otherId`), created on first use.
-   * Concurrent calls for the same pair return the same room: the pair's
-   * `directKey` is unique, and the loser of the insert race reads the winner's room.
-   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown user.
+   * The one DIRECT room of the pair (viewer, `otherId`), created on first use
+   * (seed 004 create-or-get). Concurrent calls for the same pair return the same
+   * room: the pair's `directKey` is unique, and the loser of the insert race reads
+   * the winner's room. The other user gets DirectRoomCreated when it is new.
+   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown user;
+   * FORBIDDEN when either blocked the other, or (new room only) when the other
+   * allows direct messages from contacts only (allowDirectMessages off, seed 001).
    */
   async direct(userId: string, otherId: string): Promise<Room> {
     if (otherId === userId) throw badInput("userId", "Cannot open a direct room with yourself");
+    const other = await this.db.user.findUnique({ where: { id: otherId }, select: { allowDirectMessages: true } });
+    if (!other) throw notFound("User");
+    if (await blockedEitherWay(this.db, userId, otherId)) throw forbidden("You cannot message this user");
     const directKey = [userId, otherId].sort().join(":");
     const existing = await this.db.room.findUnique({ where: { directKey } });
     if (existing) return existing;
-    if (!(await this.db.user.findUnique({ where: { id: otherId }, select: { id: true } }))) throw notFound("User");
+    if (!other.allowDirectMessages && !(await isContact(this.db, userId, otherId))) {
+      throw forbidden("This user accepts direct messages from contacts only; send a contact request first");
+    }
+    let room: Room;
     try {
-      return await this.db.room.create({
+      room = await this.db.room.create({
         data: { type: "DIRECT", maxMembers: 2, directKey, createdById: userId, members: { create: [{ userId }, { userId: otherId }] } },
       });
     } catch (e) {
       if (!isUniqueViolation(e, "directKey")) throw e;
       return this.db.room.findUniqueOrThrow({ where: { directKey } });
     }
+    await this.events.users([otherId], { kind: "DirectRoomCreated", roomId: room.id, byId: userId });
+    return room;
   }
 
   /**
@@ -73,63 +114,215 @@ export class Rooms {
    * @throws NOT_FOUND for a missing or non-public room; FORBIDDEN when it is full.
    */
   async join(userId: string, roomId: string): Promise<Room> {
-    return this.db.$transaction(async (tx) => {
+    const { room, joined } = await this.db.$transaction(async (tx) => {
       const room = await lockRoom(tx, roomId);
       const member = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
-      if (member) return room!;
+      if (member) return { room: room!, joined: false };
       if (room?.type !== "PUBLIC") throw notFound("Room");
       await addWithinCapacity(tx, room, userId, "MEMBER");
-      return room;
+      return { room, joined: true };
     });
+    if (joined) await this.events.room({ kind: "MemberJoined", roomId, userId, role: "MEMBER", byId: null });
+    return room;
   }
 
   /**
-   * Leaves a room. The last OWNER cannot leave while others remain: they must
-   * make someone else OWNER first (addRoomMember with role OWNER).
-   * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the last owner.
+   * Leaves a room. The OWNER cannot leave while others remain: they transfer
+   * ownership first. The last member leaving deletes the room.
+   * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the owner.
    */
   async leave(userId: string, roomId: string): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      await lockRoom(tx, roomId); // two owners leaving at once cannot both pass the check
+    const deleted = await this.db.$transaction(async (tx) => {
+      await lockRoom(tx, roomId); // a concurrent join cannot slip in between the count and the delete
       const membership = await requireMember(tx, roomId, userId);
-      if (membership.role === "OWNER") {
-        const owners = await tx.roomMember.count({ where: { roomId, role: "OWNER" } });
-        const members = await tx.roomMember.count({ where: { roomId } });
-        if (owners === 1 && members > 1) throw forbidden("The last owner cannot leave; make another member OWNER first");
+      const members = await tx.roomMember.count({ where: { roomId } });
+      if (members === 1) {
+        await tx.room.delete({ where: { id: roomId } });
+        return true;
       }
+      if (membership.role === "OWNER") throw forbidden("The owner cannot leave; transfer ownership to another member first");
       await tx.roomMember.delete({ where: { roomId_userId: { roomId, userId } } });
+      return false;
     });
+    if (deleted) await this.events.room({ kind: "RoomDeleted", roomId, byId: userId });
+    else await this.events.room({ kind: "MemberLeft", roomId, userId, reason: "LEFT", byId: null });
   }
 
   /**
-   * Adds `userId` to a GROUP or PUBLIC room with `role` (default MEMBER).
-   * OWNERs may add any role; ADMINs may add MEMBERs only.
-   * @throws FORBIDDEN (role, DIRECT room, room full); NOT_FOUND (room, user);
-   * BAD_USER_INPUT on `userId` when already a member.
+   * Adds `userId` to a GROUP, PUBLIC or BROADCAST room as ADMIN or MEMBER.
+   * The OWNER may add either; ADMINs add MEMBERs.
+   * @throws BAD_USER_INPUT on `role` for OWNER (transferOwnership hands it over) and
+   * on `userId` when already a member; FORBIDDEN (actor's role, DIRECT room, room
+   * full); NOT_FOUND (room, user).
    */
   async addMember(actorId: string, roomId: string, userId: string, role: RoomRole = "MEMBER"): Promise<RoomMember> {
+    if (role === "OWNER") throw badInput("role", "A room has one OWNER; use transferOwnership");
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
-    if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only a room OWNER can add ADMINs or OWNERs");
+    if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only the room OWNER can add ADMINs");
     if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound("User");
-    return this.db.$transaction(async (tx) => {
+    const member = await this.db.$transaction(async (tx) => {
       const room = (await lockRoom(tx, roomId))!;
-      if (room.type === "DIRECT") throw forbidden("Direct rooms have exactly two members");
       if (await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
         throw badInput("userId", "User is already a member of this room");
       }
       return addWithinCapacity(tx, room, userId, role);
     });
+    await this.events.room({ kind: "MemberJoined", roomId, userId, role, byId: actorId });
+    await this.events.users([userId], { kind: "AddedToRoom", roomId, byId: actorId });
+    return member;
+  }
+
+  /**
+   * Removes `userId` from the room. The OWNER removes ADMINs and MEMBERs; ADMINs
+   * remove MEMBERs. The removed user's subscriptions to the room end.
+   * @throws BAD_USER_INPUT on `userId` for oneself (leaveRoom); FORBIDDEN (role);
+   * NOT_FOUND (room, or the user is not a member).
+   */
+  async removeMember(actorId: string, roomId: string, userId: string): Promise<void> {
+    if (userId === actorId) throw badInput("userId", "Use leaveRoom to leave a room yourself");
+    const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
+    const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
+    if (!target) throw notFound("Member");
+    if (!outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot remove a ${target.role}`);
+    const { count } = await this.db.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
+    if (count === 0) throw notFound("Member"); // left or changed role meanwhile
+    await this.events.room({ kind: "MemberLeft", roomId, userId, reason: "REMOVED", byId: actorId });
+    const room = await this.db.room.findUnique({ where: { id: roomId }, select: { name: true } });
+    await this.events.users([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: "REMOVED", byId: actorId });
+  }
+
+  /**
+   * Makes a member ADMIN or MEMBER; the OWNER only.
+   * @throws BAD_USER_INPUT on `role` for OWNER (transferOwnership) and on `userId`
+   * for the owner themself; FORBIDDEN for non-owners; NOT_FOUND when not a member.
+   */
+  async updateMemberRole(actorId: string, roomId: string, userId: string, role: RoomRole): Promise<RoomMember> {
+    if (role === "OWNER") throw badInput("role", "A room has one OWNER; use transferOwnership");
+    await requireRole(this.db, roomId, actorId, ["OWNER"]);
+    if (userId === actorId) throw badInput("userId", "The owner's role changes only through transferOwnership");
+    const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
+    if (!target) throw notFound("Member");
+    if (target.role === role) return target;
+    const updated = await this.db.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { role } });
+    await this.events.room({ kind: "MemberRoleChanged", roomId, userId, role, previousRole: target.role, byId: actorId });
+    return updated;
+  }
+
+  /**
+   * Hands the room's ownership to another member; the previous owner becomes ADMIN.
+   * @throws BAD_USER_INPUT on `userId` for oneself; FORBIDDEN for non-owners;
+   * NOT_FOUND when `userId` is not a member.
+   */
+  async transferOwnership(actorId: string, roomId: string, userId: string): Promise<Room> {
+    if (userId === actorId) throw badInput("userId", "You already own this room");
+    const { room, previousRole } = await this.db.$transaction(async (tx) => {
+      const room = (await lockRoom(tx, roomId))!;
+      await requireRole(tx, roomId, actorId, ["OWNER"]);
+      const target = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
+      if (!target) throw notFound("Member");
+      await tx.roomMember.update({ where: { roomId_userId: { roomId, userId: actorId } }, data: { role: "ADMIN" } });
+      await tx.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { role: "OWNER" } });
+      return { room, previousRole: target.role };
+    });
+    await this.events.room({ kind: "MemberRoleChanged", roomId, userId, role: "OWNER", previousRole, byId: actorId });
+    await this.events.room({ kind: "MemberRoleChanged", roomId, userId: actorId, role: "ADMIN", previousRole: "OWNER", byId: actorId });
+    return room;
+  }
+
+  /**
+   * Changes a room's name, description, avatar or maxMembers; OWNER or ADMIN.
+   * @throws FORBIDDEN (role; DIRECT rooms have no admins); BAD_USER_INPUT on
+   * `input.maxMembers` below the current member count.
+   */
+  async update(actorId: string, roomId: string, input: UpdateRoomInput): Promise<Room> {
+    await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
+    const room = await this.db.$transaction(async (tx) => {
+      await lockRoom(tx, roomId);
+      if (input.maxMembers != null) {
+        const members = await tx.roomMember.count({ where: { roomId } });
+        if (input.maxMembers < members) throw badInput("input.maxMembers", `maxMembers cannot be below the ${members} current members`);
+      }
+      return tx.room.update({
+        where: { id: roomId },
+        data: { name: input.name ?? undefined, description: input.description, avatar: input.avatar, maxMembers: input.maxMembers ?? undefined },
+      });
+    });
+    await this.events.room({ kind: "RoomUpdated", roomId, byId: actorId });
+    return room;
+  }
+
+  /**
+   * Deletes the room with its messages; the OWNER only. Subscribers get
+   * RoomDeleted, the other members RemovedFromRoom (ROOM_DELETED).
+   * @throws FORBIDDEN for non-owners; NOT_FOUND / FORBIDDEN for non-members.
+   */
+  async delete(actorId: string, roomId: string): Promise<void> {
+    await requireRole(this.db, roomId, actorId, ["OWNER"]);
+    const room = await this.db.room.delete({ where: { id: roomId }, include: { members: { select: { userId: true } } } });
+    await this.events.room({ kind: "RoomDeleted", roomId, byId: actorId });
+    const others = room.members.map((m) => m.userId).filter((id) => id !== actorId);
+    await this.events.users(others, { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "ROOM_DELETED", byId: actorId });
+  }
+
+  /**
+   * Archives (or unarchives) the room for the viewer only (seeds 001, 003).
+   * @throws NOT_FOUND / FORBIDDEN for non-members.
+   */
+  async archive(userId: string, roomId: string, archived: boolean): Promise<void> {
+    await requireMember(this.db, roomId, userId);
+    await this.db.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { archivedAt: archived ? new Date() : null } });
+  }
+
+  /**
+   * Mutes the room's notifications for the viewer until `until`, or until
+   * unmuted when `until` is null.
+   * @throws BAD_USER_INPUT on `until` in the past; NOT_FOUND / FORBIDDEN for non-members.
+   */
+  async mute(userId: string, roomId: string, until: Date | null): Promise<void> {
+    if (until && until.getTime() <= Date.now()) throw badInput("until", "until must be in the future");
+    await this.setMutedUntil(userId, roomId, until ?? MUTED_FOREVER);
+  }
+
+  /** Unmutes the room for the viewer. @throws NOT_FOUND / FORBIDDEN for non-members. */
+  unmute(userId: string, roomId: string): Promise<void> {
+    return this.setMutedUntil(userId, roomId, null);
+  }
+
+  private async setMutedUntil(userId: string, roomId: string, mutedUntil: Date | null): Promise<void> {
+    await requireMember(this.db, roomId, userId);
+    await this.db.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { mutedUntil } });
   }
 }
 
+const RANK: Record<RoomRole, number> = { OWNER: 3, ADMIN: 2, MEMBER: 1 };
+const outranks = (a: RoomRole, b: RoomRole) => RANK[a] > RANK[b];
+
 /** Reads the room and locks its row until the transaction ends. */
-async function lockRoom(tx: Db, roomId: string): Promise<Room | null> {
+export async function lockRoom(tx: Db, roomId: string): Promise<Room | null> {
   await tx.$queryRaw`SELECT 1 FROM "Room" WHERE id = ${roomId}::uuid FOR UPDATE`;
   return tx.room.findUnique({ where: { id: roomId } });
 }
 
-async function addWithinCapacity(tx: Db, room: Room, userId: string, role: RoomRole): Promise<RoomMember> {
+/**
+ * Adds a member to a room locked by {@link lockRoom}, reading from its newest
+ * message, and drops their pending invite to it.
+ * @throws FORBIDDEN when the room is full.
+ */
+export async function addWithinCapacity(tx: Db, room: Room, userId: string, role: RoomRole): Promise<RoomMember> {
   const count = await tx.roomMember.count({ where: { roomId: room.id } });
   if (count >= room.maxMembers) throw forbidden(`Room is full (maxMembers ${room.maxMembers})`);
+  await tx.roomInvite.deleteMany({ where: { roomId: room.id, inviteeId: userId } });
   return tx.roomMember.create({ data: { roomId: room.id, userId, role, lastReadSeq: room.lastSeq } });
+}
+
+/** Adds the users with autoJoinPublicRooms on to a new PUBLIC room, up to its capacity; returns their ids. */
+async function addAutoJoiners(tx: Db, room: Room, already: string[]): Promise<string[]> {
+  const rows = await tx.$queryRaw<{ userId: string }[]>`
+    INSERT INTO "RoomMember" ("roomId", "userId", "role", "lastReadSeq")
+    SELECT ${room.id}::uuid, u.id, 'MEMBER', 0 FROM "User" u
+    WHERE u."autoJoinPublicRooms" AND u.id <> ALL(${already}::uuid[])
+    ORDER BY u."createdAt", u.id
+    LIMIT ${room.maxMembers - already.length}
+    RETURNING "userId"`;
+  return rows.map((r) => r.userId);
 }

@@ -2,9 +2,20 @@ import type { PubSubEngine } from "graphql-subscriptions";
 import type { PresenceStore } from "./presence-store.js";
 import { type PresencePayload, type PresenceStatus, topics } from "./topics.js";
 
-/** What presence needs from the rest of the app: a user's rooms, and recording when they were last seen. */
+/** A user's presence choices, as presence needs them for an announcement. */
+export interface PresenceProfile {
+  /** showOnlineStatus (seed 000): false → always OFFLINE to others. */
+  visible: boolean;
+  /** The user chose AWAY. */
+  away: boolean;
+  /** Users this user blocked: they get no presence events of this user. */
+  blockedIds: string[];
+}
+
+/** What presence needs from the rest of the app: a user's rooms, privacy choices, and recording when they were last seen. */
 export interface PresenceDirectory {
   roomIdsOf(userId: string): Promise<string[]>;
+  profileOf(userId: string): Promise<PresenceProfile>;
   /** Stores and returns the user's lastSeenAt. */
   touchLastSeen(userId: string, at: Date): Promise<Date>;
 }
@@ -12,7 +23,9 @@ export interface PresenceDirectory {
 /**
  * Tracks this node's graphql-ws connections and publishes a PresenceEvent to
  * every room of a user when they go ONLINE (first connection on any node) or
- * OFFLINE (last one closed, or its node died and the TTL ran out).
+ * OFFLINE (last one closed, or its node died and the TTL ran out), and when their
+ * visible status changes (AWAY chosen, showOnlineStatus toggled: {@link refresh}).
+ * A user with showOnlineStatus off is never announced as connected.
  * `intervalMs` is how often heartbeats and sweeps run (ttl/3).
  */
 export class Presence {
@@ -33,19 +46,24 @@ export class Presence {
   /** A connection of `userId` opened on this node. */
   async connected(userId: string, connId: string): Promise<void> {
     this.local.set(connId, userId);
-    if (await this.store.connect(userId, connId)) await this.announce(userId, "ONLINE");
+    if (await this.store.connect(userId, connId)) await this.announce(userId, true, false);
   }
 
   /** A connection of `userId` closed on this node. */
   async disconnected(userId: string, connId: string): Promise<void> {
     this.local.delete(connId);
-    if (await this.store.disconnect(userId, connId)) await this.announce(userId, "OFFLINE");
+    if (await this.store.disconnect(userId, connId)) await this.announce(userId, false, false);
   }
 
-  /** The current status of each of `userIds` (ONLINE or OFFLINE). */
-  async statuses(userIds: readonly string[]): Promise<Map<string, PresenceStatus>> {
-    const online = await this.store.online(userIds);
-    return new Map(userIds.map((id) => [id, online.has(id) ? "ONLINE" : "OFFLINE"]));
+  /** Announces `userId`'s visible status again after their presence choices changed (AWAY, showOnlineStatus). */
+  async refresh(userId: string): Promise<void> {
+    const connected = (await this.store.online([userId])).has(userId);
+    if (connected) await this.announce(userId, true, true);
+  }
+
+  /** Which of `userIds` have a connection open on any node (before privacy: see users/privacy.ts). */
+  online(userIds: readonly string[]): Promise<Set<string>> {
+    return this.store.online(userIds);
   }
 
   /** Closes this node's connections in the store (graceful shutdown) and stops the timer. */
@@ -56,12 +74,20 @@ export class Presence {
 
   private async tick(): Promise<void> {
     await this.store.heartbeat(this.local);
-    for (const userId of await this.store.sweep()) await this.announce(userId, "OFFLINE");
+    for (const userId of await this.store.sweep()) await this.announce(userId, false, false);
   }
 
-  private async announce(userId: string, status: PresenceStatus): Promise<void> {
+  /**
+   * Publishes the status others see. A hidden user (showOnlineStatus off) shows
+   * OFFLINE whatever happens, so connecting and disconnecting announce nothing;
+   * `force` (a choice changed) announces anyway.
+   */
+  private async announce(userId: string, connected: boolean, force: boolean): Promise<void> {
     const lastSeenAt = await this.directory.touchLastSeen(userId, new Date());
-    const payload: PresencePayload = { userId, status, lastSeenAt: lastSeenAt.toISOString() };
+    const profile = await this.directory.profileOf(userId);
+    if (!profile.visible && !force) return;
+    const status: PresenceStatus = !connected || !profile.visible ? "OFFLINE" : profile.away ? "AWAY" : "ONLINE";
+    const payload: PresencePayload = { userId, status, lastSeenAt: profile.visible ? lastSeenAt.toISOString() : null, hiddenFrom: profile.blockedIds };
     const rooms = await this.directory.roomIdsOf(userId);
     await Promise.all(rooms.map((roomId) => this.pubsub.publish(topics.presence(roomId), payload)));
   }

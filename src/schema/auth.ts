@@ -17,6 +17,33 @@ const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
 
 const DeviceType = builder.enumType("DeviceType", { values: ["WEB", "MOBILE", "DESKTOP", "UNKNOWN"] as const });
 
+builder.prismaObject("Session", {
+  description: "A logged-in device.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    deviceId: t.exposeString("deviceId", { nullable: true }),
+    deviceType: t.field({ type: DeviceType, nullable: true, resolve: (s) => s.deviceType as (typeof DeviceType)["$inferType"] | null }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    lastUsedAt: t.expose("lastUsedAt", { type: "DateTime", description: "Last login or token refresh." }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", description: "When its refresh token expires." }),
+    current: t.boolean({ description: "The session of the access token making this request.", resolve: (s, _args, ctx) => s.id === ctx.viewer?.sessionId }),
+  }),
+});
+
+builder.queryField("mySessions", (t) =>
+  t.prismaField({
+    type: ["Session"],
+    description: "The viewer's live sessions, newest first.",
+    authScopes: { viewer: true },
+    resolve: (query, _root, _args, ctx) =>
+      ctx.app.db.session.findMany({
+        ...query,
+        where: { userId: ctx.viewer!.userId, revokedAt: null, expiresAt: { gt: new Date() } },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      }),
+  }),
+);
+
 const RegisterInput = builder.inputType("RegisterInput", {
   fields: (t) => ({
     username: t.string({ required: true, validate: rules.username }),
@@ -69,6 +96,15 @@ builder.mutationFields((t) => ({
     description: "Rotates a refresh token. Reusing an already-rotated token revokes its session.",
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => actAs(ctx, ctx.app.sessions.refresh(args.refreshToken)),
+  }),
+  revokeSession: t.boolean({
+    description: "Ends one of the viewer's sessions (e.g. a lost device): its tokens stop working and its open WebSockets close with 4403, on every node.",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (_root, args, ctx) => {
+      await ctx.app.sessions.revoke(ctx.viewer!, args.id);
+      return true;
+    },
   }),
   logout: t.boolean({
     description: "Ends the current session: its access and refresh tokens stop working.",

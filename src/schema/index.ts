@@ -3,6 +3,8 @@ import "./user.js";
 import "./auth.js";
 import "./room.js";
 import "./message.js";
+import "./contact.js";
+import "./events.js";
 import "./realtime.js";
 
 /** The executable GraphQL schema, built once from every schema/*.ts file. */

@@ -1,6 +1,7 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
 import type { Context } from "../context.js";
+import { endWhenRemoved } from "../realtime/removal.js";
 import { type MessageAddedPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { UserRef } from "./user.js";
@@ -120,12 +121,13 @@ builder.mutationFields((t) => ({
 builder.subscriptionField("messageAdded", (t) =>
   t.field({
     type: MessageRef,
-    description: "Each new message of a room, once stored. Members only.",
+    description: "Each new message of a room, once stored. Members only; ends when the viewer leaves or is removed.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     subscribe: async (_root, args, ctx) => {
       await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
-      return ctx.app.pubsub.asyncIterableIterator<MessageAddedPayload>(topics.messageAdded(args.roomId));
+      const messages = ctx.app.pubsub.asyncIterableIterator<MessageAddedPayload>(topics.messageAdded(args.roomId));
+      return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer!.userId, messages);
     },
     resolve: (payload: MessageAddedPayload): Message => ({ ...payload.message, createdAt: new Date(payload.message.createdAt) }),
   }),

@@ -1,6 +1,7 @@
 import { withFilter } from "graphql-subscriptions";
-import { requireMember } from "../chat/access.js";
+import { requireMember, requirePoster } from "../chat/access.js";
 import type { Context } from "../context.js";
+import { endWhenRemoved } from "../realtime/removal.js";
 import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { PresenceStatusEnum } from "./user.js";
@@ -16,7 +17,7 @@ const TypingEvent = builder.objectRef<TypingPayload>("TypingEvent").implement({
 });
 
 const PresenceEvent = builder.objectRef<PresencePayload>("PresenceEvent").implement({
-  description: "A room member came online or went offline.",
+  description: "A room member's visible status changed (came online, went away or offline, or hid their online status).",
   fields: (t) => ({
     user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }) }),
     status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
@@ -30,22 +31,27 @@ builder.mutationField("setTyping", (t) =>
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+      await requirePoster(ctx.app.db, args.roomId, ctx.viewer!.userId);
       await ctx.app.typing.set(args.roomId, ctx.viewer!.userId, args.isTyping);
       return true;
     },
   }),
 );
 
-/** Events of a room's topic for members only, without the viewer's own. */
-function roomTopic(topic: (roomId: string) => string) {
+/**
+ * Events of a room's topic for members only, without the viewer's own or those
+ * hidden from the viewer (`hiddenFrom`: presence of users who blocked them).
+ * Ends when the viewer is no longer a member.
+ */
+function roomTopic<T extends { userId: string; hiddenFrom?: string[] }>(topic: (roomId: string) => string) {
   return async (_root: unknown, args: { roomId: string }, ctx: Context) => {
     const viewerId = ctx.viewer!.userId;
     await requireMember(ctx.app.db, args.roomId, viewerId);
-    return withFilter<{ userId: string }>(
+    const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
-      (event) => event?.userId !== viewerId,
-    )(undefined, args, ctx);
+      (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId),
+    )(undefined, args, ctx)) as AsyncIterableIterator<T>;
+    return endWhenRemoved(ctx.app.pubsub, args.roomId, viewerId, events);
   };
 }
 
@@ -55,7 +61,7 @@ builder.subscriptionFields((t) => ({
     description: "Typing changes of the other members of a room. Members only.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    subscribe: roomTopic(topics.typing),
+    subscribe: roomTopic<TypingPayload>(topics.typing),
     resolve: (event: TypingPayload) => event,
   }),
   presence: t.field({
@@ -63,7 +69,7 @@ builder.subscriptionFields((t) => ({
     description: "Presence changes of the other members of a room. Members only.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    subscribe: roomTopic(topics.presence),
+    subscribe: roomTopic<PresencePayload>(topics.presence),
     resolve: (event: PresencePayload) => event,
   }),
 }));

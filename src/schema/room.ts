@@ -1,27 +1,44 @@
 import type { Context } from "../context.js";
-import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
+import { MAX_MAX_MEMBERS, MUTED_FOREVER } from "../chat/rooms.js";
 import { builder } from "./builder.js";
 import { MessageRef } from "./message.js";
 import { rules } from "./validation.js";
 
 const RoomTypeEnum = builder.enumType("RoomType", {
-  values: { DIRECT: { description: "Exactly two members, one room per pair" }, GROUP: { description: "Invite-only" }, PUBLIC: { description: "Anyone may find and join" } },
+  values: {
+    DIRECT: { description: "Exactly two members, one room per pair" },
+    GROUP: { description: "Invite-only" },
+    PUBLIC: { description: "Anyone may find and join" },
+    BROADCAST: { description: "Invite-only; only the OWNER and ADMINs post" },
+  } as const,
 });
-export const RoomRoleEnum = builder.enumType("RoomRole", { values: ["OWNER", "ADMIN", "MEMBER"] as const });
-const CreatableRoomType = builder.enumType("CreatableRoomType", { values: ["GROUP", "PUBLIC"] as const });
+export const RoomRoleEnum = builder.enumType("RoomRole", {
+  description: "A GROUP, PUBLIC or BROADCAST room has one OWNER; DIRECT rooms have two MEMBERs.",
+  values: ["OWNER", "ADMIN", "MEMBER"] as const,
+});
+const CreatableRoomType = builder.enumType("CreatableRoomType", { values: ["GROUP", "PUBLIC", "BROADCAST"] as const });
 
 /** The viewer's own membership row, selected the same way by every field that needs it (so plugin-prisma merges them). */
 const viewerMembership = (ctx: Context) => ({
   members: { where: { userId: ctx.viewer?.userId ?? "00000000-0000-0000-0000-000000000000" }, take: 1 as const },
 });
 
-const RoomMemberRef = builder.prismaObject("RoomMember", {
-  description: "A user's membership of a room.",
+export const RoomMemberRef = builder.prismaObject("RoomMember", {
+  description: "A user's membership of a room. archived and the mute fields are that member's own choices.",
   fields: (t) => ({
     user: t.relation("user"),
     room: t.relation("room"),
     role: t.expose("role", { type: RoomRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
+    archived: t.boolean({ select: { archivedAt: true }, resolve: (m) => m.archivedAt !== null }),
+    isMuted: t.boolean({ select: { mutedUntil: true }, resolve: (m) => m.mutedUntil !== null && m.mutedUntil > new Date() }),
+    mutedUntil: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When the mute ends; null when not muted or muted until unmuted.",
+      select: { mutedUntil: true },
+      resolve: (m) => (m.mutedUntil && m.mutedUntil > new Date() && m.mutedUntil < MUTED_FOREVER ? m.mutedUntil : null),
+    }),
   }),
 });
 
@@ -31,12 +48,14 @@ builder.prismaObject("Room", {
     type: t.expose("type", { type: RoomTypeEnum }),
     name: t.exposeString("name", { nullable: true, description: "Null for DIRECT rooms: show the other member's name." }),
     description: t.exposeString("description", { nullable: true }),
+    avatar: t.exposeString("avatar", { nullable: true, description: "http(s) URL of the room's picture." }),
     maxMembers: t.exposeInt("maxMembers"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     lastActivityAt: t.expose("lastActivityAt", { type: "DateTime", description: "Time of the newest message, or of creation." }),
     memberCount: t.relationCount("members"),
     members: t.relation("members", {
-      description: "Members: OWNERs, then ADMINs, then MEMBERs, each oldest first (at most `first`, default 50, max 100).",
+      description: "Members: the OWNER, then ADMINs, then MEMBERs, each oldest first (at most `first`, default 50, max 100).",
       args: { first: t.arg.int({ defaultValue: 50, validate: rules.pageSize }) },
       query: (args) => ({ orderBy: [{ role: "asc" }, { joinedAt: "asc" }, { userId: "asc" }], take: args.first ?? 50 }),
     }),
@@ -65,6 +84,20 @@ builder.prismaObject("Room", {
   }),
 });
 
+builder.prismaObject("RoomInvite", {
+  description: "A pending invitation to a room; acceptInvite or declineInvite answers it.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    room: t.relation("room"),
+    inviter: t.relation("inviter"),
+    invitee: t.relation("invitee"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+/** Rooms newest activity first, the order of every room list. */
+const byActivity = [{ lastActivityAt: "desc" as const }, { id: "desc" as const }];
+
 builder.queryFields((t) => ({
   room: t.prismaField({
     type: "Room",
@@ -81,14 +114,37 @@ builder.queryFields((t) => ({
   myRooms: t.prismaConnection({
     type: "Room",
     cursor: "id",
-    description: "The viewer's rooms, most recent activity first.",
+    description: "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`.",
     authScopes: { viewer: true },
-    resolve: (query, _root, _args, ctx) =>
+    args: { archived: t.arg.boolean({ defaultValue: false }) },
+    resolve: (query, _root, args, ctx) => {
+      const archivedAt = args.archived == null ? undefined : args.archived ? { not: null } : null;
+      return ctx.app.db.room.findMany({
+        ...query,
+        where: { members: { some: { userId: ctx.viewer!.userId, archivedAt } } },
+        orderBy: byActivity,
+      });
+    },
+  }),
+  publicRooms: t.prismaConnection({
+    type: "Room",
+    cursor: "id",
+    description: "PUBLIC rooms whose name contains `search` (any case), most recent activity first.",
+    authScopes: { viewer: true },
+    args: { search: t.arg.string({ validate: rules.search }) },
+    resolve: (query, _root, args, ctx) =>
       ctx.app.db.room.findMany({
         ...query,
-        where: { members: { some: { userId: ctx.viewer!.userId } } },
-        orderBy: [{ lastActivityAt: "desc" }, { id: "desc" }],
+        where: { type: "PUBLIC", ...(args.search ? { name: { contains: args.search, mode: "insensitive" as const } } : {}) },
+        orderBy: byActivity,
       }),
+  }),
+  myInvites: t.prismaField({
+    type: ["RoomInvite"],
+    description: "Pending invitations to the viewer, newest first.",
+    authScopes: { viewer: true },
+    resolve: (query, _root, _args, ctx) =>
+      ctx.app.db.roomInvite.findMany({ ...query, where: { inviteeId: ctx.viewer!.userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
   }),
 }));
 
@@ -96,61 +152,173 @@ const CreateRoomInput = builder.inputType("CreateRoomInput", {
   fields: (t) => ({
     name: t.string({ required: true, validate: rules.roomName }),
     description: t.string({ validate: rules.roomDescription }),
+    avatar: t.string({ validate: rules.url }),
     type: t.field({ type: CreatableRoomType, required: true }),
     memberIds: t.idList({ description: "Users to add as MEMBERs.", validate: rules.idList }),
     maxMembers: t.int({ description: `Default 100, at most ${MAX_MAX_MEMBERS}.`, validate: rules.maxMembers }),
   }),
 });
 
+const UpdateRoomInput = builder.inputType("UpdateRoomInput", {
+  description: "Omitted fields stay as they are; null clears description or avatar.",
+  fields: (t) => ({
+    name: t.string({ validate: rules.roomName }),
+    description: t.string({ validate: rules.roomDescription }),
+    avatar: t.string({ validate: rules.url }),
+    maxMembers: t.int({ description: "Not below the current member count.", validate: rules.maxMembers }),
+  }),
+});
+
 /** Re-reads a room with the selection the operation asked for. */
 const loadRoom = (ctx: Context, query: object, id: string) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id } });
+/** Re-reads a membership with the selection the operation asked for. */
+const loadMember = (ctx: Context, query: object, roomId: string, userId: string) =>
+  ctx.app.db.roomMember.findUniqueOrThrow({ ...query, where: { roomId_userId: { roomId, userId } } });
 
-builder.mutationFields((t) => ({
-  createRoom: t.prismaField({
-    type: "Room",
-    description: "Creates a GROUP or PUBLIC room owned by the viewer.",
-    authScopes: { viewer: true },
-    args: { input: t.arg({ type: CreateRoomInput, required: true }) },
-    resolve: async (query, _root, { input }, ctx) => {
-      const room = await ctx.app.rooms.create(ctx.viewer!.userId, input);
-      return loadRoom(ctx, query, room.id);
-    },
-  }),
-  directRoom: t.prismaField({
-    type: "Room",
-    description: "The one DIRECT room between the viewer and `userId`, created on first call.",
-    authScopes: { viewer: true },
-    args: { userId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
-  }),
-  joinRoom: t.prismaField({
-    type: "Room",
-    description: "Joins a PUBLIC room (no-op when already a member).",
-    authScopes: { viewer: true },
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
-  }),
-  leaveRoom: t.boolean({
-    description: "Leaves a room. The last OWNER must make someone else OWNER first.",
-    authScopes: { viewer: true },
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (_root, args, ctx) => {
-      await ctx.app.rooms.leave(ctx.viewer!.userId, args.roomId);
-      return true;
-    },
-  }),
-  addRoomMember: t.prismaField({
-    type: "RoomMember",
-    description: "Adds a user to a GROUP or PUBLIC room. OWNERs add any role, ADMINs add MEMBERs.",
-    authScopes: { viewer: true },
-    args: {
-      roomId: t.arg.id({ required: true, validate: rules.id }),
-      userId: t.arg.id({ required: true, validate: rules.id }),
-      role: t.arg({ type: RoomRoleEnum }),
-    },
-    resolve: async (query, _root, args, ctx) => {
-      const member = await ctx.app.rooms.addMember(ctx.viewer!.userId, args.roomId, args.userId, args.role ?? "MEMBER");
-      return ctx.app.db.roomMember.findUniqueOrThrow({ ...query, where: { roomId_userId: { roomId: member.roomId, userId: member.userId } } });
-    },
-  }),
-}));
+
+builder.mutationFields((t) => {
+  const idArg = () => t.arg.id({ required: true, validate: rules.id });
+  const ok = async (work: Promise<unknown>) => {
+    await work;
+    return true;
+  };
+  return {
+    createRoom: t.prismaField({
+      type: "Room",
+      description: "Creates a GROUP, PUBLIC or BROADCAST room owned by the viewer.",
+      authScopes: { viewer: true },
+      args: { input: t.arg({ type: CreateRoomInput, required: true }) },
+      resolve: async (query, _root, { input }, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.create(ctx.viewer!.userId, input)).id),
+    }),
+    directRoom: t.prismaField({
+      type: "Room",
+      description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
+      authScopes: { viewer: true },
+      args: { userId: idArg() },
+      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
+    }),
+    joinRoom: t.prismaField({
+      type: "Room",
+      description: "Joins a PUBLIC room (no-op when already a member).",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
+    }),
+    leaveRoom: t.boolean({
+      description: "Leaves a room. The OWNER must transfer ownership first; the last member leaving deletes the room.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.leave(ctx.viewer!.userId, args.roomId)),
+    }),
+    updateRoom: t.prismaField({
+      type: "Room",
+      description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), input: t.arg({ type: UpdateRoomInput, required: true }) },
+      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.update(ctx.viewer!.userId, args.roomId, args.input)).id),
+    }),
+    deleteRoom: t.boolean({
+      description: "Deletes a room and its messages. OWNER only.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer!.userId, args.roomId)),
+    }),
+    addRoomMember: t.prismaField({
+      type: "RoomMember",
+      description: "Adds a user to a GROUP, PUBLIC or BROADCAST room. The OWNER adds ADMINs or MEMBERs, ADMINs add MEMBERs.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, defaultValue: "MEMBER" }) },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.addMember(ctx.viewer!.userId, args.roomId, args.userId, args.role ?? "MEMBER");
+        return loadMember(ctx, query, args.roomId, args.userId);
+      },
+    }),
+    removeRoomMember: t.boolean({
+      description: "Removes a member. The OWNER removes ADMINs and MEMBERs, ADMINs remove MEMBERs.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), userId: idArg() },
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.removeMember(ctx.viewer!.userId, args.roomId, args.userId)),
+    }),
+    updateMemberRole: t.prismaField({
+      type: "RoomMember",
+      description: "Makes a member ADMIN or MEMBER. OWNER only; ownership moves with transferOwnership.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, required: true }) },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.updateMemberRole(ctx.viewer!.userId, args.roomId, args.userId, args.role);
+        return loadMember(ctx, query, args.roomId, args.userId);
+      },
+    }),
+    transferOwnership: t.prismaField({
+      type: "Room",
+      description: "Makes another member the OWNER; the previous owner becomes ADMIN.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), userId: idArg() },
+      resolve: async (query, _root, args, ctx) =>
+        loadRoom(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer!.userId, args.roomId, args.userId)).id),
+    }),
+    inviteToRoom: t.prismaField({
+      type: "RoomInvite",
+      description: "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), userId: idArg() },
+      resolve: async (query, _root, args, ctx) => {
+        const invite = await ctx.app.invites.invite(ctx.viewer!.userId, args.roomId, args.userId);
+        return ctx.app.db.roomInvite.findUniqueOrThrow({ ...query, where: { id: invite.id } });
+      },
+    }),
+    acceptInvite: t.prismaField({
+      type: "Room",
+      description: "Accepts an invitation: joins the room. FORBIDDEN while it is full (the invite stays).",
+      authScopes: { viewer: true },
+      args: { id: idArg() },
+      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.invites.accept(ctx.viewer!.userId, args.id)).id),
+    }),
+    declineInvite: t.boolean({
+      description: "Declines an invitation.",
+      authScopes: { viewer: true },
+      args: { id: idArg() },
+      resolve: (_root, args, ctx) => ok(ctx.app.invites.decline(ctx.viewer!.userId, args.id)),
+    }),
+    archiveRoom: t.prismaField({
+      type: "Room",
+      description: "Archives the room for the viewer only: it leaves myRooms' default list.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, true);
+        return loadRoom(ctx, query, args.roomId);
+      },
+    }),
+    unarchiveRoom: t.prismaField({
+      type: "Room",
+      description: "Brings an archived room back to the viewer's list.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, false);
+        return loadRoom(ctx, query, args.roomId);
+      },
+    }),
+    muteRoom: t.prismaField({
+      type: "Room",
+      description: "Mutes the room's notifications for the viewer until `until`, or until unmuted when omitted.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), until: t.arg({ type: "DateTime" }) },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.mute(ctx.viewer!.userId, args.roomId, args.until ?? null);
+        return loadRoom(ctx, query, args.roomId);
+      },
+    }),
+    unmuteRoom: t.prismaField({
+      type: "Room",
+      description: "Unmutes the room for the viewer.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg() },
+      resolve: async (query, _root, args, ctx) => {
+        await ctx.app.rooms.unmute(ctx.viewer!.userId, args.roomId);
+        return loadRoom(ctx, query, args.roomId);
+      },
+    }),
+  };
+});

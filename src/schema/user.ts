@@ -1,48 +1,148 @@
+import type { User } from "../generated/prisma/client.js";
+import { searchUserIds } from "../users/directory.js";
+import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import { builder } from "./builder.js";
+import { rules } from "./validation.js";
 
-/** Presence status; AWAY is reserved for clients that report idleness (not set by the server yet). */
+/** Presence status. AWAY: connected, and the user chose AWAY (updateProfile status). */
 export const PresenceStatusEnum = builder.enumType("PresenceStatus", {
   values: ["ONLINE", "AWAY", "OFFLINE"] as const,
 });
 
+const SETTINGS = [
+  "notificationSound",
+  "emailNotifications",
+  "pushNotifications",
+  "showOnlineStatus",
+  "showReadReceipts",
+  "allowDirectMessages",
+  "autoJoinPublicRooms",
+] as const;
+
+const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>("UserSettings").implement({
+  description: "The user's settings (seed 000). The privacy ones are enforced by the server.",
+  fields: (t) => ({
+    notificationSound: t.exposeBoolean("notificationSound"),
+    emailNotifications: t.exposeBoolean("emailNotifications"),
+    pushNotifications: t.exposeBoolean("pushNotifications"),
+    showOnlineStatus: t.exposeBoolean("showOnlineStatus", { description: "Off: others always see OFFLINE and no lastSeenAt." }),
+    showReadReceipts: t.exposeBoolean("showReadReceipts"),
+    allowDirectMessages: t.exposeBoolean("allowDirectMessages", { description: "Off: only contacts may open a new direct room with you." }),
+    autoJoinPublicRooms: t.exposeBoolean("autoJoinPublicRooms", { description: "On: you are added to new PUBLIC rooms." }),
+  }),
+});
+
+/** Fields only the user themself may read. */
+const own = <T>(user: { id: string }, viewerId: string | undefined, value: T): T | null => (user.id === viewerId ? value : null);
+
 export const UserRef = builder.prismaObject("User", {
-  description: "A person who can log in. Email is visible only to the user themself.",
+  description: "A person who can log in. Email, phone number and settings are visible only to the user themself.",
   fields: (t) => ({
     id: t.exposeID("id"),
     username: t.exposeString("username"),
     firstName: t.exposeString("firstName"),
     lastName: t.exposeString("lastName"),
     displayName: t.string({
-      select: { firstName: true, lastName: true },
-      resolve: (user) => `${user.firstName} ${user.lastName}`.trim(),
+      description: "The name to show: the one the user set, else first and last name.",
+      select: { displayName: true, firstName: true, lastName: true },
+      resolve: (user) => user.displayName ?? `${user.firstName} ${user.lastName}`.trim(),
     }),
-    email: t.string({
-      nullable: true,
-      select: { email: true },
-      resolve: (user, _args, ctx) => (user.id === ctx.viewer?.userId ? user.email : null),
-    }),
-    phoneNumber: t.string({
-      nullable: true,
-      select: { phoneNumber: true },
-      resolve: (user, _args, ctx) => (user.id === ctx.viewer?.userId ? user.phoneNumber : null),
-    }),
+    avatar: t.exposeString("avatar", { nullable: true, description: "http(s) URL of the user's picture." }),
+    email: t.string({ nullable: true, select: { email: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.email) }),
+    phoneNumber: t.string({ nullable: true, select: { phoneNumber: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.phoneNumber) }),
     bio: t.exposeString("bio", { nullable: true }),
     status: t.field({
       type: PresenceStatusEnum,
-      description: "ONLINE while the user has a WebSocket connection open on any node.",
-      resolve: (user, _args, ctx) => ctx.statusLoader.load(user.id),
+      description:
+        "ONLINE (or AWAY, when the user chose it) while the user has a WebSocket open on any node; else OFFLINE. Always OFFLINE to others when the user hides their online status or has blocked the viewer.",
+      resolve: async (user, _args, ctx) => (await ctx.presenceLoader.load(user.id)).status,
     }),
-    lastSeenAt: t.expose("lastSeenAt", { type: "DateTime", nullable: true }),
+    lastSeenAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: "When the user was last connected; null to others in the cases where status is always OFFLINE.",
+      select: { lastSeenAt: true },
+      resolve: async (user, _args, ctx) => ((await ctx.presenceLoader.load(user.id)).hidden ? null : user.lastSeenAt),
+    }),
+    language: t.exposeString("language", { description: "BCP 47 tag, e.g. en or pt-BR." }),
+    timezone: t.exposeString("timezone", { description: "IANA time zone, e.g. Europe/Paris." }),
+    settings: t.field({
+      type: UserSettingsRef,
+      nullable: true,
+      select: Object.fromEntries(SETTINGS.map((k) => [k, true])) as Record<(typeof SETTINGS)[number], true>,
+      resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
 
-builder.queryField("me", (t) =>
-  t.prismaField({
+builder.queryFields((t) => ({
+  me: t.prismaField({
     type: UserRef,
     nullable: true,
     description: "The logged-in user; null without a valid access token.",
-    resolve: (query, _root, _args, ctx) =>
-      ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null,
+    resolve: (query, _root, _args, ctx) => (ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null),
   }),
-);
+  user: t.prismaField({
+    type: UserRef,
+    nullable: true,
+    description: "A user by id; null when unknown.",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: (query, _root, args, ctx) => ctx.app.db.user.findUnique({ ...query, where: { id: args.id } }),
+  }),
+  users: t.connection({
+    type: UserRef,
+    description:
+      "The user directory: prefix and fuzzy (trigram) matches on username and display name, prefix matches first; everyone by username without a search. Never matches on email. `first` default 20, max 100.",
+    authScopes: { viewer: true },
+    args: { search: t.arg.string({ validate: rules.search }) },
+    resolve: (_root, args, ctx) =>
+      resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, async ({ limit, offset }) => {
+        const ids = await searchUserIds(ctx.app.db, ctx.viewer!.userId, args.search ?? null, limit, offset);
+        const users = await ctx.app.db.user.findMany({ where: { id: { in: ids } } });
+        const byId = new Map(users.map((u) => [u.id, u]));
+        return ids.flatMap((id) => byId.get(id) ?? []);
+      }),
+  }),
+}));
+
+const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
+  description: "Omitted fields stay as they are; null clears a field that may be empty.",
+  fields: (t) => ({
+    firstName: t.string({ validate: rules.personName }),
+    lastName: t.string({ validate: rules.personName }),
+    displayName: t.string({ validate: rules.personName }),
+    avatar: t.string({ validate: rules.url }),
+    phoneNumber: t.string({ validate: rules.phoneNumber }),
+    bio: t.string({ validate: rules.bio }),
+    status: t.field({ type: PresenceStatusEnum, validate: rules.chosenStatus, description: "ONLINE or AWAY, shown while you are connected. To appear offline, turn showOnlineStatus off." }),
+    language: t.string({ validate: rules.language }),
+    timezone: t.string({ validate: rules.timezone }),
+  }),
+});
+
+const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
+  description: "Omitted fields stay as they are.",
+  fields: (t) => Object.fromEntries(SETTINGS.map((k) => [k, t.boolean()])) as Record<(typeof SETTINGS)[number], ReturnType<typeof t.boolean>>,
+});
+
+builder.mutationFields((t) => ({
+  updateProfile: t.prismaField({
+    type: UserRef,
+    description: "Changes the viewer's profile (seed 000).",
+    authScopes: { viewer: true },
+    args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      await ctx.app.profiles.update(ctx.viewer!.userId, input);
+      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: ctx.viewer!.userId } });
+    },
+  }),
+  updateSettings: t.field({
+    type: UserSettingsRef,
+    description: "Changes the viewer's settings (seed 000). Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
+    authScopes: { viewer: true },
+    args: { input: t.arg({ type: UpdateSettingsInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.app.profiles.updateSettings(ctx.viewer!.userId, input),
+  }),
+}));

@@ -29,6 +29,31 @@ export const rules = {
   idList: z.array(z.uuid("must be a valid ID")).max(1000, "at most 1000 IDs"),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
+  search: z.string().trim().max(100, "must be at most 100 characters"),
+  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
+  /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
+  chosenStatus: z.enum(["ONLINE", "AWAY", "OFFLINE"]).refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),
+  /** BCP 47 language tag (seed 000 `language`), checked by Intl. */
+  language: z.string().trim().max(35).refine((tag) => isLanguageTag(tag), "must be a BCP 47 language tag such as en or pt-BR"),
+  /** IANA time zone (seed 000 `timezone`), checked by Intl. */
+  timezone: z.string().trim().max(64).refine((zone) => isTimeZone(zone), "must be an IANA time zone such as Europe/Paris"),
   /** One emoji (a single RGI emoji sequence, e.g. 👍, 👍🏽, 👨‍👩‍👧). */
   emoji: z.string().regex(/^\p{RGI_Emoji}$/v, "must be a single emoji"),
 };
+
+function isLanguageTag(tag: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
+}

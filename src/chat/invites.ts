@@ -1,0 +1,66 @@
+import type { PrismaClient } from "../db/client.js";
+import { badInput, forbidden, notFound } from "../errors.js";
+import type { Room, RoomInvite } from "../generated/prisma/client.js";
+import type { Events } from "../realtime/topics.js";
+import { requireMember } from "./access.js";
+import { addWithinCapacity, lockRoom } from "./rooms.js";
+
+/**
+ * Room invitations (seed 000's invite flow): a member invites, the invitee
+ * accepts (joins, within capacity) or declines. One pending invite per user
+ * and room; it is deleted when answered or when the user joins otherwise.
+ */
+export class Invites {
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly events: Events,
+  ) {}
+
+  /**
+   * Invites `userId` to the room; inviting again returns the pending invite.
+   * Who may invite: in a PUBLIC room any member; in a GROUP or BROADCAST room the
+   * OWNER and ADMINs; nobody in a DIRECT room. The invitee gets InviteReceived.
+   * @throws FORBIDDEN (role, DIRECT room, the invitee blocked the inviter);
+   * BAD_USER_INPUT on `userId` for a member; NOT_FOUND (room, user).
+   */
+  async invite(inviterId: string, roomId: string, userId: string): Promise<RoomInvite> {
+    const membership = await requireMember(this.db, roomId, inviterId);
+    const room = await this.db.room.findUniqueOrThrow({ where: { id: roomId }, select: { type: true } });
+    if (room.type === "DIRECT") throw forbidden("Direct rooms have exactly two members");
+    if (room.type !== "PUBLIC" && membership.role === "MEMBER") throw forbidden("Only the room OWNER or an ADMIN can invite");
+    if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound("User");
+    if (await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
+      throw badInput("userId", "User is already a member of this room");
+    }
+    if (await this.db.block.findUnique({ where: { blockerId_blockedId: { blockerId: userId, blockedId: inviterId } } })) {
+      throw forbidden("You cannot invite this user");
+    }
+    const { count } = await this.db.roomInvite.createMany({ data: [{ roomId, inviterId, inviteeId: userId }], skipDuplicates: true });
+    const invite = await this.db.roomInvite.findUniqueOrThrow({ where: { roomId_inviteeId: { roomId, inviteeId: userId } } });
+    if (count === 1) await this.events.users([userId], { kind: "InviteReceived", inviteId: invite.id });
+    return invite;
+  }
+
+  /**
+   * Accepts an invite of the viewer's: joins the room (MEMBER) and drops the invite.
+   * @throws NOT_FOUND for an unknown invite or someone else's; FORBIDDEN when the
+   * room is full (the invite stays, to accept later).
+   */
+  async accept(userId: string, inviteId: string): Promise<Room> {
+    const room = await this.db.$transaction(async (tx) => {
+      const invite = await tx.roomInvite.findFirst({ where: { id: inviteId, inviteeId: userId } });
+      if (!invite) throw notFound("Invite");
+      const room = (await lockRoom(tx, invite.roomId))!;
+      await addWithinCapacity(tx, room, userId, "MEMBER");
+      return room;
+    });
+    await this.events.room({ kind: "MemberJoined", roomId: room.id, userId, role: "MEMBER", byId: null });
+    return room;
+  }
+
+  /** Declines an invite of the viewer's. @throws NOT_FOUND for an unknown invite or someone else's. */
+  async decline(userId: string, inviteId: string): Promise<void> {
+    const { count } = await this.db.roomInvite.deleteMany({ where: { id: inviteId, inviteeId: userId } });
+    if (count === 0) throw notFound("Invite");
+  }
+}

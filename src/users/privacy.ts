@@ -1,0 +1,36 @@
+import type { Db } from "../db/client.js";
+
+/**
+ * Whether either of the two users has blocked the other. A block in either
+ * direction stops direct rooms and direct messages between them (seed 001).
+ */
+export async function blockedEitherWay(db: Db, a: string, b: string): Promise<boolean> {
+  const count = await db.block.count({
+    where: { OR: [{ blockerId: a, blockedId: b }, { blockerId: b, blockedId: a }] },
+  });
+  return count > 0;
+}
+
+/** How a user's presence shows to one viewer. */
+export interface PresenceView {
+  /** Always OFFLINE and no lastSeenAt: showOnlineStatus is off, or the user blocked the viewer. */
+  hidden: boolean;
+  /** The user chose AWAY (shown instead of ONLINE while connected). */
+  away: boolean;
+}
+
+/**
+ * How each of `userIds` shows to `viewerId`, in two statements whatever the
+ * number of users. The viewer always sees themself.
+ * Rules: seed 000 `show_online_status`; seed 001 blocking.
+ */
+export async function presenceViews(db: Db, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, PresenceView>> {
+  const [users, blockers] = await Promise.all([
+    db.user.findMany({ where: { id: { in: [...userIds] } }, select: { id: true, showOnlineStatus: true, away: true } }),
+    viewerId ? db.block.findMany({ where: { blockedId: viewerId, blockerId: { in: [...userIds] } }, select: { blockerId: true } }) : [],
+  ]);
+  const blockedViewer = new Set(blockers.map((b) => b.blockerId));
+  return new Map(
+    users.map((u) => [u.id, { away: u.away, hidden: u.id !== viewerId && (!u.showOnlineStatus || blockedViewer.has(u.id)) }]),
+  );
+}
