@@ -27,6 +27,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT);
   const databaseUrl = config.DATABASE_URL ?? embedded!.url;
   const db = makePrisma(databaseUrl);
+  if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
   await migrate(db, databaseUrl);
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
