@@ -1,7 +1,7 @@
 import type { ContactJson } from "../realtime/topics.js";
 import type { ContactRequestView } from "../users/contacts.js";
 import { builder } from "./builder.js";
-import { UserRef } from "./user.js";
+import { UserConnection, UserRef } from "./user.js";
 import { rules } from "./validation.js";
 
 /** A contact request as stored (Dates) or as carried on the bus (ISO strings). */
@@ -43,7 +43,7 @@ builder.queryFields((t) => ({
         orderBy: [{ username: "asc" }, { id: "asc" }],
       });
     },
-  }),
+  }, UserConnection),
   contactRequests: t.field({
     type: [ContactRequestRef],
     description: "Pending contact requests to the viewer (INCOMING, the default) or from the viewer (OUTGOING), newest first.",

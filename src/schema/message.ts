@@ -55,6 +55,8 @@ export const MessageRef = builder.prismaObject("Message", {
   }),
 });
 
+const MessageConnection = builder.connectionObject({ type: MessageRef, name: "MessageConnection" }, { name: "MessageEdge" });
+
 builder.queryField("messages", (t) =>
   t.prismaConnection({
     type: "Message",
@@ -67,7 +69,7 @@ builder.queryField("messages", (t) =>
       await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
       return ctx.app.db.message.findMany({ ...query, where: { roomId: args.roomId }, orderBy: { seq: "desc" } });
     },
-  }),
+  }, MessageConnection),
 );
 
 const SendMessageInput = builder.inputType("SendMessageInput", {

@@ -42,7 +42,7 @@ export const RoomMemberRef = builder.prismaObject("RoomMember", {
   }),
 });
 
-builder.prismaObject("Room", {
+export const RoomRef = builder.prismaObject("Room", {
   fields: (t) => ({
     id: t.exposeID("id"),
     type: t.expose("type", { type: RoomTypeEnum }),
@@ -95,6 +95,9 @@ builder.prismaObject("RoomInvite", {
   }),
 });
 
+/** The one Room connection type (myRooms, publicRooms). */
+const RoomConnection = builder.connectionObject({ type: RoomRef, name: "RoomConnection" }, { name: "RoomEdge" });
+
 /** Rooms newest activity first, the order of every room list. */
 const byActivity = [{ lastActivityAt: "desc" as const }, { id: "desc" as const }];
 
@@ -125,7 +128,7 @@ builder.queryFields((t) => ({
         orderBy: byActivity,
       });
     },
-  }),
+  }, RoomConnection),
   publicRooms: t.prismaConnection({
     type: "Room",
     cursor: "id",
@@ -138,7 +141,7 @@ builder.queryFields((t) => ({
         where: { type: "PUBLIC", ...(args.search ? { name: { contains: args.search, mode: "insensitive" as const } } : {}) },
         orderBy: byActivity,
       }),
-  }),
+  }, RoomConnection),
   myInvites: t.prismaField({
     type: ["RoomInvite"],
     description: "Pending invitations to the viewer, newest first.",
