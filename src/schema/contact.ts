@@ -1,6 +1,7 @@
 import type { ContactJson } from "../realtime/topics.js";
 import type { ContactRequestView } from "../users/contacts.js";
 import { builder } from "./builder.js";
+import { load, ok } from "./load.js";
 import { UserConnection, UserRef } from "./user.js";
 import { rules } from "./validation.js";
 
@@ -16,8 +17,8 @@ export const ContactRequestRef = builder.objectRef<ContactRequestShape>("Contact
   description: "A request to become contacts (seed 001 friends); once ACCEPTED, the contact itself. Also a myEvents event: to the addressee when sent, to the requester when accepted.",
   fields: (t) => ({
     id: t.exposeID("id"),
-    from: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: c.fromId } }) }),
-    to: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: c.toId } }) }),
+    from: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => load.user(ctx, query, c.fromId) }),
+    to: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => load.user(ctx, query, c.toId) }),
     status: t.field({ type: ContactRequestStatus, resolve: (c) => c.status }),
     createdAt: t.field({ type: "DateTime", resolve: (c) => c.createdAt }),
     respondedAt: t.field({ type: "DateTime", nullable: true, resolve: (c) => c.respondedAt }),
@@ -68,10 +69,6 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => {
   const userId = () => t.arg.id({ required: true, validate: rules.id });
-  const ok = async (work: Promise<unknown>) => {
-    await work;
-    return true;
-  };
   return {
     sendContactRequest: t.field({
       type: ContactRequestRef,

@@ -1,17 +1,14 @@
 import { requireMember } from "../chat/access.js";
-import type { Context } from "../context.js";
 import { untilRemoved } from "../realtime/removal.js";
 import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
+import { load } from "./load.js";
 import { type ContactRequestShape, ContactRequestRef } from "./contact.js";
 import { RoomRoleEnum } from "./room.js";
 import { rules } from "./validation.js";
 
 type Kind<U, K> = Extract<U, { kind: K }>;
 
-/** Loads a user or room an event names, with the selection the subscriber asked for. */
-const loadUser = (ctx: Context, query: object, id: string) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id } });
-const loadRoom = (ctx: Context, query: object, id: string) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id } });
 
 /** Defines one event object type of a union: `at` plus `fields`. */
 function eventType<T extends { at: string }>(name: string, description: string, fields: Parameters<ReturnType<typeof builder.objectRef<T>>["implement"]>[0]["fields"]) {
@@ -26,30 +23,30 @@ const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values
 
 const MemberJoined = eventType<Kind<RoomEventPayload, "MemberJoined">>("MemberJoined", "A user joined the room, accepted an invite, or was added (addedBy).", (t) => ({
   roomId: t.exposeID("roomId"),
-  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.userId) }),
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   role: t.field({ type: RoomRoleEnum, resolve: (e) => e.role }),
-  addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? loadUser(ctx, q, e.byId) : null) }),
+  addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const MemberLeft = eventType<Kind<RoomEventPayload, "MemberLeft">>("MemberLeft", "A member left or was removed (removedBy). The last event a removed member gets.", (t) => ({
   roomId: t.exposeID("roomId"),
-  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.userId) }),
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   reason: t.field({ type: MemberLeftReason, resolve: (e) => e.reason }),
-  removedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? loadUser(ctx, q, e.byId) : null) }),
+  removedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const MemberRoleChanged = eventType<Kind<RoomEventPayload, "MemberRoleChanged">>("MemberRoleChanged", "A member's role changed (updateMemberRole; transferOwnership sends two).", (t) => ({
   roomId: t.exposeID("roomId"),
-  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.userId) }),
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   role: t.field({ type: RoomRoleEnum, resolve: (e) => e.role }),
   previousRole: t.field({ type: RoomRoleEnum, resolve: (e) => e.previousRole }),
-  changedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.byId) }),
+  changedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 const RoomUpdated = eventType<Kind<RoomEventPayload, "RoomUpdated">>("RoomUpdated", "The room's name, description, avatar or maxMembers changed.", (t) => ({
-  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => loadRoom(ctx, q, e.roomId) }),
-  updatedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.byId) }),
+  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
+  updatedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 const RoomDeleted = eventType<Kind<RoomEventPayload, "RoomDeleted">>("RoomDeleted", "The room was deleted; the subscription ends after this event.", (t) => ({
   roomId: t.exposeID("roomId"),
-  deletedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.byId) }),
+  deletedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 
 const RoomEvent = builder.unionType("RoomEvent", {
@@ -62,18 +59,18 @@ const InviteReceived = eventType<Kind<UserEventPayload, "InviteReceived">>("Invi
   invite: t.prismaField({ type: "RoomInvite", resolve: (q, e, _a, ctx) => ctx.app.db.roomInvite.findUniqueOrThrow({ ...q, where: { id: e.inviteId } }) }),
 }));
 const AddedToRoom = eventType<Kind<UserEventPayload, "AddedToRoom">>("AddedToRoom", "You were added to a room (addedBy null: auto-joined a new PUBLIC room).", (t) => ({
-  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => loadRoom(ctx, q, e.roomId) }),
-  addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? loadUser(ctx, q, e.byId) : null) }),
+  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
+  addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You were removed from a room, or it was deleted.", (t) => ({
   roomId: t.exposeID("roomId"),
   roomName: t.exposeString("roomName", { nullable: true }),
   reason: t.field({ type: RemovedFromRoomReason, resolve: (e) => e.reason }),
-  by: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? loadUser(ctx, q, e.byId) : null) }),
+  by: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const DirectRoomCreated = eventType<Kind<UserEventPayload, "DirectRoomCreated">>("DirectRoomCreated", "Someone opened a direct room with you.", (t) => ({
-  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => loadRoom(ctx, q, e.roomId) }),
-  createdBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => loadUser(ctx, q, e.byId) }),
+  room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
+  createdBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 
 type UserEventValue = Exclude<UserEventPayload, { kind: "ContactRequest" }> | ContactRequestShape;

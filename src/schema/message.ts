@@ -1,9 +1,9 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
-import type { Context } from "../context.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { type MessageAddedPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
+import { load } from "./load.js";
 import { UserRef } from "./user.js";
 import { rules } from "./validation.js";
 
@@ -84,8 +84,6 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
   }),
 });
 
-/** Re-reads a message with the selection the operation asked for. */
-const loadMessage = (ctx: Context, query: object, id: string) => ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id } });
 
 builder.mutationFields((t) => ({
   sendMessage: t.prismaField({
@@ -95,7 +93,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       const message = await ctx.app.messages.send(ctx.viewer!.userId, input);
-      return loadMessage(ctx, query, message.id);
+      return load.message(ctx, query, message.id);
     },
   }),
   addReaction: t.prismaField({
@@ -105,7 +103,7 @@ builder.mutationFields((t) => ({
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
       const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, true);
-      return loadMessage(ctx, query, message.id);
+      return load.message(ctx, query, message.id);
     },
   }),
   removeReaction: t.prismaField({
@@ -115,7 +113,7 @@ builder.mutationFields((t) => ({
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
       const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, false);
-      return loadMessage(ctx, query, message.id);
+      return load.message(ctx, query, message.id);
     },
   }),
 }));

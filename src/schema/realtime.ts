@@ -4,6 +4,7 @@ import type { Context } from "../context.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
+import { load } from "./load.js";
 import { PresenceStatusEnum } from "./user.js";
 import { rules } from "./validation.js";
 
@@ -11,7 +12,7 @@ const TypingEvent = builder.objectRef<TypingPayload>("TypingEvent").implement({
   description: "Someone started or stopped typing. The server sends isTyping: false by itself 3 s after the last setTyping(true).",
   fields: (t) => ({
     roomId: t.exposeID("roomId"),
-    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }) }),
+    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => load.user(ctx, query, event.userId) }),
     isTyping: t.exposeBoolean("isTyping"),
   }),
 });
@@ -19,7 +20,7 @@ const TypingEvent = builder.objectRef<TypingPayload>("TypingEvent").implement({
 const PresenceEvent = builder.objectRef<PresencePayload>("PresenceEvent").implement({
   description: "A room member's visible status changed (came online, went away or offline, or hid their online status).",
   fields: (t) => ({
-    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: event.userId } }) }),
+    user: t.prismaField({ type: "User", resolve: (query, event, _args, ctx) => load.user(ctx, query, event.userId) }),
     status: t.field({ type: PresenceStatusEnum, resolve: (event) => event.status }),
     lastSeenAt: t.field({ type: "DateTime", nullable: true, resolve: (event) => event.lastSeenAt }),
   }),

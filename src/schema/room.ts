@@ -1,6 +1,7 @@
 import type { Context } from "../context.js";
 import { MAX_MAX_MEMBERS, MUTED_FOREVER } from "../chat/rooms.js";
 import { builder } from "./builder.js";
+import { load, ok } from "./load.js";
 import { MessageRef } from "./message.js";
 import { rules } from "./validation.js";
 
@@ -172,40 +173,31 @@ const UpdateRoomInput = builder.inputType("UpdateRoomInput", {
   }),
 });
 
-/** Re-reads a room with the selection the operation asked for. */
-const loadRoom = (ctx: Context, query: object, id: string) => ctx.app.db.room.findUniqueOrThrow({ ...query, where: { id } });
-/** Re-reads a membership with the selection the operation asked for. */
-const loadMember = (ctx: Context, query: object, roomId: string, userId: string) =>
-  ctx.app.db.roomMember.findUniqueOrThrow({ ...query, where: { roomId_userId: { roomId, userId } } });
 
 
 builder.mutationFields((t) => {
   const idArg = () => t.arg.id({ required: true, validate: rules.id });
-  const ok = async (work: Promise<unknown>) => {
-    await work;
-    return true;
-  };
   return {
     createRoom: t.prismaField({
       type: "Room",
       description: "Creates a GROUP, PUBLIC or BROADCAST room owned by the viewer.",
       authScopes: { viewer: true },
       args: { input: t.arg({ type: CreateRoomInput, required: true }) },
-      resolve: async (query, _root, { input }, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.create(ctx.viewer!.userId, input)).id),
+      resolve: async (query, _root, { input }, ctx) => load.room(ctx, query, (await ctx.app.rooms.create(ctx.viewer!.userId, input)).id),
     }),
     directRoom: t.prismaField({
       type: "Room",
       description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
       authScopes: { viewer: true },
       args: { userId: idArg() },
-      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
     }),
     joinRoom: t.prismaField({
       type: "Room",
       description: "Joins a PUBLIC room (no-op when already a member).",
       authScopes: { viewer: true },
       args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
     }),
     leaveRoom: t.boolean({
       description: "Leaves a room. The OWNER must transfer ownership first; the last member leaving deletes the room.",
@@ -218,7 +210,7 @@ builder.mutationFields((t) => {
       description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
       authScopes: { viewer: true },
       args: { roomId: idArg(), input: t.arg({ type: UpdateRoomInput, required: true }) },
-      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.rooms.update(ctx.viewer!.userId, args.roomId, args.input)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer!.userId, args.roomId, args.input)).id),
     }),
     deleteRoom: t.boolean({
       description: "Deletes a room and its messages. OWNER only.",
@@ -233,7 +225,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, defaultValue: "MEMBER" }) },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.addMember(ctx.viewer!.userId, args.roomId, args.userId, args.role ?? "MEMBER");
-        return loadMember(ctx, query, args.roomId, args.userId);
+        return load.member(ctx, query, args.roomId, args.userId);
       },
     }),
     removeRoomMember: t.boolean({
@@ -249,7 +241,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, required: true }) },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.updateMemberRole(ctx.viewer!.userId, args.roomId, args.userId, args.role);
-        return loadMember(ctx, query, args.roomId, args.userId);
+        return load.member(ctx, query, args.roomId, args.userId);
       },
     }),
     transferOwnership: t.prismaField({
@@ -258,7 +250,7 @@ builder.mutationFields((t) => {
       authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg() },
       resolve: async (query, _root, args, ctx) =>
-        loadRoom(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer!.userId, args.roomId, args.userId)).id),
+        load.room(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer!.userId, args.roomId, args.userId)).id),
     }),
     inviteToRoom: t.prismaField({
       type: "RoomInvite",
@@ -275,7 +267,7 @@ builder.mutationFields((t) => {
       description: "Accepts an invitation: joins the room. FORBIDDEN while it is full (the invite stays).",
       authScopes: { viewer: true },
       args: { id: idArg() },
-      resolve: async (query, _root, args, ctx) => loadRoom(ctx, query, (await ctx.app.invites.accept(ctx.viewer!.userId, args.id)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.invites.accept(ctx.viewer!.userId, args.id)).id),
     }),
     declineInvite: t.boolean({
       description: "Declines an invitation.",
@@ -290,7 +282,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, true);
-        return loadRoom(ctx, query, args.roomId);
+        return load.room(ctx, query, args.roomId);
       },
     }),
     unarchiveRoom: t.prismaField({
@@ -300,7 +292,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, false);
-        return loadRoom(ctx, query, args.roomId);
+        return load.room(ctx, query, args.roomId);
       },
     }),
     muteRoom: t.prismaField({
@@ -310,7 +302,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg(), until: t.arg({ type: "DateTime" }) },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.mute(ctx.viewer!.userId, args.roomId, args.until ?? null);
-        return loadRoom(ctx, query, args.roomId);
+        return load.room(ctx, query, args.roomId);
       },
     }),
     unmuteRoom: t.prismaField({
@@ -320,7 +312,7 @@ builder.mutationFields((t) => {
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
         await ctx.app.rooms.unmute(ctx.viewer!.userId, args.roomId);
-        return loadRoom(ctx, query, args.roomId);
+        return load.room(ctx, query, args.roomId);
       },
     }),
   };
