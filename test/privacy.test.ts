@@ -1,0 +1,223 @@
+/**
+ * Privacy and blocking rules (issue 3), against a server with Redis pub/sub:
+ * showOnlineStatus (status, lastSeenAt and presence events), status AWAY,
+ * what a user who blocked the viewer shows of their presence,
+ * allowDirectMessages, and blocks on direct rooms (directRoom, sendMessage, setTyping).
+ */
+import type { Client } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorCode, gql, gqlOk, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+let alice: TestUser, carol: TestUser;
+let roomId: string;
+beforeAll(async () => {
+  server = await startTestServer({ redis: true });
+  [alice, carol] = await registerUsers(server.url, ["alice", "carol"]);
+  roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Lobby", type: PUBLIC, memberIds: $m }) { id } }`, { m: [carol.id] }, alice.accessToken)).createRoom
+    .id;
+});
+afterAll(() => server.close());
+
+const PRESENCE = `subscription($roomId: ID!) { presence(roomId: $roomId) { status lastSeenAt user { id status } } }`;
+const STATUS = `query($id: ID!) { user(id: $id) { status lastSeenAt } }`;
+const ME_STATUS = `{ me { status lastSeenAt } }`;
+const UPDATE_SETTINGS = `mutation($input: UpdateSettingsInput!) { updateSettings(input: $input) { showOnlineStatus allowDirectMessages } }`;
+const UPDATE_PROFILE = `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { status } }`;
+const DIRECT = `mutation($id: ID!) { directRoom(userId: $id) { id } }`;
+const SEND = `mutation($roomId: ID!, $content: String!) { sendMessage(input: { roomId: $roomId, content: $content }) { id } }`;
+const SET_TYPING = `mutation($roomId: ID!, $on: Boolean!) { setTyping(roomId: $roomId, isTyping: $on) }`;
+
+interface PresencePayload {
+  status: string;
+  lastSeenAt: string | null;
+  user: { id: string; status: string };
+}
+
+/** A new user who is a member of the lobby. */
+async function member(prefix: string): Promise<TestUser> {
+  const user = await registerUser(server.url, prefix);
+  await gqlOk(server.url, `mutation($id: ID!) { joinRoom(roomId: $id) { id } }`, { id: roomId }, user.accessToken);
+  return user;
+}
+
+/** A graphql-ws client of `user`, once the server has acknowledged it (their presence is recorded by then). */
+const connect = (user: TestUser) =>
+  new Promise<Client>((resolve) => {
+    const client = wsClient(server.wsUrl, user.accessToken, { on: { connected: () => resolve(client) } });
+  });
+
+const statusAs = (viewer: TestUser, id: string) => gqlOk(server.url, STATUS, { id }, viewer.accessToken).then((d) => d.user);
+const ownStatus = (user: TestUser) => gqlOk(server.url, ME_STATUS, {}, user.accessToken).then((d) => d.me);
+const updateSettings = (user: TestUser, input: Record<string, unknown>) => gqlOk(server.url, UPDATE_SETTINGS, { input }, user.accessToken);
+const blockUser = (blocker: TestUser, id: string) => gqlOk(server.url, `mutation($id: ID!) { blockUser(userId: $id) }`, { id }, blocker.accessToken);
+const unblockUser = (blocker: TestUser, id: string) => gqlOk(server.url, `mutation($id: ID!) { unblockUser(userId: $id) }`, { id }, blocker.accessToken);
+
+/** Polls `viewer`'s view of `userId` until its status is `status`. */
+async function untilStatus(viewer: TestUser, userId: string, status: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await statusAs(viewer, userId)).status !== status) {
+    if (Date.now() > deadline) throw new Error(`${userId} not ${status} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** `viewer`'s presence subscription on the lobby, live: a fresh member comes and goes until it delivers. */
+async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: Subscription<{ presence: PresencePayload }> }> {
+  const client = wsClient(server.wsUrl, viewer.accessToken);
+  const sub = subscribe<{ presence: PresencePayload }>(client, PRESENCE, { roomId });
+  const warmUp = await member("warmup");
+  await untilReceived(sub, async () => (await connect(warmUp)).dispose(), 200);
+  return { client, sub };
+}
+
+/**
+ * The presence events `sub` delivers before a fresh, visible member's ONLINE
+ * event (a marker: whatever was published before it has arrived by then).
+ * Resolves them with the marker, still connected.
+ */
+async function eventsBeforeMarker(sub: Subscription<{ presence: PresencePayload }>): Promise<{ events: PresencePayload[]; marker: TestUser; socket: Client }> {
+  const marker = await member("marker");
+  const socket = await connect(marker);
+  const events: PresencePayload[] = [];
+  for (;;) {
+    const { presence } = (await sub.next()).data!;
+    if (presence.user.id === marker.id && presence.status === "ONLINE") return { events, marker, socket };
+    events.push(presence);
+  }
+}
+
+/** Presence events of `userId` among `events`. */
+const of = (events: PresencePayload[], userId: string) => events.filter((e) => e.user.id === userId);
+
+/** Connects `user` once and waits until they are offline again, so they have a lastSeenAt. */
+async function seenOnce(user: TestUser): Promise<void> {
+  await (await connect(user)).dispose();
+  await untilStatus(user, user.id, "OFFLINE");
+  expect((await ownStatus(user)).lastSeenAt).not.toBeNull();
+}
+
+describe("showOnlineStatus: false", () => {
+  it("shows the user OFFLINE with no lastSeenAt to others while connected, ONLINE to themselves, and publishes no ONLINE", async () => {
+    const hidden = await member("hidden");
+    await seenOnce(hidden);
+    await updateSettings(hidden, { showOnlineStatus: false });
+    const watch = await watchPresence(alice);
+
+    const socket = await connect(hidden);
+    const { events, marker, socket: markerSocket } = await eventsBeforeMarker(watch.sub);
+    expect(of(events, hidden.id)).toEqual([]);
+    expect(await statusAs(alice, marker.id)).toMatchObject({ status: "ONLINE" });
+    expect(await statusAs(alice, hidden.id)).toEqual({ status: "OFFLINE", lastSeenAt: null });
+    expect((await ownStatus(hidden)).status).toBe("ONLINE");
+    await Promise.all([socket.dispose(), markerSocket.dispose(), watch.client.dispose()]);
+  });
+
+  it("publishes OFFLINE when turned off while connected, and ONLINE when turned back on", async () => {
+    const toggler = await member("toggler");
+    const watch = await watchPresence(alice);
+    const socket = await connect(toggler);
+    const next = () => watch.sub.nextWhere((e) => e.data?.presence.user.id === toggler.id).then((e) => e.data!.presence);
+    expect(await next()).toMatchObject({ status: "ONLINE" });
+
+    await updateSettings(toggler, { showOnlineStatus: false });
+    expect(await next()).toMatchObject({ status: "OFFLINE", user: { status: "OFFLINE" } });
+    expect((await statusAs(alice, toggler.id)).status).toBe("OFFLINE");
+
+    await updateSettings(toggler, { showOnlineStatus: true });
+    expect(await next()).toMatchObject({ status: "ONLINE", user: { status: "ONLINE" } });
+    expect((await statusAs(alice, toggler.id)).status).toBe("ONLINE");
+    await Promise.all([socket.dispose(), watch.client.dispose()]);
+  });
+});
+
+describe("status AWAY", () => {
+  it("shows a connected user who chose AWAY as AWAY, and OFFLINE once they disconnect", async () => {
+    const amy = await member("amy");
+    const socket = await connect(amy);
+    expect((await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "AWAY" } }, amy.accessToken)).updateProfile.status).toBe("AWAY");
+    expect((await statusAs(alice, amy.id)).status).toBe("AWAY");
+    expect((await ownStatus(amy)).status).toBe("AWAY");
+    await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "ONLINE" } }, amy.accessToken);
+    expect((await statusAs(alice, amy.id)).status).toBe("ONLINE");
+    await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "AWAY" } }, amy.accessToken);
+    await socket.dispose();
+    await untilStatus(alice, amy.id, "OFFLINE");
+  });
+});
+
+describe("a user who blocked the viewer", () => {
+  it("appears OFFLINE with no lastSeenAt to the viewer, who gets none of their presence events, while a third user does", async () => {
+    const bea = await member("bea");
+    await seenOnce(bea);
+    await blockUser(bea, alice.id);
+    const aliceWatch = await watchPresence(alice);
+    const carolWatch = await watchPresence(carol);
+    const beasNext = () => carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === bea.id).then((e) => e.data!.presence);
+
+    const socket = await connect(bea);
+    expect(await beasNext()).toMatchObject({ status: "ONLINE" });
+    const online = await eventsBeforeMarker(aliceWatch.sub);
+    expect(of(online.events, bea.id)).toEqual([]);
+    expect(await statusAs(alice, bea.id)).toEqual({ status: "OFFLINE", lastSeenAt: null });
+    expect(await statusAs(carol, bea.id)).toMatchObject({ status: "ONLINE", lastSeenAt: expect.any(String) });
+
+    await socket.dispose();
+    expect(await beasNext()).toMatchObject({ status: "OFFLINE" });
+    const offline = await eventsBeforeMarker(aliceWatch.sub);
+    expect(of(offline.events, bea.id)).toEqual([]);
+    await Promise.all([online.socket.dispose(), offline.socket.dispose(), aliceWatch.client.dispose(), carolWatch.client.dispose()]);
+  });
+});
+
+describe("allowDirectMessages: false", () => {
+  it("refuses a new direct room from a non-contact with FORBIDDEN, but not from a contact or an existing room", async () => {
+    const [dora, stranger, friend, earlier] = await registerUsers(server.url, ["dora", "stranger", "friend", "earlier"]);
+    const existing = (await gqlOk(server.url, DIRECT, { id: dora.id }, earlier.accessToken)).directRoom.id;
+    const request = (await gqlOk(server.url, `mutation($id: ID!) { sendContactRequest(userId: $id) { id } }`, { id: dora.id }, friend.accessToken)).sendContactRequest;
+    await gqlOk(server.url, `mutation($id: ID!) { respondToContactRequest(id: $id, accept: true) { id } }`, { id: request.id }, dora.accessToken);
+    await updateSettings(dora, { allowDirectMessages: false });
+
+    expect(errorCode(await gql(server.url, DIRECT, { id: dora.id }, stranger.accessToken))).toBe("FORBIDDEN");
+    expect((await gqlOk(server.url, DIRECT, { id: dora.id }, friend.accessToken)).directRoom.id).toBeTruthy();
+    expect((await gqlOk(server.url, DIRECT, { id: dora.id }, earlier.accessToken)).directRoom.id).toBe(existing);
+  });
+});
+
+describe("blocks and direct rooms", () => {
+  const actions = (user: TestUser, other: TestUser, room: string) => ({
+    directRoom: () => gql(server.url, DIRECT, { id: other.id }, user.accessToken),
+    sendMessage: () => gql(server.url, SEND, { roomId: room, content: "hi" }, user.accessToken),
+    setTyping: () => gql(server.url, SET_TYPING, { roomId: room, on: true }, user.accessToken),
+  });
+
+  it.each([
+    ["the room's opener blocks", true],
+    ["the other member blocks", false],
+  ])("%s: directRoom, sendMessage and setTyping are FORBIDDEN to both until unblocked", async (_label, openerBlocks) => {
+    const [opener, other] = await registerUsers(server.url, ["opener", "other"]);
+    const room = (await gqlOk(server.url, DIRECT, { id: other.id }, opener.accessToken)).directRoom.id;
+    const [blocker, blocked] = openerBlocks ? [opener, other] : [other, opener];
+    const both = [actions(opener, other, room), actions(other, opener, room)];
+
+    await blockUser(blocker, blocked.id);
+    for (const side of both) {
+      for (const action of Object.values(side)) expect(errorCode(await action())).toBe("FORBIDDEN");
+    }
+
+    await unblockUser(blocker, blocked.id);
+    for (const side of both) {
+      expect((await side.directRoom()).data?.directRoom.id).toBe(room);
+      expect((await side.sendMessage()).errors).toBeUndefined();
+      expect((await side.setTyping()).errors).toBeUndefined();
+    }
+  });
+
+  it("refuses to open a new direct room across a block, either way", async () => {
+    const [blocker, blocked] = await registerUsers(server.url, ["blocker", "blocked"]);
+    await blockUser(blocker, blocked.id);
+    expect(errorCode(await gql(server.url, DIRECT, { id: blocker.id }, blocked.accessToken))).toBe("FORBIDDEN");
+    expect(errorCode(await gql(server.url, DIRECT, { id: blocked.id }, blocker.accessToken))).toBe("FORBIDDEN");
+  });
+});
