@@ -1,0 +1,313 @@
+/**
+ * Room invites (issue 3 contract): who may inviteToRoom in GROUP / PUBLIC /
+ * BROADCAST / DIRECT rooms, repeated invites, blocked inviters; myInvites;
+ * acceptInvite (only the invitee, full rooms keep the invite); declineInvite.
+ * Ends with the seed-000 flow end to end: register -> updateProfile -> createRoom
+ * -> inviteToRoom -> InviteReceived on myEvents -> acceptInvite -> MemberJoined
+ * on the inviter's roomEvents (both over graphql-ws).
+ */
+import type { Client } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorCode, gql, gqlOk, type GqlResponse, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
+beforeAll(async () => {
+  server = await startTestServer();
+  [alice, bob, carol, dave, erin] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "erin"]);
+});
+afterAll(() => server.close());
+
+const run = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.accessToken);
+const ok = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(server.url, query, variables, user.accessToken);
+const ext = (result: GqlResponse) => result.errors?.[0]?.extensions;
+
+const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
+const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
+const INVITE = `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id room { id } inviter { id } invitee { id } createdAt } }`;
+const ACCEPT = `mutation($id: ID!) { acceptInvite(id: $id) { id memberCount viewerMembership { role } } }`;
+const DECLINE = `mutation($id: ID!) { declineInvite(id: $id) }`;
+const MY_INVITES = `{ myInvites { id room { id name } inviter { id username } invitee { id } createdAt } }`;
+const UPDATE = `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`;
+
+async function makeRoom(owner: TestUser, opts: { type?: string; admins?: TestUser[]; members?: TestUser[]; maxMembers?: number; name?: string } = {}): Promise<string> {
+  const input = { name: opts.name ?? "Room", type: opts.type ?? "GROUP", memberIds: (opts.members ?? []).map((u) => u.id), ...(opts.maxMembers ? { maxMembers: opts.maxMembers } : {}) };
+  const id = (await ok(owner, CREATE, { input })).createRoom.id as string;
+  for (const admin of opts.admins ?? []) await ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
+  return id;
+}
+const isMember = async (roomId: string, user: TestUser) => (await server.app.db.roomMember.count({ where: { roomId, userId: user.id } })) === 1;
+const myInviteIds = async (user: TestUser) => ((await ok(user, MY_INVITES)).myInvites as any[]).map((i) => i.id as string);
+
+describe("inviteToRoom", () => {
+  it("in a GROUP room: the OWNER and ADMINs may invite, a MEMBER may not (FORBIDDEN)", async () => {
+    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const byOwner = (await ok(alice, INVITE, { r, u: dave.id })).inviteToRoom;
+    expect(byOwner).toMatchObject({ room: { id: r }, inviter: { id: alice.id }, invitee: { id: dave.id } });
+    expect((await ok(bob, INVITE, { r, u: erin.id })).inviteToRoom).toMatchObject({ inviter: { id: bob.id }, invitee: { id: erin.id } });
+    const other = await registerUser(server.url, "other");
+    expect(errorCode(await run(carol, INVITE, { r, u: other.id }))).toBe("FORBIDDEN");
+    expect(await myInviteIds(other)).toEqual([]);
+  });
+
+  it("in a BROADCAST room: OWNER and ADMINs only", async () => {
+    const r = await makeRoom(alice, { type: "BROADCAST", admins: [bob], members: [carol] });
+    await ok(bob, INVITE, { r, u: dave.id });
+    expect(errorCode(await run(carol, INVITE, { r, u: erin.id }))).toBe("FORBIDDEN");
+  });
+
+  it("in a PUBLIC room: any member may invite", async () => {
+    const r = await makeRoom(alice, { type: "PUBLIC", members: [carol] });
+    expect((await ok(carol, INVITE, { r, u: dave.id })).inviteToRoom).toMatchObject({ room: { id: r }, inviter: { id: carol.id }, invitee: { id: dave.id } });
+  });
+
+  it("refuses DIRECT rooms (FORBIDDEN)", async () => {
+    const direct = (await ok(alice, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: bob.id })).directRoom.id;
+    expect(errorCode(await run(alice, INVITE, { r: direct, u: carol.id }))).toBe("FORBIDDEN");
+    expect(((await ok(carol, MY_INVITES)).myInvites as any[]).map((i) => i.room.id)).not.toContain(direct);
+  });
+
+  it("refuses a user who is already a member (BAD_USER_INPUT on userId)", async () => {
+    const r = await makeRoom(alice, { members: [carol] });
+    expect(ext(await run(alice, INVITE, { r, u: carol.id }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
+  });
+
+  it("returns the existing invite when the user is already invited", async () => {
+    const invitee = await registerUser(server.url, "again");
+    const r = await makeRoom(alice, { admins: [bob] });
+    const first = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom;
+    const second = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom;
+    expect(second.id).toBe(first.id);
+    // by another inviter too: still one pending invite to that room
+    const third = (await ok(bob, INVITE, { r, u: invitee.id })).inviteToRoom;
+    expect(third.id).toBe(first.id);
+    expect(await myInviteIds(invitee)).toEqual([first.id]);
+  });
+
+  it("refuses inviting a user who has blocked the inviter (FORBIDDEN)", async () => {
+    const [owner, blocker] = await registerUsers(server.url, ["owner", "blocker"]);
+    const r = await makeRoom(owner);
+    expect((await ok(blocker, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: owner.id })).blockUser).toBe(true);
+    expect(errorCode(await run(owner, INVITE, { r, u: blocker.id }))).toBe("FORBIDDEN");
+    expect(await myInviteIds(blocker)).toEqual([]);
+  });
+});
+
+describe("myInvites, acceptInvite and declineInvite", () => {
+  it("lists the viewer's pending invites, newest first", async () => {
+    const invitee = await registerUser(server.url, "invitee");
+    const r1 = await makeRoom(alice, { name: "older" });
+    const r2 = await makeRoom(bob, { name: "newer" });
+    const i1 = (await ok(alice, INVITE, { r: r1, u: invitee.id })).inviteToRoom.id;
+    const i2 = (await ok(bob, INVITE, { r: r2, u: invitee.id })).inviteToRoom.id;
+    const invites = (await ok(invitee, MY_INVITES)).myInvites;
+    expect(invites.map((i: any) => i.id)).toEqual([i2, i1]);
+    expect(invites[0]).toMatchObject({ room: { id: r2, name: "newer" }, inviter: { id: bob.id, username: bob.username }, invitee: { id: invitee.id } });
+    // nobody else sees them
+    expect(await myInviteIds(alice)).not.toContain(i1);
+  });
+
+  it("acceptInvite makes the invitee a MEMBER and removes the invite; anyone else gets NOT_FOUND", async () => {
+    const invitee = await registerUser(server.url, "accepter");
+    const r = await makeRoom(alice);
+    const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
+    expect(errorCode(await run(carol, ACCEPT, { id }))).toBe("NOT_FOUND");
+    expect(errorCode(await run(alice, ACCEPT, { id }))).toBe("NOT_FOUND");
+    expect(await isMember(r, carol)).toBe(false);
+
+    expect((await ok(invitee, ACCEPT, { id })).acceptInvite).toEqual({ id: r, memberCount: 2, viewerMembership: { role: "MEMBER" } });
+    expect(await isMember(r, invitee)).toBe(true);
+    expect(await myInviteIds(invitee)).not.toContain(id);
+    expect(errorCode(await run(invitee, ACCEPT, { id }))).toBe("NOT_FOUND");
+  });
+
+  it("acceptInvite on a full room is FORBIDDEN and the invite stays", async () => {
+    const invitee = await registerUser(server.url, "waiting");
+    const r = await makeRoom(alice, { maxMembers: 3 });
+    const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
+    await ok(alice, ADD, { r, u: bob.id });
+    await ok(alice, ADD, { r, u: carol.id });
+    expect(errorCode(await run(invitee, ACCEPT, { id }))).toBe("FORBIDDEN");
+    expect(await isMember(r, invitee)).toBe(false);
+    expect(await myInviteIds(invitee)).toEqual([id]);
+    // a seat frees up: the same invite works
+    await ok(alice, UPDATE, { r, input: { maxMembers: 4 } });
+    expect((await ok(invitee, ACCEPT, { id })).acceptInvite.memberCount).toBe(4);
+  });
+
+  it("declineInvite removes the invite without joining; only the invitee may (else NOT_FOUND)", async () => {
+    const invitee = await registerUser(server.url, "decliner");
+    const r = await makeRoom(alice);
+    const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
+    expect(errorCode(await run(carol, DECLINE, { id }))).toBe("NOT_FOUND");
+    expect(await myInviteIds(invitee)).toEqual([id]);
+    expect((await ok(invitee, DECLINE, { id })).declineInvite).toBe(true);
+    expect(await myInviteIds(invitee)).toEqual([]);
+    expect(await isMember(r, invitee)).toBe(false);
+    expect(errorCode(await run(invitee, ACCEPT, { id }))).toBe("NOT_FOUND");
+    expect(errorCode(await run(invitee, DECLINE, { id }))).toBe("NOT_FOUND");
+  });
+});
+
+// ------------------------------------------------------------------ the seed-000 flow over graphql-ws
+
+/**
+ * A graphql-ws subscription that records everything it gets, including
+ * `complete` (test/helpers/client.ts' `subscribe` ignores complete, so this is
+ * a local variant). Events are kept in order; `nextWhere` reads forward from a cursor.
+ */
+interface LiveSubscription {
+  /** Every `next` payload so far, in order. */
+  events: GqlResponse[];
+  /** Resolves when the server completes the subscription. */
+  completed: Promise<void>;
+  isCompleted(): boolean;
+  /** Resolves with what the error sink got (GraphQL errors or a CloseEvent). */
+  errored: Promise<unknown>;
+  /** The first event after the cursor that satisfies `match` (moves the cursor past it). */
+  nextWhere(match: (event: GqlResponse) => boolean, timeoutMs?: number): Promise<GqlResponse>;
+  /** Repeats `action` until anything arrives (so the subscription is live everywhere), then moves the cursor past it. */
+  warmUp(action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void>;
+  /** Waits until the subscription has ended with an error, and gives its code (`extensions.code` or `close:<code>`). */
+  errorCode(timeoutMs?: number): Promise<string | undefined>;
+  stop(): void;
+}
+
+function live(client: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription {
+  const events: GqlResponse[] = [];
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((l) => l());
+  let done = false;
+  let onComplete!: () => void;
+  let onError!: (e: unknown) => void;
+  const completed = new Promise<void>((resolve) => (onComplete = resolve));
+  let errorValue: unknown;
+  let hasError = false;
+  const errored = new Promise<unknown>((resolve) => (onError = resolve));
+  const stop = client.subscribe(
+    { query, variables },
+    {
+      next: (value) => {
+        events.push(value as GqlResponse);
+        notify();
+      },
+      error: (e) => {
+        hasError = true;
+        errorValue = e;
+        onError(e);
+        notify();
+      },
+      complete: () => {
+        done = true;
+        onComplete();
+        notify();
+      },
+    },
+  );
+  /** Resolves when `ready()` holds, re-checking on every change; false after `timeoutMs`. */
+  const waitFor = (ready: () => boolean, timeoutMs: number) =>
+    new Promise<boolean>((resolve) => {
+      if (ready()) return resolve(true);
+      const check = () => {
+        if (!ready()) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        resolve(ready());
+      }, timeoutMs);
+      listeners.add(check);
+    });
+  let cursor = 0;
+  const sub: LiveSubscription = {
+    events,
+    completed,
+    errored,
+    isCompleted: () => done,
+    stop,
+    nextWhere: async (match, timeoutMs = 5000) => {
+      let found = -1;
+      const ok = await waitFor(() => {
+        found = events.findIndex((e, i) => i >= cursor && match(e));
+        return found >= 0;
+      }, timeoutMs);
+      if (!ok) throw new Error(`no matching event within ${timeoutMs} ms; since the last match: ${JSON.stringify(events.slice(cursor))}`);
+      cursor = found + 1;
+      return events[found]!;
+    },
+    warmUp: async (action, intervalMs = 150, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        await action();
+        if (await waitFor(() => events.length > cursor || hasError || done, intervalMs)) {
+          if (hasError || done) throw new Error(`subscription ended during warm-up: ${JSON.stringify({ errorValue, events })}`);
+          cursor = events.length;
+          return;
+        }
+      }
+      throw new Error(`subscription received nothing within ${timeoutMs} ms`);
+    },
+    errorCode: async (timeoutMs = 5000) => {
+      await waitFor(() => events.length > 0 || hasError, timeoutMs);
+      if (events.length > 0) {
+        const first = events[0]!;
+        if (first.data) throw new Error(`expected an error, got data ${JSON.stringify(first)}`);
+        return first.errors?.[0]?.extensions?.code;
+      }
+      if (!hasError) throw new Error(`no error within ${timeoutMs} ms`);
+      if (Array.isArray(errorValue)) return (errorValue[0] as { extensions?: { code?: string } })?.extensions?.code;
+      if (errorValue && typeof errorValue === "object" && "code" in errorValue) return `close:${(errorValue as { code: number }).code}`;
+      return String(errorValue);
+    },
+  };
+  return sub;
+}
+
+const MY_EVENTS = `subscription { myEvents { __typename
+  ... on InviteReceived { invite { id room { id name } inviter { id username displayName } invitee { id } } at }
+  ... on AddedToRoom { room { id } addedBy { id } at } } }`;
+const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
+  ... on MemberJoined { roomId user { id username } role addedBy { id } at }
+  ... on RoomUpdated { room { id } updatedBy { id } at } } }`;
+
+describe("the seed-000 flow", () => {
+  it("register -> updateProfile -> createRoom -> inviteToRoom -> InviteReceived -> acceptInvite -> MemberJoined", async () => {
+    const owner = await registerUser(server.url, "seedowner");
+    const guest = await registerUser(server.url, "seedguest");
+    const helper = await registerUser(server.url, "seedhelper");
+    const profile = (
+      await ok(owner, `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id displayName bio } }`, { input: { displayName: "The Owner", bio: "I run things" } })
+    ).updateProfile;
+    expect(profile).toEqual({ id: owner.id, displayName: "The Owner", bio: "I run things" });
+    const r = (await ok(owner, `mutation { createRoom(input: { name: "Project X", type: GROUP, description: "secret" }) { id name } }`)).createRoom.id;
+
+    const guestClient = wsClient(server.wsUrl, guest.accessToken);
+    const ownerClient = wsClient(server.wsUrl, owner.accessToken);
+    try {
+      const guestEvents = live(guestClient, MY_EVENTS);
+      // AddedToRoom events from throwaway rooms until the guest's myEvents is live
+      await guestEvents.warmUp(() => ok(helper, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [guest.id] } }));
+      const roomEvents = live(ownerClient, ROOM_EVENTS, { r });
+      await roomEvents.warmUp(() => ok(owner, UPDATE, { r, input: { description: `warm-up ${Date.now()}` } }));
+
+      const invite = (await ok(owner, INVITE, { r, u: guest.id })).inviteToRoom;
+      const received = await guestEvents.nextWhere((e) => e.data?.myEvents.__typename === "InviteReceived");
+      expect(received.data!.myEvents).toMatchObject({
+        __typename: "InviteReceived",
+        invite: { id: invite.id, room: { id: r, name: "Project X" }, inviter: { id: owner.id, username: owner.username, displayName: "The Owner" }, invitee: { id: guest.id } },
+      });
+      expect(Number.isNaN(Date.parse(received.data!.myEvents.at))).toBe(false);
+
+      await ok(guest, ACCEPT, { id: invite.id });
+      const joined = await roomEvents.nextWhere((e) => e.data?.roomEvents.__typename === "MemberJoined");
+      expect(joined.data!.roomEvents).toMatchObject({ __typename: "MemberJoined", roomId: r, user: { id: guest.id, username: guest.username }, role: "MEMBER", addedBy: null });
+      expect(await myInviteIds(guest)).toEqual([]);
+    } finally {
+      await guestClient.dispose();
+      await ownerClient.dispose();
+    }
+  });
+});

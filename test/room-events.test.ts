@@ -1,0 +1,441 @@
+/**
+ * Room and user events over graphql-ws (issue 3 contract), with Redis pub/sub:
+ * roomEvents (MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated,
+ * RoomDeleted; non-members refused) and myEvents (AddedToRoom, RemovedFromRoom,
+ * DirectRoomCreated). Above all: a member removed from a room stops receiving
+ * that room's events at once — their roomEvents gets the MemberLeft about them
+ * and completes, their messageAdded (and typing, presence) complete — on one
+ * node and across two server processes (removal through B, subscriber on A).
+ */
+import { randomUUID } from "node:crypto";
+import type { Client } from "graphql-ws";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { gql, gqlOk, type GqlResponse, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
+import { createTestDatabase } from "./helpers/database.js";
+import { REDIS_URL } from "./helpers/env.js";
+import { type NodeProcess, startNode } from "./helpers/node-process.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+/**
+ * A graphql-ws subscription that records everything it gets, including
+ * `complete` (test/helpers/client.ts' `subscribe` ignores complete, so this is
+ * a local variant). Events are kept in order; `nextWhere` reads forward from a cursor.
+ */
+interface LiveSubscription {
+  /** Every `next` payload so far, in order. */
+  events: GqlResponse[];
+  /** Resolves when the server completes the subscription. */
+  completed: Promise<void>;
+  isCompleted(): boolean;
+  /** Resolves with what the error sink got (GraphQL errors or a CloseEvent). */
+  errored: Promise<unknown>;
+  /** The first event after the cursor that satisfies `match` (moves the cursor past it). */
+  nextWhere(match: (event: GqlResponse) => boolean, timeoutMs?: number): Promise<GqlResponse>;
+  /** Repeats `action` until anything arrives (so the subscription is live everywhere), then moves the cursor past it. */
+  warmUp(action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void>;
+  /** Waits until the subscription has ended with an error, and gives its code (`extensions.code` or `close:<code>`). */
+  errorCode(timeoutMs?: number): Promise<string | undefined>;
+  stop(): void;
+}
+
+function live(client: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription {
+  const events: GqlResponse[] = [];
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((l) => l());
+  let done = false;
+  let onComplete!: () => void;
+  let onError!: (e: unknown) => void;
+  const completed = new Promise<void>((resolve) => (onComplete = resolve));
+  let errorValue: unknown;
+  let hasError = false;
+  const errored = new Promise<unknown>((resolve) => (onError = resolve));
+  const stop = client.subscribe(
+    { query, variables },
+    {
+      next: (value) => {
+        events.push(value as GqlResponse);
+        notify();
+      },
+      error: (e) => {
+        hasError = true;
+        errorValue = e;
+        onError(e);
+        notify();
+      },
+      complete: () => {
+        done = true;
+        onComplete();
+        notify();
+      },
+    },
+  );
+  /** Resolves when `ready()` holds, re-checking on every change; false after `timeoutMs`. */
+  const waitFor = (ready: () => boolean, timeoutMs: number) =>
+    new Promise<boolean>((resolve) => {
+      if (ready()) return resolve(true);
+      const check = () => {
+        if (!ready()) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        resolve(ready());
+      }, timeoutMs);
+      listeners.add(check);
+    });
+  let cursor = 0;
+  const sub: LiveSubscription = {
+    events,
+    completed,
+    errored,
+    isCompleted: () => done,
+    stop,
+    nextWhere: async (match, timeoutMs = 5000) => {
+      let found = -1;
+      const ok = await waitFor(() => {
+        found = events.findIndex((e, i) => i >= cursor && match(e));
+        return found >= 0;
+      }, timeoutMs);
+      if (!ok) throw new Error(`no matching event within ${timeoutMs} ms; since the last match: ${JSON.stringify(events.slice(cursor))}`);
+      cursor = found + 1;
+      return events[found]!;
+    },
+    warmUp: async (action, intervalMs = 150, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        await action();
+        if (await waitFor(() => events.length > cursor || hasError || done, intervalMs)) {
+          if (hasError || done) throw new Error(`subscription ended during warm-up: ${JSON.stringify({ errorValue, events })}`);
+          cursor = events.length;
+          return;
+        }
+      }
+      throw new Error(`subscription received nothing within ${timeoutMs} ms`);
+    },
+    errorCode: async (timeoutMs = 5000) => {
+      await waitFor(() => events.length > 0 || hasError, timeoutMs);
+      if (events.length > 0) {
+        const first = events[0]!;
+        if (first.data) throw new Error(`expected an error, got data ${JSON.stringify(first)}`);
+        return first.errors?.[0]?.extensions?.code;
+      }
+      if (!hasError) throw new Error(`no error within ${timeoutMs} ms`);
+      if (Array.isArray(errorValue)) return (errorValue[0] as { extensions?: { code?: string } })?.extensions?.code;
+      if (errorValue && typeof errorValue === "object" && "code" in errorValue) return `close:${(errorValue as { code: number }).code}`;
+      return String(errorValue);
+    },
+  };
+  return sub;
+}
+const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
+  ... on MemberJoined { roomId user { id } role addedBy { id } at }
+  ... on MemberLeft { roomId user { id } reason removedBy { id } at }
+  ... on MemberRoleChanged { roomId user { id } role previousRole changedBy { id } at }
+  ... on RoomUpdated { room { id name description } updatedBy { id } at }
+  ... on RoomDeleted { roomId deletedBy { id } at } } }`;
+const MY_EVENTS = `subscription { myEvents { __typename
+  ... on InviteReceived { invite { id room { id } } at }
+  ... on AddedToRoom { room { id name } addedBy { id } at }
+  ... on RemovedFromRoom { roomId roomName reason by { id } at }
+  ... on DirectRoomCreated { room { id type } createdBy { id } at }
+  ... on ContactRequest { id status } } }`;
+const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;
+const TYPING = `subscription($r: ID!) { typing(roomId: $r) { isTyping user { id } } }`;
+const PRESENCE = `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`;
+
+const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
+const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
+const REMOVE = `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`;
+const SET_ROLE = `mutation($r: ID!, $u: ID!, $role: RoomRole!) { updateMemberRole(roomId: $r, userId: $u, role: $role) { role } }`;
+const TRANSFER = `mutation($r: ID!, $u: ID!) { transferOwnership(roomId: $r, userId: $u) { id } }`;
+const LEAVE = `mutation($r: ID!) { leaveRoom(roomId: $r) }`;
+const JOIN = `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`;
+const UPDATE = `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`;
+const DELETE = `mutation($r: ID!) { deleteRoom(roomId: $r) }`;
+const DIRECT = `mutation($u: ID!) { directRoom(userId: $u) { id } }`;
+const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
+const SET_TYPING = `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`;
+
+const roomEvent = (e: GqlResponse) => e.data?.roomEvents;
+const myEvent = (e: GqlResponse) => e.data?.myEvents;
+const isRoomEvent = (type: string, userId?: string) => (e: GqlResponse) => roomEvent(e)?.__typename === type && (userId === undefined || roomEvent(e)?.user?.id === userId);
+const isMyEvent = (type: string, roomId?: string) => (e: GqlResponse) =>
+  myEvent(e)?.__typename === type && (roomId === undefined || (myEvent(e)?.roomId ?? myEvent(e)?.room?.id) === roomId);
+
+/** Rejects with `label` if `promise` has not settled within `ms` (a bound on "at once", not a sleep). */
+function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** Operations against one node's URL. */
+const on = (url: string) => ({
+  run: (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(url, query, variables, user.accessToken),
+  ok: (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(url, query, variables, user.accessToken),
+});
+
+/** Opens a graphql-ws client and resolves once it is connected (for presence warm-ups). */
+const connected = (wsUrl: string, user: TestUser) =>
+  new Promise<Client>((resolve) => {
+    const c = wsClient(wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
+  });
+
+describe("room and user events (one node, Redis pub/sub)", () => {
+  let server: TestServer;
+  let api: ReturnType<typeof on>;
+  let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
+  const clients: Client[] = [];
+  const client = (user: TestUser) => {
+    const c = wsClient(server.wsUrl, user.accessToken);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer({ redis: true });
+    api = on(server.url);
+    [alice, bob, carol, dave] = await registerUsers(server.url, ["alice", "bob", "carol", "dave"]);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  });
+  afterAll(() => server.close());
+
+  async function makeRoom(owner: TestUser, opts: { type?: string; name?: string; admins?: TestUser[]; members?: TestUser[] } = {}): Promise<string> {
+    const input = { name: opts.name ?? "Room", type: opts.type ?? "GROUP", memberIds: (opts.members ?? []).map((u) => u.id) };
+    const id = (await api.ok(owner, CREATE, { input })).createRoom.id as string;
+    for (const admin of opts.admins ?? []) await api.ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
+    return id;
+  }
+  /** `viewer`'s live roomEvents on `roomId`, warmed up with RoomUpdated events made by `updater` (an OWNER or ADMIN). */
+  async function watchRoom(viewer: TestUser, roomId: string, updater: TestUser): Promise<LiveSubscription> {
+    const sub = live(client(viewer), ROOM_EVENTS, { r: roomId });
+    await sub.warmUp(() => api.ok(updater, UPDATE, { r: roomId, input: { description: `warm-up ${randomUUID()}` } }));
+    return sub;
+  }
+  /** `viewer`'s live myEvents, warmed up with AddedToRoom events from throwaway rooms made by `helper`. */
+  async function watchMe(viewer: TestUser, helper: TestUser = dave): Promise<LiveSubscription> {
+    const sub = live(client(viewer), MY_EVENTS);
+    await sub.warmUp(() => api.ok(helper, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [viewer.id] } }));
+    return sub;
+  }
+
+  describe("roomEvents", () => {
+    it("MemberJoined when someone joins a PUBLIC room (addedBy null)", async () => {
+      const r = await makeRoom(alice, { type: "PUBLIC" });
+      const sub = await watchRoom(alice, r, alice);
+      await api.ok(bob, JOIN, { r });
+      const event = roomEvent(await sub.nextWhere(isRoomEvent("MemberJoined")));
+      expect(event).toMatchObject({ roomId: r, user: { id: bob.id }, role: "MEMBER", addedBy: null });
+      expect(Number.isNaN(Date.parse(event.at))).toBe(false);
+    });
+
+    it("MemberJoined with addedBy for addRoomMember", async () => {
+      const r = await makeRoom(alice);
+      const sub = await watchRoom(alice, r, alice);
+      await api.ok(alice, ADD, { r, u: carol.id, role: "ADMIN" });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberJoined")))).toMatchObject({ roomId: r, user: { id: carol.id }, role: "ADMIN", addedBy: { id: alice.id } });
+    });
+
+    it("MemberLeft with reason LEFT (removedBy null) and REMOVED (removedBy the remover)", async () => {
+      const r = await makeRoom(alice, { members: [bob, carol] });
+      const sub = await watchRoom(alice, r, alice);
+      await api.ok(bob, LEAVE, { r });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ roomId: r, user: { id: bob.id }, reason: "LEFT", removedBy: null });
+      await api.ok(alice, REMOVE, { r, u: carol.id });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ roomId: r, user: { id: carol.id }, reason: "REMOVED", removedBy: { id: alice.id } });
+    });
+
+    it("MemberRoleChanged for updateMemberRole, and two of them for transferOwnership", async () => {
+      const r = await makeRoom(alice, { members: [bob, carol] });
+      const sub = await watchRoom(carol, r, alice);
+      await api.ok(alice, SET_ROLE, { r, u: bob.id, role: "ADMIN" });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged")))).toMatchObject({
+        roomId: r,
+        user: { id: bob.id },
+        role: "ADMIN",
+        previousRole: "MEMBER",
+        changedBy: { id: alice.id },
+      });
+      await api.ok(alice, TRANSFER, { r, u: bob.id });
+      const changes = [roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged"))), roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged")))];
+      const byUser = Object.fromEntries(changes.map((c) => [c.user.id, { role: c.role, previousRole: c.previousRole, changedBy: c.changedBy }]));
+      expect(byUser).toEqual({
+        [bob.id]: { role: "OWNER", previousRole: "ADMIN", changedBy: { id: alice.id } },
+        [alice.id]: { role: "ADMIN", previousRole: "OWNER", changedBy: { id: alice.id } },
+      });
+    });
+
+    it("RoomUpdated with the new room and who updated it", async () => {
+      const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+      const sub = await watchRoom(carol, r, alice);
+      await api.ok(bob, UPDATE, { r, input: { name: "New name" } });
+      const event = await sub.nextWhere((e) => isRoomEvent("RoomUpdated")(e) && roomEvent(e).room.name === "New name");
+      expect(roomEvent(event)).toMatchObject({ room: { id: r, name: "New name" }, updatedBy: { id: bob.id } });
+    });
+
+    it("RoomDeleted, then the subscription completes (and the members' messageAdded completes)", async () => {
+      const r = await makeRoom(alice, { members: [bob] });
+      const sub = await watchRoom(bob, r, alice);
+      const messages = live(client(bob), MESSAGE_ADDED, { r });
+      await messages.warmUp(() => api.ok(alice, SEND, { r, c: "warm-up" }));
+      await api.ok(alice, DELETE, { r });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("RoomDeleted")))).toMatchObject({ roomId: r, deletedBy: { id: alice.id } });
+      await within(sub.completed, 5000, "roomEvents completes after RoomDeleted");
+      await within(messages.completed, 5000, "messageAdded completes after RoomDeleted");
+    });
+
+    it("refuses non-members: NOT_FOUND for a GROUP room, FORBIDDEN for a PUBLIC one", async () => {
+      const group = await makeRoom(alice);
+      const pub = await makeRoom(alice, { type: "PUBLIC" });
+      const c = client(dave);
+      expect(await live(c, ROOM_EVENTS, { r: group }).errorCode()).toBe("NOT_FOUND");
+      expect(await live(c, ROOM_EVENTS, { r: pub }).errorCode()).toBe("FORBIDDEN");
+    });
+  });
+
+  describe("myEvents", () => {
+    it("AddedToRoom for addRoomMember and for createRoom memberIds", async () => {
+      const sub = await watchMe(bob);
+      const r1 = await makeRoom(alice, { name: "added later" });
+      await api.ok(alice, ADD, { r: r1, u: bob.id });
+      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r1)))).toMatchObject({ room: { id: r1, name: "added later" }, addedBy: { id: alice.id } });
+      const r2 = await makeRoom(carol, { name: "made with bob", members: [bob] });
+      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r2)))).toMatchObject({ room: { id: r2, name: "made with bob" }, addedBy: { id: carol.id } });
+    });
+
+    it("RemovedFromRoom with reason REMOVED, and ROOM_DELETED when the room is deleted", async () => {
+      const sub = await watchMe(bob);
+      const r1 = await makeRoom(alice, { name: "Bye", members: [bob] });
+      await api.ok(alice, REMOVE, { r: r1, u: bob.id });
+      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r1)))).toMatchObject({ roomId: r1, roomName: "Bye", reason: "REMOVED", by: { id: alice.id } });
+      const r2 = await makeRoom(alice, { name: "Doomed", members: [bob] });
+      await api.ok(alice, DELETE, { r: r2 });
+      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r2)))).toMatchObject({ roomId: r2, roomName: "Doomed", reason: "ROOM_DELETED", by: { id: alice.id } });
+    });
+
+    it("DirectRoomCreated to the other user when a new direct room is opened, and not again afterwards", async () => {
+      const [opener, other] = await registerUsers(server.url, ["opener", "other"]);
+      const sub = await watchMe(other);
+      const roomId = (await api.ok(opener, DIRECT, { u: other.id })).directRoom.id;
+      expect(myEvent(await sub.nextWhere(isMyEvent("DirectRoomCreated", roomId)))).toMatchObject({ room: { id: roomId, type: "DIRECT" }, createdBy: { id: opener.id } });
+      expect((await api.ok(opener, DIRECT, { u: other.id })).directRoom.id).toBe(roomId);
+      expect((await api.ok(other, DIRECT, { u: opener.id })).directRoom.id).toBe(roomId);
+      // a later event on the same stream: anything published by the repeated calls came before it
+      const sentinel = await makeRoom(alice, { name: "sentinel", members: [other] });
+      await sub.nextWhere(isMyEvent("AddedToRoom", sentinel));
+      expect(sub.events.filter(isMyEvent("DirectRoomCreated"))).toHaveLength(1);
+    });
+  });
+
+  describe("a removed member stops receiving the room's events at once", () => {
+    it("roomEvents gets the MemberLeft about them and completes; messageAdded completes; later messages never reach them", async () => {
+      const r = await makeRoom(alice, { name: "Kick", members: [bob, carol] });
+      const bobs = client(bob);
+      const events = live(bobs, ROOM_EVENTS, { r });
+      await events.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: randomUUID() } }));
+      const messages = live(bobs, MESSAGE_ADDED, { r });
+      await messages.warmUp(() => api.ok(alice, SEND, { r, c: "warm-up" }));
+      const carolsMessages = live(client(carol), MESSAGE_ADDED, { r });
+      await carolsMessages.warmUp(() => api.ok(alice, SEND, { r, c: "warm-up" }));
+
+      await api.ok(alice, REMOVE, { r, u: bob.id });
+      expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({ roomId: r, reason: "REMOVED", removedBy: { id: alice.id } });
+      await within(events.completed, 5000, "bob's roomEvents completes");
+      await within(messages.completed, 5000, "bob's messageAdded completes");
+
+      await api.ok(alice, SEND, { r, c: "after removal" });
+      await carolsMessages.nextWhere((e) => e.data?.messageAdded.content === "after removal");
+      expect(messages.events.filter((e) => e.data?.messageAdded.content === "after removal")).toEqual([]);
+      // and a new subscription is refused
+      expect(await live(bobs, MESSAGE_ADDED, { r }).errorCode()).toBe("NOT_FOUND");
+      expect(await live(bobs, ROOM_EVENTS, { r }).errorCode()).toBe("NOT_FOUND");
+    });
+
+    it("their typing and presence subscriptions on the room complete too", async () => {
+      // `visitor` has no socket open elsewhere: each connect/disconnect is an ONLINE/OFFLINE event
+      const visitor = await registerUser(server.url, "visitor");
+      const r = await makeRoom(alice, { members: [bob, carol, visitor] });
+      const bobs = client(bob);
+      const typing = live(bobs, TYPING, { r });
+      await typing.warmUp(async () => {
+        await api.ok(carol, SET_TYPING, { r, on: true });
+        await api.ok(carol, SET_TYPING, { r, on: false });
+      });
+      const presence = live(bobs, PRESENCE, { r });
+      await presence.warmUp(async () => (await connected(server.wsUrl, visitor)).dispose());
+
+      await api.ok(alice, REMOVE, { r, u: bob.id });
+      await within(typing.completed, 5000, "bob's typing completes");
+      await within(presence.completed, 5000, "bob's presence completes");
+    });
+
+    it("the same when they leave: MemberLeft (LEFT) about them, then roomEvents and messageAdded complete", async () => {
+      const r = await makeRoom(alice, { members: [bob] });
+      const bobs = client(bob);
+      const events = live(bobs, ROOM_EVENTS, { r });
+      await events.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: randomUUID() } }));
+      const messages = live(bobs, MESSAGE_ADDED, { r });
+      await messages.warmUp(() => api.ok(alice, SEND, { r, c: "warm-up" }));
+      await api.ok(bob, LEAVE, { r });
+      expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({ reason: "LEFT", removedBy: null });
+      await within(events.completed, 5000, "bob's roomEvents completes");
+      await within(messages.completed, 5000, "bob's messageAdded completes");
+    });
+  });
+});
+
+describe("a removed member stops receiving the room's events at once, across two nodes", () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let a: NodeProcess, b: NodeProcess;
+  let alice: TestUser, bob: TestUser, carol: TestUser;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      JWT_SECRET: "room-events-two-nodes-secret-0123456789abcdef",
+    };
+    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    alice = await registerUser(b.url, "alice");
+    bob = await registerUser(a.url, "bob");
+    carol = await registerUser(a.url, "carol");
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  it("subscribed on A, removed through B: MemberLeft then complete on A; messageAdded completes; later messages never reach them", async () => {
+    const viaB = on(b.url);
+    const r = (await viaB.ok(alice, CREATE, { input: { name: "Across", type: "GROUP", memberIds: [bob.id, carol.id] } })).createRoom.id;
+    const bobsOnA = wsClient(a.wsUrl, bob.accessToken);
+    const carolsOnA = wsClient(a.wsUrl, carol.accessToken);
+    clients.push(bobsOnA, carolsOnA);
+
+    const events = live(bobsOnA, ROOM_EVENTS, { r });
+    await events.warmUp(() => viaB.ok(alice, UPDATE, { r, input: { description: randomUUID() } }), 300);
+    const messages = live(bobsOnA, MESSAGE_ADDED, { r });
+    await messages.warmUp(() => viaB.ok(alice, SEND, { r, c: "warm-up" }), 300);
+    const carolsMessages = live(carolsOnA, MESSAGE_ADDED, { r });
+    await carolsMessages.warmUp(() => viaB.ok(alice, SEND, { r, c: "warm-up" }), 300);
+
+    await viaB.ok(alice, REMOVE, { r, u: bob.id });
+    expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({ roomId: r, reason: "REMOVED", removedBy: { id: alice.id } });
+    await within(events.completed, 5000, "bob's roomEvents on A completes");
+    await within(messages.completed, 5000, "bob's messageAdded on A completes");
+
+    await viaB.ok(alice, SEND, { r, c: "after removal" });
+    await carolsMessages.nextWhere((e) => e.data?.messageAdded.content === "after removal");
+    expect(messages.events.filter((e) => e.data?.messageAdded.content === "after removal")).toEqual([]);
+    expect(await live(bobsOnA, MESSAGE_ADDED, { r }).errorCode()).toBe("NOT_FOUND");
+  }, 60_000);
+});
