@@ -55,7 +55,8 @@ export function makeContext(app: App, viewer: Viewer | null): Context {
     viewer,
     presenceLoader: new DataLoader(
       async (ids) => {
-        const [online, views] = await Promise.all([app.presence.online(ids), presenceViews(app.db, viewer?.userId ?? null, ids)]);
+        const unique = [...new Set(ids)]; // uncached loaders do not dedupe keys
+        const [online, views] = await Promise.all([app.presence.online(unique), presenceViews(app.db, viewer?.userId ?? null, unique)]);
         return ids.map((id) => {
           const view = views.get(id) ?? { hidden: true, away: false };
           const status: PresenceStatus = view.hidden || !online.has(id) ? "OFFLINE" : view.away ? "AWAY" : "ONLINE";
