@@ -18,3 +18,19 @@ export const unauthenticated = (message = "Authentication required") => error("U
 export const forbidden = (message = "Not allowed") => error("FORBIDDEN", message);
 /** Missing, or not visible to the viewer (existence must not leak). */
 export const notFound = (what: string) => error("NOT_FOUND", `${what} not found`);
+
+/**
+ * Gives Pothos' own input errors (plugin-relay's pagination arguments,
+ * plugin-prisma's cursors: `PothosValidationError`) the BAD_USER_INPUT code and
+ * the argument: the one quoted in the message (`Argument "first" must be …`),
+ * else the cursor argument the field was given (`after` or `before`). Changes
+ * `error` in place (so Yoga does not log it as masked) and returns whether it did.
+ */
+export function markPothosValidation(error: GraphQLError): boolean {
+  if (error.originalError?.name !== "PothosValidationError") return false;
+  const node = error.nodes?.[0];
+  const args = node?.kind === "Field" ? (node.arguments ?? []).map((a) => a.name.value) : [];
+  const field = /Argument "(\w+)"/.exec(error.message)?.[1] ?? (args.includes("before") && !args.includes("after") ? "before" : "after");
+  Object.assign(error.extensions, { code: "BAD_USER_INPUT", field });
+  return true;
+}

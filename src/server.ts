@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { ExecutionArgs, execute, subscribe } from "graphql";
+import { type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, maskError } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
+import { markPothosValidation } from "./errors.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 
@@ -55,6 +56,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     },
     maskedErrors: {
       maskError: (error, message, isDev) => {
+        if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");

@@ -28,3 +28,19 @@ describe("unexpected errors", () => {
     expect(logged).not.toHaveBeenCalled();
   });
 });
+
+describe("bad pagination arguments", () => {
+  it.each([
+    [`{ myRooms(after: "garbage") { edges { cursor } } }`, "after"],
+    [`{ myRooms(last: 1, before: "garbage") { edges { cursor } } }`, "before"],
+    [`{ myRooms(first: -1) { edges { cursor } } }`, "first"],
+    [`{ users(after: "garbage") { edges { cursor } } }`, "after"],
+  ])("%s answers BAD_USER_INPUT on %s, unlogged", async (query, field) => {
+    const user = await registerUser(server.url, "pager");
+    const logged = vi.spyOn(server.app.logger, "error");
+    logged.mockClear();
+    const result = await gql(server.url, query, {}, user.accessToken);
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
+    expect(logged).not.toHaveBeenCalled();
+  });
+});
