@@ -39,13 +39,16 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     presenceStore,
     bus.pubsub,
     {
-      roomIdsOf: async (userId) => (await db.roomMember.findMany({ where: { userId }, select: { roomId: true } })).map((m) => m.roomId),
+      roomIdsOf: async (userId, sharedWith) => {
+        const shared = sharedWith ? { room: { members: { some: { userId: sharedWith } } } } : {};
+        return (await db.roomMember.findMany({ where: { userId, ...shared }, select: { roomId: true } })).map((m) => m.roomId);
+      },
       profileOf: async (userId) => {
         const user = await db.user.findUniqueOrThrow({
           where: { id: userId },
-          select: { showOnlineStatus: true, away: true, blocks: { select: { blockedId: true } } },
+          select: { showOnlineStatus: true, away: true, lastSeenAt: true, blocks: { select: { blockedId: true } } },
         });
-        return { visible: user.showOnlineStatus, away: user.away, blockedIds: user.blocks.map((b) => b.blockedId) };
+        return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
       },
       touchLastSeen: async (userId, at) => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!,
     },
@@ -63,7 +66,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     events,
     sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events),
     profiles: new Profiles(db, presence),
-    contacts: new Contacts(db, events),
+    contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
     invites: new Invites(db, events),
     messages: new Messages(db, bus.pubsub),

@@ -171,6 +171,28 @@ describe("a user who blocked the viewer", () => {
   });
 });
 
+describe("blocking while connected", () => {
+  it("shows the blocker going OFFLINE to the blocked user's presence subscription at once, and back on unblock; others see no change", async () => {
+    const gus = await member("gus");
+    const aliceWatch = await watchPresence(alice);
+    const carolWatch = await watchPresence(carol);
+    const socket = await connect(gus);
+    await aliceWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
+    await carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
+
+    await blockUser(gus, alice.id);
+    const hidden = await aliceWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id);
+    expect(hidden.data!.presence).toMatchObject({ status: "OFFLINE", lastSeenAt: null });
+    await unblockUser(gus, alice.id);
+    const shown = await aliceWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id);
+    expect(shown.data!.presence).toMatchObject({ status: "ONLINE", lastSeenAt: expect.any(String) });
+
+    const carolSaw = await eventsBeforeMarker(carolWatch.sub);
+    expect(of(carolSaw.events, gus.id)).toEqual([]);
+    await Promise.all([socket.dispose(), carolSaw.socket.dispose(), aliceWatch.client.dispose(), carolWatch.client.dispose()]);
+  });
+});
+
 describe("allowDirectMessages: false", () => {
   it("refuses a new direct room from a non-contact with FORBIDDEN, but not from a contact or an existing room", async () => {
     const [dora, stranger, friend, earlier] = await registerUsers(server.url, ["dora", "stranger", "friend", "earlier"]);

@@ -10,11 +10,13 @@ export interface PresenceProfile {
   away: boolean;
   /** Users this user blocked: they get no presence events of this user. */
   blockedIds: string[];
+  lastSeenAt: Date | null;
 }
 
 /** What presence needs from the rest of the app: a user's rooms, privacy choices, and recording when they were last seen. */
 export interface PresenceDirectory {
-  roomIdsOf(userId: string): Promise<string[]>;
+  /** The rooms of `userId`; only those shared with `sharedWith` when given. */
+  roomIdsOf(userId: string, sharedWith?: string): Promise<string[]>;
   profileOf(userId: string): Promise<PresenceProfile>;
   /** Stores and returns the user's lastSeenAt. */
   touchLastSeen(userId: string, at: Date): Promise<Date>;
@@ -24,7 +26,8 @@ export interface PresenceDirectory {
  * Tracks this node's graphql-ws connections and publishes a PresenceEvent to
  * every room of a user when they go ONLINE (first connection on any node) or
  * OFFLINE (last one closed, or its node died and the TTL ran out), and when their
- * visible status changes (AWAY chosen, showOnlineStatus toggled: {@link refresh}).
+ * visible status changes (AWAY chosen, showOnlineStatus toggled: {@link refresh};
+ * a block: {@link hideFrom}, {@link showTo}).
  * A user with showOnlineStatus off is never announced as connected.
  * `intervalMs` is how often heartbeats and sweeps run (ttl/3).
  */
@@ -61,6 +64,18 @@ export class Presence {
     if (connected) await this.announce(userId, true, true);
   }
 
+  /** Tells `viewerId` only that `userId` is OFFLINE, in their shared rooms: `userId` blocked them. */
+  async hideFrom(userId: string, viewerId: string): Promise<void> {
+    await this.publish(userId, { userId, status: "OFFLINE", lastSeenAt: null, hiddenFrom: [], onlyFor: [viewerId] }, viewerId);
+  }
+
+  /** Tells `viewerId` only `userId`'s visible status again, in their shared rooms: `userId` unblocked them. */
+  async showTo(userId: string, viewerId: string): Promise<void> {
+    const connected = (await this.store.online([userId])).has(userId);
+    const profile = await this.directory.profileOf(userId);
+    await this.publish(userId, { userId, ...visible(profile, connected, profile.lastSeenAt), hiddenFrom: [], onlyFor: [viewerId] }, viewerId);
+  }
+
   /** Which of `userIds` have a connection open on any node (before privacy: see users/privacy.ts). */
   online(userIds: readonly string[]): Promise<Set<string>> {
     return this.store.online(userIds);
@@ -86,9 +101,18 @@ export class Presence {
     const lastSeenAt = await this.directory.touchLastSeen(userId, new Date());
     const profile = await this.directory.profileOf(userId);
     if (!profile.visible && !force) return;
-    const status: PresenceStatus = !connected || !profile.visible ? "OFFLINE" : profile.away ? "AWAY" : "ONLINE";
-    const payload: PresencePayload = { userId, status, lastSeenAt: profile.visible ? lastSeenAt.toISOString() : null, hiddenFrom: profile.blockedIds };
-    const rooms = await this.directory.roomIdsOf(userId);
+    await this.publish(userId, { userId, ...visible(profile, connected, lastSeenAt), hiddenFrom: profile.blockedIds });
+  }
+
+  /** Publishes `payload` in each room of `userId` (shared with `sharedWith` when given). */
+  private async publish(userId: string, payload: PresencePayload, sharedWith?: string): Promise<void> {
+    const rooms = await this.directory.roomIdsOf(userId, sharedWith);
     await Promise.all(rooms.map((roomId) => this.pubsub.publish(topics.presence(roomId), payload)));
   }
+}
+
+/** The status and lastSeenAt others see of a user with `profile`. */
+function visible(profile: PresenceProfile, connected: boolean, lastSeenAt: Date | null): Pick<PresencePayload, "status" | "lastSeenAt"> {
+  const status: PresenceStatus = !connected || !profile.visible ? "OFFLINE" : profile.away ? "AWAY" : "ONLINE";
+  return { status, lastSeenAt: profile.visible ? (lastSeenAt?.toISOString() ?? null) : null };
 }

@@ -50,6 +50,8 @@ export interface PresencePayload {
   lastSeenAt: string | null;
   /** Users this user has blocked: they do not get this event (seed 001 blocking). */
   hiddenFrom: string[];
+  /** When set, only these users get the event (a block or unblock changes what one user sees). */
+  onlyFor?: string[];
 }
 
 type Role = "OWNER" | "ADMIN" | "MEMBER";

@@ -41,16 +41,17 @@ builder.mutationField("setTyping", (t) =>
 
 /**
  * Events of a room's topic for members only, without the viewer's own or those
- * hidden from the viewer (`hiddenFrom`: presence of users who blocked them).
+ * hidden from the viewer (`hiddenFrom`: presence of users who blocked them;
+ * `onlyFor`: meant for other viewers).
  * Ends when the viewer is no longer a member.
  */
-function roomTopic<T extends { userId: string; hiddenFrom?: string[] }>(topic: (roomId: string) => string) {
+function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: string[] }>(topic: (roomId: string) => string) {
   return async (_root: unknown, args: { roomId: string }, ctx: Context) => {
     const viewerId = ctx.viewer!.userId;
     await requireMember(ctx.app.db, args.roomId, viewerId);
     const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
-      (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId),
+      (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId) && (!event?.onlyFor || event.onlyFor.includes(viewerId)),
     )(undefined, args, ctx)) as AsyncIterableIterator<T>;
     return endWhenRemoved(ctx.app.pubsub, args.roomId, viewerId, events);
   };

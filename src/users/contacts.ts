@@ -2,6 +2,7 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Contact } from "../generated/prisma/client.js";
+import type { Presence } from "../realtime/presence.js";
 import type { Events } from "../realtime/topics.js";
 import { blockedEitherWay } from "./privacy.js";
 
@@ -24,6 +25,7 @@ export class Contacts {
   constructor(
     private readonly db: PrismaClient,
     private readonly events: Events,
+    private readonly presence: Presence,
   ) {}
 
   /**
@@ -69,6 +71,7 @@ export class Contacts {
 
   /**
    * Blocks `blockedId` and ends any contact or request between the two; idempotent.
+   * The blocked user's presence subscriptions see the blocker go OFFLINE.
    * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown user.
    */
   async block(blockerId: string, blockedId: string): Promise<void> {
@@ -78,11 +81,13 @@ export class Contacts {
       this.db.block.createMany({ data: [{ blockerId, blockedId }], skipDuplicates: true }),
       this.db.contact.deleteMany({ where: { pairKey: pairKey(blockerId, blockedId) } }),
     ]);
+    await this.presence.hideFrom(blockerId, blockedId);
   }
 
-  /** Lifts the viewer's block of `blockedId`; idempotent. */
+  /** Lifts the viewer's block of `blockedId` (idempotent); they see the viewer's presence again. */
   async unblock(blockerId: string, blockedId: string): Promise<void> {
-    await this.db.block.deleteMany({ where: { blockerId, blockedId } });
+    const { count } = await this.db.block.deleteMany({ where: { blockerId, blockedId } });
+    if (count > 0) await this.presence.showTo(blockerId, blockedId);
   }
 
   private async accept(request: Contact): Promise<Contact> {
