@@ -105,6 +105,8 @@ describe("updateProfile", () => {
     [{ status: "OFFLINE" }, "input.status"],
     [{ phoneNumber: "12345" }, "input.phoneNumber"],
     [{ firstName: "   " }, "input.firstName"],
+    [{ firstName: null }, "input.firstName"],
+    [{ timezone: null }, "input.timezone"],
   ])("refuses %j with BAD_USER_INPUT on %s and changes nothing", async (input, field) => {
     const user = await registerUser(server.url, "bad");
     const before = await me(user);

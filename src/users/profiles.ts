@@ -1,4 +1,5 @@
 import type { PrismaClient } from "../db/client.js";
+import { badInput } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import type { Presence } from "../realtime/presence.js";
 import type { PresenceStatus } from "../realtime/topics.js";
@@ -41,8 +42,13 @@ export class Profiles {
     private readonly presence: Presence,
   ) {}
 
-  /** Applies profile changes; returns the updated user. */
+  /**
+   * Applies profile changes; returns the updated user.
+   * @throws BAD_USER_INPUT on `input.<field>` for null on a field that cannot be empty.
+   */
   async update(userId: string, changes: ProfileChanges): Promise<User> {
+    const required = (["firstName", "lastName", "language", "timezone"] as const).find((field) => changes[field] === null);
+    if (required) throw badInput(`input.${required}`, `${required} cannot be cleared`);
     const { status, firstName, lastName, language, timezone, ...nullable } = changes;
     const user = await this.db.user.update({
       where: { id: userId },
