@@ -270,7 +270,7 @@ const MY_EVENTS = `subscription { myEvents { __typename
   ... on InviteReceived { invite { id room { id name } inviter { id username displayName } invitee { id } } at }
   ... on AddedToRoom { room { id } addedBy { id } at } } }`;
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
-  ... on MemberJoined { roomId user { id username } role addedBy { id } at }
+  ... on MemberJoined { roomId user { id username } role addedBy { id } invitedBy { id } at }
   ... on RoomUpdated { room { id } updatedBy { id } at } } }`;
 
 describe("the seed-000 flow", () => {
@@ -303,7 +303,7 @@ describe("the seed-000 flow", () => {
 
       await ok(guest, ACCEPT, { id: invite.id });
       const joined = await roomEvents.nextWhere((e) => e.data?.roomEvents.__typename === "MemberJoined");
-      expect(joined.data!.roomEvents).toMatchObject({ __typename: "MemberJoined", roomId: r, user: { id: guest.id, username: guest.username }, role: "MEMBER", addedBy: null });
+      expect(joined.data!.roomEvents).toMatchObject({ __typename: "MemberJoined", roomId: r, user: { id: guest.id, username: guest.username }, role: "MEMBER", addedBy: null, invitedBy: { id: owner.id } });
       expect(await myInviteIds(guest)).toEqual([]);
     } finally {
       await guestClient.dispose();

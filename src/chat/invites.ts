@@ -47,14 +47,14 @@ export class Invites {
    * room is full (the invite stays, to accept later).
    */
   async accept(userId: string, inviteId: string): Promise<Room> {
-    const room = await this.db.$transaction(async (tx) => {
+    const { room, inviterId } = await this.db.$transaction(async (tx) => {
       const invite = await tx.roomInvite.findFirst({ where: { id: inviteId, inviteeId: userId } });
       if (!invite) throw notFound("Invite");
       const room = (await lockRoom(tx, invite.roomId))!;
       await addWithinCapacity(tx, room, userId, "MEMBER");
-      return room;
+      return { room, inviterId: invite.inviterId };
     });
-    await this.events.room({ kind: "MemberJoined", roomId: room.id, userId, role: "MEMBER", byId: null });
+    await this.events.room({ kind: "MemberJoined", roomId: room.id, userId, role: "MEMBER", byId: null, invitedById: inviterId });
     return room;
   }
 

@@ -122,7 +122,7 @@ export class Rooms {
       await addWithinCapacity(tx, room, userId, "MEMBER");
       return { room, joined: true };
     });
-    if (joined) await this.events.room({ kind: "MemberJoined", roomId, userId, role: "MEMBER", byId: null });
+    if (joined) await this.events.room({ kind: "MemberJoined", roomId, userId, role: "MEMBER", byId: null, invitedById: null });
     return room;
   }
 
@@ -167,7 +167,7 @@ export class Rooms {
       }
       return addWithinCapacity(tx, room, userId, role);
     });
-    await this.events.room({ kind: "MemberJoined", roomId, userId, role, byId: actorId });
+    await this.events.room({ kind: "MemberJoined", roomId, userId, role, byId: actorId, invitedById: null });
     await this.events.users([userId], { kind: "AddedToRoom", roomId, byId: actorId });
     return member;
   }

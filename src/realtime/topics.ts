@@ -61,7 +61,7 @@ type Role = "OWNER" | "ADMIN" | "MEMBER";
  * loads the rows the subscriber selected. `at` is an ISO-8601 time.
  */
 export type RoomEventPayload =
-  | { kind: "MemberJoined"; roomId: string; userId: string; role: Role; byId: string | null; at: string }
+  | { kind: "MemberJoined"; roomId: string; userId: string; role: Role; byId: string | null; invitedById: string | null; at: string }
   | { kind: "MemberLeft"; roomId: string; userId: string; reason: "LEFT" | "REMOVED"; byId: string | null; at: string }
   | { kind: "MemberRoleChanged"; roomId: string; userId: string; role: Role; previousRole: Role; byId: string; at: string }
   | { kind: "RoomUpdated"; roomId: string; byId: string; at: string }

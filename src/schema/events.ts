@@ -21,11 +21,12 @@ function eventType<T extends { at: string }>(name: string, description: string, 
 const MemberLeftReason = builder.enumType("MemberLeftReason", { values: ["LEFT", "REMOVED"] as const });
 const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "ROOM_DELETED"] as const });
 
-const MemberJoined = eventType<Kind<RoomEventPayload, "MemberJoined">>("MemberJoined", "A user joined the room, accepted an invite, or was added (addedBy).", (t) => ({
+const MemberJoined = eventType<Kind<RoomEventPayload, "MemberJoined">>("MemberJoined", "A user joined the room, accepted an invite (invitedBy), or was added (addedBy).", (t) => ({
   roomId: t.exposeID("roomId"),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   role: t.field({ type: RoomRoleEnum, resolve: (e) => e.role }),
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
+  invitedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.invitedById ? load.user(ctx, q, e.invitedById) : null) }),
 }));
 const MemberLeft = eventType<Kind<RoomEventPayload, "MemberLeft">>("MemberLeft", "A member left or was removed (removedBy). The last event a removed member gets.", (t) => ({
   roomId: t.exposeID("roomId"),
