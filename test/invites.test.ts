@@ -6,22 +6,21 @@
  * -> inviteToRoom -> InviteReceived on myEvents -> acceptInvite -> MemberJoined
  * on the inviter's roomEvents (both over graphql-ws).
  */
-import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, type GqlResponse, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
+import { errorCode, ext, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
+import { live } from "./helpers/live.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
+let run: UserOps["run"], ok: UserOps["ok"];
 let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
 beforeAll(async () => {
   server = await startTestServer();
+  ({ run, ok } = on(server.url));
   [alice, bob, carol, dave, erin] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "erin"]);
 });
 afterAll(() => server.close());
 
-const run = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.accessToken);
-const ok = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(server.url, query, variables, user.accessToken);
-const ext = (result: GqlResponse) => result.errors?.[0]?.extensions;
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
@@ -151,120 +150,6 @@ describe("myInvites, acceptInvite and declineInvite", () => {
 });
 
 // ------------------------------------------------------------------ the seed-000 flow over graphql-ws
-
-/**
- * A graphql-ws subscription that records everything it gets, including
- * `complete` (test/helpers/client.ts' `subscribe` ignores complete, so this is
- * a local variant). Events are kept in order; `nextWhere` reads forward from a cursor.
- */
-interface LiveSubscription {
-  /** Every `next` payload so far, in order. */
-  events: GqlResponse[];
-  /** Resolves when the server completes the subscription. */
-  completed: Promise<void>;
-  isCompleted(): boolean;
-  /** Resolves with what the error sink got (GraphQL errors or a CloseEvent). */
-  errored: Promise<unknown>;
-  /** The first event after the cursor that satisfies `match` (moves the cursor past it). */
-  nextWhere(match: (event: GqlResponse) => boolean, timeoutMs?: number): Promise<GqlResponse>;
-  /** Repeats `action` until anything arrives (so the subscription is live everywhere), then moves the cursor past it. */
-  warmUp(action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void>;
-  /** Waits until the subscription has ended with an error, and gives its code (`extensions.code` or `close:<code>`). */
-  errorCode(timeoutMs?: number): Promise<string | undefined>;
-  stop(): void;
-}
-
-function live(client: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription {
-  const events: GqlResponse[] = [];
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((l) => l());
-  let done = false;
-  let onComplete!: () => void;
-  let onError!: (e: unknown) => void;
-  const completed = new Promise<void>((resolve) => (onComplete = resolve));
-  let errorValue: unknown;
-  let hasError = false;
-  const errored = new Promise<unknown>((resolve) => (onError = resolve));
-  const stop = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        events.push(value as GqlResponse);
-        notify();
-      },
-      error: (e) => {
-        hasError = true;
-        errorValue = e;
-        onError(e);
-        notify();
-      },
-      complete: () => {
-        done = true;
-        onComplete();
-        notify();
-      },
-    },
-  );
-  /** Resolves when `ready()` holds, re-checking on every change; false after `timeoutMs`. */
-  const waitFor = (ready: () => boolean, timeoutMs: number) =>
-    new Promise<boolean>((resolve) => {
-      if (ready()) return resolve(true);
-      const check = () => {
-        if (!ready()) return;
-        clearTimeout(timer);
-        listeners.delete(check);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        resolve(ready());
-      }, timeoutMs);
-      listeners.add(check);
-    });
-  let cursor = 0;
-  const sub: LiveSubscription = {
-    events,
-    completed,
-    errored,
-    isCompleted: () => done,
-    stop,
-    nextWhere: async (match, timeoutMs = 5000) => {
-      let found = -1;
-      const ok = await waitFor(() => {
-        found = events.findIndex((e, i) => i >= cursor && match(e));
-        return found >= 0;
-      }, timeoutMs);
-      if (!ok) throw new Error(`no matching event within ${timeoutMs} ms; since the last match: ${JSON.stringify(events.slice(cursor))}`);
-      cursor = found + 1;
-      return events[found]!;
-    },
-    warmUp: async (action, intervalMs = 150, timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        await action();
-        if (await waitFor(() => events.length > cursor || hasError || done, intervalMs)) {
-          if (hasError || done) throw new Error(`subscription ended during warm-up: ${JSON.stringify({ errorValue, events })}`);
-          cursor = events.length;
-          return;
-        }
-      }
-      throw new Error(`subscription received nothing within ${timeoutMs} ms`);
-    },
-    errorCode: async (timeoutMs = 5000) => {
-      await waitFor(() => events.length > 0 || hasError, timeoutMs);
-      if (events.length > 0) {
-        const first = events[0]!;
-        if (first.data) throw new Error(`expected an error, got data ${JSON.stringify(first)}`);
-        return first.errors?.[0]?.extensions?.code;
-      }
-      if (!hasError) throw new Error(`no error within ${timeoutMs} ms`);
-      if (Array.isArray(errorValue)) return (errorValue[0] as { extensions?: { code?: string } })?.extensions?.code;
-      if (errorValue && typeof errorValue === "object" && "code" in errorValue) return `close:${(errorValue as { code: number }).code}`;
-      return String(errorValue);
-    },
-  };
-  return sub;
-}
 
 const MY_EVENTS = `subscription { myEvents { __typename
   ... on InviteReceived { invite { id room { id name } inviter { id username displayName } invitee { id } } at }

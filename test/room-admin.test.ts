@@ -5,21 +5,19 @@
  * acceptInvite/joinRoom; publicRooms search and paging; per-member archive and mute.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, type GqlResponse, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
+import { errorCode, ext, on, registerUser, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
+let run: UserOps["run"], ok: UserOps["ok"];
 let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
 beforeAll(async () => {
   server = await startTestServer();
+  ({ run, ok } = on(server.url));
   [alice, bob, carol, dave, erin] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "erin"]);
 });
 afterAll(() => server.close());
 
-const run = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(server.url, query, variables, user.accessToken);
-const ok = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(server.url, query, variables, user.accessToken);
-/** `extensions` of the first error, for `toMatchObject({ code, field })`. */
-const ext = (result: GqlResponse) => result.errors?.[0]?.extensions;
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;

@@ -10,125 +10,11 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { gql, gqlOk, type GqlResponse, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
-import { createTestDatabase } from "./helpers/database.js";
-import { REDIS_URL } from "./helpers/env.js";
-import { type NodeProcess, startNode } from "./helpers/node-process.js";
+import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
+import { type LiveSubscription, live } from "./helpers/live.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-/**
- * A graphql-ws subscription that records everything it gets, including
- * `complete` (test/helpers/client.ts' `subscribe` ignores complete, so this is
- * a local variant). Events are kept in order; `nextWhere` reads forward from a cursor.
- */
-interface LiveSubscription {
-  /** Every `next` payload so far, in order. */
-  events: GqlResponse[];
-  /** Resolves when the server completes the subscription. */
-  completed: Promise<void>;
-  isCompleted(): boolean;
-  /** Resolves with what the error sink got (GraphQL errors or a CloseEvent). */
-  errored: Promise<unknown>;
-  /** The first event after the cursor that satisfies `match` (moves the cursor past it). */
-  nextWhere(match: (event: GqlResponse) => boolean, timeoutMs?: number): Promise<GqlResponse>;
-  /** Repeats `action` until anything arrives (so the subscription is live everywhere), then moves the cursor past it. */
-  warmUp(action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void>;
-  /** Waits until the subscription has ended with an error, and gives its code (`extensions.code` or `close:<code>`). */
-  errorCode(timeoutMs?: number): Promise<string | undefined>;
-  stop(): void;
-}
-
-function live(client: Client, query: string, variables: Record<string, unknown> = {}): LiveSubscription {
-  const events: GqlResponse[] = [];
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((l) => l());
-  let done = false;
-  let onComplete!: () => void;
-  let onError!: (e: unknown) => void;
-  const completed = new Promise<void>((resolve) => (onComplete = resolve));
-  let errorValue: unknown;
-  let hasError = false;
-  const errored = new Promise<unknown>((resolve) => (onError = resolve));
-  const stop = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        events.push(value as GqlResponse);
-        notify();
-      },
-      error: (e) => {
-        hasError = true;
-        errorValue = e;
-        onError(e);
-        notify();
-      },
-      complete: () => {
-        done = true;
-        onComplete();
-        notify();
-      },
-    },
-  );
-  /** Resolves when `ready()` holds, re-checking on every change; false after `timeoutMs`. */
-  const waitFor = (ready: () => boolean, timeoutMs: number) =>
-    new Promise<boolean>((resolve) => {
-      if (ready()) return resolve(true);
-      const check = () => {
-        if (!ready()) return;
-        clearTimeout(timer);
-        listeners.delete(check);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        resolve(ready());
-      }, timeoutMs);
-      listeners.add(check);
-    });
-  let cursor = 0;
-  const sub: LiveSubscription = {
-    events,
-    completed,
-    errored,
-    isCompleted: () => done,
-    stop,
-    nextWhere: async (match, timeoutMs = 5000) => {
-      let found = -1;
-      const ok = await waitFor(() => {
-        found = events.findIndex((e, i) => i >= cursor && match(e));
-        return found >= 0;
-      }, timeoutMs);
-      if (!ok) throw new Error(`no matching event within ${timeoutMs} ms; since the last match: ${JSON.stringify(events.slice(cursor))}`);
-      cursor = found + 1;
-      return events[found]!;
-    },
-    warmUp: async (action, intervalMs = 150, timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        await action();
-        if (await waitFor(() => events.length > cursor || hasError || done, intervalMs)) {
-          if (hasError || done) throw new Error(`subscription ended during warm-up: ${JSON.stringify({ errorValue, events })}`);
-          cursor = events.length;
-          return;
-        }
-      }
-      throw new Error(`subscription received nothing within ${timeoutMs} ms`);
-    },
-    errorCode: async (timeoutMs = 5000) => {
-      await waitFor(() => events.length > 0 || hasError, timeoutMs);
-      if (events.length > 0) {
-        const first = events[0]!;
-        if (first.data) throw new Error(`expected an error, got data ${JSON.stringify(first)}`);
-        return first.errors?.[0]?.extensions?.code;
-      }
-      if (!hasError) throw new Error(`no error within ${timeoutMs} ms`);
-      if (Array.isArray(errorValue)) return (errorValue[0] as { extensions?: { code?: string } })?.extensions?.code;
-      if (errorValue && typeof errorValue === "object" && "code" in errorValue) return `close:${(errorValue as { code: number }).code}`;
-      return String(errorValue);
-    },
-  };
-  return sub;
-}
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
   ... on MemberJoined { roomId user { id } role addedBy { id } at }
   ... on MemberLeft { roomId user { id } reason removedBy { id } at }
@@ -172,12 +58,6 @@ function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
   );
 }
 
-/** Operations against one node's URL. */
-const on = (url: string) => ({
-  run: (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gql(url, query, variables, user.accessToken),
-  ok: (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(url, query, variables, user.accessToken),
-});
-
 /** Opens a graphql-ws client and resolves once it is connected (for presence warm-ups). */
 const connected = (wsUrl: string, user: TestUser) =>
   new Promise<Client>((resolve) => {
@@ -186,7 +66,7 @@ const connected = (wsUrl: string, user: TestUser) =>
 
 describe("room and user events (one node, Redis pub/sub)", () => {
   let server: TestServer;
-  let api: ReturnType<typeof on>;
+  let api: UserOps;
   let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
   const clients: Client[] = [];
   const client = (user: TestUser) => {
@@ -390,28 +270,21 @@ describe("room and user events (one node, Redis pub/sub)", () => {
 });
 
 describe("a removed member stops receiving the room's events at once, across two nodes", () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
   let a: NodeProcess, b: NodeProcess;
   let alice: TestUser, bob: TestUser, carol: TestUser;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-      JWT_SECRET: "room-events-two-nodes-secret-0123456789abcdef",
-    };
-    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    group = await startNodes(2);
+    [a, b] = group.nodes;
     alice = await registerUser(b.url, "alice");
     bob = await registerUser(a.url, "bob");
     carol = await registerUser(a.url, "carol");
   }, 120_000);
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
-    await Promise.all([a?.stop(), b?.stop()]);
-    await database?.drop();
+    await group?.stop();
   });
 
   it("subscribed on A, removed through B: MemberLeft then complete on A; messageAdded completes; later messages never reach them", async () => {

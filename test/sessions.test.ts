@@ -4,13 +4,10 @@
  * sockets are closed with 4403 (revokeSession, logout, refresh-token reuse),
  * also when the socket is on another node.
  */
-import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { createTestDatabase } from "./helpers/database.js";
-import { REDIS_URL } from "./helpers/env.js";
-import { type NodeProcess, startNode } from "./helpers/node-process.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;
@@ -174,24 +171,15 @@ describe("sessions on one node", () => {
 });
 
 describe("sessions across two nodes sharing PostgreSQL and Redis", () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
   let a: NodeProcess, b: NodeProcess;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-      JWT_SECRET: "two-nodes-share-this-secret-0123456789abcdef",
-    };
-    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    group = await startNodes(2);
+    [a, b] = group.nodes;
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await database?.drop();
-  });
+  afterAll(() => group?.stop());
 
   it("closes a socket on node A with 4403 when its session is revoked through node B", async () => {
     const user = await registerUser(a.url, "across");

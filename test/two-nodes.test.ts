@@ -1,9 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { createTestDatabase } from "./helpers/database.js";
-import { REDIS_URL } from "./helpers/env.js";
-import { type NodeProcess, startNode } from "./helpers/node-process.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 /**
  * Two server processes sharing one PostgreSQL and one Redis, as behind a load
@@ -11,31 +8,21 @@ import { type NodeProcess, startNode } from "./helpers/node-process.js";
  */
 describe("two nodes sharing PostgreSQL and Redis", () => {
   const PRESENCE_TTL_MS = 3000;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
   let a: NodeProcess, b: NodeProcess;
   let alice: TestUser, bob: TestUser, carol: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-      JWT_SECRET: "two-nodes-share-this-secret-0123456789abcdef",
-      PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
-    };
-    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    group = await startNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+    [a, b] = group.nodes;
     alice = await registerUser(a.url, "alice");
     bob = await registerUser(b.url, "bob");
     carol = await registerUser(b.url, "carol");
     roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)).createRoom.id;
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    await database?.drop();
-  });
+  afterAll(() => group?.stop());
 
   it("delivers messageAdded on A for a message sent through B", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);

@@ -31,12 +31,27 @@ export async function gqlOk<T = any>(url: string, query: string, variables: Reco
 /** The `extensions.code` of the first error (or undefined). */
 export const errorCode = (result: GqlResponse) => result.errors?.[0]?.extensions?.code;
 
+/** The `extensions` of the first error (or undefined), for `toMatchObject({ code, field })`. */
+export const ext = (result: GqlResponse) => result.errors?.[0]?.extensions;
+
 export interface TestUser {
   id: string;
   username: string;
   accessToken: string;
   refreshToken: string;
 }
+
+/** Operations against one server as a user: `run` resolves the whole response (like {@link gql}), `ok` only `data` and fails on errors (like {@link gqlOk}). */
+export interface UserOps {
+  run(user: TestUser, query: string, variables?: Record<string, unknown>): Promise<GqlResponse>;
+  ok(user: TestUser, query: string, variables?: Record<string, unknown>): Promise<any>;
+}
+
+/** {@link UserOps} against the server at `url`, each sent with the user's access token. */
+export const on = (url: string): UserOps => ({
+  run: (user, query, variables = {}) => gql(url, query, variables, user.accessToken),
+  ok: (user, query, variables = {}) => gqlOk(url, query, variables, user.accessToken),
+});
 
 let counter = 0;
 /** Registers a user with a unique name through the real `register` mutation. */

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { createTestDatabase } from "./database.js";
+import { REDIS_URL } from "./env.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -67,4 +70,43 @@ export async function startNode(env: Record<string, string>, timeoutMs = 60_000)
       await exited;
     },
   };
+}
+
+/** `N` times `T` as a tuple (`T[]` when `N` is not a literal). */
+type Tuple<T, N extends number, R extends T[] = []> = number extends N ? T[] : R["length"] extends N ? R : Tuple<T, N, [...R, T]>;
+
+/** Server processes started by {@link startNodes}: `stop()` stops them all (SIGTERM) and drops their database. */
+export interface NodeGroup<Nodes extends NodeProcess[] = NodeProcess[]> {
+  nodes: Nodes;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `count` server processes (see {@link startNode}) as behind a load
+ * balancer: sharing one fresh database (a copy of the template), one Redis under
+ * a random REDIS_KEY_PREFIX, and one JWT_SECRET, with `extraEnv` on top (e.g.
+ * PRESENCE_TTL_MS). Resolves with the nodes as a tuple of length `count`; if any
+ * fails to start, stops the others, drops the database and rejects.
+ */
+export async function startNodes<N extends number>(count: N, extraEnv: Record<string, string> = {}): Promise<NodeGroup<Tuple<NodeProcess, N>>> {
+  const database = await createTestDatabase();
+  const env = {
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    ...extraEnv,
+  };
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startNode(env)));
+  const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await database.drop();
+  };
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { nodes: nodes as Tuple<NodeProcess, N>, stop };
 }
