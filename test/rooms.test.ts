@@ -133,3 +133,17 @@ describe("room and myRooms", () => {
     expect((await gql(server.url, ROOM, { id: "not-a-uuid" }, alice.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
   });
 });
+
+describe("autoJoinPublicRooms", () => {
+  it("adds the users who turned it on to new PUBLIC rooms while there is room, and to nothing else", async () => {
+    const [host, eager, other] = await registerUsers(server.url, ["host", "eager", "other"]);
+    await gqlOk(server.url, `mutation { updateSettings(input: { autoJoinPublicRooms: true }) { autoJoinPublicRooms } }`, {}, eager.accessToken);
+    const make = async (input: Record<string, unknown>) => (await gqlOk(server.url, CREATE, { input }, host.accessToken)).createRoom.id as string;
+    const membership = async (roomId: string) =>
+      (await gqlOk(server.url, `query($id: ID!) { room(id: $id) { viewerMembership { role } } }`, { id: roomId }, eager.accessToken)).room?.viewerMembership ?? null;
+
+    expect(await membership(await make({ name: "Open", type: "PUBLIC" }))).toEqual({ role: "MEMBER" });
+    expect(await membership(await make({ name: "Closed", type: "GROUP" }))).toBeNull();
+    expect(await membership(await make({ name: "Full", type: "PUBLIC", maxMembers: 2, memberIds: [other.id] }))).toBeNull();
+  });
+});

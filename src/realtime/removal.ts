@@ -32,7 +32,10 @@ export function endWhenRemoved<T>(pubsub: PubSubEngine, roomId: string, userId: 
   return {
     next: () => iterator.next(),
     return: stop,
-    throw: (error) => (stop(), Promise.reject(error)),
+    throw: async (error) => {
+      await stop();
+      throw error;
+    },
     [Symbol.asyncIterator]() {
       return this;
     },
