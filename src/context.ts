@@ -7,7 +7,7 @@ import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { PrismaClient } from "./db/client.js";
-import type { Presence } from "./realtime/presence.js";
+import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events, PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Contacts } from "./users/contacts.js";
@@ -59,8 +59,7 @@ export function makeContext(app: App, viewer: Viewer | null): Context {
         const [online, views] = await Promise.all([app.presence.online(unique), presenceViews(app.db, viewer?.userId ?? null, unique)]);
         return ids.map((id) => {
           const view = views.get(id) ?? { hidden: true, away: false };
-          const status: PresenceStatus = view.hidden || !online.has(id) ? "OFFLINE" : view.away ? "AWAY" : "ONLINE";
-          return { status, hidden: view.hidden };
+          return { status: shownStatus(online.has(id), view.hidden, view.away), hidden: view.hidden };
         });
       },
       { cache: false },

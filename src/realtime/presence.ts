@@ -111,8 +111,15 @@ export class Presence {
   }
 }
 
+/**
+ * The status a viewer sees: OFFLINE when the user is not connected or hidden from
+ * them (showOnlineStatus off, or a block: users/privacy.ts), else AWAY if chosen, else ONLINE.
+ */
+export function shownStatus(connected: boolean, hidden: boolean, away: boolean): PresenceStatus {
+  return !connected || hidden ? "OFFLINE" : away ? "AWAY" : "ONLINE";
+}
+
 /** The status and lastSeenAt others see of a user with `profile`. */
 function visible(profile: PresenceProfile, connected: boolean, lastSeenAt: Date | null): Pick<PresencePayload, "status" | "lastSeenAt"> {
-  const status: PresenceStatus = !connected || !profile.visible ? "OFFLINE" : profile.away ? "AWAY" : "ONLINE";
-  return { status, lastSeenAt: profile.visible ? (lastSeenAt?.toISOString() ?? null) : null };
+  return { status: shownStatus(connected, !profile.visible, profile.away), lastSeenAt: profile.visible ? (lastSeenAt?.toISOString() ?? null) : null };
 }
