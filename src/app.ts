@@ -12,7 +12,7 @@ import { migrate } from "./db/migrate.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
-import { Events } from "./realtime/topics.js";
+import { Events } from "./realtime/events.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { Contacts } from "./users/contacts.js";
 import { Profiles } from "./users/profiles.js";
@@ -69,7 +69,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
     invites: new Invites(db, events),
-    messages: new Messages(db, bus.pubsub),
+    messages: new Messages(db, bus.pubsub, events),
     typing,
     presence,
   };

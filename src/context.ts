@@ -8,7 +8,8 @@ import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { PrismaClient } from "./db/client.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
-import type { Events, PresenceStatus } from "./realtime/topics.js";
+import type { Events } from "./realtime/events.js";
+import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Contacts } from "./users/contacts.js";
 import { presenceViews } from "./users/privacy.js";
@@ -46,6 +47,12 @@ export interface Context {
    * its context for its whole life, and presence changes.
    */
   presenceLoader: DataLoader<string, { status: PresenceStatus; hidden: boolean }>;
+  /**
+   * Room id → the read markers of its members who show read receipts (seed 000
+   * `show_read_receipts`), batching Message.readBy / deliveryState into one
+   * statement per execution. Uncached, like presenceLoader.
+   */
+  readMarkersLoader: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
 }
 
 /** Builds a resolver context for `viewer`. */
@@ -61,6 +68,16 @@ export function makeContext(app: App, viewer: Viewer | null): Context {
           const view = views.get(id) ?? { hidden: true, away: false };
           return { status: shownStatus(online.has(id), view.hidden, view.away), hidden: view.hidden };
         });
+      },
+      { cache: false },
+    ),
+    readMarkersLoader: new DataLoader(
+      async (roomIds) => {
+        const markers = await app.db.roomMember.findMany({
+          where: { roomId: { in: [...new Set(roomIds)] }, user: { showReadReceipts: true } },
+          select: { roomId: true, userId: true, lastReadSeq: true },
+        });
+        return roomIds.map((id) => markers.filter((m) => m.roomId === id));
       },
       { cache: false },
     ),

@@ -3,7 +3,7 @@ import type { PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
-import type { Events } from "../realtime/topics.js";
+import type { Events } from "../realtime/events.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
 import { type AccessTokens, refreshTokens } from "./tokens.js";
 

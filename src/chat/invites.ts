@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomInvite } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/topics.js";
+import type { Events } from "../realtime/events.js";
 import { requireMember } from "./access.js";
 import { addWithinCapacity, lockRoom } from "./rooms.js";
 
@@ -47,15 +47,14 @@ export class Invites {
    * room is full (the invite stays, to accept later).
    */
   async accept(userId: string, inviteId: string): Promise<Room> {
-    const { room, inviterId } = await this.db.$transaction(async (tx) => {
+    return this.events.transaction(this.db, async (tx, record) => {
       const invite = await tx.roomInvite.findFirst({ where: { id: inviteId, inviteeId: userId } });
       if (!invite) throw notFound("Invite");
       const room = (await lockRoom(tx, invite.roomId))!;
       await addWithinCapacity(tx, room, userId, "MEMBER");
-      return { room, inviterId: invite.inviterId };
+      await record({ kind: "MemberJoined", roomId: room.id, userId, role: "MEMBER", byId: null, invitedById: invite.inviterId });
+      return room;
     });
-    await this.events.room({ kind: "MemberJoined", roomId: room.id, userId, role: "MEMBER", byId: null, invitedById: inviterId });
-    return room;
   }
 
   /** Declines an invite of the viewer's. @throws NOT_FOUND for an unknown invite or someone else's. */

@@ -1,39 +1,50 @@
 import type { PubSubEngine } from "graphql-subscriptions";
-import type { PrismaClient } from "../db/client.js";
+import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { badInput, notFound } from "../errors.js";
-import type { Message } from "../generated/prisma/client.js";
-import { type MessageAddedPayload, topics } from "../realtime/topics.js";
+import { badInput, forbidden, notFound } from "../errors.js";
+import type { Message, Room } from "../generated/prisma/client.js";
+import type { Events } from "../realtime/events.js";
+import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster } from "./access.js";
+import { lockRoom } from "./rooms.js";
+
+/** How many messages a room may have pinned at once (Slack's limit is 100, Telegram shows one; 50 keeps the list readable). */
+export const MAX_PINNED = 50;
 
 export interface SendMessageInput {
   roomId: string;
   /** 1–5,000 characters (seed 001), already trimmed by input validation. */
   content: string;
   replyToId?: string | null;
+  /** Reply in the thread of this top-level message. */
+  threadRootId?: string | null;
   /** The sender's idempotency key for this message (seed 001 `client_message_id`). */
   clientMessageId?: string | null;
 }
 
 /**
- * Sending and reacting. A message is committed to PostgreSQL before it is
- * published, so a subscriber never sees a message that a later read could miss.
+ * Sending, editing, deleting, reading, pinning and reacting. Every change is
+ * committed with its room event (events.transaction: stored in the room's log
+ * with the next seq) and published after the commit, so a subscriber never sees
+ * a change that a later read could miss.
  */
 export class Messages {
   constructor(
     private readonly db: PrismaClient,
     private readonly pubsub: PubSubEngine,
+    private readonly events: Events,
   ) {}
 
   /**
-   * Stores a message and publishes it on the room's messageAdded topic.
+   * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
    * In one transaction: bump the room's `lastSeq` (the row lock orders
-   * concurrent sends), insert the message with that seq, and move the sender's
-   * read marker to it. A retry with the same `clientMessageId` returns the stored
-   * message and publishes nothing.
+   * concurrent sends), insert the message with that seq, move the sender's read
+   * marker to it, and count it on its thread's root. A retry with the same
+   * `clientMessageId` returns the stored message and publishes nothing.
    * @throws NOT_FOUND / FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
-   * `input.replyToId` when it is not a message of the same room.
+   * `input.replyToId` when it is not a message of the same room, and on
+   * `input.threadRootId` unless it is a live top-level message of the same room.
    */
   async send(senderId: string, input: SendMessageInput): Promise<Message> {
     await requirePoster(this.db, input.roomId, senderId);
@@ -46,20 +57,31 @@ export class Messages {
       const target = await this.db.message.findUnique({ where: { id: input.replyToId }, select: { roomId: true } });
       if (target?.roomId !== input.roomId) throw badInput("input.replyToId", "replyToId must be a message of the same room");
     }
+    const threadRootId = input.threadRootId ?? null;
+    if (threadRootId) {
+      const root = await this.db.message.findUnique({ where: { id: threadRootId }, select: { roomId: true, threadRootId: true, deletedAt: true } });
+      if (root?.roomId !== input.roomId || root.threadRootId || root.deletedAt) {
+        throw badInput("input.threadRootId", "threadRootId must be a top-level, not deleted message of the same room");
+      }
+    }
     let message: Message;
     try {
-      message = await this.db.$transaction(async (tx) => {
+      message = await this.events.transaction(this.db, async (tx, record) => {
         const { lastSeq: seq } = await tx.room.update({
           where: { id: input.roomId },
           data: { lastSeq: { increment: 1 }, lastActivityAt: new Date() },
           select: { lastSeq: true },
         });
         const created = await tx.message.create({
-          data: { roomId: input.roomId, seq, senderId, content: input.content, replyToId: input.replyToId ?? null, clientMessageId },
+          data: { roomId: input.roomId, seq, senderId, content: input.content, replyToId: input.replyToId ?? null, threadRootId, clientMessageId },
         });
         // also re-checks membership inside the transaction: a sender removed meanwhile writes nothing
         const { count } = await tx.roomMember.updateMany({ where: { roomId: input.roomId, userId: senderId }, data: { lastReadSeq: seq } });
         if (count === 0) throw notFound("Room");
+        if (threadRootId) {
+          await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
+        }
+        await record({ kind: "MessageAdded", roomId: input.roomId, messageId: created.id });
         return created;
       });
     } catch (e) {
@@ -67,25 +89,128 @@ export class Messages {
       if (clientMessageId && isUniqueViolation(e, "clientMessageId")) return (await this.findRetry(senderId, clientMessageId))!;
       throw e;
     }
-    const payload: MessageAddedPayload = { message: { ...message, createdAt: message.createdAt.toISOString() } };
+    const payload: MessageAddedPayload = { message: messageToJson(message) };
     await this.pubsub.publish(topics.messageAdded(message.roomId), payload);
     return message;
   }
 
   /**
-   * Adds (`add: true`) or removes the viewer's `emoji` reaction; both are idempotent.
-   * @throws NOT_FOUND for an unknown message or one in a room the viewer cannot see.
+   * Replaces the content of the sender's own message, keeping the previous one in
+   * its edit history; the same content again changes nothing.
+   * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN for
+   * someone else's or a deleted message.
+   */
+  async edit(userId: string, messageId: string, content: string): Promise<Message> {
+    const message = await this.visible(userId, messageId);
+    if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
+    return this.events.transaction(this.db, async (tx, record) => {
+      const current = await lockMessage(tx, messageId);
+      if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
+      if (current.content === content) return current;
+      const editedAt = new Date();
+      await tx.messageEdit.create({ data: { messageId, content: current.content, editedAt } });
+      await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
+      return tx.message.update({ where: { id: messageId }, data: { content, editedAt } });
+    });
+  }
+
+  /**
+   * Deletes a message, leaving a tombstone in history: same id and seq, content
+   * "", `deletedAt` set; its edit history and reactions go, and it is unpinned.
+   * The sender may delete their messages, a room's OWNER and ADMINs any. Idempotent.
+   * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN otherwise.
+   */
+  async delete(userId: string, messageId: string): Promise<Message> {
+    const message = await this.visible(userId, messageId);
+    const membership = await requireMember(this.db, message.roomId, userId);
+    if (message.senderId !== userId && membership.role === "MEMBER") throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
+    return this.events.transaction(this.db, async (tx, record) => {
+      const current = await lockMessage(tx, messageId);
+      if (current.deletedAt) return current;
+      await tx.messageEdit.deleteMany({ where: { messageId } });
+      await tx.reaction.deleteMany({ where: { messageId } });
+      await record({ kind: "MessageDeleted", roomId: current.roomId, messageId });
+      return tx.message.update({ where: { id: messageId }, data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null } });
+    });
+  }
+
+  /**
+   * Moves the viewer's read marker in the room to `messageId`; never backwards
+   * (an older message changes nothing). Sends a ReadReceipt unless the viewer
+   * hides read receipts (seed 000 `show_read_receipts`).
+   * @throws NOT_FOUND / FORBIDDEN for non-members; BAD_USER_INPUT on `messageId`
+   * when it is not a message of the room.
+   */
+  async markRead(userId: string, roomId: string, messageId: string): Promise<Room> {
+    await requireMember(this.db, roomId, userId);
+    const message = await this.db.message.findUnique({ where: { id: messageId }, select: { roomId: true, seq: true } });
+    if (message?.roomId !== roomId) throw badInput("messageId", "messageId must be a message of this room");
+    const { showReadReceipts } = await this.db.user.findUniqueOrThrow({ where: { id: userId }, select: { showReadReceipts: true } });
+    return this.events.transaction(this.db, async (tx, record) => {
+      const { count } = await tx.roomMember.updateMany({ where: { roomId, userId, lastReadSeq: { lt: message.seq } }, data: { lastReadSeq: message.seq } });
+      if (count > 0 && showReadReceipts) await record({ kind: "ReadReceipt", roomId, messageId, userId });
+      return tx.room.findUniqueOrThrow({ where: { id: roomId } });
+    });
+  }
+
+  /**
+   * Pins (or unpins) a message; idempotent. In a DIRECT room either member may,
+   * elsewhere the OWNER and ADMINs. At most {@link MAX_PINNED} per room.
+   * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN
+   * (role, deleted message, the room has MAX_PINNED pinned already).
+   */
+  async pin(userId: string, messageId: string, pinned: boolean): Promise<Message> {
+    const message = await this.visible(userId, messageId);
+    const membership = await requireMember(this.db, message.roomId, userId);
+    const room = await this.db.room.findUniqueOrThrow({ where: { id: message.roomId }, select: { type: true } });
+    if (room.type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
+    return this.events.transaction(this.db, async (tx, record) => {
+      await lockRoom(tx, message.roomId); // counts and pins one at a time per room
+      const current = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
+      if (current.deletedAt) throw forbidden("A deleted message cannot be pinned");
+      if ((current.pinnedAt !== null) === pinned) return current;
+      if (pinned && (await tx.message.count({ where: { roomId: current.roomId, pinnedAt: { not: null } } })) >= MAX_PINNED) {
+        throw forbidden(`A room can have at most ${MAX_PINNED} pinned messages; unpin one first`);
+      }
+      await record({ kind: "MessagePinned", roomId: current.roomId, messageId, pinned, byId: userId });
+      return tx.message.update({ where: { id: messageId }, data: pinned ? { pinnedAt: new Date(), pinnedById: userId } : { pinnedAt: null, pinnedById: null } });
+    });
+  }
+
+  /**
+   * Adds (`add: true`) or removes the viewer's `emoji` reaction; both are
+   * idempotent, and only a change makes a ReactionAdded / ReactionRemoved event.
+   * @throws NOT_FOUND for an unknown message or one in a room the viewer cannot
+   * see; FORBIDDEN for a deleted message.
    */
   async react(userId: string, messageId: string, emoji: string, add: boolean): Promise<Message> {
+    const message = await this.visible(userId, messageId);
+    if (message.deletedAt) throw forbidden("A deleted message cannot get reactions");
+    const roomId = message.roomId;
+    await this.events.transaction(this.db, async (tx, record) => {
+      const { count } = add
+        ? await tx.reaction.createMany({ data: [{ messageId, userId, emoji }], skipDuplicates: true })
+        : await tx.reaction.deleteMany({ where: { messageId, userId, emoji } });
+      if (count > 0) await record({ kind: add ? "ReactionAdded" : "ReactionRemoved", roomId, messageId, userId, emoji });
+    });
+    return message;
+  }
+
+  /** The message, when the viewer may see its room. @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined. */
+  private async visible(userId: string, messageId: string): Promise<Message> {
     const message = await this.db.message.findUnique({ where: { id: messageId } });
     if (!message) throw notFound("Message");
     await requireMember(this.db, message.roomId, userId);
-    if (add) await this.db.reaction.createMany({ data: [{ messageId, userId, emoji }], skipDuplicates: true });
-    else await this.db.reaction.deleteMany({ where: { messageId, userId, emoji } });
     return message;
   }
 
   private findRetry(senderId: string, clientMessageId: string): Promise<Message | null> {
     return this.db.message.findUnique({ where: { senderId_clientMessageId: { senderId, clientMessageId } } });
   }
+}
+
+/** Reads the message and locks its row until the transaction ends (edits and deletes of one message go one at a time). */
+async function lockMessage(tx: Db, messageId: string): Promise<Message> {
+  await tx.$queryRaw`SELECT 1 FROM "Message" WHERE id = ${messageId}::uuid FOR UPDATE`;
+  return tx.message.findUniqueOrThrow({ where: { id: messageId } });
 }

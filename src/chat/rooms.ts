@@ -2,7 +2,7 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/topics.js";
+import type { Events } from "../realtime/events.js";
 import { isContact } from "../users/contacts.js";
 import { blockedEitherWay } from "../users/privacy.js";
 import { requireMember, requireRole } from "./access.js";
@@ -114,16 +114,15 @@ export class Rooms {
    * @throws NOT_FOUND for a missing or non-public room; FORBIDDEN when it is full.
    */
   async join(userId: string, roomId: string): Promise<Room> {
-    const { room, joined } = await this.db.$transaction(async (tx) => {
+    return this.events.transaction(this.db, async (tx, record) => {
       const room = await lockRoom(tx, roomId);
       const member = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
-      if (member) return { room: room!, joined: false };
+      if (member) return room!;
       if (room?.type !== "PUBLIC") throw notFound("Room");
       await addWithinCapacity(tx, room, userId, "MEMBER");
-      return { room, joined: true };
+      await record({ kind: "MemberJoined", roomId, userId, role: "MEMBER", byId: null, invitedById: null });
+      return room;
     });
-    if (joined) await this.events.room({ kind: "MemberJoined", roomId, userId, role: "MEMBER", byId: null, invitedById: null });
-    return room;
   }
 
   /**
@@ -132,20 +131,21 @@ export class Rooms {
    * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the owner.
    */
   async leave(userId: string, roomId: string): Promise<void> {
-    const deleted = await this.db.$transaction(async (tx) => {
-      await lockRoom(tx, roomId); // a concurrent join cannot slip in between the count and the delete
+    const deleted = await this.events.transaction(this.db, async (tx, record) => {
+      // the lock: a concurrent join cannot slip in between the count and the delete
+      const room = (await lockRoom(tx, roomId))!;
       const membership = await requireMember(tx, roomId, userId);
       const members = await tx.roomMember.count({ where: { roomId } });
       if (members === 1) {
         await tx.room.delete({ where: { id: roomId } });
-        return true;
+        return room;
       }
       if (membership.role === "OWNER") throw forbidden("The owner cannot leave; transfer ownership to another member first");
       await tx.roomMember.delete({ where: { roomId_userId: { roomId, userId } } });
-      return false;
+      await record({ kind: "MemberLeft", roomId, userId, reason: "LEFT", byId: null });
+      return null;
     });
-    if (deleted) await this.events.room({ kind: "RoomDeleted", roomId, byId: userId });
-    else await this.events.room({ kind: "MemberLeft", roomId, userId, reason: "LEFT", byId: null });
+    if (deleted) await this.events.roomGone({ kind: "RoomDeleted", roomId, byId: userId }, deleted.lastEventSeq);
   }
 
   /**
@@ -160,14 +160,15 @@ export class Rooms {
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only the room OWNER can add ADMINs");
     if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound("User");
-    const member = await this.db.$transaction(async (tx) => {
+    const member = await this.events.transaction(this.db, async (tx, record) => {
       const room = (await lockRoom(tx, roomId))!;
       if (await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
         throw badInput("userId", "User is already a member of this room");
       }
-      return addWithinCapacity(tx, room, userId, role);
+      const member = await addWithinCapacity(tx, room, userId, role);
+      await record({ kind: "MemberJoined", roomId, userId, role, byId: actorId, invitedById: null });
+      return member;
     });
-    await this.events.room({ kind: "MemberJoined", roomId, userId, role, byId: actorId, invitedById: null });
     await this.events.users([userId], { kind: "AddedToRoom", roomId, byId: actorId });
     return member;
   }
@@ -184,10 +185,13 @@ export class Rooms {
     const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
     if (!target) throw notFound("Member");
     if (!outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot remove a ${target.role}`);
-    const { count } = await this.db.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
-    if (count === 0) throw notFound("Member"); // left or changed role meanwhile
-    await this.events.room({ kind: "MemberLeft", roomId, userId, reason: "REMOVED", byId: actorId });
-    const room = await this.db.room.findUnique({ where: { id: roomId }, select: { name: true } });
+    const room = await this.events.transaction(this.db, async (tx, record) => {
+      const room = await lockRoom(tx, roomId);
+      const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
+      if (count === 0) throw notFound("Member"); // left or changed role meanwhile
+      await record({ kind: "MemberLeft", roomId, userId, reason: "REMOVED", byId: actorId });
+      return room;
+    });
     await this.events.users([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: "REMOVED", byId: actorId });
   }
 
@@ -203,9 +207,11 @@ export class Rooms {
     const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
     if (!target) throw notFound("Member");
     if (target.role === role) return target;
-    const updated = await this.db.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { role } });
-    await this.events.room({ kind: "MemberRoleChanged", roomId, userId, role, previousRole: target.role, byId: actorId });
-    return updated;
+    return this.events.transaction(this.db, async (tx, record) => {
+      const updated = await tx.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { role } });
+      await record({ kind: "MemberRoleChanged", roomId, userId, role, previousRole: target.role, byId: actorId });
+      return updated;
+    });
   }
 
   /**
@@ -215,18 +221,17 @@ export class Rooms {
    */
   async transferOwnership(actorId: string, roomId: string, userId: string): Promise<Room> {
     if (userId === actorId) throw badInput("userId", "You already own this room");
-    const { room, previousRole } = await this.db.$transaction(async (tx) => {
+    return this.events.transaction(this.db, async (tx, record) => {
       const room = (await lockRoom(tx, roomId))!;
       await requireRole(tx, roomId, actorId, ["OWNER"]);
       const target = await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
       if (!target) throw notFound("Member");
       await tx.roomMember.update({ where: { roomId_userId: { roomId, userId: actorId } }, data: { role: "ADMIN" } });
       await tx.roomMember.update({ where: { roomId_userId: { roomId, userId } }, data: { role: "OWNER" } });
-      return { room, previousRole: target.role };
+      await record({ kind: "MemberRoleChanged", roomId, userId, role: "OWNER", previousRole: target.role, byId: actorId });
+      await record({ kind: "MemberRoleChanged", roomId, userId: actorId, role: "ADMIN", previousRole: "OWNER", byId: actorId });
+      return room;
     });
-    await this.events.room({ kind: "MemberRoleChanged", roomId, userId, role: "OWNER", previousRole, byId: actorId });
-    await this.events.room({ kind: "MemberRoleChanged", roomId, userId: actorId, role: "ADMIN", previousRole: "OWNER", byId: actorId });
-    return room;
   }
 
   /**
@@ -236,19 +241,18 @@ export class Rooms {
    */
   async update(actorId: string, roomId: string, input: UpdateRoomInput): Promise<Room> {
     await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
-    const room = await this.db.$transaction(async (tx) => {
+    return this.events.transaction(this.db, async (tx, record) => {
       await lockRoom(tx, roomId);
       if (input.maxMembers != null) {
         const members = await tx.roomMember.count({ where: { roomId } });
         if (input.maxMembers < members) throw badInput("input.maxMembers", `maxMembers cannot be below the ${members} current members`);
       }
+      await record({ kind: "RoomUpdated", roomId, byId: actorId });
       return tx.room.update({
         where: { id: roomId },
         data: { name: input.name ?? undefined, description: input.description, avatar: input.avatar, maxMembers: input.maxMembers ?? undefined },
       });
     });
-    await this.events.room({ kind: "RoomUpdated", roomId, byId: actorId });
-    return room;
   }
 
   /**
@@ -259,7 +263,7 @@ export class Rooms {
   async delete(actorId: string, roomId: string): Promise<void> {
     await requireRole(this.db, roomId, actorId, ["OWNER"]);
     const room = await this.db.room.delete({ where: { id: roomId }, include: { members: { select: { userId: true } } } });
-    await this.events.room({ kind: "RoomDeleted", roomId, byId: actorId });
+    await this.events.roomGone({ kind: "RoomDeleted", roomId, byId: actorId }, room.lastEventSeq);
     const others = room.members.map((m) => m.userId).filter((id) => id !== actorId);
     await this.events.users(others, { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "ROOM_DELETED", byId: actorId });
   }

@@ -41,31 +41,3 @@ export function endWhenRemoved<T>(pubsub: PubSubEngine, roomId: string, userId: 
     },
   };
 }
-
-/**
- * The roomEvents stream of `userId`: every event of the room, ending after the
- * one that removes them (which they still get, so clients can update).
- * A plain iterator, not an async generator: a generator's return() waits for
- * its pending await, so an unsubscribe would hold the bus subscription until
- * the room's next event.
- */
-export function untilRemoved(events: AsyncIterableIterator<RoomEventPayload>, userId: string): AsyncIterableIterator<RoomEventPayload> {
-  let last = false;
-  const done = async (): Promise<IteratorResult<RoomEventPayload>> => {
-    last = true;
-    await events.return?.();
-    return { done: true, value: undefined };
-  };
-  return {
-    next: async () => {
-      if (last) return done();
-      const result = await events.next();
-      if (!result.done && removes(result.value, userId)) last = true;
-      return result;
-    },
-    return: done,
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}

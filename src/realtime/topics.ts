@@ -1,4 +1,4 @@
-import type { PubSubEngine } from "graphql-subscriptions";
+import type { Message } from "../generated/prisma/client.js";
 
 /**
  * Pub/sub topics and the JSON payloads published on them. Payloads cross Redis
@@ -19,18 +19,28 @@ export const topics = {
   sessionRevoked: "sessions:revoked",
 };
 
-/** A stored message as published on `messageAdded` (the Message row, dates as ISO strings). */
+/** A Message row as JSON: dates as ISO-8601 strings. */
+export type MessageJson = { [K in keyof Message]: Message[K] extends Date ? string : Message[K] extends Date | null ? string | null : Message[K] };
+
+/** A stored message as published on `messageAdded`. */
 export interface MessageAddedPayload {
-  message: {
-    id: string;
-    roomId: string;
-    seq: number;
-    senderId: string;
-    content: string;
-    replyToId: string | null;
-    clientMessageId: string | null;
-    createdAt: string;
-  };
+  message: MessageJson;
+}
+
+const MESSAGE_DATES = ["createdAt", "editedAt", "deletedAt", "threadLastReplyAt", "pinnedAt"] as const;
+
+/** A Message row → JSON for the bus. */
+export function messageToJson(message: Message): MessageJson {
+  const json = { ...message } as Record<string, unknown>;
+  for (const key of MESSAGE_DATES) json[key] = message[key]?.toISOString() ?? null;
+  return json as MessageJson;
+}
+
+/** JSON from the bus → a Message row. */
+export function messageFromJson(json: MessageJson): Message {
+  const message = { ...json } as Record<string, unknown>;
+  for (const key of MESSAGE_DATES) message[key] = json[key] === null ? null : new Date(json[key]!);
+  return message as Message;
 }
 
 /** Published on `typing`; `isTyping: false` is also sent by the server when a typing state expires. */
@@ -56,16 +66,29 @@ export interface PresencePayload {
 
 type Role = "OWNER" | "ADMIN" | "MEMBER";
 
+type MessageEventData<K> = { kind: K; roomId: string; messageId: string };
+type ReactionEventData<K> = { kind: K; roomId: string; messageId: string; userId: string; emoji: string };
+
+/** A room event as recorded: `kind` names the GraphQL type; ids only (each node loads the rows its subscribers select). */
+export type RoomEventData =
+  | { kind: "MemberJoined"; roomId: string; userId: string; role: Role; byId: string | null; invitedById: string | null }
+  | { kind: "MemberLeft"; roomId: string; userId: string; reason: "LEFT" | "REMOVED"; byId: string | null }
+  | { kind: "MemberRoleChanged"; roomId: string; userId: string; role: Role; previousRole: Role; byId: string }
+  | { kind: "RoomUpdated"; roomId: string; byId: string }
+  | { kind: "RoomDeleted"; roomId: string; byId: string }
+  | MessageEventData<"MessageAdded">
+  | MessageEventData<"MessageEdited">
+  | MessageEventData<"MessageDeleted">
+  | ReactionEventData<"ReactionAdded">
+  | ReactionEventData<"ReactionRemoved">
+  | { kind: "ReadReceipt"; roomId: string; messageId: string; userId: string }
+  | { kind: "MessagePinned"; roomId: string; messageId: string; pinned: boolean; byId: string };
+
 /**
- * Published on `roomEvents`: `kind` names the GraphQL type. Ids only; each node
- * loads the rows the subscriber selected. `at` is an ISO-8601 time.
+ * Published on `roomEvents` and stored in the room's log (StoredEvent): the
+ * event with its per-room `seq` (1, 2, 3, …) and its time `at` (ISO-8601).
  */
-export type RoomEventPayload =
-  | { kind: "MemberJoined"; roomId: string; userId: string; role: Role; byId: string | null; invitedById: string | null; at: string }
-  | { kind: "MemberLeft"; roomId: string; userId: string; reason: "LEFT" | "REMOVED"; byId: string | null; at: string }
-  | { kind: "MemberRoleChanged"; roomId: string; userId: string; role: Role; previousRole: Role; byId: string; at: string }
-  | { kind: "RoomUpdated"; roomId: string; byId: string; at: string }
-  | { kind: "RoomDeleted"; roomId: string; byId: string; at: string };
+export type RoomEventPayload = RoomEventData & { seq: number; at: string };
 
 /** A Contact row (a contact request) as JSON. */
 export interface ContactJson {
@@ -89,32 +112,4 @@ export type UserEventPayload =
 /** Published on `sessionRevoked`. */
 export interface SessionRevokedPayload {
   sessionId: string;
-}
-
-/** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
-type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
-
-/**
- * Publishes room, user and session events on the bus, stamped with the time.
- * Callers publish after their transaction has committed.
- */
-export class Events {
-  constructor(private readonly pubsub: PubSubEngine) {}
-
-  /** To the room's `roomEvents` subscribers. */
-  room(event: WithoutAt<RoomEventPayload>): Promise<void> {
-    return this.pubsub.publish(topics.roomEvents(event.roomId), { ...event, at: new Date().toISOString() });
-  }
-
-  /** To each of `userIds`' `myEvents` subscribers. */
-  async users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
-    const payload = { ...event, at: new Date().toISOString() };
-    await Promise.all(userIds.map((id) => this.pubsub.publish(topics.userEvents(id), payload)));
-  }
-
-  /** To every node: close the session's sockets. */
-  sessionRevoked(sessionId: string): Promise<void> {
-    const payload: SessionRevokedPayload = { sessionId };
-    return this.pubsub.publish(topics.sessionRevoked, payload);
-  }
 }

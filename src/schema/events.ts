@@ -1,5 +1,8 @@
 import { requireMember } from "../chat/access.js";
-import { untilRemoved } from "../realtime/removal.js";
+import { storedEvents } from "../realtime/events.js";
+import { removes } from "../realtime/removal.js";
+import { parseCursor, sequencedStream } from "../realtime/stream.js";
+import { badInput } from "../errors.js";
 import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
@@ -10,49 +13,94 @@ import { rules } from "./validation.js";
 type Kind<U, K> = Extract<U, { kind: K }>;
 
 
+type Fields<T> = Parameters<ReturnType<typeof builder.objectRef<T>>["implement"]>[0]["fields"];
+
 /** Defines one event object type of a union: `at` plus `fields`. */
-function eventType<T extends { at: string }>(name: string, description: string, fields: Parameters<ReturnType<typeof builder.objectRef<T>>["implement"]>[0]["fields"]) {
+function eventType<T extends { at: string }>(name: string, description: string, fields: Fields<T>) {
   return builder.objectRef<T>(name).implement({
     description,
     fields: (t) => ({ ...fields!(t), at: t.field({ type: "DateTime", description: "When it happened.", resolve: (e) => e.at }) }),
   });
 }
 
+const SequencedEvent = builder.interfaceRef<RoomEventPayload>("SequencedEvent").implement({
+  description: "A stored room event: every RoomEvent type implements it.",
+  fields: (t) => ({
+    seq: t.exposeInt("seq", { description: "The room's event sequence number: 1, 2, 3, … one per stored event, so a jump is a gap." }),
+    cursor: t.string({ description: "Pass as `after` to roomEvents to resume after this event.", resolve: (e) => String(e.seq) }),
+    at: t.field({ type: "DateTime", description: "When it happened.", resolve: (e) => e.at }),
+  }),
+});
+
+/** Defines one RoomEvent type: a SequencedEvent (seq, cursor, at) with `fields`. */
+function roomEventType<K extends RoomEventPayload["kind"]>(kind: K, description: string, fields: Fields<Kind<RoomEventPayload, K>>) {
+  return builder.objectRef<Kind<RoomEventPayload, K>>(kind).implement({ description, interfaces: [SequencedEvent], fields: (t) => fields!(t) });
+}
+
 const MemberLeftReason = builder.enumType("MemberLeftReason", { values: ["LEFT", "REMOVED"] as const });
 const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "ROOM_DELETED"] as const });
 
-const MemberJoined = eventType<Kind<RoomEventPayload, "MemberJoined">>("MemberJoined", "A user joined the room, accepted an invite (invitedBy), or was added (addedBy).", (t) => ({
+const MemberJoined = roomEventType("MemberJoined", "A user joined the room, accepted an invite (invitedBy), or was added (addedBy).", (t) => ({
   roomId: t.exposeID("roomId"),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   role: t.field({ type: RoomRoleEnum, resolve: (e) => e.role }),
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
   invitedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.invitedById ? load.user(ctx, q, e.invitedById) : null) }),
 }));
-const MemberLeft = eventType<Kind<RoomEventPayload, "MemberLeft">>("MemberLeft", "A member left or was removed (removedBy). The last event a removed member gets.", (t) => ({
+const MemberLeft = roomEventType("MemberLeft", "A member left or was removed (removedBy). The last event a removed member gets.", (t) => ({
   roomId: t.exposeID("roomId"),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   reason: t.field({ type: MemberLeftReason, resolve: (e) => e.reason }),
   removedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
-const MemberRoleChanged = eventType<Kind<RoomEventPayload, "MemberRoleChanged">>("MemberRoleChanged", "A member's role changed (updateMemberRole; transferOwnership sends two).", (t) => ({
+const MemberRoleChanged = roomEventType("MemberRoleChanged", "A member's role changed (updateMemberRole; transferOwnership sends two).", (t) => ({
   roomId: t.exposeID("roomId"),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   role: t.field({ type: RoomRoleEnum, resolve: (e) => e.role }),
   previousRole: t.field({ type: RoomRoleEnum, resolve: (e) => e.previousRole }),
   changedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
-const RoomUpdated = eventType<Kind<RoomEventPayload, "RoomUpdated">>("RoomUpdated", "The room's name, description, avatar or maxMembers changed.", (t) => ({
+const RoomUpdated = roomEventType("RoomUpdated", "The room's name, description, avatar or maxMembers changed.", (t) => ({
   room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
   updatedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
-const RoomDeleted = eventType<Kind<RoomEventPayload, "RoomDeleted">>("RoomDeleted", "The room was deleted; the subscription ends after this event.", (t) => ({
+const RoomDeleted = roomEventType("RoomDeleted", "The room was deleted; the subscription ends after this event.", (t) => ({
   roomId: t.exposeID("roomId"),
   deletedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The `message` field of a message event: the message as it is now. */
+const messageField = <T extends { messageId: string }>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, T>) =>
+  t.prismaField({ type: "Message", resolve: (q, e, _a, ctx) => load.message(ctx, q, e.messageId) });
+
+const MessageAdded = roomEventType("MessageAdded", "A message was sent (also on messageAdded).", (t) => ({ message: messageField(t) }));
+const MessageEdited = roomEventType("MessageEdited", "A message's content changed (its current content).", (t) => ({ message: messageField(t) }));
+const MessageDeleted = roomEventType("MessageDeleted", "A message was deleted (its tombstone).", (t) => ({ message: messageField(t) }));
+const ReactionAdded = roomEventType("ReactionAdded", "A member reacted to a message.", (t) => ({
+  message: messageField(t),
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
+  emoji: t.exposeString("emoji"),
+}));
+const ReactionRemoved = roomEventType("ReactionRemoved", "A member took a reaction back.", (t) => ({
+  message: messageField(t),
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
+  emoji: t.exposeString("emoji"),
+}));
+const ReadReceipt = roomEventType("ReadReceipt", "A member's read marker moved to `message` (not sent for members who hide read receipts).", (t) => ({
+  user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
+  message: messageField(t),
+}));
+const MessagePinned = roomEventType("MessagePinned", "A message was pinned (`pinned: true`) or unpinned.", (t) => ({
+  message: messageField(t),
+  pinned: t.exposeBoolean("pinned"),
+  by: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
+}));
+
 const RoomEvent = builder.unionType("RoomEvent", {
-  description: "A change to a room's members or settings.",
-  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted],
+  description: "Something stored in a room's event log: membership and settings changes, and message events.",
+  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted, MessageAdded, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved, ReadReceipt, MessagePinned],
   resolveType: (event) => event.kind,
 });
 
@@ -86,12 +134,25 @@ builder.subscriptionFields((t) => ({
   roomEvents: t.field({
     type: RoomEvent,
     description:
-      "Membership and settings changes of a room, the viewer's own included. Members only. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
+      "A room's events in seq order, the viewer's own included. Members only. With `after` (an event's cursor) it first replays every event stored after it, then continues live, with no gap and no duplicate. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
     authScopes: { viewer: true },
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    subscribe: async (_root, args, ctx) => {
-      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
-      return untilRemoved(ctx.app.pubsub.asyncIterableIterator<RoomEventPayload>(topics.roomEvents(args.roomId)), ctx.viewer!.userId);
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
+    subscribe: (_root, args, ctx) => {
+      const viewerId = ctx.viewer!.userId;
+      const after = args.after == null ? null : parseCursor(args.after);
+      if (after === null && args.after != null) throw badInput("after", "after must be a cursor from a RoomEvent");
+      return sequencedStream<RoomEventPayload>(
+        {
+          pubsub: ctx.app.pubsub,
+          topic: topics.roomEvents(args.roomId),
+          seqOf: (e) => e.seq,
+          head: async () => (await ctx.app.db.room.findUnique({ where: { id: args.roomId }, select: { lastEventSeq: true } }))?.lastEventSeq ?? 0,
+          load: (afterSeq, limit) => storedEvents(ctx.app.db, args.roomId, afterSeq, limit),
+          ready: async () => void (await requireMember(ctx.app.db, args.roomId, viewerId)),
+          endsWith: (e) => removes(e, viewerId),
+        },
+        after,
+      );
     },
     resolve: (event: RoomEventPayload) => event,
   }),

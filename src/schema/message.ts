@@ -1,7 +1,11 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
 import { endWhenRemoved } from "../realtime/removal.js";
-import { type MessageAddedPayload, topics } from "../realtime/topics.js";
+import { MAX_PINNED } from "../chat/messages.js";
+import type { Context } from "../context.js";
+import { badInput } from "../errors.js";
+import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
+import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
@@ -37,16 +41,60 @@ function groupReactions(reactions: (Reaction & { user: User })[], viewerId: stri
   return [...groups.values()];
 }
 
+const MessageTypeEnum = builder.enumType("MessageType", {
+  description: "TEXT for text messages; the others are set by attachments; SYSTEM messages come from the server.",
+  values: ["TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO", "VOICE", "SYSTEM"] as const,
+});
+const DeliveryState = builder.enumType("DeliveryState", {
+  values: { SENT: { description: "Stored" }, READ: { description: "Another member's read marker reached it" } } as const,
+});
+
+builder.prismaObject("MessageEdit", {
+  description: "An earlier version of a message.",
+  fields: (t) => ({
+    content: t.exposeString("content"),
+    editedAt: t.expose("editedAt", { type: "DateTime", description: "When this content was replaced." }),
+  }),
+});
+
+/** Whether another member's read marker reached `message` (members hiding read receipts do not count). */
+async function readers(ctx: Context, message: { roomId: string; senderId: string; seq: number }): Promise<string[]> {
+  const markers = await ctx.readMarkersLoader.load(message.roomId);
+  return markers.filter((m) => m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
+}
+
 export const MessageRef = builder.prismaObject("Message", {
   fields: (t) => ({
     id: t.exposeID("id"),
-    seq: t.exposeInt("seq", { description: "Position in the room: 1, 2, 3, … with no gaps." }),
+    seq: t.exposeInt("seq", { description: "Position in the room: 1, 2, 3, … with no gaps. String(seq) is messageAdded's `after` cursor." }),
+    type: t.expose("type", { type: MessageTypeEnum }),
     room: t.relation("room"),
     sender: t.relation("sender"),
-    content: t.exposeString("content"),
+    content: t.exposeString("content", { description: `"" once deleted.` }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    editedAt: t.expose("editedAt", { type: "DateTime", nullable: true, description: "The last edit; null if never edited." }),
+    edits: t.relation("edits", { description: "Earlier versions, oldest first (cleared when deleted).", query: { orderBy: [{ editedAt: "asc" }, { id: "asc" }] } }),
+    deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true, description: "Set when deleted: the message stays in history as a tombstone." }),
     clientMessageId: t.exposeString("clientMessageId", { nullable: true, description: "The sender's idempotency key, echoed back." }),
     replyTo: t.relation("replyTo", { nullable: true }),
+    threadRoot: t.relation("threadRoot", { nullable: true, description: "The thread this message replies in; null for top-level messages." }),
+    threadReplyCount: t.exposeInt("threadReplyCount"),
+    threadLastReplyAt: t.expose("threadLastReplyAt", { type: "DateTime", nullable: true }),
+    pinnedAt: t.expose("pinnedAt", { type: "DateTime", nullable: true }),
+    pinnedBy: t.relation("pinnedBy", { nullable: true }),
+    readBy: t.prismaField({
+      type: ["User"],
+      description: "Other members whose read marker reached this message, except those who hide read receipts.",
+      select: { roomId: true, senderId: true, seq: true },
+      resolve: async (query, message, _args, ctx) => Promise.all((await readers(ctx, message)).map((id) => load.user(ctx, query, id))),
+    }),
+    deliveryState: t.field({
+      type: DeliveryState,
+      nullable: true,
+      description: "For the sender only (null for others): SENT when stored, READ once another member's read marker reached it.",
+      select: { roomId: true, senderId: true, seq: true },
+      resolve: async (message, _args, ctx) => (message.senderId !== ctx.viewer?.userId ? null : (await readers(ctx, message)).length > 0 ? "READ" : "SENT"),
+    }),
     reactions: t.field({
       type: [ReactionGroupRef],
       select: { reactions: { orderBy: [{ createdAt: "asc" }, { userId: "asc" }], include: { user: true } } },
@@ -55,7 +103,12 @@ export const MessageRef = builder.prismaObject("Message", {
   }),
 });
 
+
 const MessageConnection = builder.connectionObject({ type: MessageRef, name: "MessageConnection" }, { name: "MessageEdge" });
+
+builder.prismaObjectField("Message", "thread", (t) =>
+  t.relatedConnection("thread", { cursor: "id", description: "Replies in this message's thread, oldest first.", query: { orderBy: { seq: "asc" } } }, MessageConnection),
+);
 
 builder.queryField("messages", (t) =>
   t.prismaConnection({
@@ -77,6 +130,7 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
     roomId: t.id({ required: true, validate: rules.id }),
     content: t.string({ required: true, validate: rules.content, description: "1–5000 characters, trimmed." }),
     replyToId: t.id({ validate: rules.id }),
+    threadRootId: t.id({ validate: rules.id, description: "Reply in the thread of this top-level message." }),
     clientMessageId: t.string({
       validate: rules.clientMessageId,
       description: "Your id for this send (e.g. a UUID). Retrying with the same value returns the first message instead of a second one.",
@@ -95,6 +149,41 @@ builder.mutationFields((t) => ({
       const message = await ctx.app.messages.send(ctx.viewer!.userId, input);
       return load.message(ctx, query, message.id);
     },
+  }),
+  editMessage: t.prismaField({
+    type: "Message",
+    description: "Changes the content of your own message; the previous content goes to its edits.",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }), content: t.arg.string({ required: true, validate: rules.content }) },
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.edit(ctx.viewer!.userId, args.id, args.content)).id),
+  }),
+  deleteMessage: t.prismaField({
+    type: "Message",
+    description: "Deletes a message, leaving a tombstone in history. The sender, or a room OWNER or ADMIN. Idempotent.",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.delete(ctx.viewer!.userId, args.id)).id),
+  }),
+  markRead: t.prismaField({
+    type: "Room",
+    description: "Moves your read marker in the room to this message (never backwards): unreadCount drops, and others get a ReadReceipt unless you hide them.",
+    authScopes: { viewer: true },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }), messageId: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer!.userId, args.roomId, args.messageId)).id),
+  }),
+  pinMessage: t.prismaField({
+    type: "Message",
+    description: `Pins a message (idempotent). DIRECT rooms: either member; others: the OWNER and ADMINs. At most ${MAX_PINNED} per room.`,
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer!.userId, args.id, true)).id),
+  }),
+  unpinMessage: t.prismaField({
+    type: "Message",
+    description: "Unpins a message (idempotent); the same people as pinMessage.",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer!.userId, args.id, false)).id),
   }),
   addReaction: t.prismaField({
     type: "Message",
@@ -121,14 +210,28 @@ builder.mutationFields((t) => ({
 builder.subscriptionField("messageAdded", (t) =>
   t.field({
     type: MessageRef,
-    description: "Each new message of a room, once stored. Members only; ends when the viewer leaves or is removed.",
+    description:
+      "Each new message of a room, once stored, in seq order. Members only; ends when the viewer leaves or is removed. With `after` (String(seq) of the last message you have) it first replays the messages after it, then continues live, with no gap and no duplicate.",
     authScopes: { viewer: true },
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
-      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
-      const messages = ctx.app.pubsub.asyncIterableIterator<MessageAddedPayload>(topics.messageAdded(args.roomId));
-      return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer!.userId, messages);
+      const { roomId } = args;
+      const after = args.after == null ? null : parseCursor(args.after);
+      if (after === null && args.after != null) throw badInput("after", "after must be the seq of a message, as a string");
+      const messages = await sequencedStream<MessageAddedPayload>(
+        {
+          pubsub: ctx.app.pubsub,
+          topic: topics.messageAdded(roomId),
+          seqOf: (p) => p.message.seq,
+          head: async () => (await ctx.app.db.room.findUnique({ where: { id: roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0,
+          load: async (afterSeq, limit) =>
+            (await ctx.app.db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit })).map((m) => ({ message: messageToJson(m) })),
+          ready: async () => void (await requireMember(ctx.app.db, roomId, ctx.viewer!.userId)),
+        },
+        after,
+      );
+      return endWhenRemoved(ctx.app.pubsub, roomId, ctx.viewer!.userId, messages);
     },
-    resolve: (payload: MessageAddedPayload): Message => ({ ...payload.message, createdAt: new Date(payload.message.createdAt) }),
+    resolve: (payload: MessageAddedPayload): Message => messageFromJson(payload.message),
   }),
 );

@@ -68,7 +68,7 @@ export const RoomRef = builder.prismaObject("Room", {
       resolve: (room) => room.members[0] ?? null,
     }),
     unreadCount: t.int({
-      description: "Messages after the viewer's read marker (0 for non-members). Sending a message moves the marker.",
+      description: "Messages after the viewer's read marker (0 for non-members). markRead and sending a message move the marker.",
       select: (_args, ctx) => ({ lastSeq: true, ...viewerMembership(ctx) }),
       resolve: (room) => (room.members[0] ? room.lastSeq - room.members[0].lastReadSeq : 0),
     }),
@@ -81,6 +81,15 @@ export const RoomRef = builder.prismaObject("Room", {
         messages: nested({ orderBy: { seq: "desc" as const }, take: 1 }),
       }),
       resolve: (room) => (room.members[0] ? (room.messages[0] ?? null) : null),
+    }),
+    pinnedMessages: t.field({
+      type: [MessageRef],
+      description: "Pinned messages, most recently pinned first; empty for non-members.",
+      select: (_args, ctx, nested) => ({
+        ...viewerMembership(ctx),
+        messages: nested({ where: { pinnedAt: { not: null } }, orderBy: [{ pinnedAt: "desc" as const }, { id: "desc" as const }] }),
+      }),
+      resolve: (room) => (room.members[0] ? room.messages : []),
     }),
   }),
 });

@@ -3,7 +3,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Contact } from "../generated/prisma/client.js";
 import type { Presence } from "../realtime/presence.js";
-import type { Events } from "../realtime/topics.js";
+import type { Events } from "../realtime/events.js";
 import { blockedEitherWay } from "./privacy.js";
 
 /** The Contact row as the API shows it: a declined request is deleted and returned once with status DECLINED. */

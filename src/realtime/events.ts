@@ -1,0 +1,70 @@
+import type { PubSubEngine } from "graphql-subscriptions";
+import type { Db, PrismaClient } from "../db/client.js";
+import { type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
+
+/** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
+type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
+
+/** Records a room event inside the caller's transaction; resolves once it is in the log. */
+export type RecordEvent = (event: RoomEventData) => Promise<void>;
+
+/**
+ * Room, user and session events. Room events go through the room's log: each is
+ * given the next per-room `seq` (Room.lastEventSeq, bumped under the room row
+ * lock) and stored in the transaction that makes the change, then published
+ * after the commit. Because the lock orders the commits, once event N is
+ * published every event before N is committed: a subscriber that sees a gap can
+ * fill it from the log (realtime/stream.ts).
+ */
+export class Events {
+  constructor(private readonly pubsub: PubSubEngine) {}
+
+  /**
+   * Runs `work` in a transaction; the room events it records are stored with
+   * their seq and, after the commit, published in order.
+   */
+  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>): Promise<T> {
+    const recorded: RoomEventPayload[] = [];
+    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))));
+    await this.publish(recorded);
+    return result;
+  }
+
+  /** Publishes an event of a room that no longer exists (RoomDeleted): numbered after its last stored event, not stored. */
+  async roomGone(event: Extract<RoomEventData, { kind: "RoomDeleted" }>, lastEventSeq: number): Promise<void> {
+    await this.publish([{ ...event, seq: lastEventSeq + 1, at: new Date().toISOString() }]);
+  }
+
+  /** To each of `userIds`' `myEvents` subscribers. */
+  async users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
+    const payload = { ...event, at: new Date().toISOString() };
+    await Promise.all(userIds.map((id) => this.pubsub.publish(topics.userEvents(id), payload)));
+  }
+
+  /** To every node: close the session's sockets. */
+  sessionRevoked(sessionId: string): Promise<void> {
+    const payload: SessionRevokedPayload = { sessionId };
+    return this.pubsub.publish(topics.sessionRevoked, payload);
+  }
+
+  private async publish(events: RoomEventPayload[]): Promise<void> {
+    for (const event of events) await this.pubsub.publish(topics.roomEvents(event.roomId), event);
+  }
+}
+
+/** Stores `event` as the room's next one; locks the room row until the transaction ends. */
+async function append(tx: Db, event: RoomEventData): Promise<RoomEventPayload> {
+  const [room] = await tx.$queryRaw<{ lastEventSeq: number }[]>`
+    UPDATE "Room" SET "lastEventSeq" = "lastEventSeq" + 1 WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq"`;
+  const payload: RoomEventPayload = { ...event, seq: room!.lastEventSeq, at: new Date().toISOString() };
+  await tx.storedEvent.create({ data: { roomId: event.roomId, seq: payload.seq, payload } });
+  return payload;
+}
+
+/**
+ * The room's stored events after `afterSeq`, oldest first, at most `limit`.
+ */
+export async function storedEvents(db: Db, roomId: string, afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
+  const rows = await db.storedEvent.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit, select: { payload: true } });
+  return rows.map((r) => r.payload as RoomEventPayload);
+}

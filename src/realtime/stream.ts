@@ -1,0 +1,136 @@
+import type { PubSubEngine } from "graphql-subscriptions";
+import { badInput } from "../errors.js";
+
+/** How many stored items one replay or gap-fill read fetches at most. */
+const PAGE = 200;
+
+/** Where a sequenced stream comes from. */
+export interface StreamSource<T> {
+  pubsub: PubSubEngine;
+  /** The bus topic its live items are published on. */
+  topic: string;
+  /** An item's per-room sequence number (1, 2, 3, … without gaps in storage). */
+  seqOf(item: T): number;
+  /** The seq of the newest stored item, now. */
+  head(): Promise<number>;
+  /** Stored items with seq > `afterSeq`, oldest first, at most `limit`. */
+  load(afterSeq: number, limit: number): Promise<T[]>;
+  /** Called once live items are being received and `head` is read, before anything is yielded (a membership check goes here). */
+  ready?(): Promise<void>;
+  /** A live item after which the stream ends (the viewer was removed). */
+  endsWith?(item: T): boolean;
+}
+
+/**
+ * A gap-free, duplicate-free, in-order stream of a room's sequenced items (its
+ * stored events, or its messages), for one subscriber:
+ *
+ * 1. subscribe to the live topic (Redis acknowledges before this resolves),
+ *    buffering what arrives;
+ * 2. read `head`; with `after`, replay the stored items after it page by page,
+ *    else start after `head`;
+ * 3. then yield live items: duplicates (seq ≤ last yielded) are dropped; a gap
+ *    (seq > last + 1) is filled from storage first. Items are committed in seq
+ *    order under the room row lock and published after the commit, so when item
+ *    N arrives, every item before N can be read.
+ *
+ * @throws BAD_USER_INPUT on `after` beyond the newest stored item; whatever `ready` throws.
+ * The result is a plain iterator (not an async generator), so `return()`
+ * unsubscribes at once even while a `next()` is pending.
+ */
+export async function sequencedStream<T>(source: StreamSource<T>, after: number | null): Promise<AsyncIterableIterator<T>> {
+  const live: T[] = [];
+  let wake: (() => void) | null = null;
+  let closed = false;
+  const subscription = await source.pubsub.subscribe(
+    source.topic,
+    (item: T) => {
+      live.push(item);
+      wake?.();
+    },
+    {},
+  );
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    source.pubsub.unsubscribe(subscription);
+    wake?.();
+  };
+  let head: number;
+  try {
+    head = await source.head();
+    await source.ready?.();
+    if (after !== null && after > head) throw badInput("after", "after is beyond the newest item of this room");
+  } catch (e) {
+    close();
+    throw e;
+  }
+
+  let last = after ?? head;
+  let backlog: T[] = [];
+  let replaying = after !== null && after < head;
+  let filling = false; // the live item at the front of `live` came after a gap being filled from storage
+  let ended = false;
+
+  const nextLive = async (): Promise<T | null> => {
+    while (live.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
+    wake = null;
+    return closed ? null : live.shift()!;
+  };
+
+  const next = async (): Promise<IteratorResult<T>> => {
+    for (;;) {
+      if (closed || ended) {
+        close();
+        return { done: true, value: undefined };
+      }
+      const stored = backlog.shift();
+      if (stored !== undefined) {
+        if (source.seqOf(stored) <= last) continue;
+        return emit(stored);
+      }
+      if (replaying) {
+        backlog = await source.load(last, PAGE);
+        replaying = backlog.length === PAGE;
+        continue;
+      }
+      const item = await nextLive();
+      if (item === null) continue;
+      const seq = source.seqOf(item);
+      if (seq <= last) continue;
+      if (seq > last + 1 && !filling) {
+        // a gap: what came before `item` is stored by now; replay it, then take `item` again
+        live.unshift(item);
+        replaying = filling = true;
+        continue;
+      }
+      // (still a gap after filling: those seqs are not stored, e.g. a deleted room's last event)
+      filling = false;
+      return emit(item);
+    }
+  };
+
+  const emit = (item: T): IteratorResult<T> => {
+    last = source.seqOf(item);
+    if (last > head && source.endsWith?.(item)) ended = true;
+    return { done: false, value: item };
+  };
+
+  const iterator: AsyncIterableIterator<T> = {
+    next,
+    return: async () => {
+      close();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}
+
+/**
+ * Parses a stream cursor (`after`): the decimal seq of the last item the client has.
+ * @returns null for a malformed one.
+ */
+export function parseCursor(after: string): number | null {
+  return /^(0|[1-9]\d{0,9})$/.test(after) ? Number(after) : null;
+}
