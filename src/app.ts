@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
+import { MessageExpiry } from "./chat/expiry.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
 import { Rooms } from "./chat/rooms.js";
@@ -57,6 +58,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   const events = new Events(bus.pubsub);
+  const expiry = new MessageExpiry(db, events, config.EXPIRY_SWEEP_MS, onError);
 
   const app: App = {
     config,
@@ -79,6 +81,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     app,
     close: async () => {
       typing.close();
+      await expiry.close();
       await presence.close();
       await bus.close();
       await db.$disconnect();

@@ -28,6 +28,8 @@ const EnvSchema = z
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(60_000).default(30_000),
     /** Typing expiry in ms without a refresh (seed 001: 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
+    /** How often each node purges self-destructing messages whose time has come, in ms. */
+    EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {

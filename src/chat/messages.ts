@@ -6,6 +6,7 @@ import type { Message, Room } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster } from "./access.js";
+import { resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
 /** How many messages a room may have pinned at once (Slack's limit is 100, Telegram shows one; 50 keeps the list readable). */
@@ -20,7 +21,15 @@ export interface SendMessageInput {
   threadRootId?: string | null;
   /** The sender's idempotency key for this message (seed 001 `client_message_id`). */
   clientMessageId?: string | null;
+  /** Self-destruct timer in seconds, one of {@link SELF_DESTRUCT_TIMERS_S}. */
+  expiresIn?: number | null;
 }
+
+/** The self-destruct timers a message may have, in seconds (seed 001 `self_destruct_timer`: 5 s … 7 days). */
+export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] as const;
+
+/** A mention notification made by a send or an edit, to publish after the commit. */
+type Mention = { id: string; userId: string };
 
 /**
  * Sending, editing, deleting, reading, pinning and reacting. Every change is
@@ -65,15 +74,27 @@ export class Messages {
       }
     }
     let message: Message;
+    let mentions: Mention[];
     try {
-      message = await this.events.transaction(this.db, async (tx, record) => {
+      ({ message, mentions } = await this.events.transaction(this.db, async (tx, record) => {
         const { lastSeq: seq } = await tx.room.update({
           where: { id: input.roomId },
           data: { lastSeq: { increment: 1 }, lastActivityAt: new Date() },
           select: { lastSeq: true },
         });
+        const mentionedIds = await resolveMentions(tx, input.roomId, senderId, input.content);
         const created = await tx.message.create({
-          data: { roomId: input.roomId, seq, senderId, content: input.content, replyToId: input.replyToId ?? null, threadRootId, clientMessageId },
+          data: {
+            roomId: input.roomId,
+            seq,
+            senderId,
+            content: input.content,
+            replyToId: input.replyToId ?? null,
+            threadRootId,
+            clientMessageId,
+            mentionedIds,
+            expiresAt: input.expiresIn ? new Date(Date.now() + input.expiresIn * 1000) : null,
+          },
         });
         // also re-checks membership inside the transaction: a sender removed meanwhile writes nothing
         const { count } = await tx.roomMember.updateMany({ where: { roomId: input.roomId, userId: senderId }, data: { lastReadSeq: seq } });
@@ -82,8 +103,8 @@ export class Messages {
           await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
         }
         await record({ kind: "MessageAdded", roomId: input.roomId, messageId: created.id });
-        return created;
-      });
+        return { message: created, mentions: await notify(tx, created.id, mentionedIds) };
+      }));
     } catch (e) {
       // a concurrent retry with the same clientMessageId committed first
       if (clientMessageId && isUniqueViolation(e, "clientMessageId")) return (await this.findRetry(senderId, clientMessageId))!;
@@ -91,27 +112,33 @@ export class Messages {
     }
     const payload: MessageAddedPayload = { message: messageToJson(message) };
     await this.pubsub.publish(topics.messageAdded(message.roomId), payload);
+    await this.publishMentions(mentions);
     return message;
   }
 
   /**
    * Replaces the content of the sender's own message, keeping the previous one in
-   * its edit history; the same content again changes nothing.
+   * its edit history; the same content again changes nothing. Users the new
+   * content mentions for the first time are notified.
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN for
    * someone else's or a deleted message.
    */
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
     const message = await this.visible(userId, messageId);
     if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
-    return this.events.transaction(this.db, async (tx, record) => {
+    const edited = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
-      if (current.content === content) return current;
+      if (current.content === content) return { message: current, mentions: [] };
       const editedAt = new Date();
+      const mentionedIds = await resolveMentions(tx, current.roomId, userId, content);
       await tx.messageEdit.create({ data: { messageId, content: current.content, editedAt } });
       await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
-      return tx.message.update({ where: { id: messageId }, data: { content, editedAt } });
+      const message = await tx.message.update({ where: { id: messageId }, data: { content, editedAt, mentionedIds } });
+      return { message, mentions: await notify(tx, messageId, mentionedIds) };
     });
+    await this.publishMentions(edited.mentions);
+    return edited.message;
   }
 
   /**
@@ -127,10 +154,8 @@ export class Messages {
     return this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) return current;
-      await tx.messageEdit.deleteMany({ where: { messageId } });
-      await tx.reaction.deleteMany({ where: { messageId } });
       await record({ kind: "MessageDeleted", roomId: current.roomId, messageId });
-      return tx.message.update({ where: { id: messageId }, data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null } });
+      return purge(tx, messageId);
     });
   }
 
@@ -204,9 +229,31 @@ export class Messages {
     return message;
   }
 
+  /** Tells each mentioned user (myEvents MentionNotification). */
+  private async publishMentions(mentions: Mention[]): Promise<void> {
+    for (const mention of mentions) await this.events.users([mention.userId], { kind: "MentionNotification", notificationId: mention.id });
+  }
+
   private findRetry(senderId: string, clientMessageId: string): Promise<Message | null> {
     return this.db.message.findUnique({ where: { senderId_clientMessageId: { senderId, clientMessageId } } });
   }
+}
+
+/** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */
+async function notify(tx: Db, messageId: string, userIds: string[]): Promise<Mention[]> {
+  if (userIds.length === 0) return [];
+  return tx.notification.createManyAndReturn({ data: userIds.map((userId) => ({ userId, messageId })), skipDuplicates: true, select: { id: true, userId: true } });
+}
+
+/**
+ * Makes a message a tombstone: content "", `deletedAt` set, unpinned; its edit
+ * history, reactions, mentions and their notifications go. Used by delete and expiry.
+ */
+export async function purge(tx: Db, messageId: string): Promise<Message> {
+  await tx.messageEdit.deleteMany({ where: { messageId } });
+  await tx.reaction.deleteMany({ where: { messageId } });
+  await tx.notification.deleteMany({ where: { messageId } });
+  return tx.message.update({ where: { id: messageId }, data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] } });
 }
 
 /** Reads the message and locks its row until the transaction ends (edits and deletes of one message go one at a time). */

@@ -27,7 +27,7 @@ export interface MessageAddedPayload {
   message: MessageJson;
 }
 
-const MESSAGE_DATES = ["createdAt", "editedAt", "deletedAt", "threadLastReplyAt", "pinnedAt"] as const;
+const MESSAGE_DATES = ["createdAt", "editedAt", "deletedAt", "threadLastReplyAt", "pinnedAt", "expiresAt"] as const;
 
 /** A Message row → JSON for the bus. */
 export function messageToJson(message: Message): MessageJson {
@@ -79,6 +79,7 @@ export type RoomEventData =
   | MessageEventData<"MessageAdded">
   | MessageEventData<"MessageEdited">
   | MessageEventData<"MessageDeleted">
+  | MessageEventData<"MessageExpired">
   | ReactionEventData<"ReactionAdded">
   | ReactionEventData<"ReactionRemoved">
   | { kind: "ReadReceipt"; roomId: string; messageId: string; userId: string }
@@ -107,7 +108,8 @@ export type UserEventPayload =
   | { kind: "AddedToRoom"; roomId: string; byId: string | null; at: string }
   | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: "REMOVED" | "ROOM_DELETED"; byId: string | null; at: string }
   | { kind: "ContactRequest"; contact: ContactJson; at: string }
-  | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string };
+  | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string }
+  | { kind: "MentionNotification"; notificationId: string; at: string };
 
 /** Published on `sessionRevoked`. */
 export interface SessionRevokedPayload {

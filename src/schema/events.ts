@@ -7,6 +7,8 @@ import { type RoomEventPayload, topics, type UserEventPayload } from "../realtim
 import { builder } from "./builder.js";
 import { load } from "./load.js";
 import { type ContactRequestShape, ContactRequestRef } from "./contact.js";
+import type { Notification } from "../generated/prisma/client.js";
+import { MentionNotificationRef } from "./notification.js";
 import { RoomRoleEnum } from "./room.js";
 import { rules } from "./validation.js";
 
@@ -92,6 +94,7 @@ const ReadReceipt = roomEventType("ReadReceipt", "A member's read marker moved t
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   message: messageField(t),
 }));
+const MessageExpired = roomEventType("MessageExpired", "A self-destructing message's time came: it is now a tombstone.", (t) => ({ message: messageField(t) }));
 const MessagePinned = roomEventType("MessagePinned", "A message was pinned (`pinned: true`) or unpinned.", (t) => ({
   message: messageField(t),
   pinned: t.exposeBoolean("pinned"),
@@ -100,7 +103,7 @@ const MessagePinned = roomEventType("MessagePinned", "A message was pinned (`pin
 
 const RoomEvent = builder.unionType("RoomEvent", {
   description: "Something stored in a room's event log: membership and settings changes, and message events.",
-  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted, MessageAdded, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved, ReadReceipt, MessagePinned],
+  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted, MessageAdded, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved, ReadReceipt, MessagePinned, MessageExpired],
   resolveType: (event) => event.kind,
 });
 
@@ -122,12 +125,17 @@ const DirectRoomCreated = eventType<Kind<UserEventPayload, "DirectRoomCreated">>
   createdBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 
-type UserEventValue = Exclude<UserEventPayload, { kind: "ContactRequest" }> | ContactRequestShape;
+/** What myEvents yields: the payload, or for ContactRequest and MentionNotification the object itself, marked with its kind. */
+type UserEventValue =
+  | Exclude<UserEventPayload, { kind: "ContactRequest" | "MentionNotification" }>
+  | (ContactRequestShape & { kind: "ContactRequest" })
+  | (Notification & { kind: "MentionNotification" });
 
 const UserEvent = builder.unionType("UserEvent", {
   description: "Something that happened to you, across rooms.",
-  types: [InviteReceived, AddedToRoom, RemovedFromRoom, ContactRequestRef, DirectRoomCreated],
-  resolveType: (event: UserEventValue) => ("kind" in event && event.kind ? event.kind : "ContactRequest"),
+  types: [InviteReceived, AddedToRoom, RemovedFromRoom, ContactRequestRef, DirectRoomCreated, MentionNotificationRef],
+  // ContactRequest objects from mutations carry no kind; everything myEvents yields does
+  resolveType: (event) => ("kind" in event && event.kind ? event.kind : "ContactRequest"),
 });
 
 builder.subscriptionFields((t) => ({
@@ -158,9 +166,13 @@ builder.subscriptionFields((t) => ({
   }),
   myEvents: t.field({
     type: UserEvent,
-    description: "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms.",
+    description: "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions.",
     authScopes: { viewer: true },
     subscribe: (_root, _args, ctx) => ctx.app.pubsub.asyncIterableIterator<UserEventPayload>(topics.userEvents(ctx.viewer!.userId)),
-    resolve: (event: UserEventPayload): UserEventValue => (event.kind === "ContactRequest" ? { ...event.contact, kind: "ContactRequest" } : event),
+    resolve: async (event: UserEventPayload, _args, ctx): Promise<UserEventValue> => {
+      if (event.kind === "ContactRequest") return { ...event.contact, kind: "ContactRequest" };
+      if (event.kind === "MentionNotification") return { ...(await ctx.app.db.notification.findUniqueOrThrow({ where: { id: event.notificationId } })), kind: "MentionNotification" };
+      return event;
+    },
   }),
 }));

@@ -11,6 +11,7 @@ export const load = {
   member: (ctx: Context, query: object, roomId: string, userId: string) =>
     ctx.app.db.roomMember.findUniqueOrThrow({ ...query, where: { roomId_userId: { roomId, userId } } }),
   message: (ctx: Context, query: object, id: string) => ctx.app.db.message.findUniqueOrThrow({ ...query, where: { id } }),
+  notification: (ctx: Context, query: object, id: string) => ctx.app.db.notification.findUniqueOrThrow({ ...query, where: { id } }),
 };
 
 /** Runs a domain call for a mutation that answers `true` when it succeeds. */

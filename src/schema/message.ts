@@ -1,7 +1,9 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
 import { endWhenRemoved } from "../realtime/removal.js";
-import { MAX_PINNED } from "../chat/messages.js";
+import { MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
+import { searchMessages } from "../chat/search.js";
+import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
 import { badInput } from "../errors.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
@@ -81,6 +83,13 @@ export const MessageRef = builder.prismaObject("Message", {
     threadReplyCount: t.exposeInt("threadReplyCount"),
     threadLastReplyAt: t.expose("threadLastReplyAt", { type: "DateTime", nullable: true }),
     pinnedAt: t.expose("pinnedAt", { type: "DateTime", nullable: true }),
+    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true, description: "A self-destructing message's purge time (sendMessage expiresIn)." }),
+    mentions: t.prismaField({
+      type: ["User"],
+      description: "Members the content mentions (@username) who were notified.",
+      select: { mentionedIds: true },
+      resolve: (query, message, _args, ctx) => Promise.all(message.mentionedIds.map((id) => load.user(ctx, query, id))),
+    }),
     pinnedBy: t.relation("pinnedBy", { nullable: true }),
     readBy: t.prismaField({
       type: ["User"],
@@ -125,12 +134,44 @@ builder.queryField("messages", (t) =>
   }, MessageConnection),
 );
 
+/** A searchMessages hit. */
+const MessageSearchResult = builder.objectRef<{ messageId: string; snippet: string }>("MessageSearchResult").implement({
+  fields: (t) => ({
+    message: t.prismaField({ type: "Message", resolve: (query, hit, _args, ctx) => load.message(ctx, query, hit.messageId) }),
+    snippet: t.exposeString("snippet", { description: "An HTML-escaped excerpt with the matched words in <mark>…</mark>." }),
+  }),
+});
+
+builder.queryField("searchMessages", (t) =>
+  t.connection(
+    {
+      type: MessageSearchResult,
+      description:
+        "Full-text search over the messages of your rooms (or of one, `roomId`): words, \"phrases\", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100.",
+      authScopes: { viewer: true },
+      args: { query: t.arg.string({ required: true, validate: rules.searchQuery }), roomId: t.arg.id({ validate: rules.id }) },
+      resolve: async (_root, args, ctx) => {
+        if (args.roomId) await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+        return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
+          searchMessages(ctx.app.db, ctx.viewer!.userId, args.query, args.roomId ?? null, limit, offset),
+        );
+      },
+    },
+    { name: "MessageSearchResultConnection" },
+    { name: "MessageSearchResultEdge" },
+  ),
+);
+
 const SendMessageInput = builder.inputType("SendMessageInput", {
   fields: (t) => ({
     roomId: t.id({ required: true, validate: rules.id }),
     content: t.string({ required: true, validate: rules.content, description: "1–5000 characters, trimmed." }),
     replyToId: t.id({ validate: rules.id }),
     threadRootId: t.id({ validate: rules.id, description: "Reply in the thread of this top-level message." }),
+    expiresIn: t.int({
+      validate: rules.selfDestructTimer,
+      description: `Self-destruct timer in seconds, one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} (seed 001): the content is purged then, and the room gets MessageExpired.`,
+    }),
     clientMessageId: t.string({
       validate: rules.clientMessageId,
       description: "Your id for this send (e.g. a UUID). Retrying with the same value returns the first message instead of a second one.",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
 
 /**
@@ -30,6 +31,8 @@ export const rules = {
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
   search: z.string().trim().max(100, "must be at most 100 characters"),
+  searchQuery: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  selfDestructTimer: z.number().refine((s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s), `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`),
   url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
   /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
   chosenStatus: z.enum(["ONLINE", "AWAY", "OFFLINE"]).refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),

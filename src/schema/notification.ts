@@ -1,0 +1,53 @@
+import { notFound } from "../errors.js";
+import { builder } from "./builder.js";
+import { load } from "./load.js";
+import { rules } from "./validation.js";
+
+/** The Notification model as GraphQL's MentionNotification (the one kind there is). */
+export const MentionNotificationRef = builder.prismaObject("Notification", {
+  name: "MentionNotification",
+  description: "Someone mentioned you (@username) in a message. Also a myEvents event.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    message: t.relation("message"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    readAt: t.expose("readAt", { type: "DateTime", nullable: true }),
+    read: t.boolean({ select: { readAt: true }, resolve: (n) => n.readAt !== null }),
+  }),
+});
+
+const NotificationConnection = builder.connectionObject({ type: MentionNotificationRef, name: "NotificationConnection" }, { name: "NotificationEdge" });
+
+builder.queryField("notifications", (t) =>
+  t.prismaConnection(
+    {
+      type: "Notification",
+      cursor: "id",
+      description: "The viewer's notifications, newest first; `unread: true` for the unread ones only.",
+      authScopes: { viewer: true },
+      args: { unread: t.arg.boolean() },
+      resolve: (query, _root, args, ctx) =>
+        ctx.app.db.notification.findMany({
+          ...query,
+          where: { userId: ctx.viewer!.userId, ...(args.unread ? { readAt: null } : {}) },
+          orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        }),
+    },
+    NotificationConnection,
+  ),
+);
+
+builder.mutationField("markNotificationRead", (t) =>
+  t.prismaField({
+    type: "Notification",
+    description: "Marks one of your notifications read (idempotent).",
+    authScopes: { viewer: true },
+    args: { id: t.arg.id({ required: true, validate: rules.id }) },
+    resolve: async (query, _root, args, ctx) => {
+      const { count } = await ctx.app.db.notification.updateMany({ where: { id: args.id, userId: ctx.viewer!.userId, readAt: null }, data: { readAt: new Date() } });
+      const notification = count ? null : await ctx.app.db.notification.findFirst({ where: { id: args.id, userId: ctx.viewer!.userId }, select: { id: true } });
+      if (!count && !notification) throw notFound("Notification");
+      return load.notification(ctx, query, args.id);
+    },
+  }),
+);
