@@ -1,4 +1,8 @@
 import type { Logger } from "pino";
+import { join } from "node:path";
+import { Attachments } from "./attachments/attachments.js";
+import { AttachmentUrls } from "./attachments/http.js";
+import { DiskStore } from "./attachments/store.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { MessageExpiry } from "./chat/expiry.js";
@@ -71,6 +75,8 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
     invites: new Invites(db, events),
+    attachments: new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES),
+    attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
     messages: new Messages(db, bus.pubsub, events),
     typing,
     presence,

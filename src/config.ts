@@ -28,6 +28,12 @@ const EnvSchema = z
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(60_000).default(30_000),
     /** Typing expiry in ms without a refresh (seed 001: 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
+    /** Where uploads are kept (default `<DATA_DIR>/attachments`); nodes must share it. */
+    ATTACHMENTS_DIR: z.string().optional(),
+    /** Largest upload in bytes (default 25 MiB). */
+    MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
+    /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
+    PUBLIC_URL: z.url().optional(),
     /** How often each node purges self-destructing messages whose time has come, in ms. */
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -1,6 +1,8 @@
 import DataLoader from "dataloader";
 import type { Logger } from "pino";
 import type { PubSubEngine } from "graphql-subscriptions";
+import type { Attachments } from "./attachments/attachments.js";
+import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
 import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
@@ -27,6 +29,8 @@ export interface App {
   contacts: Contacts;
   rooms: Rooms;
   invites: Invites;
+  attachments: Attachments;
+  attachmentUrls: AttachmentUrls;
   messages: Messages;
   typing: Typing;
   presence: Presence;

@@ -3,8 +3,10 @@ import { createServer, type Server } from "node:http";
 import { type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
+import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
 import { markPothosValidation } from "./errors.js";
@@ -48,6 +50,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     // tab; GraphiQL does not put headers into graphql-ws' connection_init.
     renderGraphiQL,
     graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL" },
+    // multipart uploads (uploadAttachment): one file, at most MAX_ATTACHMENT_BYTES; larger ones get 413
+    fetchAPI: createFetch({ formDataLimits: { fileSize: app.config.MAX_ATTACHMENT_BYTES, files: 1, fieldSize: 1024 * 1024 } }),
     logging: app.logger.child({ component: "yoga" }),
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
@@ -66,7 +70,16 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     },
   });
 
-  const server = createServer(yoga);
+  const server = createServer((req, res) => {
+    serveAttachment(app.attachmentUrls, app.attachments, req, res)
+      .then(async (served) => {
+        if (!served) await yoga(req, res);
+      })
+      .catch((err) => {
+        app.logger.error({ err }, "attachment download failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+  });
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
   const log = app.logger.child({ component: "ws" });
 

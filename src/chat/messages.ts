@@ -2,20 +2,28 @@ import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
-import type { Message, Room } from "../generated/prisma/client.js";
+import { messageTypeOf } from "../attachments/attachments.js";
+import type { Message, MessageType, Room } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster } from "./access.js";
 import { resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
+/** How many attachments one message may carry. */
+export const MAX_ATTACHMENTS = 10;
+
 /** How many messages a room may have pinned at once (Slack's limit is 100, Telegram shows one; 50 keeps the list readable). */
 export const MAX_PINNED = 50;
 
 export interface SendMessageInput {
   roomId: string;
-  /** 1–5,000 characters (seed 001), already trimmed by input validation. */
-  content: string;
+  /** Up to 5,000 characters (seed 001), already trimmed by input validation; may be absent with attachments. */
+  content?: string | null;
+  /** The sender's unsent uploads (uploadAttachment), at most {@link MAX_ATTACHMENTS}. */
+  attachmentIds?: readonly string[] | null;
+  /** The message type; by default TEXT, or what the first attachment is (IMAGE, VIDEO, AUDIO, FILE). VOICE marks an audio attachment as a voice note. */
+  type?: MessageType | null;
   replyToId?: string | null;
   /** Reply in the thread of this top-level message. */
   threadRootId?: string | null;
@@ -53,10 +61,17 @@ export class Messages {
    * @throws NOT_FOUND / FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
    * `input.replyToId` when it is not a message of the same room, and on
-   * `input.threadRootId` unless it is a live top-level message of the same room.
+   * `input.threadRootId` unless it is a live top-level message of the same room;
+   * on `input.content` when there is neither content nor an attachment; on
+   * `input.attachmentIds` for an upload that is unknown, someone else's or sent
+   * already; on `input.type` when it does not fit the attachments.
    */
   async send(senderId: string, input: SendMessageInput): Promise<Message> {
     await requirePoster(this.db, input.roomId, senderId);
+    const content = input.content ?? "";
+    const attachmentIds = [...new Set(input.attachmentIds ?? [])];
+    if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");
+    const type = await this.typeOf(senderId, attachmentIds, input.type ?? null);
     const clientMessageId = input.clientMessageId ?? null;
     if (clientMessageId) {
       const previous = await this.findRetry(senderId, clientMessageId);
@@ -82,13 +97,14 @@ export class Messages {
           data: { lastSeq: { increment: 1 }, lastActivityAt: new Date() },
           select: { lastSeq: true },
         });
-        const mentionedIds = await resolveMentions(tx, input.roomId, senderId, input.content);
+        const mentionedIds = await resolveMentions(tx, input.roomId, senderId, content);
         const created = await tx.message.create({
           data: {
             roomId: input.roomId,
             seq,
             senderId,
-            content: input.content,
+            type,
+            content,
             replyToId: input.replyToId ?? null,
             threadRootId,
             clientMessageId,
@@ -101,6 +117,10 @@ export class Messages {
         if (count === 0) throw notFound("Room");
         if (threadRootId) {
           await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
+        }
+        if (attachmentIds.length > 0) {
+          const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, data: { messageId: created.id } });
+          if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
         }
         await record({ kind: "MessageAdded", roomId: input.roomId, messageId: created.id });
         return { message: created, mentions: await notify(tx, created.id, mentionedIds) };
@@ -229,6 +249,21 @@ export class Messages {
     return message;
   }
 
+  /** The type of a message with these attachments. @throws BAD_USER_INPUT on `input.attachmentIds` / `input.type`. */
+  private async typeOf(senderId: string, attachmentIds: string[], requested: MessageType | null): Promise<MessageType> {
+    const attachments = await this.db.attachment.findMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, select: { id: true, mimeType: true } });
+    if (attachments.length !== attachmentIds.length) throw unusableAttachments();
+    const first = attachments.find((a) => a.id === attachmentIds[0]);
+    const natural: MessageType = first ? messageTypeOf(first.mimeType) : "TEXT";
+    const fits =
+      requested === null ||
+      requested === natural ||
+      (requested === "VOICE" && natural === "AUDIO") ||
+      (requested === "FILE" && natural !== "TEXT");
+    if (!fits) throw badInput("input.type", `A ${requested} message cannot carry ${first ? first.mimeType : "no attachment"}`);
+    return requested ?? natural;
+  }
+
   /** Tells each mentioned user (myEvents MentionNotification). */
   private async publishMentions(mentions: Mention[]): Promise<void> {
     for (const mention of mentions) await this.events.users([mention.userId], { kind: "MentionNotification", notificationId: mention.id });
@@ -237,6 +272,10 @@ export class Messages {
   private findRetry(senderId: string, clientMessageId: string): Promise<Message | null> {
     return this.db.message.findUnique({ where: { senderId_clientMessageId: { senderId, clientMessageId } } });
   }
+}
+
+function unusableAttachments() {
+  return badInput("input.attachmentIds", "Every attachment must be an upload of yours that has not been sent yet");
 }
 
 /** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */

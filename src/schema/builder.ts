@@ -21,7 +21,7 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { viewer: boolean };
-  Scalars: { ID: { Input: string; Output: string }; DateTime: { Input: Date; Output: Date | string } };
+  Scalars: { ID: { Input: string; Output: string }; DateTime: { Input: Date; Output: Date | string }; File: { Input: File; Output: never } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],

@@ -4,6 +4,7 @@ import "./auth.js";
 import "./room.js";
 import "./message.js";
 import "./contact.js";
+import "./attachment.js";
 import "./notification.js";
 import "./events.js";
 import "./realtime.js";

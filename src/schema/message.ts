@@ -1,7 +1,7 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
 import { endWhenRemoved } from "../realtime/removal.js";
-import { MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
+import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
@@ -165,7 +165,12 @@ builder.queryField("searchMessages", (t) =>
 const SendMessageInput = builder.inputType("SendMessageInput", {
   fields: (t) => ({
     roomId: t.id({ required: true, validate: rules.id }),
-    content: t.string({ required: true, validate: rules.content, description: "1–5000 characters, trimmed." }),
+    content: t.string({ validate: rules.content, description: "Up to 5000 characters, trimmed; may be left out when there are attachments." }),
+    attachmentIds: t.idList({ validate: rules.attachmentIds, description: `Your unsent uploads (uploadAttachment), at most ${MAX_ATTACHMENTS}.` }),
+    type: t.field({
+      type: MessageTypeEnum,
+      description: "By default TEXT, or what the first attachment is (IMAGE, VIDEO, AUDIO, FILE); VOICE marks an audio attachment as a voice note.",
+    }),
     replyToId: t.id({ validate: rules.id }),
     threadRootId: t.id({ validate: rules.id, description: "Reply in the thread of this top-level message." }),
     expiresIn: t.int({

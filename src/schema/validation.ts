@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
+import { MAX_ATTACHMENTS, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
 
 /**
@@ -28,6 +28,7 @@ export const rules = {
   content: z.string().trim().min(1, "must not be empty").max(5000, "must be at most 5000 characters"),
   clientMessageId: z.string().min(1).max(128, "must be at most 128 characters"),
   idList: z.array(z.uuid("must be a valid ID")).max(1000, "at most 1000 IDs"),
+  attachmentIds: z.array(z.uuid("must be a valid ID")).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
   search: z.string().trim().max(100, "must be at most 100 characters"),

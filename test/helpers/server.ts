@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { startApp } from "../../src/app.js";
@@ -23,15 +26,18 @@ export interface TestServer {
 /**
  * Starts a real server in this process on a free port, against its own fresh
  * database on the real PostgreSQL, with Redis pub/sub when `redis` is true
- * (in-process pub/sub otherwise). `env` overrides configuration variables.
+ * (in-process pub/sub otherwise) and uploads in a temporary directory of its own.
+ * `env` overrides configuration variables.
  */
 export async function startTestServer(options: { redis?: boolean; env?: Record<string, string> } = {}): Promise<TestServer> {
   const database = await createTestDatabase();
+  const attachments = await mkdtemp(join(tmpdir(), "chat-attachments-"));
   const config = loadConfig({
     NODE_ENV: "test",
     PORT: "0",
     DATABASE_URL: database.url,
     JWT_SECRET: TEST_JWT_SECRET,
+    ATTACHMENTS_DIR: attachments,
     // its own key prefix: other test servers on the same Redis have other databases
     ...(options.redis ? { REDIS_URL, REDIS_KEY_PREFIX: `test:${randomUUID()}:` } : {}),
     ...options.env,
@@ -48,6 +54,7 @@ export async function startTestServer(options: { redis?: boolean; env?: Record<s
       await closeServer();
       await closeApp();
       await database.drop();
+      await rm(attachments, { recursive: true, force: true });
     },
   };
 }

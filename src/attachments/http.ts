@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { GraphQLError } from "graphql";
+import { jwtVerify, SignJWT } from "jose";
+import type { Attachments } from "./attachments.js";
+
+const AUDIENCE = "chat-graphql:attachment";
+const ALGORITHM = "HS256";
+/** How long a download URL works, in seconds (at least; expiry is rounded up to the next whole window so URLs stay cacheable). */
+const URL_TTL_S = 3600;
+
+/**
+ * Signed download URLs: `<PUBLIC_URL>/attachments/<id>[/thumbnail]?token=<JWT>`.
+ * An `<img src>` cannot send an Authorization header, so the URL carries a
+ * short-lived token naming the viewer and the attachment; the download checks
+ * it and then the viewer's room membership again.
+ */
+export class AttachmentUrls {
+  private readonly key: Uint8Array;
+
+  /** `secret` is the JWT_SECRET; `publicUrl` the server's public origin, or "" for path-only URLs. */
+  constructor(
+    secret: string,
+    private readonly publicUrl: string,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  /** The download URL of an attachment (or its thumbnail) for `userId`. */
+  async url(attachmentId: string, userId: string, thumbnail: boolean): Promise<string> {
+    const window = Math.ceil(Date.now() / 1000 / URL_TTL_S) + 1;
+    const token = await new SignJWT({ att: attachmentId })
+      .setProtectedHeader({ alg: ALGORITHM })
+      .setSubject(userId)
+      .setAudience(AUDIENCE)
+      .setExpirationTime(window * URL_TTL_S)
+      .sign(this.key);
+    return `${this.publicUrl}/attachments/${attachmentId}${thumbnail ? "/thumbnail" : ""}?token=${token}`;
+  }
+
+  /** The user a URL token was issued to, when it is valid for `attachmentId`; else null. */
+  async userOf(token: string, attachmentId: string): Promise<string | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], audience: AUDIENCE });
+      return payload.att === attachmentId && typeof payload.sub === "string" ? payload.sub : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+const ROUTE = /^\/attachments\/([0-9a-f-]{36})(\/thumbnail)?$/;
+
+/**
+ * Serves `GET /attachments/<id>[/thumbnail]?token=…`; resolves false for any
+ * other URL (the caller passes it on). 401 without a valid token, 404 when the
+ * attachment is missing or not visible, 403 for a PUBLIC room not joined.
+ * Images and PDFs are shown inline, everything else downloads; the sniffed type
+ * is sent with `nosniff`.
+ */
+export async function serveAttachment(urls: AttachmentUrls, attachments: Attachments, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const match = ROUTE.exec(url.pathname);
+  if (!match || req.method !== "GET") return false;
+  const [, id, thumbnail] = match as unknown as [string, string, string | undefined];
+  const userId = await urls.userOf(url.searchParams.get("token") ?? "", id);
+  if (!userId) return send(res, 401, "Missing, invalid or expired token"), true;
+  try {
+    const { attachment, bytes } = await attachments.read(userId, id, Boolean(thumbnail));
+    const type = thumbnail ? "image/webp" : attachment.mimeType;
+    const inline = type.startsWith("image/") || type === "application/pdf";
+    res.writeHead(200, {
+      "content-type": type,
+      "content-length": bytes.length,
+      "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(attachment.filename)}`,
+      "x-content-type-options": "nosniff",
+      "cache-control": "private, max-age=3600",
+    });
+    res.end(bytes);
+  } catch (e) {
+    const code = e instanceof GraphQLError ? e.extensions.code : undefined;
+    if (code === "NOT_FOUND") send(res, 404, "Not found");
+    else if (code === "FORBIDDEN") send(res, 403, "Forbidden");
+    else throw e;
+  }
+  return true;
+}
+
+function send(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(message);
+}

@@ -1,0 +1,50 @@
+import { builder } from "./builder.js";
+
+builder.scalarType("File", {
+  description: "An uploaded file (GraphQL multipart request spec); input only.",
+  serialize: () => {
+    throw new Error("File is an input-only scalar");
+  },
+});
+
+builder.prismaObject("Attachment", {
+  description: "An uploaded file. Its URLs are signed for the viewer and work for about an hour; fetch them again after that.",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    filename: t.exposeString("filename", { description: "The uploader's file name, without any path." }),
+    mimeType: t.exposeString("mimeType", { description: "Sniffed from the file's bytes, not taken from the uploader." }),
+    size: t.exposeInt("size", { description: "In bytes." }),
+    width: t.exposeInt("width", { nullable: true, description: "Images: width in pixels." }),
+    height: t.exposeInt("height", { nullable: true, description: "Images: height in pixels." }),
+    url: t.string({
+      description: "Where to download it (GET); checks the viewer's room membership.",
+      select: { id: true },
+      resolve: (a, _args, ctx) => ctx.app.attachmentUrls.url(a.id, ctx.viewer!.userId, false),
+    }),
+    thumbnailUrl: t.string({
+      nullable: true,
+      description: `Images: a WebP thumbnail, at most 320 px on its longest side.`,
+      select: { id: true, thumbnailKey: true },
+      resolve: (a, _args, ctx) => (a.thumbnailKey ? ctx.app.attachmentUrls.url(a.id, ctx.viewer!.userId, true) : null),
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+builder.prismaObjectField("Message", "attachments", (t) =>
+  t.relation("attachments", { description: "Files sent with the message, in upload order.", query: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] } }),
+);
+
+builder.mutationField("uploadAttachment", (t) =>
+  t.prismaField({
+    type: "Attachment",
+    description:
+      "Uploads a file (multipart request). Send it with sendMessage(input: { attachmentIds }); until then only you can see it. Accepted: JPEG, PNG, GIF, WebP, MP3, Ogg, Opus, WAV, M4A, WebM, MP4, QuickTime, PDF, ZIP, plain text; at most MAX_ATTACHMENT_BYTES (25 MiB by default).",
+    authScopes: { viewer: true },
+    args: { file: t.arg({ type: "File", required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      const attachment = await ctx.app.attachments.upload(ctx.viewer!.userId, args.file);
+      return ctx.app.db.attachment.findUniqueOrThrow({ ...query, where: { id: attachment.id } });
+    },
+  }),
+);
