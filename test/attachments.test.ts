@@ -1,0 +1,404 @@
+/**
+ * Attachments: uploadAttachment over the GraphQL multipart request spec (type
+ * sniffed from the bytes, file name without path, image size and WebP
+ * thumbnail; refusals of unknown types, empty and oversized files, anonymous
+ * uploads), sending them with sendMessage (message type from the first
+ * attachment, VOICE, reuse and ownership checks, nothing written on refusal),
+ * and the signed download URLs (headers and bytes, tampered, forged and
+ * expired tokens, membership re-checked on every download).
+ */
+import { SignJWT } from "jose";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorCode, ext, type GqlResponse, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+let origin: string;
+let run: UserOps["run"], ok: UserOps["ok"];
+let alice: TestUser, bob: TestUser, mallory: TestUser;
+let roomId: string;
+beforeAll(async () => {
+  server = await startTestServer();
+  origin = server.url.replace(/\/graphql$/, "");
+  ({ run, ok } = on(server.url));
+  [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
+  roomId = (await ok(alice, CREATE, { input: { name: "Photos", type: GROUP, memberIds: [bob.id] } })).createRoom.id;
+});
+afterAll(() => server.close());
+
+const GROUP = "GROUP";
+const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
+const REMOVE = `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`;
+const FIELDS = `id filename mimeType size width height url thumbnailUrl createdAt`;
+const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { ${FIELDS} } }`;
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id type content attachments { ${FIELDS} } } }`;
+const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id type content attachments { ${FIELDS} } } } } }`;
+
+// ---- fixtures ----
+
+const image = (format: "png" | "jpeg" | "gif" | "webp", width = 800, height = 600) =>
+  sharp({ create: { width, height, channels: 3, background: "#36c" } })[format]().toBuffer();
+const PDF = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+const TEXT = Buffer.from("Grocery list:\n- tea\n- scones ☕\n", "utf8");
+/** A Windows executable header (file-type: application/x-msdownload, not accepted). */
+const EXE = Buffer.concat([Buffer.from("MZ"), Buffer.alloc(58), Buffer.from([0x40, 0, 0, 0]), Buffer.from("PE\0\0"), Buffer.alloc(200)]);
+/** A valid 0.05 s mono 16-bit PCM WAV of silence. */
+function wav(): Buffer {
+  const dataLength = 800;
+  const b = Buffer.alloc(44 + dataLength);
+  b.write("RIFF", 0);
+  b.writeUInt32LE(36 + dataLength, 4);
+  b.write("WAVE", 8);
+  b.write("fmt ", 12);
+  b.writeUInt32LE(16, 16); // fmt chunk size
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(8000, 24); // sample rate
+  b.writeUInt32LE(16000, 28); // byte rate
+  b.writeUInt16LE(2, 32); // block align
+  b.writeUInt16LE(16, 34); // bits per sample
+  b.write("data", 36);
+  b.writeUInt32LE(dataLength, 40);
+  return b;
+}
+
+// ---- helpers ----
+
+/** POSTs uploadAttachment as a GraphQL multipart request; resolves the HTTP status and the parsed body. */
+async function uploadRaw(token: string | undefined, bytes: Uint8Array, filename: string, type = "application/octet-stream", baseUrl = server.url): Promise<{ status: number; body: GqlResponse }> {
+  const form = new FormData();
+  form.append("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
+  form.append("map", JSON.stringify({ 0: ["variables.file"] }));
+  form.append("0", new Blob([new Uint8Array(bytes)], { type }), filename);
+  const response = await fetch(baseUrl, {
+    method: "POST",
+    headers: { accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: form,
+  });
+  const text = await response.text();
+  let body: GqlResponse;
+  try {
+    body = JSON.parse(text) as GqlResponse;
+  } catch {
+    throw new Error(`upload: HTTP ${response.status}, not JSON: ${text}`);
+  }
+  return { status: response.status, body };
+}
+
+/** Uploads as `user` and returns the attachment; fails on any error. */
+async function upload(user: TestUser, bytes: Uint8Array, filename: string, type?: string): Promise<any> {
+  const { status, body } = await uploadRaw(user.accessToken, bytes, filename, type);
+  if (body.errors?.length || status !== 200) throw new Error(`upload failed: HTTP ${status} ${JSON.stringify(body)}`);
+  return body.data!.uploadAttachment;
+}
+
+/** GETs a path-only attachment URL from the server's origin. */
+async function download(url: string): Promise<{ status: number; type: string | null; headers: Headers; bytes: Buffer }> {
+  expect(url).toMatch(/^\/attachments\/[0-9a-f-]{36}(\/thumbnail)?\?token=/);
+  const response = await fetch(origin + url);
+  return { status: response.status, type: response.headers.get("content-type"), headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+const send = (user: TestUser, input: Record<string, unknown>, room = roomId) => run(user, SEND, { input: { roomId: room, ...input } });
+const sendOk = async (user: TestUser, input: Record<string, unknown>, room = roomId) => (await ok(user, SEND, { input: { roomId: room, ...input } })).sendMessage;
+const messageCount = async (room = roomId) => (await ok(alice, HISTORY, { r: room })).messages.edges.length as number;
+const attachmentRow = (id: string) => server.app.db.attachment.findUniqueOrThrow({ where: { id } });
+/** A download token as the server signs them, with our own claims (the test server's JWT secret is known). */
+const forgeToken = (attachmentId: string, userId: string, expiresAt = Math.floor(Date.now() / 1000) + 600) =>
+  new SignJWT({ att: attachmentId }).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setAudience("chat-graphql:attachment").setExpirationTime(expiresAt).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+const withToken = (url: string, token: string) => url.replace(/\?token=.*$/, `?token=${token}`);
+
+// ---- tests ----
+
+describe("uploadAttachment", () => {
+  it("sniffs the type from the bytes, strips the path from the name, and describes an image with a WebP thumbnail", async () => {
+    const png = await image("png");
+    const a = await upload(alice, png, "../../evil/photo.pdf", "application/pdf");
+    expect(a).toMatchObject({ mimeType: "image/png", filename: "photo.pdf", size: png.length, width: 800, height: 600 });
+    expect(a.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.url).toMatch(new RegExp(`^/attachments/${a.id}\\?token=`));
+    expect(a.thumbnailUrl).toMatch(new RegExp(`^/attachments/${a.id}/thumbnail\\?token=`));
+
+    const thumb = await download(a.thumbnailUrl);
+    expect(thumb.status).toBe(200);
+    expect(thumb.type).toBe("image/webp");
+    const meta = await sharp(thumb.bytes).metadata();
+    expect(meta.format).toBe("webp");
+    expect(Math.max(meta.width!, meta.height!)).toBe(320);
+    expect(meta.width! / meta.height!).toBeCloseTo(800 / 600, 1);
+  });
+
+  it.each([
+    ["jpeg", "image/jpeg"],
+    ["gif", "image/gif"],
+    ["webp", "image/webp"],
+  ] as const)("accepts a %s image with its size and a thumbnail", async (format, mimeType) => {
+    const bytes = await image(format, 200, 500);
+    const a = await upload(alice, bytes, `pic.${format}`);
+    expect(a).toMatchObject({ mimeType, size: bytes.length, width: 200, height: 500 });
+    const meta = await sharp((await download(a.thumbnailUrl)).bytes).metadata();
+    // never enlarged: 200×500 fits in 320 px as 128×320
+    expect([meta.format, meta.width, meta.height]).toEqual(["webp", 128, 320]);
+  });
+
+  it("takes plain UTF-8 text as text/plain, with no size in pixels and no thumbnail", async () => {
+    const a = await upload(alice, TEXT, "list.txt", "image/png");
+    expect(a).toMatchObject({ mimeType: "text/plain", filename: "list.txt", size: TEXT.length, width: null, height: null, thumbnailUrl: null });
+    expect(a.url).toMatch(/^\/attachments\//);
+  });
+
+  it("takes a PDF as application/pdf", async () => {
+    const a = await upload(alice, PDF, "report.pdf", "text/plain");
+    expect(a).toMatchObject({ mimeType: "application/pdf", size: PDF.length, width: null, height: null, thumbnailUrl: null });
+  });
+
+  it.each([
+    ["a Windows executable", EXE],
+    ["random binary with NULs", Buffer.from([0x01, 0x02, 0x00, 0x00, 0x03, 0xff, 0xfe, 0x00, 0x07, 0x80, 0x81, 0x00])],
+    ["a PNG signature with garbage after it", Buffer.concat([(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), Buffer.from("IHDR not really an image")])],
+    ["an empty file", Buffer.alloc(0)],
+  ])("refuses %s with BAD_USER_INPUT on file, storing nothing", async (_label, bytes) => {
+    const before = await server.app.db.attachment.count();
+    const { body } = await uploadRaw(alice.accessToken, bytes, "thing.png", "image/png");
+    expect(body.data?.uploadAttachment ?? null).toBeNull();
+    expect(ext(body)).toMatchObject({ code: "BAD_USER_INPUT", field: "file" });
+    expect(await server.app.db.attachment.count()).toBe(before);
+  });
+
+  it("refuses an anonymous upload with UNAUTHENTICATED", async () => {
+    const before = await server.app.db.attachment.count();
+    const { body } = await uploadRaw(undefined, await image("png", 10, 10), "a.png", "image/png");
+    expect(ext(body)?.code).toBe("UNAUTHENTICATED");
+    expect(await server.app.db.attachment.count()).toBe(before);
+  });
+
+  describe("with MAX_ATTACHMENT_BYTES=100000", () => {
+    let small: TestServer;
+    let user: TestUser;
+    beforeAll(async () => {
+      small = await startTestServer({ env: { MAX_ATTACHMENT_BYTES: "100000" } });
+      [user] = await registerUsers(small.url, ["uploader"]);
+    });
+    afterAll(() => small.close());
+
+    it("refuses a larger file with HTTP 413 and an error naming the limit", async () => {
+      const { status, body } = await uploadRaw(user.accessToken, Buffer.alloc(100_001, "a"), "big.txt", "text/plain", small.url);
+      expect(status).toBe(413);
+      expect(body.data?.uploadAttachment ?? null).toBeNull();
+      expect(body.errors?.[0]?.message).toMatch(/\b100000 bytes\b/);
+      expect(await small.app.db.attachment.count()).toBe(0);
+    });
+
+    it("accepts a file of exactly the limit", async () => {
+      const { status, body } = await uploadRaw(user.accessToken, Buffer.alloc(100_000, "a"), "edge.txt", "text/plain", small.url);
+      expect(body.errors).toBeUndefined();
+      expect(status).toBe(200);
+      expect(body.data?.uploadAttachment).toMatchObject({ mimeType: "text/plain", size: 100_000 });
+    });
+  });
+});
+
+describe("sendMessage with attachments", () => {
+  it("sends an image without content as an IMAGE message listing it, for every member", async () => {
+    const png = await image("png");
+    const a = await upload(alice, png, "photo.png");
+    const before = await messageCount();
+    const message = await sendOk(alice, { attachmentIds: [a.id] });
+    expect(message).toMatchObject({ type: "IMAGE", content: "" });
+    expect(message.attachments).toHaveLength(1);
+    expect(message.attachments[0]).toMatchObject({ id: a.id, mimeType: "image/png", filename: "photo.png", size: png.length, width: 800, height: 600 });
+    expect(await messageCount()).toBe(before + 1);
+    expect((await attachmentRow(a.id)).messageId).toBe(message.id);
+
+    // bob sees it in history with URLs of his own that download it
+    const seen = (await ok(bob, HISTORY, { r: roomId })).messages.edges.find((e: any) => e.node.id === message.id).node;
+    expect(seen.attachments.map((x: any) => x.id)).toEqual([a.id]);
+    expect(seen.attachments[0].url).not.toBe(message.attachments[0].url);
+    const got = await download(seen.attachments[0].url);
+    expect(got.status).toBe(200);
+    expect(got.bytes.equals(png)).toBe(true);
+  });
+
+  it("sends an attachment with text content", async () => {
+    const a = await upload(alice, await image("jpeg"), "photo.jpg");
+    const message = await sendOk(alice, { content: "Look!", attachmentIds: [a.id] });
+    expect(message).toMatchObject({ type: "IMAGE", content: "Look!", attachments: [{ id: a.id, mimeType: "image/jpeg" }] });
+  });
+
+  it("makes FILE messages of PDFs and text, AUDIO of WAV, and VOICE when asked", async () => {
+    const pdf = await upload(alice, PDF, "r.pdf");
+    expect((await sendOk(alice, { attachmentIds: [pdf.id] })).type).toBe("FILE");
+    const txt = await upload(alice, TEXT, "l.txt");
+    expect((await sendOk(alice, { attachmentIds: [txt.id] })).type).toBe("FILE");
+
+    const audio = await upload(alice, wav(), "note.wav", "audio/wav");
+    expect(audio).toMatchObject({ mimeType: expect.stringMatching(/^audio\/(x-)?wav$/), width: null, thumbnailUrl: null });
+    expect((await sendOk(alice, { attachmentIds: [audio.id] })).type).toBe("AUDIO");
+    const voice = await upload(alice, wav(), "voice.wav");
+    const message = await sendOk(alice, { type: "VOICE", attachmentIds: [voice.id] });
+    expect(message).toMatchObject({ type: "VOICE", content: "", attachments: [{ id: voice.id }] });
+  });
+
+  it("takes the type from the first attachment id, and lists attachments in upload order", async () => {
+    const png = await upload(alice, await image("png", 40, 30), "first.png");
+    const pdf = await upload(alice, PDF, "second.pdf");
+    const message = await sendOk(alice, { attachmentIds: [pdf.id, png.id] });
+    expect(message.type).toBe("FILE");
+    expect(message.attachments.map((x: any) => x.id)).toEqual([png.id, pdf.id]);
+  });
+
+  it("attaches an id given twice once", async () => {
+    const a = await upload(alice, TEXT, "dup.txt");
+    const message = await sendOk(alice, { attachmentIds: [a.id, a.id] });
+    expect(message.attachments.map((x: any) => x.id)).toEqual([a.id]);
+  });
+
+  it("accepts FILE for any attachment", async () => {
+    const a = await upload(alice, await image("png", 20, 20), "as-file.png");
+    expect((await sendOk(alice, { type: "FILE", attachmentIds: [a.id] })).type).toBe("FILE");
+  });
+
+  describe("refusals (nothing written: no message, the uploads stay unsent)", () => {
+    /** Expects `input` to be refused with BAD_USER_INPUT on `field` (when given) and leaves no trace. */
+    async function expectRefused(user: TestUser, input: Record<string, unknown>, field: string | undefined, unsent: string[] = []) {
+      const before = await messageCount();
+      const lastSeq = (await server.app.db.room.findUniqueOrThrow({ where: { id: roomId } })).lastSeq;
+      const result = await send(user, input);
+      expect(result.data?.sendMessage ?? null).toBeNull();
+      expect(ext(result)).toMatchObject({ code: "BAD_USER_INPUT", ...(field ? { field } : {}) });
+      expect(await messageCount()).toBe(before);
+      expect((await server.app.db.room.findUniqueOrThrow({ where: { id: roomId } })).lastSeq).toBe(lastSeq);
+      for (const id of unsent) expect((await attachmentRow(id)).messageId).toBeNull();
+    }
+
+    it("VOICE with an image: input.type", async () => {
+      const a = await upload(alice, await image("png", 30, 30), "v.png");
+      await expectRefused(alice, { type: "VOICE", attachmentIds: [a.id] }, "input.type", [a.id]);
+      // still usable afterwards
+      expect((await sendOk(alice, { attachmentIds: [a.id] })).type).toBe("IMAGE");
+    });
+
+    it("IMAGE without any attachment: input.type", async () => {
+      await expectRefused(alice, { type: "IMAGE", content: "no picture" }, "input.type");
+    });
+
+    it("an attachment sent already: input.attachmentIds", async () => {
+      const a = await upload(alice, TEXT, "once.txt");
+      const first = await sendOk(alice, { attachmentIds: [a.id] });
+      await expectRefused(alice, { content: "again", attachmentIds: [a.id] }, "input.attachmentIds");
+      expect((await attachmentRow(a.id)).messageId).toBe(first.id);
+    });
+
+    it("someone else's upload, alone or with one's own: input.attachmentIds", async () => {
+      const bobs = await upload(bob, TEXT, "bobs.txt");
+      const mine = await upload(alice, TEXT, "mine.txt");
+      await expectRefused(alice, { content: "stolen", attachmentIds: [bobs.id] }, "input.attachmentIds", [bobs.id]);
+      await expectRefused(alice, { content: "mixed", attachmentIds: [mine.id, bobs.id] }, "input.attachmentIds", [bobs.id, mine.id]);
+      // bob can still send his own
+      expect((await sendOk(bob, { attachmentIds: [bobs.id] })).attachments[0].id).toBe(bobs.id);
+    });
+
+    it("an unknown attachment id: input.attachmentIds", async () => {
+      await expectRefused(alice, { content: "ghost", attachmentIds: ["00000000-0000-4000-8000-000000000000"] }, "input.attachmentIds");
+    });
+
+    it("11 attachments", async () => {
+      const ids = await Promise.all(Array.from({ length: 11 }, (_, i) => upload(alice, Buffer.from(`file ${i}\n`), `f${i}.txt`).then((a) => a.id as string)));
+      await expectRefused(alice, { attachmentIds: ids }, "input.attachmentIds", ids);
+      // ten are fine
+      expect((await sendOk(alice, { attachmentIds: ids.slice(0, 10) })).attachments).toHaveLength(10);
+    });
+
+    it("no content and no attachments: input.content", async () => {
+      await expectRefused(alice, {}, "input.content");
+      await expectRefused(alice, { attachmentIds: [] }, "input.content");
+    });
+  });
+});
+
+describe("downloads", () => {
+  it("serves the exact bytes with the sniffed type and nosniff to a room member", async () => {
+    const png = await image("png");
+    const a = await upload(alice, png, "evil.html", "text/html");
+    const message = await sendOk(alice, { attachmentIds: [a.id] });
+    const got = await download(message.attachments[0].url);
+    expect(got.status).toBe(200);
+    expect(got.type).toBe("image/png");
+    expect(got.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(got.headers.get("content-disposition")).toMatch(/^inline; filename\*=UTF-8''evil\.html$/);
+    expect(got.bytes.equals(png)).toBe(true);
+  });
+
+  it("serves text as a download, not inline", async () => {
+    const a = await upload(alice, TEXT, "notes.txt");
+    const got = await download(a.url);
+    expect(got.status).toBe(200);
+    expect(got.type).toMatch(/^text\/plain/);
+    expect(got.headers.get("content-disposition")).toMatch(/^attachment;/);
+    expect(got.bytes.equals(TEXT)).toBe(true);
+  });
+
+  it("refuses a missing, tampered, expired or other attachment's token with 401", async () => {
+    const a = await upload(alice, TEXT, "t.txt");
+    const b = await upload(alice, TEXT, "u.txt");
+    const token = new URL(a.url, origin).searchParams.get("token")!;
+    const flipped = token.slice(0, -2) + (token.at(-2) === "A" ? "B" : "A") + token.at(-1);
+    expect((await fetch(`${origin}/attachments/${a.id}`)).status).toBe(401);
+    expect((await download(withToken(a.url, flipped))).status).toBe(401);
+    expect((await download(withToken(a.url, alice.accessToken))).status).toBe(401);
+    expect((await download(withToken(a.url, await forgeToken(a.id, alice.id, Math.floor(Date.now() / 1000) - 60)))).status).toBe(401);
+    // a's token on b's path
+    expect((await download(withToken(b.url, token))).status).toBe(401);
+    // sanity: the untouched URL works
+    expect((await download(a.url)).status).toBe(200);
+  });
+
+  it("re-checks membership: a removed member's URL stops working (404)", async () => {
+    const room = (await ok(alice, CREATE, { input: { name: "Temporary", type: GROUP, memberIds: [bob.id] } })).createRoom.id;
+    const a = await upload(alice, await image("png", 50, 50), "p.png");
+    await sendOk(alice, { attachmentIds: [a.id] }, room);
+    const bobsView = (await ok(bob, HISTORY, { r: room })).messages.edges[0].node.attachments[0];
+    expect((await download(bobsView.url)).status).toBe(200);
+    expect((await download(bobsView.thumbnailUrl)).status).toBe(200);
+
+    expect((await ok(alice, REMOVE, { r: room, u: bob.id })).removeRoomMember).toBe(true);
+    expect((await download(bobsView.url)).status).toBe(404);
+    expect((await download(bobsView.thumbnailUrl)).status).toBe(404);
+    // alice's own URL still works
+    const alicesView = (await ok(alice, HISTORY, { r: room })).messages.edges[0].node.attachments[0];
+    expect((await download(alicesView.url)).status).toBe(200);
+  });
+
+  it("serves an unsent upload to its uploader only", async () => {
+    const png = await image("png", 64, 48);
+    const a = await upload(alice, png, "draft.png");
+    const got = await download(a.url);
+    expect(got.status).toBe(200);
+    expect(got.bytes.equals(png)).toBe(true);
+    expect((await download(a.thumbnailUrl)).status).toBe(200);
+    // a validly signed token naming bob does not make it his
+    expect((await download(withToken(a.url, await forgeToken(a.id, bob.id)))).status).toBe(404);
+  });
+
+  it("gives an outsider no way in: the room is NOT_FOUND to them, and a token naming them gets 404", async () => {
+    const png = await image("png", 30, 20);
+    const a = await upload(alice, png, "private.png");
+    const message = await sendOk(alice, { attachmentIds: [a.id] });
+    expect(errorCode(await run(mallory, HISTORY, { r: roomId }))).toBe("NOT_FOUND");
+    const forged = withToken(message.attachments[0].url, await forgeToken(a.id, mallory.id));
+    expect((await download(forged)).status).toBe(404);
+    const forgedThumb = withToken(message.attachments[0].thumbnailUrl, await forgeToken(a.id, mallory.id));
+    expect((await download(forgedThumb)).status).toBe(404);
+    // and mallory cannot attach it to a message of her own
+    const own = (await ok(mallory, CREATE, { input: { name: "Mine", type: GROUP } })).createRoom.id;
+    expect(ext(await send(mallory, { attachmentIds: [a.id] }, own))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.attachmentIds" });
+  });
+
+  it("404s for an attachment that does not exist, and a text file's thumbnail", async () => {
+    const ghost = "00000000-0000-4000-8000-000000000000";
+    expect((await download(`/attachments/${ghost}?token=${await forgeToken(ghost, alice.id)}`)).status).toBe(404);
+    const a = await upload(alice, TEXT, "no-thumb.txt");
+    expect((await download(`/attachments/${a.id}/thumbnail?token=${await forgeToken(a.id, alice.id)}`)).status).toBe(404);
+  });
+});
