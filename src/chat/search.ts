@@ -10,17 +10,28 @@ export interface SearchHit {
 /** Markers ts_headline puts around matches; control characters no message text is meant to hold. */
 const START = "\u0001";
 const STOP = "\u0002";
+/**
+ * ts_headline drops anything shaped like an HTML tag, so `<`, `>` and `&` go in
+ * as these stand-ins (same order) and come out escaped.
+ */
+const MARKUP = "<>&";
+const STAND_INS = "\u0003\u0004\u0005";
+/** Messages up to this many characters are shown whole in the snippet; longer ones as two fragments around the matches. */
+const WHOLE_UP_TO = 300;
 
 /**
  * Full-text search (PostgreSQL, 'simple' configuration, web-search syntax:
  * words, "quoted phrases", -excluded, or) over the live (not deleted) messages of
  * the rooms `viewerId` is a member of, or of one of them. Best matches first,
- * then newest. Uses the migration's GIN index on to_tsvector('simple', content).
+ * then newest; messages up to 300 characters shown whole in the snippet. Uses the migration's GIN index on to_tsvector('simple', content).
  * `limit`/`offset` come from an offset connection.
  */
 export async function searchMessages(db: PrismaClient, viewerId: string, query: string, roomId: string | null, limit: number, offset: number): Promise<SearchHit[]> {
   const rows = await db.$queryRawUnsafe<{ id: string; snippet: string }[]>(
-    `SELECT m.id, ts_headline('simple', m.content, q, 'StartSel=${START}, StopSel=${STOP}, MaxFragments=2, MaxWords=24, MinWords=8') AS snippet
+    `SELECT m.id, ts_headline('simple', translate(m.content, '${MARKUP}', '${STAND_INS}'), q,
+       CASE WHEN length(m.content) <= ${WHOLE_UP_TO}
+         THEN 'StartSel=${START}, StopSel=${STOP}, HighlightAll=true'
+         ELSE 'StartSel=${START}, StopSel=${STOP}, MaxFragments=2, MaxWords=24, MinWords=8' END) AS snippet
      FROM "Message" m, websearch_to_tsquery('simple', $1) q
      WHERE m."deletedAt" IS NULL
        AND to_tsvector('simple', m.content) @@ q
@@ -37,8 +48,9 @@ export async function searchMessages(db: PrismaClient, viewerId: string, query: 
   return rows.map((r) => ({ messageId: r.id, snippet: highlight(r.snippet) }));
 }
 
-/** Escapes the snippet for HTML, then turns the match markers into `<mark>` tags. */
+/** Escapes the snippet for HTML (stand-ins back to their characters, escaped), then turns the match markers into `<mark>` tags. */
 function highlight(snippet: string): string {
-  const escaped = snippet.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const original = [...STAND_INS].reduce((text, standIn, i) => text.replaceAll(standIn, MARKUP[i]!), snippet);
+  const escaped = original.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   return escaped.replaceAll(START, "<mark>").replaceAll(STOP, "</mark>");
 }
