@@ -62,7 +62,8 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   const events = new Events(bus.pubsub);
-  const expiry = new MessageExpiry(db, events, config.EXPIRY_SWEEP_MS, onError);
+  const attachments = new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES);
+  const expiry = new MessageExpiry(db, events, attachments, config.EXPIRY_SWEEP_MS, onError);
 
   const app: App = {
     config,
@@ -75,9 +76,9 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
     invites: new Invites(db, events),
-    attachments: new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES),
+    attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, bus.pubsub, events),
+    messages: new Messages(db, bus.pubsub, events, attachments),
     typing,
     presence,
   };

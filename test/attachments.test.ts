@@ -5,7 +5,8 @@
  * uploads), sending them with sendMessage (message type from the first
  * attachment, VOICE, reuse and ownership checks, nothing written on refusal),
  * and the signed download URLs (headers and bytes, tampered, forged and
- * expired tokens, membership re-checked on every download).
+ * expired tokens, membership re-checked on every download), photos stored
+ * upright without EXIF, and attachments deleted with their message (delete, expiry).
  */
 import { SignJWT } from "jose";
 import sharp from "sharp";
@@ -400,5 +401,52 @@ describe("downloads", () => {
     expect((await download(`/attachments/${ghost}?token=${await forgeToken(ghost, alice.id)}`)).status).toBe(404);
     const a = await upload(alice, TEXT, "no-thumb.txt");
     expect((await download(`/attachments/${a.id}/thumbnail?token=${await forgeToken(a.id, alice.id)}`)).status).toBe(404);
+  });
+});
+
+describe("privacy of images and purged messages", () => {
+  it("measures a phone photo as shown (EXIF orientation) and stores it upright without its EXIF data", async () => {
+    const tagged = await sharp({ create: { width: 400, height: 300, channels: 3, background: "#3a6" } })
+      .jpeg()
+      .withExif({ IFD0: { Make: "PhoneCo", Model: "Camera 9" } })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    expect((await sharp(tagged).metadata()).exif).toBeDefined();
+    const a = await upload(alice, tagged, "portrait.jpg", "image/jpeg");
+    expect(a).toMatchObject({ mimeType: "image/jpeg", width: 300, height: 400 });
+    const stored = await download(a.url);
+    const meta = await sharp(stored.bytes).metadata();
+    expect({ width: meta.width, height: meta.height, exif: meta.exif, orientation: meta.orientation }).toEqual({ width: 300, height: 400, exif: undefined, orientation: undefined });
+    expect(a.size).toBe(stored.bytes.length);
+  });
+
+  it("refuses a file variable that is not a multipart file part with BAD_USER_INPUT on file", async () => {
+    const result = await run(alice, UPLOAD, { file: "data:image/png;base64,AAAA" });
+    expect(ext(result)).toMatchObject({ code: "BAD_USER_INPUT", field: "file" });
+  });
+
+  it("deleting a message deletes its attachments: gone from the tombstone, URLs 404, rows removed", async () => {
+    const a = await upload(alice, await image("png"), "gone.png", "image/png");
+    const message = await sendOk(alice, { attachmentIds: [a.id] });
+    const { url, thumbnailUrl } = message.attachments[0];
+    expect((await download(url)).status).toBe(200);
+    const tombstone = (await ok(alice, `mutation($id: ID!) { deleteMessage(id: $id) { attachments { id } } }`, { id: message.id })).deleteMessage;
+    expect(tombstone.attachments).toEqual([]);
+    expect((await download(url)).status).toBe(404);
+    expect((await download(thumbnailUrl)).status).toBe(404);
+    expect(await server.app.db.attachment.findUnique({ where: { id: a.id } })).toBeNull();
+  });
+
+  it("a self-destructing photo's attachment is deleted at expiry", async () => {
+    const a = await upload(alice, await image("jpeg"), "brief.jpg", "image/jpeg");
+    const message = await sendOk(alice, { attachmentIds: [a.id], expiresIn: 5 });
+    const { url } = message.attachments[0];
+    expect((await download(url)).status).toBe(200);
+    const deadline = Date.now() + 15_000;
+    while ((await download(url)).status !== 404) {
+      if (Date.now() > deadline) throw new Error("the expired photo is still served");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await server.app.db.attachment.findUnique({ where: { id: a.id } })).toBeNull();
   });
 });

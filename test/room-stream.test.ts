@@ -29,7 +29,7 @@ const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: 
   ... on RoomUpdated { room { id description } }
   ... on MessageAdded { message { id seq content sender { id } } }
   ... on MessageEdited { message { id content editedAt edits { content } } }
-  ... on MessageDeleted { message { id content deletedAt } }
+  ... on MessageDeleted { message { id content deletedAt } deletedBy { id } }
   ... on ReactionAdded { message { id } user { id } emoji }
   ... on ReactionRemoved { message { id } user { id } emoji }
   ... on ReadReceipt { user { id } message { id sender { id } } }
@@ -316,6 +316,21 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
   });
 
+  describe("Room.eventCursor", () => {
+    it("is the newest event's cursor, read with the history, so roomEvents(after: it) follows on with exactly the next events", async () => {
+      const r = await makeRoom();
+      await send(r, "before");
+      const { room } = await api.ok(carol, `query($r: ID!) { room(id: $r) { eventCursor messages: lastMessage { content } } }`, { r });
+      expect(room.messages.content).toBe("before");
+      const m = await send(r, "after the snapshot");
+      const sub = live(client(carol), ROOM_EVENTS, { r, after: room.eventCursor });
+      const first = roomEvent(await sub.nextWhere(() => true));
+      expect(first).toMatchObject({ __typename: "MessageAdded", seq: Number(room.eventCursor) + 1, message: { id: m.id } });
+      const outsider = await api.ok(dave, `query($r: ID!) { room(id: $r) { eventCursor } }`, { r });
+      expect(outsider.room).toBeNull();
+    });
+  });
+
   describe("message events on roomEvents, for the HTTP mutations", () => {
     it("MessageAdded, MessageEdited (with the earlier version) and MessageDeleted (the tombstone)", async () => {
       const r = await makeRoom();
@@ -331,7 +346,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
 
       await api.ok(bob, DELETE_MESSAGE, { id: m.id });
       const deleted = roomEvent(await sub.nextWhere(isType("MessageDeleted")));
-      expect(deleted.message).toMatchObject({ id: m.id, content: "" });
+      expect(deleted).toMatchObject({ message: { id: m.id, content: "" }, deletedBy: { id: bob.id } });
       expect(Number.isNaN(Date.parse(deleted.message.deletedAt))).toBe(false);
       expectSequenced(sub.events);
       expectContiguous(sub.events.map((e) => roomEvent(e).seq));

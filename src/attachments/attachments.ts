@@ -55,13 +55,15 @@ export class Attachments {
    * @throws BAD_USER_INPUT on `file` when empty, over the size limit, or of a type not in {@link ALLOWED_TYPES}.
    */
   async upload(userId: string, file: File): Promise<Attachment> {
+    if (typeof (file as Partial<File> | null)?.arrayBuffer !== "function") throw badInput("file", "file must be a file part of a multipart request");
     if (file.size === 0) throw badInput("file", "The file is empty");
     if (file.size > this.maxBytes) throw badInput("file", `The file is larger than ${this.maxBytes} bytes`);
-    const bytes = Buffer.from(await file.arrayBuffer());
-    const mimeType = await sniff(bytes);
+    const uploaded = Buffer.from(await file.arrayBuffer());
+    const mimeType = await sniff(uploaded);
     if (!mimeType || !ALLOWED_TYPES.has(mimeType)) throw badInput("file", `Files of this type (${mimeType ?? "unknown"}) are not accepted`);
     const id = randomUUID();
-    const image = mimeType.startsWith("image/") ? await describeImage(bytes) : null;
+    const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType) : null;
+    const bytes = image?.bytes ?? uploaded;
     await this.store.put(id, bytes);
     if (image) await this.store.put(`${id}.thumb.webp`, image.thumbnail);
     return this.db.attachment.create({
@@ -94,6 +96,11 @@ export class Attachments {
     if (!bytes) throw notFound("Attachment");
     return { attachment, bytes };
   }
+
+  /** Deletes stored files (of purged messages), after their rows are gone. */
+  async removeFiles(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.store.delete(key)));
+  }
 }
 
 /** The message type that attachments of `mimeType` make (the first attachment decides). */
@@ -116,11 +123,21 @@ async function sniff(bytes: Buffer): Promise<string | null> {
   }
 }
 
-async function describeImage(bytes: Buffer): Promise<{ width: number; height: number; thumbnail: Buffer }> {
+/** Still images re-encoded upright and without metadata (EXIF: camera, GPS); GIFs kept as they are (animation). */
+const REENCODED = new Set(["image/jpeg", "image/png", "image/webp"]);
+
+/**
+ * Measures an image as it is shown (EXIF orientation applied) and makes its
+ * thumbnail. JPEG, PNG and WebP are also re-encoded upright with their metadata
+ * stripped, so a phone photo's location does not travel with it.
+ * @throws BAD_USER_INPUT on `file` when the image cannot be decoded.
+ */
+async function describeImage(uploaded: Buffer, mimeType: string): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
   try {
-    const { width, height } = await sharp(bytes).metadata();
-    const thumbnail = await sharp(bytes).rotate().resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true }).webp().toBuffer();
-    return { width: width ?? 0, height: height ?? 0, thumbnail };
+    const bytes = REENCODED.has(mimeType) ? await sharp(uploaded).rotate().toBuffer() : null;
+    const { autoOrient } = await sharp(bytes ?? uploaded).metadata();
+    const thumbnail = await sharp(uploaded).rotate().resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true }).webp().toBuffer();
+    return { width: autoOrient.width, height: autoOrient.height, thumbnail, bytes };
   } catch {
     throw badInput("file", "The image could not be read");
   }

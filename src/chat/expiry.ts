@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../db/client.js";
 import type { Events } from "../realtime/events.js";
+import type { Attachments } from "../attachments/attachments.js";
 import { purge } from "./messages.js";
 
 /** How many expired messages one sweep purges at most (the next sweep takes the rest). */
@@ -19,6 +20,7 @@ export class MessageExpiry {
   constructor(
     private readonly db: PrismaClient,
     private readonly events: Events,
+    private readonly attachments: Attachments,
     intervalMs: number,
     onError: (err: unknown) => void,
   ) {
@@ -43,16 +45,17 @@ export class MessageExpiry {
   }
 
   /** One expired message per transaction: room locks are then taken one at a time, so sweeping nodes cannot deadlock. */
-  private purgeOne(): Promise<boolean> {
-    return this.events.transaction(this.db, async (tx, record) => {
+  private async purgeOne(): Promise<boolean> {
+    const files = await this.events.transaction(this.db, async (tx, record) => {
       const [due] = await tx.$queryRaw<{ id: string; roomId: string }[]>`
         SELECT id, "roomId" FROM "Message"
         WHERE "expiresAt" <= now() AND "deletedAt" IS NULL
         ORDER BY "expiresAt" LIMIT 1 FOR UPDATE SKIP LOCKED`;
-      if (!due) return false;
+      if (!due) return null;
       await record({ kind: "MessageExpired", roomId: due.roomId, messageId: due.id });
-      await purge(tx, due.id);
-      return true;
+      return (await purge(tx, due.id)).files;
     });
+    if (files) await this.attachments.removeFiles(files);
+    return files !== null;
   }
 }

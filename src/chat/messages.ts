@@ -2,7 +2,7 @@ import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
-import { messageTypeOf } from "../attachments/attachments.js";
+import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
@@ -50,6 +50,7 @@ export class Messages {
     private readonly db: PrismaClient,
     private readonly pubsub: PubSubEngine,
     private readonly events: Events,
+    private readonly attachments: Attachments,
   ) {}
 
   /**
@@ -163,7 +164,8 @@ export class Messages {
 
   /**
    * Deletes a message, leaving a tombstone in history: same id and seq, content
-   * "", `deletedAt` set; its edit history and reactions go, and it is unpinned.
+   * "", `deletedAt` set; its edit history, reactions and attachments (their files
+   * too) go, and it is unpinned.
    * The sender may delete their messages, a room's OWNER and ADMINs any. Idempotent.
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN otherwise.
    */
@@ -171,12 +173,14 @@ export class Messages {
     const message = await this.visible(userId, messageId);
     const membership = await requireMember(this.db, message.roomId, userId);
     if (message.senderId !== userId && membership.role === "MEMBER") throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
-    return this.events.transaction(this.db, async (tx, record) => {
+    const { message: tombstone, files } = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
-      if (current.deletedAt) return current;
-      await record({ kind: "MessageDeleted", roomId: current.roomId, messageId });
+      if (current.deletedAt) return { message: current, files: [] };
+      await record({ kind: "MessageDeleted", roomId: current.roomId, messageId, byId: userId });
       return purge(tx, messageId);
     });
+    await this.attachments.removeFiles(files);
+    return tombstone;
   }
 
   /**
@@ -260,7 +264,8 @@ export class Messages {
       requested === natural ||
       (requested === "VOICE" && natural === "AUDIO") ||
       (requested === "FILE" && natural !== "TEXT");
-    if (!fits) throw badInput("input.type", `A ${requested} message cannot carry ${first ? first.mimeType : "no attachment"}`);
+    if (requested === "SYSTEM") throw badInput("input.type", "SYSTEM messages come only from the server");
+    if (!fits) throw badInput("input.type", first ? `A ${requested} message cannot carry ${first.mimeType}` : `A ${requested} message needs an attachment of that kind`);
     return requested ?? natural;
   }
 
@@ -286,13 +291,21 @@ async function notify(tx: Db, messageId: string, userIds: string[]): Promise<Men
 
 /**
  * Makes a message a tombstone: content "", `deletedAt` set, unpinned; its edit
- * history, reactions, mentions and their notifications go. Used by delete and expiry.
+ * history, reactions, mentions, notifications and attachments go. Used by
+ * delete and expiry; returns the attachment files to remove once committed
+ * ({@link Attachments.removeFiles}).
  */
-export async function purge(tx: Db, messageId: string): Promise<Message> {
+export async function purge(tx: Db, messageId: string): Promise<{ message: Message; files: string[] }> {
   await tx.messageEdit.deleteMany({ where: { messageId } });
   await tx.reaction.deleteMany({ where: { messageId } });
   await tx.notification.deleteMany({ where: { messageId } });
-  return tx.message.update({ where: { id: messageId }, data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] } });
+  const attachments = await tx.attachment.findMany({ where: { messageId }, select: { storageKey: true, thumbnailKey: true } });
+  await tx.attachment.deleteMany({ where: { messageId } });
+  const message = await tx.message.update({
+    where: { id: messageId },
+    data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] },
+  });
+  return { message, files: attachments.flatMap((a) => (a.thumbnailKey ? [a.storageKey, a.thumbnailKey] : [a.storageKey])) };
 }
 
 /** Reads the message and locks its row until the transaction ends (edits and deletes of one message go one at a time). */

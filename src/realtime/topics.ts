@@ -78,7 +78,7 @@ export type RoomEventData =
   | { kind: "RoomDeleted"; roomId: string; byId: string }
   | MessageEventData<"MessageAdded">
   | MessageEventData<"MessageEdited">
-  | MessageEventData<"MessageDeleted">
+  | (MessageEventData<"MessageDeleted"> & { byId: string })
   | MessageEventData<"MessageExpired">
   | ReactionEventData<"ReactionAdded">
   | ReactionEventData<"ReactionRemoved">

@@ -79,7 +79,10 @@ const messageField = <T extends { messageId: string }>(t: PothosSchemaTypes.Obje
 
 const MessageAdded = roomEventType("MessageAdded", "A message was sent (also on messageAdded).", (t) => ({ message: messageField(t) }));
 const MessageEdited = roomEventType("MessageEdited", "A message's content changed (its current content).", (t) => ({ message: messageField(t) }));
-const MessageDeleted = roomEventType("MessageDeleted", "A message was deleted (its tombstone).", (t) => ({ message: messageField(t) }));
+const MessageDeleted = roomEventType("MessageDeleted", "A message was deleted (its tombstone), by its sender or a room OWNER or ADMIN.", (t) => ({
+  message: messageField(t),
+  deletedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
+}));
 const ReactionAdded = roomEventType("ReactionAdded", "A member reacted to a message.", (t) => ({
   message: messageField(t),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),

@@ -82,6 +82,13 @@ export const RoomRef = builder.prismaObject("Room", {
       }),
       resolve: (room) => (room.members[0] ? (room.messages[0] ?? null) : null),
     }),
+    eventCursor: t.string({
+      nullable: true,
+      description:
+        "The cursor of the room's newest event (members only): read it with the history, then subscribe to roomEvents(after: eventCursor) to follow on without a gap (events may repeat what the history showed; match by id).",
+      select: (_args, ctx) => ({ lastEventSeq: true, ...viewerMembership(ctx) }),
+      resolve: (room) => (room.members[0] ? String(room.lastEventSeq) : null),
+    }),
     pinnedMessages: t.field({
       type: [MessageRef],
       description: "Pinned messages, most recently pinned first; empty for non-members.",
