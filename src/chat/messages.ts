@@ -3,7 +3,7 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
-import type { Message, MessageType, Room } from "../generated/prisma/client.js";
+import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster } from "./access.js";
@@ -145,7 +145,7 @@ export class Messages {
    * someone else's or a deleted message.
    */
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
-    const message = await this.visible(userId, messageId);
+    const { message } = await this.visible(userId, messageId);
     if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
     const edited = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
@@ -170,8 +170,7 @@ export class Messages {
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN otherwise.
    */
   async delete(userId: string, messageId: string): Promise<Message> {
-    const message = await this.visible(userId, messageId);
-    const membership = await requireMember(this.db, message.roomId, userId);
+    const { message, membership } = await this.visible(userId, messageId);
     if (message.senderId !== userId && membership.role === "MEMBER") throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
     const { message: tombstone, files } = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
@@ -209,8 +208,7 @@ export class Messages {
    * (role, deleted message, the room has MAX_PINNED pinned already).
    */
   async pin(userId: string, messageId: string, pinned: boolean): Promise<Message> {
-    const message = await this.visible(userId, messageId);
-    const membership = await requireMember(this.db, message.roomId, userId);
+    const { message, membership } = await this.visible(userId, messageId);
     const room = await this.db.room.findUniqueOrThrow({ where: { id: message.roomId }, select: { type: true } });
     if (room.type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
     return this.events.transaction(this.db, async (tx, record) => {
@@ -233,7 +231,7 @@ export class Messages {
    * see; FORBIDDEN for a deleted message.
    */
   async react(userId: string, messageId: string, emoji: string, add: boolean): Promise<Message> {
-    const message = await this.visible(userId, messageId);
+    const { message } = await this.visible(userId, messageId);
     if (message.deletedAt) throw forbidden("A deleted message cannot get reactions");
     const roomId = message.roomId;
     await this.events.transaction(this.db, async (tx, record) => {
@@ -245,12 +243,11 @@ export class Messages {
     return message;
   }
 
-  /** The message, when the viewer may see its room. @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined. */
-  private async visible(userId: string, messageId: string): Promise<Message> {
+  /** The message and the viewer's membership of its room. @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined. */
+  private async visible(userId: string, messageId: string): Promise<{ message: Message; membership: RoomMember }> {
     const message = await this.db.message.findUnique({ where: { id: messageId } });
     if (!message) throw notFound("Message");
-    await requireMember(this.db, message.roomId, userId);
-    return message;
+    return { message, membership: await requireMember(this.db, message.roomId, userId) };
   }
 
   /** The type of a message with these attachments. @throws BAD_USER_INPUT on `input.attachmentIds` / `input.type`. */

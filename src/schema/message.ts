@@ -59,7 +59,7 @@ builder.prismaObject("MessageEdit", {
   }),
 });
 
-/** Whether another member's read marker reached `message` (members hiding read receipts do not count). */
+/** The other members whose read marker reached `message` (members hiding read receipts left out). */
 async function readers(ctx: Context, message: { roomId: string; senderId: string; seq: number }): Promise<string[]> {
   const markers = await ctx.readMarkersLoader.load(message.roomId);
   return markers.filter((m) => m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
