@@ -6,20 +6,12 @@
  * -> inviteToRoom -> InviteReceived on myEvents -> acceptInvite -> MemberJoined
  * on the inviter's roomEvents (both over graphql-ws).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
+import { describe, expect, it } from "vitest";
+import { errorCode, ext, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
 import { live } from "./helpers/live.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
-beforeAll(async () => {
-  server = await startTestServer();
-  ({ run, ok } = on(server.url));
-  [alice, bob, carol, dave, erin] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "erin"]);
-});
-afterAll(() => server.close());
+const { server, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;

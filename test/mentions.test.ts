@@ -8,11 +8,10 @@
  * markNotificationRead (own only, idempotent).
  */
 import { randomUUID } from "node:crypto";
-import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ext, type GqlResponse, on, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
+import { describe, expect, it } from "vitest";
+import { ext, type GqlResponse, registerUsers, type TestUser } from "./helpers/client.js";
 import { type LiveSubscription, live } from "./helpers/live.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename
   ... on AddedToRoom { room { id } }
@@ -33,25 +32,7 @@ const isMention = (messageId?: string) => (e: GqlResponse) =>
   myEvent(e)?.__typename === "MentionNotification" && (messageId === undefined || myEvent(e).message.id === messageId);
 
 describe("mentions and notifications", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, helper: TestUser;
-  const clients: Client[] = [];
-  const client = (user: TestUser) => {
-    const c = wsClient(server.wsUrl, user.accessToken);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer({ redis: true });
-    api = on(server.url);
-    [alice, bob, carol, dave, helper] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "helper"]);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  });
-  afterAll(() => server.close());
+  const { server, api, client, users: [alice, bob, carol, dave, helper] } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
 
   const makeRoom = async (owner: TestUser, members: TestUser[]): Promise<string> =>
     (await api.ok(owner, CREATE, { input: { name: `Room ${randomUUID().slice(0, 8)}`, type: "GROUP", memberIds: members.map((u) => u.id) } })).createRoom.id;

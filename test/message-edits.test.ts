@@ -5,19 +5,11 @@
  * idempotent, a tombstone that keeps id and seq, loses content, edits and
  * reactions, stays in history, and is unpinned).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { errorCode, ext, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, mallory: TestUser;
-beforeAll(async () => {
-  server = await startTestServer();
-  ({ run, ok } = on(server.url));
-  [alice, bob, carol, dave, mallory] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "mallory"]);
-});
-afterAll(() => server.close());
+const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 

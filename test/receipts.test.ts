@@ -6,19 +6,11 @@
  * sender only). Ends with the receipts flows of seeds 001 and 003, walked as
  * those frontends would through queries and mutations.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, gql, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { errorCode, ext, gql, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, mallory: TestUser;
-beforeAll(async () => {
-  server = await startTestServer();
-  ({ run, ok } = on(server.url));
-  [alice, bob, carol, dave, mallory] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "mallory"]);
-});
-afterAll(() => server.close());
+const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;

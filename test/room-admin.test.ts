@@ -4,19 +4,11 @@
  * BROADCAST rooms (only OWNER/ADMIN send); maxMembers under concurrent
  * acceptInvite/joinRoom; publicRooms search and paging; per-member archive and mute.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, on, registerUser, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { errorCode, ext, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, erin: TestUser;
-beforeAll(async () => {
-  server = await startTestServer();
-  ({ run, ok } = on(server.url));
-  [alice, bob, carol, dave, erin] = await registerUsers(server.url, ["alice", "bob", "carol", "dave", "erin"]);
-});
-afterAll(() => server.close());
+const { server, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 

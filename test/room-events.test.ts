@@ -9,11 +9,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GqlResponse, on, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
 import { type LiveSubscription, live } from "./helpers/live.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
   ... on MemberJoined { roomId user { id } role addedBy { id } at }
@@ -65,25 +65,7 @@ const connected = (wsUrl: string, user: TestUser) =>
   });
 
 describe("room and user events (one node, Redis pub/sub)", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
-  const clients: Client[] = [];
-  const client = (user: TestUser) => {
-    const c = wsClient(server.wsUrl, user.accessToken);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer({ redis: true });
-    api = on(server.url);
-    [alice, bob, carol, dave] = await registerUsers(server.url, ["alice", "bob", "carol", "dave"]);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  });
-  afterAll(() => server.close());
+  const { server, api, client, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], { redis: true });
 
   async function makeRoom(owner: TestUser, opts: { type?: string; name?: string; admins?: TestUser[]; members?: TestUser[] } = {}): Promise<string> {
     const input = { name: opts.name ?? "Room", type: opts.type ?? "GROUP", memberIds: (opts.members ?? []).map((u) => u.id) };

@@ -19,7 +19,7 @@ import WebSocket from "ws";
 import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
 import { type LiveSubscription, live } from "./helpers/live.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -258,25 +258,7 @@ function expectGapFree(kind: "roomEvents" | "messageAdded", result: DropResult) 
 }
 
 describe("the room event stream (one node, Redis pub/sub)", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
-  const clients: Client[] = [];
-  const client = (user: TestUser) => {
-    const c = wsClient(server.wsUrl, user.accessToken);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer({ redis: true });
-    api = on(server.url);
-    [alice, bob, carol, dave] = await registerUsers(server.url, ["alice", "bob", "carol", "dave"]);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  });
-  afterAll(() => server.close());
+  const { server, api, client, clients, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], { redis: true });
 
   /** A GROUP room owned by alice with bob and carol as MEMBERs. */
   const makeRoom = async (members: TestUser[] = [bob, carol]) =>

@@ -7,15 +7,13 @@
  * SIGKILL) before the time and a new node on the same database still purges
  * the message; and with two nodes sweeping, each message expires exactly once.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ext, type GqlResponse, gqlOk, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
-import { createTestDatabase } from "./helpers/database.js";
-import { REDIS_URL } from "./helpers/env.js";
+import { ext, type GqlResponse, gqlOk, registerUser, type TestUser, wsClient } from "./helpers/client.js";
 import { type LiveSubscription, live } from "./helpers/live.js";
-import { type NodeGroup, type NodeProcess, startNode, startNodes } from "./helpers/node-process.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -59,25 +57,7 @@ async function untilPurged(url: () => string, user: TestUser, roomId: string, id
 }
 
 describe("self-destructing messages (one node)", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser;
-  const clients: Client[] = [];
-  const client = (user: TestUser) => {
-    const c = wsClient(server.wsUrl, user.accessToken);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    server = await startTestServer({ redis: true, env: { EXPIRY_SWEEP_MS: String(SWEEP_MS) } });
-    api = on(server.url);
-    [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  });
-  afterAll(() => server.close());
+  const { server, api, client, users: [alice, bob] } = useTestServer(["alice", "bob"], { redis: true, env: { EXPIRY_SWEEP_MS: String(SWEEP_MS) } });
 
   const makeRoom = async () => (await api.ok(alice, CREATE, { input: { name: "Vanishing", type: "GROUP", memberIds: [bob.id] } })).createRoom.id as string;
   async function watchRoom(viewer: TestUser, roomId: string): Promise<LiveSubscription> {
@@ -170,18 +150,9 @@ describe("self-destructing messages (one node)", () => {
 describe("self-destructing messages survive a restart", () => {
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     it(`a node stopped with ${signal} before the time: a new node on the same database purges the message`, async () => {
-      const database = await createTestDatabase();
-      const env = {
-        DATABASE_URL: database.url,
-        REDIS_URL,
-        REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-        JWT_SECRET: randomBytes(32).toString("hex"),
-        EXPIRY_SWEEP_MS: String(SWEEP_MS),
-      };
-      const nodes: NodeProcess[] = [];
+      const group = await startNodes(1, { EXPIRY_SWEEP_MS: String(SWEEP_MS) });
       try {
-        const first = await startNode(env);
-        nodes.push(first);
+        const [first] = group.nodes;
         const [alice, bob] = await Promise.all([registerUser(first.url, "alice"), registerUser(first.url, "bob")]);
         const r = (await gqlOk(first.url, CREATE, { input: { name: "Restart", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
         const keep = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "I stay" } }, alice.accessToken)).sendMessage;
@@ -197,8 +168,7 @@ describe("self-destructing messages survive a restart", () => {
         // the test only means something when the node was gone before the message was due
         expect(Date.now()).toBeLessThan(expiresAt);
 
-        const second = await startNode(env);
-        nodes.push(second);
+        const second = await group.startAnother();
         if (Date.now() < expiresAt - 500) {
           // up before the time: not purged early
           expect(await messageOf(second.url, bob, r, m.id)).toMatchObject({ content: "vanish after restart", deletedAt: null });
@@ -225,8 +195,7 @@ describe("self-destructing messages survive a restart", () => {
           await c.dispose();
         }
       } finally {
-        await Promise.all(nodes.map((n) => n.stop()));
-        await database.drop();
+        await group.stop();
       }
     }, 120_000);
   }

@@ -75,9 +75,17 @@ export async function startNode(env: Record<string, string>, timeoutMs = 60_000)
 /** `N` times `T` as a tuple (`T[]` when `N` is not a literal). */
 type Tuple<T, N extends number, R extends T[] = []> = number extends N ? T[] : R["length"] extends N ? R : Tuple<T, N, [...R, T]>;
 
-/** Server processes started by {@link startNodes}: `stop()` stops them all (SIGTERM) and drops their database. */
+/**
+ * Server processes started by {@link startNodes}: `nodes` as started; `env` the
+ * variables they share (DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, JWT_SECRET and
+ * the extra ones); `startAnother()` starts one more node with that `env` (e.g. to
+ * replace a stopped one on the same database), which `stop()` stops too;
+ * `stop()` stops them all (SIGTERM) and drops their database.
+ */
 export interface NodeGroup<Nodes extends NodeProcess[] = NodeProcess[]> {
   nodes: Nodes;
+  env: Record<string, string>;
+  startAnother(): Promise<NodeProcess>;
   stop(): Promise<void>;
 }
 
@@ -99,8 +107,10 @@ export async function startNodes<N extends number>(count: N, extraEnv: Record<st
   };
   const started = await Promise.allSettled(Array.from({ length: count }, () => startNode(env)));
   const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  // every node to stop: the first `count` and those from startAnother
+  const all = [...nodes];
   const stop = async () => {
-    await Promise.all(nodes.map((node) => node.stop()));
+    await Promise.all(all.map((node) => node.stop()));
     await database.drop();
   };
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -108,5 +118,10 @@ export async function startNodes<N extends number>(count: N, extraEnv: Record<st
     await stop();
     throw failed.reason;
   }
-  return { nodes: nodes as Tuple<NodeProcess, N>, stop };
+  const startAnother = async () => {
+    const node = await startNode(env);
+    all.push(node);
+    return node;
+  };
+  return { nodes: nodes as Tuple<NodeProcess, N>, env, startAnother, stop };
 }

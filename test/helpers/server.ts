@@ -3,11 +3,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import type { Client } from "graphql-ws";
 import { pino } from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { App } from "../../src/context.js";
 import { makeServer } from "../../src/server.js";
+import { on, registerUsers, type TestUser, type UserOps, wsClient } from "./client.js";
 import { createTestDatabase } from "./database.js";
 import { REDIS_URL } from "./env.js";
 
@@ -57,4 +60,77 @@ export async function startTestServer(options: { redis?: boolean; env?: Record<s
       await rm(attachments, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * What {@link useTestServer} returns. Every part is a stable object that can be
+ * destructured where the suite is declared, and is usable once its `beforeAll`
+ * has run (inside tests and later hooks):
+ * - `server`: the {@link TestServer} (its fields throw if read before it started);
+ * - `api`: {@link UserOps} against it (`const { api: { run, ok } } = …` works);
+ * - `users`: one {@link TestUser} per name, in order (filled in by `beforeAll`);
+ * - `client(user)`: a graphql-ws client on the server as `user`, disposed after each test;
+ * - `clients`: the clients still open in the current test (`client` adds to it;
+ *   push others here to have them disposed after the test too).
+ */
+export interface TestServerHarness<Names extends readonly string[]> {
+  server: TestServer;
+  api: UserOps;
+  users: { [K in keyof Names]: TestUser };
+  client(user: TestUser): Client;
+  clients: Client[];
+}
+
+/**
+ * Registers the hooks of a suite that runs against one {@link startTestServer}
+ * (`options` as there) in the current `describe` (or file): `beforeAll` starts it
+ * and registers one user per name in `names`, `afterEach` disposes the clients
+ * opened with `client`, `afterAll` closes the server. Returns the
+ * {@link TestServerHarness}, e.g.
+ * `const { server, api, users: [alice, bob], client } = useTestServer(["alice", "bob"], { redis: true });`
+ */
+export function useTestServer<const Names extends readonly string[]>(
+  names: Names,
+  options: Parameters<typeof startTestServer>[0] = {},
+): TestServerHarness<Names> {
+  let started: TestServer | undefined;
+  const current = () => {
+    if (!started) throw new Error("useTestServer: the server is not started yet (use it inside a test or hook)");
+    return started;
+  };
+  const server: TestServer = {
+    get url() {
+      return current().url;
+    },
+    get wsUrl() {
+      return current().wsUrl;
+    },
+    get app() {
+      return current().app;
+    },
+    close: () => current().close(),
+  };
+  const api: UserOps = {
+    run: (user, query, variables) => on(current().url).run(user, query, variables),
+    ok: (user, query, variables) => on(current().url).ok(user, query, variables),
+  };
+  const users = names.map(() => ({}) as TestUser) as { [K in keyof Names]: TestUser };
+  const clients: Client[] = [];
+  const client = (user: TestUser) => {
+    const c = wsClient(current().wsUrl, user.accessToken);
+    clients.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    started = await startTestServer(options);
+    const registered = await registerUsers(started.url, names);
+    registered.forEach((user, i) => Object.assign(users[i]!, user));
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  });
+  afterAll(() => started?.close());
+
+  return { server, api, users, client, clients };
 }
