@@ -450,3 +450,27 @@ describe("privacy of images and purged messages", () => {
     expect(await server.app.db.attachment.findUnique({ where: { id: a.id } })).toBeNull();
   });
 });
+
+describe("downloads for media players", () => {
+  it("answers HEAD and a single byte Range (206), and 416 for a range past the end", async () => {
+    const wavBytes = wav();
+    const a = await upload(alice, wavBytes, "note.wav", "audio/wav");
+    const url = origin + a.url;
+
+    const head = await fetch(url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(wavBytes.length));
+    expect(head.headers.get("accept-ranges")).toBe("bytes");
+    expect(head.headers.get("content-disposition")).toMatch(/^inline;/);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+
+    const part = await fetch(url, { headers: { range: "bytes=4-13" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 4-13/${wavBytes.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(wavBytes.subarray(4, 14))).toBe(true);
+
+    const past = await fetch(url, { headers: { range: `bytes=${wavBytes.length + 10}-` } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get("content-range")).toBe(`bytes */${wavBytes.length}`);
+  });
+});

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { GraphQLError } from "graphql";
 import { jwtVerify, SignJWT } from "jose";
+import parseRange from "range-parser";
 import type { Attachments } from "./attachments.js";
 
 const AUDIENCE = "chat-graphql:attachment";
@@ -54,28 +55,40 @@ const ROUTE = /^\/attachments\/([0-9a-f-]{36})(\/thumbnail)?$/;
  * Serves `GET /attachments/<id>[/thumbnail]?token=…`; resolves false for any
  * other URL (the caller passes it on). 401 without a valid token, 404 when the
  * attachment is missing or not visible, 403 for a PUBLIC room not joined.
- * Images and PDFs are shown inline, everything else downloads; the sniffed type
- * is sent with `nosniff`.
+ * Pictures, audio, video and PDFs are shown inline, everything else downloads;
+ * the sniffed type is sent with `nosniff`. HEAD, and a single byte `Range`
+ * (206, or 416 when unsatisfiable; what media players and iOS need to seek), are
+ * supported; a multi-range request gets the whole file.
  */
 export async function serveAttachment(urls: AttachmentUrls, attachments: Attachments, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const match = ROUTE.exec(url.pathname);
-  if (!match || req.method !== "GET") return false;
+  if (!match || (req.method !== "GET" && req.method !== "HEAD")) return false;
   const [, id, thumbnail] = match as unknown as [string, string, string | undefined];
   const userId = await urls.userOf(url.searchParams.get("token") ?? "", id);
   if (!userId) return send(res, 401, "Missing, invalid or expired token"), true;
   try {
     const { attachment, bytes } = await attachments.read(userId, id, Boolean(thumbnail));
     const type = thumbnail ? "image/webp" : attachment.mimeType;
-    const inline = type.startsWith("image/") || type === "application/pdf";
-    res.writeHead(200, {
+    const inline = /^(image|audio|video)\//.test(type) || type === "application/pdf";
+    const headers = {
       "content-type": type,
-      "content-length": bytes.length,
       "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(attachment.filename)}`,
       "x-content-type-options": "nosniff",
       "cache-control": "private, max-age=3600",
-    });
-    res.end(bytes);
+      "accept-ranges": "bytes",
+    };
+    const ranges = req.headers.range ? parseRange(bytes.length, req.headers.range) : -2;
+    if (ranges === -1) {
+      res.writeHead(416, { ...headers, "content-range": `bytes */${bytes.length}` }).end();
+    } else if (Array.isArray(ranges) && ranges.length === 1) {
+      const { start, end } = ranges[0]!;
+      res.writeHead(206, { ...headers, "content-length": end - start + 1, "content-range": `bytes ${start}-${end}/${bytes.length}` });
+      res.end(req.method === "HEAD" ? undefined : bytes.subarray(start, end + 1));
+    } else {
+      res.writeHead(200, { ...headers, "content-length": bytes.length });
+      res.end(req.method === "HEAD" ? undefined : bytes);
+    }
   } catch (e) {
     const code = e instanceof GraphQLError ? e.extensions.code : undefined;
     if (code === "NOT_FOUND") send(res, 404, "Not found");
