@@ -128,9 +128,12 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
 }
 
 /**
- * Parses a stream cursor (`after`): the decimal seq of the last item the client has.
- * @returns null for a malformed one.
+ * Parses a stream cursor, the `after` argument: the decimal seq of the last item
+ * the client has. Null (no cursor: start live) stays null.
+ * @throws BAD_USER_INPUT on `after` for a malformed one; `hint` says what a good one is.
  */
-export function parseCursor(after: string): number | null {
-  return /^(0|[1-9]\d{0,9})$/.test(after) ? Number(after) : null;
+export function parseCursor(after: string | null | undefined, hint: string): number | null {
+  if (after == null) return null;
+  if (!/^(0|[1-9]\d{0,9})$/.test(after)) throw badInput("after", `after must be ${hint}`);
+  return Number(after);
 }

@@ -2,7 +2,6 @@ import { requireMember } from "../chat/access.js";
 import { storedEvents } from "../realtime/events.js";
 import { removes } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
-import { badInput } from "../errors.js";
 import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
@@ -150,8 +149,7 @@ builder.subscriptionFields((t) => ({
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: (_root, args, ctx) => {
       const viewerId = ctx.viewer!.userId;
-      const after = args.after == null ? null : parseCursor(args.after);
-      if (after === null && args.after != null) throw badInput("after", "after must be a cursor from a RoomEvent");
+      const after = parseCursor(args.after, "a cursor from a RoomEvent");
       return sequencedStream<RoomEventPayload>(
         {
           pubsub: ctx.app.pubsub,

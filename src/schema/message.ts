@@ -5,7 +5,6 @@ import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/mes
 import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
-import { badInput } from "../errors.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { builder } from "./builder.js";
@@ -184,7 +183,6 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
   }),
 });
 
-
 builder.mutationFields((t) => ({
   sendMessage: t.prismaField({
     type: "Message",
@@ -262,8 +260,7 @@ builder.subscriptionField("messageAdded", (t) =>
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
       const { roomId } = args;
-      const after = args.after == null ? null : parseCursor(args.after);
-      if (after === null && args.after != null) throw badInput("after", "after must be the seq of a message, as a string");
+      const after = parseCursor(args.after, "the seq of a message, as a string");
       const messages = await sequencedStream<MessageAddedPayload>(
         {
           pubsub: ctx.app.pubsub,
