@@ -474,3 +474,14 @@ describe("downloads for media players", () => {
     expect(past.headers.get("content-range")).toBe(`bytes */${wavBytes.length}`);
   });
 });
+
+describe("retries", () => {
+  it("a retried send with attachments (same clientMessageId) returns the first message", async () => {
+    const a = await upload(alice, await image("png"), "retry.png", "image/png");
+    const input = { attachmentIds: [a.id], clientMessageId: `retry-${a.id}` };
+    const first = await sendOk(alice, input);
+    const again = await sendOk(alice, input);
+    expect(again.id).toBe(first.id);
+    expect(again.attachments.map((x: { id: string }) => x.id)).toEqual([a.id]);
+  });
+});

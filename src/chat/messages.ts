@@ -69,15 +69,16 @@ export class Messages {
    */
   async send(senderId: string, input: SendMessageInput): Promise<Message> {
     await requirePoster(this.db, input.roomId, senderId);
-    const content = input.content ?? "";
-    const attachmentIds = [...new Set(input.attachmentIds ?? [])];
-    if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");
-    const type = await this.typeOf(senderId, attachmentIds, input.type ?? null);
+    // a retry first: its attachments are already attached to the message it returns
     const clientMessageId = input.clientMessageId ?? null;
     if (clientMessageId) {
       const previous = await this.findRetry(senderId, clientMessageId);
       if (previous) return previous;
     }
+    const content = input.content ?? "";
+    const attachmentIds = [...new Set(input.attachmentIds ?? [])];
+    if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");
+    const type = await this.typeOf(senderId, attachmentIds, input.type ?? null);
     if (input.replyToId) {
       const target = await this.db.message.findUnique({ where: { id: input.replyToId }, select: { roomId: true } });
       if (target?.roomId !== input.roomId) throw badInput("input.replyToId", "replyToId must be a message of the same room");
@@ -252,7 +253,10 @@ export class Messages {
 
   /** The type of a message with these attachments. @throws BAD_USER_INPUT on `input.attachmentIds` / `input.type`. */
   private async typeOf(senderId: string, attachmentIds: string[], requested: MessageType | null): Promise<MessageType> {
-    const attachments = await this.db.attachment.findMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, select: { id: true, mimeType: true } });
+    const attachments =
+      attachmentIds.length === 0
+        ? []
+        : await this.db.attachment.findMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, select: { id: true, mimeType: true } });
     if (attachments.length !== attachmentIds.length) throw unusableAttachments();
     const first = attachments.find((a) => a.id === attachmentIds[0]);
     const natural: MessageType = first ? messageTypeOf(first.mimeType) : "TEXT";
