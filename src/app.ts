@@ -70,6 +70,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     logger,
     db,
     pubsub: bus.pubsub,
+    redis: bus.redis,
     events,
     sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events),
     profiles: new Profiles(db, presence),

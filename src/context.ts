@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Attachments } from "./attachments/attachments.js";
@@ -23,6 +24,8 @@ export interface App {
   logger: Logger;
   db: PrismaClient;
   pubsub: PubSubEngine;
+  /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
+  redis: Redis | null;
   events: Events;
   sessions: Sessions;
   profiles: Profiles;

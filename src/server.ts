@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
@@ -10,6 +10,7 @@ import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
 import { markPothosValidation } from "./errors.js";
+import { serveHealth } from "./health.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 
@@ -70,15 +71,17 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     },
   });
 
+  /** /health and /ready, attachment downloads, and everything else to Yoga (/graphql). */
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    if (await serveHealth(app, req, res)) return;
+    if (await serveAttachment(app.attachmentUrls, app.attachments, req, res)) return;
+    await yoga(req, res);
+  };
   const server = createServer((req, res) => {
-    serveAttachment(app.attachmentUrls, app.attachments, req, res)
-      .then(async (served) => {
-        if (!served) await yoga(req, res);
-      })
-      .catch((err) => {
-        app.logger.error({ err }, "attachment download failed");
-        if (!res.headersSent) res.writeHead(500).end();
-      });
+    route(req, res).catch((err) => {
+      app.logger.error({ err }, "request failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    });
   });
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
   const log = app.logger.child({ component: "ws" });

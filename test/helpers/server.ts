@@ -23,6 +23,8 @@ export interface TestServer {
   /** ws://127.0.0.1:<port>/graphql */
   wsUrl: string;
   app: App;
+  /** Drops the server's database while it runs (to test failures); close() copes. */
+  dropDatabase(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startTestServer(options: { redis?: boolean; env?: Record<s
     url: `http://127.0.0.1:${port}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
     app,
+    dropDatabase: () => database.drop(),
     close: async () => {
       await closeServer();
       await closeApp();
@@ -108,6 +111,7 @@ export function useTestServer<const Names extends readonly string[]>(
     get app() {
       return current().app;
     },
+    dropDatabase: () => current().dropDatabase(),
     close: () => current().close(),
   };
   const api: UserOps = {
