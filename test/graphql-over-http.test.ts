@@ -1,0 +1,23 @@
+/**
+ * The GraphQL over HTTP spec, audited by the graphql-http package against our
+ * /graphql: every audit (MUST, SHOULD and notice alike) passes, so a regression
+ * at any level shows up here.
+ */
+import { auditServer } from "graphql-http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe("GraphQL over HTTP audits (graphql-http)", () => {
+  it("passes every audit, MUSTs and SHOULDs alike", async () => {
+    const results = await auditServer({ url: server.url });
+    expect(results.length).toBeGreaterThan(20);
+    const failed = results.filter((r) => r.status !== "ok").map((r) => `${r.id} ${r.status} ${r.name}: ${"reason" in r ? r.reason : ""}`);
+    expect(failed).toEqual([]);
+  });
+});
