@@ -14,6 +14,7 @@ import type { App } from "./context.js";
 import { makePrisma } from "./db/client.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
+import { Metrics } from "./metrics.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
@@ -36,6 +37,13 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   await migrate(db, databaseUrl);
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
+  const metrics = new Metrics();
+  // every publish of this node, whatever publishes it, counts in chat_events_published_total
+  const publish = bus.pubsub.publish.bind(bus.pubsub);
+  bus.pubsub.publish = (topic, payload) => {
+    metrics.publishedOn(topic);
+    return publish(topic, payload);
+  };
   const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
   const presenceStore = bus.redis ? new RedisPresenceStore(bus.redis, config.PRESENCE_TTL_MS) : new MemoryPresenceStore();
   const typingStore = bus.redis ? new RedisTypingStore(bus.redis, config.TYPING_TTL_MS) : new MemoryTypingStore();
@@ -71,6 +79,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     db,
     pubsub: bus.pubsub,
     redis: bus.redis,
+    metrics,
     events,
     sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events),
     profiles: new Profiles(db, presence),

@@ -10,6 +10,7 @@ import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { PrismaClient } from "./db/client.js";
+import type { Metrics } from "./metrics.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
 import type { PresenceStatus } from "./realtime/topics.js";
@@ -26,6 +27,7 @@ export interface App {
   pubsub: PubSubEngine;
   /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
   redis: Redis | null;
+  metrics: Metrics;
   events: Events;
   sessions: Sessions;
   profiles: Profiles;

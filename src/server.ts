@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
 import { type WebSocket, WebSocketServer } from "ws";
@@ -54,6 +55,19 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     // multipart uploads (uploadAttachment): one file, at most MAX_ATTACHMENT_BYTES; larger ones get 413
     fetchAPI: createFetch({ formDataLimits: { fileSize: app.config.MAX_ATTACHMENT_BYTES, files: 1, fieldSize: 1024 * 1024 } }),
     logging: app.logger.child({ component: "yoga" }),
+    plugins: [
+      // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
+      usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
+      {
+        onSubscribe: () => ({
+          onSubscribeResult: ({ result }: { result: unknown }) => {
+            if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
+            app.metrics.subscriptions.inc();
+            return { onEnd: () => app.metrics.subscriptions.dec() };
+          },
+        }),
+      },
+    ],
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
       const request = (seed as unknown as { request: Request }).request;
@@ -103,6 +117,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         }
         ctx.extra.viewer = viewer;
         ctx.extra.connectionId = randomUUID();
+        app.metrics.connections.inc();
         const sockets = sessionSockets.get(viewer.sessionId) ?? new Set();
         sessionSockets.set(viewer.sessionId, sockets.add(ctx.extra.socket));
         await app.presence.connected(viewer.userId, ctx.extra.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
@@ -113,6 +128,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         const sockets = viewer && sessionSockets.get(viewer.sessionId);
         if (sockets?.delete(ctx.extra.socket) && sockets.size === 0) sessionSockets.delete(viewer!.sessionId);
         if (viewer && connectionId) {
+          app.metrics.connections.dec();
           await app.presence.disconnected(viewer.userId, connectionId).catch((err) => log.error({ err }, "presence disconnect failed"));
         }
       },

@@ -19,6 +19,8 @@ export interface StreamSource<T> {
   ready?(): Promise<void>;
   /** A live item after which the stream ends (the viewer was removed). */
   endsWith?(item: T): boolean;
+  /** Told of each item handed to the subscriber; `live` when it came from the bus, not from storage (metrics). */
+  delivered?(item: T, live: boolean): void;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
       const stored = backlog.shift();
       if (stored !== undefined) {
         if (source.seqOf(stored) <= last) continue;
-        return emit(stored);
+        return emit(stored, false);
       }
       if (replaying) {
         backlog = await source.load(last, PAGE);
@@ -106,11 +108,12 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
       }
       // (still a gap after filling: those seqs are not stored, e.g. a deleted room's last event)
       filling = false;
-      return emit(item);
+      return emit(item, true);
     }
   };
 
-  const emit = (item: T): IteratorResult<T> => {
+  const emit = (item: T, live: boolean): IteratorResult<T> => {
+    source.delivered?.(item, live);
     last = source.seqOf(item);
     if (last > head && source.endsWith?.(item)) ended = true;
     return { done: false, value: item };

@@ -159,6 +159,7 @@ builder.subscriptionFields((t) => ({
           load: (afterSeq, limit) => storedEvents(ctx.app.db, args.roomId, afterSeq, limit),
           ready: async () => void (await requireMember(ctx.app.db, args.roomId, viewerId)),
           endsWith: (e) => removes(e, viewerId),
+          delivered: (e, live) => ctx.app.metrics.deliveredOn("roomEvents", e.at, live),
         },
         after,
       );

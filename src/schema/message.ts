@@ -270,6 +270,7 @@ builder.subscriptionField("messageAdded", (t) =>
           load: async (afterSeq, limit) =>
             (await ctx.app.db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit })).map((m) => ({ message: messageToJson(m) })),
           ready: async () => void (await requireMember(ctx.app.db, roomId, ctx.viewer!.userId)),
+          delivered: (p, live) => ctx.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live),
         },
         after,
       );

@@ -1,0 +1,60 @@
+/**
+ * GET /metrics (Prometheus text): Yoga's GraphQL metrics and ours — open
+ * WebSocket connections, active subscriptions, events published and delivered,
+ * delivery lag — moving as a client connects, subscribes, receives and leaves.
+ */
+import { describe, expect, it } from "vitest";
+import { wsClient } from "./helpers/client.js";
+import { live } from "./helpers/live.js";
+import { useTestServer } from "./helpers/server.js";
+
+const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], { redis: true });
+
+/** The value of one sample in the exposition text (0 when absent). */
+async function sample(name: string): Promise<number> {
+  const text = await (await fetch(server.url.replace(/\/graphql$/, "/metrics"))).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
+/** Polls until `name` reads `value` (gauges follow socket events asynchronously). */
+async function until(name: string, value: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await sample(name)) !== value) {
+    if (Date.now() > deadline) throw new Error(`${name} is ${await sample(name)}, not ${value}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("GET /metrics", () => {
+  it("exposes Prometheus text with Yoga's metrics and ours", async () => {
+    const res = await fetch(server.url.replace(/\/graphql$/, "/metrics"));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    for (const name of ["chat_websocket_connections", "chat_subscriptions_active", "chat_events_published_total", "chat_events_delivered_total", "chat_event_delivery_lag_seconds", "graphql_envelop_phase_parse"]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+  });
+
+  it("counts sockets, subscriptions, published and delivered events, and their lag", async () => {
+    const roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "M", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    const published = await sample('chat_events_published_total{topic="message"}');
+    const delivered = await sample('chat_events_delivered_total{stream="messageAdded"}');
+    const lagged = await sample("chat_event_delivery_lag_seconds_count");
+
+    const client = wsClient(server.wsUrl, bob.accessToken);
+    const sub = live(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
+    await sub.warmUp(() => api.ok(alice, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "hello" }) { id } }`, { r: roomId }));
+    await until("chat_websocket_connections", 1);
+    await until("chat_subscriptions_active", 1);
+    const sent = (await sample('chat_events_published_total{topic="message"}')) - published;
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect((await sample('chat_events_delivered_total{stream="messageAdded"}')) - delivered).toBe(sub.events.length);
+    expect((await sample("chat_event_delivery_lag_seconds_count")) - lagged).toBe(sub.events.length);
+
+    await client.dispose();
+    await until("chat_subscriptions_active", 0);
+    await until("chat_websocket_connections", 0);
+  });
+});
