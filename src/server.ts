@@ -12,6 +12,7 @@ import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
 import { markPothosValidation } from "./errors.js";
 import { serveHealth } from "./health.js";
+import { requestContext, requestIdOf } from "./request-context.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 
@@ -92,10 +93,14 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     await yoga(req, res);
   };
   const server = createServer((req, res) => {
-    route(req, res).catch((err) => {
-      app.logger.error({ err }, "request failed");
-      if (!res.headersSent) res.writeHead(500).end();
-    });
+    const requestId = requestIdOf(req.headers["x-request-id"], randomUUID);
+    res.setHeader("x-request-id", requestId);
+    requestContext.run({ requestId }, () =>
+      route(req, res).catch((err) => {
+        app.logger.error({ err }, "request failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      }),
+    );
   });
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
   const log = app.logger.child({ component: "ws" });
@@ -132,26 +137,30 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
           await app.presence.disconnected(viewer.userId, connectionId).catch((err) => log.error({ err }, "presence disconnect failed"));
         }
       },
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ wsViewer: ctx.extra.viewer! });
-        const document = enveloped.parse(params.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
-        return args;
-      },
+      execute: (args) => inRequest(args, (root) => root.execute(args)),
+      subscribe: (args) => inRequest(args, (root) => root.subscribe(args)),
+      onSubscribe: (ctx, id, params) => requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(ctx.extra.viewer!, params)),
     },
     wss,
   );
+
+  /** Parses, validates and builds the execution of one WebSocket operation (graphql-ws onSubscribe). */
+  async function prepare(viewer: Viewer, params: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
+    const enveloped = yoga.getEnveloped({ wsViewer: viewer });
+    const document = enveloped.parse(params.query);
+    const errors = enveloped.validate(enveloped.schema, document);
+    if (errors.length > 0) return errors;
+    const root: OperationRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId };
+    const args: ExecutionArgs = {
+      schema: enveloped.schema,
+      operationName: params.operationName,
+      document,
+      variableValues: params.variables,
+      contextValue: await enveloped.contextFactory(),
+      rootValue: root,
+    };
+    return args;
+  }
 
   return {
     server,
@@ -177,4 +186,11 @@ function authorizationOf(payload: Record<string, unknown> | undefined): string |
   return typeof value === "string" ? value : undefined;
 }
 
-type Enveloped = { execute: typeof execute; subscribe: typeof subscribe };
+/** The root value graphql-ws hands back to execute/subscribe: Yoga's enveloped functions and the operation's request id. */
+type OperationRoot = { execute: typeof execute; subscribe: typeof subscribe; requestId: string };
+
+/** Runs an operation's execute or subscribe inside its request context, so its log lines carry its request id. */
+function inRequest<T>(args: ExecutionArgs, run: (root: OperationRoot) => T): T {
+  const root = args.rootValue as OperationRoot;
+  return requestContext.run({ requestId: root.requestId }, () => run(root));
+}

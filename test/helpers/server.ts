@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Client } from "graphql-ws";
-import { pino } from "pino";
+import { type DestinationStream, pino } from "pino";
+import { makeLogger } from "../../src/logger.js";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
@@ -32,9 +33,10 @@ export interface TestServer {
  * Starts a real server in this process on a free port, against its own fresh
  * database on the real PostgreSQL, with Redis pub/sub when `redis` is true
  * (in-process pub/sub otherwise) and uploads in a temporary directory of its own.
- * `env` overrides configuration variables.
+ * `env` overrides configuration variables; `logTo` receives the app's log lines
+ * (the production logger at info level), which are otherwise silent.
  */
-export async function startTestServer(options: { redis?: boolean; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(options: { redis?: boolean; env?: Record<string, string>; logTo?: DestinationStream } = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const attachments = await mkdtemp(join(tmpdir(), "chat-attachments-"));
   const config = loadConfig({
@@ -47,7 +49,8 @@ export async function startTestServer(options: { redis?: boolean; env?: Record<s
     ...(options.redis ? { REDIS_URL, REDIS_KEY_PREFIX: `test:${randomUUID()}:` } : {}),
     ...options.env,
   });
-  const { app, close: closeApp } = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  const logger = options.logTo ? makeLogger("info", false, options.logTo) : pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const { app, close: closeApp } = await startApp(config, logger);
   const { server, close: closeServer } = makeServer(app);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
