@@ -1,0 +1,27 @@
+# Multi-stage image of one chat node. Build: docker build -t chat-graphql .
+# Run it against PostgreSQL and Redis (see docker-compose.yml):
+#   docker run -e DATABASE_URL=… -e REDIS_URL=… -e JWT_SECRET=… -p 4000:4000 chat-graphql
+
+# 1. dependencies and the generated Prisma client (argon2 builds from source: python3, make, g++)
+FROM node:20-bookworm AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json prisma.config.ts ./
+COPY prisma ./prisma
+COPY scripts ./scripts
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+# 2. runtime: the installed tree and the sources (tsx runs TypeScript directly)
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
+COPY --from=build /app/node_modules ./node_modules
+COPY package.json prisma.config.ts tsconfig.json ./
+COPY prisma ./prisma
+COPY scripts ./scripts
+COPY src ./src
+COPY --from=build /app/src/generated ./src/generated
+USER node
+EXPOSE 4000
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:4000/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+CMD ["node", "--import", "tsx", "src/main.ts"]
