@@ -34,6 +34,8 @@ export interface PresenceDirectory {
 export class Presence {
   /** connection id → user id, for this node's open connections */
   private readonly local = new Map<string, string>();
+  /** Connects and disconnects in progress (see close). */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -47,15 +49,19 @@ export class Presence {
   }
 
   /** A connection of `userId` opened on this node. */
-  async connected(userId: string, connId: string): Promise<void> {
+  connected(userId: string, connId: string): Promise<void> {
     this.local.set(connId, userId);
-    if (await this.store.connect(userId, connId)) await this.announce(userId, true, false);
+    return this.track(async () => {
+      if (await this.store.connect(userId, connId)) await this.announce(userId, true, false);
+    });
   }
 
   /** A connection of `userId` closed on this node. */
-  async disconnected(userId: string, connId: string): Promise<void> {
+  disconnected(userId: string, connId: string): Promise<void> {
     this.local.delete(connId);
-    if (await this.store.disconnect(userId, connId)) await this.announce(userId, false, false);
+    return this.track(async () => {
+      if (await this.store.disconnect(userId, connId)) await this.announce(userId, false, false);
+    });
   }
 
   /** Announces `userId`'s visible status again after their presence choices changed (AWAY, showOnlineStatus). */
@@ -85,6 +91,15 @@ export class Presence {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([...this.local].map(([connId, userId]) => this.disconnected(userId, connId)));
+    // and the ones sockets started as they closed: their OFFLINE must be published before the bus goes
+    await Promise.allSettled(this.inFlight);
+  }
+
+  /** Runs a store update and announcement, remembered until it settles so close() can wait for it. */
+  private track(work: () => Promise<void>): Promise<void> {
+    const running = work().finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
+    return running;
   }
 
   private async tick(): Promise<void> {

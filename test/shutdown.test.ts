@@ -1,0 +1,69 @@
+/**
+ * Graceful shutdown of a node on SIGTERM (two processes sharing PostgreSQL and
+ * Redis): its WebSockets close with 1001 (Going Away) so clients reconnect
+ * elsewhere, its users' presence is flushed at once (OFFLINE on the other node
+ * long before the presence TTL), and the process exits 0 within its bound.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+
+/** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
+const PRESENCE_TTL_MS = 30_000;
+/** main.ts's shutdown bound (SHUTDOWN_TIMEOUT_MS). */
+const SHUTDOWN_BOUND_MS = 10_000;
+
+/** A graphql-ws client of `user` on `node`, once connected. */
+const connect = (node: NodeProcess, user: TestUser) =>
+  new Promise<ReturnType<typeof wsClient>>((resolve) => {
+    const c = wsClient(node.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
+  });
+
+describe("SIGTERM", () => {
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let a: NodeProcess, b: NodeProcess;
+  let alice: TestUser, bob: TestUser, carol: TestUser;
+  let roomId: string;
+
+  beforeAll(async () => {
+    group = await startNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+    [a, b] = group.nodes;
+    alice = await registerUser(a.url, "alice");
+    bob = await registerUser(b.url, "bob");
+    carol = await registerUser(b.url, "carol");
+    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Bye", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken))
+      .createRoom.id;
+  }, 120_000);
+  afterAll(() => group?.stop());
+
+  it("closes the node's sockets with 1001, flushes its users' presence, and exits 0 in time", async () => {
+    const watcher = wsClient(a.wsUrl, alice.accessToken);
+    const presence = subscribe(watcher, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
+    // live on every node: carol comes and goes until her presence arrives
+    await untilReceived(presence, async () => (await connect(b, carol)).dispose(), 300);
+    let closeCode: number | undefined;
+    const closed = new Promise<void>((resolve) => {
+      const bobOnB = wsClient(b.wsUrl, bob.accessToken, {
+        on: {
+          closed: (e) => {
+            closeCode = (e as { code: number }).code;
+            resolve();
+          },
+        },
+      });
+      void bobOnB;
+    });
+    await presence.nextWhere((e) => e.data?.presence.user.id === bob.id && e.data.presence.status === "ONLINE");
+    const stoppedAt = Date.now();
+    const exit = new Promise<number | null>((resolve) => b.child.once("exit", (code) => resolve(code)));
+    b.child.kill("SIGTERM");
+    await closed;
+    expect(closeCode).toBe(1001);
+    const offline = await presence.nextWhere((e) => e.data?.presence.user.id === bob.id && e.data.presence.status === "OFFLINE", PRESENCE_TTL_MS / 3);
+    expect(offline.data.presence.status).toBe("OFFLINE");
+    expect(Date.now() - stoppedAt).toBeLessThan(PRESENCE_TTL_MS / 3);
+    expect(await exit).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(SHUTDOWN_BOUND_MS);
+    await watcher.dispose();
+  }, 60_000);
+});
