@@ -7,7 +7,9 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
  */
 const config: CodegenConfig = {
   schema: "schema.graphql",
-  documents: ["examples/**/*.graphql"],
+  documents: ["examples/**/*.graphql"], // examples/operations.graphql and examples/clients/*.graphql
+  // `.js` in the generated relative imports, as NodeNext wants (tsc checks examples/)
+  importExtension: ".js",
   generates: {
     "examples/generated/": {
       preset: "client",

@@ -1,0 +1,189 @@
+/**
+ * An Apollo Client (core, no React) for the chat API, as an example and for the
+ * client tests (test/clients.test.ts): queries and mutations over HTTP,
+ * subscriptions over graphql-ws, split by operation type; an expired access token
+ * is refreshed once and the operation retried; followed streams resume after a
+ * dropped socket. Operations are the typed documents of `npm run codegen`.
+ *
+ *   const chat = createApolloChat({ httpUrl, wsUrl, webSocketImpl: WebSocket });
+ *   await chat.login({ email, password });
+ *   const { data } = await chat.client.query({ query: MyRoomsDocument });
+ */
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, split } from "@apollo/client/core";
+import { ErrorLink } from "@apollo/client/link/error";
+import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
+import { getMainDefinition } from "@apollo/client/utilities";
+import { type Client as WsClient, type ClientOptions as WsOptions, createClient } from "graphql-ws";
+import { catchError, from, switchMap, throwError } from "rxjs";
+import {
+  FollowMessagesDocument,
+  type FollowMessagesSubscription,
+  FollowRoomEventsDocument,
+  type FollowRoomEventsSubscription,
+  LoginDocument,
+  type LoginInput,
+  RefreshTokenDocument,
+  RegisterDocument,
+  type RegisterInput,
+} from "../generated/graphql.js";
+import { type FollowedStream, follow } from "./resume.js";
+import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
+
+export interface ApolloChatOptions {
+  /** http(s)://host/graphql */
+  httpUrl: string;
+  /** ws(s)://host/graphql */
+  wsUrl: string;
+  /** The WebSocket class, for runtimes without a global one (Node 20: the `ws` package's). */
+  webSocketImpl?: unknown;
+  /** More graphql-ws options (retryAttempts, retryWait, on, …); connectionParams is ours. */
+  ws?: Partial<Omit<WsOptions, "url" | "connectionParams" | "webSocketImpl">>;
+}
+
+/** One user's client: `client` for queries, mutations and the cache; `tokens` holds the session. */
+export interface ApolloChat {
+  client: ApolloClient;
+  /** The graphql-ws client under the subscriptions. */
+  ws: WsClient;
+  tokens: TokenStore;
+  /** register / login, storing the session's tokens. Reject with the server's errors (CombinedGraphQLErrors). */
+  register(input: RegisterInput): Promise<{ userId: string }>;
+  login(input: LoginInput): Promise<{ userId: string }>;
+  /** messageAdded(roomId, after), resumed from the last `seq` after a dropped socket (resume.ts). */
+  followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
+  followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  /** Stops the client and closes its socket. */
+  dispose(): Promise<void>;
+}
+
+/** Operation context flags of this module. */
+interface AuthContext {
+  /** The refreshToken call itself: no Authorization header, no refresh on its errors. */
+  skipAuth?: boolean;
+  /** Already retried after a refresh: a second UNAUTHENTICATED is the caller's. */
+  refreshed?: boolean;
+}
+
+/**
+ * Makes an {@link ApolloChat}. Link chain: ErrorLink (on a GraphQL error with
+ * `extensions.code` UNAUTHENTICATED: one refreshToken mutation, shared by
+ * concurrent failures, then the operation once more; if the refresh is refused
+ * the original error stands and the tokens are cleared) → auth (Bearer header) →
+ * split: subscriptions to graphql-ws, the rest to HTTP. The socket's
+ * connection_init carries the access token current at (re)connect time, refreshed
+ * first when it is about to expire.
+ */
+export function createApolloChat(options: ApolloChatOptions): ApolloChat {
+  // eslint-disable-next-line prefer-const -- the refresh exchange needs the client made below
+  let client: ApolloClient;
+  const tokens = new TokenStore(async (refreshToken) => {
+    const { data } = await client.mutate({ mutation: RefreshTokenDocument, variables: { refreshToken }, context: { skipAuth: true } satisfies AuthContext, fetchPolicy: "no-cache" });
+    return data!.refreshToken;
+  });
+
+  const ws = createClient({
+    url: options.wsUrl,
+    webSocketImpl: options.webSocketImpl,
+    retryAttempts: 10,
+    ...options.ws,
+    connectionParams: async () => {
+      const authorization = await tokens.fresh();
+      return authorization ? { authorization } : {};
+    },
+  });
+
+  const auth = new ApolloLink((operation, forward) => {
+    const { skipAuth } = operation.getContext() as AuthContext;
+    const authorization = skipAuth ? undefined : tokens.authorization();
+    if (authorization) operation.setContext(({ headers }: { headers?: Record<string, string> }) => ({ headers: { ...headers, authorization } }));
+    return forward(operation);
+  });
+
+  const refreshOnUnauthenticated = new ErrorLink(({ error, operation, forward }) => {
+    const context = operation.getContext() as AuthContext;
+    if (context.skipAuth || context.refreshed || !CombinedGraphQLErrors.is(error) || !isUnauthenticated(error.errors)) return;
+    if (!tokens.pair) return;
+    return from(tokens.refresh()).pipe(
+      catchError(() => throwError(() => error)),
+      switchMap(() => {
+        operation.setContext({ refreshed: true } satisfies AuthContext);
+        return forward(operation);
+      }),
+    );
+  });
+
+  const transport = split(
+    ({ query }) => {
+      const definition = getMainDefinition(query);
+      return definition.kind === "OperationDefinition" && definition.operation === "subscription";
+    },
+    new GraphQLWsLink(withErrorObjects(ws)),
+    new HttpLink({ uri: options.httpUrl }),
+  );
+
+  client = new ApolloClient({ cache: new InMemoryCache(), link: ApolloLink.from([refreshOnUnauthenticated, auth, transport]) });
+
+  const signedIn = (payload: TokenPair & { user: { id: string } }) => {
+    tokens.set({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, expiresAt: payload.expiresAt });
+    return { userId: payload.user.id };
+  };
+
+  /** Runs a typed subscription through Apollo as a resume.ts stream. */
+  const open =
+    <T>(subscribe: (after: string | null) => ReturnType<typeof client.subscribe<T>>) =>
+    (after: string | null, sink: { next(data: T): void; error(error: unknown): void; complete(): void }) => {
+      const subscription = subscribe(after).subscribe({
+        next: (result) => (result.error ? sink.error(result.error) : result.data && sink.next(result.data as T)),
+        error: (error) => sink.error(error),
+        complete: () => sink.complete(),
+      });
+      return () => subscription.unsubscribe();
+    };
+
+  return {
+    client,
+    ws,
+    tokens,
+    async register(input) {
+      const { data } = await client.mutate({ mutation: RegisterDocument, variables: { input } });
+      return signedIn(data!.register);
+    },
+    async login(input) {
+      const { data } = await client.mutate({ mutation: LoginDocument, variables: { input } });
+      return signedIn(data!.login);
+    },
+    followMessages(roomId, after, onEvent, onEnd) {
+      // results go to the cache: each message, and its room's unreadCount and lastMessage
+      const stream = open((after) => client.subscribe({ query: FollowMessagesDocument, variables: { roomId, after } }));
+      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }), position: (m) => String(m.seq), onEvent, onEnd });
+    },
+    followRoomEvents(roomId, after, onEvent, onEnd) {
+      // events have no id to normalize by (and a union would need possibleTypes): not cached
+      const stream = open((after) => client.subscribe({ query: FollowRoomEventsDocument, variables: { roomId, after }, fetchPolicy: "no-cache" }));
+      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+    },
+    async dispose() {
+      client.stop();
+      await ws.dispose();
+    },
+  };
+}
+
+/**
+ * The graphql-ws client with GraphQL error lists (an `error` message) turned into
+ * CombinedGraphQLErrors before GraphQLWsLink sees them: its own check for a
+ * WebSocket error event reads the global `WebSocket`, which Node 20 lacks.
+ */
+function withErrorObjects(ws: WsClient): WsClient {
+  return {
+    ...ws,
+    subscribe: (payload, sink) =>
+      ws.subscribe(payload, {
+        ...sink,
+        next: sink.next.bind(sink),
+        complete: sink.complete.bind(sink),
+        error: (error) => sink.error(Array.isArray(error) ? new CombinedGraphQLErrors({ errors: error }) : error),
+      }),
+  };
+}

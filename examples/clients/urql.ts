@@ -1,0 +1,161 @@
+/**
+ * A urql client (@urql/core, no React) for the chat API, as an example and for
+ * the client tests (test/clients.test.ts): queries and mutations over HTTP with
+ * urql's document cache, subscriptions over graphql-ws; @urql/exchange-auth
+ * refreshes an expired access token once and retries the operation; followed
+ * streams resume after a dropped socket. Operations are the typed documents of
+ * `npm run codegen`.
+ *
+ *   const chat = createUrqlChat({ httpUrl, wsUrl, webSocketImpl: WebSocket });
+ *   await chat.login({ email, password });
+ *   const { data } = await chat.client.query(MyRoomsDocument, {}).toPromise();
+ */
+import { authExchange } from "@urql/exchange-auth";
+import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionExchange } from "@urql/core";
+import { type Client as WsClient, type ClientOptions as WsOptions, createClient } from "graphql-ws";
+import { onEnd, pipe, subscribe } from "wonka";
+import {
+  FollowMessagesDocument,
+  type FollowMessagesSubscription,
+  FollowRoomEventsDocument,
+  type FollowRoomEventsSubscription,
+  LoginDocument,
+  type LoginInput,
+  RefreshTokenDocument,
+  RegisterDocument,
+  type RegisterInput,
+} from "../generated/graphql.js";
+import { type FollowedStream, follow } from "./resume.js";
+import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
+
+export interface UrqlChatOptions {
+  /** http(s)://host/graphql */
+  httpUrl: string;
+  /** ws(s)://host/graphql */
+  wsUrl: string;
+  /** The WebSocket class, for runtimes without a global one (Node 20: the `ws` package's). */
+  webSocketImpl?: unknown;
+  /** More graphql-ws options (retryAttempts, retryWait, on, …); connectionParams is ours. */
+  ws?: Partial<Omit<WsOptions, "url" | "connectionParams" | "webSocketImpl">>;
+}
+
+/** One user's client: `client` for operations (document cache); `tokens` holds the session. */
+export interface UrqlChat {
+  client: Client;
+  /** The graphql-ws client under the subscriptions. */
+  ws: WsClient;
+  tokens: TokenStore;
+  /** register / login, storing the session's tokens. Reject with the server's CombinedError. */
+  register(input: RegisterInput): Promise<{ userId: string }>;
+  login(input: LoginInput): Promise<{ userId: string }>;
+  /** messageAdded(roomId, after), resumed from the last `seq` after a dropped socket (resume.ts). */
+  followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
+  followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  /** Closes the socket. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Makes an {@link UrqlChat}. Exchanges: cacheExchange (document cache: a mutation
+ * result invalidates the cached queries that hold one of its typenames) →
+ * authExchange (Bearer header; on a GraphQL error with `extensions.code`
+ * UNAUTHENTICATED one refreshToken mutation, shared by concurrent failures, then
+ * the operation once more; if the refresh is refused the tokens are cleared and
+ * the retry fails UNAUTHENTICATED) → fetchExchange, subscriptionExchange
+ * (graphql-ws; connection_init carries the access token current at (re)connect
+ * time, refreshed first when it is about to expire).
+ */
+export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
+  // set by authExchange's initializer: a mutation that bypasses the auth exchange
+  let exchangeRefresh: ((refreshToken: string) => Promise<TokenPair>) | undefined;
+  const tokens = new TokenStore((refreshToken) => {
+    if (!exchangeRefresh) throw new Error("urql client not started");
+    return exchangeRefresh(refreshToken);
+  });
+
+  const ws = createClient({
+    url: options.wsUrl,
+    webSocketImpl: options.webSocketImpl,
+    retryAttempts: 10,
+    ...options.ws,
+    connectionParams: async () => {
+      const authorization = await tokens.fresh();
+      return authorization ? { authorization } : {};
+    },
+  });
+
+  const client = new Client({
+    url: options.httpUrl,
+    exchanges: [
+      cacheExchange,
+      authExchange(async (utils) => {
+        exchangeRefresh = async (refreshToken) => {
+          const result = await utils.mutate(RefreshTokenDocument, { refreshToken });
+          if (!result.data) throw result.error ?? new Error("refreshToken: no data");
+          return result.data.refreshToken;
+        };
+        return {
+          addAuthToOperation: (operation) => {
+            const authorization = tokens.authorization();
+            return authorization ? utils.appendHeaders(operation, { authorization }) : operation;
+          },
+          didAuthError: (error: CombinedError) => tokens.pair !== null && isUnauthenticated(error.graphQLErrors),
+          refreshAuth: async () => {
+            await tokens.refresh().catch(() => undefined);
+          },
+        };
+      }),
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription: (request) => ({
+          subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? "" }, sink) }),
+        }),
+      }),
+    ],
+  });
+
+  const signedIn = (payload: TokenPair & { user: { id: string } }) => {
+    tokens.set({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, expiresAt: payload.expiresAt });
+    return { userId: payload.user.id };
+  };
+
+  /** Runs a typed urql subscription as a resume.ts stream: a result with an error ends it. */
+  const open =
+    <T>(source: (after: string | null) => ReturnType<typeof client.subscription<T>>) =>
+    (after: string | null, sink: { next(data: T): void; error(error: unknown): void; complete(): void }) => {
+      const { unsubscribe } = pipe(
+        source(after),
+        onEnd(() => sink.complete()),
+        subscribe((result) => (result.error ? sink.error(result.error) : result.data && sink.next(result.data))),
+      );
+      return unsubscribe;
+    };
+
+  return {
+    client,
+    ws,
+    tokens,
+    async register(input) {
+      const result = await client.mutation(RegisterDocument, { input }).toPromise();
+      if (!result.data) throw result.error;
+      return signedIn(result.data.register);
+    },
+    async login(input) {
+      const result = await client.mutation(LoginDocument, { input }).toPromise();
+      if (!result.data) throw result.error;
+      return signedIn(result.data.login);
+    },
+    followMessages(roomId, after, onEvent, onEnd) {
+      const stream = open((after) => client.subscription(FollowMessagesDocument, { roomId, after }));
+      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }), position: (m) => String(m.seq), onEvent, onEnd });
+    },
+    followRoomEvents(roomId, after, onEvent, onEnd) {
+      const stream = open((after) => client.subscription(FollowRoomEventsDocument, { roomId, after }));
+      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+    },
+    async dispose() {
+      await ws.dispose();
+    },
+  };
+}
