@@ -13,49 +13,23 @@ import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCach
 import { ErrorLink } from "@apollo/client/link/error";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
-import { type Client as WsClient, type ClientOptions as WsOptions, createClient } from "graphql-ws";
+import { type Client as WsClient, createClient } from "graphql-ws";
 import { catchError, from, switchMap, throwError } from "rxjs";
 import {
   FollowMessagesDocument,
-  type FollowMessagesSubscription,
   FollowRoomEventsDocument,
-  type FollowRoomEventsSubscription,
   LoginDocument,
-  type LoginInput,
   RefreshTokenDocument,
   RegisterDocument,
-  type RegisterInput,
 } from "../generated/graphql.js";
-import { type FollowedStream, follow } from "./resume.js";
+import type { ChatClient, ChatClientOptions } from "./chat.js";
+import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
 
-export interface ApolloChatOptions {
-  /** http(s)://host/graphql */
-  httpUrl: string;
-  /** ws(s)://host/graphql */
-  wsUrl: string;
-  /** The WebSocket class, for runtimes without a global one (Node 20: the `ws` package's). */
-  webSocketImpl?: unknown;
-  /** More graphql-ws options (retryAttempts, retryWait, on, …); connectionParams is ours. */
-  ws?: Partial<Omit<WsOptions, "url" | "connectionParams" | "webSocketImpl">>;
-}
+export type ApolloChatOptions = ChatClientOptions;
 
-/** One user's client: `client` for queries, mutations and the cache; `tokens` holds the session. */
-export interface ApolloChat {
-  client: ApolloClient;
-  /** The graphql-ws client under the subscriptions. */
-  ws: WsClient;
-  tokens: TokenStore;
-  /** register / login, storing the session's tokens. Reject with the server's errors (CombinedGraphQLErrors). */
-  register(input: RegisterInput): Promise<{ userId: string }>;
-  login(input: LoginInput): Promise<{ userId: string }>;
-  /** messageAdded(roomId, after), resumed from the last `seq` after a dropped socket (resume.ts). */
-  followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
-  /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
-  followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
-  /** Stops the client and closes its socket. */
-  dispose(): Promise<void>;
-}
+/** One user's Apollo client (chat.ts). */
+export type ApolloChat = ChatClient<ApolloClient>;
 
 /** Operation context flags of this module. */
 interface AuthContext {

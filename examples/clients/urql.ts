@@ -12,49 +12,23 @@
  */
 import { authExchange } from "@urql/exchange-auth";
 import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionExchange } from "@urql/core";
-import { type Client as WsClient, type ClientOptions as WsOptions, createClient } from "graphql-ws";
+import { createClient } from "graphql-ws";
 import { onEnd, pipe, subscribe } from "wonka";
 import {
   FollowMessagesDocument,
-  type FollowMessagesSubscription,
   FollowRoomEventsDocument,
-  type FollowRoomEventsSubscription,
   LoginDocument,
-  type LoginInput,
   RefreshTokenDocument,
   RegisterDocument,
-  type RegisterInput,
 } from "../generated/graphql.js";
-import { type FollowedStream, follow } from "./resume.js";
+import type { ChatClient, ChatClientOptions } from "./chat.js";
+import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
 
-export interface UrqlChatOptions {
-  /** http(s)://host/graphql */
-  httpUrl: string;
-  /** ws(s)://host/graphql */
-  wsUrl: string;
-  /** The WebSocket class, for runtimes without a global one (Node 20: the `ws` package's). */
-  webSocketImpl?: unknown;
-  /** More graphql-ws options (retryAttempts, retryWait, on, …); connectionParams is ours. */
-  ws?: Partial<Omit<WsOptions, "url" | "connectionParams" | "webSocketImpl">>;
-}
+export type UrqlChatOptions = ChatClientOptions;
 
-/** One user's client: `client` for operations (document cache); `tokens` holds the session. */
-export interface UrqlChat {
-  client: Client;
-  /** The graphql-ws client under the subscriptions. */
-  ws: WsClient;
-  tokens: TokenStore;
-  /** register / login, storing the session's tokens. Reject with the server's CombinedError. */
-  register(input: RegisterInput): Promise<{ userId: string }>;
-  login(input: LoginInput): Promise<{ userId: string }>;
-  /** messageAdded(roomId, after), resumed from the last `seq` after a dropped socket (resume.ts). */
-  followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
-  /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
-  followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
-  /** Closes the socket. */
-  dispose(): Promise<void>;
-}
+/** One user's Urql client (chat.ts). */
+export type UrqlChat = ChatClient<Client>;
 
 /**
  * Makes an {@link UrqlChat}. Exchanges: cacheExchange (document cache: a mutation
