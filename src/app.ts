@@ -38,12 +38,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   const metrics = new Metrics();
-  // every publish of this node, whatever publishes it, counts in chat_events_published_total
-  const publish = bus.pubsub.publish.bind(bus.pubsub);
-  bus.pubsub.publish = (topic, payload) => {
-    metrics.publishedOn(topic);
-    return publish(topic, payload);
-  };
+  metrics.countPublishes(bus.pubsub);
   const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
   const presenceStore = bus.redis ? new RedisPresenceStore(bus.redis, config.PRESENCE_TTL_MS) : new MemoryPresenceStore();
   const typingStore = bus.redis ? new RedisTypingStore(bus.redis, config.TYPING_TTL_MS) : new MemoryTypingStore();

@@ -1,3 +1,5 @@
+import type { PubSubEngine } from "graphql-subscriptions";
+import type { Plugin } from "graphql-yoga";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
@@ -36,9 +38,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Counts one published event on `topic` (its kind is the part after the id: message, events, typing, …). */
-  publishedOn(topic: string): void {
-    this.published.inc({ topic: topic.split(":").at(-1) ?? topic });
+  /** Makes every publish on `pubsub`, whoever publishes, count in `chat_events_published_total` by topic kind (the part after the id). */
+  countPublishes(pubsub: PubSubEngine): void {
+    const publish = pubsub.publish.bind(pubsub);
+    pubsub.publish = (topic, payload) => {
+      this.published.inc({ topic: topic.split(":").at(-1) ?? topic });
+      return publish(topic, payload);
+    };
+  }
+
+  /** An envelop (Yoga) plugin keeping `chat_subscriptions_active`: up when a subscription starts streaming, down when it ends. */
+  subscriptionsPlugin(): Plugin {
+    return {
+      onSubscribe: () => ({
+        onSubscribeResult: ({ result }) => {
+          if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
+          this.subscriptions.inc();
+          return { onEnd: () => this.subscriptions.dec() };
+        },
+      }),
+    };
   }
 
   /** Counts one event handed to a subscriber of `stream`, and its lag when it is live (`at`: ISO-8601 time, or a Date). */

@@ -59,15 +59,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     plugins: [
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
-      {
-        onSubscribe: () => ({
-          onSubscribeResult: ({ result }: { result: unknown }) => {
-            if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
-            app.metrics.subscriptions.inc();
-            return { onEnd: () => app.metrics.subscriptions.dec() };
-          },
-        }),
-      },
+      app.metrics.subscriptionsPlugin(),
     ],
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
