@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "./database.js";
 import { REDIS_URL } from "./env.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
+// a path, not `new URL(…)`: DOM test environments (happy-dom) replace the global URL
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** A server started as its own process with `npm start`'s entry point (src/main.ts). */
 export interface NodeProcess {

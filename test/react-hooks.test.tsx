@@ -1,0 +1,112 @@
+// @vitest-environment happy-dom
+/**
+ * The codegen React hooks, rendered: examples/react/ApolloRoom.tsx (Apollo
+ * Client's generated hooks) and UrqlRoom.tsx (urql's), each under its library's
+ * provider with the example client of examples/clients/, in a DOM (happy-dom),
+ * against a server process. Each shows the history, then a message sent from its
+ * own form (the generated mutation hook) and one sent by another user, both
+ * arriving through the generated subscription, in order and once.
+ */
+import { ApolloProvider } from "@apollo/client/react";
+import type { ReactNode } from "react";
+import { createRoot, type Root } from "react-dom/client";
+import { Provider as UrqlProvider } from "urql";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import { createApolloChat } from "../examples/clients/apollo.js";
+import type { ChatClient } from "../examples/clients/chat.js";
+import { createUrqlChat } from "../examples/clients/urql.js";
+import { ApolloRoom } from "../examples/react/ApolloRoom.js";
+import { UrqlRoom } from "../examples/react/UrqlRoom.js";
+import { gqlOk, on, registerUsers, type TestUser } from "./helpers/client.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+
+const PASSWORD = "correct horse battery";
+
+let group: NodeGroup<[NodeProcess]>;
+let node: NodeProcess;
+beforeAll(async () => {
+  group = await startNodes(1);
+  [node] = group.nodes;
+}, 90_000);
+afterAll(() => group?.stop());
+
+/** `chat_subscriptions_active` of the node's /metrics. */
+async function activeSubscriptions(): Promise<number> {
+  const text = await (await fetch(node.url.replace(/\/graphql$/, "/metrics"))).text();
+  return Number(/^chat_subscriptions_active (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** The rendered messages ("sender: content"), top to bottom. */
+const shown = (container: HTMLElement) => [...container.querySelectorAll("li")].map((li) => li.textContent);
+
+/** Types `content` into the form and presses Send. */
+function sendFromForm(container: HTMLElement, content: string) {
+  container.querySelector<HTMLInputElement>("input[name=content]")!.value = content;
+  container.querySelector<HTMLButtonElement>("button[type=submit]")!.click();
+}
+
+interface Library {
+  name: string;
+  login(user: TestUser): Promise<ChatClient<unknown>>;
+  render(chat: ChatClient<unknown>, roomId: string): ReactNode;
+}
+
+const libraries: Library[] = [
+  {
+    name: "Apollo Client hooks",
+    login: async (user) => {
+      const chat = createApolloChat({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
+      await chat.login({ username: user.username, password: PASSWORD });
+      return chat;
+    },
+    render: (chat, roomId) => (
+      <ApolloProvider client={(chat as ReturnType<typeof createApolloChat>).client}>
+        <ApolloRoom roomId={roomId} />
+      </ApolloProvider>
+    ),
+  },
+  {
+    name: "urql hooks",
+    login: async (user) => {
+      const chat = createUrqlChat({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
+      await chat.login({ username: user.username, password: PASSWORD });
+      return chat;
+    },
+    render: (chat, roomId) => (
+      <UrqlProvider value={(chat as ReturnType<typeof createUrqlChat>).client}>
+        <UrqlRoom roomId={roomId} />
+      </UrqlProvider>
+    ),
+  },
+];
+
+describe.each(libraries)("$name", (library) => {
+  it("render the history, then a message sent from the form and one sent by another user, through the subscription, once each and in order", async () => {
+    const [alice, bob] = await registerUsers(node.url, ["alice", "bob"]);
+    const roomId = (await gqlOk(node.url, `mutation($m: [ID!]) { createRoom(input: { name: "Hooks", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    const bobSays = (content: string) => on(node.url).ok(bob, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId, content } });
+    await bobSays("earlier");
+    const [aliceName, bobName] = await Promise.all([alice, bob].map(async (u) => (await on(node.url).ok(u, `{ me { displayName } }`)).me.displayName as string));
+
+    const chat = await library.login(alice);
+    const container = document.createElement("div");
+    document.body.append(container);
+    const root: Root = createRoot(container);
+    try {
+      const before = await activeSubscriptions();
+      root.render(library.render(chat, roomId));
+      await vi.waitFor(() => expect(shown(container)).toEqual([`${bobName}: earlier`]), { timeout: 10_000 });
+      await vi.waitFor(async () => expect(await activeSubscriptions()).toBeGreaterThan(before), { timeout: 10_000 });
+
+      sendFromForm(container, "from the form");
+      await vi.waitFor(() => expect(shown(container)).toHaveLength(2), { timeout: 10_000 });
+      await bobSays("from bob");
+      await vi.waitFor(() => expect(shown(container)).toEqual([`${bobName}: earlier`, `${aliceName}: from the form`, `${bobName}: from bob`]), { timeout: 10_000 });
+    } finally {
+      root.unmount();
+      container.remove();
+      await chat.dispose();
+    }
+  });
+});
