@@ -36,6 +36,13 @@ const EnvSchema = z
     PUBLIC_URL: z.url().optional(),
     /** How often each node purges self-destructing messages whose time has come, in ms. */
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /**
+     * "on": a subscription selecting only viewer-independent fields is executed
+     * once per event per node and the result shared by its subscribers
+     * (realtime/shared-execution.ts); "off": once per subscriber (the naive
+     * stack, kept for the benchmark's baseline).
+     */
+    SUBSCRIPTION_SHARING: z.enum(["on", "off"]).default("on"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {

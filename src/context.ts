@@ -49,6 +49,8 @@ export interface App {
 export interface Context {
   app: App;
   viewer: Viewer | null;
+  /** An access token was sent but is bad, expired or of an ended session (viewer null); `me` answers UNAUTHENTICATED then, so clients refresh. */
+  tokenRejected: boolean;
   /**
    * How each user's presence shows to the viewer (status, and whether lastSeenAt
    * is hidden), batching the User.status / lastSeenAt look-ups of one execution
@@ -64,11 +66,12 @@ export interface Context {
   readMarkersLoader: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
 }
 
-/** Builds a resolver context for `viewer`. */
-export function makeContext(app: App, viewer: Viewer | null): Context {
+/** Builds a resolver context for `viewer`; `tokenRejected` when a token was sent and refused. */
+export function makeContext(app: App, viewer: Viewer | null, tokenRejected = false): Context {
   return {
     app,
     viewer,
+    tokenRejected,
     presenceLoader: new DataLoader(
       async (ids) => {
         const unique = [...new Set(ids)]; // uncached loaders do not dedupe keys

@@ -1,6 +1,6 @@
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Plugin } from "graphql-yoga";
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The node's Prometheus metrics, in a registry of its own (several apps can
@@ -12,11 +12,21 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
  * - `chat_events_published_total{topic}`: events this node published (room events, messages, typing, presence, user events);
  * - `chat_events_delivered_total{stream}`: room events and messages this node handed to subscribers;
  * - `chat_event_delivery_lag_seconds`: from an event's time to its hand-over to a subscriber here
- *   (pub/sub lag plus queueing; replayed events are not observed).
+ *   (pub/sub lag plus queueing; replayed events are not observed);
+ * - `chat_shared_executions_total` / `chat_shared_results_total`: subscription events executed
+ *   once for all their subscribers on this node, and the results handed out from them
+ *   (realtime/shared-execution.ts); results ÷ executions is the sharing factor.
  * Rates (events per second) come from the counters in PromQL: `rate(chat_events_published_total[1m])`.
+ * Plus prom-client's process and Node.js metrics (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, event-loop lag, …).
  */
 export class Metrics {
   readonly registry = new Registry();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   readonly connections = new Gauge({ name: "chat_websocket_connections", help: "Authenticated graphql-ws sockets open on this node", registers: [this.registry] });
   readonly subscriptions = new Gauge({ name: "chat_subscriptions_active", help: "GraphQL subscriptions running on this node", registers: [this.registry] });
   readonly published = new Counter({
@@ -31,6 +41,8 @@ export class Metrics {
     labelNames: ["stream"] as const,
     registers: [this.registry],
   });
+  readonly sharedExecutions = new Counter({ name: "chat_shared_executions_total", help: "Subscription events executed once for all their subscribers on this node", registers: [this.registry] });
+  readonly sharedResults = new Counter({ name: "chat_shared_results_total", help: "Subscription results handed out from shared executions on this node", registers: [this.registry] });
   readonly lag = new Histogram({
     name: "chat_event_delivery_lag_seconds",
     help: "From an event's time to its hand-over to a subscriber on this node, in seconds",

@@ -13,6 +13,7 @@ import { type App, makeContext } from "./context.js";
 import { markPothosValidation } from "./errors.js";
 import { serveHealth } from "./health.js";
 import { requestContext, requestIdOf } from "./request-context.js";
+import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 
@@ -60,11 +61,14 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
       app.metrics.subscriptionsPlugin(),
+      ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useSharedSubscriptionExecution(app.metrics)] : []),
     ],
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
       const request = (seed as unknown as { request: Request }).request;
-      return makeContext(app, await app.sessions.authenticate(request.headers.get("authorization")));
+      const authorization = request.headers.get("authorization");
+      const viewer = await app.sessions.authenticate(authorization);
+      return makeContext(app, viewer, authorization !== null && viewer === null);
     },
     maskedErrors: {
       maskError: (error, message, isDev) => {

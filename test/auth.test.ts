@@ -90,11 +90,18 @@ describe("refreshToken", () => {
     expect(errorCode(replay)).toBe("UNAUTHENTICATED");
     // the legitimate holder's tokens are dead too: the session is revoked
     expect(errorCode(await gql(server.url, REFRESH, { t: rotated.refreshToken }))).toBe("UNAUTHENTICATED");
-    expect((await gqlOk(server.url, ME, {}, rotated.accessToken)).me).toBeNull();
+    expect(errorCode(await gql(server.url, ME, {}, rotated.accessToken))).toBe("UNAUTHENTICATED");
   });
 
   it("refuses garbage with UNAUTHENTICATED", async () => {
     expect(errorCode(await gql(server.url, REFRESH, { t: "not-a-token" }))).toBe("UNAUTHENTICATED");
+  });
+
+  it("me: null without a token; UNAUTHENTICATED with a garbage one (so clients refresh)", async () => {
+    expect(await gql(server.url, ME)).toEqual({ data: { me: null } });
+    const refused = await gql(server.url, ME, {}, "not-a-token");
+    expect(errorCode(refused)).toBe("UNAUTHENTICATED");
+    expect(refused.data).toEqual({ me: null });
   });
 });
 
@@ -103,7 +110,7 @@ describe("logout", () => {
     const user = await registerUser(server.url, "bye");
     const other = await gqlOk(server.url, LOGIN, { input: { username: user.username, password: "correct horse battery" } });
     expect((await gqlOk(server.url, `mutation { logout }`, {}, user.accessToken)).logout).toBe(true);
-    expect((await gqlOk(server.url, ME, {}, user.accessToken)).me).toBeNull();
+    expect(errorCode(await gql(server.url, ME, {}, user.accessToken))).toBe("UNAUTHENTICATED");
     expect(errorCode(await gql(server.url, `mutation { logout }`, {}, user.accessToken))).toBe("UNAUTHENTICATED");
     expect(errorCode(await gql(server.url, REFRESH, { t: user.refreshToken }))).toBe("UNAUTHENTICATED");
     expect((await gqlOk(server.url, ME, {}, other.login.accessToken)).me.id).toBe(user.id);

@@ -6,25 +6,13 @@
 import { describe, expect, it } from "vitest";
 import { wsClient } from "./helpers/client.js";
 import { live } from "./helpers/live.js";
+import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
 
 const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], { redis: true });
 
-/** The value of one sample in the exposition text (0 when absent). */
-async function sample(name: string): Promise<number> {
-  const text = await (await fetch(server.url.replace(/\/graphql$/, "/metrics"))).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(" ")[1]) : 0;
-}
-
-/** Polls until `name` reads `value` (gauges follow socket events asynchronously). */
-async function until(name: string, value: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await sample(name)) !== value) {
-    if (Date.now() > deadline) throw new Error(`${name} is ${await sample(name)}, not ${value}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const sample = (name: string) => metricsOf(server.url).sample(name);
+const until = (name: string, value: number) => metricsOf(server.url).until(name, value);
 
 describe("GET /metrics", () => {
   it("exposes Prometheus text with Yoga's metrics and ours", async () => {
@@ -32,7 +20,7 @@ describe("GET /metrics", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
     const text = await res.text();
-    for (const name of ["chat_websocket_connections", "chat_subscriptions_active", "chat_events_published_total", "chat_events_delivered_total", "chat_event_delivery_lag_seconds", "graphql_envelop_phase_parse"]) {
+    for (const name of ["chat_websocket_connections", "chat_subscriptions_active", "chat_events_published_total", "chat_events_delivered_total", "chat_event_delivery_lag_seconds", "chat_shared_executions_total", "chat_shared_results_total", "nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "graphql_envelop_phase_parse"]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
   });

@@ -19,6 +19,7 @@ import { createUrqlChat } from "../examples/clients/urql.js";
 import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
 import { gqlOk, on, registerUsers, type TestUser } from "./helpers/client.js";
+import { metricsOf } from "./helpers/metrics.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 const PASSWORD = "correct horse battery";
@@ -30,12 +31,6 @@ beforeAll(async () => {
   [node] = group.nodes;
 }, 90_000);
 afterAll(() => group?.stop());
-
-/** `chat_subscriptions_active` of the node's /metrics. */
-async function activeSubscriptions(): Promise<number> {
-  const text = await (await fetch(node.url.replace(/\/graphql$/, "/metrics"))).text();
-  return Number(/^chat_subscriptions_active (\d+)/m.exec(text)?.[1] ?? 0);
-}
 
 /** The rendered messages ("sender: content"), top to bottom. */
 const shown = (container: HTMLElement) => [...container.querySelectorAll("li")].map((li) => li.textContent);
@@ -94,10 +89,11 @@ describe.each(libraries)("$name", (library) => {
     document.body.append(container);
     const root: Root = createRoot(container);
     try {
-      const before = await activeSubscriptions();
+      const metrics = metricsOf(node.url);
+      const before = await metrics.sample("chat_subscriptions_active");
       root.render(library.render(chat, roomId));
       await vi.waitFor(() => expect(shown(container)).toEqual([`${bobName}: earlier`]), { timeout: 10_000 });
-      await vi.waitFor(async () => expect(await activeSubscriptions()).toBeGreaterThan(before), { timeout: 10_000 });
+      await metrics.until("chat_subscriptions_active", before + 1, 10_000);
 
       sendFromForm(container, "from the form");
       await vi.waitFor(() => expect(shown(container)).toHaveLength(2), { timeout: 10_000 });

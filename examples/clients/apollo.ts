@@ -6,7 +6,7 @@
  * dropped socket. Operations are the typed documents of `npm run codegen`.
  *
  *   const chat = createApolloChat({ httpUrl, wsUrl, webSocketImpl: WebSocket });
- *   await chat.login({ email, password });
+ *   await chat.login({ username, password }); // or { email, password }
  *   const { data } = await chat.client.query({ query: MyRoomsDocument });
  */
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, split } from "@apollo/client/core";

@@ -7,7 +7,7 @@
  * `npm run codegen`.
  *
  *   const chat = createUrqlChat({ httpUrl, wsUrl, webSocketImpl: WebSocket });
- *   await chat.login({ email, password });
+ *   await chat.login({ username, password }); // or { email, password }
  *   const { data } = await chat.client.query(MyRoomsDocument, {}).toPromise();
  */
 import { authExchange } from "@urql/exchange-auth";

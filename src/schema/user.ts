@@ -1,3 +1,4 @@
+import { unauthenticated } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { searchUserIds } from "../users/directory.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
@@ -83,8 +84,11 @@ builder.queryFields((t) => ({
   me: t.prismaField({
     type: UserRef,
     nullable: true,
-    description: "The logged-in user; null without a valid access token.",
-    resolve: (query, _root, _args, ctx) => (ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null),
+    description: "The logged-in user; null when no access token is sent. A bad, expired or revoked token answers UNAUTHENTICATED (refresh, or log in again).",
+    resolve: (query, _root, _args, ctx) => {
+      if (ctx.tokenRejected) throw unauthenticated("Access token invalid or expired");
+      return ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null;
+    },
   }),
   user: t.prismaField({
     type: UserRef,
