@@ -1,0 +1,269 @@
+/**
+ * `npm run bench`: the fan-out benchmark. Creates a database of its own
+ * (chat_bench_<hex>), lets a first server migrate it, seeds users, sessions
+ * and rooms with bulk SQL, runs the scenarios (scenarios.ts, writes.ts) with
+ * load from separate client processes, writes bench-results/latest.json and
+ * latest.md (printed too), then drops the database and this run's Redis keys.
+ *
+ *   npm run bench                          # every scenario, full sizes (≈ 10–15 min)
+ *   npm run bench -- --quick               # small N (200 / 1000), ≈ 2 min
+ *   npm run bench -- --scenario idle       # one scenario (repeat or comma-separate for more):
+ *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes
+ *   npm run bench -- --clients 4           # client processes per run (default 4)
+ *   npm run bench -- --out bench-results   # where results go
+ *   npm run bench -- --n 2000,4000         # other N for fanout-1node, fanout-2nodes and idle
+ *
+ * Bounded: every run has fixed counts and timeouts, children exit on their own
+ * after a hard timeout, and the whole run is killed (children SIGKILLed,
+ * database dropped) after 25 min (quick: 6 min). Needs PostgreSQL and Redis
+ * (TEST_DATABASE_URL / TEST_REDIS_URL as for the tests; defaults: local).
+ */
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { REDIS_URL } from "../../test/helpers/env.js";
+import type { Load } from "./fanout.js";
+import { killAll, machineBusyPct, openFilesLimit, ROOT, startServer } from "./procs.js";
+import { type BenchResults, fanoutRatios, writeResults } from "./report.js";
+import { type BenchContext, type FanoutRun, fanoutSeries, type IdleRun, idleRun, newRedisPrefix, type Stack } from "./scenarios.js";
+import { createBenchDatabase, seed } from "./seed.js";
+import { writesScenario, type WritesRun } from "./writes.js";
+
+const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes"] as const;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    scenario: { type: "string", multiple: true },
+    clients: { type: "string", default: "4" },
+    out: { type: "string", default: "bench-results" },
+    n: { type: "string" },
+  },
+});
+const quick = args.quick!;
+const selected = new Set((args.scenario ?? [...SCENARIOS]).flatMap((s) => s.split(",")).map((s) => s.trim()));
+for (const s of selected) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(", ")}`);
+const clients = Math.max(1, Number(args.clients));
+
+/** File descriptors a server needs besides its sockets (pools, Redis, stdio, tsx…). */
+const FD_HEADROOM = 300;
+const fdLimit = openFilesLimit();
+const maxSockets = fdLimit - FD_HEADROOM;
+const cap = (n: number) => Math.min(n, maxSockets);
+
+/** Scenario parameters; quick: small N for a smoke run. Messages per N keep each run well under a minute. */
+const params = {
+  clients,
+  connectConcurrency: 200,
+  /** M = deliveryBudget ÷ N messages per burst, within [10, 50]; `concurrency` sends in flight. */
+  fanout: { subscribers: quick ? [200, 1000] : [1000, 5000, 10000], deliveryBudget: quick ? 20_000 : 100_000, concurrency: 4 },
+  fanout2nodes: { subscribers: quick ? [1000] : [1000, 5000, 10000] },
+  manyRooms: quick ? { rooms: 50, perRoom: 10, ratePerS: 20, durationS: 5, maxInFlight: 32 } : { rooms: 1000, perRoom: 10, ratePerS: 50, durationS: 20, maxInFlight: 32 },
+  idle: { connections: quick ? [200, 1000] : [5000, 10000, 20000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
+  writes: { concurrency: [1, 8, 32, 64], count: quick ? { low: 50, high: 200 } : { low: 500, high: 2000 }, timeCapMs: quick ? 3000 : 15_000 },
+  stacks: ["ours", "ceiling", "naive"] as Stack[],
+};
+if (args.n) {
+  const ns = args.n.split(",").map(Number);
+  if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--n takes positive integers: ${args.n}`);
+  params.fanout.subscribers = params.fanout2nodes.subscribers = params.idle.connections = ns;
+}
+/** Messages of a fan-out burst to N subscribers. */
+const messagesFor = (n: number) => Math.min(50, Math.max(10, Math.round(params.fanout.deliveryBudget / n)));
+const HARD_TIMEOUT_MS = quick ? 6 * 60_000 : 25 * 60_000;
+
+const started = Date.now();
+const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
+let busyAtStart = 0;
+const log = (line: string) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const notes: string[] = [];
+const failures: string[] = [];
+
+let cleanup: (() => Promise<void>) | null = null;
+process.on("exit", killAll);
+let aborting = false;
+const abort = async (why: string, code: number) => {
+  if (aborting) return;
+  aborting = true;
+  console.error(`[bench] ${why}: stopping every child process`);
+  killAll();
+  await Promise.race([cleanup?.(), new Promise((done) => setTimeout(done, 10_000))]).catch(() => {});
+  process.exit(code);
+};
+process.on("SIGINT", () => void abort("SIGINT", 130));
+process.on("uncaughtException", (e, origin) => {
+  // a pg connection cut by the DROP DATABASE … WITH (FORCE) of the clean-up (57P01 admin_shutdown) is expected
+  if ((e as { code?: string }).code === "57P01") return;
+  void abort(`${origin}: ${e.stack ?? e}`, 1);
+});
+// a closed pipe (`npm run bench | head`) must not kill the run halfway
+process.stdout.on("error", () => {});
+process.on("SIGTERM", () => void abort("SIGTERM", 143));
+setTimeout(() => void abort(`hard timeout of ${HARD_TIMEOUT_MS / 60_000} min`, 1), HARD_TIMEOUT_MS).unref();
+
+/** Deletes every Redis key under `prefix` (this run's presence and typing state). */
+async function dropRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Whether anything under src/ mentions `word` (a read-only look at the other engineer's code). */
+function srcMentions(word: string, dir = resolve(ROOT, "src")): boolean {
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (entry === "generated") continue;
+    if (statSync(path).isDirectory() ? srcMentions(word, path) : entry.endsWith(".ts") && readFileSync(path, "utf8").includes(word)) return true;
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  busyAtStart = await machineBusyPct();
+  log(`scenarios: ${[...selected].join(", ")}${quick ? " (quick)" : ""}; ${clients} client processes; ulimit -n ${fdLimit}; machine ${busyAtStart}% busy`);
+  if (busyAtStart > 20) notes.push(`The machine was ${busyAtStart}% busy before the run (all ${os.cpus().length} CPUs, /proc/stat): other processes shared the cores, so the numbers are noisier and lower than on an idle machine.`);
+  if (fdLimit < 20_000 + FD_HEADROOM) {
+    notes.push(`ulimit -n is ${fdLimit} (soft and hard limits as inherited): a server can hold about ${maxSockets} sockets, so larger N are capped to that (raise it with \`ulimit -n\` in the shell before \`npm run bench\`).`);
+  }
+  if (!srcMentions("SUBSCRIPTION_SHARING")) notes.push("src/ does not read SUBSCRIPTION_SHARING yet: the `naive` runs are the same code as `ours` (the variable is passed anyway).");
+
+  const db = await createBenchDatabase();
+  const redisPrefix = newRedisPrefix();
+  cleanup = async () => {
+    killAll();
+    await db.drop().catch((e) => console.error(`[bench] could not drop ${db.name}: ${e}`));
+    await dropRedisKeys(redisPrefix).catch(() => {});
+  };
+  const jwtSecret = randomBytes(32).toString("hex");
+  const fanout: FanoutRun[] = [];
+  const idle: IdleRun[] = [];
+  let writes: WritesRun[] = [];
+  try {
+    log(`database ${db.name}: migrating (first server start)`);
+    const migrator = await startServer("migrate", "src/main.ts", { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
+    await migrator.stop();
+
+    const need = Math.max(
+      selected.has("fanout-1node") ? Math.max(...params.fanout.subscribers) : 0,
+      selected.has("fanout-2nodes") ? Math.max(...params.fanout2nodes.subscribers) : 0,
+      selected.has("many-rooms") ? params.manyRooms.rooms * params.manyRooms.perRoom : 0,
+      selected.has("idle") ? Math.max(...params.idle.connections.map(cap)) : 0,
+    );
+    log(`seeding ${need} users with sessions and tokens, ${params.manyRooms.rooms} small rooms`);
+    const seedStarted = Date.now();
+    const data = await seed(db.url, jwtSecret, { users: need, smallRooms: params.manyRooms.rooms, perSmallRoom: params.manyRooms.perRoom, writers: Math.max(...params.writes.concurrency) });
+    log(`seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+    const ctx: BenchContext = { databaseUrl: db.url, jwtSecret, redisPrefix, data, clients, connectConcurrency: params.connectConcurrency, childTimeoutMs: HARD_TIMEOUT_MS, log };
+
+    const burst = (n: number): Load => ({ kind: "burst", room: data.bigRoom, messages: messagesFor(n), concurrency: params.fanout.concurrency });
+    const fanoutNs = params.fanout.subscribers.map(cap);
+    if (selected.has("fanout-1node")) {
+      // ours first; with the idle scenario selected it also gives the idle figures at these N
+      for (const stack of params.stacks) fanout.push(...(await fanoutSeries(ctx, "fanout-1node", stack, 1, fanoutNs, burst, stack === "ours" && selected.has("idle") ? params.idle.timing : undefined)));
+    }
+    if (selected.has("fanout-2nodes")) {
+      const ns = params.fanout2nodes.subscribers.map(cap);
+      // the one-node figures to compare with, unless fanout-1node measured them already
+      const missing = ns.filter((n) => !fanout.some((r) => r.scenario === "fanout-1node" && r.stack === "ours" && r.subscribers === n));
+      if (missing.length) fanout.push(...(await fanoutSeries(ctx, "fanout-1node", "ours", 1, missing, burst)));
+      fanout.push(...(await fanoutSeries(ctx, "fanout-2nodes", "ours", 2, ns, burst)));
+    }
+    if (selected.has("many-rooms")) {
+      const m = params.manyRooms;
+      const load: Load = { kind: "paced", rooms: data.smallRooms, ratePerS: m.ratePerS, durationS: m.durationS, maxInFlight: m.maxInFlight };
+      fanout.push(...(await fanoutSeries(ctx, "many-rooms", "ours", 1, [m.rooms * m.perRoom], () => load)));
+    }
+    if (selected.has("idle")) {
+      for (const requested of params.idle.connections) {
+        const n = cap(requested);
+        const measured = fanout.find((r) => r.scenario === "fanout-1node" && r.stack === "ours" && r.subscribers === n && r.idle)?.idle;
+        idle.push(measured ? { ...measured, requested } : await idleRun(ctx, requested, n, params.idle.timing));
+      }
+    }
+    if (selected.has("writes")) {
+      const w = params.writes;
+      writes = await writesScenario(ctx, w.concurrency, (c) => (c === 1 ? w.count.low : w.count.high), w.timeCapMs);
+    }
+  } finally {
+    await cleanup();
+    cleanup = null;
+  }
+
+  let fatal = false;
+  const fail = (message: string, isFatal = true) => {
+    failures.push(message);
+    fatal ||= isFatal;
+  };
+  for (const r of fanout) {
+    // the naive baseline breaking down under load is a finding, not a failure of the run
+    const fatalHere = r.stack !== "naive" || Boolean(r.error);
+    if (r.error) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.error.split("\n")[0]}`, fatalHere);
+    else if (r.result && (r.result.missing > 0 || r.result.sendErrors > 0)) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.result.missing} deliveries missing, ${r.result.sendErrors} send errors${r.result.sendErrorSample ? ` (${r.result.sendErrorSample})` : ""}`, fatalHere);
+    if (r.serverErrors) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`, fatalHere);
+    if (r.setup && r.setup.failed > 0) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.setup.failed} sockets failed to subscribe (${r.setup.errors.join(" | ")})`, fatalHere);
+  }
+  for (const r of idle) if (r.error) fail(`idle N=${r.connections}: ${r.error.split("\n")[0]}`);
+  for (const r of writes) if (r.error || r.ours?.errors || r.raw?.errors) fail(`writes c=${r.concurrency}: ${r.error ?? `${r.ours?.errors ?? 0} / ${r.raw?.errors ?? 0} errors (${r.ours?.errorSample ?? r.raw?.errorSample})`}`);
+  for (const r of writes) if (r.serverErrors) fail(`writes c=${r.concurrency}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`);
+  for (const r of fanout) {
+    const m = r.result;
+    if (r.load.kind === "paced" && m) {
+      const achieved = Math.round((m.messagesSent / (m.sendMs / 1000)) * 10) / 10;
+      notes.push(`${r.scenario}: ${m.messagesSent} messages sent at ${achieved} msg/s for a target of ${r.load.ratePerS} msg/s${m.sendsDelayed ? ` (${m.sendsDelayed} sends waited for one of ${r.load.maxInFlight} in flight: the server did not keep up)` : ""}.`);
+    }
+  }
+  const oursHeaps = [...fanout.filter((r) => r.stack !== "ceiling").flatMap((r) => r.memory?.heapUsedBytes ?? []), ...idle.map((r) => r.heapUsedAfterBytes)];
+  if (oursHeaps.length > 0 && oursHeaps.every((h) => h == null)) {
+    notes.push("Our server's /metrics has no nodejs_heap_size_used_bytes (prom-client default metrics): heap columns are n/a for it; memory per connection is from RSS (/proc/<pid>/status VmRSS), which includes freed-but-unreturned memory.");
+  }
+  const frames = new Map(fanout.filter((r) => r.result?.frameBytes && r.scenario === "fanout-1node").map((r) => [r.stack, r.result!.frameBytes!]));
+  if (frames.size > 1) notes.push(`Frame sizes per delivery (bytes): ${[...frames].map(([s, b]) => `${s} ${b}`).join(", ")}.`);
+  if (fanout.some((r) => r.load.kind === "burst")) notes.push(
+    `Fan-out load: a burst of M messages (${params.fanout.subscribers.map((n) => `M=${messagesFor(n)} for N=${n}`).join(", ")}), ${params.fanout.concurrency} sends in flight, from the bench process; ` +
+      `subscribers spread over ${clients} client processes, connected ${params.connectConcurrency} handshakes at a time. ` +
+      `Each stack's N values are one series on the same server(s), growing the subscribers (setup s: connecting the added ones, not measured).`,
+  );
+
+  if (writes.length) {
+    notes.push(
+      `Writes: lane i of c sends to its own room (no queueing on one room's row lock), ${params.writes.count.low} messages at c=1 and ${params.writes.count.high} above, at most ${params.writes.timeCapMs / 1000} s per level and side; ` +
+        "the raw baseline runs in the bench process (no HTTP, no GraphQL, no transaction or seq bump): one INSERT … RETURNING * on a 10-connection pg Pool and one PUBLISH of the row's JSON with ioredis.",
+    );
+  }
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    durationS: Math.round((Date.now() - started) / 1000),
+    argv: process.argv.slice(2),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", totalMemBytes: os.totalmem(), node: process.version, platform: os.platform(), release: os.release(), openFilesLimit: fdLimit, loadAvgAtStart: loadAtStart, busyPctAtStart: busyAtStart, loadAvgAtEnd: Math.round(os.loadavg()[0]! * 100) / 100 },
+    params: { quick, scenarios: [...selected], maxSocketsPerServer: maxSockets, ...params },
+    fanout,
+    ratios: fanoutRatios(fanout),
+    idle,
+    writes,
+    notes,
+    failures,
+  };
+  const md = writeResults(resolve(ROOT, args.out!), results);
+  console.log("\n" + md);
+  log(`results in ${args.out}/latest.json and latest.md`);
+  if (fatal) process.exitCode = 1;
+}
+
+main().then(
+  () => process.exit(),
+  async (e) => {
+    console.error(e);
+    await abort("failed", 1);
+  },
+);

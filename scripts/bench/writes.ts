@@ -1,0 +1,143 @@
+/**
+ * Scenario 5, writes: `sendMessage` over HTTP at increasing concurrency c
+ * against one server (c requests always in flight, lane i sending to
+ * writeRooms[i], so lanes do not wait on one room's row lock), for `count`
+ * messages or `timeCapMs`, whichever comes first; versus baseline (c): a raw
+ * loop in this process doing what a send must at least do, with the same
+ * drivers and the same c: INSERT one "Message" row (pg Pool, 10 connections
+ * like the server's Prisma pool; RETURNING *) and PUBLISH its JSON (ioredis),
+ * lane i on rawWriteRooms[i], same 100-byte content.
+ * Units: msgs/s; latency per send (request → answer) in ms; CPU % of one core
+ * (ours: the server process; raw: this process, which runs the loop).
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { REDIS_URL } from "../../test/helpers/env.js";
+import { graphqlSender, stampedContent } from "./fanout.js";
+import { cpuMs, type ServerProcess } from "./procs.js";
+import { type BenchContext, startStack } from "./scenarios.js";
+import { type LatencySummary, ratio, summarizeSamples } from "./stats.js";
+
+export interface WriteResult {
+  sent: number;
+  errors: number;
+  errorSample: string | null;
+  elapsedMs: number;
+  msgsPerS: number;
+  latency: LatencySummary;
+  cpuPct: number;
+}
+
+export interface WritesRun {
+  concurrency: number;
+  /** Messages per side (fewer when the time cap hit first). */
+  count: number;
+  ours?: WriteResult;
+  raw?: WriteResult;
+  /** ours.msgsPerS ÷ raw.msgsPerS */
+  oursOverRaw: number | null;
+  /** Error lines the server logged at this level (pino level ≥ 50, stderr). */
+  serverErrors?: string[];
+  error?: string;
+}
+
+/** Runs `count` operations with `concurrency` lanes (`op(lane)`), stopping early after `timeCapMs`; `cpu()` is read before and after (ms). */
+async function drive(concurrency: number, count: number, timeCapMs: number, op: (lane: number) => Promise<void>, cpu: () => number): Promise<WriteResult> {
+  const samples: number[] = [];
+  let left = count;
+  let errors = 0;
+  let errorSample: string | null = null;
+  const cpu0 = cpu();
+  const started = Date.now();
+  const lane = async (i: number) => {
+    while (left-- > 0 && Date.now() - started < timeCapMs) {
+      const t = performance.now();
+      try {
+        await op(i);
+        samples.push(performance.now() - t);
+      } catch (e) {
+        errors++;
+        errorSample ??= e instanceof Error ? e.message : String(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
+  const elapsedMs = Date.now() - started;
+  return {
+    sent: samples.length,
+    errors,
+    errorSample,
+    elapsedMs,
+    msgsPerS: Math.round(samples.length / (elapsedMs / 1000)),
+    latency: summarizeSamples(samples),
+    cpuPct: Math.round(((cpu() - cpu0) / elapsedMs) * 1000) / 10,
+  };
+}
+
+/** The writes scenario at each of `levels`; `countFor(c)` messages per level and side. */
+export async function writesScenario(ctx: BenchContext, levels: number[], countFor: (c: number) => number, timeCapMs: number): Promise<WritesRun[]> {
+  const { data } = ctx;
+  const runs: WritesRun[] = levels.map((c) => ({ concurrency: c, count: countFor(c), oursOverRaw: null }));
+  let server: ServerProcess | undefined;
+  const pool = new pg.Pool({ connectionString: ctx.databaseUrl, max: 10 });
+  // pool.end() resolves before its clients' sockets are closed; the DROP DATABASE … WITH (FORCE)
+  // that follows must not turn a client still closing into an uncaught 'error'
+  pool.on("connect", (client) => client.on("error", () => {}));
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    const [node] = (await startStack(ctx, "ours")) as [ServerProcess];
+    server = node;
+    const send = graphqlSender(node.url, data.sender.token);
+    const pid = node.pid;
+    // per-room seq of the raw loop's rows (the rooms are its own)
+    const rawSeq = new Map<string, number>();
+    const rawOp = async (lane: number) => {
+      const roomId = data.rawWriteRooms[lane]!;
+      const seq = (rawSeq.get(roomId) ?? 0) + 1;
+      rawSeq.set(roomId, seq);
+      const { rows } = await pool.query(`INSERT INTO "Message" (id, "roomId", seq, "senderId", content) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [
+        randomUUID(),
+        roomId,
+        seq,
+        data.sender.userId,
+        stampedContent(seq),
+      ]);
+      await redis.publish(`${ctx.redisPrefix}raw:room:${roomId}:message`, JSON.stringify({ message: rows[0] }));
+    };
+    const oursOp = (lane: number) => send(data.writeRooms[lane]!, stampedContent(lane));
+    // warm-up: JIT, pools, prepared plans (not measured)
+    await drive(4, 40, 30_000, oursOp, () => 0);
+    await drive(4, 40, 30_000, rawOp, () => 0);
+    for (const run of runs) {
+      ctx.log(`writes: concurrency ${run.concurrency}, ${run.count} messages each side`);
+      try {
+        run.ours = await drive(run.concurrency, run.count, timeCapMs, oursOp, () => cpuMs(pid));
+        run.raw = await drive(run.concurrency, run.count, timeCapMs, rawOp, () => {
+          const { user, system } = process.cpuUsage();
+          return (user + system) / 1000;
+        });
+        run.oursOverRaw = ratio(run.ours.msgsPerS, run.raw.msgsPerS);
+        const serverErrors = node.takeErrors();
+        if (serverErrors.length) run.serverErrors = serverErrors;
+        ctx.log(
+          `  ours ${run.ours.msgsPerS} msg/s (p50 ${run.ours.latency.p50Ms} ms, p99 ${run.ours.latency.p99Ms} ms, ${run.ours.errors} errors), ` +
+            `raw ${run.raw.msgsPerS} msg/s (p50 ${run.raw.latency.p50Ms} ms, p99 ${run.raw.latency.p99Ms} ms): ratio ${run.oursOverRaw}` +
+            (run.ours.errorSample ? `; first error: ${run.ours.errorSample}` : ""),
+        );
+      } catch (e) {
+        run.error = e instanceof Error ? e.message : String(e);
+        ctx.log(`  FAILED: ${run.error}`);
+      }
+    }
+  } catch (e) {
+    const error = e instanceof Error ? e.message.slice(0, 2000) : String(e);
+    ctx.log(`writes FAILED: ${error}`);
+    for (const run of runs) run.error ??= error;
+  } finally {
+    await server?.stop();
+    await pool.end();
+    redis.disconnect();
+  }
+  return runs;
+}
