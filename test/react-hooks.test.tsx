@@ -14,7 +14,7 @@ import { Provider as UrqlProvider } from "urql";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { createApolloChat } from "../examples/clients/apollo.js";
-import type { ChatClient } from "../examples/clients/chat.js";
+import type { ChatClient, ChatClientOptions } from "../examples/clients/chat.js";
 import { createUrqlChat } from "../examples/clients/urql.js";
 import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
@@ -43,18 +43,15 @@ function sendFromForm(container: HTMLElement, content: string) {
 
 interface Library {
   name: string;
-  login(user: TestUser): Promise<ChatClient<unknown>>;
+  /** The example client (examples/clients/) of the library. */
+  make(options: ChatClientOptions): ChatClient<unknown>;
   render(chat: ChatClient<unknown>, roomId: string): ReactNode;
 }
 
 const libraries: Library[] = [
   {
     name: "Apollo Client hooks",
-    login: async (user) => {
-      const chat = createApolloChat({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
-      await chat.login({ username: user.username, password: PASSWORD });
-      return chat;
-    },
+    make: createApolloChat,
     render: (chat, roomId) => (
       <ApolloProvider client={(chat as ReturnType<typeof createApolloChat>).client}>
         <ApolloRoom roomId={roomId} />
@@ -63,11 +60,7 @@ const libraries: Library[] = [
   },
   {
     name: "urql hooks",
-    login: async (user) => {
-      const chat = createUrqlChat({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
-      await chat.login({ username: user.username, password: PASSWORD });
-      return chat;
-    },
+    make: createUrqlChat,
     render: (chat, roomId) => (
       <UrqlProvider value={(chat as ReturnType<typeof createUrqlChat>).client}>
         <UrqlRoom roomId={roomId} />
@@ -84,7 +77,8 @@ describe.each(libraries)("$name", (library) => {
     await bobSays("earlier");
     const [aliceName, bobName] = await Promise.all([alice, bob].map(async (u) => (await on(node.url).ok(u, `{ me { displayName } }`)).me.displayName as string));
 
-    const chat = await library.login(alice);
+    const chat = library.make({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
+    await chat.login({ username: alice.username, password: PASSWORD });
     const container = document.createElement("div");
     document.body.append(container);
     const root: Root = createRoot(container);

@@ -14,7 +14,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { AccessTokens } from "../../src/auth/tokens.js";
-import { ADMIN_DATABASE_URL, databaseUrl } from "../../test/helpers/env.js";
+import { admin } from "../../test/helpers/database.js";
+import { databaseUrl } from "../../test/helpers/env.js";
 
 /** A user with a session and a bearer token for it. */
 export interface BenchUser {
@@ -41,16 +42,6 @@ export interface SeedSizes {
   perSmallRoom: number;
   /** Highest writer concurrency of the writes scenario. */
   writers: number;
-}
-
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Creates an empty database of its own; `drop()` removes it (WITH (FORCE): servers still connected are cut off). */
