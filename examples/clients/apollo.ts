@@ -13,7 +13,7 @@ import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCach
 import { ErrorLink } from "@apollo/client/link/error";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
-import { type Client as WsClient, createClient } from "graphql-ws";
+import type { Client as WsClient } from "graphql-ws";
 import { catchError, from, switchMap, throwError } from "rxjs";
 import {
   FollowMessagesDocument,
@@ -22,7 +22,7 @@ import {
   RefreshTokenDocument,
   RegisterDocument,
 } from "../generated/graphql.js";
-import type { ChatClient, ChatClientOptions } from "./chat.js";
+import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
 
@@ -56,16 +56,7 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
     return data!.refreshToken;
   });
 
-  const ws = createClient({
-    url: options.wsUrl,
-    webSocketImpl: options.webSocketImpl,
-    retryAttempts: 10,
-    ...options.ws,
-    connectionParams: async () => {
-      const authorization = await tokens.fresh();
-      return authorization ? { authorization } : {};
-    },
-  });
+  const ws = chatSocket(options, tokens);
 
   const auth = new ApolloLink((operation, forward) => {
     const { skipAuth } = operation.getContext() as AuthContext;

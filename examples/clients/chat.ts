@@ -2,7 +2,7 @@
  * What the Apollo and urql example clients have in common: their options and
  * their surface. `C` is the library's client (ApolloClient, or urql's Client).
  */
-import type { ClientOptions as WsOptions, Client as WsClient } from "graphql-ws";
+import { type ClientOptions as WsOptions, type Client as WsClient, createClient } from "graphql-ws";
 import type { FollowMessagesSubscription, FollowRoomEventsSubscription, LoginInput, RegisterInput } from "../generated/graphql.js";
 import type { FollowedStream } from "./resume.js";
 import type { TokenStore } from "./tokens.js";
@@ -33,4 +33,22 @@ export interface ChatClient<C> {
   followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
   /** Stops the client and closes its socket. */
   dispose(): Promise<void>;
+}
+
+/**
+ * The graphql-ws client under both example clients' subscriptions: up to 10
+ * reconnects (more with `options.ws`), and `connection_init` carrying the access
+ * token current at each (re)connect, refreshed first when it is about to expire.
+ */
+export function chatSocket(options: ChatClientOptions, tokens: TokenStore): WsClient {
+  return createClient({
+    url: options.wsUrl,
+    webSocketImpl: options.webSocketImpl,
+    retryAttempts: 10,
+    ...options.ws,
+    connectionParams: async () => {
+      const authorization = await tokens.fresh();
+      return authorization ? { authorization } : {};
+    },
+  });
 }

@@ -12,7 +12,6 @@
  */
 import { authExchange } from "@urql/exchange-auth";
 import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionExchange } from "@urql/core";
-import { createClient } from "graphql-ws";
 import { onEnd, pipe, subscribe } from "wonka";
 import {
   FollowMessagesDocument,
@@ -21,7 +20,7 @@ import {
   RefreshTokenDocument,
   RegisterDocument,
 } from "../generated/graphql.js";
-import type { ChatClient, ChatClientOptions } from "./chat.js";
+import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
 
@@ -48,16 +47,7 @@ export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
     return exchangeRefresh(refreshToken);
   });
 
-  const ws = createClient({
-    url: options.wsUrl,
-    webSocketImpl: options.webSocketImpl,
-    retryAttempts: 10,
-    ...options.ws,
-    connectionParams: async () => {
-      const authorization = await tokens.fresh();
-      return authorization ? { authorization } : {};
-    },
-  });
+  const ws = chatSocket(options, tokens);
 
   const client = new Client({
     url: options.httpUrl,
