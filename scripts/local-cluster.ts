@@ -22,6 +22,8 @@ const env = {
   REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
   JWT_SECRET: process.env.JWT_SECRET ?? randomBytes(32).toString("hex"),
   HOST: "127.0.0.1",
+  // the proxy below appends the client address to X-Forwarded-For (xfwd); per-IP rate limits read it
+  TRUST_PROXY: "1",
 };
 
 const nodes: ChildProcess[] = nodePorts.map((nodePort) => {

@@ -3,6 +3,18 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 
+/**
+ * A rate-limit rule as `<points>/<seconds>`, e.g. `30/10`: at most that many calls
+ * per window of that many seconds (src/limits/rate-limits.ts).
+ */
+const rateRule = z
+  .string()
+  .regex(/^[1-9]\d*\/[1-9]\d*$/, "must be <calls>/<seconds>, e.g. 30/10")
+  .transform((v) => {
+    const [points, durationS] = v.split("/").map(Number) as [number, number];
+    return { points, durationS };
+  });
+
 const EnvSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -43,6 +55,49 @@ const EnvSchema = z
      * stack, kept for the benchmark's baseline).
      */
     SUBSCRIPTION_SHARING: z.enum(["on", "off"]).default("on"),
+    /** Largest GraphQL-over-HTTP request body (not multipart) in bytes; larger ones get HTTP 413 (default 1 MiB, as the WebSocket maxPayload). */
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Deepest selection allowed (graphql-armor max-depth; introspection exempt). The deepest operation in examples/, README and tests is 8. */
+    MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
+    /** Highest graphql-armor cost (objects 2, scalars 1, ×1.5 per level, × a literal `first`). The costliest operation in examples/, README and tests is ≈ 14,050. */
+    MAX_QUERY_COST: z.coerce.number().int().min(1).default(20_000),
+    /** Most aliases in one operation (graphql-armor's default; `__typename` exempt). */
+    MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(15),
+    /** Most directives in one operation (graphql-armor's default). */
+    MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+    /** Most lexical tokens in one document (graphql-armor's default; the README's largest block has 422). */
+    MAX_QUERY_TOKENS: z.coerce.number().int().min(1).default(1000),
+    /** "off" refuses introspection (`__schema`, `__type`), e.g. in production; GraphiQL then has no schema. */
+    GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).default("on"),
+    /**
+     * How many proxies in front of the nodes append to X-Forwarded-For: 0 (default)
+     * ignores the header and takes the socket's address as the client's; n takes the
+     * n-th address from the right (1: the address the nearest proxy saw).
+     */
+    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    /** "off" turns every rate limit off (the benchmark does). */
+    RATE_LIMITS: z.enum(["on", "off"]).default("on"),
+    /**
+     * sendMessage per user, all rooms together: 1/s sustained, bursts to 60. Slack's
+     * chat.postMessage allows 1 per second per channel with short bursts; Telegram's Bot
+     * API FAQ ≤ 1 per second per chat and 20 per minute per group (seeds 002/003 ask for
+     * rate limiting without numbers).
+     */
+    RATE_LIMIT_SEND_MESSAGE: rateRule.prefault("60/60"),
+    /** setTyping per user: 1/s sustained; clients refresh within the 3 s TYPING_TTL (seed 001) and should throttle (seed 004). */
+    RATE_LIMIT_SET_TYPING: rateRule.prefault("60/60"),
+    /** uploadAttachment per user (Slack's files.upload is in its Tier 2: 20+ per minute). */
+    RATE_LIMIT_UPLOAD: rateRule.prefault("30/60"),
+    /** login per client IP (generous: many users may share one NAT address). */
+    RATE_LIMIT_LOGIN_IP: rateRule.prefault("30/60"),
+    /**
+     * login per account identifier (email or username as sent, case-folded), against
+     * password guessing: NIST SP 800-63B §5.2.2 asks to limit failed attempts per account;
+     * ASP.NET Core Identity locks out for 5 min after 5 failures.
+     */
+    RATE_LIMIT_LOGIN_ACCOUNT: rateRule.prefault("10/300"),
+    /** register per client IP (sign-ups of a whole class behind one NAT still pass). */
+    RATE_LIMIT_REGISTER_IP: rateRule.prefault("60/600"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {

@@ -49,6 +49,8 @@ export interface App {
 export interface Context {
   app: App;
   viewer: Viewer | null;
+  /** The client's IP address (src/limits/client-ip.ts): of the HTTP request, or of the WebSocket's upgrade request. */
+  clientIp: string;
   /** An access token was sent but is bad, expired or of an ended session (viewer null); `me` answers UNAUTHENTICATED then, so clients refresh. */
   tokenRejected: boolean;
   /**
@@ -66,11 +68,12 @@ export interface Context {
   readMarkersLoader: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
 }
 
-/** Builds a resolver context for `viewer`; `tokenRejected` when a token was sent and refused. */
-export function makeContext(app: App, viewer: Viewer | null, tokenRejected = false): Context {
+/** Builds a resolver context for `viewer` calling from `clientIp`; `tokenRejected` when a token was sent and refused. */
+export function makeContext(app: App, viewer: Viewer | null, clientIp: string, tokenRejected = false): Context {
   return {
     app,
     viewer,
+    clientIp,
     tokenRejected,
     presenceLoader: new DataLoader(
       async (ids) => {

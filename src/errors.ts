@@ -18,6 +18,12 @@ export const unauthenticated = (message = "Authentication required") => error("U
 export const forbidden = (message = "Not allowed") => error("FORBIDDEN", message);
 /** Missing, or not visible to the viewer (existence must not leak). */
 export const notFound = (what: string) => error("NOT_FOUND", `${what} not found`);
+/**
+ * Too many calls (src/limits/rate-limits.ts); `retryAfterS` is when to try again, in
+ * whole seconds (≥ 1), sent as `extensions.retryAfter`.
+ */
+export const rateLimited = (retryAfterS: number) =>
+  error("RATE_LIMITED", `Too many requests; retry in ${retryAfterS} s`, { retryAfter: retryAfterS });
 
 /**
  * Gives Pothos' own input errors (plugin-relay's pagination arguments,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
+import { type DocumentNode, type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
@@ -12,6 +12,10 @@ import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
 import { markPothosValidation } from "./errors.js";
 import { serveHealth } from "./health.js";
+import { refuseLargeBody } from "./limits/body-size.js";
+import { clientIpOf } from "./limits/client-ip.js";
+import { queryLimitPlugins } from "./limits/query-limits.js";
+import { rateLimitPlugins } from "./limits/rate-limits.js";
 import { requestContext, requestIdOf } from "./request-context.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
@@ -32,6 +36,7 @@ type SocketState = {
 /** The yoga context seed of a WebSocket operation (HTTP operations get yoga's `request`). */
 interface WsSeed {
   wsViewer: Viewer;
+  wsClientIp: string;
 }
 
 /**
@@ -62,13 +67,16 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
       app.metrics.subscriptionsPlugin(),
       ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useSharedSubscriptionExecution(app.metrics)] : []),
+      // src/limits/: query depth, cost, aliases, directives, tokens, introspection; rate limits of mutations
+      ...queryLimitPlugins(app.config),
+      ...rateLimitPlugins(app),
     ],
     context: async (seed) => {
-      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer);
-      const request = (seed as unknown as { request: Request }).request;
+      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp);
+      const { request, req } = seed as unknown as { request: Request; req: IncomingMessage };
       const authorization = request.headers.get("authorization");
       const viewer = await app.sessions.authenticate(authorization);
-      return makeContext(app, viewer, authorization !== null && viewer === null);
+      return makeContext(app, viewer, clientIpOf(req, app.config.TRUST_PROXY), authorization !== null && viewer === null);
     },
     maskedErrors: {
       maskError: (error, message, isDev) => {
@@ -86,6 +94,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     if (await serveHealth(app, req, res)) return;
     if (await serveAttachment(app.attachmentUrls, app.attachments, req, res)) return;
+    if (await refuseLargeBody(req, res, app.config.MAX_BODY_BYTES)) return;
     await yoga(req, res);
   };
   const server = createServer((req, res) => {
@@ -135,15 +144,26 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       },
       execute: (args) => inRequest(args, (root) => root.execute(args)),
       subscribe: (args) => inRequest(args, (root) => root.subscribe(args)),
-      onSubscribe: (ctx, id, params) => requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(ctx.extra.viewer!, params)),
+      onSubscribe: (ctx, id, params) =>
+        requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare({ wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) }, params)),
     },
     wss,
   );
 
-  /** Parses, validates and builds the execution of one WebSocket operation (graphql-ws onSubscribe). */
-  async function prepare(viewer: Viewer, params: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
-    const enveloped = yoga.getEnveloped({ wsViewer: viewer });
-    const document = enveloped.parse(params.query);
+  /**
+   * Parses, validates and builds the execution of one WebSocket operation (graphql-ws
+   * onSubscribe); a document that does not parse (or has too many tokens) is answered
+   * with its GraphQLError, like one that does not validate, instead of closing the socket.
+   */
+  async function prepare(seed: WsSeed, params: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
+    const enveloped = yoga.getEnveloped(seed);
+    let document: DocumentNode;
+    try {
+      document = enveloped.parse(params.query);
+    } catch (err) {
+      if (err instanceof GraphQLError) return [err];
+      throw err;
+    }
     const errors = enveloped.validate(enveloped.schema, document);
     if (errors.length > 0) return errors;
     const root: OperationRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId };
