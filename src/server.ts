@@ -161,11 +161,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     try {
       document = enveloped.parse(params.query);
     } catch (err) {
-      if (err instanceof GraphQLError) return [err];
+      if (err instanceof GraphQLError) return withoutHttp([err]);
       throw err;
     }
     const errors = enveloped.validate(enveloped.schema, document);
-    if (errors.length > 0) return errors;
+    if (errors.length > 0) return withoutHttp(errors);
     const root: OperationRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId };
     const args: ExecutionArgs = {
       schema: enveloped.schema,
@@ -200,6 +200,12 @@ function authorizationOf(payload: Record<string, unknown> | undefined): string |
   const key = Object.keys(payload ?? {}).find((k) => k.toLowerCase() === "authorization");
   const value = key ? payload![key] : undefined;
   return typeof value === "string" ? value : undefined;
+}
+
+/** `errors` without Yoga's HTTP status hints (`extensions.http`), which are not for WebSocket clients. */
+function withoutHttp(errors: readonly GraphQLError[]): readonly GraphQLError[] {
+  for (const error of errors) delete (error.extensions as { http?: unknown }).http;
+  return errors;
 }
 
 /** The root value graphql-ws hands back to execute/subscribe: Yoga's enveloped functions and the operation's request id. */

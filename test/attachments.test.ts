@@ -11,7 +11,7 @@
 import { SignJWT } from "jose";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, type GqlResponse, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
+import { errorCode, ext, type GqlResponse, on, postFile, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -68,23 +68,7 @@ function wav(): Buffer {
 
 /** POSTs uploadAttachment as a GraphQL multipart request; resolves the HTTP status and the parsed body. */
 async function uploadRaw(token: string | undefined, bytes: Uint8Array, filename: string, type = "application/octet-stream", baseUrl = server.url): Promise<{ status: number; body: GqlResponse }> {
-  const form = new FormData();
-  form.append("operations", JSON.stringify({ query: UPLOAD, variables: { file: null } }));
-  form.append("map", JSON.stringify({ 0: ["variables.file"] }));
-  form.append("0", new Blob([new Uint8Array(bytes)], { type }), filename);
-  const response = await fetch(baseUrl, {
-    method: "POST",
-    headers: { accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: form,
-  });
-  const text = await response.text();
-  let body: GqlResponse;
-  try {
-    body = JSON.parse(text) as GqlResponse;
-  } catch {
-    throw new Error(`upload: HTTP ${response.status}, not JSON: ${text}`);
-  }
-  return { status: response.status, body };
+  return postFile(baseUrl, UPLOAD, { bytes, filename, type }, token);
 }
 
 /** Uploads as `user` and returns the attachment; fails on any error. */

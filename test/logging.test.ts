@@ -4,19 +4,12 @@
  * line of a WebSocket operation `<connection>/<operation>`; tokens and
  * passwords never reach the log.
  */
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { gqlOk, registerUser, wsClient } from "./helpers/client.js";
 import { live } from "./helpers/live.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
 
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk, _encoding, done) {
-    for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
-    done();
-  },
-});
+const { sink, lines } = logCapture();
 
 let server: TestServer;
 beforeAll(async () => {

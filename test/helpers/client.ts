@@ -28,6 +28,29 @@ export async function gqlOk<T = any>(url: string, query: string, variables: Reco
   return result.data as T;
 }
 
+/**
+ * POSTs `query` with one file as its `$file` variable by the GraphQL multipart
+ * request spec (as uploadAttachment takes it), with a Bearer token when given;
+ * resolves the HTTP status and the JSON body (throws if the body is not JSON).
+ */
+export async function postFile(url: string, query: string, file: { bytes: Uint8Array; filename: string; type: string }, token?: string): Promise<{ status: number; body: GqlResponse }> {
+  const form = new FormData();
+  form.append("operations", JSON.stringify({ query, variables: { file: null } }));
+  form.append("map", JSON.stringify({ 0: ["variables.file"] }));
+  form.append("0", new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.filename);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: form,
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) as GqlResponse };
+  } catch {
+    throw new Error(`upload: HTTP ${response.status}, not JSON: ${text}`);
+  }
+}
+
 /** The `extensions.code` of the first error (or undefined). */
 export const errorCode = (result: GqlResponse) => result.errors?.[0]?.extensions?.code;
 

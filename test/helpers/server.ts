@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import type { Client } from "graphql-ws";
 import { type DestinationStream, pino } from "pino";
 import { makeLogger } from "../../src/logger.js";
@@ -14,6 +15,18 @@ import { makeServer } from "../../src/server.js";
 import { on, registerUsers, type TestUser, type UserOps, wsClient } from "./client.js";
 import { createTestDatabase } from "./database.js";
 import { REDIS_URL } from "./env.js";
+
+/** A log destination for {@link startTestServer}'s `logTo` that keeps every line, parsed, in `lines`. */
+export function logCapture(): { sink: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { sink, lines };
+}
 
 /** A JWT secret known to tests, so they can forge expired tokens. */
 export const TEST_JWT_SECRET = "test-secret-test-secret-test-secret-0123456789";
