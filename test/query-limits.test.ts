@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
-import { getIntrospectionQuery, parse, validate } from "graphql";
+import { getIntrospectionQuery, type GraphQLError, parse, validate } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
@@ -46,8 +46,8 @@ describe("the default limits", () => {
 
   // (a fragment file fails "never used" on its own: only the limits' refusals count here)
   it.each(documents)("pass %s", (_name, document) => {
-    const refusals = limited.validate(limited.schema, limited.parse(document)).filter((e) => e.extensions.code === "BAD_USER_INPUT");
-    expect(refusals.map((e) => e.message)).toEqual([]);
+    const refusals = limited.validate(limited.schema, limited.parse(document)).filter((e: GraphQLError) => e.extensions.code === "BAD_USER_INPUT");
+    expect(refusals.map((e: GraphQLError) => e.message)).toEqual([]);
   });
 
   it("are exceeded in the tests below by valid documents (refused for their limit only)", () => {
