@@ -20,7 +20,8 @@ let run: UserOps["run"], ok: UserOps["ok"];
 let alice: TestUser, bob: TestUser, mallory: TestUser;
 let roomId: string;
 beforeAll(async () => {
-  server = await startTestServer();
+  // the suite uploads far more than a user's 30 per minute (rate-limits.test.ts tests that limit)
+  server = await startTestServer({ env: { RATE_LIMIT_UPLOAD: "1000/60" } });
   origin = server.url.replace(/\/graphql$/, "");
   ({ run, ok } = on(server.url));
   [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
