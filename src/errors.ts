@@ -16,6 +16,8 @@ export const badInput = (field: string, message: string) => error("BAD_USER_INPU
 export const unauthenticated = (message = "Authentication required") => error("UNAUTHENTICATED", message);
 /** Authenticated, but not allowed. */
 export const forbidden = (message = "Not allowed") => error("FORBIDDEN", message);
+/** Over a rate or size limit; `message` says which. */
+export const rateLimited = (message: string) => error("RATE_LIMITED", message);
 /** Missing, or not visible to the viewer (existence must not leak). */
 export const notFound = (what: string) => error("NOT_FOUND", `${what} not found`);
 
