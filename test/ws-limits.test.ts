@@ -102,8 +102,10 @@ describe("WebSocket abuse limits", () => {
   });
 
   it("closes a socket without connection_init within WS_CONNECTION_INIT_TIMEOUT_MS with 4408, and a second connection_init with 4429", async () => {
+    const opening = Date.now();
     const silent = rawSocket(server.wsUrl);
     expect(await silent.closed).toEqual({ code: 4408, reason: "Connection initialisation timeout" });
+    expect(Date.now() - opening).toBeLessThan(10_000); // the configured 500 ms, not the default 10 s
 
     const twice = rawSocket(server.wsUrl);
     await opened(twice);
