@@ -21,6 +21,9 @@ export const CLOSE_TOO_MANY_REQUESTS = 4429;
 /** See {@link CLOSE_TOO_MANY_REQUESTS}. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 
+/** Sockets a limit has closed: they get no more frames, and their incoming messages are dropped. */
+const limited = new WeakSet<WebSocket>();
+
 /** Why a socket was closed by a limit: the `reason` label of `chat_ws_closed_total`. */
 export type LimitReason = "message_rate" | "subscriptions" | "payload_too_large" | "slow_consumer";
 
@@ -104,9 +107,6 @@ export function admitSubscription(socket: WebSocket, active: number, limits: Soc
   closeForLimit(socket, CLOSE_TOO_MANY_REQUESTS, `Too many requests: more than ${limits.maxSubscriptions} subscriptions on one socket`, "subscriptions", onLimit);
   return false;
 }
-
-/** Sockets a limit has closed: they get no more frames, and their incoming messages are dropped. */
-const limited = new WeakSet<WebSocket>();
 
 /** Closes `socket` for `reason` (once), and cuts it after {@link CLOSE_GRACE_MS} if the handshake has not ended. */
 function closeForLimit(socket: WebSocket, code: number, message: string, reason: LimitReason, onLimit: (reason: LimitReason) => void): void {
