@@ -12,7 +12,8 @@ const CLOSE_GRACE_MS = 5000;
  * - 4429 Too many requests: the code graphql-ws itself closes with for a second
  *   `connection_init` (CloseCode.TooManyInitialisationRequests); graphql-ws clients
  *   treat it as fatal and do not reconnect, which is what a flood deserves;
- * - 1013 Try Again Later (RFC 6455 §7.4.1 registry, IANA): the server is overloaded
+ * - 1013 Try Again Later (IANA WebSocket Close Code Number Registry, added after
+ *   RFC 6455): the server is overloaded
  *   for this client; graphql-ws clients retry on it (isFatalInternalCloseCode), so a
  *   recovered client reconnects and resumes with `after:`.
  * ws itself closes a frame above `maxPayload` with 1009 Message Too Big (RFC 6455 §7.4.1).
