@@ -13,9 +13,9 @@ const CLOSE_GRACE_MS = 5000;
  *   `connection_init` (CloseCode.TooManyInitialisationRequests); graphql-ws clients
  *   treat it as fatal and do not reconnect, which is what a flood deserves;
  * - 1013 Try Again Later (IANA WebSocket Close Code Number Registry, added after
- *   RFC 6455): the server is overloaded
- *   for this client; graphql-ws clients retry on it (isFatalInternalCloseCode), so a
- *   recovered client reconnects and resumes with `after:`.
+ *   RFC 6455): the server is overloaded for this client; graphql-ws clients retry
+ *   on it (isFatalInternalCloseCode), so a recovered client reconnects and resumes
+ *   with `after:`.
  * ws itself closes a frame above `maxPayload` with 1009 Message Too Big (RFC 6455 §7.4.1).
  */
 export const CLOSE_TOO_MANY_REQUESTS = 4429;
