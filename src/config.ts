@@ -98,6 +98,37 @@ const EnvSchema = z
     RATE_LIMIT_LOGIN_ACCOUNT: rateRule.prefault("10/300"),
     /** register per client IP (sign-ups of a whole class behind one NAT still pass). */
     RATE_LIMIT_REGISTER_IP: rateRule.prefault("60/600"),
+    /** Largest WebSocket frame (message) a client may send, in bytes; a larger one closes the socket with 1009 (default 1 MiB). */
+    WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** How long a new WebSocket may take to send `connection_init`, in ms; then it is closed with 4408 (default 10 s). */
+    WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    /**
+     * Operations one WebSocket may have running at once; one more closes it with 4429.
+     * A client needs `myEvents`, a `roomEvents` per room it follows in its room list
+     * and `messageAdded`, `typing` and `presence` per open room: 100 covers about 80
+     * followed rooms with a few open (the schema has no cross-room message stream).
+     */
+    WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+    /**
+     * Messages one WebSocket may send at once (token-bucket size; any graphql-ws
+     * message and ping frames); beyond it, and the refill WS_MESSAGES_PER_S, it is
+     * closed with 4429. 200: twice WS_MAX_SUBSCRIPTIONS, so a reconnecting client
+     * re-subscribing everything at once (plus connection_init and pings) passes.
+     */
+    WS_MESSAGE_BURST: z.coerce.number().int().min(1).max(100_000).default(200),
+    /**
+     * Messages per second one WebSocket may keep sending (the bucket's refill).
+     * 20: switching rooms is 6 messages (complete and subscribe for messageAdded,
+     * typing, presence), typing over WebSocket one every few seconds.
+     */
+    WS_MESSAGES_PER_S: z.coerce.number().min(0.1).max(100_000).default(20),
+    /**
+     * Bytes queued for one WebSocket that its client has not read (beyond the
+     * kernel's buffers) before it counts as a slow consumer and is closed with 1013
+     * (clients retry and resume with `after:`). 4 MiB: one replay page (200 messages
+     * of up to 5000 characters) fits; a stuck client costs at most this.
+     */
+    WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16 * 1024).max(1024 ** 3).default(4 * 1024 * 1024),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {

@@ -19,11 +19,12 @@ export const forbidden = (message = "Not allowed") => error("FORBIDDEN", message
 /** Missing, or not visible to the viewer (existence must not leak). */
 export const notFound = (what: string) => error("NOT_FOUND", `${what} not found`);
 /**
- * Too many calls (src/limits/rate-limits.ts); `retryAfterS` is when to try again, in
- * whole seconds (≥ 1), sent as `extensions.retryAfter`.
+ * Over a limit (src/limits/): too many calls, with `retryAfterS`, when to try again
+ * in whole seconds (≥ 1), sent as `extensions.retryAfter`; or too many of something
+ * at once (`retryAfterS` undefined, `message` says what).
  */
-export const rateLimited = (retryAfterS: number) =>
-  error("RATE_LIMITED", `Too many requests; retry in ${retryAfterS} s`, { retryAfter: retryAfterS });
+export const rateLimited = (retryAfterS?: number, message = `Too many requests; retry in ${retryAfterS} s`) =>
+  error("RATE_LIMITED", message, retryAfterS === undefined ? {} : { retryAfter: retryAfterS });
 
 /**
  * Gives Pothos' own input errors (plugin-relay's pagination arguments,

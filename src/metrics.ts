@@ -16,6 +16,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
  * - `chat_shared_executions_total` / `chat_shared_results_total`: subscription events executed
  *   once for all their subscribers on this node, and the results handed out from them
  *   (realtime/shared-execution.ts); results ÷ executions is the sharing factor.
+ * - `chat_ws_closed_total{reason}`: WebSockets closed by a limit (limits/socket-guard.ts): `message_rate` and
+ *   `subscriptions` (4429), `payload_too_large` (1009), `slow_consumer` (1013).
  * Rates (events per second) come from the counters in PromQL: `rate(chat_events_published_total[1m])`.
  * Plus prom-client's process and Node.js metrics (`process_cpu_seconds_total`,
  * `nodejs_heap_size_used_bytes`, event-loop lag, …).
@@ -43,6 +45,12 @@ export class Metrics {
   });
   readonly sharedExecutions = new Counter({ name: "chat_shared_executions_total", help: "Subscription events executed once for all their subscribers on this node", registers: [this.registry] });
   readonly sharedResults = new Counter({ name: "chat_shared_results_total", help: "Subscription results handed out from shared executions on this node", registers: [this.registry] });
+  readonly wsClosed = new Counter({
+    name: "chat_ws_closed_total",
+    help: "WebSockets closed by a limit on this node, by reason",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly lag = new Histogram({
     name: "chat_event_delivery_lag_seconds",
     help: "From an event's time to its hand-over to a subscriber on this node, in seconds",

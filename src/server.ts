@@ -10,12 +10,13 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
-import { markPothosValidation } from "./errors.js";
+import { markPothosValidation, rateLimited } from "./errors.js";
 import { serveHealth } from "./health.js";
 import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
 import { queryLimitPlugins } from "./limits/query-limits.js";
 import { rateLimitPlugins } from "./limits/rate-limits.js";
+import { admitSubscription, guardSocket, type LimitReason, type SocketLimits } from "./limits/socket-guard.js";
 import { requestContext, requestIdOf } from "./request-context.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
@@ -47,7 +48,11 @@ interface WsSeed {
  * (key in any case); a missing, bad or expired token closes the socket with 4403
  * and a reason. Each authenticated socket counts toward its user's presence. When
  * its session ends (logout, revokeSession, refresh-token reuse; on any node) the
- * socket is closed with 4403 too.
+ * socket is closed with 4403 too. Abuse limits per socket (limits/socket-guard.ts,
+ * config WS_*): frames above WS_MAX_PAYLOAD_BYTES close it with 1009, no
+ * `connection_init` within WS_CONNECTION_INIT_TIMEOUT_MS with 4408, a second one
+ * with 4429, a message flood or too many subscriptions with 4429, a client that
+ * leaves WS_MAX_BUFFERED_BYTES unread with 1013.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
   const yoga = createYoga<WsSeed | Record<string, never>>({
@@ -107,8 +112,21 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       }),
     );
   });
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: app.config.WS_MAX_PAYLOAD_BYTES });
   const log = app.logger.child({ component: "ws" });
+
+  const limits: SocketLimits = {
+    messageBurst: app.config.WS_MESSAGE_BURST,
+    messagesPerS: app.config.WS_MESSAGES_PER_S,
+    maxBufferedBytes: app.config.WS_MAX_BUFFERED_BYTES,
+    maxSubscriptions: app.config.WS_MAX_SUBSCRIPTIONS,
+  };
+  const onLimit = (reason: LimitReason) => {
+    app.metrics.wsClosed.inc({ reason });
+    log.warn({ reason }, "WebSocket closed by a limit");
+  };
+  // registered before useServer's own listener, so the guard sees each socket first
+  wss.on("connection", (socket) => guardSocket(socket, limits, onLimit));
 
   // session id → this node's open sockets of that session, closed when it is revoked anywhere
   const sessionSockets = new Map<string, Set<WebSocket>>();
@@ -118,7 +136,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
 
   useServer<Record<string, unknown> | undefined, SocketState>(
     {
-      connectionInitWaitTimeout: 10_000,
+      connectionInitWaitTimeout: app.config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams));
         if (!viewer) {
@@ -144,8 +162,13 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       },
       execute: (args) => inRequest(args, (root) => root.execute(args)),
       subscribe: (args) => inRequest(args, (root) => root.subscribe(args)),
-      onSubscribe: (ctx, id, params) =>
-        requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare({ wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) }, params)),
+      onSubscribe: (ctx, id, params) => {
+        // ctx.subscriptions already holds the new operation's id
+        if (!admitSubscription(ctx.extra.socket, Object.keys(ctx.subscriptions).length, limits, onLimit)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
+        return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () =>
+          prepare({ wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) }, params),
+        );
+      },
     },
     wss,
   );
