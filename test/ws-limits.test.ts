@@ -55,9 +55,9 @@ const opened = (socket: RawSocket) => new Promise<void>((resolve) => socket.ws.o
 describe("WebSocket abuse limits", () => {
   const MAX_BUFFERED = 256 * 1024;
   const MAX_PAYLOAD = 64 * 1024;
-  // the default subscription cap and message rate; the others small enough to test
+  // the default subscription cap and message rate; the others small enough to test; no sendMessage rate limit (it sends 200 messages)
   const { server, api, users: [alice, bob, carol, mallory], client } = useTestServer(["alice", "bob", "carol", "mallory"], {
-    env: { WS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED), WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), WS_CONNECTION_INIT_TIMEOUT_MS: "500" },
+    env: { WS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED), WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), WS_CONNECTION_INIT_TIMEOUT_MS: "500", RATE_LIMITS: "off" },
   });
   const metrics = () => metricsOf(server.url);
   const closedBy = (reason: string) => `chat_ws_closed_total{reason="${reason}"}`;
