@@ -6,7 +6,8 @@ let server: TestServer;
 let alice: TestUser, bob: TestUser, mallory: TestUser;
 let roomId: string;
 beforeAll(async () => {
-  server = await startTestServer();
+  // it sends far more than a user's 60 messages a minute (rate-limits.test.ts tests that limit)
+  server = await startTestServer({ env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" } });
   [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
   roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Chat", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
 });

@@ -258,7 +258,10 @@ function expectGapFree(kind: "roomEvents" | "messageAdded", result: DropResult) 
 }
 
 describe("the room event stream (one node, Redis pub/sub)", () => {
-  const { server, api, client, clients, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], { redis: true });
+  const { server, api, client, clients, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], {
+    redis: true,
+    env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 150 messages in a few seconds; rate-limits.test.ts tests that limit
+  });
 
   /** A GROUP room owned by alice with bob and carol as MEMBERs. */
   const makeRoom = async (members: TestUser[] = [bob, carol]) =>
@@ -521,7 +524,7 @@ describe("the socket is cut while messages keep flowing, across two nodes: subsc
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    group = await startNodes(2);
+    group = await startNodes(2, { RATE_LIMIT_SEND_MESSAGE: "1000/60" }); // far more than a user's 60 a minute
     [a, b] = group.nodes;
     alice = await registerUser(b.url, "alice");
     bob = await registerUser(a.url, "bob");

@@ -10,7 +10,9 @@ import { describe, expect, it } from "vitest";
 import { errorCode, ext, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
+const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
+  env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 100+ messages for the pin cap; rate-limits.test.ts tests that limit
+});
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
