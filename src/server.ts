@@ -10,7 +10,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
-import { markPothosValidation } from "./errors.js";
+import { isDatabaseUnavailable } from "./db/errors.js";
+import { markPothosValidation, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
 import { requestContext, requestIdOf } from "./request-context.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
@@ -74,6 +75,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
+        // PostgreSQL down, restarting or too slow: retryable, not a bug (logged at warn, not error)
+        if (isDatabaseUnavailable(original)) {
+          app.logger.warn({ err: original }, "database unavailable");
+          return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
+        }
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }
