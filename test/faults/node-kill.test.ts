@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, type TestUser } from "../helpers/client.js";
+import { gqlOk, registerUsers, type TestUser } from "../helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "../helpers/node-process.js";
 import { resumingSubscriber, storedMessages } from "../helpers/resuming.js";
 
@@ -25,7 +25,7 @@ describe("a node killed with SIGKILL", () => {
   beforeAll(async () => {
     group = await startNodes(2);
     [a, b] = group.nodes;
-    [alice, bob] = await Promise.all([registerUser(b.url, "alice"), registerUser(b.url, "bob")]);
+    [alice, bob] = await registerUsers(b.url, ["alice", "bob"]);
     roomId = (await gqlOk(b.url, `mutation($m: [ID!]) { createRoom(input: { name: "Failover", type: GROUP, memberIds: $m }) { id } }`, { m: [alice.id] }, bob.accessToken)).createRoom.id;
   }, 120_000);
 
