@@ -75,9 +75,10 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
-        // PostgreSQL down, restarting or too slow: retryable, not a bug (logged at warn, not error)
-        if (isDatabaseUnavailable(original)) {
-          app.logger.warn({ err: original }, "database unavailable");
+        // PostgreSQL down, restarting or too slow: retryable, not a bug (logged at warn, not error).
+        // In a resolver it comes wrapped (originalError); from the context factory (authentication) bare.
+        if (isDatabaseUnavailable(original ?? error)) {
+          app.logger.warn({ err: original ?? error }, "database unavailable");
           return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
         }
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
