@@ -75,12 +75,9 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
-        // PostgreSQL down, restarting or too slow: retryable, not a bug (logged at warn, not error).
+        // PostgreSQL down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
         // In a resolver it comes wrapped (originalError); from the context factory (authentication) bare.
-        if (isDatabaseUnavailable(original ?? error)) {
-          app.logger.warn({ err: original ?? error }, "database unavailable");
-          return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
-        }
+        if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }
