@@ -28,6 +28,8 @@ interface Write {
  * message, reaction and receipt has its event in the log.
  */
 describe("PostgreSQL restarted under a node", () => {
+  /** Each writer's pause between two writes, in ms. */
+  const WRITE_PACE_MS = 20;
   let database: DedicatedPostgres;
   let node: NodeProcess;
   let alice: TestUser, bob: TestUser;
@@ -53,8 +55,9 @@ describe("PostgreSQL restarted under a node", () => {
     const sent: string[] = [firstMessageId]; // ids of messages whose send answered OK
     const writes: Record<"send" | "react" | "read", Write[]> = { send: [], react: [], read: [] };
     let writing = true;
+    // each writer pauses WRITE_PACE_MS between writes: failures are fast, and a fast machine must not make thousands
     const loop = async (kind: keyof typeof writes, write: () => Promise<Write>) => {
-      while (writing) writes[kind].push(await write());
+      for (; writing; await new Promise((resolve) => setTimeout(resolve, WRITE_PACE_MS))) writes[kind].push(await write());
     };
     const writers = Promise.all([
       loop("send", async () => {
