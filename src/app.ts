@@ -64,7 +64,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     onError,
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
-  const events = new Events(bus.pubsub);
+  const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"));
   const attachments = new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES);
   const expiry = new MessageExpiry(db, events, attachments, config.EXPIRY_SWEEP_MS, onError);
 
@@ -83,7 +83,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     invites: new Invites(db, events),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, bus.pubsub, events, attachments),
+    messages: new Messages(db, events, attachments),
     typing,
     presence,
   };

@@ -4,10 +4,10 @@ import { GraphQLError } from "graphql";
  * The `extensions.code` values clients can branch on. Anything else that goes
  * wrong is an unexpected error: Yoga masks it to "Unexpected error." and it is logged.
  */
-export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "RATE_LIMITED";
+export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE";
 
-function error(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, ...extensions } });
+function error(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}, at?: GraphQLError): GraphQLError {
+  return new GraphQLError(message, { nodes: at?.nodes, path: at?.path, extensions: { code, ...extensions } });
 }
 
 /** Bad input; `field` is the input path, e.g. `input.content`. */
@@ -25,6 +25,16 @@ export const notFound = (what: string) => error("NOT_FOUND", `${what} not found`
  */
 export const rateLimited = (retryAfterS?: number, message = `Too many requests; retry in ${retryAfterS} s`) =>
   error("RATE_LIMITED", message, retryAfterS === undefined ? {} : { retryAfter: retryAfterS });
+/**
+ * PostgreSQL could not serve the request now (down, restarting, connection lost,
+ * transaction expired: db/errors.ts isDatabaseUnavailable); the same request may
+ * succeed later. Each write runs in one transaction, so it is all or nothing;
+ * it is normally not committed, but may be when the connection died during its
+ * COMMIT, so retries must be idempotent: sendMessage with the same
+ * `clientMessageId` returns the stored message, addReaction and markRead are
+ * idempotent. `at` is the error it replaces, for its `path` and `nodes`.
+ */
+export const serviceUnavailable = (at?: GraphQLError) => error("SERVICE_UNAVAILABLE", "Database unavailable; retry later", {}, at);
 
 /**
  * Gives Pothos' own input errors (plugin-relay's pagination arguments,

@@ -10,7 +10,8 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
-import { markPothosValidation, rateLimited } from "./errors.js";
+import { isDatabaseUnavailable } from "./db/errors.js";
+import { markPothosValidation, rateLimited, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
 import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
@@ -87,6 +88,9 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
+        // PostgreSQL down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
+        // In a resolver it comes wrapped (originalError); from the context factory (authentication) bare.
+        if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }

@@ -1,4 +1,3 @@
-import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
@@ -48,7 +47,6 @@ type Mention = { id: string; userId: string };
 export class Messages {
   constructor(
     private readonly db: PrismaClient,
-    private readonly pubsub: PubSubEngine,
     private readonly events: Events,
     private readonly attachments: Attachments,
   ) {}
@@ -58,7 +56,10 @@ export class Messages {
    * In one transaction: bump the room's `lastSeq` (the row lock orders
    * concurrent sends), insert the message with that seq, move the sender's read
    * marker to it, and count it on its thread's root. A retry with the same
-   * `clientMessageId` returns the stored message and publishes nothing.
+   * `clientMessageId` returns the stored message and publishes nothing. Once
+   * committed, the send succeeds even when the publish fails (Redis down:
+   * Events.afterCommit logs it); subscribers get the message from PostgreSQL
+   * with the next one that reaches them, or on resubscribing with `after`.
    * @throws NOT_FOUND / FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
    * `input.replyToId` when it is not a message of the same room, and on
@@ -133,7 +134,7 @@ export class Messages {
       throw e;
     }
     const payload: MessageAddedPayload = { message: messageToJson(message) };
-    await this.pubsub.publish(topics.messageAdded(message.roomId), payload);
+    await this.events.afterCommit(topics.messageAdded(message.roomId), payload); // never throws: the message is committed
     await this.publishMentions(mentions);
     return message;
   }

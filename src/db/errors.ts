@@ -6,3 +6,49 @@ export function isUniqueViolation(e: unknown, field?: string): boolean {
   if (typeof e !== "object" || e === null || (e as { code?: unknown }).code !== "P2002") return false;
   return field === undefined || JSON.stringify((e as { meta?: unknown }).meta ?? {}).includes(field);
 }
+
+/** Prisma error codes that mean "the database did not answer", not "the request is wrong" (prisma.io/docs/orm/reference/error-reference). */
+const UNAVAILABLE_PRISMA_CODES = new Set([
+  "P1001", // can't reach database server
+  "P1002", // database server reached but timed out
+  "P1008", // operations timed out
+  "P1017", // server has closed the connection
+  "P2024", // timed out fetching a new connection from the pool
+  "P2028", // transaction API error: an interactive transaction expired (its 5 s timeout) or was closed under it
+]);
+
+/** Driver-adapter error kinds (@prisma/adapter-pg's convertDriverError) of a lost or refused connection. */
+const UNAVAILABLE_ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
+
+/**
+ * PostgreSQL SQLSTATEs of a server going away or not accepting work yet: class 08
+ * (connection exception), 57P01–57P03 (admin/crash shutdown, cannot connect now:
+ * "the database system is starting up"), 53300 (too many connections).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$)/;
+
+/**
+ * node-postgres' own messages for a client whose connection died (thrown as plain
+ * Errors, which the adapter passes through unconverted, e.g. inside a transaction).
+ */
+const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable)/;
+
+/**
+ * True when `e` says PostgreSQL could not serve the request now — unreachable,
+ * restarting, a connection lost mid-request, the pool exhausted, or an
+ * interactive transaction that expired (P2028) — so the same request may succeed
+ * when retried later. False for everything else (bugs, constraint violations).
+ * The one place these errors are recognised: the server's maskError turns them
+ * into SERVICE_UNAVAILABLE (src/server.ts).
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  type Cause = { kind?: unknown; originalCode?: unknown };
+  const err = e as { code?: unknown; message?: unknown; cause?: Cause; meta?: { driverAdapterError?: { cause?: Cause } } };
+  if (typeof err.code === "string" && UNAVAILABLE_PRISMA_CODES.has(err.code)) return true;
+  // wrapped in a Prisma error's meta, or a bare DriverAdapterError
+  const cause = err.meta?.driverAdapterError?.cause ?? err.cause;
+  if (typeof cause?.kind === "string" && UNAVAILABLE_ADAPTER_KINDS.has(cause.kind)) return true;
+  if (cause?.kind === "postgres" && typeof cause.originalCode === "string" && UNAVAILABLE_SQLSTATE.test(cause.originalCode)) return true;
+  return typeof err.message === "string" && PG_CONNECTION_LOST.test(err.message);
+}

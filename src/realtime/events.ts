@@ -15,9 +15,22 @@ export type RecordEvent = (event: RoomEventData) => Promise<void>;
  * after the commit. Because the lock orders the commits, once event N is
  * published every event before N is committed: a subscriber that sees a gap can
  * fill it from the log (realtime/stream.ts).
+ *
+ * Publishing after a commit never fails the request: when the bus is down
+ * (Redis restarting; ioredis rejects a command after `maxRetriesPerRequest`
+ * reconnect attempts, realtime/pubsub.ts) the failure goes to `onPublishError`
+ * and the caller carries on, because its change is committed and reporting it
+ * as failed would make clients retry what succeeded. What a lost publish costs:
+ * subscribers of the room's sequenced streams (roomEvents, messageAdded) get the
+ * missed items from PostgreSQL with the next item that reaches them (gap-fill)
+ * or when they resubscribe with `after`; a lost user event (myEvents) is gone,
+ * what it announced is stored (notifications, invites, rooms).
  */
 export class Events {
-  constructor(private readonly pubsub: PubSubEngine) {}
+  constructor(
+    private readonly pubsub: PubSubEngine,
+    private readonly onPublishError: (err: unknown) => void,
+  ) {}
 
   /**
    * Runs `work` in a transaction; the room events it records are stored with
@@ -35,10 +48,19 @@ export class Events {
     await this.publish([{ ...event, seq: lastEventSeq + 1, at: new Date().toISOString() }]);
   }
 
-  /** To each of `userIds`' `myEvents` subscribers. */
+  /** To each of `userIds`' `myEvents` subscribers, after the change they announce is committed; never throws (see the class). */
   async users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
     const payload = { ...event, at: new Date().toISOString() };
-    await Promise.all(userIds.map((id) => this.pubsub.publish(topics.userEvents(id), payload)));
+    await Promise.all(userIds.map((id) => this.afterCommit(topics.userEvents(id), payload)));
+  }
+
+  /** Publishes `payload` on `topic` once the change it announces is committed; a failure goes to `onPublishError`, never to the caller (see the class). */
+  async afterCommit(topic: string, payload: unknown): Promise<void> {
+    try {
+      await this.pubsub.publish(topic, payload);
+    } catch (err) {
+      this.onPublishError(err);
+    }
   }
 
   /** To every node: close the session's sockets. */
@@ -48,7 +70,7 @@ export class Events {
   }
 
   private async publish(events: RoomEventPayload[]): Promise<void> {
-    for (const event of events) await this.pubsub.publish(topics.roomEvents(event.roomId), event);
+    for (const event of events) await this.afterCommit(topics.roomEvents(event.roomId), event);
   }
 }
 

@@ -11,16 +11,29 @@ export interface Bus {
 }
 
 /**
+ * How long a publish or a presence/typing command waits for Redis, in ms, before
+ * it fails (ioredis `commandTimeout`). Without it, a command issued while Redis
+ * is down waits in ioredis' offline queue until `maxRetriesPerRequest` reconnect
+ * attempts have failed: up to 8 s once the reconnect delay has grown to its 2 s
+ * cap, which every sendMessage would wait during an outage (seen in
+ * test/faults/redis-restart.test.ts). A timed-out publish is lost or delivered
+ * late; sequenced streams fill the gap or drop the duplicate (realtime/stream.ts).
+ */
+const COMMAND_TIMEOUT_MS = 1000;
+
+/**
  * `redisUrl` set → graphql-redis-subscriptions over two ioredis connections (a
  * subscriber connection cannot issue commands), so every node sees every publish,
  * plus a third for presence and typing state with every key under `keyPrefix`.
  * Unset → graphql-subscriptions' in-process PubSub: one node only.
- * ioredis reconnects by itself; subscriptions are restored on reconnect.
+ * ioredis reconnects by itself; subscriptions are restored on reconnect. While
+ * Redis is away, commands fail after {@link COMMAND_TIMEOUT_MS}.
  */
 export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
   if (!redisUrl) return { pubsub: new PubSub(), redis: null, close: async () => {} };
-  const pubsub = new RedisPubSub({ publisher: new Redis(redisUrl, { maxRetriesPerRequest: 3 }), subscriber: new Redis(redisUrl) });
-  const redis = new Redis(redisUrl, { keyPrefix, maxRetriesPerRequest: 3 });
+  // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back
+  const pubsub = new RedisPubSub({ publisher: new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS }), subscriber: new Redis(redisUrl) });
+  const redis = new Redis(redisUrl, { keyPrefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
   return {
     pubsub,
     redis,

@@ -1,4 +1,4 @@
-import { type Client, createClient } from "graphql-ws";
+import { type Client, type ClientOptions, createClient } from "graphql-ws";
 import WebSocket from "ws";
 
 /** A GraphQL response as sent on the wire. */
@@ -93,8 +93,12 @@ export function registerUsers<const Names extends readonly string[]>(url: string
   return Promise.all(names.map((n) => registerUser(url, n))) as Promise<{ [K in keyof Names]: TestUser }>;
 }
 
-/** A graphql-ws client (graphql-transport-ws) that authenticates with `token` in connection_init. */
-export function wsClient(wsUrl: string, token?: string, options: Partial<Parameters<typeof createClient>[0]> = {}): Client {
+/**
+ * A graphql-ws client (graphql-transport-ws) that authenticates with `token` in
+ * connection_init. `wsUrl` may be a function, asked again on every (re)connect
+ * (a load balancer's choice of node).
+ */
+export function wsClient(wsUrl: ClientOptions["url"], token?: string, options: Partial<ClientOptions> = {}): Client {
   return createClient({
     url: wsUrl,
     webSocketImpl: WebSocket,

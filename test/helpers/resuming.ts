@@ -1,0 +1,121 @@
+import type { Client } from "graphql-ws";
+import { type GqlResponse, gqlOk, type TestUser, wsClient } from "./client.js";
+
+/** A message as the fault tests compare them: id and seq (String(seq) is messageAdded's `after` cursor). */
+export interface SeqMessage {
+  id: string;
+  seq: number;
+}
+
+/** How long graphql-ws waits before each reconnect attempt of a {@link resumingSubscriber}, in ms. */
+const RETRY_WAIT_MS = 100;
+
+/**
+ * A messageAdded subscriber written as a real client should be: a graphql-ws
+ * client that reconnects by itself (`retryAttempts`, a short `retryWait`, every
+ * close retried) and, on each `connected` after a `closed`, subscribes again with
+ * `after:` the seq of the last message it got, so it misses nothing and gets
+ * nothing twice across reconnects.
+ */
+export interface ResumingSubscriber {
+  /** Every message received, in order of arrival. */
+  received: SeqMessage[];
+  /** The URL of each connection it made, in order. */
+  connections: string[];
+  /** What ended a subscription with an error (GraphQL errors), in order; empty when nothing did. */
+  errors: unknown[];
+  /** Resolves once the message `id` has been received. @throws after `timeoutMs`. */
+  until(id: string, timeoutMs?: number): Promise<void>;
+  /** Resolves once it has received anything. @throws after `timeoutMs`. */
+  untilAny(timeoutMs?: number): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a {@link ResumingSubscriber} of `roomId`'s messageAdded as `user`;
+ * `url` may be a function asked on every (re)connect (a load balancer);
+ * `after` is the cursor of its first subscription (null: live only).
+ */
+export function resumingSubscriber(url: string | (() => string | Promise<string>), user: TestUser, roomId: string, after: number | null = null): ResumingSubscriber {
+  const received: SeqMessage[] = [];
+  const connections: string[] = [];
+  const errors: unknown[] = [];
+  const listeners = new Set<() => void>();
+  let last = after;
+  let unsubscribe: (() => void) | null = null;
+  let generation = 0;
+  const start = (client: Client) => {
+    const mine = ++generation; // events of a superseded subscription are ignored
+    unsubscribe = client.subscribe<{ messageAdded: SeqMessage }>(
+      { query: `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, variables: { r: roomId, after: last === null ? null : String(last) } },
+      {
+        next: (value: GqlResponse<{ messageAdded: SeqMessage }>) => {
+          if (mine !== generation) return;
+          if (value.data?.messageAdded) {
+            received.push(value.data.messageAdded);
+            last = value.data.messageAdded.seq;
+          } else errors.push(value.errors);
+          listeners.forEach((l) => l());
+        },
+        error: (e) => void (mine === generation && errors.push(e)),
+        complete: () => {},
+      },
+    );
+  };
+  const client: Client = wsClient(url, user.accessToken, {
+    retryAttempts: 100,
+    retryWait: () => new Promise((resolve) => setTimeout(resolve, RETRY_WAIT_MS)),
+    shouldRetry: () => true,
+    on: {
+      connected: (socket) => {
+        connections.push((socket as { url: string }).url);
+        start(client);
+      },
+      closed: () => {
+        generation++;
+        unsubscribe?.();
+        unsubscribe = null;
+      },
+    },
+  });
+  const waitFor = (done: () => boolean, what: string, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`${what} not received within ${timeoutMs} ms; got ${JSON.stringify(received)}, errors ${JSON.stringify(errors)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  return {
+    received,
+    connections,
+    errors,
+    until: (id, timeoutMs = 10_000) => waitFor(() => received.some((m) => m.id === id), `message ${id}`, timeoutMs),
+    untilAny: (timeoutMs = 10_000) => waitFor(() => received.length > 0, "a message", timeoutMs),
+    dispose: () => client.dispose() as Promise<void>,
+  };
+}
+
+/** The room's stored messages as `user` reads them through the API (`messages`, paged), oldest first. */
+export async function storedMessages(url: string, user: TestUser, roomId: string): Promise<SeqMessage[]> {
+  const newestFirst: SeqMessage[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page: { messages: { edges: { node: SeqMessage }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await gqlOk(
+      url,
+      `query($r: ID!, $after: String) { messages(roomId: $r, first: 100, after: $after) { edges { node { id seq } } pageInfo { hasNextPage endCursor } } }`,
+      { r: roomId, after },
+      user.accessToken,
+    );
+    newestFirst.push(...page.messages.edges.map((e) => e.node));
+    if (!page.messages.pageInfo.hasNextPage) return newestFirst.reverse();
+    after = page.messages.pageInfo.endCursor;
+  }
+}
