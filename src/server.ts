@@ -144,8 +144,10 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       },
       execute: (args) => inRequest(args, (root) => root.execute(args)),
       subscribe: (args) => inRequest(args, (root) => root.subscribe(args)),
-      onSubscribe: (ctx, id, params) =>
-        requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare({ wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) }, params)),
+      onSubscribe: (ctx, id, params) => {
+        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) };
+        return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params));
+      },
     },
     wss,
   );
