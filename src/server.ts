@@ -169,9 +169,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       onSubscribe: (ctx, id, params) => {
         // ctx.subscriptions already holds the new operation's id
         if (!admitSubscription(ctx.extra.socket, Object.keys(ctx.subscriptions).length, limits, onLimit)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
-        return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () =>
-          prepare({ wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) }, params),
-        );
+        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) };
+        return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params));
       },
     },
     wss,

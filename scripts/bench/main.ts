@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   let writes: WritesRun[] = [];
   try {
     log(`database ${db.name}: migrating (first server start)`);
-    const migrator = await startServer("migrate", "src/main.ts", { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret, RATE_LIMITS: "off" }, 120_000);
+    const migrator = await startServer("migrate", "src/main.ts", { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
     await migrator.stop();
 
     const need = Math.max(
