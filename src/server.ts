@@ -21,6 +21,13 @@ import { schema } from "./schema/index.js";
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
 export const CLOSE_FORBIDDEN = 4403;
 
+/**
+ * WebSocket close code for a `connection_init` that could not be checked because
+ * PostgreSQL is unavailable: 1013 Try Again Later (RFC 6455 registry), which
+ * graphql-ws clients retry; an exception would close with 4500, which they do not.
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+
 /** How long shutdown waits for in-flight HTTP requests before closing their connections, in ms. */
 const HTTP_DRAIN_MS = 5000;
 
@@ -41,7 +48,7 @@ interface WsSeed {
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`). WebSocket clients
  * authenticate once in `connection_init` with `{ "authorization": "Bearer <accessToken>" }`
  * (key in any case); a missing, bad or expired token closes the socket with 4403
- * and a reason. Each authenticated socket counts toward its user's presence. When
+ * and a reason, a database outage while checking it with 1013 (retry later). Each authenticated socket counts toward its user's presence. When
  * its session ends (logout, revokeSession, refresh-token reuse; on any node) the
  * socket is closed with 4403 too.
  */
@@ -115,7 +122,12 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
-        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams));
+        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams)).catch((err: unknown) => {
+          if (!isDatabaseUnavailable(err)) throw err;
+          ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, "Database unavailable; retry later");
+          return undefined;
+        });
+        if (viewer === undefined) return false;
         if (!viewer) {
           ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: missing, invalid or expired access token");
           return false;
