@@ -48,9 +48,10 @@ interface WsSeed {
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`). WebSocket clients
  * authenticate once in `connection_init` with `{ "authorization": "Bearer <accessToken>" }`
  * (key in any case); a missing, bad or expired token closes the socket with 4403
- * and a reason, a database outage while checking it with 1013 (retry later). Each authenticated socket counts toward its user's presence. When
- * its session ends (logout, revokeSession, refresh-token reuse; on any node) the
- * socket is closed with 4403 too.
+ * and a reason, a database outage while checking it with 1013 (retry later).
+ * Each authenticated socket counts toward its user's presence. When its session
+ * ends (logout, revokeSession, refresh-token reuse; on any node) the socket is
+ * closed with 4403 too.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
   const yoga = createYoga<WsSeed | Record<string, never>>({
