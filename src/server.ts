@@ -17,7 +17,7 @@ import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
 import { queryLimitPlugins } from "./limits/query-limits.js";
 import { rateLimitPlugins } from "./limits/rate-limits.js";
-import { admitSubscription, guardSocket, type LimitReason, type SocketLimits } from "./limits/socket-guard.js";
+import { admitSubscription, CLOSE_TRY_AGAIN_LATER, guardSocket, type LimitReason, type SocketLimits } from "./limits/socket-guard.js";
 import { requestContext, requestIdOf } from "./request-context.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
@@ -47,9 +47,10 @@ interface WsSeed {
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`). WebSocket clients
  * authenticate once in `connection_init` with `{ "authorization": "Bearer <accessToken>" }`
  * (key in any case); a missing, bad or expired token closes the socket with 4403
- * and a reason. Each authenticated socket counts toward its user's presence. When
- * its session ends (logout, revokeSession, refresh-token reuse; on any node) the
- * socket is closed with 4403 too. Abuse limits per socket (limits/socket-guard.ts,
+ * and a reason, a database outage while checking it with 1013 (retry later).
+ * Each authenticated socket counts toward its user's presence. When its session
+ * ends (logout, revokeSession, refresh-token reuse; on any node) the socket is
+ * closed with 4403 too. Abuse limits per socket (limits/socket-guard.ts,
  * config WS_*): frames above WS_MAX_PAYLOAD_BYTES close it with 1009, no
  * `connection_init` within WS_CONNECTION_INIT_TIMEOUT_MS with 4408, a second one
  * with 4429, a message flood or too many subscriptions with 4429, a client that
@@ -142,7 +143,13 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     {
       connectionInitWaitTimeout: app.config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
-        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams));
+        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams)).catch((err: unknown) => {
+          if (!isDatabaseUnavailable(err)) throw err;
+          // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
+          ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, "Database unavailable; retry later");
+          return undefined;
+        });
+        if (viewer === undefined) return false;
         if (!viewer) {
           ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: missing, invalid or expired access token");
           return false;

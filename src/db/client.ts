@@ -13,6 +13,10 @@ export type Db = Prisma.TransactionClient;
  * is needed. `poolSize` bounds the connections this process opens.
  * Every SQL statement is emitted as a `query` event (`db.$on("query", …)`):
  * logged at trace level, and counted by the tests that bound statements per request.
+ * When PostgreSQL goes away, the adapter's pool error handler drops the idle
+ * clients whose connection died (the process does not crash) and new connections
+ * are opened once it is back; requests meanwhile fail with errors that
+ * db/errors.ts isDatabaseUnavailable recognises (test/faults/postgres-restart.test.ts).
  */
 export function makePrisma(url: string, poolSize = 10) {
   return new GeneratedClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }), log: [{ emit: "event", level: "query" }] });

@@ -17,8 +17,8 @@ export type RecordEvent = (event: RoomEventData) => Promise<void>;
  * fill it from the log (realtime/stream.ts).
  *
  * Publishing after a commit never fails the request: when the bus is down
- * (Redis restarting; ioredis rejects a command after `maxRetriesPerRequest`
- * reconnect attempts, realtime/pubsub.ts) the failure goes to `onPublishError`
+ * (Redis restarting: the publish fails after at most 1 s, realtime/pubsub.ts
+ * COMMAND_TIMEOUT_MS) the failure goes to `onPublishError`
  * and the caller carries on, because its change is committed and reporting it
  * as failed would make clients retry what succeeded. What a lost publish costs:
  * subscribers of the room's sequenced streams (roomEvents, messageAdded) get the

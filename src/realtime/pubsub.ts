@@ -15,8 +15,8 @@ export interface Bus {
  * it fails (ioredis `commandTimeout`). Without it, a command issued while Redis
  * is down waits in ioredis' offline queue until `maxRetriesPerRequest` reconnect
  * attempts have failed: up to 8 s once the reconnect delay has grown to its 2 s
- * cap, which every sendMessage would wait during an outage (seen in
- * test/faults/redis-restart.test.ts). A timed-out publish is lost or delivered
+ * cap, and sendMessage publishes twice (sends took 5–11 s each during an outage
+ * in test/faults/redis-restart.test.ts; with it, at most ~2 s). A timed-out publish is lost or delivered
  * late; sequenced streams fill the gap or drop the duplicate (realtime/stream.ts).
  */
 const COMMAND_TIMEOUT_MS = 1000;

@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import type { Client } from "graphql-ws";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gql, type GqlResponse, gqlOk, registerUsers, type TestUser } from "../helpers/client.js";
+import { CLOSE_TRY_AGAIN_LATER } from "../../src/limits/socket-guard.js";
+import { gql, type GqlResponse, gqlOk, registerUsers, type TestUser, wsClient } from "../helpers/client.js";
 import { type DedicatedPostgres, startDedicatedPostgres } from "../helpers/dedicated-postgres.js";
 import { type NodeProcess, startNode } from "../helpers/node-process.js";
 
@@ -20,7 +22,8 @@ interface Write {
  * again on the same data and port.
  *
  * Promise: while it is down, each mutation answers SERVICE_UNAVAILABLE
- * ("Database unavailable; retry later"), never an unexpected error; the process
+ * ("Database unavailable; retry later"), never an unexpected error, and a
+ * WebSocket's connection_init closes with 1013 Try Again Later; the process
  * stays up (/health 200) and /ready answers 503; once PostgreSQL is back the same
  * process serves the mutations again, with no restart. Nothing is half-written:
  * every send that answered OK is stored exactly once, the room's messages have
@@ -48,6 +51,16 @@ describe("PostgreSQL restarted under a node", () => {
     await node?.stop();
     await database?.remove();
   });
+
+  /** The close code of a graphql-ws connection as alice (not retried). */
+  const wsClose = async () => {
+    let client!: Client;
+    const code = await new Promise<number>((resolve) => {
+      client = wsClient(node.wsUrl, alice.accessToken, { on: { closed: (event) => resolve((event as CloseEvent).code) } });
+    });
+    await Promise.resolve(client.dispose()).catch(() => {}); // closed already: graphql-ws rejects with the close event
+    return code;
+  };
 
   const probe = async (path: "/health" | "/ready") => (await fetch(node.url.replace("/graphql", path))).status;
 
@@ -94,6 +107,7 @@ describe("PostgreSQL restarted under a node", () => {
       await each(3, (w) => w.startedAt > stoppedAt);
       expect(await probe("/ready")).toBe(503);
       expect(await probe("/health")).toBe(200);
+      expect(await wsClose()).toBe(CLOSE_TRY_AGAIN_LATER); // which graphql-ws clients retry
 
       await database.start();
       let ready = await probe("/ready");
