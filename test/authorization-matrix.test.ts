@@ -482,18 +482,21 @@ const TRIGGERS: Record<string, (actor: TestUser, room: string, round: number, co
   presence: (actor, _room, round) => api.ok(actor, `mutation($s: PresenceStatus!) { updateProfile(input: { status: $s }) { id } }`, { s: round % 2 === 0 ? "AWAY" : "ONLINE" }),
 };
 
-/** Repeats `action(round)` until `sub` delivers an event that `match`es (events before it are dropped). */
-async function untilMatch(sub: Subscription, action: (round: number) => Promise<unknown>, match: (event: GqlResponse) => boolean, timeoutMs = 10_000): Promise<void> {
+/**
+ * Repeats `action(round)` until each of `subs` has delivered an event that
+ * `match`es (the events before it are dropped): how a test knows subscriptions are
+ * live, or that an event reached them, without a sleep.
+ * @throws Error after `timeoutMs`.
+ */
+async function untilEach(subs: Subscription[], action: (round: number) => Promise<unknown>, match: (event: GqlResponse) => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (let round = 0; Date.now() < deadline; round++) {
+  let waiting = subs;
+  for (let round = 0; waiting.length > 0; round++) {
+    if (Date.now() > deadline) throw new Error(`${waiting.length} subscriptions got no matching event within ${timeoutMs} ms`);
     await action(round);
-    try {
-      return void (await sub.nextWhere(match, 200));
-    } catch {
-      // not yet: again
-    }
+    const got = await Promise.all(waiting.map((sub) => sub.nextWhere(match, 200).then(() => true, () => false)));
+    waiting = waiting.filter((_, i) => !got[i]);
   }
-  throw new Error(`no matching event within ${timeoutMs} ms`);
 }
 
 /** `promise`, or a rejection naming `what` after `ms`. */
@@ -521,7 +524,8 @@ describe("subscriptions already open", () => {
     };
     const [watching, kickedSubs, revokedSubs] = [open(watcher), open(kicked), open(revokee)];
     // live: each has had an event (alternating rounds, as typing and presence publish changes only)
-    for (const { name, sub } of [...watching, ...kickedSubs, ...revokedSubs]) await untilMatch(sub, (round) => TRIGGERS[name]!(boss, room, round, "warm-up"), () => true);
+    const everyone = [...watching, ...kickedSubs, ...revokedSubs];
+    for (const { name } of live) await untilEach(everyone.filter((s) => s.name === name).map((s) => s.sub), (round) => TRIGGERS[name]!(boss, room, round, "warm-up"), () => true);
     const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find((s: { current: boolean }) => s.current).id;
 
     await api.ok(boss, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: kicked.id });
@@ -532,7 +536,7 @@ describe("subscriptions already open", () => {
     // after: the poster, silent so far, fires every subscription until the watcher (still a member) has each event
     const marker = `after-${randomUUID()}`;
     const fromPoster = (name: string) => (event: GqlResponse) => JSON.stringify(event).includes(marker) || event.data?.[name]?.user?.id === poster.id;
-    for (const { name, sub } of watching) await untilMatch(sub, (round) => TRIGGERS[name]!(poster, room, round, marker), fromPoster(name));
+    for (const { name, sub } of watching) await untilEach([sub], (round) => TRIGGERS[name]!(poster, room, round, marker), fromPoster(name));
     await within(Promise.all([...kickedSubs, ...revokedSubs].map((s) => s.sub.ended)), 5000, "the subscriptions did not end");
     for (const { sub } of revokedSubs) expect(((await sub.error) as { code?: number }).code).toBe(4403);
     const received = [...kickedSubs, ...revokedSubs].map(({ name, sub }) => ({ name, events: sub.drain() }));
