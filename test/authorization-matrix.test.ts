@@ -369,79 +369,30 @@ describe("authorization matrix", () => {
   it("refuses every room-scoped field to every persona, with the expected code, 0 leaks and no write", async () => {
     const results: Result[] = [];
     const allowedRuns: { field: string; run: () => Promise<void> }[] = [];
-    // each room's rows after the last refused mutation (the next one's "before")
     const snapshots = new Map<string, string>();
     // the columns of one room one after the other (a refused mutation is checked against the room's rows), the rooms at once
     const targets = [...new Set(columns.map((c) => c.target))];
     await Promise.all(
       targets.map(async (target) => {
         for (const column of columns.filter((c) => c.target === target)) {
-          // one case per field, or for "mixing" one per reference besides roomId
-          const cases = roomScoped.flatMap((root) => {
-            if (column.expect !== "mixing") return [{ root, fill: filler(root, column.target) }];
-            if (!roomRefs(root).some((r) => r.slot.name === "roomId")) return [];
-            return roomRefs(root)
-              .filter((r) => r.slot.name !== "roomId")
-              .map((r) => ({ root, fill: filler(root, column.target, { slot: r.slot, own: column.own! }) }));
-          });
-          const http = cases.filter((c) => c.root.kind !== "subscription");
           const record = (root: RootField, problem: string | null, outcome: Result["outcome"] = "refused") =>
             results.push({ column, field: root.name, outcome, ...(problem ? { problem } : {}) });
-
-          for (const { root, fill } of http) {
-            if (!fill) {
-              record(root, null, "not applicable");
-              continue;
-            }
-            const { query, variables } = operation(root, fill, root.kind === "query" ? deepSelection(root.field.type) : minimalSelection(root.field.type));
+          const cases = casesOf(column);
+          for (const { root, fill } of cases.filter((c) => c.root.kind !== "subscription")) {
             const allowed = allowedFor(column, root.name);
-            if (allowed) {
-              // run after every refusal: these may change the persona's membership
-              allowedRuns.push({
-                field: root.name,
-                run: async () => {
-                  const response = await gql(server.url, query, variables, column.token);
-                  const found = leaks(response, column.target, allowed.reveals);
-                  const problem = response.errors ? `allowed, but ${JSON.stringify(response.errors)}` : found.length ? `leaks ${found.join(", ")}` : null;
-                  record(root, problem, "allowed");
-                },
-              });
-              continue;
-            }
-            const roomId = column.target.refs.room!;
-            const before = root.kind === "mutation" ? (snapshots.get(roomId) ?? (await snapshot(roomId))) : null;
-            const response = await gql(server.url, query, variables, column.token);
-            const found = leaks(response, column.target);
-            const after = before === null ? null : await snapshot(roomId);
-            if (after !== null) snapshots.set(roomId, after);
-            const wrote = after !== before;
-            const problem = [refusalProblem(response, root, column), found.length ? `leaks ${found.join(", ")}` : null, wrote ? "changed the room's rows" : null].filter(Boolean);
-            record(root, problem.length ? problem.join("; ") : null);
+            if (!fill) record(root, null, "not applicable");
+            // after every refusal: these may change the persona's membership
+            else if (allowed) allowedRuns.push({ field: root.name, run: async () => void record(root, await allowedHttp(column, root, fill, allowed.reveals), "allowed") });
+            else record(root, await refusedHttp(column, root, fill, snapshots));
           }
-
-          // subscriptions over graphql-ws: a bad token is refused at connection_init (4403), the rest at subscribe
-          const subscriptions = cases.filter((c) => c.root.kind === "subscription");
           await Promise.all(
-            subscriptions.map(async ({ root, fill }) => {
-              if (!fill) return record(root, null, "not applicable");
-              if (allowedFor(column, root.name)) return record(root, null, "allowed");
-              const client = wsClient(server.wsUrl, column.token);
-              clients.push(client);
-              const { query, variables } = operation(root, fill, minimalSelection(root.field.type));
-              const sub = subscribe(client, query, variables);
-              const first = await Promise.race([
-                sub.next(5000).then((response) => ({ response }), (timeout: Error) => ({ timeout })),
-                sub.error.then((closed) => ({ closed })),
-              ]);
-              if ("timeout" in first) return record(root, `no refusal: ${first.timeout.message}`);
-              if ("closed" in first) {
-                const code = (first.closed as { code?: number }).code;
-                return record(root, column.expect === "unauthenticated" && code === 4403 ? null : `socket closed with ${code}`);
-              }
-              const found = leaks(first.response, column.target);
-              const problem = column.expect === "unauthenticated" ? "subscribed with a rejected token" : refusalProblem(first.response, root, column);
-              record(root, [problem, found.length ? `leaks ${found.join(", ")}` : null].filter(Boolean).join("; ") || null);
-            }),
+            cases
+              .filter((c) => c.root.kind === "subscription")
+              .map(async ({ root, fill }) => {
+                if (!fill) record(root, null, "not applicable");
+                else if (allowedFor(column, root.name)) record(root, null, "allowed");
+                else record(root, await refusedSubscription(column, root, fill));
+              }),
           );
         }
       }),
@@ -464,6 +415,69 @@ describe("authorization matrix", () => {
     expect(failures).toEqual([]);
   }, 180_000);
 });
+
+/** A column's cases: one per room-scoped field, or for "mixing" one per reference besides roomId of each field that takes a roomId. */
+function casesOf(column: Column): { root: RootField; fill: Fill | null }[] {
+  return roomScoped.flatMap((root) => {
+    if (column.expect !== "mixing") return [{ root, fill: filler(root, column.target) }];
+    if (!roomRefs(root).some((r) => r.slot.name === "roomId")) return [];
+    return roomRefs(root)
+      .filter((r) => r.slot.name !== "roomId")
+      .map((r) => ({ root, fill: filler(root, column.target, { slot: r.slot, own: column.own! }) }));
+  });
+}
+
+/** The selection of a case: queries everything reachable (so object fields are checked too), mutations the minimum. */
+const selectionOf = (root: RootField) => (root.kind === "query" ? deepSelection(root.field.type) : minimalSelection(root.field.type));
+
+/**
+ * Runs a case over HTTP that must be refused; returns what is wrong with it, or
+ * null. A mutation must also leave the target room's rows as they were:
+ * `snapshots` holds each room's rows after its last refused mutation.
+ */
+async function refusedHttp(column: Column, root: RootField, fill: Fill, snapshots: Map<string, string>): Promise<string | null> {
+  const { query, variables } = operation(root, fill, selectionOf(root));
+  const roomId = column.target.refs.room!;
+  const before = root.kind === "mutation" ? (snapshots.get(roomId) ?? (await snapshot(roomId))) : null;
+  const response = await gql(server.url, query, variables, column.token);
+  const after = before === null ? null : await snapshot(roomId);
+  if (after !== null) snapshots.set(roomId, after);
+  const found = leaks(response, column.target);
+  const problems = [refusalProblem(response, root, column), found.length ? `leaks ${found.join(", ")}` : null, after !== before ? "changed the room's rows" : null];
+  return problems.filter(Boolean).join("; ") || null;
+}
+
+/** Runs an ALLOWED case over HTTP: it must answer without errors and show nothing of the target beyond `reveals`. */
+async function allowedHttp(column: Column, root: RootField, fill: Fill, reveals: Kind[]): Promise<string | null> {
+  const { query, variables } = operation(root, fill, selectionOf(root));
+  const response = await gql(server.url, query, variables, column.token);
+  const found = leaks(response, column.target, reveals);
+  return response.errors ? `allowed, but ${JSON.stringify(response.errors)}` : found.length ? `leaks ${found.join(", ")}` : null;
+}
+
+/**
+ * Subscribes over graphql-ws with the column's token: a rejected token must close
+ * the socket with 4403 at connection_init, anything else be refused at subscribe
+ * (one `next` carrying the error). Returns what is wrong, or null.
+ */
+async function refusedSubscription(column: Column, root: RootField, fill: Fill): Promise<string | null> {
+  const client = wsClient(server.wsUrl, column.token);
+  clients.push(client);
+  const { query, variables } = operation(root, fill, minimalSelection(root.field.type));
+  const sub = subscribe(client, query, variables);
+  const first = await Promise.race([
+    sub.next(5000).then((response) => ({ response }), (timeout: Error) => ({ timeout })),
+    sub.error.then((closed) => ({ closed })),
+  ]);
+  if ("timeout" in first) return `no refusal: ${first.timeout.message}`;
+  if ("closed" in first) {
+    const code = (first.closed as { code?: number }).code;
+    return column.expect === "unauthenticated" && code === 4403 ? null : `socket closed with ${code}`;
+  }
+  const found = leaks(first.response, column.target);
+  const problem = column.expect === "unauthenticated" ? "subscribed with a rejected token" : refusalProblem(first.response, root, column);
+  return [problem, found.length ? `leaks ${found.join(", ")}` : null].filter(Boolean).join("; ") || null;
+}
 
 /** Allowed mutations that change the persona's membership, run after the others. */
 const MEMBERSHIP_CHANGES = ["joinRoom", "leaveRoom"];
