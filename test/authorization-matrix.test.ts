@@ -262,8 +262,8 @@ describe("authorization matrix", () => {
   /**
    * Creates a room of `type` by `creator` with `members`, and in it: `author`'s
    * message (the target's message: an attachment, a mention of `mention`, whose
-   * notification the target refers to), another member's thread reply, reaction
-   * and read marker, and unless DIRECT an invite. `userId` arguments get a member
+   * notification the target refers to; pinned), another member's thread reply,
+   * reaction and read marker, and unless DIRECT an invite. `userId` arguments get a member
    * other than the author (the other member of a DIRECT room).
    */
   async function makeTarget(type: RoomType, creator: TestUser, members: TestUser[], mention: TestUser, label: string, author = creator): Promise<Target> {
@@ -282,6 +282,7 @@ describe("authorization matrix", () => {
     await api.ok(replier, send, { i: { roomId: room, content: reply, threadRootId: message } });
     await api.ok(replier, `mutation($m: ID!) { addReaction(messageId: $m, emoji: "🔥") { id } }`, { m: message });
     await api.ok(replier, `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`, { r: room, m: message });
+    await api.ok(creator, `mutation($m: ID!) { pinMessage(id: $m) { id } }`, { m: message });
     const notification = (await server.app.db.notification.findFirstOrThrow({ where: { messageId: message, userId: mention.id } })).id;
     const invite =
       type === "DIRECT" ? undefined : (await api.ok(creator, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: room, u: invitee.id })).inviteToRoom.id;
