@@ -1,6 +1,6 @@
 import type { Db } from "../db/client.js";
 import { forbidden, notFound } from "../errors.js";
-import type { RoomMember, RoomRole } from "../generated/prisma/client.js";
+import type { Prisma, RoomMember, RoomRole, RoomType } from "../generated/prisma/client.js";
 import { blockedEitherWay } from "../users/privacy.js";
 
 /**
@@ -29,18 +29,45 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
 }
 
 /**
- * Like {@link requireMember}, and the member may post (send messages, typing) in
- * the room: in a BROADCAST room only OWNERs and ADMINs post; in a DIRECT room,
- * not while either member has blocked the other (seed 001).
- * @throws FORBIDDEN as above; NOT_FOUND / FORBIDDEN for non-members.
+ * Like {@link requireMember}, and not one of a DIRECT room's two members while
+ * either has blocked the other (seed 001; README Contacts and blocking): a block
+ * stops whatever reaches the other member, so reacting, editing and pinning too,
+ * not only posting. Returns the membership and the room's type.
+ * @throws FORBIDDEN for a blocked pair; NOT_FOUND / FORBIDDEN for non-members.
  */
-export async function requirePoster(db: Db, roomId: string, userId: string): Promise<RoomMember> {
+async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
   const membership = await requireMember(db, roomId, userId);
   const room = await db.room.findUniqueOrThrow({ where: { id: roomId }, select: { type: true, members: { where: { userId: { not: userId } }, select: { userId: true }, take: 1 } } });
-  if (room.type === "BROADCAST" && membership.role === "MEMBER") throw forbidden("Only the room's OWNER and ADMINs post in a BROADCAST room");
   const other = room.members[0];
   if (room.type === "DIRECT" && other && (await blockedEitherWay(db, userId, other.userId))) {
     throw forbidden("You cannot message this user");
   }
+  return { membership, type: room.type };
+}
+
+/**
+ * The member may act on the room's messages (react, edit, pin): see
+ * {@link unblockedMember}.
+ * @throws FORBIDDEN for a blocked DIRECT pair; NOT_FOUND / FORBIDDEN for non-members.
+ */
+export async function requireUnblockedMember(db: Db, roomId: string, userId: string): Promise<RoomMember> {
+  return (await unblockedMember(db, roomId, userId)).membership;
+}
+
+/**
+ * Like {@link requireUnblockedMember}, and the member may post (send messages,
+ * typing) in the room: in a BROADCAST room only OWNERs and ADMINs post.
+ * @throws FORBIDDEN as above; NOT_FOUND / FORBIDDEN for non-members.
+ */
+export async function requirePoster(db: Db, roomId: string, userId: string): Promise<RoomMember> {
+  const { membership, type } = await unblockedMember(db, roomId, userId);
+  if (type === "BROADCAST" && membership.role === "MEMBER") throw forbidden("Only the room's OWNER and ADMINs post in a BROADCAST room");
   return membership;
 }
+
+/**
+ * A `where` on Notification: its message is in a room `userId` is a member of
+ * now. A member who left or was removed keeps no window into the room through
+ * the messages that mentioned them (their content, thread, reactions, members).
+ */
+export const inRoomsOf = (userId: string) => ({ message: { room: { members: { some: { userId } } } } }) satisfies Prisma.NotificationWhereInput;

@@ -5,7 +5,7 @@ import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
-import { requireMember, requirePoster } from "./access.js";
+import { requireMember, requirePoster, requireUnblockedMember } from "./access.js";
 import { resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
@@ -144,10 +144,10 @@ export class Messages {
    * its edit history; the same content again changes nothing. Users the new
    * content mentions for the first time are notified.
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN for
-   * someone else's or a deleted message.
+   * someone else's or a deleted message, and in a DIRECT room of a blocked pair.
    */
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
-    const { message } = await this.visible(userId, messageId);
+    const { message } = await this.visible(userId, messageId, requireUnblockedMember);
     if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
     const edited = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
@@ -207,10 +207,10 @@ export class Messages {
    * Pins (or unpins) a message; idempotent. In a DIRECT room either member may,
    * elsewhere the OWNER and ADMINs. At most {@link MAX_PINNED} per room.
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN
-   * (role, deleted message, the room has MAX_PINNED pinned already).
+   * (role, deleted message, the room has MAX_PINNED pinned already, a DIRECT room of a blocked pair).
    */
   async pin(userId: string, messageId: string, pinned: boolean): Promise<Message> {
-    const { message, membership } = await this.visible(userId, messageId);
+    const { message, membership } = await this.visible(userId, messageId, requireUnblockedMember);
     const room = await this.db.room.findUniqueOrThrow({ where: { id: message.roomId }, select: { type: true } });
     if (room.type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
     return this.events.transaction(this.db, async (tx, record) => {
@@ -230,10 +230,10 @@ export class Messages {
    * Adds (`add: true`) or removes the viewer's `emoji` reaction; both are
    * idempotent, and only a change makes a ReactionAdded / ReactionRemoved event.
    * @throws NOT_FOUND for an unknown message or one in a room the viewer cannot
-   * see; FORBIDDEN for a deleted message.
+   * see; FORBIDDEN for a deleted message, and in a DIRECT room of a blocked pair.
    */
   async react(userId: string, messageId: string, emoji: string, add: boolean): Promise<Message> {
-    const { message } = await this.visible(userId, messageId);
+    const { message } = await this.visible(userId, messageId, requireUnblockedMember);
     if (message.deletedAt) throw forbidden("A deleted message cannot get reactions");
     const roomId = message.roomId;
     await this.events.transaction(this.db, async (tx, record) => {
@@ -245,11 +245,14 @@ export class Messages {
     return message;
   }
 
-  /** The message and the viewer's membership of its room. @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined. */
-  private async visible(userId: string, messageId: string): Promise<{ message: Message; membership: RoomMember }> {
+  /**
+   * The message and the viewer's membership of its room, checked by `access`.
+   * @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined; what `access` throws.
+   */
+  private async visible(userId: string, messageId: string, access = requireMember): Promise<{ message: Message; membership: RoomMember }> {
     const message = await this.db.message.findUnique({ where: { id: messageId } });
     if (!message) throw notFound("Message");
-    return { message, membership: await requireMember(this.db, message.roomId, userId) };
+    return { message, membership: await access(this.db, message.roomId, userId) };
   }
 
   /** The type of a message with these attachments. @throws BAD_USER_INPUT on `input.attachmentIds` / `input.type`. */

@@ -1,3 +1,4 @@
+import { inRoomsOf } from "../chat/access.js";
 import { notFound } from "../errors.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
@@ -23,13 +24,13 @@ builder.queryField("notifications", (t) =>
     {
       type: "Notification",
       cursor: "id",
-      description: "The viewer's notifications, newest first; `unread: true` for the unread ones only.",
+      description: "The viewer's notifications, newest first; `unread: true` for the unread ones only. Only those of rooms the viewer is still a member of.",
       authScopes: { viewer: true },
       args: { unread: t.arg.boolean() },
       resolve: (query, _root, args, ctx) =>
         ctx.app.db.notification.findMany({
           ...query,
-          where: { userId: ctx.viewer!.userId, ...(args.unread ? { readAt: null } : {}) },
+          where: { userId: ctx.viewer!.userId, ...inRoomsOf(ctx.viewer!.userId), ...(args.unread ? { readAt: null } : {}) },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
     },
@@ -40,12 +41,13 @@ builder.queryField("notifications", (t) =>
 builder.mutationField("markNotificationRead", (t) =>
   t.prismaField({
     type: "Notification",
-    description: "Marks one of your notifications read (idempotent).",
+    description: "Marks one of your notifications read (idempotent). NOT_FOUND for one of a room you are no longer a member of.",
     authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (query, _root, args, ctx) => {
-      const { count } = await ctx.app.db.notification.updateMany({ where: { id: args.id, userId: ctx.viewer!.userId, readAt: null }, data: { readAt: new Date() } });
-      const notification = count ? null : await ctx.app.db.notification.findFirst({ where: { id: args.id, userId: ctx.viewer!.userId }, select: { id: true } });
+      const mine = { id: args.id, userId: ctx.viewer!.userId, ...inRoomsOf(ctx.viewer!.userId) };
+      const { count } = await ctx.app.db.notification.updateMany({ where: { ...mine, readAt: null }, data: { readAt: new Date() } });
+      const notification = count ? null : await ctx.app.db.notification.findFirst({ where: mine, select: { id: true } });
       if (!count && !notification) throw notFound("Notification");
       return load.notification(ctx, query, args.id);
     },

@@ -121,6 +121,10 @@ export interface Subscription<T = any> {
   /** Skips events until one satisfies `match` (all within `timeoutMs`). */
   nextWhere(match: (event: GqlResponse<T>) => boolean, timeoutMs?: number): Promise<GqlResponse<T>>;
   error: Promise<unknown>;
+  /** Resolves when the subscription ends: the server completed it, ended it with an error, or the socket closed. */
+  ended: Promise<void>;
+  /** The events received and not yet taken by `next`, taken now (all of them, once `ended` has resolved). */
+  drain(): GqlResponse<T>[];
   stop(): void;
 }
 
@@ -129,6 +133,8 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
   const waiters: ((value: GqlResponse<T>) => void)[] = [];
   let onError!: (e: unknown) => void;
   const error = new Promise<unknown>((resolve) => (onError = resolve));
+  let onEnd!: () => void;
+  const ended = new Promise<void>((resolve) => (onEnd = resolve));
   const stop = client.subscribe<T>(
     { query, variables },
     {
@@ -137,12 +143,17 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
         if (waiter) waiter(value as GqlResponse<T>);
         else queue.push(value as GqlResponse<T>);
       },
-      error: onError,
-      complete: () => {},
+      error: (e) => {
+        onError(e);
+        onEnd();
+      },
+      complete: onEnd,
     },
   );
   const sub: Subscription<T> = {
     error,
+    ended,
+    drain: () => queue.splice(0),
     stop,
     nextWhere: async (match, timeoutMs = 5000) => {
       const deadline = Date.now() + timeoutMs;
