@@ -243,7 +243,10 @@ async function snapshot(roomId: string): Promise<string> {
   );
 }
 
-const { server, api, client, clients, users } = useTestServer(["owner", "member", "removed", "stranger", "blocked", "invitee", "other", "colleague"]);
+// the deep selections reach every field of the result, far beyond any real operation: document limits raised (they have their own test)
+const { server, api, client, clients, users } = useTestServer(["owner", "member", "removed", "stranger", "blocked", "invitee", "other", "colleague"], {
+  env: { MAX_QUERY_DEPTH: "50", MAX_QUERY_TOKENS: "100000", MAX_QUERY_COST: "10000000" },
+});
 const [owner, member, removed, stranger, blocked, invitee, other, colleague] = users;
 
 /** What a case came to. */
