@@ -355,6 +355,11 @@ describe("archive and mute (per member)", () => {
     // visible through room(id) as well, and only for the viewer
     expect((await ok(alice, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership.isMuted).toBe(true);
     expect((await ok(bob, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership).toEqual({ archived: false, isMuted: false, mutedUntil: null });
+    // private to alice: in the member list, bob reads her membership as not muted
+    const members = (await ok(bob, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted mutedUntil archived } } }`, { id: r })).room.members;
+    expect(members.find((m: any) => m.user.id === alice.id)).toEqual({ user: { id: alice.id }, isMuted: false, mutedUntil: null, archived: false });
+    const own = (await ok(alice, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted } } }`, { id: r })).room.members;
+    expect(own.find((m: any) => m.user.id === alice.id).isMuted).toBe(true);
 
     const past = await run(alice, MUTE, { r, until: new Date(Date.now() - 60_000).toISOString() });
     expect(ext(past)).toMatchObject({ code: "BAD_USER_INPUT", field: "until" });

@@ -24,21 +24,27 @@ const viewerMembership = (ctx: Context) => ({
   members: { where: { userId: ctx.viewer?.userId ?? "00000000-0000-0000-0000-000000000000" }, take: 1 as const },
 });
 
+/** `archived` and the mute fields are private to the member: on other members' memberships they read as not set. */
+const own = <T>(m: { userId: string }, ctx: { viewer: { userId: string } | null }, value: T, unset: T): T => (m.userId === ctx.viewer?.userId ? value : unset);
+
 export const RoomMemberRef = builder.prismaObject("RoomMember", {
-  description: "A user's membership of a room. archived and the mute fields are that member's own choices.",
+  description: "A user's membership of a room. archived and the mute fields are that member's own choices, private to them: on other members' memberships they read false / null.",
   fields: (t) => ({
     user: t.relation("user"),
     room: t.relation("room"),
     role: t.expose("role", { type: RoomRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
-    archived: t.boolean({ select: { archivedAt: true }, resolve: (m) => m.archivedAt !== null }),
-    isMuted: t.boolean({ select: { mutedUntil: true }, resolve: (m) => m.mutedUntil !== null && m.mutedUntil > new Date() }),
+    archived: t.boolean({ select: { archivedAt: true, userId: true }, resolve: (m, _args, ctx) => own(m, ctx, m.archivedAt !== null, false) }),
+    isMuted: t.boolean({
+      select: { mutedUntil: true, userId: true },
+      resolve: (m, _args, ctx) => own(m, ctx, m.mutedUntil !== null && m.mutedUntil > new Date(), false),
+    }),
     mutedUntil: t.field({
       type: "DateTime",
       nullable: true,
       description: "When the mute ends; null when not muted or muted until unmuted.",
-      select: { mutedUntil: true },
-      resolve: (m) => (m.mutedUntil && m.mutedUntil > new Date() && m.mutedUntil < MUTED_FOREVER ? m.mutedUntil : null),
+      select: { mutedUntil: true, userId: true },
+      resolve: (m, _args, ctx) => own(m, ctx, m.mutedUntil && m.mutedUntil > new Date() && m.mutedUntil < MUTED_FOREVER ? m.mutedUntil : null, null),
     }),
   }),
 });
