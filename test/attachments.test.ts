@@ -11,6 +11,7 @@
 import { SignJWT } from "jose";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CSRF_HEADER } from "../src/security/csrf.js";
 import { errorCode, ext, type GqlResponse, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
 
@@ -74,7 +75,7 @@ async function uploadRaw(token: string | undefined, bytes: Uint8Array, filename:
   form.append("0", new Blob([new Uint8Array(bytes)], { type }), filename);
   const response = await fetch(baseUrl, {
     method: "POST",
-    headers: { accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { accept: "application/graphql-response+json, application/json", [CSRF_HEADER]: "1", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: form,
   });
   const text = await response.text();
