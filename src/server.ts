@@ -18,6 +18,7 @@ import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
 import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
+import { refuseServerMessages } from "./security/ws-messages.js";
 
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
 export const CLOSE_FORBIDDEN = 4403;
@@ -129,6 +130,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         await app.presence.connected(viewer.userId, ctx.extra.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
         return true;
       },
+      // a client sending server-only messages gets 4400, not 4500 (security/ws-messages.ts)
+      jsonMessageReviver: refuseServerMessages,
       onDisconnect: async (ctx) => {
         const { viewer, connectionId } = ctx.extra;
         const sockets = viewer && sessionSockets.get(viewer.sessionId);
