@@ -40,7 +40,8 @@ const sink = new Writable({
   },
 });
 
-const { server, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { logTo: sink });
+// rate limits (RATE_LIMITS, src/limits/) would refuse the fuzzer's hundreds of sends per minute: not what is tested here
+const { server, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { logTo: sink, env: { RATE_LIMITS: "off" } });
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
