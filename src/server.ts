@@ -18,6 +18,7 @@ import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
 import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
+import { useRequestParseErrors } from "./security/request-parse.js";
 import { refuseServerMessages } from "./security/ws-messages.js";
 
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
@@ -64,6 +65,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     logging: app.logger.child({ component: "yoga" }),
     plugins: [
       useCsrfPrevention(),
+      useRequestParseErrors(),
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
       app.metrics.subscriptionsPlugin(),

@@ -67,6 +67,8 @@ const regressions = {
   operations: [{ query: TEMPLATES.find((t) => t.query.includes("notifications("))!.query, variables: { after: "R1BDOk46MQ==" } as Record<string, unknown>, caller: "member" as Caller }],
   /** ~2,400 nested selections: graphql-js' parser overflowed the stack, HTTP 500 (graphql-armor's token limit stops it, src/limits/). */
   queries: [`${"{ me ".repeat(2400)}${"}".repeat(2400)}`],
+  /** GET parameters that are not JSON: Yoga's GET parser threw a SyntaxError, HTTP 500. */
+  requests: [{ method: "GET", contentType: null, body: null, search: "?query={me{id}}&variables=nope", csrf: true }, { method: "GET", contentType: null, body: null, search: "?query={me{id}}&extensions={", csrf: true }] as RawRequest[],
   /** A lone surrogate, and NUL: PostgreSQL refused the text, "Unexpected error.". */
   unicode: ["\ud800", "a\u0000b"],
   /** A client sending a server-only message: graphql-ws failed in its handler and closed with 4500. */
@@ -163,7 +165,7 @@ describe("hostile input (fast-check)", () => {
         const body = await wellFormed(response);
         count("requests", `${response.status} ${body?.errors?.[0]?.extensions?.code ?? (body?.errors ? "other error" : body ? "ok" : "not json")}`);
       }),
-      params(BUDGET_MS.requests),
+      params(BUDGET_MS.requests, regressions.requests.map((r) => [r] as [RawRequest])),
     );
     expect(errorLines).toEqual([]);
   });

@@ -16,7 +16,8 @@ const MASKED = "Unexpected error.";
 /**
  * Reads a response and checks that it is well formed: no 5xx; a JSON body with
  * `data` and/or `errors`, every error with a string `message`, none masked
- * (an unexpected error). Returns the parsed body (null for a non-JSON answer
+ * (an unexpected error), and every error of an executed operation with an
+ * `extensions.code`. Returns the parsed body (null for a non-JSON answer
  * of a route that is not GraphQL, e.g. 404).
  */
 export async function wellFormed(response: Response): Promise<GqlResponse | null> {
@@ -32,6 +33,9 @@ export async function wellFormed(response: Response): Promise<GqlResponse | null
   for (const error of body.errors ?? []) {
     expect(typeof error.message, JSON.stringify(error)).toBe("string");
     expect(error.message, JSON.stringify(error)).not.toBe(MASKED);
+    // an error raised while executing (the answer has `data`) carries a code clients can branch on;
+    // only request errors (syntax, validation, variable coercion: no `data`) may come without one
+    if ("data" in body) expect(error.extensions?.code, JSON.stringify(error)).toBeTypeOf("string");
   }
   return body;
 }
