@@ -69,8 +69,11 @@ const regressions = {
   queries: [`${"{ me ".repeat(2400)}${"}".repeat(2400)}`],
   /** GET parameters that are not JSON: Yoga's GET parser threw a SyntaxError, HTTP 500. */
   requests: [{ method: "GET", contentType: null, body: null, search: "?query={me{id}}&variables=nope", csrf: true }, { method: "GET", contentType: null, body: null, search: "?query={me{id}}&extensions={", csrf: true }] as RawRequest[],
-  /** A lone surrogate, and NUL: PostgreSQL refused the text, "Unexpected error.". */
-  unicode: ["\ud800", "a\u0000b"],
+  /**
+   * A lone surrogate, and NUL: PostgreSQL refused the text, "Unexpected error.".
+   * 5,000 4-byte emoji: refused as over 5,000 characters (they were counted in UTF-16 units); 5,001: refused.
+   */
+  unicode: ["\ud800", "a\u0000b", "😀".repeat(CONTENT_LIMIT), "😀".repeat(CONTENT_LIMIT + 1)],
   /** A client sending a server-only message: graphql-ws failed in its handler and closed with 4500. */
   frames: [[`{"type":"connection_ack"}`], [`{"type":"next","id":"1","payload":{}}`]],
 };
