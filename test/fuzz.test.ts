@@ -64,7 +64,11 @@ const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) {
 /** Inputs that broke the server once (found by this test), tried first on every run. */
 const regressions = {
   /** A Prisma cursor with a number where the UUID id goes (`GPC:N:1`): the database refused it, "Unexpected error.". */
-  operations: [{ query: TEMPLATES.find((t) => t.query.includes("notifications("))!.query, variables: { after: "R1BDOk46MQ==" } as Record<string, unknown>, caller: "member" as Caller }],
+  operations: [
+    { query: TEMPLATES.find((t) => t.query.includes("notifications("))!.query, variables: { after: "R1BDOk46MQ==" } as Record<string, unknown>, caller: "member" as Caller },
+    // an anonymous subscription over HTTP: its subscribe read the missing viewer (TypeError), HTTP 500
+    { query: "subscription { myEvents { __typename } }", variables: {}, caller: "anonymous" as Caller },
+  ],
   /** ~2,400 nested selections: graphql-js' parser overflowed the stack, HTTP 500 (graphql-armor's token limit stops it, src/limits/). */
   queries: [`${"{ me ".repeat(2400)}${"}".repeat(2400)}`],
   /** GET parameters that are not JSON: Yoga's GET parser threw a SyntaxError, HTTP 500. */

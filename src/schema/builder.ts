@@ -29,6 +29,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ viewer: ctx.viewer !== null }),
+    // check a subscription's scopes when it starts (its subscribe reads the viewer), not only on each event
+    authorizeOnSubscribe: true,
     unauthorizedError: () => unauthenticated(),
   },
   prisma: {
