@@ -129,6 +129,17 @@ const EnvSchema = z
      * of up to 5000 characters) fits; a stuck client costs at most this.
      */
     WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16 * 1024).max(1024 ** 3).default(4 * 1024 * 1024),
+    /**
+     * Origins whose pages may call the API from a browser (CORS), comma-separated,
+     * e.g. `https://chat.example.com,https://admin.example.com`; `*` allows any.
+     * Default: none, i.e. same-origin only (GraphiQL is served from /graphql;
+     * native and server clients do not use CORS). See security/cors.ts.
+     */
+    CORS_ORIGINS: z
+      .string()
+      .default("")
+      .transform((list) => list.split(",").map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ }).refine((o) => new URL(o).origin === o, "must be an origin such as https://chat.example.com (no path or trailing slash)")]))),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {

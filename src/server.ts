@@ -22,6 +22,10 @@ import { requestContext, requestIdOf } from "./request-context.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
+import { corsFor } from "./security/cors.js";
+import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
+import { useRequestParseErrors } from "./security/request-parse.js";
+import { refuseServerMessages } from "./security/ws-messages.js";
 
 /** WebSocket close code for a refused `connection_init` (graphql-ws: Forbidden). */
 export const CLOSE_FORBIDDEN = 4403;
@@ -65,11 +69,15 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     // GraphQL over SSE, which carries the Authorization header from the Headers
     // tab; GraphiQL does not put headers into graphql-ws' connection_init.
     renderGraphiQL,
-    graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL" },
+    // GraphiQL sends the CSRF header with every request (security/csrf.ts)
+    graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL", additionalHeaders: { [CSRF_HEADER]: "graphiql" } },
+    cors: corsFor(app.config.CORS_ORIGINS),
     // multipart uploads (uploadAttachment): one file, at most MAX_ATTACHMENT_BYTES; larger ones get 413
     fetchAPI: createFetch({ formDataLimits: { fileSize: app.config.MAX_ATTACHMENT_BYTES, files: 1, fieldSize: 1024 * 1024 } }),
     logging: app.logger.child({ component: "yoga" }),
     plugins: [
+      useCsrfPrevention(),
+      useRequestParseErrors(),
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
       app.metrics.subscriptionsPlugin(),
@@ -162,6 +170,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         await app.presence.connected(viewer.userId, ctx.extra.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
         return true;
       },
+      // a client sending server-only messages gets 4400, not 4500 (security/ws-messages.ts)
+      jsonMessageReviver: refuseServerMessages,
       onDisconnect: async (ctx) => {
         const { viewer, connectionId } = ctx.extra;
         const sockets = viewer && sessionSockets.get(viewer.sessionId);

@@ -27,7 +27,8 @@ const PASSWORD = "correct horse battery";
 let group: NodeGroup<[NodeProcess]>;
 let node: NodeProcess;
 beforeAll(async () => {
-  group = await startNodes(1);
+  // the DOM's page is on another origin than the server: allow it (CORS_ORIGINS, src/security/cors.ts)
+  group = await startNodes(1, { CORS_ORIGINS: window.location.origin });
   [node] = group.nodes;
 }, 90_000);
 afterAll(() => group?.stop());

@@ -59,8 +59,8 @@ const RegisterInput = builder.inputType("RegisterInput", {
 const LoginInput = builder.inputType("LoginInput", {
   description: "Give exactly one of email or username.",
   fields: (t) => ({
-    email: t.string(),
-    username: t.string(),
+    email: t.string({ validate: rules.login }),
+    username: t.string({ validate: rules.login }),
     password: t.string({ required: true }),
     deviceId: t.string({ validate: rules.deviceId, description: "A stable id of this device or browser, e.g. web_<random>." }),
     deviceType: t.field({ type: DeviceType }),

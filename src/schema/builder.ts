@@ -9,6 +9,7 @@ import type { Context } from "../context.js";
 import { unauthenticated } from "../errors.js";
 import { getDatamodel } from "../generated/prisma/pothos-types.js";
 import type PrismaTypes from "../generated/prisma/pothos-types.js";
+import { rules } from "./validation.js";
 
 /**
  * The one SchemaBuilder. Plugins: scope-auth (`authScopes: { viewer: true }`
@@ -28,6 +29,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ viewer: ctx.viewer !== null }),
+    // check a subscription's scopes when it starts (its subscribe reads the viewer), not only on each event
+    authorizeOnSubscribe: true,
     unauthorizedError: () => unauthenticated(),
   },
   prisma: {
@@ -40,6 +43,9 @@ export const builder = new SchemaBuilder<{
   relay: {
     cursorType: "String",
     clientMutationId: "omit",
+    // tampered Prisma cursors are BAD_USER_INPUT on after / before (validation.ts rules.cursor)
+    afterArgOptions: { validate: rules.cursor },
+    beforeArgOptions: { validate: rules.cursor },
   },
   validation: {
     validationError: (failure) => {

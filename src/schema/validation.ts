@@ -3,10 +3,28 @@ import { MAX_ATTACHMENTS, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
 
 /**
+ * Text PostgreSQL stores exactly as sent: well-formed Unicode (a lone surrogate
+ * would be stored as U+FFFD, or refused by the driver) and no NUL (PostgreSQL
+ * `text` cannot hold U+0000). Every free-text rule below starts from it.
+ */
+const text = () => z.string().refine((s) => s.isWellFormed() && !s.includes("\0"), "must be valid Unicode text without NUL characters");
+
+/** Characters as PostgreSQL's char_length counts them: code points, so a 4-byte emoji counts one (not two UTF-16 units). */
+const codePoints = (s: string) => {
+  let n = 0;
+  for (const _ of s) n += 1;
+  return n;
+};
+
+/** The id inside a Prisma connection cursor (plugin-prisma: base64 of `GPC:S:<id>`). */
+const PRISMA_CURSOR = /^GPC:/;
+const UUID_CURSOR = /^GPC:S:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
  * Input rules shared by the schema files. Limits and their sources:
- * content 1–5,000 characters (seed 001); username ≥ 3 characters (seed 000);
- * passwords 8–128 (NIST SP 800-63B minimum; the upper bound caps argon2 work);
- * phone numbers E.164 (the seeds' "+1234567890" examples).
+ * content 1–5,000 characters (seed 001), counted in code points; username ≥ 3
+ * characters (seed 000); passwords 8–128 (NIST SP 800-63B minimum; the upper
+ * bound caps argon2 work); phone numbers E.164 (the seeds' "+1234567890" examples).
  */
 export const rules = {
   id: z.uuid("must be a valid ID"),
@@ -19,20 +37,23 @@ export const rules = {
     .regex(/^[a-z0-9_.]+$/, "may contain only letters, digits, '_' and '.'"),
   email: z.string().trim().toLowerCase().max(254).pipe(z.email("must be a valid email address")),
   password: z.string().min(8, "must be at least 8 characters").max(128, "must be at most 128 characters"),
-  personName: z.string().trim().min(1, "is required").max(64, "must be at most 64 characters"),
+  personName: text().trim().min(1, "is required").max(64, "must be at most 64 characters"),
   phoneNumber: z.string().trim().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550123"),
-  bio: z.string().trim().max(500, "must be at most 500 characters"),
-  deviceId: z.string().trim().min(1).max(128),
-  roomName: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
-  roomDescription: z.string().trim().max(1000, "must be at most 1000 characters"),
-  content: z.string().trim().min(1, "must not be empty").max(5000, "must be at most 5000 characters"),
-  clientMessageId: z.string().min(1).max(128, "must be at most 128 characters"),
+  bio: text().trim().max(500, "must be at most 500 characters"),
+  deviceId: text().trim().min(1).max(128),
+  roomName: text().trim().min(1, "is required").max(100, "must be at most 100 characters"),
+  roomDescription: text().trim().max(1000, "must be at most 1000 characters"),
+  content: text()
+    .trim()
+    .min(1, "must not be empty")
+    .refine((s) => codePoints(s) <= 5000, "must be at most 5000 characters"),
+  clientMessageId: text().min(1).max(128, "must be at most 128 characters"),
   idList: z.array(z.uuid("must be a valid ID")).max(1000, "at most 1000 IDs"),
   attachmentIds: z.array(z.uuid("must be a valid ID")).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
-  search: z.string().trim().max(100, "must be at most 100 characters"),
-  searchQuery: z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+  search: text().trim().max(100, "must be at most 100 characters"),
+  searchQuery: text().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   selfDestructTimer: z.number().refine((s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s), `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`),
   url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
   /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
@@ -41,6 +62,19 @@ export const rules = {
   language: z.string().trim().max(35).refine((tag) => isLanguageTag(tag), "must be a BCP 47 language tag such as en or pt-BR"),
   /** IANA time zone (seed 000 `timezone`), checked by Intl. */
   timezone: z.string().trim().max(64).refine((zone) => isTimeZone(zone), "must be an IANA time zone such as Europe/Paris"),
+  /** login's email or username: looked up as given, so only text PostgreSQL can compare (a wrong one is UNAUTHENTICATED). */
+  login: text().max(254, "must be at most 254 characters"),
+  /**
+   * A connection's `after` / `before` (every connection argument, via the relay
+   * options in builder.ts): a Prisma cursor must name a UUID, as the server issues
+   * them; a tampered one (another type, a non-UUID id) is refused here instead of
+   * failing in the database. Other cursors (offset connections) are checked by
+   * their resolver.
+   */
+  cursor: z.string().refine((c) => {
+    const decoded = Buffer.from(c, "base64").toString("utf8");
+    return !PRISMA_CURSOR.test(decoded) || UUID_CURSOR.test(decoded);
+  }, "is not a cursor this server issued"),
   /** One emoji (a single RGI emoji sequence, e.g. 👍, 👍🏽, 👨‍👩‍👧). */
   emoji: z.string().regex(/^\p{RGI_Emoji}$/v, "must be a single emoji"),
 };

@@ -1,5 +1,6 @@
 import { type Client, type ClientOptions, createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { CSRF_HEADER } from "../../src/security/csrf.js";
 
 /** A GraphQL response as sent on the wire. */
 export interface GqlResponse<T = any> {
@@ -40,7 +41,8 @@ export async function postFile(url: string, query: string, file: { bytes: Uint8A
   form.append("0", new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.filename);
   const response = await fetch(url, {
     method: "POST",
-    headers: { accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    // a multipart POST is a "simple" request: it needs the CSRF-prevention header
+    headers: { accept: "application/graphql-response+json, application/json", [CSRF_HEADER]: "1", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: form,
   });
   const text = await response.text();
