@@ -63,10 +63,14 @@ export class Events {
     }
   }
 
-  /** To every node: close the session's sockets. */
+  /**
+   * To every node: close the session's sockets. The session is already ended in
+   * PostgreSQL (its tokens are refused from now on), so a failed publish is only
+   * logged (afterCommit): sockets it did not reach stay open until they reconnect.
+   */
   sessionRevoked(sessionId: string): Promise<void> {
     const payload: SessionRevokedPayload = { sessionId };
-    return this.pubsub.publish(topics.sessionRevoked, payload);
+    return this.afterCommit(topics.sessionRevoked, payload);
   }
 
   private async publish(events: RoomEventPayload[]): Promise<void> {
