@@ -27,14 +27,16 @@ export const rateLimited = (retryAfterS?: number, message = `Too many requests; 
   error("RATE_LIMITED", message, retryAfterS === undefined ? {} : { retryAfter: retryAfterS });
 /**
  * PostgreSQL could not serve the request now (down, restarting, connection lost,
- * transaction expired: db/errors.ts isDatabaseUnavailable); the same request may
- * succeed later. Each write runs in one transaction, so it is all or nothing;
+ * transaction expired: db/errors.ts isDatabaseUnavailable), or Redis could not
+ * (realtime/pubsub.ts isRedisUnavailable: setTyping while it is away); the same
+ * request may succeed later. `service` names which, in the message. Each write runs
+ * in one transaction, so it is all or nothing;
  * it is normally not committed, but may be when the connection died during its
  * COMMIT, so retries must be idempotent: sendMessage with the same
  * `clientMessageId` returns the stored message, addReaction and markRead are
  * idempotent. `at` is the error it replaces, for its `path` and `nodes`.
  */
-export const serviceUnavailable = (at?: GraphQLError) => error("SERVICE_UNAVAILABLE", "Database unavailable; retry later", {}, at);
+export const serviceUnavailable = (at?: GraphQLError, service = "Database") => error("SERVICE_UNAVAILABLE", `${service} unavailable; retry later`, {}, at);
 
 /**
  * Gives Pothos' own input errors (plugin-relay's pagination arguments,

@@ -19,6 +19,7 @@ import { queryLimitPlugins } from "./limits/query-limits.js";
 import { rateLimitPlugins } from "./limits/rate-limits.js";
 import { admitSubscription, CLOSE_TRY_AGAIN_LATER, guardSocket, type LimitReason, type SocketLimits } from "./limits/socket-guard.js";
 import { requestContext, requestIdOf } from "./request-context.js";
+import { isRedisUnavailable } from "./realtime/pubsub.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
@@ -97,9 +98,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
-        // PostgreSQL down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
+        // PostgreSQL (or Redis) down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
         // In a resolver it comes wrapped (originalError); from the context factory (authentication) bare.
-        if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(error instanceof GraphQLError ? error : undefined);
+        const at = error instanceof GraphQLError ? error : undefined;
+        if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(at);
+        if (isRedisUnavailable(original ?? error)) return serviceUnavailable(at, "Realtime service");
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }

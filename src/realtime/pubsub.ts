@@ -43,3 +43,14 @@ export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
     },
   };
 }
+
+/**
+ * True when `e` is ioredis saying Redis did not answer: a command that waited
+ * {@link COMMAND_TIMEOUT_MS} ("Command timed out"), ran out of reconnect attempts
+ * (MaxRetriesPerRequestError) or met a closed connection. The server's maskError
+ * turns these into SERVICE_UNAVAILABLE (src/server.ts), as it does PostgreSQL's.
+ */
+export function isRedisUnavailable(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return e.name === "MaxRetriesPerRequestError" || /^(Command timed out|Connection is closed)/.test(e.message);
+}

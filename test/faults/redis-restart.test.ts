@@ -10,7 +10,8 @@ import { type ResumingSubscriber, resumingSubscriber, storedMessages } from "../
  * again on the same port, empty, while each node serves a messageAdded
  * subscriber and messages keep being sent through both nodes.
  *
- * Promise: every send answers OK — PostgreSQL is up, so each is committed, and a
+ * Promise: setTyping, which needs Redis, answers SERVICE_UNAVAILABLE meanwhile;
+ * every send answers OK — PostgreSQL is up, so each is committed, and a
  * publish lost with Redis is not reported as a failure (Events.afterCommit);
  * once Redis is back the nodes' ioredis connections resubscribe by themselves
  * and the WebSockets never closed, so the next published message reaches both
@@ -75,6 +76,9 @@ describe("Redis restarted under two nodes", () => {
       const beforeOutage = sends.length;
       const cursor = onA.received.at(-1)!.seq; // what a client that went away with Redis had
       await answered(5); // sent while Redis is down: committed, their publishes lost
+      // typing lives only in Redis: refused with a retryable code, not an unexpected error
+      const typing = await gql(a.url, `mutation($r: ID!) { setTyping(roomId: $r, isTyping: true) }`, { r: roomId }, alice.accessToken);
+      expect(typing.errors?.[0]).toMatchObject({ message: "Realtime service unavailable; retry later", extensions: { code: "SERVICE_UNAVAILABLE" } });
       await redis.start();
       const restartedAt = Date.now();
 
