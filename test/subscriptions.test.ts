@@ -56,6 +56,23 @@ describe.each([
     await client.dispose();
   });
 
+  it("feeds more than ten subscribers of one room on one node without Node's listener-leak warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const client = wsClient(server.wsUrl, alice.accessToken);
+    try {
+      const subs = Array.from({ length: 12 }, () => subscribe(client, MESSAGE_ADDED, { roomId }));
+      for (const sub of subs) await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "to twelve" }, bob.accessToken));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+      for (const sub of subs) sub.stop();
+    } finally {
+      process.off("warning", onWarning);
+      await client.dispose();
+    }
+  });
+
   it("serves messageAdded over SSE too, authenticated by the Authorization header (what GraphiQL uses)", async () => {
     const controller = new AbortController();
     const response = await fetch(server.url, {

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { PubSub, type PubSubEngine } from "graphql-subscriptions";
 import { RedisPubSub } from "graphql-redis-subscriptions";
 import { Redis } from "ioredis";
@@ -30,7 +31,11 @@ const COMMAND_TIMEOUT_MS = 1000;
  * Redis is away, commands fail after {@link COMMAND_TIMEOUT_MS}.
  */
 export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
-  if (!redisUrl) return { pubsub: new PubSub(), redis: null, close: async () => {} };
+  if (!redisUrl) {
+    // one listener per subscriber of a topic: no cap (Node warns past 10 by default)
+    const emitter = new EventEmitter().setMaxListeners(0);
+    return { pubsub: new PubSub({ eventEmitter: emitter }), redis: null, close: async () => {} };
+  }
   // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back
   const pubsub = new RedisPubSub({ publisher: new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS }), subscriber: new Redis(redisUrl) });
   const redis = new Redis(redisUrl, { keyPrefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
