@@ -38,6 +38,8 @@ const HTTP_DRAIN_MS = 5000;
 type SocketState = {
   viewer?: Viewer;
   connectionId?: string;
+  /** The client's IP, read once from the upgrade request (limits/client-ip.ts). */
+  clientIp?: string;
 };
 
 /** The yoga context seed of a WebSocket operation (HTTP operations get yoga's `request`). */
@@ -167,6 +169,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         }
         ctx.extra.viewer = viewer;
         ctx.extra.connectionId = randomUUID();
+        ctx.extra.clientIp = clientIpOf(ctx.extra.request, app.config.TRUST_PROXY);
         app.metrics.connections.inc();
         const sockets = sessionSockets.get(viewer.sessionId) ?? new Set();
         sessionSockets.set(viewer.sessionId, sockets.add(ctx.extra.socket));
@@ -189,7 +192,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       onSubscribe: (ctx, id, params) => {
         // ctx.subscriptions already holds the new operation's id
         if (!admitSubscription(ctx.extra.socket, Object.keys(ctx.subscriptions).length, limits, onLimit)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
-        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: clientIpOf(ctx.extra.request, app.config.TRUST_PROXY) };
+        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp! };
         return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params));
       },
     },
