@@ -78,13 +78,15 @@ export class Events {
   }
 }
 
-/** Stores `event` as the room's next one; locks the room row until the transaction ends. */
+/** Stores `event` as the room's next one, in one statement; locks the room row until the transaction ends. */
 async function append(tx: Db, event: RoomEventData): Promise<RoomEventPayload> {
-  const [room] = await tx.$queryRaw<{ lastEventSeq: number }[]>`
-    UPDATE "Room" SET "lastEventSeq" = "lastEventSeq" + 1 WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq"`;
-  const payload: RoomEventPayload = { ...event, seq: room!.lastEventSeq, at: new Date().toISOString() };
-  await tx.storedEvent.create({ data: { roomId: event.roomId, seq: payload.seq, payload } });
-  return payload;
+  const at = new Date().toISOString();
+  const [stored] = await tx.$queryRaw<{ seq: number }[]>`
+    WITH room AS (UPDATE "Room" SET "lastEventSeq" = "lastEventSeq" + 1 WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq")
+    INSERT INTO "StoredEvent" ("roomId", seq, payload)
+    SELECT ${event.roomId}::uuid, "lastEventSeq", ${JSON.stringify({ ...event, at })}::jsonb || jsonb_build_object('seq', "lastEventSeq") FROM room
+    RETURNING seq`;
+  return { ...event, seq: stored!.seq, at };
 }
 
 /**
