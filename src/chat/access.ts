@@ -1,7 +1,6 @@
 import type { Db } from "../db/client.js";
 import { forbidden, notFound } from "../errors.js";
 import type { Prisma, RoomMember, RoomRole, RoomType } from "../generated/prisma/client.js";
-import { blockedEitherWay } from "../users/privacy.js";
 
 /**
  * Membership check used by every room-scoped read, write and subscription;
@@ -14,8 +13,12 @@ export async function requireMember(db: Db, roomId: string, userId: string): Pro
   const membership = await db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
   if (membership) return membership;
   const room = await db.room.findUnique({ where: { id: roomId }, select: { type: true } });
-  if (room?.type === "PUBLIC") throw forbidden("Only members of this room can do that; join it first");
-  throw notFound("Room");
+  throw notMember(room?.type);
+}
+
+/** The error for a non-member of a room of `type` (undefined: no such room): see {@link requireMember}. */
+function notMember(type: RoomType | undefined) {
+  return type === "PUBLIC" ? forbidden("Only members of this room can do that; join it first") : notFound("Room");
 }
 
 /**
@@ -32,18 +35,28 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
  * Like {@link requireMember}, and not one of a DIRECT room's two members while
  * either has blocked the other (seed 001; README Contacts and blocking): a block
  * stops whatever reaches the other member, so reacting, editing and pinning too,
- * not only posting. Returns the membership and the room's type.
+ * not only posting. Returns the membership and the room's type. One SQL statement
+ * (it runs on every send): the room's type, the membership (nulls for a
+ * non-member), and the block state of a DIRECT room's other member, by the rule
+ * of users/privacy.ts blockedEitherWay.
  * @throws FORBIDDEN for a blocked pair; NOT_FOUND / FORBIDDEN for non-members.
  */
 async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
-  const membership = await requireMember(db, roomId, userId);
-  const room = await db.room.findUniqueOrThrow({ where: { id: roomId }, select: { type: true, members: { where: { userId: { not: userId } }, select: { userId: true }, take: 1 } } });
-  const other = room.members[0];
-  if (room.type === "DIRECT" && other && (await blockedEitherWay(db, userId, other.userId))) {
-    throw forbidden("You cannot message this user");
-  }
-  return { membership, type: room.type };
+  const [row] = await db.$queryRaw<(NullableFields<RoomMember> & { roomType: RoomType; blocked: boolean })[]>`
+    SELECT r.type AS "roomType", m.*, r.type = 'DIRECT' AND EXISTS (
+      SELECT 1 FROM "RoomMember" o JOIN "Block" b
+        ON (b."blockerId" = ${userId}::uuid AND b."blockedId" = o."userId") OR (b."blockerId" = o."userId" AND b."blockedId" = ${userId}::uuid)
+      WHERE o."roomId" = r.id AND o."userId" <> ${userId}::uuid) AS blocked
+    FROM "Room" r LEFT JOIN "RoomMember" m ON m."roomId" = r.id AND m."userId" = ${userId}::uuid
+    WHERE r.id = ${roomId}::uuid`;
+  if (!row?.userId) throw notMember(row?.roomType);
+  const { roomType: type, blocked, ...membership } = row;
+  if (blocked) throw forbidden("You cannot message this user");
+  return { membership: membership as RoomMember, type };
 }
+
+/** `T` with every field nullable: a LEFT JOINed row that may be absent. */
+type NullableFields<T> = { [K in keyof T]: T[K] | null };
 
 /**
  * The member may act on the room's messages (react, edit, pin): see
