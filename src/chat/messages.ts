@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
@@ -6,7 +7,7 @@ import type { Message, MessageType, Room, RoomMember } from "../generated/prisma
 import type { Events } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster, requireUnblockedMember } from "./access.js";
-import { resolveMentions } from "./mentions.js";
+import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
 /** How many attachments one message may carry. */
@@ -95,29 +96,20 @@ export class Messages {
     let mentions: Mention[];
     try {
       ({ message, mentions } = await this.events.transaction(this.db, async (tx, record) => {
-        const { lastSeq: seq } = await tx.room.update({
-          where: { id: input.roomId },
-          data: { lastSeq: { increment: 1 }, lastActivityAt: new Date() },
-          select: { lastSeq: true },
+        // mentioned members are read under the room lock, like the rest of the send
+        const mentionedIds = mentionedUsernames(content).length > 0 ? (await lockRoom(tx, input.roomId), await resolveMentions(tx, input.roomId, senderId, content)) : [];
+        const created = await insertMessage(tx, {
+          roomId: input.roomId,
+          senderId,
+          type,
+          content,
+          replyToId: input.replyToId ?? null,
+          threadRootId,
+          clientMessageId,
+          mentionedIds,
+          expiresAt: input.expiresIn ? new Date(Date.now() + input.expiresIn * 1000) : null,
         });
-        const mentionedIds = await resolveMentions(tx, input.roomId, senderId, content);
-        const created = await tx.message.create({
-          data: {
-            roomId: input.roomId,
-            seq,
-            senderId,
-            type,
-            content,
-            replyToId: input.replyToId ?? null,
-            threadRootId,
-            clientMessageId,
-            mentionedIds,
-            expiresAt: input.expiresIn ? new Date(Date.now() + input.expiresIn * 1000) : null,
-          },
-        });
-        // also re-checks membership inside the transaction: a sender removed meanwhile writes nothing
-        const { count } = await tx.roomMember.updateMany({ where: { roomId: input.roomId, userId: senderId }, data: { lastReadSeq: seq } });
-        if (count === 0) throw notFound("Room");
+        if (!created) throw notFound("Room"); // the sender was removed meanwhile: nothing is written
         if (threadRootId) {
           await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
         }
@@ -286,6 +278,36 @@ export class Messages {
 
 function unusableAttachments() {
   return badInput("input.attachmentIds", "Every attachment must be an upload of yours that has not been sent yet");
+}
+
+/** What {@link insertMessage} writes: a Message's own fields, without id, seq and createdAt. */
+type NewMessage = Pick<Message, "roomId" | "senderId" | "type" | "content" | "replyToId" | "threadRootId" | "clientMessageId" | "mentionedIds" | "expiresAt">;
+
+/**
+ * One statement for the heart of a send (Prisma plans each call in its query
+ * compiler, ~2 ms of CPU; docs/performance.md): bumps the room's `lastSeq` (the
+ * row lock orders concurrent sends), moves the sender's read marker to it, which
+ * re-checks membership under that lock, and inserts the message with that seq.
+ * Resolves null, having changed nothing that the caller's transaction keeps,
+ * when the sender is not a member (the caller throws, so the room's bump rolls
+ * back). Ids are made here: the schema's `@default(uuid())` is Prisma's, not
+ * PostgreSQL's. Rejects with the unique violation on `clientMessageId` when that
+ * key was used already.
+ */
+async function insertMessage(tx: Db, m: NewMessage): Promise<Message | null> {
+  const now = new Date();
+  const [message] = await tx.$queryRaw<Message[]>`
+    WITH room AS (
+      UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = ${now}, "updatedAt" = ${now} WHERE id = ${m.roomId}::uuid RETURNING "lastSeq"
+    ), marker AS (
+      UPDATE "RoomMember" SET "lastReadSeq" = room."lastSeq" FROM room WHERE "roomId" = ${m.roomId}::uuid AND "userId" = ${m.senderId}::uuid RETURNING "lastReadSeq"
+    )
+    INSERT INTO "Message" (id, "roomId", seq, "senderId", type, content, "replyToId", "threadRootId", "clientMessageId", "mentionedIds", "expiresAt", "createdAt")
+    SELECT ${randomUUID()}::uuid, ${m.roomId}::uuid, "lastReadSeq", ${m.senderId}::uuid, ${m.type}::"MessageType", ${m.content}, ${m.replyToId}::uuid,
+      ${m.threadRootId}::uuid, ${m.clientMessageId}, ${m.mentionedIds}::uuid[], ${m.expiresAt}, ${now}
+    FROM marker
+    RETURNING *`;
+  return message ?? null;
 }
 
 /** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */

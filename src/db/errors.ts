@@ -1,10 +1,14 @@
 /**
- * True when `e` is Prisma's unique-constraint violation (P2002), optionally on a
- * constraint whose fields include `field`.
+ * True when `e` is a unique-constraint violation, optionally on a constraint
+ * whose fields include `field`: Prisma's P2002 from a model call, or P2010 (raw
+ * query failed) whose driver-adapter cause is a UniqueConstraintViolation, from
+ * `$queryRaw` (then `field` is matched in the constraint's name, which names its columns).
  */
 export function isUniqueViolation(e: unknown, field?: string): boolean {
-  if (typeof e !== "object" || e === null || (e as { code?: unknown }).code !== "P2002") return false;
-  return field === undefined || JSON.stringify((e as { meta?: unknown }).meta ?? {}).includes(field);
+  if (typeof e !== "object" || e === null) return false;
+  const err = e as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  const unique = err.code === "P2002" || (err.code === "P2010" && err.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation");
+  return unique && (field === undefined || JSON.stringify(err.meta ?? {}).includes(field));
 }
 
 /** Prisma error codes that mean "the database did not answer", not "the request is wrong" (prisma.io/docs/orm/reference/error-reference). */
