@@ -96,8 +96,11 @@ export class Messages {
     let mentions: Mention[];
     try {
       ({ message, mentions } = await this.events.transaction(this.db, async (tx, record) => {
-        // mentioned members are read under the room lock, like the rest of the send
-        const mentionedIds = mentionedUsernames(content).length > 0 ? (await lockRoom(tx, input.roomId), await resolveMentions(tx, input.roomId, senderId, content)) : [];
+        let mentionedIds: string[] = [];
+        if (mentionedUsernames(content).length > 0) {
+          await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
+          mentionedIds = await resolveMentions(tx, input.roomId, senderId, content);
+        }
         const created = await insertMessage(tx, {
           roomId: input.roomId,
           senderId,
@@ -288,9 +291,9 @@ type NewMessage = Pick<Message, "roomId" | "senderId" | "type" | "content" | "re
  * compiler, ~2 ms of CPU; docs/performance.md): bumps the room's `lastSeq` (the
  * row lock orders concurrent sends), moves the sender's read marker to it, which
  * re-checks membership under that lock, and inserts the message with that seq.
- * Resolves null, having changed nothing that the caller's transaction keeps,
- * when the sender is not a member (the caller throws, so the room's bump rolls
- * back). Ids are made here: the schema's `@default(uuid())` is Prisma's, not
+ * Resolves null when the sender is not a member (removed meanwhile): nothing is
+ * inserted, but the room's bump is, so the caller must throw to roll it back.
+ * Ids are made here: the schema's `@default(uuid())` is Prisma's, not
  * PostgreSQL's. Rejects with the unique violation on `clientMessageId` when that
  * key was used already.
  */
