@@ -3,9 +3,9 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
-import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/events.js";
-import { type MessageAddedPayload, messageToJson, topics } from "../realtime/topics.js";
+import { type Message, type MessageType, Prisma, type Room, type RoomMember } from "../generated/prisma/client.js";
+import { type Events, eventSql, type StoredAs } from "../realtime/events.js";
+import { type MessageAddedPayload, messageToJson, type RoomEventData, topics } from "../realtime/topics.js";
 import { requireMember, requirePoster, requireUnblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
@@ -101,7 +101,7 @@ export class Messages {
           await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
           mentionedIds = await resolveMentions(tx, input.roomId, senderId, content);
         }
-        const created = await insertMessage(tx, {
+        const inserted = await insertMessage(tx, {
           roomId: input.roomId,
           senderId,
           type,
@@ -112,7 +112,8 @@ export class Messages {
           mentionedIds,
           expiresAt: input.expiresIn ? new Date(Date.now() + input.expiresIn * 1000) : null,
         });
-        if (!created) throw notFound("Room"); // the sender was removed meanwhile: nothing is written
+        if (!inserted) throw notFound("Room"); // the sender was removed meanwhile: nothing is written
+        const created = inserted.message;
         if (threadRootId) {
           await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
         }
@@ -120,7 +121,7 @@ export class Messages {
           const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, data: { messageId: created.id } });
           if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
         }
-        await record({ kind: "MessageAdded", roomId: input.roomId, messageId: created.id });
+        await record(inserted.event, inserted.stored);
         return { message: created, mentions: await notify(tx, created.id, mentionedIds) };
       }));
     } catch (e) {
@@ -287,30 +288,43 @@ function unusableAttachments() {
 type NewMessage = Pick<Message, "roomId" | "senderId" | "type" | "content" | "replyToId" | "threadRootId" | "clientMessageId" | "mentionedIds" | "expiresAt">;
 
 /**
- * One statement for the heart of a send (Prisma plans each call in its query
- * compiler, ~2 ms of CPU; docs/performance.md): bumps the room's `lastSeq` (the
- * row lock orders concurrent sends), moves the sender's read marker to it, which
- * re-checks membership under that lock, and inserts the message with that seq.
- * Resolves null when the sender is not a member (removed meanwhile): nothing is
- * inserted, but the room's bump is, so the caller must throw to roll it back.
- * Ids are made here: the schema's `@default(uuid())` is Prisma's, not
+ * One statement for the writes of every send (Prisma plans each call in its
+ * query compiler, ~2 ms of CPU; docs/performance.md): bumps the room's `lastSeq`
+ * and `lastEventSeq` (the row lock orders concurrent sends and the room's event
+ * log), moves the sender's read marker to the new seq, which re-checks
+ * membership under that lock, inserts the message with that seq and stores its
+ * MessageAdded event (events.ts eventSql). Returns the message, and the event
+ * with the seq and time it was stored with, for `record` to publish after the
+ * commit. Resolves null when the sender is not a member (removed meanwhile):
+ * nothing is inserted, but the room's bumps are, so the caller must throw to roll
+ * them back. Ids are made here: the schema's `@default(uuid())` is Prisma's, not
  * PostgreSQL's. Rejects with the unique violation on `clientMessageId` when that
  * key was used already.
  */
-async function insertMessage(tx: Db, m: NewMessage): Promise<Message | null> {
+async function insertMessage(tx: Db, m: NewMessage): Promise<{ message: Message; event: RoomEventData; stored: StoredAs } | null> {
   const now = new Date();
-  const [message] = await tx.$queryRaw<Message[]>`
+  const at = now.toISOString();
+  const event: RoomEventData = { kind: "MessageAdded", roomId: m.roomId, messageId: randomUUID() };
+  const [row] = await tx.$queryRaw<(Message & { eventSeq: number })[]>`
     WITH room AS (
-      UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, "lastActivityAt" = ${now}, "updatedAt" = ${now} WHERE id = ${m.roomId}::uuid RETURNING "lastSeq"
+      UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, ${eventSql.bump}, "lastActivityAt" = ${now}, "updatedAt" = ${now}
+      WHERE id = ${m.roomId}::uuid RETURNING "lastSeq", "lastEventSeq"
     ), marker AS (
       UPDATE "RoomMember" SET "lastReadSeq" = room."lastSeq" FROM room WHERE "roomId" = ${m.roomId}::uuid AND "userId" = ${m.senderId}::uuid RETURNING "lastReadSeq"
+    ), message AS (
+      INSERT INTO "Message" (id, "roomId", seq, "senderId", type, content, "replyToId", "threadRootId", "clientMessageId", "mentionedIds", "expiresAt", "createdAt")
+      SELECT ${event.messageId}::uuid, ${m.roomId}::uuid, "lastReadSeq", ${m.senderId}::uuid, ${m.type}::"MessageType", ${m.content}, ${m.replyToId}::uuid,
+        ${m.threadRootId}::uuid, ${m.clientMessageId}, ${m.mentionedIds}::uuid[], ${m.expiresAt}, ${now}
+      FROM marker
+      RETURNING *
+    ), event AS (
+      ${eventSql.insert(event, at, Prisma.sql`room, marker`)}
+      RETURNING seq
     )
-    INSERT INTO "Message" (id, "roomId", seq, "senderId", type, content, "replyToId", "threadRootId", "clientMessageId", "mentionedIds", "expiresAt", "createdAt")
-    SELECT ${randomUUID()}::uuid, ${m.roomId}::uuid, "lastReadSeq", ${m.senderId}::uuid, ${m.type}::"MessageType", ${m.content}, ${m.replyToId}::uuid,
-      ${m.threadRootId}::uuid, ${m.clientMessageId}, ${m.mentionedIds}::uuid[], ${m.expiresAt}, ${now}
-    FROM marker
-    RETURNING *`;
-  return message ?? null;
+    SELECT message.*, event.seq AS "eventSeq" FROM message, event`;
+  if (!row) return null;
+  const { eventSeq, ...message } = row;
+  return { message, event, stored: { seq: eventSeq, at } };
 }
 
 /** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */

@@ -1,12 +1,20 @@
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
+import { Prisma } from "../generated/prisma/client.js";
 import { type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
 
 /** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
 type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
 
-/** Records a room event inside the caller's transaction; resolves once it is in the log. */
-export type RecordEvent = (event: RoomEventData) => Promise<void>;
+/**
+ * Records a room event inside the caller's transaction; resolves once it is in the
+ * log. `stored`: the caller's own statement stored it already ({@link eventSql}),
+ * with this seq and `at`, so it is only published after the commit.
+ */
+export type RecordEvent = (event: RoomEventData, stored?: StoredAs) => Promise<void>;
+
+/** The seq and time (ISO 8601) a room event was stored with. */
+export type StoredAs = Pick<RoomEventPayload, "seq" | "at">;
 
 /**
  * Room, user and session events. Room events go through the room's log: each is
@@ -38,7 +46,7 @@ export class Events {
    */
   async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>): Promise<T> {
     const recorded: RoomEventPayload[] = [];
-    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))));
+    const result = await db.$transaction(async (tx) => work(tx, async (event, stored) => void recorded.push(stored ? { ...event, ...stored } : await append(tx, event))));
     await this.publish(recorded);
     return result;
   }
@@ -78,13 +86,29 @@ export class Events {
   }
 }
 
+/**
+ * How a room event is stored, as SQL fragments, so that a statement making a
+ * change can store its event too, in the same round trip (Messages.send):
+ * - `bump` goes in the statement's `UPDATE "Room" SET` list (one UPDATE of the
+ *   row: the row lock that orders the log), which returns "lastEventSeq" from a
+ *   CTE;
+ * - `insert(event, at, from)` stores the event with that seq, one row per row
+ *   of `from` (FROM items, one of them that CTE): none when `from` is empty.
+ * The payload is `{ ...event, at, seq }`, as the subscribers get it.
+ */
+export const eventSql = {
+  bump: Prisma.sql`"lastEventSeq" = "lastEventSeq" + 1`,
+  insert: (event: RoomEventData, at: string, from: Prisma.Sql) => Prisma.sql`
+    INSERT INTO "StoredEvent" ("roomId", seq, payload)
+    SELECT ${event.roomId}::uuid, "lastEventSeq", ${JSON.stringify({ ...event, at })}::jsonb || jsonb_build_object('seq', "lastEventSeq") FROM ${from}`,
+};
+
 /** Stores `event` as the room's next one, in one statement; locks the room row until the transaction ends. */
 async function append(tx: Db, event: RoomEventData): Promise<RoomEventPayload> {
   const at = new Date().toISOString();
   const [stored] = await tx.$queryRaw<{ seq: number }[]>`
-    WITH room AS (UPDATE "Room" SET "lastEventSeq" = "lastEventSeq" + 1 WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq")
-    INSERT INTO "StoredEvent" ("roomId", seq, payload)
-    SELECT ${event.roomId}::uuid, "lastEventSeq", ${JSON.stringify({ ...event, at })}::jsonb || jsonb_build_object('seq', "lastEventSeq") FROM room
+    WITH room AS (UPDATE "Room" SET ${eventSql.bump} WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq")
+    ${eventSql.insert(event, at, Prisma.sql`room`)}
     RETURNING seq`;
   return { ...event, seq: stored!.seq, at };
 }
