@@ -61,7 +61,7 @@ builder.prismaObject("MessageEdit", {
 
 /** The other members whose read marker reached `message` (members hiding read receipts left out). */
 async function readers(ctx: Context, message: { roomId: string; senderId: string; seq: number }): Promise<string[]> {
-  const markers = await ctx.readMarkersLoader.load(message.roomId);
+  const markers = await ctx.loaders.readMarkers.load(message.roomId);
   return markers.filter((m) => m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
 }
 
