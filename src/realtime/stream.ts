@@ -105,8 +105,11 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
         this.replaying = this.backlog.length === PAGE;
         continue;
       }
-      const item = await this.nextLive();
-      if (item === null) continue;
+      // waits here, not in a helper: each async frame an idle subscriber sits in costs heap
+      while (this.live.length === 0 && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+      if (this.closed) continue;
+      const item = this.live.shift()!;
       const seq = source.seqOf(item);
       if (seq <= this.last) continue;
       if (seq > this.last + 1 && !this.filling) {
@@ -133,13 +136,6 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
   private receive(item: T): void {
     this.live.push(item);
     this.wake?.();
-  }
-
-  /** The next live item, waiting for one; null once closed. */
-  private async nextLive(): Promise<T | null> {
-    while (this.live.length === 0 && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
-    this.wake = null;
-    return this.closed ? null : this.live.shift()!;
   }
 
   private emit(item: T, live: boolean): IteratorResult<T> {
