@@ -181,11 +181,16 @@ async function memoryOf(servers: ServerProcess[]): Promise<ServerMemory> {
   return { heapUsedBytes: await Promise.all(servers.map((s) => heapUsedBytes(s.metricsUrl))), rssBytes: servers.map((s) => rssBytes(s.pid)) };
 }
 
+/** Forced-GC heap readings per memory measurement (see {@link settledMemory}). */
+const GC_SAMPLES = 3;
+
 /**
- * Heap and RSS of a server after `settleMs` of quiet: heap right after a forced
- * full GC (procs.ts forcedGcHeapBytes; null when /metrics has none), so it counts
- * live objects only; RSS the lowest of samples taken every 500 ms (from /proc);
- * and its CPU over that time (% of one core, before the GC).
+ * Heap and RSS of a server after `settleMs` of quiet: heap the lowest of
+ * {@link GC_SAMPLES} readings 1 s apart, each right after a forced full GC
+ * (procs.ts forcedGcHeapBytes; null when /metrics has none), so it counts live
+ * objects only and not the work in flight at one instant (a presence heartbeat);
+ * RSS the lowest of samples taken every 500 ms (from /proc); and its CPU over
+ * `settleMs` (% of one core, before the GCs).
  */
 async function settledMemory(server: ServerProcess, settleMs: number): Promise<{ heap: number | null; rss: number; cpuPct: number }> {
   const cpu0 = cpuMs(server.pid);
@@ -196,7 +201,13 @@ async function settledMemory(server: ServerProcess, settleMs: number): Promise<{
     rss = Math.min(rss, rssBytes(server.pid));
   } while (Date.now() - t0 < settleMs);
   const cpuPct = Math.round(((cpuMs(server.pid) - cpu0) / (Date.now() - t0)) * 1000) / 10;
-  return { heap: await forcedGcHeapBytes(server), rss, cpuPct };
+  let heap: number | null = null;
+  for (let i = 0; i < GC_SAMPLES; i++) {
+    if (i > 0) await sleep(1000);
+    const h = await forcedGcHeapBytes(server);
+    if (h !== null) heap = Math.min(heap ?? Infinity, h);
+  }
+  return { heap, rss, cpuPct };
 }
 
 /** The idle figures of `connections` sockets given the server's memory before any (`before`) and after settling now. */
