@@ -53,29 +53,33 @@ export interface Context {
   clientIp: string;
   /** An access token was sent but is bad, expired or of an ended session (viewer null); `me` answers UNAUTHENTICATED then, so clients refresh. */
   tokenRejected: boolean;
+  /** Per-request DataLoaders, each made on first use. */
+  loaders: Loaders;
+}
+
+/**
+ * The DataLoaders of one context, each made on first use: a WebSocket
+ * subscription keeps its context for its whole life, and most never load
+ * anything. Uncached (presence and read markers change while a subscription
+ * lives); each batches the look-ups of one execution.
+ */
+export class Loaders {
+  #presence?: DataLoader<string, { status: PresenceStatus; hidden: boolean }>;
+  #readMarkers?: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
+
+  constructor(
+    private readonly app: App,
+    private readonly viewer: Viewer | null,
+  ) {}
+
   /**
    * How each user's presence shows to the viewer (status, and whether lastSeenAt
    * is hidden), batching the User.status / lastSeenAt look-ups of one execution
-   * into one presence read and two SQL statements. Uncached: a subscription keeps
-   * its context for its whole life, and presence changes.
+   * into one presence read and two SQL statements.
    */
-  presenceLoader: DataLoader<string, { status: PresenceStatus; hidden: boolean }>;
-  /**
-   * Room id → the read markers of its members who show read receipts (seed 000
-   * `show_read_receipts`), batching Message.readBy / deliveryState into one
-   * statement per execution. Uncached, like presenceLoader.
-   */
-  readMarkersLoader: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
-}
-
-/** Builds a resolver context for `viewer` calling from `clientIp`; `tokenRejected` when a token was sent and refused. */
-export function makeContext(app: App, viewer: Viewer | null, clientIp: string, tokenRejected = false): Context {
-  return {
-    app,
-    viewer,
-    clientIp,
-    tokenRejected,
-    presenceLoader: new DataLoader(
+  get presence(): DataLoader<string, { status: PresenceStatus; hidden: boolean }> {
+    const { app, viewer } = this;
+    this.#presence ??= new DataLoader(
       async (ids) => {
         const unique = [...new Set(ids)]; // uncached loaders do not dedupe keys
         const [online, views] = await Promise.all([app.presence.online(unique), presenceViews(app.db, viewer?.userId ?? null, unique)]);
@@ -85,8 +89,18 @@ export function makeContext(app: App, viewer: Viewer | null, clientIp: string, t
         });
       },
       { cache: false },
-    ),
-    readMarkersLoader: new DataLoader(
+    );
+    return this.#presence;
+  }
+
+  /**
+   * Room id → the read markers of its members who show read receipts (seed 000
+   * `show_read_receipts`), batching Message.readBy / deliveryState into one
+   * statement per execution.
+   */
+  get readMarkers(): DataLoader<string, { userId: string; lastReadSeq: number }[]> {
+    const { app } = this;
+    this.#readMarkers ??= new DataLoader(
       async (roomIds) => {
         const markers = await app.db.roomMember.findMany({
           where: { roomId: { in: [...new Set(roomIds)] }, user: { showReadReceipts: true } },
@@ -95,6 +109,18 @@ export function makeContext(app: App, viewer: Viewer | null, clientIp: string, t
         return roomIds.map((id) => markers.filter((m) => m.roomId === id));
       },
       { cache: false },
-    ),
+    );
+    return this.#readMarkers;
+  }
+}
+
+/** Builds a resolver context for `viewer` calling from `clientIp`; `tokenRejected` when a token was sent and refused. */
+export function makeContext(app: App, viewer: Viewer | null, clientIp: string, tokenRejected = false): Context {
+  return {
+    app,
+    viewer,
+    clientIp,
+    tokenRejected,
+    loaders: new Loaders(app, viewer),
   };
 }

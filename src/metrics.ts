@@ -69,15 +69,16 @@ export class Metrics {
 
   /** An envelop (Yoga) plugin keeping `chat_subscriptions_active`: up when a subscription starts streaming, down when it ends. */
   subscriptionsPlugin(): Plugin {
-    return {
-      onSubscribe: () => ({
-        onSubscribeResult: ({ result }) => {
-          if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
-          this.subscriptions.inc();
-          return { onEnd: () => this.subscriptions.dec() };
-        },
-      }),
+    // the same hook objects for every subscription: an idle one keeps no closure of its own here
+    const ended = { onEnd: () => this.subscriptions.dec() };
+    const hooks: ReturnType<NonNullable<Plugin["onSubscribe"]>> = {
+      onSubscribeResult: ({ result }) => {
+        if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
+        this.subscriptions.inc();
+        return ended;
+      },
     };
+    return { onSubscribe: () => hooks };
   }
 
   /** Counts one event handed to a subscriber of `stream`, and its lag when it is live (`at`: ISO-8601 time, or a Date). */

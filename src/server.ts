@@ -170,6 +170,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         ctx.extra.viewer = viewer;
         ctx.extra.connectionId = randomUUID();
         ctx.extra.clientIp = clientIpOf(ctx.extra.request, app.config.TRUST_PROXY);
+        forgetHandshake(ctx);
         app.metrics.connections.inc();
         const sockets = sessionSockets.get(viewer.sessionId) ?? new Set();
         sessionSockets.set(viewer.sessionId, sockets.add(ctx.extra.socket));
@@ -249,6 +250,16 @@ function authorizationOf(payload: Record<string, unknown> | undefined): string |
   const key = Object.keys(payload ?? {}).find((k) => k.toLowerCase() === "authorization");
   const value = key ? payload![key] : undefined;
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Lets go of what graphql-ws keeps of a socket's handshake for the socket's whole
+ * life though nothing reads it after `onConnect`: the upgrade request (its headers,
+ * about 1 KB per connection) and the connection_init payload (the access token).
+ */
+function forgetHandshake(ctx: { extra: object; connectionParams?: unknown }): void {
+  (ctx.extra as { request?: unknown }).request = undefined;
+  (ctx as { connectionParams?: unknown }).connectionParams = undefined;
 }
 
 /** `errors` without Yoga's HTTP status hints (`extensions.http`), which are not for WebSocket clients. */

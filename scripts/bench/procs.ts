@@ -75,14 +75,14 @@ const SERVER_NODE_ARGS = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(B
 
 /**
  * Starts `script` (relative to the repo root) as `node --import tsx <script>`
- * with `env` on top of this process's and PORT/HOST set; resolves once
+ * (plus --expose-gc and gc-on-signal.ts, for {@link forcedGcHeapBytes}) with `env` on top of this process's and PORT/HOST set; resolves once
  * `GET /health` answers 200; rejects with its output when it exits first or
  * is not ready within `timeoutMs`.
  */
 export async function startServer(label: string, script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, [...SERVER_NODE_ARGS, "--import", "tsx", script], {
+    spawn(process.execPath, [...SERVER_NODE_ARGS, "--expose-gc", "--import", "tsx", "--import", "./scripts/bench/gc-on-signal.ts", script], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "warn", HOST: "127.0.0.1", ...env, PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
@@ -193,6 +193,16 @@ export async function waitForMetric(urls: string[], name: string, target: number
     if (sum >= target || Date.now() > deadline) return sum;
     await sleep(250);
   }
+}
+
+/**
+ * Heap in use by `server` right after a full GC (SIGUSR2 → gc-on-signal.ts; read
+ * 500 ms later from /metrics), in bytes; null when /metrics does not expose it.
+ */
+export async function forcedGcHeapBytes(server: Pick<ServerProcess, "pid" | "metricsUrl">): Promise<number | null> {
+  process.kill(server.pid, "SIGUSR2");
+  await sleep(500);
+  return heapUsedBytes(server.metricsUrl);
 }
 
 /** Heap in use per the server's /metrics (`nodejs_heap_size_used_bytes`, prom-client default metrics), or null when it does not expose it. */

@@ -106,7 +106,7 @@ export function markdown(r: BenchResults): string {
     );
   }
   if (r.idle.length) {
-    out.push("\n## Idle connections (one subscription each; memory: lowest sample while settling, before vs after connecting; no forced GC)");
+    out.push("\n## Idle connections (one subscription each; heap after a forced full GC, RSS the lowest sample while settling; before vs after connecting)");
     out.push(
       table(
         ["N conns", "measured in", "connects/s", "heap B/conn", "RSS B/conn", "RSS after MiB", "idle CPU %"],

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { ClientFleet, type SocketSpec } from "./clients.js";
 import { type FanoutMeasurement, graphqlSender, type Load, measureFanout, rawSender, type Sender } from "./fanout.js";
-import { cpuMs, heapUsedBytes, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
+import { cpuMs, forcedGcHeapBytes, heapUsedBytes, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
 import type { BenchData } from "./seed.js";
 import { REDIS_URL } from "../../test/helpers/env.js";
 
@@ -96,12 +96,12 @@ export interface IdleRun {
   rssPerConnectionBytes?: number;
   /** Server CPU while idle with every connection open (presence heartbeats, keep-alive pings), % of one core over `settleMs`. */
   idleCpuPct?: number;
-  /** How long memory is sampled (lowest sample kept) and idle CPU measured after connecting, ms. */
+  /** How long the server settles after connecting (RSS: lowest sample; idle CPU over it; heap after a forced GC at its end), ms. */
   settleMs: number;
   error?: string;
 }
 
-/** Memory is sampled for `beforeMs` on the fresh server and for `afterMs` once every connection is subscribed (idle CPU over that too: ≥ 10 s covers a presence heartbeat). */
+/** The server settles for `beforeMs` when fresh and for `afterMs` once every connection is subscribed; heap is read after a forced GC at the end of each (idle CPU over `afterMs`: ≥ 10 s covers a presence heartbeat). */
 export interface IdleTiming {
   beforeMs: number;
   afterMs: number;
@@ -181,24 +181,32 @@ async function memoryOf(servers: ServerProcess[]): Promise<ServerMemory> {
   return { heapUsedBytes: await Promise.all(servers.map((s) => heapUsedBytes(s.metricsUrl))), rssBytes: servers.map((s) => rssBytes(s.pid)) };
 }
 
+/** Forced-GC heap readings per memory measurement (see {@link settledMemory}). */
+const GC_SAMPLES = 3;
+
 /**
- * Heap and RSS of a server over `settleMs` of quiet: the lowest of samples
- * taken every 500 ms (heap from /metrics, null when absent; RSS from /proc),
- * which drops most uncollected garbage without forcing a GC; and its CPU
- * over that time (% of one core).
+ * Heap and RSS of a server after `settleMs` of quiet: heap the lowest of
+ * {@link GC_SAMPLES} readings 1 s apart, each right after a forced full GC
+ * (procs.ts forcedGcHeapBytes; null when /metrics has none), so it counts live
+ * objects only and not the work in flight at one instant (a presence heartbeat);
+ * RSS the lowest of samples taken every 500 ms (from /proc); and its CPU over
+ * `settleMs` (% of one core, before the GCs).
  */
 async function settledMemory(server: ServerProcess, settleMs: number): Promise<{ heap: number | null; rss: number; cpuPct: number }> {
   const cpu0 = cpuMs(server.pid);
   const t0 = Date.now();
-  let heap: number | null = null;
   let rss = Infinity;
   do {
     await sleep(Math.min(500, settleMs));
-    const h = await heapUsedBytes(server.metricsUrl);
-    if (h !== null) heap = Math.min(heap ?? Infinity, h);
     rss = Math.min(rss, rssBytes(server.pid));
   } while (Date.now() - t0 < settleMs);
   const cpuPct = Math.round(((cpuMs(server.pid) - cpu0) / (Date.now() - t0)) * 1000) / 10;
+  let heap: number | null = null;
+  for (let i = 0; i < GC_SAMPLES; i++) {
+    if (i > 0) await sleep(1000);
+    const h = await forcedGcHeapBytes(server);
+    if (h !== null) heap = Math.min(heap ?? Infinity, h);
+  }
   return { heap, rss, cpuPct };
 }
 

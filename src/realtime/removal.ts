@@ -14,30 +14,45 @@ export function removes(event: RoomEventPayload, userId: string): boolean {
  * unsubscribes) stops both.
  */
 export function endWhenRemoved<T>(pubsub: PubSubEngine, roomId: string, userId: string, iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
-  const watch = pubsub.subscribe(
-    topics.roomEvents(roomId),
-    (event: RoomEventPayload) => {
-      if (removes(event, userId)) void stop();
-    },
-    {},
-  );
-  let stopped = false;
-  const stop = async (): Promise<IteratorResult<T>> => {
-    if (!stopped) {
-      stopped = true;
-      pubsub.unsubscribe(await watch);
+  return new EndWhenRemoved(pubsub, roomId, userId, iterator);
+}
+
+/** The wrapper of {@link endWhenRemoved}; a class, so that an idle subscriber keeps its fields and one bus listener, not a closure per method. */
+class EndWhenRemoved<T> implements AsyncIterableIterator<T> {
+  private readonly watch: Promise<number>;
+  private stopped = false;
+
+  constructor(
+    private readonly pubsub: PubSubEngine,
+    roomId: string,
+    private readonly userId: string,
+    private readonly iterator: AsyncIterableIterator<T>,
+  ) {
+    this.watch = pubsub.subscribe(topics.roomEvents(roomId), (event: RoomEventPayload) => this.heard(event), {});
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return this.iterator.next();
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.pubsub.unsubscribe(await this.watch);
     }
-    return iterator.return ? iterator.return() : { done: true, value: undefined };
-  };
-  return {
-    next: () => iterator.next(),
-    return: stop,
-    throw: async (error) => {
-      await stop();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    return this.iterator.return ? this.iterator.return() : { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<T>> {
+    await this.return();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private heard(event: RoomEventPayload): void {
+    if (removes(event, this.userId)) void this.return();
+  }
 }

@@ -41,93 +41,117 @@ export interface StreamSource<T> {
  * unsubscribes at once even while a `next()` is pending.
  */
 export async function sequencedStream<T>(source: StreamSource<T>, after: number | null): Promise<AsyncIterableIterator<T>> {
-  const live: T[] = [];
-  let wake: (() => void) | null = null;
-  let closed = false;
-  const subscription = await source.pubsub.subscribe(
-    source.topic,
-    (item: T) => {
-      live.push(item);
-      wake?.();
-    },
-    {},
-  );
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    source.pubsub.unsubscribe(subscription);
-    wake?.();
-  };
-  let head: number;
-  try {
-    head = await source.head();
-    await source.ready?.();
-    if (after !== null && after > head) throw badInput("after", "after is beyond the newest item of this room");
-  } catch (e) {
-    close();
-    throw e;
+  const stream = new SequencedStream(source);
+  await stream.start(after);
+  return stream;
+}
+
+/**
+ * The state of one {@link sequencedStream}. A class, so that an idle stream
+ * holds its fields and one bus listener, not a closure per step: every
+ * subscriber of a node keeps one for as long as it stays subscribed.
+ */
+class SequencedStream<T> implements AsyncIterableIterator<T> {
+  /** Live items received and not yet yielded. */
+  private live: T[] = [];
+  /** Stored items read and not yet yielded. */
+  private backlog: T[] = [];
+  /** Resolves a `next()` waiting for a live item. */
+  private wake: (() => void) | null = null;
+  private subscription: number | null = null;
+  private closed = false;
+  private ended = false;
+  /** The newest stored seq when the stream started. */
+  private head = 0;
+  /** The seq of the last item yielded (or the cursor it started after). */
+  private last = 0;
+  /** Stored items are to be read before live ones (replay after `after`, or a gap being filled). */
+  private replaying = false;
+  /** The live item at the front of `live` came after a gap being filled from storage. */
+  private filling = false;
+
+  constructor(private readonly source: StreamSource<T>) {}
+
+  /** Steps 1 and 2: subscribes, reads `head`, runs `ready`; closes the stream and rethrows on failure. */
+  async start(after: number | null): Promise<void> {
+    const { source } = this;
+    this.subscription = await source.pubsub.subscribe(source.topic, (item: T) => this.receive(item), {});
+    try {
+      this.head = await source.head();
+      await source.ready?.();
+      if (after !== null && after > this.head) throw badInput("after", "after is beyond the newest item of this room");
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    this.last = after ?? this.head;
+    this.replaying = after !== null && after < this.head;
   }
 
-  let last = after ?? head;
-  let backlog: T[] = [];
-  let replaying = after !== null && after < head;
-  let filling = false; // the live item at the front of `live` came after a gap being filled from storage
-  let ended = false;
-
-  const nextLive = async (): Promise<T | null> => {
-    while (live.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
-    wake = null;
-    return closed ? null : live.shift()!;
-  };
-
-  const next = async (): Promise<IteratorResult<T>> => {
+  async next(): Promise<IteratorResult<T>> {
+    const { source } = this;
     for (;;) {
-      if (closed || ended) {
-        close();
+      if (this.closed || this.ended) {
+        this.close();
         return { done: true, value: undefined };
       }
-      const stored = backlog.shift();
+      const stored = this.backlog.shift();
       if (stored !== undefined) {
-        if (source.seqOf(stored) <= last) continue;
-        return emit(stored, false);
+        if (source.seqOf(stored) <= this.last) continue;
+        return this.emit(stored, false);
       }
-      if (replaying) {
-        backlog = await source.load(last, PAGE);
-        replaying = backlog.length === PAGE;
+      if (this.replaying) {
+        this.backlog = await source.load(this.last, PAGE);
+        this.replaying = this.backlog.length === PAGE;
         continue;
       }
-      const item = await nextLive();
-      if (item === null) continue;
+      // waits here, not in a helper: each async frame an idle subscriber sits in costs heap
+      while (this.live.length === 0 && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = null;
+      if (this.closed) continue;
+      const item = this.live.shift()!;
       const seq = source.seqOf(item);
-      if (seq <= last) continue;
-      if (seq > last + 1 && !filling) {
+      if (seq <= this.last) continue;
+      if (seq > this.last + 1 && !this.filling) {
         // a gap: what came before `item` is stored by now; replay it, then take `item` again
-        live.unshift(item);
-        replaying = filling = true;
+        this.live.unshift(item);
+        this.replaying = this.filling = true;
         continue;
       }
       // (still a gap after filling: those seqs are not stored, e.g. a deleted room's last event)
-      filling = false;
-      return emit(item, true);
+      this.filling = false;
+      return this.emit(item, true);
     }
-  };
+  }
 
-  const emit = (item: T, live: boolean): IteratorResult<T> => {
+  async return(): Promise<IteratorResult<T>> {
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private receive(item: T): void {
+    this.live.push(item);
+    this.wake?.();
+  }
+
+  private emit(item: T, live: boolean): IteratorResult<T> {
+    const { source } = this;
     source.delivered?.(item, live);
-    last = source.seqOf(item);
-    if (last > head && source.endsWith?.(item)) ended = true;
+    this.last = source.seqOf(item);
+    if (this.last > this.head && source.endsWith?.(item)) this.ended = true;
     return { done: false, value: item };
-  };
+  }
 
-  const iterator: AsyncIterableIterator<T> = {
-    next,
-    return: async () => {
-      close();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.subscription !== null) this.source.pubsub.unsubscribe(this.subscription);
+    this.wake?.();
+  }
 }
 
 /**

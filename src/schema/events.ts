@@ -1,7 +1,9 @@
+import type { PubSubEngine } from "graphql-subscriptions";
 import { requireMember } from "../chat/access.js";
+import type { App } from "../context.js";
 import { storedEvents } from "../realtime/events.js";
 import { removes } from "../realtime/removal.js";
-import { parseCursor, sequencedStream } from "../realtime/stream.js";
+import { parseCursor, sequencedStream, type StreamSource } from "../realtime/stream.js";
 import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
@@ -140,6 +142,45 @@ const UserEvent = builder.unionType("UserEvent", {
   resolveType: (event) => ("kind" in event && event.kind ? event.kind : "ContactRequest"),
 });
 
+/** A room's events as a sequenced stream for `viewerId`, ending with their removal (a class: every idle subscriber keeps one). */
+class RoomEvents implements StreamSource<RoomEventPayload> {
+  readonly pubsub: PubSubEngine;
+  readonly topic: string;
+
+  constructor(
+    private readonly app: App,
+    private readonly roomId: string,
+    private readonly viewerId: string,
+  ) {
+    this.pubsub = app.pubsub;
+    this.topic = topics.roomEvents(roomId);
+  }
+
+  seqOf(e: RoomEventPayload): number {
+    return e.seq;
+  }
+
+  async head(): Promise<number> {
+    return (await this.app.db.room.findUnique({ where: { id: this.roomId }, select: { lastEventSeq: true } }))?.lastEventSeq ?? 0;
+  }
+
+  load(afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
+    return storedEvents(this.app.db, this.roomId, afterSeq, limit);
+  }
+
+  async ready(): Promise<void> {
+    await requireMember(this.app.db, this.roomId, this.viewerId);
+  }
+
+  endsWith(e: RoomEventPayload): boolean {
+    return removes(e, this.viewerId);
+  }
+
+  delivered(e: RoomEventPayload, live: boolean): void {
+    this.app.metrics.deliveredOn("roomEvents", e.at, live);
+  }
+}
+
 builder.subscriptionFields((t) => ({
   roomEvents: t.field({
     type: RoomEvent,
@@ -147,23 +188,7 @@ builder.subscriptionFields((t) => ({
       "A room's events in seq order, the viewer's own included. Members only. With `after` (an event's cursor) it first replays every event stored after it, then continues live, with no gap and no duplicate. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
-    subscribe: (_root, args, ctx) => {
-      const viewerId = ctx.viewer!.userId;
-      const after = parseCursor(args.after, "a cursor from a RoomEvent");
-      return sequencedStream<RoomEventPayload>(
-        {
-          pubsub: ctx.app.pubsub,
-          topic: topics.roomEvents(args.roomId),
-          seqOf: (e) => e.seq,
-          head: async () => (await ctx.app.db.room.findUnique({ where: { id: args.roomId }, select: { lastEventSeq: true } }))?.lastEventSeq ?? 0,
-          load: (afterSeq, limit) => storedEvents(ctx.app.db, args.roomId, afterSeq, limit),
-          ready: async () => void (await requireMember(ctx.app.db, args.roomId, viewerId)),
-          endsWith: (e) => removes(e, viewerId),
-          delivered: (e, live) => ctx.app.metrics.deliveredOn("roomEvents", e.at, live),
-        },
-        after,
-      );
-    },
+    subscribe: (_root, args, ctx) => sequencedStream(new RoomEvents(ctx.app, args.roomId, ctx.viewer!.userId), parseCursor(args.after, "a cursor from a RoomEvent")),
     resolve: (event: RoomEventPayload) => event,
   }),
   myEvents: t.field({

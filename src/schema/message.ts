@@ -4,9 +4,10 @@ import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
-import type { Context } from "../context.js";
+import type { PubSubEngine } from "graphql-subscriptions";
+import type { App, Context } from "../context.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
-import { parseCursor, sequencedStream } from "../realtime/stream.js";
+import { parseCursor, sequencedStream, type StreamSource } from "../realtime/stream.js";
 import { builder } from "./builder.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
@@ -60,7 +61,7 @@ builder.prismaObject("MessageEdit", {
 
 /** The other members whose read marker reached `message` (members hiding read receipts left out). */
 async function readers(ctx: Context, message: { roomId: string; senderId: string; seq: number }): Promise<string[]> {
-  const markers = await ctx.readMarkersLoader.load(message.roomId);
+  const markers = await ctx.loaders.readMarkers.load(message.roomId);
   return markers.filter((m) => m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
 }
 
@@ -250,6 +251,42 @@ builder.mutationFields((t) => ({
   }),
 }));
 
+/** A room's messages as a sequenced stream for `viewerId` (a class: every idle subscriber keeps one). */
+class RoomMessages implements StreamSource<MessageAddedPayload> {
+  readonly pubsub: PubSubEngine;
+  readonly topic: string;
+
+  constructor(
+    private readonly app: App,
+    private readonly roomId: string,
+    private readonly viewerId: string,
+  ) {
+    this.pubsub = app.pubsub;
+    this.topic = topics.messageAdded(roomId);
+  }
+
+  seqOf(p: MessageAddedPayload): number {
+    return p.message.seq;
+  }
+
+  async head(): Promise<number> {
+    return (await this.app.db.room.findUnique({ where: { id: this.roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0;
+  }
+
+  async load(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
+    const rows = await this.app.db.message.findMany({ where: { roomId: this.roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit });
+    return rows.map((m) => ({ message: messageToJson(m) }));
+  }
+
+  async ready(): Promise<void> {
+    await requireMember(this.app.db, this.roomId, this.viewerId);
+  }
+
+  delivered(p: MessageAddedPayload, live: boolean): void {
+    this.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live);
+  }
+}
+
 builder.subscriptionField("messageAdded", (t) =>
   t.field({
     type: MessageRef,
@@ -258,22 +295,9 @@ builder.subscriptionField("messageAdded", (t) =>
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
-      const { roomId } = args;
       const after = parseCursor(args.after, "the seq of a message, as a string");
-      const messages = await sequencedStream<MessageAddedPayload>(
-        {
-          pubsub: ctx.app.pubsub,
-          topic: topics.messageAdded(roomId),
-          seqOf: (p) => p.message.seq,
-          head: async () => (await ctx.app.db.room.findUnique({ where: { id: roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0,
-          load: async (afterSeq, limit) =>
-            (await ctx.app.db.message.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit })).map((m) => ({ message: messageToJson(m) })),
-          ready: async () => void (await requireMember(ctx.app.db, roomId, ctx.viewer!.userId)),
-          delivered: (p, live) => ctx.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live),
-        },
-        after,
-      );
-      return endWhenRemoved(ctx.app.pubsub, roomId, ctx.viewer!.userId, messages);
+      const messages = await sequencedStream(new RoomMessages(ctx.app, args.roomId, ctx.viewer!.userId), after);
+      return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer!.userId, messages);
     },
     resolve: (payload: MessageAddedPayload): Message => messageFromJson(payload.message),
   }),

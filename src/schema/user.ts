@@ -56,14 +56,14 @@ export const UserRef = builder.prismaObject("User", {
       type: PresenceStatusEnum,
       description:
         "ONLINE (or AWAY, when the user chose it) while the user has a WebSocket open on any node; else OFFLINE. Always OFFLINE to others when the user hides their online status or has blocked the viewer.",
-      resolve: async (user, _args, ctx) => (await ctx.presenceLoader.load(user.id)).status,
+      resolve: async (user, _args, ctx) => (await ctx.loaders.presence.load(user.id)).status,
     }),
     lastSeenAt: t.field({
       type: "DateTime",
       nullable: true,
       description: "When the user was last connected; null to others in the cases where status is always OFFLINE.",
       select: { lastSeenAt: true },
-      resolve: async (user, _args, ctx) => ((await ctx.presenceLoader.load(user.id)).hidden ? null : user.lastSeenAt),
+      resolve: async (user, _args, ctx) => ((await ctx.loaders.presence.load(user.id)).hidden ? null : user.lastSeenAt),
     }),
     language: t.exposeString("language", { description: "BCP 47 tag, e.g. en or pt-BR." }),
     timezone: t.exposeString("timezone", { description: "IANA time zone, e.g. Europe/Paris." }),
