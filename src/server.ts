@@ -159,7 +159,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams)).catch((err: unknown) => {
           if (!isDatabaseUnavailable(err)) throw err;
           // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
-          ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, "Database unavailable; retry later");
+          ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);
           return undefined;
         });
         if (viewer === undefined) return false;

@@ -41,7 +41,7 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
  * of users/privacy.ts blockedEitherWay.
  * @throws FORBIDDEN for a blocked pair; NOT_FOUND / FORBIDDEN for non-members.
  */
-async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
+export async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
   const [row] = await db.$queryRaw<(NullableFields<RoomMember> & { roomType: RoomType; blocked: boolean })[]>`
     SELECT r.type AS "roomType", m.*, r.type = 'DIRECT' AND EXISTS (
       SELECT 1 FROM "RoomMember" o JOIN "Block" b

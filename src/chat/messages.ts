@@ -6,7 +6,7 @@ import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import { type Message, type MessageType, Prisma, type Room, type RoomMember } from "../generated/prisma/client.js";
 import { type Events, eventSql, type StoredAs } from "../realtime/events.js";
 import { type MessageAddedPayload, messageToJson, type RoomEventData, topics } from "../realtime/topics.js";
-import { requireMember, requirePoster, requireUnblockedMember } from "./access.js";
+import { requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
@@ -168,7 +168,7 @@ export class Messages {
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN otherwise.
    */
   async delete(userId: string, messageId: string): Promise<Message> {
-    const { message, membership } = await this.visible(userId, messageId);
+    const { message, membership } = await this.visible(userId, messageId, requireMember);
     if (message.senderId !== userId && membership.role === "MEMBER") throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
     const { message: tombstone, files } = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
@@ -206,9 +206,8 @@ export class Messages {
    * (role, deleted message, the room has MAX_PINNED pinned already, a DIRECT room of a blocked pair).
    */
   async pin(userId: string, messageId: string, pinned: boolean): Promise<Message> {
-    const { message, membership } = await this.visible(userId, messageId, requireUnblockedMember);
-    const room = await this.db.room.findUniqueOrThrow({ where: { id: message.roomId }, select: { type: true } });
-    if (room.type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
+    const { message, membership: { membership, type } } = await this.visible(userId, messageId, unblockedMember);
+    if (type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
     return this.events.transaction(this.db, async (tx, record) => {
       await lockRoom(tx, message.roomId); // counts and pins one at a time per room
       const current = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
@@ -245,7 +244,7 @@ export class Messages {
    * The message and the viewer's membership of its room, checked by `access`.
    * @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined; what `access` throws.
    */
-  private async visible(userId: string, messageId: string, access = requireMember): Promise<{ message: Message; membership: RoomMember }> {
+  private async visible<M>(userId: string, messageId: string, access: (db: Db, roomId: string, userId: string) => Promise<M>): Promise<{ message: Message; membership: M }> {
     const message = await this.db.message.findUnique({ where: { id: messageId } });
     if (!message) throw notFound("Message");
     return { message, membership: await access(this.db, message.roomId, userId) };
