@@ -107,9 +107,15 @@ function once(metrics: Metrics, event: unknown, key: string, run: () => Promise<
   if (!result) {
     metrics.sharedExecutions.inc();
     result = run();
-    if (result instanceof Promise) result.then(markShared, () => {});
-    else markShared(result);
     results.set(key, result);
+    if (!(result instanceof Promise)) markShared(result);
+    else {
+      // once done, later subscribers get the result itself: no promise hop each
+      result.then((done) => {
+        markShared(done);
+        results.set(key, done);
+      }, () => {});
+    }
   }
   return result;
 }

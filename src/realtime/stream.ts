@@ -43,12 +43,25 @@ export interface StreamSource<T> {
 export async function sequencedStream<T>(source: StreamSource<T>, after: number | null): Promise<AsyncIterableIterator<T>> {
   const live: T[] = [];
   let wake: (() => void) | null = null;
+  /** A `next()` waiting for a live item with nothing buffered (the fast path, see `next`). */
+  let waiting: ((result: IteratorResult<T> | Promise<IteratorResult<T>>) => void) | null = null;
+  const answer = (result: IteratorResult<T> | Promise<IteratorResult<T>>) => {
+    const resolve = waiting!;
+    waiting = null;
+    resolve(result);
+  };
   let closed = false;
   const subscription = await source.pubsub.subscribe(
     source.topic,
     (item: T) => {
+      // the awaited next item, in order: straight to the waiting next(), as pull() would hand it over
+      if (waiting && source.seqOf(item) === last + 1) {
+        filling = false;
+        return answer(emit(item, true));
+      }
       live.push(item);
-      wake?.();
+      if (waiting) answer(pull());
+      else wake?.();
     },
     {},
   );
@@ -56,6 +69,7 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
     if (closed) return;
     closed = true;
     source.pubsub.unsubscribe(subscription);
+    if (waiting) answer({ done: true, value: undefined });
     wake?.();
   };
   let head: number;
@@ -80,7 +94,8 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
     return closed ? null : live.shift()!;
   };
 
-  const next = async (): Promise<IteratorResult<T>> => {
+  /** The general case: replay, gap filling, duplicates, the end; waits for live items. */
+  const pull = async (): Promise<IteratorResult<T>> => {
     for (;;) {
       if (closed || ended) {
         close();
@@ -117,6 +132,16 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
     last = source.seqOf(item);
     if (last > head && source.endsWith?.(item)) ended = true;
     return { done: false, value: item };
+  };
+
+  /**
+   * Live and caught up (nothing stored or buffered to hand out first): wait for the
+   * listener to hand over the next item, one promise instead of pull()'s chain of
+   * awaits per item (this runs once per subscriber and event).
+   */
+  const next = (): Promise<IteratorResult<T>> => {
+    if (closed || ended || replaying || backlog.length > 0 || live.length > 0) return pull();
+    return new Promise((resolve) => (waiting = resolve));
   };
 
   const iterator: AsyncIterableIterator<T> = {
