@@ -1,8 +1,5 @@
-import type { ExecutionResult } from "graphql";
-import type { WebSocket } from "ws";
-
 /**
- * Serialize a shared subscription result once per node, not once per socket.
+ * Serializing a shared subscription result once per node, not once per socket.
  *
  * graphql-ws builds every outgoing message as `JSON.stringify({ id, type, payload }, jsonMessageReplacer)`
  * and hands the string to the socket. With {@link payloadReplacer} as that replacer,
@@ -11,10 +8,16 @@ import type { WebSocket } from "ws";
  * aside: cached per result object for results marked with {@link markShared}
  * (realtime/shared-execution.ts), `JSON.stringify(payload)` for anything else.
  * {@link spliceSharedJson}'s `send` puts that JSON back where the placeholder is.
- * The bytes on the wire are the same as without either: `{"a":X}` is `{"a":` + JSON(X) + `}`.
- * graphql-ws calls `socket.send` synchronously right after serializing (graphql-ws/use/ws),
- * so the held JSON is the one of the message being sent.
+ * The bytes on the wire are the same as without either: `{"a":X}` is `{"a":` + JSON(X) + `}`
+ * (test/shared-execution.test.ts compares frames). graphql-ws calls `socket.send`
+ * synchronously right after serializing (graphql-ws/use/ws), so the held JSON is the
+ * one of the message being sent; a message that is not sent (socket no longer open)
+ * leaves it to be replaced by the next one.
  */
+import type { ExecutionResult } from "graphql";
+import type { WebSocket } from "ws";
+
+/** What the message's `payload` is serialized as, until {@link spliceSharedJson} replaces it. */
 const PLACEHOLDER = "\u0000payload";
 /** How a message serialized by {@link payloadReplacer} ends: the quoted placeholder and the message's closing brace. */
 const TAIL = `${JSON.stringify(PLACEHOLDER)}}`;
@@ -50,6 +53,7 @@ export function payloadReplacer(key: string, value: unknown): unknown {
   return PLACEHOLDER;
 }
 
+/** The JSON of `value`: for a shared result, computed on first use and cached with it. */
 function jsonOf(value: unknown): string {
   if (typeof value !== "object" || value === null) return JSON.stringify(value);
   const cached = sharedJson.get(value);
