@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type DocumentNode, type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
+import { type DocumentNode, type ExecutionArgs, type ExecutionResult, type execute, type FormattedExecutionResult, GraphQLError, type subscribe } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
@@ -21,6 +21,7 @@ import { admitSubscription, CLOSE_TRY_AGAIN_LATER, guardSocket, type LimitReason
 import { requestContext, requestIdOf } from "./request-context.js";
 import { isRedisUnavailable } from "./realtime/pubsub.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
+import { payloadReplacer, sharedPayload, spliceSharedJson } from "./realtime/shared-json.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
@@ -144,7 +145,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     log.warn({ reason }, "WebSocket closed by a limit");
   };
   // registered before useServer's own listener, so the guard sees each socket first
-  wss.on("connection", (socket) => guardSocket(socket, limits, onLimit));
+  wss.on("connection", (socket) => {
+    guardSocket(socket, limits, onLimit);
+    // outside the guard's send: a frame is whole before the guard measures and queues it
+    spliceSharedJson(socket);
+  });
 
   // session id → this node's open sockets of that session, closed when it is revoked anywhere
   const sessionSockets = new Map<string, Set<WebSocket>>();
@@ -179,6 +184,9 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       },
       // a client sending server-only messages gets 4400, not 4500 (security/ws-messages.ts)
       jsonMessageReviver: refuseServerMessages,
+      // a shared subscription result is serialized once for all its sockets (realtime/shared-json.ts)
+      jsonMessageReplacer: payloadReplacer,
+      onNext: (_ctx, _id, _payload, _args, result) => sharedPayload(result as ExecutionResult) as FormattedExecutionResult | undefined,
       onDisconnect: async (ctx) => {
         const { viewer, connectionId } = ctx.extra;
         const sockets = viewer && sessionSockets.get(viewer.sessionId);

@@ -5,9 +5,12 @@
  * (deliveryState) is executed per subscriber and each viewer gets their own
  * value; different documents are executed apart; SUBSCRIPTION_SHARING=off
  * executes everything per subscriber. Counted by /metrics'
- * chat_shared_executions_total and chat_shared_results_total.
+ * chat_shared_executions_total and chat_shared_results_total. A shared result is
+ * serialized once (src/realtime/shared-json.ts): every socket still gets the
+ * exact bytes of `JSON.stringify({ id, type: "next", payload })`.
  */
 import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { live } from "./helpers/live.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
@@ -44,7 +47,21 @@ function suite(sharing: "on" | "off") {
     return { executions: (await sample("chat_shared_executions_total")) - executions, results: (await sample("chat_shared_results_total")) - results };
   }
 
-  return { server, alice, bob, carol, room, subscribeAll, counted };
+  /** The raw text of every `next` frame `user` gets on a socket of its own running `query` under operation id `id`. */
+  async function rawFrames(user: typeof alice, roomId: string, id: string, query: string) {
+    const ws = new WebSocket(server.wsUrl, "graphql-transport-ws");
+    const frames: string[] = [];
+    await new Promise<void>((resolve) => ws.once("open", () => resolve()));
+    ws.on("message", (data) => {
+      const text = String(data);
+      if (text.includes('"connection_ack"')) ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables: { r: roomId } } }));
+      else frames.push(text);
+    });
+    ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${user.accessToken}` } }));
+    return { frames, close: () => ws.close() };
+  }
+
+  return { server, alice, bob, carol, room, subscribeAll, counted, rawFrames };
 }
 
 describe("SUBSCRIPTION_SHARING=on (the default)", () => {
@@ -77,6 +94,34 @@ describe("SUBSCRIPTION_SHARING=on (the default)", () => {
     expect(aliceOwn!.events.at(-1)!.data!.messageAdded.deliveryState).toBe("SENT");
     expect(bobOwn!.events.at(-1)!.data!.messageAdded.deliveryState).toBeNull();
     expect(bobOther!.events.at(-1)!.data!.messageAdded).toEqual({ id: carolShared!.events.at(-1)!.data!.messageAdded.id, content: "mine" });
+  });
+});
+
+describe("next frames on the wire", () => {
+  const { server, alice, bob, carol, room, rawFrames } = suite("on");
+
+  it("are the exact JSON of { id, type, payload }, for shared and per-viewer results alike", async () => {
+    const { roomId, send } = await room();
+    const metrics = metricsOf(server.url);
+    const before = await metrics.sample("chat_subscriptions_active");
+    // operation ids that look like the serializer's placeholder; content with quotes, escapes and non-ASCII
+    const sockets = await Promise.all([
+      rawFrames(alice, roomId, "a", SHARED),
+      rawFrames(bob, roomId, '"\u0000payload"}', SHARED),
+      rawFrames(carol, roomId, "c", PER_VIEWER),
+    ]);
+    await metrics.until("chat_subscriptions_active", before + 3);
+    const content = 'say "\\u0000payload"} \\ ✓ \u2028 😀';
+    await send(content);
+    await expect.poll(() => sockets.every((s) => s.frames.length === 1)).toBe(true);
+    const [sharedA, sharedB, perViewer] = sockets.map((s) => s.frames[0]!);
+    for (const frame of [sharedA!, sharedB!, perViewer!]) {
+      const message = JSON.parse(frame) as { id: string; type: string; payload: { data: { messageAdded: { content: string } } } };
+      expect(message.payload.data.messageAdded.content).toBe(content);
+      expect(frame).toBe(JSON.stringify({ id: message.id, type: "next", payload: message.payload }));
+    }
+    expect(sharedB).toBe(sharedA!.replace('"id":"a"', `"id":${JSON.stringify('"\u0000payload"}')}`));
+    for (const s of sockets) s.close();
   });
 });
 

@@ -16,6 +16,7 @@ import {
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Metrics } from "../metrics.js";
+import { markShared } from "./shared-json.js";
 
 /**
  * Fields whose value is the same for every viewer allowed to see the event
@@ -105,7 +106,16 @@ function once(metrics: Metrics, event: unknown, key: string, run: () => Promise<
   let result = results.get(key);
   if (!result) {
     metrics.sharedExecutions.inc();
-    results.set(key, (result = run()));
+    result = run();
+    results.set(key, result);
+    if (!(result instanceof Promise)) markShared(result);
+    else {
+      // once done, later subscribers get the result itself: no promise hop each
+      result.then((done) => {
+        markShared(done);
+        results.set(key, done);
+      }, () => {});
+    }
   }
   return result;
 }
@@ -114,8 +124,8 @@ function once(metrics: Metrics, event: unknown, key: string, run: () => Promise<
  * An envelop (Yoga) plugin: a subscription whose selection is viewer-independent
  * ({@link isViewerIndependent}) has each event executed once per node for all its
  * subscribers with the same document, operation name and variables, instead of
- * once per subscriber; they are all handed the same result object (graphql-ws
- * then serializes it per socket). Sharing needs no coordination: the pub/sub
+ * once per subscriber; they are all handed the same result object, which is
+ * serialized once too (realtime/shared-json.ts). Sharing needs no coordination: the pub/sub
  * hands every listener on the node the same parsed event object (Redis message
  * or in-process payload), which keys the memo, so a result lives as long as the
  * event is referenced. Per-subscriber work stays per subscriber: authorization

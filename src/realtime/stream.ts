@@ -56,8 +56,10 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
   private live: T[] = [];
   /** Stored items read and not yet yielded. */
   private backlog: T[] = [];
-  /** Resolves a `next()` waiting for a live item. */
+  /** Resolves pull()'s wait for a live item. */
   private wake: (() => void) | null = null;
+  /** Resolves a `next()` of a caught-up stream, waiting for the next live item (the fast path, see `next`). */
+  private waiting: ((result: IteratorResult<T> | Promise<IteratorResult<T>>) => void) | null = null;
   private subscription: number | null = null;
   private closed = false;
   private ended = false;
@@ -88,7 +90,18 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
     this.replaying = after !== null && after < this.head;
   }
 
-  async next(): Promise<IteratorResult<T>> {
+  /**
+   * Live and caught up (nothing stored or buffered to hand out first): waits for
+   * the listener to hand over the next item, one promise instead of pull()'s chain
+   * of awaits per item (this runs once per subscriber and event).
+   */
+  next(): Promise<IteratorResult<T>> {
+    if (this.closed || this.ended || this.replaying || this.backlog.length > 0 || this.live.length > 0) return this.pull();
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** The general case: replay, gap filling, duplicates, the end; waits for live items. */
+  private async pull(): Promise<IteratorResult<T>> {
     const { source } = this;
     for (;;) {
       if (this.closed || this.ended) {
@@ -134,8 +147,20 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
   }
 
   private receive(item: T): void {
+    // the awaited next item, in order: straight to the waiting next(), as pull() would hand it over
+    if (this.waiting && this.source.seqOf(item) === this.last + 1) {
+      this.filling = false;
+      return this.answer(this.emit(item, true));
+    }
     this.live.push(item);
-    this.wake?.();
+    if (this.waiting) this.answer(this.pull());
+    else this.wake?.();
+  }
+
+  private answer(result: IteratorResult<T> | Promise<IteratorResult<T>>): void {
+    const resolve = this.waiting!;
+    this.waiting = null;
+    resolve(result);
   }
 
   private emit(item: T, live: boolean): IteratorResult<T> {
@@ -150,6 +175,7 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
     if (this.closed) return;
     this.closed = true;
     if (this.subscription !== null) this.source.pubsub.unsubscribe(this.subscription);
+    if (this.waiting) this.answer({ done: true, value: undefined });
     this.wake?.();
   }
 }
