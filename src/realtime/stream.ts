@@ -124,7 +124,11 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
       if (this.closed) continue;
       const item = this.live.shift()!;
       const seq = source.seqOf(item);
-      if (seq <= this.last) continue;
+      if (seq <= this.last) {
+        // a duplicate (or the item a gap fill already read past): any gap it announced is filled
+        this.filling = false;
+        continue;
+      }
       if (seq > this.last + 1 && !this.filling) {
         // a gap: what came before `item` is stored by now; replay it, then take `item` again
         this.live.unshift(item);
