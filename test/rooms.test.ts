@@ -59,6 +59,14 @@ describe("directRoom", () => {
     expect((await gql(server.url, DIRECT, { id: alice.id }, alice.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
     expect(errorCode(await gql(server.url, DIRECT, { id: "00000000-0000-4000-8000-000000000000" }, alice.accessToken))).toBe("NOT_FOUND");
   });
+
+  it("reads a user ID in upper case as the same user: oneself is refused, another user gets the pair's one room", async () => {
+    const DIRECT = `mutation($id: ID!) { directRoom(userId: $id) { id } }`;
+    expect((await gql(server.url, DIRECT, { id: alice.id.toUpperCase() }, alice.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
+    const lower = await gqlOk(server.url, DIRECT, { id: carol.id }, alice.accessToken);
+    const upper = await gqlOk(server.url, DIRECT, { id: carol.id.toUpperCase() }, alice.accessToken);
+    expect(upper.directRoom.id).toBe(lower.directRoom.id);
+  });
 });
 
 describe("joinRoom and leaveRoom", () => {

@@ -94,6 +94,14 @@ describe.each([
     expect(text).toMatch(/event: next\ndata: \{"data":\{"messageAdded":\{[^\n]*"content":"over sse"/);
   });
 
+  it("delivers to a subscription that names the room's ID in upper case (IDs are read case-insensitively)", async () => {
+    const client = wsClient(server.wsUrl, alice.accessToken);
+    const sub = subscribe(client, MESSAGE_ADDED, { roomId: roomId.toUpperCase() });
+    const event = await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "upper" }, bob.accessToken));
+    expect(event.data.messageAdded.room.id).toBe(roomId);
+    await client.dispose();
+  });
+
   it("accepts the connection_init key in any case (Authorization)", async () => {
     const client = wsClient(server.wsUrl, undefined, { connectionParams: { Authorization: `Bearer ${alice.accessToken}` } });
     const sub = subscribe(client, MESSAGE_ADDED, { roomId });

@@ -16,6 +16,13 @@ const codePoints = (s: string) => {
   return n;
 };
 
+/**
+ * An ID: a UUID, lower-cased. PostgreSQL reads a uuid in either case, but ids
+ * are also compared and used as strings (direct-room keys, pub/sub topics, "is
+ * this me?"), so "ABC…" and "abc…" must become the same id before any of that.
+ */
+const uuid = () => z.uuid("must be a valid ID").toLowerCase();
+
 /** The id inside a Prisma connection cursor (plugin-prisma: base64 of `GPC:S:<id>`). */
 const PRISMA_CURSOR = /^GPC:/;
 const UUID_CURSOR = /^GPC:S:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,7 +34,7 @@ const UUID_CURSOR = /^GPC:S:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
  * bound caps argon2 work); phone numbers E.164 (the seeds' "+1234567890" examples).
  */
 export const rules = {
-  id: z.uuid("must be a valid ID"),
+  id: uuid(),
   username: z
     .string()
     .trim()
@@ -48,8 +55,8 @@ export const rules = {
     .min(1, "must not be empty")
     .refine((s) => codePoints(s) <= 5000, "must be at most 5000 characters"),
   clientMessageId: text().min(1).max(128, "must be at most 128 characters"),
-  idList: z.array(z.uuid("must be a valid ID")).max(1000, "at most 1000 IDs"),
-  attachmentIds: z.array(z.uuid("must be a valid ID")).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
+  idList: z.array(uuid()).max(1000, "at most 1000 IDs"),
+  attachmentIds: z.array(uuid()).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
   search: text().trim().max(100, "must be at most 100 characters"),
