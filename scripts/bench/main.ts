@@ -5,7 +5,7 @@
  * load from separate client processes, writes bench-results/latest.json and
  * latest.md (printed too), then drops the database and this run's Redis keys.
  *
- *   npm run bench                          # every scenario, full sizes (≈ 16 min on 2 cores)
+ *   npm run bench                          # every scenario, full sizes (8–16 min on 2 cores)
  *   npm run bench -- --quick               # small N (200 / 1000), ≈ 2 min
  *   npm run bench -- --scenario idle       # one scenario (repeat or comma-separate for more):
  *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes
