@@ -6,7 +6,7 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
-import { type WebSocket, WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
@@ -172,6 +172,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
           ctx.extra.socket.close(CLOSE_FORBIDDEN, "Forbidden: missing, invalid or expired access token");
           return false;
         }
+        // the client went while its token was checked: nothing to register (onClose has run, or runs with nothing to undo)
+        if (ctx.extra.socket.readyState !== WebSocket.OPEN) return false;
         ctx.extra.viewer = viewer;
         ctx.extra.connectionId = randomUUID();
         ctx.extra.clientIp = clientIpOf(ctx.extra.request, app.config.TRUST_PROXY);
@@ -187,7 +189,9 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       // a shared subscription result is serialized once for all its sockets (realtime/shared-json.ts)
       jsonMessageReplacer: payloadReplacer,
       onNext: (_ctx, _id, _payload, _args, result) => sharedPayload(result as ExecutionResult) as FormattedExecutionResult | undefined,
-      onDisconnect: async (ctx) => {
+      // onClose, not onDisconnect: graphql-ws skips onDisconnect for a socket that closed before onConnect returned,
+      // and what onConnect registered (above, synchronously once the socket is known open) must go with any socket
+      onClose: async (ctx) => {
         const { viewer, connectionId } = ctx.extra;
         const sockets = viewer && sessionSockets.get(viewer.sessionId);
         if (sockets?.delete(ctx.extra.socket) && sockets.size === 0) sessionSockets.delete(viewer!.sessionId);

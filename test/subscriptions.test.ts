@@ -2,6 +2,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { gqlOk, registerUsers, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { metricsOf } from "./helpers/metrics.js";
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
 
 const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content sender { id username } room { id } } }`;
@@ -198,5 +199,32 @@ describe.each([
     expect(new Date(offline.data.presence.lastSeenAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
     sub.stop();
     await client.dispose();
+  });
+
+  it("forgets a socket that closed while its token was being checked: its user is not left ONLINE", async () => {
+    const [dave] = await registerUsers(server.url, ["dave"]);
+    // the check reads the Session table: held locked, it waits until the client has gone
+    let gone!: () => void;
+    const closed = new Promise<void>((resolve) => (gone = resolve));
+    const locked = server.app.db.$transaction(async (tx) => {
+      await tx.$executeRaw`LOCK TABLE "Session" IN ACCESS EXCLUSIVE MODE`;
+      const socket = new WebSocket(server.wsUrl, "graphql-transport-ws");
+      socket.on("open", () => {
+        socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${dave!.accessToken}` } }));
+        socket.close(1000);
+      });
+      socket.on("close", () => gone());
+      await closed;
+      // and the server has seen the close too
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    await locked;
+    // a later socket of dave's comes and goes: he is OFFLINE after it, and no connection is counted
+    const later = await new Promise<ReturnType<typeof wsClient>>((resolve) => {
+      const c = wsClient(server.wsUrl, dave!.accessToken, { on: { connected: () => resolve(c) } });
+    });
+    await later.dispose();
+    await metricsOf(server.url).until("chat_websocket_connections", 0);
+    expect((await gqlOk(server.url, `{ me { status } }`, {}, dave!.accessToken)).me.status).toBe("OFFLINE");
   });
 });
