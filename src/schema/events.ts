@@ -1,11 +1,10 @@
-import type { PubSubEngine } from "graphql-subscriptions";
-import { requireMember } from "../chat/access.js";
 import type { App } from "../context.js";
 import { storedEvents } from "../realtime/events.js";
 import { removes } from "../realtime/removal.js";
-import { parseCursor, sequencedStream, type StreamSource } from "../realtime/stream.js";
+import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
+import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { type ContactRequestShape, ContactRequestRef } from "./contact.js";
 import type { Notification } from "../generated/prisma/client.js";
@@ -143,17 +142,9 @@ const UserEvent = builder.unionType("UserEvent", {
 });
 
 /** A room's events as a sequenced stream for `viewerId`, ending with their removal (a class: every idle subscriber keeps one). */
-class RoomEvents implements StreamSource<RoomEventPayload> {
-  readonly pubsub: PubSubEngine;
-  readonly topic: string;
-
-  constructor(
-    private readonly app: App,
-    private readonly roomId: string,
-    private readonly viewerId: string,
-  ) {
-    this.pubsub = app.pubsub;
-    this.topic = topics.roomEvents(roomId);
+class RoomEvents extends RoomStreamSource<RoomEventPayload> {
+  constructor(app: App, roomId: string, viewerId: string) {
+    super(app, roomId, viewerId, topics.roomEvents(roomId));
   }
 
   seqOf(e: RoomEventPayload): number {
@@ -166,10 +157,6 @@ class RoomEvents implements StreamSource<RoomEventPayload> {
 
   load(afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
     return storedEvents(this.app.db, this.roomId, afterSeq, limit);
-  }
-
-  async ready(): Promise<void> {
-    await requireMember(this.app.db, this.roomId, this.viewerId);
   }
 
   endsWith(e: RoomEventPayload): boolean {

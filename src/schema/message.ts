@@ -4,11 +4,11 @@ import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
-import type { PubSubEngine } from "graphql-subscriptions";
 import type { App, Context } from "../context.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
-import { parseCursor, sequencedStream, type StreamSource } from "../realtime/stream.js";
+import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { builder } from "./builder.js";
+import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
 import { rules } from "./validation.js";
@@ -252,17 +252,9 @@ builder.mutationFields((t) => ({
 }));
 
 /** A room's messages as a sequenced stream for `viewerId` (a class: every idle subscriber keeps one). */
-class RoomMessages implements StreamSource<MessageAddedPayload> {
-  readonly pubsub: PubSubEngine;
-  readonly topic: string;
-
-  constructor(
-    private readonly app: App,
-    private readonly roomId: string,
-    private readonly viewerId: string,
-  ) {
-    this.pubsub = app.pubsub;
-    this.topic = topics.messageAdded(roomId);
+class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
+  constructor(app: App, roomId: string, viewerId: string) {
+    super(app, roomId, viewerId, topics.messageAdded(roomId));
   }
 
   seqOf(p: MessageAddedPayload): number {
@@ -276,10 +268,6 @@ class RoomMessages implements StreamSource<MessageAddedPayload> {
   async load(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
     const rows = await this.app.db.message.findMany({ where: { roomId: this.roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit });
     return rows.map((m) => ({ message: messageToJson(m) }));
-  }
-
-  async ready(): Promise<void> {
-    await requireMember(this.app.db, this.roomId, this.viewerId);
   }
 
   delivered(p: MessageAddedPayload, live: boolean): void {
