@@ -58,7 +58,7 @@ try {
       let previous: string | null = null;
       for (let i = 0; i < MESSAGES_PER_ROOM; i++) {
         const sender = members[i % members.length]!;
-        const message = await app.messages.send(sender.id, {
+        const message = await app.messages.send({ userId: sender.id, sessionId: null }, {
           roomId: room.id,
           content: `${LINES[i % LINES.length]}${i === 7 ? ` @${members[(i + 1) % members.length]!.username}` : ""}`,
           replyToId: i % 9 === 4 ? previous : null,
@@ -70,13 +70,13 @@ try {
       const last = previous!;
       for (const m of members) await app.messages.markRead(m.id, room.id, last);
     }
-    const root = await app.messages.send(alice.id, { roomId: lobby.id, content: "Ideas for the offsite? Reply in the thread" });
+    const root = await app.messages.send({ userId: alice.id, sessionId: null }, { roomId: lobby.id, content: "Ideas for the offsite? Reply in the thread" });
     for (const [u, idea] of [
       [bob, "A lake"],
       [carol, "Mountains!"],
       [erin, "Anywhere with good coffee"],
     ] as const) {
-      await app.messages.send(u.id, { roomId: lobby.id, content: idea, threadRootId: root.id });
+      await app.messages.send({ userId: u.id, sessionId: null }, { roomId: lobby.id, content: idea, threadRootId: root.id });
       sent++;
     }
     await app.messages.pin(alice.id, root.id, true);

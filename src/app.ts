@@ -11,7 +11,7 @@ import { Messages } from "./chat/messages.js";
 import { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { App } from "./context.js";
-import { makePrisma } from "./db/client.js";
+import { makePrisma, WritePool } from "./db/client.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import { Metrics } from "./metrics.js";
@@ -35,6 +35,12 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   const db = makePrisma(databaseUrl);
   if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
   await migrate(db, databaseUrl);
+  const writes = new WritePool(
+    databaseUrl,
+    config.DATABASE_WRITE_POOL_SIZE,
+    (err) => logger.warn({ err }, "write pool: idle connection lost"),
+    logger.isLevelEnabled("trace") ? (sql) => logger.trace({ sql, pool: "writes" }, "sql") : undefined,
+  );
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   const metrics = new Metrics();
@@ -83,7 +89,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     invites: new Invites(db, events),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, events, attachments),
+    messages: new Messages(db, writes, events, attachments),
     typing,
     presence,
   };
@@ -96,6 +102,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
       await expiry.close();
       await presence.close();
       await bus.close();
+      await writes.close();
       await db.$disconnect();
       await embedded?.stop();
     },

@@ -22,6 +22,11 @@ const EnvSchema = z
     HOST: z.string().default("0.0.0.0"),
     /** PostgreSQL URL; unset → embedded PostgreSQL under DATA_DIR. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+    /**
+     * Connections reserved for sendMessage's statement (db/client.ts WritePool), besides
+     * Prisma's pool of 10: subscription set-up and background work never make a send wait.
+     */
+    DATABASE_WRITE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
     /** Redis URL; unset → in-process pub/sub (one node only). */
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     /** Prefix of this deployment's Redis keys (presence, typing); nodes of one deployment share it. */

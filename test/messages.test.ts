@@ -43,6 +43,17 @@ describe("sendMessage", () => {
     expect(await server.app.db.message.count({ where: { clientMessageId: "c-123" } })).toBe(1);
   });
 
+  it("returns one message for a clientMessageId sent to two rooms at once (the loser meets the unique key, not the room lock)", async () => {
+    const other = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Twin", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    for (let i = 0; i < 5; i++) {
+      const key = `twin-${i}`;
+      const results = await Promise.all([roomId, other, roomId, other].map((r) => gql(server.url, SEND, { input: { roomId: r, content: "twice", clientMessageId: key } }, alice.accessToken)));
+      expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined, undefined]);
+      expect(new Set(results.map((r) => r.data?.sendMessage.id)).size).toBe(1);
+      expect(await server.app.db.message.count({ where: { clientMessageId: key } })).toBe(1);
+    }
+  });
+
   it.each([
     ["empty", ""],
     ["blank", "   \n "],

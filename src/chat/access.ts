@@ -17,7 +17,7 @@ export async function requireMember(db: Db, roomId: string, userId: string): Pro
 }
 
 /** The error for a non-member of a room of `type` (undefined: no such room): see {@link requireMember}. */
-function notMember(type: RoomType | undefined) {
+export function notMember(type: RoomType | undefined) {
   return type === "PUBLIC" ? forbidden("Only members of this room can do that; join it first") : notFound("Room");
 }
 
@@ -35,23 +35,20 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
  * Like {@link requireMember}, and not one of a DIRECT room's two members while
  * either has blocked the other (seed 001; README Contacts and blocking): a block
  * stops whatever reaches the other member, so reacting, editing and pinning too,
- * not only posting. Returns the membership and the room's type. One SQL statement
- * (it runs on every send): the room's type, the membership (nulls for a
- * non-member), and the block state of a DIRECT room's other member, by the rule
- * of users/privacy.ts blockedEitherWay.
+ * not only posting. Returns the membership and the room's type. One SQL statement:
+ * the room's type, the membership (nulls for a non-member), and the block state
+ * of a DIRECT room's other member (SQL function chat_dm_blocked, which the send
+ * statement uses too; users/privacy.ts blockedEitherWay is the same rule in Prisma).
  * @throws FORBIDDEN for a blocked pair; NOT_FOUND / FORBIDDEN for non-members.
  */
 export async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
   const [row] = await db.$queryRaw<(NullableFields<RoomMember> & { roomType: RoomType; blocked: boolean })[]>`
-    SELECT r.type AS "roomType", m.*, r.type = 'DIRECT' AND EXISTS (
-      SELECT 1 FROM "RoomMember" o JOIN "Block" b
-        ON (b."blockerId" = ${userId}::uuid AND b."blockedId" = o."userId") OR (b."blockerId" = o."userId" AND b."blockedId" = ${userId}::uuid)
-      WHERE o."roomId" = r.id AND o."userId" <> ${userId}::uuid) AS blocked
+    SELECT r.type AS "roomType", m.*, chat_dm_blocked(r.id, ${userId}::uuid) AS blocked
     FROM "Room" r LEFT JOIN "RoomMember" m ON m."roomId" = r.id AND m."userId" = ${userId}::uuid
     WHERE r.id = ${roomId}::uuid`;
   if (!row?.userId) throw notMember(row?.roomType);
   const { roomType: type, blocked, ...membership } = row;
-  if (blocked) throw forbidden("You cannot message this user");
+  if (blocked) throw blockedPair();
   return { membership: membership as RoomMember, type };
 }
 
@@ -74,9 +71,15 @@ export async function requireUnblockedMember(db: Db, roomId: string, userId: str
  */
 export async function requirePoster(db: Db, roomId: string, userId: string): Promise<RoomMember> {
   const { membership, type } = await unblockedMember(db, roomId, userId);
-  if (type === "BROADCAST" && membership.role === "MEMBER") throw forbidden("Only the room's OWNER and ADMINs post in a BROADCAST room");
+  if (type === "BROADCAST" && membership.role === "MEMBER") throw broadcastMember();
   return membership;
 }
+
+/** The error for either member of a DIRECT room whose pair is blocked (seed 001). */
+export const blockedPair = () => forbidden("You cannot message this user");
+
+/** The error for a BROADCAST room's MEMBER who tries to post. */
+export const broadcastMember = () => forbidden("Only the room's OWNER and ADMINs post in a BROADCAST room");
 
 /**
  * A `where` on Notification: its message is in a room `userId` is a member of

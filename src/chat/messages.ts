@@ -1,12 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { Db, PrismaClient } from "../db/client.js";
+import { type Db, type PrismaClient, WritePool } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { badInput, forbidden, notFound } from "../errors.js";
+import { badInput, forbidden, notFound, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
-import { type Message, type MessageType, Prisma, type Room, type RoomMember } from "../generated/prisma/client.js";
-import { type Events, eventSql, type StoredAs } from "../realtime/events.js";
-import { type MessageAddedPayload, messageToJson, type RoomEventData, topics } from "../realtime/topics.js";
-import { requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
+import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
+import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
+import {
+  MESSAGE_DATES,
+  type MessageAddedPayload,
+  messageFromJson,
+  type MessageJson,
+  messageToJson,
+  type RoomEventData,
+  type RoomEventPayload,
+  topics,
+} from "../realtime/topics.js";
+import { blockedPair, broadcastMember, notMember, requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { lockRoom } from "./rooms.js";
 
@@ -46,22 +55,34 @@ type Mention = { id: string; userId: string };
  * a change that a later read could miss.
  */
 export class Messages {
+  /** `writes`: the pool reserved for the send statement (db/client.ts WritePool). */
   constructor(
     private readonly db: PrismaClient,
+    private readonly writes: WritePool,
     private readonly events: Events,
     private readonly attachments: Attachments,
   ) {}
 
   /**
    * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
-   * In one transaction: bump the room's `lastSeq` (the row lock orders
-   * concurrent sends), insert the message with that seq, move the sender's read
-   * marker to it, and count it on its thread's root. A retry with the same
-   * `clientMessageId` returns the stored message and publishes nothing. Once
-   * committed, the send succeeds even when the publish fails (Redis down:
-   * Events.afterCommit logs it); subscribers get the message from PostgreSQL
-   * with the next one that reaches them, or on resubscribing with `after`.
-   * @throws NOT_FOUND / FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
+   * The write is one call of the SQL function chat_send_message
+   * (prisma/migrations/20261203160000_send_message_function): it checks that the
+   * sender's session is live and that they may post (membership, a BROADCAST
+   * room's roles, a DIRECT pair's blocks), then, under the room row's lock (which
+   * orders concurrent sends), bumps the room's `lastSeq` and `lastEventSeq`,
+   * moves the sender's read marker, inserts the message, counts it on its
+   * thread's root and stores its MessageAdded event. A plain send (no mentions,
+   * no attachments) is that one statement on the write pool, atomic without a
+   * transaction: one round trip to PostgreSQL. A send with mentions or
+   * attachments runs it inside a transaction that also resolves the mentions
+   * under the room lock, attaches the uploads and stores the notifications.
+   * Both events then go to the bus in one round trip (Events.afterCommit).
+   * A retry with the same `clientMessageId` returns the stored message and
+   * publishes nothing. Once committed, the send succeeds even when the publish
+   * fails (Redis down: Events.afterCommit logs it); subscribers get the message
+   * from PostgreSQL with the next one that reaches them, or on resubscribing with `after`.
+   * @throws UNAUTHENTICATED when `sender.sessionId` is no longer live; NOT_FOUND /
+   * FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
    * `input.replyToId` when it is not a message of the same room, and on
    * `input.threadRootId` unless it is a live top-level message of the same room;
@@ -69,69 +90,68 @@ export class Messages {
    * `input.attachmentIds` for an upload that is unknown, someone else's or sent
    * already; on `input.type` when it does not fit the attachments.
    */
-  async send(senderId: string, input: SendMessageInput): Promise<Message> {
-    await requirePoster(this.db, input.roomId, senderId);
-    // a retry first: its attachments are already attached to the message it returns
+  async send(sender: Sender, input: SendMessageInput): Promise<Message> {
     const clientMessageId = input.clientMessageId ?? null;
-    if (clientMessageId) {
-      const previous = await this.findRetry(senderId, clientMessageId);
+    const attachmentIds = [...new Set(input.attachmentIds ?? [])];
+    const content = input.content ?? "";
+    const mentions = mentionedUsernames(content).length > 0;
+    if (attachmentIds.length > 0 && clientMessageId) {
+      // a retry first: its attachments are attached to the message it returns already
+      await requirePoster(this.db, input.roomId, sender.userId);
+      const previous = await this.findRetry(sender.userId, clientMessageId);
       if (previous) return previous;
     }
-    const content = input.content ?? "";
-    const attachmentIds = [...new Set(input.attachmentIds ?? [])];
     if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");
-    const type = await this.typeOf(senderId, attachmentIds, input.type ?? null);
-    if (input.replyToId) {
-      const target = await this.db.message.findUnique({ where: { id: input.replyToId }, select: { roomId: true } });
-      if (target?.roomId !== input.roomId) throw badInput("input.replyToId", "replyToId must be a message of the same room");
-    }
-    const threadRootId = input.threadRootId ?? null;
-    if (threadRootId) {
-      const root = await this.db.message.findUnique({ where: { id: threadRootId }, select: { roomId: true, threadRootId: true, deletedAt: true } });
-      if (root?.roomId !== input.roomId || root.threadRootId || root.deletedAt) {
-        throw badInput("input.threadRootId", "threadRootId must be a top-level, not deleted message of the same room");
-      }
-    }
-    let message: Message;
-    let mentions: Mention[];
+    const type = await this.typeOf(sender.userId, attachmentIds, input.type ?? null);
+    const now = new Date();
+    const event: RoomEventData = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() };
+    const call = (mentionedIds: string[]): SendCall => ({
+      sessionId: sender.sessionId,
+      senderId: sender.userId,
+      type,
+      content,
+      replyToId: input.replyToId ?? null,
+      threadRootId: input.threadRootId ?? null,
+      clientMessageId,
+      mentionedIds,
+      expiresAt: input.expiresIn ? new Date(now.getTime() + input.expiresIn * 1000) : null,
+      now,
+      event,
+    });
+    let sent: { message: Message; eventSeq: number | null; notifications: Mention[] };
     try {
-      ({ message, mentions } = await this.events.transaction(this.db, async (tx, record) => {
-        let mentionedIds: string[] = [];
-        if (mentionedUsernames(content).length > 0) {
-          await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
-          mentionedIds = await resolveMentions(tx, input.roomId, senderId, content);
-        }
-        const inserted = await insertMessage(tx, {
-          roomId: input.roomId,
-          senderId,
-          type,
-          content,
-          replyToId: input.replyToId ?? null,
-          threadRootId,
-          clientMessageId,
-          mentionedIds,
-          expiresAt: input.expiresIn ? new Date(Date.now() + input.expiresIn * 1000) : null,
-        });
-        if (!inserted) throw notFound("Room"); // the sender was removed meanwhile: nothing is written
-        const created = inserted.message;
-        if (threadRootId) {
-          await tx.message.update({ where: { id: threadRootId }, data: { threadReplyCount: { increment: 1 }, threadLastReplyAt: created.createdAt } });
-        }
-        if (attachmentIds.length > 0) {
-          const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, data: { messageId: created.id } });
-          if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
-        }
-        await record(inserted.event, inserted.stored);
-        return { message: created, mentions: await notify(tx, created.id, mentionedIds) };
-      }));
+      sent =
+        !mentions && attachmentIds.length === 0
+          ? { ...(await sendStatement(this.writes, call([]))), notifications: [] }
+          : await this.db.$transaction(async (tx) => {
+              let mentionedIds: string[] = [];
+              if (mentions) {
+                await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
+                mentionedIds = await resolveMentions(tx, input.roomId, sender.userId, content);
+              }
+              const stored = await sendStatement(tx, call(mentionedIds));
+              if (stored.eventSeq === null) return { ...stored, notifications: [] }; // a retry
+              if (attachmentIds.length > 0) {
+                const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null }, data: { messageId: stored.message.id } });
+                if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
+              }
+              return { ...stored, notifications: await notify(tx, stored.message.id, mentionedIds) };
+            });
     } catch (e) {
       // a concurrent retry with the same clientMessageId committed first
-      if (clientMessageId && isUniqueViolation(e, "clientMessageId")) return (await this.findRetry(senderId, clientMessageId))!;
+      if (clientMessageId && isUniqueViolation(e, "clientMessageId")) return (await this.findRetry(sender.userId, clientMessageId))!;
       throw e;
     }
+    const { message, eventSeq, notifications } = sent;
+    if (eventSeq === null) return message; // a retry: published when it was stored
     const payload: MessageAddedPayload = { message: messageToJson(message) };
-    await this.events.afterCommit(topics.messageAdded(message.roomId), payload); // never throws: the message is committed
-    await this.publishMentions(mentions);
+    const roomEvent: RoomEventPayload = { ...event, seq: eventSeq, at: now.toISOString() };
+    // never throws: the message is committed
+    await this.events.afterCommit([
+      [topics.roomEvents(event.roomId), roomEvent],
+      [topics.messageAdded(event.roomId), payload],
+      ...mentionMessages(notifications),
+    ]);
     return message;
   }
 
@@ -156,7 +176,7 @@ export class Messages {
       const message = await tx.message.update({ where: { id: messageId }, data: { content, editedAt, mentionedIds } });
       return { message, mentions: await notify(tx, messageId, mentionedIds) };
     });
-    await this.publishMentions(edited.mentions);
+    await this.events.afterCommit(mentionMessages(edited.mentions));
     return edited.message;
   }
 
@@ -269,10 +289,6 @@ export class Messages {
     return requested ?? natural;
   }
 
-  /** Tells each mentioned user (myEvents MentionNotification). */
-  private async publishMentions(mentions: Mention[]): Promise<void> {
-    for (const mention of mentions) await this.events.users([mention.userId], { kind: "MentionNotification", notificationId: mention.id });
-  }
 
   private findRetry(senderId: string, clientMessageId: string): Promise<Message | null> {
     return this.db.message.findUnique({ where: { senderId_clientMessageId: { senderId, clientMessageId } } });
@@ -283,47 +299,71 @@ function unusableAttachments() {
   return badInput("input.attachmentIds", "Every attachment must be an upload of yours that has not been sent yet");
 }
 
-/** What {@link insertMessage} writes: a Message's own fields, without id, seq and createdAt. */
-type NewMessage = Pick<Message, "roomId" | "senderId" | "type" | "content" | "replyToId" | "threadRootId" | "clientMessageId" | "mentionedIds" | "expiresAt">;
+/** Who sends: the user, and the session whose token they sent (checked live in the send's statement), or null for the server's own sends (scripts/seed.ts). */
+export interface Sender {
+  userId: string;
+  sessionId: string | null;
+}
+
+/** The arguments of one chat_send_message call (see {@link sendStatement}). */
+interface SendCall {
+  sessionId: string | null;
+  senderId: string;
+  type: MessageType;
+  content: string;
+  replyToId: string | null;
+  threadRootId: string | null;
+  clientMessageId: string | null;
+  mentionedIds: string[];
+  expiresAt: Date | null;
+  /** The message's createdAt, the room's lastActivityAt, the event's `at`. */
+  now: Date;
+  /** The MessageAdded event, stored with its seq; its messageId is the new message's id. */
+  event: Extract<RoomEventData, { kind: "MessageAdded" }>;
+}
+
+/** chat_send_message's call (prisma/migrations/20261203160000_send_message_function); times go in as ISO-8601 UTC. */
+const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
+  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb)`;
+
+/** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages). */
+const SEND_REFUSALS: Record<string, () => Error> = {
+  unauthenticated: () => unauthenticated("Session ended; log in again"),
+  no_room: () => notMember(undefined),
+  join_first: () => notMember("PUBLIC"),
+  blocked: () => blockedPair(),
+  broadcast_member: () => broadcastMember(),
+  bad_reply: () => badInput("input.replyToId", "replyToId must be a message of the same room"),
+  bad_thread: () => badInput("input.threadRootId", "threadRootId must be a top-level, not deleted message of the same room"),
+};
 
 /**
- * One statement for the writes of every send (Prisma plans each call in its
- * query compiler, ~2 ms of CPU; docs/performance.md): bumps the room's `lastSeq`
- * and `lastEventSeq` (the row lock orders concurrent sends and the room's event
- * log), moves the sender's read marker to the new seq, which re-checks
- * membership under that lock, inserts the message with that seq and stores its
- * MessageAdded event (events.ts eventSql). Returns the message, and the event
- * with the seq and time it was stored with, for `record` to publish after the
- * commit. Resolves null when the sender is not a member (removed meanwhile):
- * nothing is inserted, but the room's bumps are, so the caller must throw to roll
- * them back. Ids are made here: the schema's `@default(uuid())` is Prisma's, not
- * PostgreSQL's. Rejects with the unique violation on `clientMessageId` when that
- * key was used already.
+ * Runs one chat_send_message call: on the write pool (`db` a {@link WritePool}:
+ * one statement, atomic on its own, a prepared statement) or inside a Prisma
+ * transaction. Resolves with the stored message and its MessageAdded event's seq,
+ * or, for a retry of a `clientMessageId`, the stored message and `eventSeq` null.
+ * @throws what {@link SEND_REFUSALS} maps each refusing status to; the unique
+ * violation on `clientMessageId` when a concurrent retry stored it first.
  */
-async function insertMessage(tx: Db, m: NewMessage): Promise<{ message: Message; event: RoomEventData; stored: StoredAs } | null> {
-  const now = new Date();
-  const at = now.toISOString();
-  const event: RoomEventData = { kind: "MessageAdded", roomId: m.roomId, messageId: randomUUID() };
-  const [row] = await tx.$queryRaw<(Message & { eventSeq: number })[]>`
-    WITH room AS (
-      UPDATE "Room" SET "lastSeq" = "lastSeq" + 1, ${eventSql.bump}, "lastActivityAt" = ${now}, "updatedAt" = ${now}
-      WHERE id = ${m.roomId}::uuid RETURNING "lastSeq", "lastEventSeq"
-    ), marker AS (
-      UPDATE "RoomMember" SET "lastReadSeq" = room."lastSeq" FROM room WHERE "roomId" = ${m.roomId}::uuid AND "userId" = ${m.senderId}::uuid RETURNING "lastReadSeq"
-    ), message AS (
-      INSERT INTO "Message" (id, "roomId", seq, "senderId", type, content, "replyToId", "threadRootId", "clientMessageId", "mentionedIds", "expiresAt", "createdAt")
-      SELECT ${event.messageId}::uuid, ${m.roomId}::uuid, "lastReadSeq", ${m.senderId}::uuid, ${m.type}::"MessageType", ${m.content}, ${m.replyToId}::uuid,
-        ${m.threadRootId}::uuid, ${m.clientMessageId}, ${m.mentionedIds}::uuid[], ${m.expiresAt}, ${now}
-      FROM marker
-      RETURNING *
-    ), event AS (
-      ${eventSql.insert(event, at, Prisma.sql`room, marker`)}
-      RETURNING seq
-    )
-    SELECT message.*, event.seq AS "eventSeq" FROM message, event`;
-  if (!row) return null;
-  const { eventSeq, ...message } = row;
-  return { message, event, stored: { seq: eventSeq, at } };
+async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message: Message; eventSeq: number | null }> {
+  const values = [c.sessionId, c.senderId, c.event.roomId, c.event.messageId, c.type, c.content, c.replyToId, c.threadRootId, c.clientMessageId, c.mentionedIds,
+    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() })];
+  type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null };
+  const [row] = db instanceof WritePool ? await db.query<Row>("chat_send_message", SEND_SQL, values) : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
+  const refusal = SEND_REFUSALS[row!.status];
+  if (refusal) throw refusal();
+  return { message: messageFromSqlJson(row!.message!), eventSeq: row!.eventSeq };
+}
+
+/** A Message row as PostgreSQL's to_jsonb writes it (timestamps in UTC without an offset) → the row. */
+function messageFromSqlJson(json: Record<string, unknown>): Message {
+  const utc = Object.fromEntries(MESSAGE_DATES.map((key) => [key, json[key] === null ? null : `${json[key]}Z`]));
+  return messageFromJson({ ...json, ...utc } as MessageJson);
+}
+
+/** What tells each mentioned user of their mention (myEvents MentionNotification), for Events.afterCommit. */
+function mentionMessages(mentions: Mention[]): BusMessage[] {
+  return mentions.flatMap((m) => userMessages([m.userId], { kind: "MentionNotification", notificationId: m.id }));
 }
 
 /** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */

@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { type Prisma, PrismaClient as GeneratedClient } from "../generated/prisma/client.js";
 
 /** The app's client: a PrismaClient that emits `query` events. */
@@ -20,4 +21,45 @@ export type Db = Prisma.TransactionClient;
  */
 export function makePrisma(url: string, poolSize = 10) {
   return new GeneratedClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }), log: [{ emit: "event", level: "query" }] });
+}
+
+/**
+ * How long a write waits for a connection of the write pool, in ms, before it
+ * fails with node-postgres' "timeout exceeded when trying to connect", which
+ * db/errors.ts isDatabaseUnavailable turns into SERVICE_UNAVAILABLE (retryable).
+ */
+export const WRITE_CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * The write pool: node-postgres connections reserved for the hot write (the
+ * send statement, chat/messages.ts), apart from Prisma's pool, so subscription
+ * set-up and background reads that fill Prisma's pool never make a send wait
+ * (docs/architecture.md "Faults"). Its statements are named prepared statements:
+ * parsed and planned once per connection, no per-call query compiler.
+ * `emit(sql)` is called with each statement's text, as Prisma's `query` event is
+ * (statement counts in tests, trace logs). An idle connection that dies (PostgreSQL
+ * restarting) is dropped and logged through `onError`, never thrown.
+ */
+export class WritePool {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, size: number, onError: (err: Error) => void, private readonly emit: (sql: string) => void = () => {}) {
+    this.pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: WRITE_CONNECT_TIMEOUT_MS });
+    this.pool.on("error", onError);
+  }
+
+  /**
+   * Runs the named prepared statement `name` (`text`, with `$n` parameters) once
+   * and resolves with its rows, columns named as in the statement.
+   * @throws node-postgres' errors (a SQLSTATE in `code`, the constraint in `constraint`).
+   */
+  async query<R extends object>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    this.emit(text);
+    return (await this.pool.query<R>({ name, text, values })).rows;
+  }
+
+  /** Closes every connection. */
+  close(): Promise<void> {
+    return this.pool.end();
+  }
 }

@@ -1,12 +1,14 @@
 /**
  * True when `e` is a unique-constraint violation, optionally on a constraint
- * whose fields include `field`: Prisma's P2002 from a model call, or P2010 (raw
+ * whose fields include `field`: Prisma's P2002 from a model call, P2010 (raw
  * query failed) whose driver-adapter cause is a UniqueConstraintViolation, from
- * `$queryRaw` (then `field` is matched in the constraint's name, which names its columns).
+ * `$queryRaw`, or node-postgres' SQLSTATE 23505 from the write pool (db/client.ts
+ * WritePool). For the last two `field` is matched in the constraint's name, which names its columns.
  */
 export function isUniqueViolation(e: unknown, field?: string): boolean {
   if (typeof e !== "object" || e === null) return false;
-  const err = e as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  const err = e as { code?: unknown; constraint?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  if (err.code === "23505") return field === undefined || String(err.constraint).includes(field);
   const unique = err.code === "P2002" || (err.code === "P2010" && err.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation");
   return unique && (field === undefined || JSON.stringify(err.meta ?? {}).includes(field));
 }

@@ -6,15 +6,8 @@ import { type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, 
 /** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
 type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
 
-/**
- * Records a room event inside the caller's transaction; resolves once it is in the
- * log. `stored`: the caller's own statement stored it already ({@link eventSql}),
- * with this seq and `at`, so it is only published after the commit.
- */
-export type RecordEvent = (event: RoomEventData, stored?: StoredAs) => Promise<void>;
-
-/** The seq and time (ISO 8601) a room event was stored with. */
-export type StoredAs = Pick<RoomEventPayload, "seq" | "at">;
+/** Records a room event inside the caller's transaction; resolves once it is in the log. */
+export type RecordEvent = (event: RoomEventData) => Promise<void>;
 
 /**
  * Room, user and session events. Room events go through the room's log: each is
@@ -46,7 +39,7 @@ export class Events {
    */
   async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>): Promise<T> {
     const recorded: RoomEventPayload[] = [];
-    const result = await db.$transaction(async (tx) => work(tx, async (event, stored) => void recorded.push(stored ? { ...event, ...stored } : await append(tx, event))));
+    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))));
     await this.publish(recorded);
     return result;
   }
@@ -57,18 +50,18 @@ export class Events {
   }
 
   /** To each of `userIds`' `myEvents` subscribers, after the change they announce is committed; never throws (see the class). */
-  async users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
-    const payload = { ...event, at: new Date().toISOString() };
-    await Promise.all(userIds.map((id) => this.afterCommit(topics.userEvents(id), payload)));
+  users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
+    return this.afterCommit(userMessages(userIds, event));
   }
 
-  /** Publishes `payload` on `topic` once the change it announces is committed; a failure goes to `onPublishError`, never to the caller (see the class). */
-  async afterCommit(topic: string, payload: unknown): Promise<void> {
-    try {
-      await this.pubsub.publish(topic, payload);
-    } catch (err) {
-      this.onPublishError(err);
-    }
+  /**
+   * Publishes each `[topic, payload]` once the change they announce is
+   * committed, in order, all issued at once: with Redis they leave in one write
+   * and cost one round trip (the publisher pipelines them, realtime/pubsub.ts).
+   * A failure goes to `onPublishError`, never to the caller (see the class).
+   */
+  async afterCommit(messages: readonly BusMessage[]): Promise<void> {
+    await Promise.all(messages.map(([topic, payload]) => this.pubsub.publish(topic, payload).catch(this.onPublishError)));
   }
 
   /**
@@ -78,37 +71,34 @@ export class Events {
    */
   sessionRevoked(sessionId: string): Promise<void> {
     const payload: SessionRevokedPayload = { sessionId };
-    return this.afterCommit(topics.sessionRevoked, payload);
+    return this.afterCommit([[topics.sessionRevoked, payload]]);
   }
 
-  private async publish(events: RoomEventPayload[]): Promise<void> {
-    for (const event of events) await this.afterCommit(topics.roomEvents(event.roomId), event);
+  private publish(events: RoomEventPayload[]): Promise<void> {
+    return this.afterCommit(events.map((event) => [topics.roomEvents(event.roomId), event]));
   }
 }
 
-/**
- * How a room event is stored, as SQL fragments, so that a statement making a
- * change can store its event too, in the same round trip (Messages.send):
- * - `bump` goes in the statement's `UPDATE "Room" SET` list (one UPDATE of the
- *   row: the row lock that orders the log), which returns "lastEventSeq" from a
- *   CTE;
- * - `insert(event, at, from)` stores the event with that seq, one row per row
- *   of `from` (FROM items, one of them that CTE): none when `from` is empty.
- * The payload is `{ ...event, at, seq }`, as the subscribers get it.
- */
-export const eventSql = {
-  bump: Prisma.sql`"lastEventSeq" = "lastEventSeq" + 1`,
-  insert: (event: RoomEventData, at: string, from: Prisma.Sql) => Prisma.sql`
-    INSERT INTO "StoredEvent" ("roomId", seq, payload)
-    SELECT ${event.roomId}::uuid, "lastEventSeq", ${JSON.stringify({ ...event, at })}::jsonb || jsonb_build_object('seq', "lastEventSeq") FROM ${from}`,
-};
+/** A topic and the payload to publish on it. */
+export type BusMessage = readonly [topic: string, payload: unknown];
 
-/** Stores `event` as the room's next one, in one statement; locks the room row until the transaction ends. */
+/** `event`, stamped with the time, for each of `userIds`' `myEvents` topics. */
+export function userMessages(userIds: readonly string[], event: WithoutAt<UserEventPayload>): BusMessage[] {
+  const payload = { ...event, at: new Date().toISOString() };
+  return userIds.map((id) => [topics.userEvents(id), payload]);
+}
+
+/**
+ * Stores `event` as the room's next one, in one statement; locks the room row
+ * until the transaction ends. The payload is `{ ...event, at, seq }`, as the
+ * subscribers get it (chat_send_message stores a send's MessageAdded the same way).
+ */
 async function append(tx: Db, event: RoomEventData): Promise<RoomEventPayload> {
   const at = new Date().toISOString();
   const [stored] = await tx.$queryRaw<{ seq: number }[]>`
-    WITH room AS (UPDATE "Room" SET ${eventSql.bump} WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq")
-    ${eventSql.insert(event, at, Prisma.sql`room`)}
+    WITH room AS (UPDATE "Room" SET "lastEventSeq" = "lastEventSeq" + 1 WHERE id = ${event.roomId}::uuid RETURNING "lastEventSeq")
+    INSERT INTO "StoredEvent" ("roomId", seq, payload)
+    SELECT ${event.roomId}::uuid, "lastEventSeq", ${JSON.stringify({ ...event, at })}::jsonb || jsonb_build_object('seq', "lastEventSeq") FROM room
     RETURNING seq`;
   return { ...event, seq: stored!.seq, at };
 }

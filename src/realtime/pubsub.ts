@@ -36,8 +36,10 @@ export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
     const emitter = new EventEmitter().setMaxListeners(0);
     return { pubsub: new PubSub({ eventEmitter: emitter }), redis: null, close: async () => {} };
   }
-  // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back
-  const pubsub = new RedisPubSub({ publisher: new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS }), subscriber: new Redis(redisUrl) });
+  // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back;
+  // the publisher pipelines the publishes issued in one tick (Events.afterCommit: a send's events) into one write
+  const publisher = new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true });
+  const pubsub = new RedisPubSub({ publisher, subscriber: new Redis(redisUrl) });
   const redis = new Redis(redisUrl, { keyPrefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
   return {
     pubsub,

@@ -27,7 +27,8 @@ export interface MessageAddedPayload {
   message: MessageJson;
 }
 
-const MESSAGE_DATES = ["createdAt", "editedAt", "deletedAt", "threadLastReplyAt", "pinnedAt", "expiresAt"] as const;
+/** The Message fields that are dates (ISO-8601 strings in {@link MessageJson}). */
+export const MESSAGE_DATES = ["createdAt", "editedAt", "deletedAt", "threadLastReplyAt", "pinnedAt", "expiresAt"] as const;
 
 /** A Message row → JSON for the bus. */
 export function messageToJson(message: Message): MessageJson {

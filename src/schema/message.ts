@@ -192,7 +192,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     // the stored row, not re-read: what the selection needs beyond its columns (sender, room…) plugin-prisma
     // loads as for messageAdded, so a selection of columns costs no statement (docs/performance.md)
-    resolve: (_root, { input }, ctx) => ctx.app.messages.send(ctx.viewer!.userId, input),
+    resolve: (_root, { input }, ctx) => ctx.app.messages.send(ctx.viewer!, input),
   }),
   editMessage: t.prismaField({
     type: "Message",
