@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Attachments } from "./attachments/attachments.js";
 import { AttachmentUrls } from "./attachments/http.js";
 import { DiskStore } from "./attachments/store.js";
+import { SessionCache } from "./auth/session-cache.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { MessageExpiry } from "./chat/expiry.js";
@@ -19,6 +20,7 @@ import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
 import { Events } from "./realtime/events.js";
+import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { Contacts } from "./users/contacts.js";
 import { Profiles } from "./users/profiles.js";
@@ -35,14 +37,13 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   const db = makePrisma(databaseUrl);
   if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
   await migrate(db, databaseUrl);
-  const writes = new WritePool(
-    databaseUrl,
-    config.DATABASE_WRITE_POOL_SIZE,
-    (err) => logger.warn({ err }, "write pool: idle connection lost"),
-    logger.isLevelEnabled("trace") ? (sql) => logger.trace({ sql, pool: "writes" }, "sql") : undefined,
-  );
+  const writes = new WritePool(databaseUrl, config.DATABASE_WRITE_POOL_SIZE, (err) => logger.warn({ err }, "write pool: idle connection lost"));
+  if (logger.isLevelEnabled("trace")) writes.onQuery((sql) => logger.trace({ sql, pool: "writes" }, "sql"));
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
+  const sessionCache = new SessionCache();
+  await bus.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => sessionCache.revoke(sessionId), {});
+  bus.watchFeed((up) => sessionCache.setFeedUp(up));
   const metrics = new Metrics();
   metrics.countPublishes(bus.pubsub);
   const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
@@ -78,11 +79,12 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     config,
     logger,
     db,
+    writes,
     pubsub: bus.pubsub,
     redis: bus.redis,
     metrics,
     events,
-    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events),
+    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache),
     profiles: new Profiles(db, presence),
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),

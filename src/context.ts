@@ -9,7 +9,7 @@ import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
-import type { PrismaClient } from "./db/client.js";
+import type { PrismaClient, WritePool } from "./db/client.js";
 import type { Metrics } from "./metrics.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
@@ -24,6 +24,8 @@ export interface App {
   config: Config;
   logger: Logger;
   db: PrismaClient;
+  /** Connections reserved for the send statement (chat/messages.ts). */
+  writes: WritePool;
   pubsub: PubSubEngine;
   /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
   redis: Redis | null;

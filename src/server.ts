@@ -161,7 +161,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     {
       connectionInitWaitTimeout: app.config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
-        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams)).catch((err: unknown) => {
+        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams), { fresh: true }).catch((err: unknown) => {
           if (!isDatabaseUnavailable(err)) throw err;
           // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
           ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);

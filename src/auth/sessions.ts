@@ -5,6 +5,7 @@ import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
 import type { Events } from "../realtime/events.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
+import type { SessionCache } from "./session-cache.js";
 import { type AccessTokens, refreshTokens } from "./tokens.js";
 
 /** Who is calling: the user and the session (device) their access token belongs to. */
@@ -47,7 +48,8 @@ export interface LoginInput {
  * its current refresh token. Access tokens are short-lived JWTs naming the session,
  * and every request checks that the session is still live, so logout takes effect at once.
  * Ending a session (logout, revokeSession, refresh-token reuse) is also published,
- * so every node closes that session's open WebSockets.
+ * so every node closes that session's open WebSockets and drops its tokens from
+ * its {@link SessionCache} (this node's at once, before answering).
  */
 export class Sessions {
   constructor(
@@ -56,6 +58,7 @@ export class Sessions {
     /** Refresh-token (session) lifetime in seconds. */
     private readonly refreshTtlS: number,
     private readonly events: Events,
+    private readonly cache: SessionCache,
   ) {}
 
   /**
@@ -135,23 +138,39 @@ export class Sessions {
   /** Marks the session revoked and tells every node; resolves false when it was not live. */
   private async end(sessionId: string, userId: string): Promise<boolean> {
     const { count } = await this.db.session.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    this.cache.revoke(sessionId);
     if (count > 0) await this.events.sessionRevoked(sessionId);
     return count > 0;
   }
 
   /**
-   * Resolves an `Authorization` value (`Bearer <accessToken>`) to the viewer.
+   * Resolves an `Authorization` value (`Bearer <accessToken>`) to the viewer:
+   * from the {@link SessionCache} when this node checked the token already
+   * (unless `fresh`), otherwise by verifying the JWT and reading its session
+   * (then cached). A WebSocket's connection_init asks for `fresh`: it runs once
+   * per socket, and a socket accepted during a database outage could not set up
+   * a subscription anyway, so it is told to retry (1013) instead.
    * @returns null when absent, malformed, expired, or its session has ended.
+   * @throws the database's error when the session cannot be read (db/errors.ts isDatabaseUnavailable).
    */
-  async authenticate(authorization: string | null | undefined): Promise<Viewer | null> {
+  async authenticate(authorization: string | null | undefined, { fresh = false } = {}): Promise<Viewer | null> {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization?.trim() ?? "");
-    const claims = match && (await this.tokens.verify(match[1]!));
+    if (!match) return null;
+    const token = match[1]!;
+    const now = new Date();
+    const cached = fresh ? null : this.cache.get(token, now.getTime());
+    if (cached) return cached;
+    const checkedAt = this.cache.epoch();
+    const claims = await this.tokens.verify(token);
     if (!claims) return null;
-    // raw SQL: every request runs this, and a Prisma call costs ~2 ms of CPU in its query compiler (docs/performance.md)
-    const [session] = await this.db.$queryRaw<{ live: boolean }[]>`
-      SELECT EXISTS (SELECT 1 FROM "Session" WHERE id = ${claims.sessionId}::uuid AND "userId" = ${claims.userId}::uuid
-        AND "revokedAt" IS NULL AND "expiresAt" > ${new Date()}) AS live`;
-    return session!.live ? claims : null;
+    // raw SQL: a Prisma call costs ~2 ms of CPU in its query compiler (docs/performance.md)
+    const [session] = await this.db.$queryRaw<{ expiresAt: Date }[]>`
+      SELECT "expiresAt" FROM "Session" WHERE id = ${claims.sessionId}::uuid AND "userId" = ${claims.userId}::uuid
+        AND "revokedAt" IS NULL AND "expiresAt" > ${now}`;
+    if (!session) return null;
+    const viewer: Viewer = { userId: claims.userId, sessionId: claims.sessionId };
+    this.cache.set(token, viewer, Math.min(claims.expiresAtMs, session.expiresAt.getTime()), checkedAt);
+    return viewer;
   }
 
   private async openSession(user: User, device: Pick<LoginInput, "deviceId" | "deviceType">): Promise<AuthResult> {

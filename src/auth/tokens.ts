@@ -13,11 +13,12 @@ export interface AccessClaims {
 
 /** Signs and verifies access tokens (JWT, HS256, with issuer and audience checked). */
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  /** The HMAC key, imported once: jose imports a raw Uint8Array key anew on every call. */
+  private readonly key: Promise<CryptoKey>;
 
   /** `secret` is the JWT_SECRET; `ttlS` the token lifetime in seconds. */
   constructor(secret: string, readonly ttlS: number) {
-    this.key = new TextEncoder().encode(secret);
+    this.key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
   }
 
   /** Returns the compact JWT and its expiry. */
@@ -30,19 +31,19 @@ export class AccessTokens {
       .setAudience(AUDIENCE)
       .setIssuedAt(Math.floor(now.getTime() / 1000))
       .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-      .sign(this.key);
+      .sign(await this.key);
     return { token, expiresAt };
   }
 
   /**
    * Checks signature, algorithm, issuer, audience and expiry.
-   * @returns the claims, or null for any bad or expired token (never throws).
+   * @returns the claims and when the token expires (`expiresAtMs`, epoch ms), or null for any bad or expired token (never throws).
    */
-  async verify(token: string): Promise<AccessClaims | null> {
+  async verify(token: string): Promise<(AccessClaims & { expiresAtMs: number }) | null> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE });
+      const { payload } = await jwtVerify(token, await this.key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ["exp"] });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return null;
-      return { userId: payload.sub, sessionId: payload.sid };
+      return { userId: payload.sub, sessionId: payload.sid, expiresAtMs: payload.exp! * 1000 };
     } catch {
       return null;
     }

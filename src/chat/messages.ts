@@ -95,10 +95,11 @@ export class Messages {
     const attachmentIds = [...new Set(input.attachmentIds ?? [])];
     const content = input.content ?? "";
     const mentions = mentionedUsernames(content).length > 0;
-    if (attachmentIds.length > 0 && clientMessageId) {
-      // a retry first: its attachments are attached to the message it returns already
+    if (attachmentIds.length > 0) {
+      // who may post is checked before anything is said about the uploads, and a retry
+      // goes first: its attachments are attached to the message it returns already
       await requirePoster(this.db, input.roomId, sender.userId);
-      const previous = await this.findRetry(sender.userId, clientMessageId);
+      const previous = clientMessageId && (await this.findRetry(sender.userId, clientMessageId));
       if (previous) return previous;
     }
     if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");

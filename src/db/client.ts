@@ -36,16 +36,22 @@ export const WRITE_CONNECT_TIMEOUT_MS = 2000;
  * set-up and background reads that fill Prisma's pool never make a send wait
  * (docs/architecture.md "Faults"). Its statements are named prepared statements:
  * parsed and planned once per connection, no per-call query compiler.
- * `emit(sql)` is called with each statement's text, as Prisma's `query` event is
- * (statement counts in tests, trace logs). An idle connection that dies (PostgreSQL
- * restarting) is dropped and logged through `onError`, never thrown.
+ * {@link onQuery} listeners get each statement's text, as Prisma's `query` event
+ * does (trace logs; statement counts in tests). An idle connection that dies
+ * (PostgreSQL restarting) is dropped and logged through `onError`, never thrown.
  */
 export class WritePool {
   private readonly pool: pg.Pool;
+  private readonly listeners: ((sql: string) => void)[] = [];
 
-  constructor(url: string, size: number, onError: (err: Error) => void, private readonly emit: (sql: string) => void = () => {}) {
+  constructor(url: string, size: number, onError: (err: Error) => void) {
     this.pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: WRITE_CONNECT_TIMEOUT_MS });
     this.pool.on("error", onError);
+  }
+
+  /** Calls `listener` with the text of every statement run from now on. */
+  onQuery(listener: (sql: string) => void): void {
+    this.listeners.push(listener);
   }
 
   /**
@@ -54,7 +60,7 @@ export class WritePool {
    * @throws node-postgres' errors (a SQLSTATE in `code`, the constraint in `constraint`).
    */
   async query<R extends object>(name: string, text: string, values: unknown[]): Promise<R[]> {
-    this.emit(text);
+    for (const listener of this.listeners) listener(text);
     return (await this.pool.query<R>({ name, text, values })).rows;
   }
 

@@ -35,13 +35,19 @@ const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$)/;
 
 /**
  * node-postgres' own messages for a client whose connection died (thrown as plain
- * Errors, which the adapter passes through unconverted, e.g. inside a transaction).
+ * Errors, which the adapter passes through unconverted, e.g. inside a transaction),
+ * and for a pool that found no free connection in time (the write pool's
+ * `connectionTimeoutMillis`, db/client.ts WRITE_CONNECT_TIMEOUT_MS).
  */
-const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable)/;
+const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+
+/** Node's socket error codes for a server that cannot be reached (node-postgres' raw errors from the write pool carry them in `code`). */
+const UNREACHABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
  * True when `e` says PostgreSQL could not serve the request now — unreachable,
- * restarting, a connection lost mid-request, the pool exhausted, or an
+ * restarting, a connection lost mid-request, a pool exhausted (Prisma's or the
+ * write pool's), or an
  * interactive transaction that expired (P2028) — so the same request may succeed
  * when retried later. False for everything else (bugs, constraint violations).
  * The one place these errors are recognised: the server's maskError turns them
@@ -52,6 +58,8 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   type Cause = { kind?: unknown; originalCode?: unknown };
   const err = e as { code?: unknown; message?: unknown; cause?: Cause; meta?: { driverAdapterError?: { cause?: Cause } } };
   if (typeof err.code === "string" && UNAVAILABLE_PRISMA_CODES.has(err.code)) return true;
+  // node-postgres' own errors (the write pool): a SQLSTATE, or a socket's error code, in `code`
+  if (typeof err.code === "string" && (UNAVAILABLE_SQLSTATE.test(err.code) || UNREACHABLE_SOCKET_CODES.has(err.code))) return true;
   // wrapped in a Prisma error's meta, or a bare DriverAdapterError
   const cause = err.meta?.driverAdapterError?.cause ?? err.cause;
   if (typeof cause?.kind === "string" && UNAVAILABLE_ADAPTER_KINDS.has(cause.kind)) return true;

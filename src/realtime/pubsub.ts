@@ -8,6 +8,16 @@ export interface Bus {
   pubsub: PubSubEngine;
   /** Redis connection for presence and typing state, its keys under the deployment's prefix; null in-process. */
   redis: Redis | null;
+  /**
+   * Calls `listener(true)` once this node hears every publish on the topics it
+   * has subscribed (in-process: at once), `listener(false)` whenever it may miss
+   * some (the Redis subscriber connection closed), and `listener(true)` again
+   * once it is back and its subscriptions are active again (ioredis re-sends
+   * them on reconnecting; the answer to a PING sent after them means Redis has
+   * applied them). Caches kept fresh by a topic (auth/session-cache.ts) use it
+   * to fail closed.
+   */
+  watchFeed(listener: (up: boolean) => void): void;
   close(): Promise<void>;
 }
 
@@ -34,16 +44,24 @@ export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
   if (!redisUrl) {
     // one listener per subscriber of a topic: no cap (Node warns past 10 by default)
     const emitter = new EventEmitter().setMaxListeners(0);
-    return { pubsub: new PubSub({ eventEmitter: emitter }), redis: null, close: async () => {} };
+    return { pubsub: new PubSub({ eventEmitter: emitter }), redis: null, watchFeed: (listener) => listener(true), close: async () => {} };
   }
   // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back;
   // the publisher pipelines the publishes issued in one tick (Events.afterCommit: a send's events) into one write
   const publisher = new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true });
-  const pubsub = new RedisPubSub({ publisher, subscriber: new Redis(redisUrl) });
+  const subscriber = new Redis(redisUrl);
+  const pubsub = new RedisPubSub({ publisher, subscriber });
   const redis = new Redis(redisUrl, { keyPrefix, maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS });
   return {
     pubsub,
     redis,
+    watchFeed: (listener) => {
+      // 'ready' is emitted on the next tick, after ioredis has queued its re-SUBSCRIBEs: the PING goes after them
+      const up = () => void subscriber.ping().then(() => subscriber.status === "ready" && listener(true), () => {});
+      subscriber.on("ready", up);
+      subscriber.on("close", () => listener(false));
+      if (subscriber.status === "ready") up();
+    },
     close: async () => {
       await pubsub.close();
       await redis.quit();
