@@ -1,16 +1,13 @@
-import { PrismaPg } from "@prisma/adapter-pg";
 import { defineConfig } from "prisma/config";
 
 /**
- * Prisma CLI configuration. The CLI runs its bundled WebAssembly schema engine
- * over the `pg` driver adapter (`engine: "js"`), so `migrate` works without the
- * native engine download that this network cannot reach
- * (../shared/notes/prisma-offline.md). `scripts/prisma.mjs` sets the rest up.
+ * Prisma 7 CLI configuration: `generate` (postinstall) and the other non-schema
+ * commands. `migrate …` and `db …` run on Prisma 6.19's CLI with
+ * prisma/migrate.config.ts instead: `scripts/prisma.mjs` picks the CLI and sets
+ * up the offline environment (docs/architecture.md, "Offline Prisma").
  */
 export default defineConfig({
-  experimental: { adapter: true },
-  engine: "js",
   schema: "prisma/schema.prisma",
   migrations: { path: "prisma/migrations" },
-  adapter: async () => new PrismaPg({ connectionString: process.env.DATABASE_URL, idleTimeoutMillis: 1 }),
+  datasource: { url: process.env.DATABASE_URL },
 });
