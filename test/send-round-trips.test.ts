@@ -10,6 +10,7 @@
  * connection's socket writes are counted.
  */
 import type { RedisPubSub } from "graphql-redis-subscriptions";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -27,7 +28,7 @@ beforeAll(async () => {
   roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
   server.app.db.$on("query", (e) => recording?.prisma.push(e.query));
   server.app.writes.onQuery((sql) => recording?.writes.push(sql));
-  const socket = (server.app.pubsub as RedisPubSub).getPublisher().stream;
+  const socket = ((server.app.pubsub as RedisPubSub).getPublisher() as Redis).stream;
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   socket.write = ((...args: unknown[]) => {
     if (recording) recording.redisWrites++;

@@ -1,9 +1,10 @@
 /**
  * What one Prisma call costs on this machine, next to the same statement on
  * the bare `pg` driver: CPU ms per call (process.cpuUsage) and wall ms, for a
- * primary-key read through Prisma Client (engineType "client": its Wasm query
- * compiler plans every call), through `$queryRaw`, and through `pg`, each 300
- * times after 100 to warm up, sequentially. Explains the writes scenario:
+ * primary-key read through Prisma Client (Prisma 7: its Wasm query compiler
+ * plans a call unless the call's shape is in its query-plan cache, as after the
+ * warm-up here), through `$queryRaw`, and through `pg`, each 300 times after 100
+ * to warm up, sequentially. Explains the writes scenario:
  * sendMessage makes about a dozen such calls. Creates and drops a database.
  *
  *   node --import tsx scripts/bench/prisma-overhead.ts
