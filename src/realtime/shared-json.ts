@@ -1,32 +1,39 @@
 /**
  * Serializing a shared subscription result once per node, not once per socket.
  *
- * graphql-ws builds every outgoing message as `JSON.stringify({ id, type, payload }, jsonMessageReplacer)`
- * and hands the string to the socket. With {@link payloadReplacer} as that replacer,
- * the top-level `payload` (always the message's last key) comes out as the string
- * {@link PLACEHOLDER}, so JSON.stringify never walks the result, and its JSON is held
- * aside: cached per result object for results marked with {@link markShared}
- * (realtime/shared-execution.ts), `JSON.stringify(payload)` for anything else.
- * {@link spliceSharedJson}'s `send` puts that JSON back where the placeholder is.
- * The bytes on the wire are the same as without either: `{"a":X}` is `{"a":` + JSON(X) + `}`
- * (test/shared-execution.test.ts compares frames). graphql-ws calls `socket.send`
- * synchronously right after serializing (graphql-ws/use/ws), so the held JSON is the
- * one of the message being sent; a message that is not sent (socket no longer open)
- * leaves it to be replaced by the next one.
+ * graphql-ws builds every outgoing message as `JSON.stringify({ id, type, payload })`
+ * (its `stringifyMessage`) and hands the string straight to the socket's `send`, in
+ * the same synchronous step. For a result marked with {@link markShared}
+ * (realtime/shared-execution.ts), our `onNext` hands graphql-ws {@link sharedPayload}'s
+ * stand-in as the payload: when JSON.stringify reaches it, its `toJSON` leaves the
+ * result's JSON (computed on first use, then cached with the result) in the socket's
+ * {@link PayloadSlot} and puts {@link PLACEHOLDER} in the message, so JSON.stringify
+ * never walks the result. The socket's `send` (ws-server.ts) then calls
+ * {@link spliceSharedJson}, which puts that JSON back where the placeholder is.
+ * The bytes on the wire are the ones graphql-ws would send without either:
+ * `{"id":…,"type":"next","payload":X}` is `{"id":…,"type":"next","payload":` + JSON(X) + `}`,
+ * since `payload` is the message's last key (test/ws-server.test.ts compares frames
+ * with graphql-ws's own). Any other payload (per-viewer results, results with errors,
+ * other messages) is serialized by graphql-ws as usual and passes unchanged.
+ * Node 20 has no `JSON.rawJSON`, hence the splice.
  */
-import type { ExecutionResult } from "graphql";
-import type { WebSocket } from "ws";
+import type { ExecutionResult, FormattedExecutionResult } from "graphql";
 
-/** What the message's `payload` is serialized as, until {@link spliceSharedJson} replaces it. */
+/** What a shared payload is serialized as, until {@link spliceSharedJson} replaces it. */
 const PLACEHOLDER = "\u0000payload";
-/** How a message serialized by {@link payloadReplacer} ends: the quoted placeholder and the message's closing brace. */
+/** How a message with the placeholder as its payload ends: the quoted placeholder and the message's closing brace. */
 const TAIL = `${JSON.stringify(PLACEHOLDER)}}`;
 
 /** Results one execution handed to every subscriber of a document on this node → their JSON once serialized (null before). */
 const sharedJson = new WeakMap<object, string | null>();
 
-/** The JSON of the payload last replaced by {@link payloadReplacer}, waiting for its message's `send`. */
-let held: string | undefined;
+/**
+ * One socket's hand-over between the serialization of a message and its `send`:
+ * the JSON of the shared payload in the message being sent, if any.
+ */
+export interface PayloadSlot {
+  json?: string;
+}
 
 /**
  * Marks `result` as handed unchanged to many subscribers: its JSON is computed once,
@@ -36,46 +43,49 @@ export function markShared(result: ExecutionResult): void {
   if (!sharedJson.has(result)) sharedJson.set(result, null);
 }
 
+/** The stand-in for a shared result in a graphql-ws message; see the module comment. */
+class SharedPayload {
+  constructor(
+    private readonly result: ExecutionResult,
+    private readonly slot: PayloadSlot,
+  ) {}
+
+  /** Called by JSON.stringify for the message's `payload`: the result's JSON goes to the slot, the placeholder into the message. */
+  toJSON(): string {
+    this.slot.json = jsonOf(this.result);
+    return PLACEHOLDER;
+  }
+}
+
 /**
- * graphql-ws' `onNext`: a shared result without errors is sent as is (graphql-ws
- * otherwise sends a per-socket copy `{ ...result }`, which has the same JSON but not
- * the same identity, so it would not find the cached JSON). Anything else: undefined,
- * graphql-ws's own payload (it converts `errors` with `toJSON()`).
+ * graphql-ws' `onNext` for a socket whose `send` splices with `slot`: for a shared
+ * result without errors, the payload graphql-ws must put in the `next` message (a
+ * stand-in serialized by {@link spliceSharedJson}); for anything else undefined,
+ * which lets graphql-ws build its own payload (`{ ...result }`, `errors` converted
+ * with `toJSON()`).
  */
-export function sharedPayload(result: ExecutionResult): ExecutionResult | undefined {
-  return sharedJson.has(result) && !result.errors ? result : undefined;
+export function sharedPayload(result: ExecutionResult, slot: PayloadSlot): FormattedExecutionResult | undefined {
+  return sharedJson.has(result) && !result.errors ? (new SharedPayload(result, slot) as FormattedExecutionResult) : undefined;
 }
 
-/** graphql-ws' `jsonMessageReplacer`: holds the top-level `payload`'s JSON aside and puts {@link PLACEHOLDER} in its place. */
-export function payloadReplacer(key: string, value: unknown): unknown {
-  if (key !== "payload" || value === undefined) return value;
-  held = jsonOf(value);
-  return PLACEHOLDER;
-}
-
-/** The JSON of `value`: for a shared result, computed on first use and cached with it. */
-function jsonOf(value: unknown): string {
-  if (typeof value !== "object" || value === null) return JSON.stringify(value);
-  const cached = sharedJson.get(value);
-  if (cached === undefined) return JSON.stringify(value);
-  if (cached !== null) return cached;
-  const json = JSON.stringify(value);
-  sharedJson.set(value, json);
+/** The JSON of a shared `result`, computed on first use and cached with it. */
+function jsonOf(result: ExecutionResult): string {
+  let json = sharedJson.get(result);
+  if (json == null) sharedJson.set(result, (json = JSON.stringify(result)));
   return json;
 }
 
 /**
- * Wraps `socket.send` so a message serialized with {@link payloadReplacer} goes out
- * with its payload's JSON in place of the placeholder. Call it from a `connection`
- * listener registered before graphql-ws's `useServer`. Other frames pass unchanged.
+ * The frame to write for `frame`, the string graphql-ws just serialized for a socket:
+ * with the shared payload's JSON waiting in `slot` (taken out), `frame` with that JSON
+ * in place of the placeholder; otherwise `frame` itself.
+ * @throws Error if the slot holds JSON but `frame` does not end with the placeholder
+ *   (graphql-ws did not send the message it serialized last: a bug, not input).
  */
-export function spliceSharedJson(socket: WebSocket): void {
-  const send = socket.send.bind(socket);
-  socket.send = ((data: Parameters<WebSocket["send"]>[0], ...rest: [never]) => {
-    if (typeof data === "string" && held !== undefined && data.endsWith(TAIL)) {
-      data = `${data.slice(0, -TAIL.length)}${held}}`;
-      held = undefined;
-    }
-    return send(data, ...rest);
-  }) as WebSocket["send"];
+export function spliceSharedJson(frame: string, slot: PayloadSlot): string {
+  const json = slot.json;
+  if (json === undefined) return frame;
+  slot.json = undefined;
+  if (!frame.endsWith(TAIL)) throw new Error("shared-json: the frame sent is not the message serialized with the shared payload");
+  return `${frame.slice(0, -TAIL.length)}${json}}`;
 }
