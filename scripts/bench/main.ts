@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: the fan-out benchmark. Creates a database of its own
+ * `npm run bench`: the fan-out benchmark. Brings the compiled server (dist/,
+ * scripts/build.mjs) up to date with src/, creates a database of its own
  * (chat_bench_<hex>), lets a first server migrate it, seeds users, sessions
  * and rooms with bulk SQL, runs the scenarios (scenarios.ts, writes.ts) with
- * load from separate client processes, writes bench-results/latest.json and
+ * load from separate client processes against our server as `npm start` runs
+ * it, writes bench-results/latest.json and
  * latest.md (printed too), then drops the database and this run's Redis keys.
  *
  *   npm run bench                          # every scenario, full sizes (8–16 min on 2 cores)
@@ -24,9 +26,10 @@ import os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { buildServer } from "../build.mjs";
 import { REDIS_URL } from "../../test/helpers/env.js";
 import type { Load } from "./fanout.js";
-import { killAll, machineBusyPct, openFilesLimit, ROOT, startServer } from "./procs.js";
+import { killAll, machineBusyPct, openFilesLimit, OUR_SERVER, ROOT, startServer } from "./procs.js";
 import { type BenchResults, fanoutRatios, writeResults } from "./report.js";
 import { type BenchContext, type FanoutRun, fanoutSeries, type IdleRun, idleRun, newRedisPrefix, type Stack } from "./scenarios.js";
 import { createBenchDatabase, seed } from "./seed.js";
@@ -138,6 +141,8 @@ async function main(): Promise<void> {
   }
   if (!srcMentions("SUBSCRIPTION_SHARING")) notes.push("src/ does not read SUBSCRIPTION_SHARING yet: the `naive` runs are the same code as `ours` (the variable is passed anyway).");
 
+  const build = await buildServer();
+  log(build.built ? `built dist/ (the server as \`npm start\` runs it) in ${build.ms} ms` : "dist/ is up to date with src/");
   const db = await createBenchDatabase();
   const redisPrefix = newRedisPrefix();
   cleanup = async () => {
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
   let writes: WritesRun[] = [];
   try {
     log(`database ${db.name}: migrating (first server start)`);
-    const migrator = await startServer("migrate", "src/main.ts", { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
+    const migrator = await startServer("migrate", OUR_SERVER, { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
     await migrator.stop();
 
     const need = Math.max(

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { ClientFleet, type SocketSpec } from "./clients.js";
 import { type FanoutMeasurement, graphqlSender, type Load, measureFanout, rawSender, type Sender } from "./fanout.js";
-import { cpuMs, forcedGcHeapBytes, heapUsedBytes, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
+import { CEILING_SERVER, cpuMs, forcedGcHeapBytes, heapUsedBytes, OUR_SERVER, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
 import type { BenchData } from "./seed.js";
 import { REDIS_URL } from "../../test/helpers/env.js";
 
@@ -111,7 +111,7 @@ let prefixCount = 0;
 
 /** Starts `nodes` servers of `stack` (ours/naive: on one database, Redis prefix and JWT secret). */
 export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Promise<ServerProcess[]> {
-  if (stack === "ceiling") return [await startServer("ceiling", "scripts/bench/raw-server.ts", { BENCH_HARD_TIMEOUT_MS: String(ctx.childTimeoutMs) })];
+  if (stack === "ceiling") return [await startServer("ceiling", CEILING_SERVER, { BENCH_HARD_TIMEOUT_MS: String(ctx.childTimeoutMs) })];
   const env = {
     DATABASE_URL: ctx.databaseUrl,
     REDIS_URL,
@@ -121,7 +121,7 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
     // the load generators send far faster than any user may
     RATE_LIMITS: "off",
   };
-  const started = await Promise.allSettled(Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, "src/main.ts", env)));
+  const started = await Promise.allSettled(Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, OUR_SERVER, env)));
   const ok = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed) {
