@@ -61,7 +61,7 @@ function table(header: string[], rows: unknown[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
 }
 
-/** "Targets: met: …; NOT met: …" as one Markdown paragraph, or null when there are none. */
+/** One Markdown paragraph, "**Targets** (k of n met): " then each target's name, verdict (met, NOT met, not measured) and figures; null when there are none. */
 function targetsLine(targets: Target[]): string | null {
   if (!targets.length) return null;
   const verdict = (t: Target) => (t.met === null ? "not measured" : t.met ? "met" : "NOT met");
@@ -69,7 +69,7 @@ function targetsLine(targets: Target[]): string | null {
 }
 
 /** The cells of a failed run's measurement columns: its error, then blanks up to `width` cells. */
-function failedCells(f: FanoutRun, width: number): unknown[] {
+function failedCells(f: { error?: string }, width: number): unknown[] {
   return [`FAILED: ${(f.error ?? "").split("\n")[0]!.slice(0, 80)}`, ...Array.from({ length: width - 1 }, () => "")];
 }
 
@@ -181,7 +181,7 @@ export function markdown(r: BenchResults): string {
                 w.raw.errors,
                 num(w.ours.cpuMsPerSend),
               ]
-            : [w.concurrency, `FAILED: ${(w.error ?? "").split("\n")[0]!.slice(0, 80)}`, "", "", "", "", "", "", ""],
+            : [w.concurrency, ...failedCells(w, 8)],
         ),
       ),
     );
