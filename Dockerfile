@@ -2,26 +2,30 @@
 # Run it against PostgreSQL and Redis (see docker-compose.yml):
 #   docker run -e DATABASE_URL=… -e REDIS_URL=… -e JWT_SECRET=… -p 4000:4000 chat-graphql
 
-# 1. dependencies and the generated Prisma client (argon2 builds from source: python3, make, g++)
+# 1. dependencies, the generated Prisma client (argon2 builds from source: python3, make, g++),
+#    then src/ (with src/generated) compiled to dist/ (scripts/build.mjs: esbuild, ESM, source maps)
 FROM node:20-bookworm AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts ./scripts
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN node scripts/build.mjs && npm prune --omit=dev
 
-# 2. runtime: the installed tree and the sources (tsx runs TypeScript directly)
+# 2. runtime: the installed tree and the compiled JavaScript; no TypeScript at run time
+#    (prisma.config.ts and scripts/prisma.mjs are for `prisma migrate deploy` at start)
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 COPY --from=build /app/node_modules ./node_modules
-COPY package.json prisma.config.ts tsconfig.json ./
+COPY --from=build /app/dist ./dist
+COPY package.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts ./scripts
-COPY src ./src
-COPY --from=build /app/src/generated ./src/generated
 USER node
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:4000/ready').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--enable-source-maps", "dist/main.js"]

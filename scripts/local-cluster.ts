@@ -1,8 +1,9 @@
 /**
  * `npm run cluster`: the docker-compose topology from local processes, for
- * machines without Docker: two chat nodes (`src/main.ts`, as `npm start` runs
- * them) on NODE_PORTS (default 4001,4002) sharing DATABASE_URL and REDIS_URL
- * (defaults: the local servers, database `chat`), and a Node.js proxy on PORT
+ * machines without Docker: two chat nodes (the compiled dist/main.js, as
+ * `npm start` runs them; built first if src/ changed) on NODE_PORTS (default
+ * 4001,4002) sharing DATABASE_URL and REDIS_URL (defaults: the local servers,
+ * database `chat`), and a Node.js proxy on PORT
  * (default 4000) in front, round robin for HTTP and WebSocket upgrades, like
  * deploy/nginx.conf. Stops everything on SIGTERM/SIGINT; exits if a node dies.
  */
@@ -11,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import httpProxy from "http-proxy";
+import { buildServer, SERVER_NODE_ARGS } from "./build.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const port = Number(process.env.PORT ?? 4000);
@@ -26,8 +28,9 @@ const env = {
   TRUST_PROXY: "1",
 };
 
+await buildServer();
 const nodes: ChildProcess[] = nodePorts.map((nodePort) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, env: { ...env, PORT: String(nodePort) }, stdio: "inherit" });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS], { cwd: root, env: { ...env, PORT: String(nodePort) }, stdio: "inherit" });
   child.on("exit", (code, signal) => {
     if (!stopping) {
       console.error(`node on port ${nodePort} exited (${signal ?? code}); stopping the cluster`);

@@ -7,7 +7,8 @@
  * Each message's content is `bench t=<Date.now() at send> k=<n> ` padded with
  * dots to {@link CONTENT_BYTES} bytes; clients take latency from it.
  * Loads: `burst` (M messages back to back, `concurrency` in flight) or `paced`
- * (`ratePerS` messages per second for `durationS` s, open loop, rooms round robin).
+ * (`ratePerS` messages per second for `durationS` s, open loop, rooms round
+ * robin, each room with `perRoom` subscribers).
  * Units: times in ms (epoch ms for instants), rates per second, CPU in % of one core.
  */
 import type { ClientFleet } from "./clients.js";
@@ -52,9 +53,15 @@ export function stampedContent(k: number): string {
   return `${STAMP}${Date.now()} k=${k} `.padEnd(CONTENT_BYTES, ".");
 }
 
+/**
+ * What is sent during a measurement, and to which subscribers: `burst`, every
+ * subscriber in `room`; `paced`, subscriber i in `rooms[⌊i ÷ perRoom⌋]`, at
+ * most `maxInFlight` sends pending (a send that would exceed it waits: counted
+ * as delayed).
+ */
 export type Load =
   | { kind: "burst"; room: string; messages: number; concurrency: number }
-  | { kind: "paced"; rooms: string[]; ratePerS: number; durationS: number; maxInFlight: number };
+  | { kind: "paced"; rooms: string[]; perRoom: number; ratePerS: number; durationS: number; maxInFlight: number };
 
 export interface FanoutMeasurement {
   messagesSent: number;

@@ -1,9 +1,10 @@
 /**
  * Processes of a benchmark run and what is read from them:
- * - {@link startServer}: our server (`node --import tsx src/main.ts`, as `npm start`)
- *   or the ceiling server (scripts/bench/raw-server.ts), each its own process on
- *   a free port, ready when `GET /health` answers 200 (the server logs its
- *   "ready" line at info level, and the bench runs it at LOG_LEVEL=warn);
+ * - {@link startServer}: our server ({@link OUR_SERVER}: the compiled
+ *   dist/main.js, as `npm start` runs it; main.ts builds it first) or the
+ *   ceiling server ({@link CEILING_SERVER}), each its own process on a free
+ *   port, ready when `GET /health` answers 200 (the server logs its "ready"
+ *   line at info level, and the bench runs it at LOG_LEVEL=warn);
  * - every child is registered, and {@link killAll} (called on exit and on
  *   signals by main.ts) SIGKILLs whatever is still running;
  * - {@link cpuMs} / {@link rssBytes}: a process's CPU time (utime+stime, ms) and
@@ -13,11 +14,11 @@
  */
 import { type ChildProcess, execSync, fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+import { ROOT, SERVER_NODE_ARGS } from "../build.mjs";
 import { freePort } from "../../test/helpers/node-process.js";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export { ROOT };
 
 const children = new Set<ChildProcess>();
 
@@ -71,18 +72,24 @@ export interface ServerProcess {
  * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them (they are then
  * stopped with SIGTERM, not SIGKILL, so the profile gets written).
  */
-const SERVER_NODE_ARGS = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+const EXTRA_NODE_ARGS = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+
+/** Node arguments of our server: the compiled dist/main.js with source maps, as `npm start` runs it (scripts/build.mjs). */
+export const OUR_SERVER: readonly string[] = SERVER_NODE_ARGS;
+/** Node arguments of the ceiling server (raw-server.ts; a few closures per socket, so tsx's keepNames costs it next to nothing). */
+export const CEILING_SERVER: readonly string[] = ["--import", "tsx", "scripts/bench/raw-server.ts"];
 
 /**
- * Starts `script` (relative to the repo root) as `node --import tsx <script>`
- * (plus --expose-gc and gc-on-signal.ts, for {@link forcedGcHeapBytes}) with `env` on top of this process's and PORT/HOST set; resolves once
- * `GET /health` answers 200; rejects with its output when it exits first or
- * is not ready within `timeoutMs`.
+ * Starts `node <server>` (`server`: {@link OUR_SERVER} or {@link CEILING_SERVER};
+ * plus --expose-gc and gc-on-signal.mjs, for {@link forcedGcHeapBytes}, and the
+ * flags of BENCH_SERVER_NODE_ARGS) in the repo root with `env` on top of this
+ * process's and PORT/HOST set; resolves once `GET /health` answers 200; rejects
+ * with its output when it exits first or is not ready within `timeoutMs`.
  */
-export async function startServer(label: string, script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServer(label: string, server: readonly string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, [...SERVER_NODE_ARGS, "--expose-gc", "--import", "tsx", "--import", "./scripts/bench/gc-on-signal.ts", script], {
+    spawn(process.execPath, [...EXTRA_NODE_ARGS, "--expose-gc", "--import", "./scripts/bench/gc-on-signal.mjs", ...server], {
       cwd: ROOT,
       env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "warn", HOST: "127.0.0.1", ...env, PORT: String(port) },
       stdio: ["ignore", "pipe", "pipe"],
@@ -128,7 +135,7 @@ export async function startServer(label: string, script: string, env: Record<str
     },
     stop: () => stopChild(child),
     // a CPU profile is written only on a graceful exit
-    kill: () => stopChild(child, SERVER_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? "SIGTERM" : "SIGKILL"),
+    kill: () => stopChild(child, EXTRA_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? "SIGTERM" : "SIGKILL"),
   };
 }
 
@@ -196,7 +203,7 @@ export async function waitForMetric(urls: string[], name: string, target: number
 }
 
 /**
- * Heap in use by `server` right after a full GC (SIGUSR2 → gc-on-signal.ts; read
+ * Heap in use by `server` right after a full GC (SIGUSR2 → gc-on-signal.mjs; read
  * 500 ms later from /metrics), in bytes; null when /metrics does not expose it.
  */
 export async function forcedGcHeapBytes(server: Pick<ServerProcess, "pid" | "metricsUrl">): Promise<number | null> {

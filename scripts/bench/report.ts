@@ -6,8 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { FanoutRun, IdleRun, Stack } from "./scenarios.js";
-import { ratio } from "./stats.js";
+import { type FanoutRun, type IdleRun, manyRoomsLabel, type Stack } from "./scenarios.js";
+import { ratio, type Target } from "./stats.js";
 import type { WritesRun } from "./writes.js";
 
 /** Delivery-rate ratios of one N: ours ÷ ceiling, ours ÷ naive, two nodes ÷ one node (ours). */
@@ -31,6 +31,8 @@ export interface BenchResults {
   ratios: FanoutRatios[];
   idle: IdleRun[];
   writes: WritesRun[];
+  /** The issue's targets checked against this run (writes.ts writesTargets, scenarios.ts manyRoomsTargets). */
+  targets: { writes: Target[]; manyRooms: Target[] };
   notes: string[];
   failures: string[];
 }
@@ -59,6 +61,18 @@ function table(header: string[], rows: unknown[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
 }
 
+/** One Markdown paragraph, "**Targets** (k of n met): " then each target's name, verdict (met, NOT met, not measured) and figures; null when there are none. */
+function targetsLine(targets: Target[]): string | null {
+  if (!targets.length) return null;
+  const verdict = (t: Target) => (t.met === null ? "not measured" : t.met ? "met" : "NOT met");
+  return `\n**Targets** (${targets.filter((t) => t.met).length} of ${targets.length} met): ` + targets.map((t) => `${t.name}: **${verdict(t)}** (${t.detail})`).join("; ") + ".";
+}
+
+/** The cells of a failed run's measurement columns: its error, then blanks up to `width` cells. */
+function failedCells(f: { error?: string }, width: number): unknown[] {
+  return [`FAILED: ${(f.error ?? "").split("\n")[0]!.slice(0, 80)}`, ...Array.from({ length: width - 1 }, () => "")];
+}
+
 /** The Markdown summary. */
 export function markdown(r: BenchResults): string {
   const out: string[] = [];
@@ -67,15 +81,16 @@ export function markdown(r: BenchResults): string {
     `${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${mib(r.machine.totalMemBytes)} MiB RAM, Node ${r.machine.node}, ${r.machine.platform} ${r.machine.release}, ulimit -n ${r.machine.openFilesLimit}; ` +
       `run took ${r.durationS} s (\`${r.argv.join(" ") || "(defaults)"}\`). Clients, servers, PostgreSQL and Redis share the machine.`,
   );
-  if (r.fanout.length) {
+  const bursts = r.fanout.filter((f) => f.load.kind === "burst");
+  if (bursts.length) {
     out.push("\n## Fan-out (deliveries/s = deliveries ÷ (last receive − first send); latency = publish → receive)");
     out.push(
       table(
         ["scenario", "stack", "nodes", "N subs", "msgs", "deliveries/s", "p50 ms", "p99 ms", "max ms", "server CPU %", "RSS MiB", "heap MiB", "missing", "setup s"],
-        r.fanout.map((f) => {
+        bursts.map((f) => {
           const m = f.result;
-          const msgs = f.load.kind === "burst" ? f.load.messages : `${f.load.ratePerS}/s×${f.load.durationS}s`;
-          if (!m) return [f.scenario, f.stack, f.nodes, num(f.subscribers), msgs, `FAILED: ${(f.error ?? "").split("\n")[0]!.slice(0, 80)}`, "", "", "", "", "", "", "", ""];
+          const msgs = f.load.kind === "burst" ? f.load.messages : "";
+          if (!m) return [f.scenario, f.stack, f.nodes, num(f.subscribers), msgs, ...failedCells(f, 9)];
           return [
             f.scenario,
             f.stack,
@@ -95,6 +110,36 @@ export function markdown(r: BenchResults): string {
         }),
       ),
     );
+  }
+  const paced = r.fanout.filter((f) => f.manyRooms);
+  if (paced.length) {
+    out.push("\n## Many rooms (messageAdded subscribers in many small rooms, paced sends round robin over the rooms; latency = publish → receive)");
+    out.push(
+      table(
+        ["configuration", "stack", "msg/s sent (target)", "deliveries", "p50 ms", "p99 ms", "max ms", "server CPU %", "missing", "delayed sends", "setup s"],
+        paced.map((f) => {
+          const m = f.result;
+          const c = f.manyRooms!;
+          if (!m) return [manyRoomsLabel(c), f.stack, ...failedCells(f, 9)];
+          const achieved = Math.round((m.messagesSent / Math.max(0.001, m.sendMs / 1000)) * 10) / 10;
+          return [
+            manyRoomsLabel(c),
+            f.stack,
+            `${num(achieved)} (${num(c.ratePerS)})`,
+            num(m.deliveries),
+            num(m.latency.p50Ms),
+            num(m.latency.p99Ms),
+            num(m.latency.maxMs),
+            Object.values(m.serverCpuPct).join(" + "),
+            m.missing + (m.stalled ? " (stalled)" : "") + (m.sendErrors ? `, ${m.sendErrors} send errors` : ""),
+            num(m.sendsDelayed),
+            f.setup ? (f.setup.connectMs / 1000).toFixed(1) : "",
+          ];
+        }),
+      ),
+    );
+    const line = targetsLine(r.targets.manyRooms);
+    if (line) out.push(line);
   }
   if (r.ratios.length) {
     out.push("\n## Ratios (deliveries/s; >1 means ours is faster, except p99)");
@@ -119,25 +164,33 @@ export function markdown(r: BenchResults): string {
     );
   }
   if (r.writes.length) {
-    out.push("\n## Writes (sendMessage over HTTP vs raw INSERT + PUBLISH loop; latency per send)");
+    out.push("\n## Writes (sendMessage over HTTP vs raw INSERT + PUBLISH loop; latency per send; CPU ms per send: the server's)");
     out.push(
       table(
-        ["concurrency", "ours msgs/s", "ours p50 ms", "ours p99 ms", "ours CPU %", "raw msgs/s", "raw p50 ms", "raw p99 ms", "ours ÷ raw"],
+        ["concurrency", "ours msgs/s", "raw msgs/s", "ours ÷ raw", "ours p50 / p99 ms", "raw p50 / p99 ms", "ours errors", "raw errors", "ours CPU ms/send"],
         r.writes.map((w) =>
           w.ours && w.raw
-            ? [w.concurrency, num(w.ours.msgsPerS), num(round1(w.ours.latency.p50Ms)), num(round1(w.ours.latency.p99Ms)), num(w.ours.cpuPct), num(w.raw.msgsPerS), num(round1(w.raw.latency.p50Ms)), num(round1(w.raw.latency.p99Ms)), num(w.oursOverRaw)]
-            : [w.concurrency, `FAILED: ${(w.error ?? "").split("\n")[0]!.slice(0, 80)}`, "", "", "", "", "", "", ""],
+            ? [
+                w.concurrency,
+                num(w.ours.msgsPerS),
+                num(w.raw.msgsPerS),
+                num(w.oursOverRaw),
+                `${num(w.ours.latency.p50Ms)} / ${num(w.ours.latency.p99Ms)}`,
+                `${num(w.raw.latency.p50Ms)} / ${num(w.raw.latency.p99Ms)}`,
+                w.ours.errors + (w.serverErrors ? ` (+${w.serverErrors.length} server error lines)` : ""),
+                w.raw.errors,
+                num(w.ours.cpuMsPerSend),
+              ]
+            : [w.concurrency, ...failedCells(w, 8)],
         ),
       ),
     );
+    const line = targetsLine(r.targets.writes);
+    if (line) out.push(line);
   }
   if (r.notes.length) out.push("\n## Notes\n" + r.notes.map((n) => `- ${n}`).join("\n"));
   if (r.failures.length) out.push("\n## Failures\n" + r.failures.map((n) => `- ${n}`).join("\n"));
   return out.join("\n") + "\n";
-}
-
-function round1(v: number | null): number | null {
-  return v == null ? null : Math.round(v * 10) / 10;
 }
 
 /** Writes latest.json and latest.md under `dir`; returns the Markdown. */

@@ -8,7 +8,9 @@
  * - fanout-1node / fanout-2nodes: one room × N subscribers on one node, or
  *   split round robin over two (one DB, one Redis prefix, one JWT secret),
  *   a burst of messages sent to node 1;
- * - many-rooms: rooms × perRoom subscribers, a paced send rate over the rooms;
+ * - many-rooms: one series per {@link ManyRoomsConfig} (rooms × perRoom
+ *   subscribers, a paced send rate over the rooms, on one node or more), each
+ *   with the naive and ceiling stacks too when on one node; {@link manyRoomsTargets};
  * - idle: N connections with one subscription each, server memory per
  *   connection (heap from /metrics, RSS from /proc); measured in the
  *   fanout-1node `ours` series before each burst, or in a run of its own.
@@ -19,8 +21,9 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { ClientFleet, type SocketSpec } from "./clients.js";
 import { type FanoutMeasurement, graphqlSender, type Load, measureFanout, rawSender, type Sender } from "./fanout.js";
-import { cpuMs, forcedGcHeapBytes, heapUsedBytes, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
-import type { BenchData } from "./seed.js";
+import { CEILING_SERVER, cpuMs, forcedGcHeapBytes, heapUsedBytes, OUR_SERVER, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
+import { type BenchData, roomSetKey, type RoomShape } from "./seed.js";
+import type { Target } from "./stats.js";
 import { REDIS_URL } from "../../test/helpers/env.js";
 
 export type Stack = "ours" | "ceiling" | "naive";
@@ -76,6 +79,8 @@ export interface FanoutRun {
   serverErrors?: string[];
   /** Idle figures of these N connections before the burst (fanout-1node `ours` runs when the idle scenario is selected). */
   idle?: IdleRun;
+  /** The many-rooms configuration this run measured (many-rooms runs only). */
+  manyRooms?: ManyRoomsConfig;
   error?: string;
 }
 
@@ -111,7 +116,7 @@ let prefixCount = 0;
 
 /** Starts `nodes` servers of `stack` (ours/naive: on one database, Redis prefix and JWT secret). */
 export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Promise<ServerProcess[]> {
-  if (stack === "ceiling") return [await startServer("ceiling", "scripts/bench/raw-server.ts", { BENCH_HARD_TIMEOUT_MS: String(ctx.childTimeoutMs) })];
+  if (stack === "ceiling") return [await startServer("ceiling", CEILING_SERVER, { BENCH_HARD_TIMEOUT_MS: String(ctx.childTimeoutMs) })];
   const env = {
     DATABASE_URL: ctx.databaseUrl,
     REDIS_URL,
@@ -121,7 +126,7 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
     // the load generators send far faster than any user may
     RATE_LIMITS: "off",
   };
-  const started = await Promise.allSettled(Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, "src/main.ts", env)));
+  const started = await Promise.allSettled(Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, OUR_SERVER, env)));
   const ok = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed) {
@@ -260,8 +265,8 @@ export async function fanoutSeries(
     for (const run of runs) {
       const { load } = run;
       ctx.log(`${scenario}: ${stack}, ${nodes} node(s), ${run.subscribers} subscribers, ${describe(load)}`);
-      // burst: every subscriber in the one room; paced: perSmallRoom subscribers of each small room
-      const roomOf = (i: number) => (load.kind === "burst" ? load.room : load.rooms[Math.floor(i / data.perSmallRoom)]!);
+      // burst: every subscriber in the one room; paced: perRoom subscribers in each room
+      const roomOf = (i: number) => (load.kind === "burst" ? load.room : load.rooms[Math.floor(i / load.perRoom)]!);
       const sockets: SocketSpec[] = [];
       for (let i = subscribers.count; i < run.subscribers; i++) sockets.push({ url: servers[i % servers.length]!.wsUrl, token: data.users[i]!.token, roomId: roomOf(i) });
       run.setup = await subscribers.add(sockets);
@@ -299,6 +304,72 @@ function describe(load: Load): string {
   return load.kind === "burst"
     ? `${load.messages} messages back to back, ${load.concurrency} in flight`
     : `${load.ratePerS} msg/s for ${load.durationS} s over ${load.rooms.length} rooms`;
+}
+
+/**
+ * A many-rooms configuration: `rooms` rooms × `perRoom` messageAdded
+ * subscribers (seeded as a room set, seed.ts), `ratePerS` messages per second
+ * sent round robin over the rooms for `durationS` s with at most `maxInFlight`
+ * pending, on `nodes` node(s) (subscribers round robin over them, sends to node
+ * 1); `p99TargetMs`: the publish → receive p99 (ms) ours must stay under, if any.
+ */
+export interface ManyRoomsConfig extends RoomShape {
+  ratePerS: number;
+  durationS: number;
+  maxInFlight: number;
+  nodes: number;
+  p99TargetMs?: number;
+}
+
+/** "1,000 rooms × 5 @ 200 msg/s, 1 node": how a configuration is named in the log and the report. */
+export function manyRoomsLabel(c: ManyRoomsConfig): string {
+  return `${c.rooms.toLocaleString("en-US")} rooms × ${c.perRoom.toLocaleString("en-US")} @ ${c.ratePerS} msg/s, ${c.nodes} node${c.nodes > 1 ? "s" : ""}`;
+}
+
+/**
+ * Parses `<rooms>x<perRoom>@<ratePerS>[/<nodes>]` (e.g. `2000x5@200/2`,
+ * `1x10000@2`) into a configuration with `defaults` for the rest; throws on
+ * anything else.
+ */
+export function parseManyRooms(spec: string, defaults: Pick<ManyRoomsConfig, "durationS" | "maxInFlight">): ManyRoomsConfig {
+  const match = /^(\d+)x(\d+)@(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(spec.trim());
+  const [rooms, perRoom, ratePerS, nodes] = match ? [Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4] ?? 1)] : [];
+  if (!rooms || !perRoom || !ratePerS || !nodes) throw new Error(`--many-rooms takes <rooms>x<perRoom>@<msg/s>[/<nodes>], e.g. 1000x5@200 or 2000x5@200/2: ${spec}`);
+  return { rooms, perRoom, ratePerS, nodes, ...defaults };
+}
+
+/**
+ * The many-rooms runs of `config`, one fresh series per stack, in the order of
+ * `stacks` when `config.nodes` is 1, else ours alone on `config.nodes` nodes;
+ * same subscribers and load for each (room set {@link roomSetKey}(config),
+ * which the seed must have made).
+ */
+export async function manyRoomsSeries(ctx: BenchContext, config: ManyRoomsConfig, stacks: Stack[]): Promise<FanoutRun[]> {
+  const rooms = ctx.data.roomSets[roomSetKey(config)];
+  if (!rooms) throw new Error(`no room set ${roomSetKey(config)} was seeded`);
+  const load: Load = { kind: "paced", rooms, perRoom: config.perRoom, ratePerS: config.ratePerS, durationS: config.durationS, maxInFlight: config.maxInFlight };
+  const runs: FanoutRun[] = [];
+  for (const stack of config.nodes === 1 ? stacks : ["ours" as const]) {
+    for (const run of await fanoutSeries(ctx, "many-rooms", stack, config.nodes, [config.rooms * config.perRoom], () => load)) runs.push({ ...run, manyRooms: config });
+  }
+  return runs;
+}
+
+/** Each configuration's p99 target (those with `p99TargetMs`) checked against its runs: met when ours delivered everything with p99 under it. */
+export function manyRoomsTargets(runs: FanoutRun[]): Target[] {
+  const configs = [...new Set(runs.flatMap((r) => (r.manyRooms?.p99TargetMs ? [r.manyRooms] : [])))];
+  return configs.map((c) => {
+    const of = (stack: Stack) => runs.find((r) => r.manyRooms === c && r.stack === stack);
+    const p99 = (stack: Stack) => of(stack)?.result?.latency.p99Ms ?? "n/a";
+    const ours = of("ours");
+    const m = ours?.result;
+    const others = (["naive", "ceiling"] as const).filter((s) => of(s)).map((s) => `${s} ${p99(s)} ms`);
+    return {
+      name: `p99 publish → receive < ${c.p99TargetMs} ms, ${manyRoomsLabel(c)}`,
+      met: m ? m.missing === 0 && m.sendErrors === 0 && m.latency.p99Ms !== null && m.latency.p99Ms < c.p99TargetMs! : false,
+      detail: m ? `ours ${m.latency.p99Ms ?? "n/a"} ms${m.missing ? ` (${m.missing} deliveries missing)` : ""}${others.length ? `; ${others.join(", ")}` : ""}` : `failed: ${(ours?.error ?? "not run").split("\n")[0]!.slice(0, 80)}`,
+    };
+  });
 }
 
 /** Idle run on a fresh server: `n` connections (users 0…n−1), one messageAdded subscription each on the big room; memory before and after connecting (see {@link IdleTiming}). */

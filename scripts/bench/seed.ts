@@ -7,7 +7,9 @@
  *   (src/auth/tokens.ts, signed with the run's JWT_SECRET, valid 6 h);
  * - `sender`: the user whose token sends every message; OWNER of every room;
  * - `bigRoom`: a GROUP room with all subscribers (fan-out and idle scenarios);
- * - `smallRooms[r]`: GROUP rooms with subscribers r·perRoom … r·perRoom+perRoom−1 (many-rooms);
+ * - `roomSets[roomSetKey(shape)]`: for each many-rooms shape `{ rooms, perRoom }`,
+ *   `rooms` GROUP rooms, room r with subscribers r·perRoom … r·perRoom+perRoom−1
+ *   (shapes share users: every set starts at subscriber 0);
  * - `writeRooms` / `rawWriteRooms`: one room per concurrent writer of the writes
  *   scenario (ours / the raw INSERT+PUBLISH loop), so writers do not queue on one room's row lock.
  */
@@ -28,8 +30,8 @@ export interface BenchData {
   sender: BenchUser & { displayName: string };
   users: BenchUser[];
   bigRoom: string;
-  smallRooms: string[];
-  perSmallRoom: number;
+  /** Room ids of each many-rooms shape, by {@link roomSetKey}. */
+  roomSets: Record<string, string[]>;
   writeRooms: string[];
   rawWriteRooms: string[];
 }
@@ -37,11 +39,21 @@ export interface BenchData {
 export interface SeedSizes {
   /** Subscribers (users[]), all members of bigRoom. */
   users: number;
-  /** Rooms of the many-rooms scenario and subscribers per room (rooms × perRoom ≤ users). */
-  smallRooms: number;
-  perSmallRoom: number;
+  /** Shapes of the many-rooms scenario: `rooms` rooms of `perRoom` subscribers each (rooms × perRoom ≤ users). */
+  roomSets: RoomShape[];
   /** Highest writer concurrency of the writes scenario. */
   writers: number;
+}
+
+/** A set of rooms of the same size: `rooms` rooms, `perRoom` subscribers in each. */
+export interface RoomShape {
+  rooms: number;
+  perRoom: number;
+}
+
+/** The key of a room set in {@link BenchData.roomSets}: `<rooms>x<perRoom>`. */
+export function roomSetKey(shape: RoomShape): string {
+  return `${shape.rooms}x${shape.perRoom}`;
 }
 
 /** Creates an empty database of its own; `drop()` removes it (WITH (FORCE): servers still connected are cut off). */
@@ -80,7 +92,12 @@ export async function seed(url: string, jwtSecret: string, sizes: SeedSizes): Pr
       return rooms.at(-1)!.id;
     };
     const bigRoom = room("bench big room", subscribers);
-    const smallRooms = Array.from({ length: sizes.smallRooms }, (_, r) => room(`bench room ${r}`, subscribers.slice(r * sizes.perSmallRoom, (r + 1) * sizes.perSmallRoom)));
+    const roomSets: Record<string, string[]> = {};
+    for (const shape of sizes.roomSets) {
+      const key = roomSetKey(shape);
+      if (shape.rooms * shape.perRoom > subscribers.length) throw new Error(`room set ${key} needs ${shape.rooms * shape.perRoom} users, ${subscribers.length} seeded`);
+      roomSets[key] ??= Array.from({ length: shape.rooms }, (_, r) => room(`bench ${key} room ${r}`, subscribers.slice(r * shape.perRoom, (r + 1) * shape.perRoom)));
+    }
     const writeRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench writes ${w}`, []));
     const rawWriteRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench raw writes ${w}`, []));
     await client.query(
@@ -103,7 +120,7 @@ export async function seed(url: string, jwtSecret: string, sizes: SeedSizes): Pr
       users.push({ userId: userIds[i]!, sessionId: sessionIds[i]!, token });
     }
     const [sender, ...rest] = users as [BenchUser, ...BenchUser[]];
-    return { sender: { ...sender, displayName: "Bench Sender" }, users: rest, bigRoom, smallRooms, perSmallRoom: sizes.perSmallRoom, writeRooms, rawWriteRooms };
+    return { sender: { ...sender, displayName: "Bench Sender" }, users: rest, bigRoom, roomSets, writeRooms, rawWriteRooms };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
     throw e;

@@ -8,7 +8,8 @@
  * like the server's Prisma pool; RETURNING *) and PUBLISH its JSON (ioredis),
  * lane i on rawWriteRooms[i], same 100-byte content.
  * Units: msgs/s; latency per send (request → answer) in ms; CPU % of one core
- * (ours: the server process; raw: this process, which runs the loop).
+ * and CPU ms per send (ours: the server process; raw: this process, which runs
+ * the loop). {@link writesTargets} checks the issue's targets ({@link WRITE_TARGETS}).
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -17,7 +18,7 @@ import { REDIS_URL } from "../../test/helpers/env.js";
 import { graphqlSender, stampedContent } from "./fanout.js";
 import { cpuMs, type ServerProcess } from "./procs.js";
 import { type BenchContext, startStack } from "./scenarios.js";
-import { type LatencySummary, ratio, summarizeSamples } from "./stats.js";
+import { type LatencySummary, ratio, summarizeSamples, type Target } from "./stats.js";
 
 export interface WriteResult {
   sent: number;
@@ -27,6 +28,8 @@ export interface WriteResult {
   msgsPerS: number;
   latency: LatencySummary;
   cpuPct: number;
+  /** CPU used over the level ÷ messages sent, ms (2 decimals); null when none was sent. */
+  cpuMsPerSend: number | null;
 }
 
 export interface WritesRun {
@@ -64,6 +67,7 @@ async function drive(concurrency: number, count: number, timeCapMs: number, op: 
   };
   await Promise.all(Array.from({ length: concurrency }, (_, i) => lane(i)));
   const elapsedMs = Date.now() - started;
+  const cpuUsed = cpu() - cpu0;
   return {
     sent: samples.length,
     errors,
@@ -71,7 +75,8 @@ async function drive(concurrency: number, count: number, timeCapMs: number, op: 
     elapsedMs,
     msgsPerS: Math.round(samples.length / (elapsedMs / 1000)),
     latency: summarizeSamples(samples),
-    cpuPct: Math.round(((cpu() - cpu0) / elapsedMs) * 1000) / 10,
+    cpuPct: Math.round((cpuUsed / elapsedMs) * 1000) / 10,
+    cpuMsPerSend: samples.length ? Math.round((cpuUsed / samples.length) * 100) / 100 : null,
   };
 }
 
@@ -140,4 +145,38 @@ export async function writesScenario(ctx: BenchContext, levels: number[], countF
     redis.disconnect();
   }
   return runs;
+}
+
+/**
+ * The issue's targets for writes: ours ÷ raw (msgs/s) at least `ratioAt8` at
+ * concurrency 8 and at least `ratioEverywhere` at every concurrency from 1 to
+ * 64; p50 latency at concurrency 1 below `p50AtOneMs` (ms); no errors at 64.
+ */
+export const WRITE_TARGETS = { ratioAt8: 0.7, ratioEverywhere: 0.5, p50AtOneMs: 2, noErrorsAt: 64 } as const;
+
+/** {@link WRITE_TARGETS} checked against `runs` (a target whose level was not run, or failed, is not met, or null when not run). */
+export function writesTargets(runs: WritesRun[]): Target[] {
+  const T = WRITE_TARGETS;
+  const at = (c: number) => runs.find((r) => r.concurrency === c);
+  const r8 = at(8);
+  const everywhere = runs.filter((r) => r.concurrency >= 1 && r.concurrency <= 64);
+  const worst = everywhere.reduce<WritesRun | null>((w, r) => (w === null || (r.oursOverRaw ?? -1) < (w.oursOverRaw ?? -1) ? r : w), null);
+  const r1 = at(1);
+  const p50 = r1?.ours?.latency.p50Ms ?? null;
+  const rTop = at(T.noErrorsAt);
+  const errorsTop = rTop ? (rTop.ours?.errors ?? 0) + (rTop.serverErrors?.length ?? 0) : null;
+  return [
+    { name: `ours ÷ raw ≥ ${T.ratioAt8} at concurrency 8`, met: r8 ? (r8.oursOverRaw ?? 0) >= T.ratioAt8 : null, detail: r8 ? `${r8.oursOverRaw ?? r8.error ?? "n/a"}` : "not run" },
+    {
+      name: `ours ÷ raw ≥ ${T.ratioEverywhere} at every concurrency 1–64`,
+      met: worst ? everywhere.every((r) => (r.oursOverRaw ?? 0) >= T.ratioEverywhere) : null,
+      detail: worst ? `lowest ${worst.oursOverRaw ?? "n/a"} at ${worst.concurrency} (levels ${everywhere.map((r) => r.concurrency).join(", ")})` : "not run",
+    },
+    { name: `p50 < ${T.p50AtOneMs} ms at concurrency 1`, met: r1 ? p50 !== null && p50 < T.p50AtOneMs : null, detail: r1 ? `${p50 ?? "n/a"} ms` : "not run" },
+    {
+      name: `no errors at concurrency ${T.noErrorsAt}`,
+      met: rTop ? !rTop.error && errorsTop === 0 : null,
+      detail: rTop ? (rTop.error ? `failed: ${rTop.error.split("\n")[0]!.slice(0, 80)}` : `${rTop.ours?.errors ?? 0} failed sends, ${rTop.serverErrors?.length ?? 0} distinct server error lines`) : "not run",
+    },
+  ];
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { buildServer } from "../../scripts/build.mjs";
 import { makePrisma } from "../../src/db/client.js";
 import { migrate } from "../../src/db/migrate.js";
 import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE } from "./env.js";
@@ -6,9 +7,12 @@ import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE } from "./env.js";
 /**
  * Runs once before all test files: (re)creates the template database and
  * applies the committed migrations to it with `prisma migrate deploy`, so each
- * test file can copy it (CREATE DATABASE … TEMPLATE) in milliseconds.
+ * test file can copy it (CREATE DATABASE … TEMPLATE) in milliseconds; and
+ * brings dist/ up to date with src/ (scripts/build.mjs), since the tests that
+ * start servers as processes run the compiled server, as `npm start` does.
  */
 export default async function setup(): Promise<void> {
+  await buildServer();
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);

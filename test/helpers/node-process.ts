@@ -3,13 +3,14 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { SERVER_NODE_ARGS } from "../../scripts/build.mjs";
 import { createTestDatabase } from "./database.js";
 import { REDIS_URL } from "./env.js";
 
 // a path, not `new URL(…)`: DOM test environments (happy-dom) replace the global URL
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** A server started as its own process with `npm start`'s entry point (src/main.ts). */
+/** A server started as its own process as `npm start` runs it (the compiled dist/main.js, built by the global setup). */
 export interface NodeProcess {
   url: string;
   wsUrl: string;
@@ -32,14 +33,14 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts `src/main.ts` in a child process with `env` on top of this one's, and
+ * Starts the compiled server (dist/main.js, as `npm start`) in a child process with `env` on top of this one's, and
  * resolves once it logs that it is listening. Rejects with its output if it
  * exits first or is not ready within `timeoutMs`.
  */
 export async function startNode(env: Record<string, string>, timeoutMs = 60_000): Promise<NodeProcess> {
   const port = await freePort();
-  // one process, as `npm start` runs it (node --import tsx), so signals reach the server itself
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  // one process, as `npm start` runs it (node --enable-source-maps dist/main.js), so signals reach the server itself
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS], {
     cwd: root,
     env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "info", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
