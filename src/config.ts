@@ -56,10 +56,13 @@ const EnvSchema = z
     /**
      * "on": a subscription selecting only viewer-independent fields is executed
      * once per event per node and the result shared by its subscribers
-     * (realtime/shared-execution.ts); "off": once per subscriber (the naive
-     * stack, kept for the benchmark's baseline).
+     * (realtime/shared-execution.ts), and WebSocket subscriptions to messageAdded and
+     * roomEvents are delivered by one fan-out loop per room and selection
+     * (realtime/fanout.ts); "memo": the shared execution only, each subscriber
+     * iterated by graphql-ws (the path before fan-out groups, kept for comparison);
+     * "off": once per subscriber (the naive stack, kept for the benchmark's baseline).
      */
-    SUBSCRIPTION_SHARING: z.enum(["on", "off"]).default("on"),
+    SUBSCRIPTION_SHARING: z.enum(["on", "memo", "off"]).default("on"),
     /** Largest GraphQL-over-HTTP request body (not multipart) in bytes; larger ones get HTTP 413 (default 1 MiB, as the WebSocket maxPayload). */
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** Deepest selection allowed (graphql-armor max-depth; introspection exempt). The deepest operation in examples/, README and tests is 8. */

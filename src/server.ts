@@ -16,6 +16,7 @@ import { queryLimitPlugins } from "./limits/query-limits.js";
 import { rateLimitPlugins } from "./limits/rate-limits.js";
 import { requestContext, requestIdOf } from "./request-context.js";
 import { isRedisUnavailable } from "./realtime/pubsub.js";
+import { useFanoutGroups } from "./realtime/fanout.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
@@ -55,7 +56,9 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
       app.metrics.subscriptionsPlugin(),
-      ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useSharedSubscriptionExecution(app.metrics)] : []),
+      ...(app.config.SUBSCRIPTION_SHARING !== "off" ? [useSharedSubscriptionExecution(app.metrics)] : []),
+      // after it: for the WebSocket room subscriptions it replaces its subscribe (realtime/fanout.ts)
+      ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useFanoutGroups(app.metrics)] : []),
       // src/limits/: query depth, cost, aliases, directives, tokens, introspection; rate limits of mutations
       ...queryLimitPlugins(app.config),
       ...rateLimitPlugins(app),

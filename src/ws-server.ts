@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from "./db/errors.js";
 import { rateLimited, serviceUnavailable } from "./errors.js";
 import { clientIpOf } from "./limits/client-ip.js";
 import { CLOSE_TRY_AGAIN_LATER, type LimitReason, SocketGuard, type SocketLimits } from "./limits/socket-guard.js";
+import type { FanoutRoot, FanoutSocket } from "./realtime/fanout.js";
 import { type PayloadSlot, sharedPayload, spliceSharedJson } from "./realtime/shared-json.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { requestContext } from "./request-context.js";
@@ -41,6 +42,8 @@ interface Connection {
   readonly guard: SocketGuard;
   /** Where the message being sent leaves a shared payload's JSON for the frame write (realtime/shared-json.ts). */
   readonly payload: PayloadSlot;
+  /** Writes one frame: nothing on a socket that is not open, 1013 past the unread-bytes bound (step 4 of serveSocket). */
+  readonly write: (frame: string) => void;
   /** Set once `connection_init` is accepted. */
   viewer?: Viewer;
   connectionId?: string;
@@ -110,7 +113,7 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
       // ctx.subscriptions already holds the new operation's id
       if (!ctx.extra.guard.admitOperation(Object.keys(ctx.subscriptions).length)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
       const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp };
-      return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params));
+      return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params, { id, write: ctx.extra.write }));
     },
     // a shared subscription result is serialized once for all its sockets (realtime/shared-json.ts)
     onNext: (ctx, _id, _payload, _args, result) => sharedPayload(result, ctx.extra.payload),
@@ -141,13 +144,20 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
    * 4. outgoing, each frame graphql-ws sends: a shared payload's JSON spliced in,
    *    the guard's bound on unread bytes (over it: 1013, nothing more sent), the
    *    write; the frame counts as sent once queued, so a subscription drains its
-   *    stream into the socket's buffer (bounded) rather than its own queue (unbounded);
+   *    stream into the socket's buffer (bounded) rather than its own queue (unbounded).
+   *    Fan-out groups (realtime/fanout.ts) write their `next` frames through the same
+   *    bound, past graphql-ws;
    * 5. close: timers stopped, then graphql-ws ends the socket's operations and
    *    `onClose` undoes the registration ({@link forget}).
    */
   function serveSocket(socket: WebSocket, request: IncomingMessage): void {
     const guard = new SocketGuard(socket, limits, onLimit);
-    const conn: Connection = { socket, clientIp: clientIpOf(request, app.config.TRUST_PROXY), guard, payload: {} };
+    // 4. outgoing: graphql-ws's frames (below) and those fan-out groups write themselves (realtime/fanout.ts)
+    const write = (frame: string) => {
+      if (socket.readyState !== WebSocket.OPEN || !guard.admitFrame()) return;
+      socket.send(frame);
+    };
+    const conn: Connection = { socket, clientIp: clientIpOf(request, app.config.TRUST_PROXY), guard, payload: {}, write };
 
     // 1. keepalive
     let ponged = true;
@@ -179,11 +189,7 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
       {
         protocol: socket.protocol,
         // 4. outgoing
-        send: (frame) => {
-          const data = spliceSharedJson(frame, conn.payload);
-          if (socket.readyState !== WebSocket.OPEN || !guard.admitFrame()) return;
-          socket.send(data);
-        },
+        send: (frame) => write(spliceSharedJson(frame, conn.payload)),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handler) => (receive = handler),
       },
@@ -243,8 +249,9 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
    * Parses, validates and builds the execution of one WebSocket operation (graphql-ws
    * onSubscribe); a document that does not parse (or has too many tokens) is answered
    * with its GraphQLError, like one that does not validate, instead of closing the socket.
+   * `socket`: the operation's id and its socket's frame write, for a fan-out group to write with.
    */
-  async function prepare(seed: WsSeed, params: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  async function prepare(seed: WsSeed, params: SubscribePayload, socket: Pick<FanoutSocket, "id" | "write">): Promise<ExecutionArgs | readonly GraphQLError[]> {
     const enveloped = yoga.getEnveloped(seed);
     let document: DocumentNode;
     try {
@@ -255,7 +262,8 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
     }
     const errors = enveloped.validate(enveloped.schema, document);
     if (errors.length > 0) return withoutHttp(errors);
-    const root: OperationRoot = { execute: enveloped.execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId };
+    const execute = enveloped.execute as OperationRoot["execute"];
+    const root: OperationRoot = { execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId, fanout: { ...socket, execute } };
     return {
       schema: enveloped.schema,
       operationName: params.operationName,
@@ -317,8 +325,11 @@ function withoutHttp(errors: readonly GraphQLError[]): readonly GraphQLError[] {
   return errors;
 }
 
-/** The root value graphql-ws hands back to execute/subscribe: Yoga's enveloped functions and the operation's request id. */
-type OperationRoot = { execute: typeof execute; subscribe: typeof subscribe; requestId: string };
+/**
+ * The root value graphql-ws hands back to execute/subscribe: Yoga's enveloped functions, the operation's
+ * request id, and what a fan-out group needs to write the operation's frames (realtime/fanout.ts).
+ */
+type OperationRoot = { execute: typeof execute; subscribe: typeof subscribe; requestId: string } & Required<FanoutRoot>;
 
 /** Runs an operation's execute or subscribe inside its request context, so its log lines carry its request id. */
 function inRequest<T>(args: ExecutionArgs, run: (root: OperationRoot) => T): T {

@@ -17,16 +17,19 @@ export function endWhenRemoved<T>(pubsub: PubSubEngine, roomId: string, userId: 
   return new EndWhenRemoved(pubsub, roomId, userId, iterator);
 }
 
-/** The wrapper of {@link endWhenRemoved}; a class, so that an idle subscriber keeps its fields and one bus listener, not a closure per method. */
-class EndWhenRemoved<T> implements AsyncIterableIterator<T> {
+/**
+ * The wrapper of {@link endWhenRemoved}; a class, so that an idle subscriber keeps its fields and one bus listener, not a closure per method.
+ * Exported for realtime/fanout.ts, which reads `iterator` (the wrapped one) and `userId` when the subscriber joins a fan-out group.
+ */
+export class EndWhenRemoved<T> implements AsyncIterableIterator<T> {
   private readonly watch: Promise<number>;
   private stopped = false;
 
   constructor(
     private readonly pubsub: PubSubEngine,
-    roomId: string,
-    private readonly userId: string,
-    private readonly iterator: AsyncIterableIterator<T>,
+    readonly roomId: string,
+    readonly userId: string,
+    readonly iterator: AsyncIterableIterator<T>,
   ) {
     this.watch = pubsub.subscribe(topics.roomEvents(roomId), (event: RoomEventPayload) => this.heard(event), {});
   }

@@ -88,6 +88,26 @@ const documentKey = (document: DocumentNode): string => {
   return key;
 };
 
+/**
+ * The key of an operation's execution: its document (printed once per parsed
+ * document), operation name and variables as JSON. Operations with equal keys
+ * give equal results for the same event, when viewer-independent.
+ */
+export function executionKey(args: Pick<ExecutionArgs, "document" | "operationName" | "variableValues">): string {
+  return `${documentKey(args.document)}\n${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}`;
+}
+
+/**
+ * Whether `args` names one operation of its document and its variables coerce without
+ * errors. Paths that execute an operation their own way leave the others to graphql-js,
+ * so that errors keep its shape.
+ */
+export function variablesValid(args: ExecutionArgs): boolean {
+  const operation = getOperationAST(args.document, args.operationName);
+  const variables = operation && getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {});
+  return Boolean(variables && !variables.errors);
+}
+
 /** event (the object the pub/sub handed every listener on this node) → execution key → its result. */
 const resultsByEvent = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
 
@@ -139,12 +159,10 @@ export function useSharedSubscriptionExecution(metrics: Metrics): Plugin {
     onSubscribe: ({ args, subscribeFn, setSubscribeFn }) => {
       if (!isViewerIndependent(args.schema, args.document)) return;
       setSubscribeFn(async (args: ExecutionArgs) => {
-        const operation = getOperationAST(args.document, args.operationName);
-        const variables = operation && getVariableValues(args.schema, operation.variableDefinitions ?? [], args.variableValues ?? {});
-        if (!variables || variables.errors) return subscribeFn(args);
+        if (!variablesValid(args)) return subscribeFn(args);
         const stream = await createSourceEventStream(args);
         if (!(Symbol.asyncIterator in stream)) return stream;
-        const key = `${documentKey(args.document)}\n${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}`;
+        const key = executionKey(args);
         return mapAsyncIterator(stream, (event) => once(metrics, event, key, () => execute({ ...args, rootValue: event })));
       });
     },

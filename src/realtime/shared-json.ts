@@ -68,10 +68,31 @@ export function sharedPayload(result: ExecutionResult, slot: PayloadSlot): Forma
   return sharedJson.has(result) && !result.errors ? (new SharedPayload(result, slot) as FormattedExecutionResult) : undefined;
 }
 
+/**
+ * The start of every `next` frame graphql-ws sends for operation `id`:
+ * `{"id":<id as JSON>,"type":"next","payload":`. The frame is this, the payload's
+ * JSON ({@link nextPayloadJson}) and `}`: the bytes of graphql-ws's
+ * `stringifyMessage({ id, type: "next", payload })` (realtime/fanout.ts writes frames so).
+ */
+export function nextFrameStart(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+}
+
+/**
+ * The JSON of the payload graphql-ws puts in a `next` message for `result`: `result`
+ * itself when it has no errors, else `{ ...rest, errors }` (errors last, through
+ * `toJSON()`), as graphql-ws's `emit.next` builds it.
+ */
+export function nextPayloadJson(result: ExecutionResult): string {
+  if (!result.errors) return JSON.stringify(result);
+  const { errors, ...rest } = result;
+  return JSON.stringify({ ...rest, errors: errors.map((e) => e.toJSON()) });
+}
+
 /** The JSON of a shared `result`, computed on first use and cached with it. */
 function jsonOf(result: ExecutionResult): string {
   let json = sharedJson.get(result);
-  if (json == null) sharedJson.set(result, (json = JSON.stringify(result)));
+  if (json == null) sharedJson.set(result, (json = nextPayloadJson(result)));
   return json;
 }
 

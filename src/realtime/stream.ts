@@ -40,7 +40,7 @@ export interface StreamSource<T> {
  * The result is a plain iterator (not an async generator), so `return()`
  * unsubscribes at once even while a `next()` is pending.
  */
-export async function sequencedStream<T>(source: StreamSource<T>, after: number | null): Promise<AsyncIterableIterator<T>> {
+export async function sequencedStream<T>(source: StreamSource<T>, after: number | null): Promise<SequencedStream<T>> {
   const stream = new SequencedStream(source);
   await stream.start(after);
   return stream;
@@ -50,8 +50,9 @@ export async function sequencedStream<T>(source: StreamSource<T>, after: number 
  * The state of one {@link sequencedStream}. A class, so that an idle stream
  * holds its fields and one bus listener, not a closure per step: every
  * subscriber of a node keeps one for as long as it stays subscribed.
+ * Exported for realtime/fanout.ts, which reads {@link source} and {@link position}.
  */
-class SequencedStream<T> implements AsyncIterableIterator<T> {
+export class SequencedStream<T> implements AsyncIterableIterator<T> {
   /** Live items received and not yet yielded. */
   private live: T[] = [];
   /** Stored items read and not yet yielded. */
@@ -72,7 +73,13 @@ class SequencedStream<T> implements AsyncIterableIterator<T> {
   /** The live item at the front of `live` came after a gap being filled from storage. */
   private filling = false;
 
-  constructor(private readonly source: StreamSource<T>) {}
+  /** `source`: where the items come from (read by realtime/fanout.ts to start a room's group). */
+  constructor(readonly source: StreamSource<T>) {}
+
+  /** The seq of the last item handed out, or the cursor the stream started after (its head without one). */
+  get position(): number {
+    return this.last;
+  }
 
   /** Steps 1 and 2: subscribes, reads `head`, runs `ready`; closes the stream and rethrows on failure. */
   async start(after: number | null): Promise<void> {
