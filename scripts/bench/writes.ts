@@ -45,6 +45,9 @@ export interface WritesRun {
   error?: string;
 }
 
+/** Operations run on each side before the first measured level. */
+const WARM_UP_SENDS = 2000;
+
 /** Runs `count` operations with `concurrency` lanes (`op(lane)`), stopping early after `timeCapMs`; `cpu()` is read before and after (ms). */
 async function drive(concurrency: number, count: number, timeCapMs: number, op: (lane: number) => Promise<void>, cpu: () => number): Promise<WriteResult> {
   const samples: number[] = [];
@@ -111,9 +114,10 @@ export async function writesScenario(ctx: BenchContext, levels: number[], countF
       await redis.publish(`${ctx.redisPrefix}raw:room:${roomId}:message`, JSON.stringify({ message: rows[0] }));
     };
     const oursOp = (lane: number) => send(data.writeRooms[lane]!, stampedContent(lane));
-    // warm-up: JIT, pools, prepared plans (not measured)
-    await drive(4, 40, 30_000, oursOp, () => 0);
-    await drive(4, 40, 30_000, rawOp, () => 0);
+    // warm-up (not measured): pools, prepared plans, and V8's optimizing compiler, which takes a
+    // few thousand calls of a path; with 40, concurrency 1 measured half-cold code (4.8 ms of CPU per send, 1.5 at 64)
+    await drive(8, WARM_UP_SENDS, 60_000, oursOp, () => 0);
+    await drive(8, WARM_UP_SENDS, 60_000, rawOp, () => 0);
     for (const run of runs) {
       ctx.log(`writes: concurrency ${run.concurrency}, ${run.count} messages each side`);
       try {
