@@ -10,6 +10,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { serveAttachment } from "./attachments/http.js";
 import type { Viewer } from "./auth/sessions.js";
 import { type App, makeContext } from "./context.js";
+import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
 import { markPothosValidation, rateLimited, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
@@ -47,6 +48,8 @@ type SocketState = {
 interface WsSeed {
   wsViewer: Viewer;
   wsClientIp: string;
+  /** The operation's socket: what waits for database admission is dropped once it closes (context.ts stillWanted). */
+  wsSocket: WebSocket;
 }
 
 /**
@@ -91,7 +94,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       ...rateLimitPlugins(app),
     ],
     context: async (seed) => {
-      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp);
+      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp, false, seed.wsSocket);
       const { request, req } = seed as unknown as { request: Request; req: IncomingMessage };
       const authorization = request.headers.get("authorization");
       const viewer = await app.sessions.authenticate(authorization);
@@ -106,6 +109,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         const at = error instanceof GraphQLError ? error : undefined;
         if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(at);
         if (isRedisUnavailable(original ?? error)) return serviceUnavailable(at, "Realtime service");
+        // a subscription whose socket closed while it waited to start (db/admission.ts): nobody gets this, nothing to log
+        if (original instanceof Withdrawn) return maskError(error, message, isDev);
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }
@@ -161,7 +166,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     {
       connectionInitWaitTimeout: app.config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
-        const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams)).catch((err: unknown) => {
+        // admitted (db/admission.ts): a reconnect storm's session checks wait their turn instead of filling the pool
+        // ahead of writes, and are dropped for sockets that closed meanwhile
+        const socket = ctx.extra.socket;
+        const viewer = await app.admission.run(() => app.sessions.authenticate(authorizationOf(ctx.connectionParams)), () => socket.readyState === WebSocket.OPEN).catch((err: unknown) => {
+          if (err instanceof Withdrawn) return undefined;
           if (!isDatabaseUnavailable(err)) throw err;
           // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
           ctx.extra.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);
@@ -205,7 +214,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       onSubscribe: (ctx, id, params) => {
         // ctx.subscriptions already holds the new operation's id
         if (!admitSubscription(ctx.extra.socket, Object.keys(ctx.subscriptions).length, limits, onLimit)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
-        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp! };
+        const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp!, wsSocket: ctx.extra.socket };
         return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params));
       },
     },
