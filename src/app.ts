@@ -12,6 +12,7 @@ import { Messages } from "./chat/messages.js";
 import { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { App } from "./context.js";
+import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
@@ -34,17 +35,21 @@ import { Profiles } from "./users/profiles.js";
 export async function startApp(config: Config, logger: Logger): Promise<{ app: App; close(): Promise<void> }> {
   const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT);
   const databaseUrl = config.DATABASE_URL ?? embedded!.url;
-  const db = makePrisma(databaseUrl);
+  const db = makePrisma(databaseUrl, config.DATABASE_POOL_SIZE);
   if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
   await migrate(db, databaseUrl);
   const writes = new WritePool(databaseUrl, config.DATABASE_WRITE_POOL_SIZE, (err) => logger.warn({ err }, "write pool: idle connection lost"));
   if (logger.isLevelEnabled("trace")) writes.onQuery((sql) => logger.trace({ sql, pool: "writes" }, "sql"));
+
+  // subscription set-up, WebSocket authentication, presence and the expiry sweep share these connections (db/admission.ts)
+  const admission = new Admission(config.DATABASE_SETUP_CONNECTIONS ?? Math.ceil(config.DATABASE_POOL_SIZE / 2));
 
   const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   const sessionCache = new SessionCache();
   await bus.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => sessionCache.revoke(sessionId), {});
   bus.watchFeed((up) => sessionCache.setFeedUp(up));
   const metrics = new Metrics();
+  metrics.watchAdmission(admission);
   metrics.countPublishes(bus.pubsub);
   const onError = (err: unknown) => logger.error({ err }, "realtime background task failed");
   const presenceStore = bus.redis ? new RedisPresenceStore(bus.redis, config.PRESENCE_TTL_MS) : new MemoryPresenceStore();
@@ -54,18 +59,22 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     presenceStore,
     bus.pubsub,
     {
-      roomIdsOf: async (userId, sharedWith) => {
-        const shared = sharedWith ? { room: { members: { some: { userId: sharedWith } } } } : {};
-        return (await db.roomMember.findMany({ where: { userId, ...shared }, select: { roomId: true } })).map((m) => m.roomId);
-      },
-      profileOf: async (userId) => {
-        const user = await db.user.findUniqueOrThrow({
-          where: { id: userId },
-          select: { showOnlineStatus: true, away: true, lastSeenAt: true, blocks: { select: { blockedId: true } } },
-        });
-        return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
-      },
-      touchLastSeen: async (userId, at) => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!,
+      // announcements follow connects and disconnects, storms included: admitted like subscription set-up
+      roomIdsOf: (userId, sharedWith) =>
+        admission.run(async () => {
+          const shared = sharedWith ? { room: { members: { some: { userId: sharedWith } } } } : {};
+          return (await db.roomMember.findMany({ where: { userId, ...shared }, select: { roomId: true } })).map((m) => m.roomId);
+        }),
+      profileOf: (userId) =>
+        admission.run(async () => {
+          const user = await db.user.findUniqueOrThrow({
+            where: { id: userId },
+            select: { showOnlineStatus: true, away: true, lastSeenAt: true, blocks: { select: { blockedId: true } } },
+          });
+          return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
+        }),
+      touchLastSeen: (userId, at) =>
+        admission.run(async () => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!),
     },
     Math.max(250, Math.floor(config.PRESENCE_TTL_MS / 3)),
     onError,
@@ -73,13 +82,16 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"));
   const attachments = new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES);
-  const expiry = new MessageExpiry(db, events, attachments, config.EXPIRY_SWEEP_MS, onError);
+  const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
+    logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
+  );
 
   const app: App = {
     config,
     logger,
     db,
     writes,
+    admission,
     pubsub: bus.pubsub,
     redis: bus.redis,
     metrics,

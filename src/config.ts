@@ -24,7 +24,7 @@ const EnvSchema = z
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
     /**
      * Connections reserved for sendMessage's statement (db/client.ts WritePool), besides
-     * Prisma's pool of 10: subscription set-up and background work never make a send wait.
+     * DATABASE_POOL_SIZE (Prisma's): nothing else ever makes a send wait for a connection.
      */
     DATABASE_WRITE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
     /** Redis URL; unset → in-process pub/sub (one node only). */
@@ -53,6 +53,15 @@ const EnvSchema = z
     PUBLIC_URL: z.url().optional(),
     /** How often each node purges self-destructing messages whose time has come, in ms. */
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /** PostgreSQL connections of this node's Prisma pool. */
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
+    /**
+     * How many of them subscription set-up (membership, head, replay, gap fills),
+     * WebSocket authentication, presence and the expiry sweep may use at once
+     * (db/admission.ts); the rest wait in memory, and the other connections stay
+     * free for requests and writes. Default: half the pool, rounded up (5 of 10).
+     */
+    DATABASE_SETUP_CONNECTIONS: z.coerce.number().int().min(1).max(199).optional(),
     /**
      * "on": a subscription selecting only viewer-independent fields is executed
      * once per event per node and the result shared by its subscribers
@@ -149,6 +158,10 @@ const EnvSchema = z
       .transform((list) => list.split(",").map((o) => o.trim()).filter(Boolean))
       .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ }).refine((o) => new URL(o).origin === o, "must be an origin such as https://chat.example.com (no path or trailing slash)")]))),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .refine((env) => env.DATABASE_SETUP_CONNECTIONS === undefined || env.DATABASE_SETUP_CONNECTIONS < env.DATABASE_POOL_SIZE, {
+    path: ["DATABASE_SETUP_CONNECTIONS"],
+    message: "must be less than DATABASE_POOL_SIZE (the rest is kept for requests and writes)",
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {
     path: ["JWT_SECRET"],

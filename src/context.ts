@@ -9,6 +9,7 @@ import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
+import type { Admission } from "./db/admission.js";
 import type { PrismaClient, WritePool } from "./db/client.js";
 import type { Metrics } from "./metrics.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
@@ -26,6 +27,8 @@ export interface App {
   db: PrismaClient;
   /** Connections reserved for the send statement (chat/messages.ts). */
   writes: WritePool;
+  /** Admission to `db` for work that can wait (subscription set-up, WebSocket authentication, presence, sweeps): db/admission.ts. */
+  admission: Admission;
   pubsub: PubSubEngine;
   /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
   redis: Redis | null;
@@ -57,6 +60,24 @@ export interface Context {
   tokenRejected: boolean;
   /** Per-request DataLoaders, each made on first use. */
   loaders: Loaders;
+  /**
+   * The WebSocket of a graphql-ws operation (undefined over HTTP and SSE): database
+   * work of the operation that waits for admission (db/admission.ts) is dropped if
+   * it has closed meanwhile ({@link stillWanted}).
+   */
+  socket?: { readonly readyState: number };
+}
+
+/** WebSocket `readyState` of an open socket. */
+const OPEN = 1;
+
+/**
+ * For {@link Admission.run}'s `wanted`: undefined over HTTP (always wanted), else
+ * whether the operation's socket is still open.
+ */
+export function stillWanted(ctx: Pick<Context, "socket">): (() => boolean) | undefined {
+  const { socket } = ctx;
+  return socket && (() => socket.readyState === OPEN);
 }
 
 /**
@@ -116,13 +137,17 @@ export class Loaders {
   }
 }
 
-/** Builds a resolver context for `viewer` calling from `clientIp`; `tokenRejected` when a token was sent and refused. */
-export function makeContext(app: App, viewer: Viewer | null, clientIp: string, tokenRejected = false): Context {
+/**
+ * Builds a resolver context for `viewer` calling from `clientIp`; `tokenRejected`
+ * when a token was sent and refused; `socket`, a graphql-ws operation's WebSocket.
+ */
+export function makeContext(app: App, viewer: Viewer | null, clientIp: string, tokenRejected = false, socket?: Context["socket"]): Context {
   return {
     app,
     viewer,
     clientIp,
     tokenRejected,
     loaders: new Loaders(app, viewer),
+    socket,
   };
 }

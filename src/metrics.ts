@@ -1,5 +1,6 @@
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Plugin } from "graphql-yoga";
+import type { Admission } from "./db/admission.js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
@@ -18,6 +19,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
  *   (realtime/shared-execution.ts); results ÷ executions is the sharing factor.
  * - `chat_ws_closed_total{reason}`: WebSockets closed by a limit (limits/socket-guard.ts): `message_rate` and
  *   `subscriptions` (4429), `payload_too_large` (1009), `slow_consumer` (1013).
+ * - `chat_db_admission_active` / `chat_db_admission_waiting`: subscription set-ups, authentications,
+ *   presence and sweep jobs using the database now, and waiting for their turn (db/admission.ts).
  * Rates (events per second) come from the counters in PromQL: `rate(chat_events_published_total[1m])`.
  * Plus prom-client's process and Node.js metrics (`process_cpu_seconds_total`,
  * `nodejs_heap_size_used_bytes`, event-loop lag, …).
@@ -57,6 +60,16 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+
+  /** Reports `admission`'s running and waiting jobs as `chat_db_admission_active` and `chat_db_admission_waiting`, read at each scrape. */
+  watchAdmission(admission: Admission): void {
+    new Gauge({ name: "chat_db_admission_active", help: "Database jobs that can wait (subscription set-up, authentication, presence, sweeps) running now", registers: [this.registry], collect() {
+      this.set(admission.active);
+    } });
+    new Gauge({ name: "chat_db_admission_waiting", help: "Database jobs that can wait, waiting for a permit", registers: [this.registry], collect() {
+      this.set(admission.waiting);
+    } });
+  }
 
   /** Makes every publish on `pubsub`, whoever publishes, count in `chat_events_published_total` by topic kind (the part after the id). */
   countPublishes(pubsub: PubSubEngine): void {

@@ -7,6 +7,7 @@ import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
 import { serveAttachment } from "./attachments/http.js";
 import { type App, makeContext } from "./context.js";
+import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
 import { markPothosValidation, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
@@ -64,7 +65,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       ...rateLimitPlugins(app),
     ],
     context: async (seed) => {
-      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp);
+      if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp, false, seed.wsSocket);
       const { request, req } = seed as unknown as { request: Request; req: IncomingMessage };
       const authorization = request.headers.get("authorization");
       const viewer = await app.sessions.authenticate(authorization);
@@ -79,6 +80,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
         const at = error instanceof GraphQLError ? error : undefined;
         if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(at);
         if (isRedisUnavailable(original ?? error)) return serviceUnavailable(at, "Realtime service");
+        // a subscription whose socket closed while it waited to start (db/admission.ts): nobody gets this, nothing to log
+        if (original instanceof Withdrawn) return maskError(error, message, isDev);
         if (original && !(original instanceof Error && original.name === "GraphQLError")) {
           app.logger.error({ err: original }, "unexpected error in resolver");
         }

@@ -6,6 +6,7 @@ import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Viewer } from "./auth/sessions.js";
 import type { App, Context } from "./context.js";
+import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
 import { rateLimited, serviceUnavailable } from "./errors.js";
 import { clientIpOf } from "./limits/client-ip.js";
@@ -26,6 +27,8 @@ const KEEPALIVE_MS = 12_000;
 export interface WsSeed {
   wsViewer: Viewer;
   wsClientIp: string;
+  /** The operation's socket: what waits for database admission is dropped once it closes (context.ts stillWanted). */
+  wsSocket: WebSocket;
 }
 
 /** What the WebSocket side needs of the server's Yoga: its envelop (parse, validate, context, execute, subscribe) and path. */
@@ -112,7 +115,7 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
     onSubscribe: (ctx, id, params) => {
       // ctx.subscriptions already holds the new operation's id
       if (!ctx.extra.guard.admitOperation(Object.keys(ctx.subscriptions).length)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
-      const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp };
+      const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp, wsSocket: ctx.extra.socket };
       return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params, { id, write: ctx.extra.write }));
     },
     // a shared subscription result is serialized once for all its sockets (realtime/shared-json.ts)
@@ -213,7 +216,11 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
    */
   async function authenticate(ctx: ProtocolContext<ConnectionParams, Connection>): Promise<boolean> {
     const conn = ctx.extra;
-    const viewer = await app.sessions.authenticate(authorizationOf(ctx.connectionParams), { fresh: true }).catch((err: unknown) => {
+    // admitted (db/admission.ts): a reconnect storm's session checks wait their turn instead of filling the pool
+    // ahead of writes, and are dropped for sockets that closed meanwhile
+    const authenticated = () => app.sessions.authenticate(authorizationOf(ctx.connectionParams), { fresh: true });
+    const viewer = await app.admission.run(authenticated, () => conn.socket.readyState === WebSocket.OPEN).catch((err: unknown) => {
+      if (err instanceof Withdrawn) return undefined;
       if (!isDatabaseUnavailable(err)) throw err;
       // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
       conn.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);

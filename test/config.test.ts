@@ -29,6 +29,15 @@ describe("configuration", () => {
     expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "short" })).toThrowError(/JWT_SECRET: must be at least 32 characters/);
   });
 
+  it("keeps part of the database pool for requests: DATABASE_SETUP_CONNECTIONS below DATABASE_POOL_SIZE", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const defaults = loadConfig({ DATA_DIR: dir });
+    expect(defaults.DATABASE_POOL_SIZE).toBe(10);
+    expect(defaults.DATABASE_SETUP_CONNECTIONS).toBeUndefined(); // half the pool (app.ts)
+    expect(loadConfig({ DATA_DIR: dir, DATABASE_POOL_SIZE: "20", DATABASE_SETUP_CONNECTIONS: "8" })).toMatchObject({ DATABASE_POOL_SIZE: 20, DATABASE_SETUP_CONNECTIONS: 8 });
+    expect(() => loadConfig({ DATA_DIR: dir, DATABASE_SETUP_CONNECTIONS: "10" })).toThrowError(/DATABASE_SETUP_CONNECTIONS: must be less than DATABASE_POOL_SIZE/);
+  });
+
   it("generates a development JWT secret once and keeps it under DATA_DIR", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     const first = loadConfig({ DATA_DIR: dir }).JWT_SECRET;

@@ -20,7 +20,7 @@ describe("GET /metrics", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
     const text = await res.text();
-    for (const name of ["chat_websocket_connections", "chat_subscriptions_active", "chat_events_published_total", "chat_events_delivered_total", "chat_event_delivery_lag_seconds", "chat_shared_executions_total", "chat_shared_results_total", "nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "graphql_envelop_phase_parse"]) {
+    for (const name of ["chat_websocket_connections", "chat_subscriptions_active", "chat_events_published_total", "chat_events_delivered_total", "chat_event_delivery_lag_seconds", "chat_shared_executions_total", "chat_shared_results_total", "chat_db_admission_active", "chat_db_admission_waiting", "nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "graphql_envelop_phase_parse"]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
   });

@@ -1,8 +1,9 @@
 /**
- * myRooms without N+1: the whole room list (lastMessage with its sender,
- * unreadCount, the first members with their users' status, the viewer's
- * membership) is read in a bounded number of SQL statements, the same for a
- * page of 1, 5 or 30 rooms.
+ * Reads without N+1, counted. myRooms: the whole room list (lastMessage with its
+ * sender, unreadCount, the first members with their users' status, the viewer's
+ * membership) is read in at most 5 SQL statements, the same for a page of 1, 5,
+ * 30 or 50 rooms. messages: a history page of 50 with each message's sender and
+ * reactions (grouped, with their users and viewerHasReacted) in at most 4.
  *
  * How statements are counted: the server runs in this process, and the app's
  * PrismaClient emits a `query` event per SQL statement (`app.db.$on("query")`).
@@ -13,11 +14,12 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
 let owner: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
-const ROOMS = 30;
+const ROOMS = 50;
 
 beforeAll(async () => {
   // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
-  server = await startTestServer({ env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000" } });
+  // (and the rate limits off: the set-up sends more than a user may in a minute)
+  server = await startTestServer({ env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
   [owner, bob, carol, dave] = await registerUsers(server.url, ["owner", "bob", "carol", "dave"]);
   for (let i = 0; i < ROOMS; i++) {
     const id = (
@@ -88,18 +90,85 @@ describe("myRooms", () => {
 
   it("reads a page in the same small number of SQL statements whatever its size", async () => {
     const counts: Record<number, number> = {};
-    let statementsFor30: string[] = [];
+    let statementsForAll: string[] = [];
     // once unmeasured, so nothing one-off (connections, caches) is counted
     await gqlOk(server.url, MY_ROOMS, { first: 5 }, owner.accessToken);
-    for (const first of [1, 5, ROOMS]) {
+    for (const first of [1, 5, 30, ROOMS]) {
       const { result, statements } = await countStatements(() => gqlOk(server.url, MY_ROOMS, { first }, owner.accessToken));
       expect(result.myRooms.edges).toHaveLength(first);
       counts[first] = statements.length;
-      if (first === ROOMS) statementsFor30 = statements;
+      if (first === ROOMS) statementsForAll = statements;
     }
-    const report = JSON.stringify({ counts, statementsFor30 }, null, 1);
+    const report = JSON.stringify({ counts, statementsForAll }, null, 1);
+    if (process.env.STATEMENTS_REPORT) console.log(report);
     expect(counts[5], report).toBe(counts[1]);
-    expect(counts[ROOMS], report).toBe(counts[5]);
-    expect(counts[ROOMS], report).toBeLessThan(15);
+    expect(counts[30], report).toBe(counts[5]);
+    expect(counts[ROOMS], report).toBe(counts[30]);
+    expect(counts[ROOMS], report).toBeLessThanOrEqual(5);
+  });
+});
+
+describe("messages (a history page)", () => {
+  const PAGE = 50;
+  let roomId: string;
+
+  beforeAll(async () => {
+    roomId = (
+      await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "history", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id, dave.id] }, owner.accessToken)
+    ).createRoom.id;
+    const senders = [owner, bob, carol];
+    for (let i = 0; i < PAGE + 5; i++) {
+      const id = (await gqlOk(server.url, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: `m${i}` }, senders[i % 3]!.accessToken)).sendMessage.id;
+      // reactions on most messages: two emoji, up to three users
+      for (const [user, emoji] of [[bob, "👍"], [carol, "👍"], [dave, "🎉"]] as const) {
+        if ((i + user.username.length) % 4 !== 0) {
+          await gqlOk(server.url, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id, e: emoji }, user.accessToken);
+        }
+      }
+    }
+  }, 120_000);
+
+  const HISTORY = `query($r: ID!, $first: Int, $after: String) { messages(roomId: $r, first: $first, after: $after) {
+    edges { cursor node {
+      id seq content createdAt
+      sender { id username displayName }
+      reactions { emoji count viewerHasReacted users { username } }
+    } }
+    pageInfo { hasNextPage endCursor }
+  } }`;
+
+  it(`reads a page of ${PAGE} with senders and reactions in at most 4 SQL statements, whatever its size`, async () => {
+    await gqlOk(server.url, HISTORY, { r: roomId, first: 5 }, owner.accessToken); // once unmeasured
+    const counts: Record<number, number> = {};
+    let page: any;
+    let statementsForPage: string[] = [];
+    for (const first of [1, 10, PAGE]) {
+      const { result, statements } = await countStatements(() => gqlOk(server.url, HISTORY, { r: roomId, first }, owner.accessToken));
+      expect(result.messages.edges).toHaveLength(first);
+      counts[first] = statements.length;
+      if (first === PAGE) [page, statementsForPage] = [result.messages, statements];
+    }
+    const report = JSON.stringify({ counts, statementsForPage }, null, 1);
+    if (process.env.STATEMENTS_REPORT) console.log(report);
+    expect(counts[10], report).toBe(counts[1]);
+    expect(counts[PAGE], report).toBe(counts[10]);
+    expect(counts[PAGE], report).toBeLessThanOrEqual(4);
+
+    // and it is the right page: newest first, with each message's own sender and reactions
+    const nodes = page.edges.map((e: any) => e.node);
+    expect(nodes.map((n: any) => n.content)).toEqual(Array.from({ length: PAGE }, (_, k) => `m${PAGE + 4 - k}`));
+    for (const node of nodes) {
+      const i = Number(node.content.slice(1));
+      expect(node.sender.username).toBe([owner, bob, carol][i % 3]!.username);
+      const reacted = ([[bob, "👍"], [carol, "👍"], [dave, "🎉"]] as const).filter(([user]) => (i + user.username.length) % 4 !== 0);
+      const expected = ["👍", "🎉"]
+        .map((emoji) => ({ emoji, users: reacted.filter(([, e]) => e === emoji).map(([u]) => u.username) }))
+        .filter((g) => g.users.length > 0);
+      expect(node.reactions.map((g: any) => ({ emoji: g.emoji, users: g.users.map((u: any) => u.username).sort() })).sort((a: any, b: any) => a.emoji.localeCompare(b.emoji))).toEqual(
+        expected.map((g) => ({ ...g, users: g.users.sort() })).sort((a, b) => a.emoji.localeCompare(b.emoji)),
+      );
+      for (const group of node.reactions) expect(group.count).toBe(group.users.length);
+      expect(node.reactions.every((g: any) => g.viewerHasReacted === false)).toBe(true); // the owner reacted to none
+    }
   });
 });

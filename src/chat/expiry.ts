@@ -1,4 +1,6 @@
+import type { Admission } from "../db/admission.js";
 import type { PrismaClient } from "../db/client.js";
+import { isDatabaseUnavailable } from "../db/errors.js";
 import type { Events } from "../realtime/events.js";
 import type { Attachments } from "../attachments/attachments.js";
 import { purge } from "./messages.js";
@@ -7,11 +9,24 @@ import { purge } from "./messages.js";
 const BATCH = 500;
 
 /**
+ * A purge's transaction options. Its turn comes through the admission, so its wait
+ * for a connection is short; `maxWait` is long because Prisma gives a connection back
+ * and throws P2028 when it got it later than that (events.ts transaction), which
+ * would make a busy pool fail the sweep after the wait, for nothing.
+ */
+const PURGE_TRANSACTION = { maxWait: 10_000, timeout: 5000 };
+
+/**
  * Purges self-destructing messages (seed 001) when their time comes: the
  * message becomes a tombstone (messages.purge) and the room gets a
  * MessageExpired event. The schedule is the messages' `expiresAt` in PostgreSQL,
  * so it survives restarts; every node sweeps every `intervalMs`, and
  * `FOR UPDATE SKIP LOCKED` gives each expired message to exactly one of them.
+ * Background work: each sweep first asks whether anything is due (one statement,
+ * no transaction: what most sweeps do), and each of its statements and purges
+ * waits for its turn through `admission` (db/admission.ts), so sweeps never
+ * crowd requests and writes out of the pool. A sweep that finds the database
+ * unavailable is skipped with a warning (`onUnavailable`); the next one retries.
  */
 export class MessageExpiry {
   private readonly timer: NodeJS.Timeout;
@@ -19,20 +34,26 @@ export class MessageExpiry {
 
   constructor(
     private readonly db: PrismaClient,
+    private readonly admission: Admission,
     private readonly events: Events,
     private readonly attachments: Attachments,
     intervalMs: number,
     onError: (err: unknown) => void,
+    onUnavailable: (err: unknown) => void = onError,
   ) {
     this.timer = setInterval(() => {
       this.running ??= this.sweep()
-        .then(() => undefined, onError)
+        .then(
+          () => undefined,
+          (err: unknown) => (isDatabaseUnavailable(err) ? onUnavailable : onError)(err),
+        )
         .finally(() => (this.running = null));
     }, intervalMs).unref();
   }
 
   /** Purges the messages whose time has come; resolves with how many. */
   async sweep(): Promise<number> {
+    if (!(await this.anyDue())) return 0;
     let purged = 0;
     while (purged < BATCH && (await this.purgeOne())) purged++;
     return purged;
@@ -44,17 +65,27 @@ export class MessageExpiry {
     await this.running;
   }
 
+  /** Whether a message is due (one indexed read, outside any transaction). */
+  private async anyDue(): Promise<boolean> {
+    const rows = await this.admission.run(
+      () => this.db.$queryRaw<unknown[]>`SELECT 1 FROM "Message" WHERE "expiresAt" <= now() AND "deletedAt" IS NULL LIMIT 1`,
+    );
+    return rows.length > 0;
+  }
+
   /** One expired message per transaction: room locks are then taken one at a time, so sweeping nodes cannot deadlock. */
   private async purgeOne(): Promise<boolean> {
-    const files = await this.events.transaction(this.db, async (tx, record) => {
-      const [due] = await tx.$queryRaw<{ id: string; roomId: string }[]>`
-        SELECT id, "roomId" FROM "Message"
-        WHERE "expiresAt" <= now() AND "deletedAt" IS NULL
-        ORDER BY "expiresAt" LIMIT 1 FOR UPDATE SKIP LOCKED`;
-      if (!due) return null;
-      await record({ kind: "MessageExpired", roomId: due.roomId, messageId: due.id });
-      return (await purge(tx, due.id)).files;
-    });
+    const files = await this.admission.run(() =>
+      this.events.transaction(this.db, async (tx, record) => {
+        const [due] = await tx.$queryRaw<{ id: string; roomId: string }[]>`
+          SELECT id, "roomId" FROM "Message"
+          WHERE "expiresAt" <= now() AND "deletedAt" IS NULL
+          ORDER BY "expiresAt" LIMIT 1 FOR UPDATE SKIP LOCKED`;
+        if (!due) return null;
+        await record({ kind: "MessageExpired", roomId: due.roomId, messageId: due.id });
+        return (await purge(tx, due.id)).files;
+      }, PURGE_TRANSACTION),
+    );
     if (files) await this.attachments.removeFiles(files);
     return files !== null;
   }

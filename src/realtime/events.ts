@@ -35,11 +35,14 @@ export class Events {
 
   /**
    * Runs `work` in a transaction; the room events it records are stored with
-   * their seq and, after the commit, published in order.
+   * their seq and, after the commit, published in order. `options`: Prisma's
+   * `maxWait` and `timeout` (defaults 2 s and 5 s). Prisma waits for a connection
+   * however long it takes, and only then, if that took longer than `maxWait`,
+   * gives it back and throws P2028 (Prisma 6.19's transaction manager).
    */
-  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>): Promise<T> {
+  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>, options?: { maxWait?: number; timeout?: number }): Promise<T> {
     const recorded: RoomEventPayload[] = [];
-    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))));
+    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))), options);
     await this.publish(recorded);
     return result;
   }

@@ -1,4 +1,4 @@
-import type { App } from "../context.js";
+import type { Context } from "../context.js";
 import { storedEvents } from "../realtime/events.js";
 import { removes } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
@@ -143,19 +143,15 @@ const UserEvent = builder.unionType("UserEvent", {
 
 /** A room's events as a sequenced stream for `viewerId`, ending with their removal (a class: every idle subscriber keeps one). */
 class RoomEvents extends RoomStreamSource<RoomEventPayload> {
-  constructor(app: App, roomId: string, viewerId: string) {
-    super(app, roomId, viewerId, topics.roomEvents(roomId));
+  constructor(ctx: Context, roomId: string) {
+    super(ctx, roomId, topics.roomEvents(roomId), "lastEventSeq");
   }
 
   seqOf(e: RoomEventPayload): number {
     return e.seq;
   }
 
-  async head(): Promise<number> {
-    return (await this.app.db.room.findUnique({ where: { id: this.roomId }, select: { lastEventSeq: true } }))?.lastEventSeq ?? 0;
-  }
-
-  load(afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
+  protected read(afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
     return storedEvents(this.app.db, this.roomId, afterSeq, limit);
   }
 
@@ -175,7 +171,7 @@ builder.subscriptionFields((t) => ({
       "A room's events in seq order, the viewer's own included. Members only. With `after` (an event's cursor) it first replays every event stored after it, then continues live, with no gap and no duplicate. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
-    subscribe: (_root, args, ctx) => sequencedStream(new RoomEvents(ctx.app, args.roomId, ctx.viewer!.userId), parseCursor(args.after, "a cursor from a RoomEvent")),
+    subscribe: (_root, args, ctx) => sequencedStream(new RoomEvents(ctx, args.roomId), parseCursor(args.after, "a cursor from a RoomEvent")),
     resolve: (event: RoomEventPayload) => event,
   }),
   myEvents: t.field({

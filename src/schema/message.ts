@@ -4,7 +4,7 @@ import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
-import type { App, Context } from "../context.js";
+import type { Context } from "../context.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { builder } from "./builder.js";
@@ -253,19 +253,15 @@ builder.mutationFields((t) => ({
 
 /** A room's messages as a sequenced stream for `viewerId` (a class: every idle subscriber keeps one). */
 class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
-  constructor(app: App, roomId: string, viewerId: string) {
-    super(app, roomId, viewerId, topics.messageAdded(roomId));
+  constructor(ctx: Context, roomId: string) {
+    super(ctx, roomId, topics.messageAdded(roomId), "lastSeq");
   }
 
   seqOf(p: MessageAddedPayload): number {
     return p.message.seq;
   }
 
-  async head(): Promise<number> {
-    return (await this.app.db.room.findUnique({ where: { id: this.roomId }, select: { lastSeq: true } }))?.lastSeq ?? 0;
-  }
-
-  async load(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
+  protected async read(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
     const rows = await this.app.db.message.findMany({ where: { roomId: this.roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit });
     return rows.map((m) => ({ message: messageToJson(m) }));
   }
@@ -284,7 +280,7 @@ builder.subscriptionField("messageAdded", (t) =>
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
       const after = parseCursor(args.after, "the seq of a message, as a string");
-      const messages = await sequencedStream(new RoomMessages(ctx.app, args.roomId, ctx.viewer!.userId), after);
+      const messages = await sequencedStream(new RoomMessages(ctx, args.roomId), after);
       return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer!.userId, messages);
     },
     resolve: (payload: MessageAddedPayload): Message => messageFromJson(payload.message),

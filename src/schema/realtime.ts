@@ -1,9 +1,10 @@
 import { withFilter } from "graphql-subscriptions";
-import { requireMember, requirePoster } from "../chat/access.js";
+import { requirePoster } from "../chat/access.js";
 import type { Context } from "../context.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
+import { admitMember } from "./room-stream.js";
 import { load } from "./load.js";
 import { PresenceStatusEnum } from "./user.js";
 import { rules } from "./validation.js";
@@ -43,12 +44,13 @@ builder.mutationField("setTyping", (t) =>
  * Events of a room's topic for members only, without the viewer's own or those
  * hidden from the viewer (`hiddenFrom`: presence of users who blocked them;
  * `onlyFor`: meant for other viewers).
- * Ends when the viewer is no longer a member.
+ * Ends when the viewer is no longer a member. The membership check is admitted
+ * and batched with other set-ups (room-stream.ts admitMember).
  */
 function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: string[] }>(topic: (roomId: string) => string) {
   return async (_root: unknown, args: { roomId: string }, ctx: Context) => {
     const viewerId = ctx.viewer!.userId;
-    await requireMember(ctx.app.db, args.roomId, viewerId);
+    await admitMember(ctx, args.roomId);
     const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
       (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId) && (!event?.onlyFor || event.onlyFor.includes(viewerId)),
