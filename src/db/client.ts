@@ -28,7 +28,7 @@ export function makePrisma(url: string, poolSize = 10) {
  * fails with node-postgres' "timeout exceeded when trying to connect", which
  * db/errors.ts isDatabaseUnavailable turns into SERVICE_UNAVAILABLE (retryable).
  */
-export const WRITE_CONNECT_TIMEOUT_MS = 2000;
+const WRITE_CONNECT_TIMEOUT_MS = 2000;
 
 /**
  * The write pool: node-postgres connections reserved for the hot write (the
