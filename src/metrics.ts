@@ -13,7 +13,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
  * - `chat_events_published_total{topic}`: events this node published (room events, messages, typing, presence, user events);
  * - `chat_events_delivered_total{stream}`: room events and messages this node handed to subscribers;
  * - `chat_event_delivery_lag_seconds`: from an event's time to its hand-over to a subscriber here
- *   (pub/sub lag plus queueing; replayed events are not observed);
+ *   (pub/sub lag plus queueing; replayed events are not observed), one sample per event and
+ *   fan-out group (realtime/fanout.ts), whatever its number of members;
  * - `chat_shared_executions_total` / `chat_shared_results_total`: subscription events executed
  *   once for all their subscribers on this node, and the results handed out from them
  *   (realtime/shared-execution.ts); results ÷ executions is the sharing factor.
@@ -94,9 +95,13 @@ export class Metrics {
     return { onSubscribe: () => hooks };
   }
 
-  /** Counts one event handed to a subscriber of `stream`, and its lag when it is live (`at`: ISO-8601 time, or a Date). */
-  deliveredOn(stream: "roomEvents" | "messageAdded", at: string | Date, live: boolean): void {
-    this.delivered.inc({ stream });
+  /**
+   * Counts one event handed to `count` subscribers of `stream` (a fan-out group hands it
+   * to all its members at once), and observes its lag once when it is live (`at`:
+   * ISO-8601 time, or a Date).
+   */
+  deliveredOn(stream: "roomEvents" | "messageAdded", at: string | Date, live: boolean, count = 1): void {
+    this.delivered.inc({ stream }, count);
     if (live) this.lag.observe(Math.max(0, Date.now() - new Date(at).getTime()) / 1000);
   }
 }

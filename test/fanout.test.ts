@@ -4,7 +4,7 @@
  * name, variables), which writes each member's frame itself. Real servers, real
  * graphql-ws clients (and raw sockets where bytes or back-pressure matter):
  * - members joining and leaving mid-stream, one completing while an event is delivered;
- * - a resuming subscriber (`after:`) joins the group with no gap and no duplicate;
+ * - a resuming subscriber (`after:`) joins the group, the one of subscribers with no cursor, with no gap and no duplicate;
  * - frames byte-identical for members of one group, shared and per-viewer, with their own ids
  *   (test/ws-server.test.ts compares them with graphql-ws's own use/ws server);
  * - a slow consumer is cut with 1013 while its group keeps delivering;
@@ -100,6 +100,14 @@ describe("fan-out groups on one node", () => {
     const seqs = (s: typeof steady) => s.events.map((e) => e.data!.messageAdded.seq);
     expect(seqs(resumed)).toEqual(Array.from({ length: 13 }, (_, i) => i + 3));
     expect(seqs(steady)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    // resumed from a cursor, bob is in alice's group all the same: one execution, two deliveries per message
+    const metrics = metricsOf(server.url);
+    const [executions, delivered] = [await metrics.sample("chat_shared_executions_total"), await metrics.sample(`chat_events_delivered_total{stream="messageAdded"}`)];
+    await send("16");
+    await resumed.nextWhere((e) => e.data?.messageAdded.seq === 16);
+    await steady.nextWhere((e) => e.data?.messageAdded.seq === 16);
+    expect(await metrics.sample("chat_shared_executions_total")).toBe(executions + 1);
+    expect(await metrics.sample(`chat_events_delivered_total{stream="messageAdded"}`)).toBe(delivered + 2);
   });
 
   it("writes one group's frames with each member's own id, byte for byte alike, and per-viewer frames per viewer", async () => {

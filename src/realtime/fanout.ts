@@ -28,7 +28,7 @@
  * from the pub/sub when its last member (joined or joining) leaves.
  */
 import { mapAsyncIterator } from "@whatwg-node/promise-helpers";
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, getOperationAST, Kind } from "graphql";
+import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, getOperationAST, Kind, visit } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Metrics } from "../metrics.js";
 import { EndWhenRemoved, removes } from "./removal.js";
@@ -63,9 +63,9 @@ export interface FanoutRoot {
  * An envelop (Yoga) plugin: a WebSocket subscription to messageAdded or roomEvents
  * (one root field, valid variables) joins its fan-out group on this node instead of
  * being iterated per subscriber (see the module comment). Anything else (SSE, other
- * fields, bad variables) takes the normal path. `metrics`: the delivery counters
- * (chat_events_delivered_total, the lag histogram, chat_shared_executions_total and
- * chat_shared_results_total) still count per delivery.
+ * fields, bad variables) takes the normal path. `metrics`: chat_events_delivered_total and
+ * chat_shared_results_total still count every delivery, but in one step per event and
+ * group, with one lag sample; chat_shared_executions_total counts the group's executions.
  */
 export function useFanoutGroups(metrics: Metrics): Plugin {
   const groups = new FanoutGroups(metrics);
@@ -95,6 +95,24 @@ function rootFieldOf(args: ExecutionArgs): string | undefined {
   return field?.kind === Kind.FIELD ? field.name.value : undefined;
 }
 
+/**
+ * The operation's variables without the one that only gives the root field's `after`
+ * (used once in the document): a cursor steers the member's own replay, not what the
+ * group delivers, so subscribers resuming from different cursors share a group.
+ */
+function withoutReplayCursor(args: ExecutionArgs): ExecutionArgs["variableValues"] {
+  const field = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
+  const after = field?.kind === Kind.FIELD ? field.arguments?.find((a) => a.name.value === "after")?.value : undefined;
+  if (after?.kind !== Kind.VARIABLE || !args.variableValues) return args.variableValues;
+  const name = after.name.value;
+  let uses = 0;
+  visit(args.document, { Variable: (node) => void (node.name.value === name && uses++) });
+  // one use in the arguments, one in the operation's definition
+  if (uses !== 2) return args.variableValues;
+  const { [name]: _cursor, ...rest } = args.variableValues;
+  return rest;
+}
+
 /** A node's fan-out groups by key; one per plugin (per node), no module state. */
 class FanoutGroups {
   private readonly groups = new Map<string, FanoutGroup<unknown>>();
@@ -114,7 +132,7 @@ class FanoutGroups {
     const removal = stream instanceof EndWhenRemoved ? stream : undefined;
     const own = removal ? removal.iterator : stream;
     if (!(own instanceof SequencedStream)) return perSubscriber(socket, args, stream);
-    const key = `${own.source.topic}\n${executionKey(args)}`;
+    const key = `${own.source.topic}\n${executionKey({ ...args, variableValues: withoutReplayCursor(args) })}`;
     let group = this.groups.get(key);
     if (!group) {
       const shared = isViewerIndependent(args.schema, args.document);
@@ -198,16 +216,19 @@ class FanoutGroup<T> {
     const seq = this.source.seqOf(item);
     this.last = seq;
     if (this.members.size === 0) return;
-    if (!this.shared) {
-      await Promise.all(Array.from(this.members, (m) => (m.position < seq ? m.executeAndOffer(seq, item) : undefined)));
-      return;
-    }
-    const first = this.members.values().next().value!;
-    const json = nextPayloadJson(await first.execute(item));
-    this.groups.metrics.sharedExecutions.inc();
     let handed = 0;
-    for (const member of this.members) if (member.offer(seq, json, item)) handed++;
-    this.groups.metrics.sharedResults.inc(handed);
+    if (!this.shared) {
+      const offered = await Promise.all(Array.from(this.members, (m) => (m.position < seq ? m.executeAndOffer(seq, item) : false)));
+      for (const written of offered) if (written) handed++;
+    } else {
+      const first = this.members.values().next().value!;
+      const json = nextPayloadJson(await first.execute(item));
+      for (const member of this.members) if (member.offer(seq, json, item)) handed++;
+      this.groups.metrics.sharedExecutions.inc();
+      this.groups.metrics.sharedResults.inc(handed);
+    }
+    // counted once per event: one counter step and one lag sample for the whole group
+    if (handed > 0) this.source.delivered?.(item, true, handed);
   }
 
   /** The removal watch: a MemberLeft ends that viewer's members, a RoomDeleted every member. */
@@ -320,27 +341,26 @@ class Member<T> implements AsyncIterableIterator<ExecutionResult> {
   }
 
   /**
-   * Writes the event `item` (seq `seq`, payload JSON `json`) unless it has had it; counts
-   * the delivery; ends the member after the event if its source says so (roomEvents:
-   * its viewer's MemberLeft, RoomDeleted). True if written.
+   * Writes the event `item` (seq `seq`, payload JSON `json`) unless it has had it; ends
+   * the member after the event if its source says so (roomEvents: its viewer's
+   * MemberLeft, RoomDeleted). True if written: the group counts the deliveries.
    */
   offer(seq: number, json: string, item: T): boolean {
     if (seq <= this.position || this.done) return false;
     this.seq = seq;
     this.write(json);
-    const source = this.own.source;
-    source.delivered?.(item, true);
-    if (source.endsWith?.(item)) this.end();
+    if (this.own.source.endsWith?.(item)) this.end();
     return true;
   }
 
-  /** For a viewer-dependent selection: executes for this member, then {@link offer}s. A failure ends this member only. */
-  async executeAndOffer(seq: number, item: T): Promise<void> {
+  /** For a viewer-dependent selection: executes for this member, then {@link offer}s (true if written). A failure ends this member only. */
+  async executeAndOffer(seq: number, item: T): Promise<boolean> {
     try {
       const result = await this.execute(item);
-      this.offer(seq, nextPayloadJson(result), item);
+      return this.offer(seq, nextPayloadJson(result), item);
     } catch (err) {
       this.fail(err);
+      return false;
     }
   }
 

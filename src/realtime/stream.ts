@@ -19,8 +19,8 @@ export interface StreamSource<T> {
   ready?(): Promise<void>;
   /** A live item after which the stream ends (the viewer was removed). */
   endsWith?(item: T): boolean;
-  /** Told of each item handed to the subscriber; `live` when it came from the bus, not from storage (metrics). */
-  delivered?(item: T, live: boolean): void;
+  /** Told of each item handed to `count` subscribers (default 1); `live` when it came from the bus, not from storage (metrics). */
+  delivered?(item: T, live: boolean, count?: number): void;
 }
 
 /**

@@ -159,8 +159,8 @@ class RoomEvents extends RoomStreamSource<RoomEventPayload> {
     return removes(e, this.viewerId);
   }
 
-  delivered(e: RoomEventPayload, live: boolean): void {
-    this.app.metrics.deliveredOn("roomEvents", e.at, live);
+  delivered(e: RoomEventPayload, live: boolean, count?: number): void {
+    this.app.metrics.deliveredOn("roomEvents", e.at, live, count);
   }
 }
 

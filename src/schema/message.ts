@@ -266,8 +266,8 @@ class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
     return rows.map((m) => ({ message: messageToJson(m) }));
   }
 
-  delivered(p: MessageAddedPayload, live: boolean): void {
-    this.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live);
+  delivered(p: MessageAddedPayload, live: boolean, count?: number): void {
+    this.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live, count);
   }
 }
 
