@@ -96,10 +96,19 @@ function onNext(client: Client, text: string) {
   frameBytes ??= Buffer.byteLength(text);
 }
 
+/**
+ * Loopback source addresses the sockets take in turn (127.0.0.1–8): a server on one
+ * port can then hold more connections than the ephemeral-port range (≈ 28,000 on Linux)
+ * allows from one source address.
+ */
+const SOURCE_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
+let opened = 0;
+
 /** Opens, authenticates and subscribes one socket; resolves null when subscribed, else why not. */
 function open(spec: SocketSpec): Promise<string | null> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(spec.url, "graphql-transport-ws", { perMessageDeflate: false });
+    const localAddress = SOURCE_ADDRESSES[opened++ % SOURCE_ADDRESSES.length];
+    const ws = new WebSocket(spec.url, "graphql-transport-ws", { perMessageDeflate: false, localAddress });
     const client: Client = { ws, roomId: spec.roomId, count: 0 };
     let settled = false;
     const settle = (error: string | null) => {

@@ -335,7 +335,12 @@ export function parseManyRooms(spec: string, defaults: Pick<ManyRoomsConfig, "du
   const match = /^(\d+)x(\d+)@(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(spec.trim());
   const [rooms, perRoom, ratePerS, nodes] = match ? [Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4] ?? 1)] : [];
   if (!rooms || !perRoom || !ratePerS || !nodes) throw new Error(`--many-rooms takes <rooms>x<perRoom>@<msg/s>[/<nodes>], e.g. 1000x5@200 or 2000x5@200/2: ${spec}`);
-  return { rooms, perRoom, ratePerS, nodes, ...defaults };
+  return { rooms, perRoom, ratePerS, nodes, ...defaults, p99TargetMs: p99TargetMs(rooms) };
+}
+
+/** The issue's p99 target (ms) for a paced configuration: 100 for one big room, 50 for many small ones (issue 14, Targets). */
+export function p99TargetMs(rooms: number): number {
+  return rooms === 1 ? 100 : 50;
 }
 
 /**
