@@ -134,8 +134,8 @@ export async function startServer(label: string, server: readonly string[], env:
       return taken;
     },
     stop: () => stopChild(child),
-    // a CPU profile is written only on a graceful exit
-    kill: () => stopChild(child, EXTRA_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? "SIGTERM" : "SIGKILL"),
+    // a CPU profile is written only on a graceful exit (up to the server's own 10 s shutdown bound)
+    kill: () => (EXTRA_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? stopChild(child, "SIGTERM", 30_000) : stopChild(child, "SIGKILL")),
   };
 }
 
