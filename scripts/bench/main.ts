@@ -7,7 +7,7 @@
  * it, writes bench-results/latest.json and latest.md (printed too, with the
  * issue's targets, met or not), then drops the database and this run's Redis keys.
  *
- *   npm run bench                          # every scenario, full sizes (≈ 10 min on 2 idle cores)
+ *   npm run bench                          # every scenario, full sizes (≈ 20 min on 2 idle cores)
  *   npm run bench -- --quick               # small N (200 / 1000; many-rooms 100 × 5 @ 50 msg/s), ≈ 2–3 min
  *   npm run bench -- --scenario idle       # one scenario (repeat or comma-separate for more):
  *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes
@@ -23,7 +23,7 @@
  *
  * Bounded: every run has fixed counts and timeouts, children exit on their own
  * after a hard timeout, and the whole run is killed (children SIGKILLed,
- * database dropped) after 25 min (quick: 10 min, for cores shared with other
+ * database dropped) after 45 min (quick: 10 min, for cores shared with other
  * work). Needs PostgreSQL and Redis (TEST_DATABASE_URL / TEST_REDIS_URL as for
  * the tests; defaults: local).
  */
@@ -101,7 +101,7 @@ if (args.n) {
 if (args["many-rooms"]) params.manyRooms = args["many-rooms"].flatMap((s) => s.split(",")).map((spec) => parseManyRooms(spec, manyRoomsDefaults));
 /** Messages of a fan-out burst to N subscribers. */
 const messagesFor = (n: number) => Math.min(50, Math.max(10, Math.round(params.fanout.deliveryBudget / n)));
-const HARD_TIMEOUT_MS = quick ? 10 * 60_000 : 25 * 60_000;
+const HARD_TIMEOUT_MS = quick ? 10 * 60_000 : 45 * 60_000;
 
 const started = Date.now();
 const loadAtStart = Math.round(os.loadavg()[0]! * 100) / 100;
