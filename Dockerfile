@@ -28,8 +28,11 @@ COPY --from=build /app/dist ./dist
 COPY package.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts ./scripts
-# uploads, owned by node: a named volume mounted there starts as a copy of this directory
-RUN mkdir -p /data/attachments && chown node:node /data/attachments
+# What the node writes, owned by it: uploads (a named volume mounted there starts as a
+# copy of this directory, so node owns it too), and the schema copy that
+# scripts/prisma.mjs hands to `prisma migrate deploy` when a start finds migrations to apply.
+RUN mkdir -p /data/attachments node_modules/.cache/prisma-migrate \
+ && chown node:node /data/attachments node_modules/.cache/prisma-migrate
 USER node
 EXPOSE ${PORT}
 # start period: a first start applies the migrations before /ready can answer 200

@@ -71,13 +71,15 @@ describe("docker-compose.yml", () => {
 });
 
 describe("Dockerfile (runtime stage)", () => {
-  it("makes the uploads directory the node user's before switching to it", () => {
-    const dir = env.get("ATTACHMENTS_DIR")!;
-    expect(dir).toBe("/data/attachments");
-    const made = runtime.findIndex((i) => i.getKeyword() === "RUN" && args(i).includes(`mkdir -p ${dir}`) && args(i).includes(`chown node:node ${dir}`));
-    expect(made).toBeGreaterThanOrEqual(0);
+  it("makes what the node writes the node user's before switching to it", () => {
+    expect(env.get("ATTACHMENTS_DIR")).toBe("/data/attachments");
+    // uploads, and scripts/prisma.mjs's schema copies for `prisma migrate deploy` (under WORKDIR /app)
+    for (const dir of [env.get("ATTACHMENTS_DIR")!, "node_modules/.cache/prisma-migrate"]) {
+      const made = runtime.findIndex((i) => i.getKeyword() === "RUN" && /^mkdir -p [^&]*/.exec(args(i))?.[0].split(" ").includes(dir) && new RegExp(`chown node:node [^&]*${dir}`).test(args(i)));
+      expect(made, `a RUN making ${dir} node's`).toBeGreaterThanOrEqual(0);
+      expect(made, `${dir} made node's before USER`).toBeLessThan(at("USER"));
+    }
     expect(args(runtime[at("USER")])).toBe("node");
-    expect(made).toBeLessThan(at("USER"));
   });
 
   it("listens on PORT, 4000 unless the build or the run says otherwise, and exposes it", () => {
