@@ -5,7 +5,7 @@
  * 4001,4002) sharing DATABASE_URL and REDIS_URL (defaults: the local servers,
  * database `chat`), and a Node.js proxy on PORT
  * (default 4000) in front, round robin for HTTP and WebSocket upgrades, like
- * deploy/nginx.conf. Stops everything on SIGTERM/SIGINT; exits if a node dies.
+ * deploy/nginx.conf.template. Stops everything on SIGTERM/SIGINT; exits if a node dies.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -15,6 +15,23 @@ const rateRule = z
     return { points, durationS };
   });
 
+/**
+ * Words of the placeholders that example configurations put in a JWT secret
+ * ("change-me-…", "secret", jwt.io's "your-256-bit-secret", "replace-me", …). A
+ * production JWT_SECRET containing one, once lower-cased and stripped to letters
+ * and digits, is refused as a known value, not a key: NIST SP 800-63B §5.1.1.2 has
+ * verifiers refuse secrets "known to be commonly-used, expected, or compromised".
+ * A random key contains none of them: a hex one never, a base64 one of 64
+ * characters (`openssl rand -base64 48`) by a chance below one in ten million.
+ */
+const PLACEHOLDER_WORDS = ["changeme", "changethis", "replaceme", "placeholder", "secret", "password", "example", "insecure"] as const;
+
+/** The first of {@link PLACEHOLDER_WORDS} in `secret`, or undefined. */
+function placeholderWordIn(secret: string): string | undefined {
+  const letters = secret.toLowerCase().replace(/[^a-z0-9]/g, "");
+  return PLACEHOLDER_WORDS.find((word) => letters.includes(word));
+}
+
 const EnvSchema = z
   .object({
     NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -31,7 +48,7 @@ const EnvSchema = z
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     /** Prefix of this deployment's Redis keys (presence, typing); nodes of one deployment share it. */
     REDIS_KEY_PREFIX: z.string().max(64).default("chat:"),
-    /** HS256 key for access tokens; required in production, ≥ 32 characters. */
+    /** HS256 key for access tokens; required in production, ≥ 32 characters, no placeholder ({@link PLACEHOLDER_WORDS}). */
     JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     /** Where the embedded PostgreSQL and the development JWT secret live. */
     DATA_DIR: z.string().default(".data"),
@@ -166,6 +183,16 @@ const EnvSchema = z
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {
     path: ["JWT_SECRET"],
     message: "is required when NODE_ENV=production",
+  })
+  .superRefine((env, ctx) => {
+    const word = env.NODE_ENV === "production" && env.JWT_SECRET ? placeholderWordIn(env.JWT_SECRET) : undefined;
+    if (word) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: `is a placeholder (it contains "${word}"), not a key; when NODE_ENV=production set a random one, e.g. \`openssl rand -base64 48\``,
+      });
+    }
   });
 
 /**
@@ -184,7 +211,8 @@ export class ConfigError extends Error {
  * empty variables count as unset.
  * Outside production a missing JWT_SECRET is generated once and kept in
  * `<DATA_DIR>/jwt-secret`, so tokens survive restarts.
- * @throws ConfigError naming each bad variable, e.g. `PORT: Too big: expected number to be <=65535`.
+ * @throws ConfigError naming each bad variable, e.g. `PORT: Too big: expected number to be <=65535`;
+ * in production also for a missing JWT_SECRET or a placeholder one ({@link PLACEHOLDER_WORDS}).
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // an empty variable counts as unset (e.g. `DATABASE_URL= npm start`)

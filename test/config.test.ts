@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,25 @@ describe("configuration", () => {
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrowError(/JWT_SECRET: is required when NODE_ENV=production/);
     expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "short" })).toThrowError(/JWT_SECRET: must be at least 32 characters/);
+  });
+
+  it("refuses a placeholder JWT_SECRET in production, naming the variable", () => {
+    for (const placeholder of [
+      "change-me-change-me-change-me-change-me-0123", // docker-compose.yml's old default
+      "CHANGEME_CHANGEME_CHANGEME_CHANGEME",
+      "your-256-bit-secret-your-256-bit-secret", // jwt.io's
+      "super-secret-jwt-token-with-at-least-32-characters",
+      "replace-me-with-a-long-random-string-please",
+      "this-is-a-placeholder-this-is-a-placeholder",
+    ]) {
+      expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: placeholder })).toThrowError(/JWT_SECRET: is a placeholder \(it contains "\w+"\), not a key/);
+    }
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    for (const key of [randomBytes(48).toString("base64"), randomBytes(32).toString("hex")]) {
+      expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: key, DATA_DIR: dir }).JWT_SECRET).toBe(key);
+    }
+    // outside production a test or development key may be anything long enough
+    expect(loadConfig({ NODE_ENV: "test", JWT_SECRET: "test-secret-test-secret-test-secret", DATA_DIR: dir }).JWT_SECRET).toBe("test-secret-test-secret-test-secret");
   });
 
   it("keeps part of the database pool for requests: DATABASE_SETUP_CONNECTIONS below DATABASE_POOL_SIZE", () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { type GraphQLObjectType, Kind, parse, validate } from "graphql";
+import { type GraphQLObjectType, Kind, parse, validate, visit } from "graphql";
 import { describe, expect, it } from "vitest";
+import { DEMO_PASSWORD, DEMO_PEOPLE } from "../scripts/demo.js";
 import { schema } from "../src/schema/index.js";
 
 /**
@@ -31,5 +32,37 @@ describe("README API examples", () => {
     ];
     const missing = roots.flatMap(([op, type]) => Object.keys(type?.getFields() ?? {}).map((f) => `${op}.${f}`)).filter((f) => !used.has(f));
     expect(missing).toEqual([]);
+  });
+});
+
+describe("README and the seed's demo (scripts/demo.ts)", () => {
+  const demoUsernames = DEMO_PEOPLE.map((p) => p.username);
+
+  it("register no demo username or email in the examples, so following them and seeding do not collide", () => {
+    const registered: string[] = [];
+    for (const block of blocks) {
+      visit(parse(block), {
+        Field(field) {
+          if (field.name.value !== "register") return;
+          visit(field, {
+            ObjectField: (f) => void (["username", "email"].includes(f.name.value) && f.value.kind === Kind.STRING && registered.push(f.value.value)),
+          });
+        },
+      });
+    }
+    expect(registered.length).toBeGreaterThan(0);
+    const demo = demoUsernames.flatMap((u) => [u, `${u}@example.com`]);
+    expect(registered.filter((value) => demo.includes(value.toLowerCase()))).toEqual([]);
+  });
+
+  it("document the demo's own logins", () => {
+    const logins = [
+      ...readme.matchAll(/log in as `(\w+)` \(password `([^`]+)`\)/g),
+      ...readme.matchAll(/login\(\{ username: "(\w+)", password: "([^"]+)" \}\)/g),
+    ].map((m) => [m[1], m[2]]);
+    expect(logins.length).toBeGreaterThan(0);
+    for (const [username, password] of logins) expect([username, password]).toEqual([expect.toBeOneOf(demoUsernames), DEMO_PASSWORD]);
+    const listed = /users ([\w, ]+) \(password `([^`]+)`\)/.exec(readme)!;
+    expect([listed[1]!.split(/, | and /), listed[2]]).toEqual([demoUsernames, DEMO_PASSWORD]);
   });
 });
