@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { startApp } from "./app.js";
 import { makeLogger } from "./logger.js";
@@ -19,11 +20,19 @@ const logger = makeLogger(config.LOG_LEVEL, config.NODE_ENV === "development" &&
 const { app, close: closeApp } = await startApp(config, logger);
 const { server, close: closeServer } = makeServer(app);
 
-server.listen(config.PORT, config.HOST, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : config.PORT;
-  logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
-});
+try {
+  await once(server.listen(config.PORT, config.HOST), "listening");
+} catch (err) {
+  // e.g. EADDRINUSE: a process with nothing listening must not run on
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === "EADDRINUSE" ? "is in use (is the server already running? Stop it, or set PORT)" : `cannot be listened on (${code})`;
+  logger.fatal({ err }, `port ${config.PORT} on ${config.HOST} ${reason}`);
+  await closeApp();
+  process.exit(1);
+}
+const address = server.address();
+const port = typeof address === "object" && address ? address.port : config.PORT;
+logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
 
 let stopping = false;
 async function shutdown(signal: string) {
