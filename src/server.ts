@@ -11,6 +11,7 @@ import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
 import { markPothosValidation, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
+import { drainable } from "./http-drain.js";
 import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
 import { queryLimitPlugins } from "./limits/query-limits.js";
@@ -25,7 +26,7 @@ import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
 import { useRequestParseErrors } from "./security/request-parse.js";
 import { serveWebSockets, type WsSeed } from "./ws-server.js";
 
-/** How long shutdown waits for in-flight HTTP requests before closing their connections, in ms. */
+/** How long shutdown waits for in-flight HTTP requests before cutting their connections, in ms. */
 const HTTP_DRAIN_MS = 5000;
 
 /**
@@ -33,8 +34,9 @@ const HTTP_DRAIN_MS = 5000;
  * `Authorization: Bearer <accessToken>` header), GraphiQL for browsers (GET), and
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`: ws-server.ts, which
  * describes its authentication, limits and close codes), all through one Yoga.
- * `close()` is graceful shutdown: WebSockets closed with 1001, then in-flight HTTP
- * requests get 5 s to finish before their connections are cut.
+ * `close()` is graceful shutdown: WebSockets closed with 1001, then the HTTP server
+ * drained (http-drain.ts): SSE streams ended, in-flight requests given 5 s to finish
+ * before their connections are cut.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
   const yoga = createYoga<WsSeed | Record<string, never>>({
@@ -107,6 +109,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       }),
     );
   });
+  const http = drainable(server);
   const webSockets = serveWebSockets(app, server, yoga);
 
   return {
@@ -114,12 +117,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     close: async () => {
       // 1001 Going Away: clients reconnect (to another node behind the balancer)
       await webSockets.close();
-      // let in-flight HTTP requests finish; cut what is left (SSE streams) after the grace period
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS).unref();
-      });
+      await http.drain(HTTP_DRAIN_MS);
     },
   };
 }

@@ -126,8 +126,10 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: app.config.WS_MAX_PAYLOAD_BYTES, handleProtocols });
   wss.on("connection", serveSocket);
-  // the HTTP server's errors reach us through ws; its sockets cannot be trusted after one
+  // the HTTP server's errors reach us through ws; its sockets cannot be trusted after one.
+  // Not its listen errors (EADDRINUSE…): there are no sockets yet, and the server's owner handles them (main.ts)
   wss.on("error", (err) => {
+    if ((err as NodeJS.ErrnoException).syscall === "listen") return;
     log.error({ err }, "WebSocket server error");
     for (const socket of wss.clients) closeForBug(socket, err);
   });

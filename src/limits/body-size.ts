@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { finished } from "node:stream";
 import { badInput } from "../errors.js";
+
+/** After a 413, how much more of the body is read and discarded before the connection is cut, in bytes. */
+const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+/** After a 413, how long the rest of the body is read before the connection is cut, in ms (nginx's lingering_timeout, 5 s). */
+const LINGER_MS = 5000;
 
 /**
  * Bounds the body of a GraphQL-over-HTTP request before Yoga reads it: a request
@@ -8,7 +14,8 @@ import { badInput } from "../errors.js";
  * `maxBytes`, so at most `maxBytes` are ever held. The answer is HTTP 413 with a
  * GraphQL-shaped body, `{"errors":[{"message":"Request body larger than <maxBytes>
  * bytes (MAX_BODY_BYTES)","extensions":{"code":"BAD_USER_INPUT","field":"body"}}]}`,
- * and `Connection: close`, so the rest of the body is not read. A body within the
+ * and `Connection: close`; the connection closes lingeringly ({@link lingeringClose}),
+ * so a client still writing the body reads the answer instead of a reset. A body within the
  * limit is handed to Yoga as `req.body` (@whatwg-node/server takes a pre-read body
  * from there, as behind Express' body parsers). Multipart requests (uploads) and
  * bodiless methods are left alone: Yoga's multipart parser enforces
@@ -18,9 +25,9 @@ export async function refuseLargeBody(req: IncomingMessage, res: ServerResponse,
   if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return false;
   if (req.headers["content-type"]?.toLowerCase().startsWith("multipart/")) return false;
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > maxBytes) return tooLarge(res, maxBytes);
+  if (declared > maxBytes) return tooLarge(req, res, maxBytes);
   const body = await readAtMost(req, maxBytes);
-  if (!body) return tooLarge(res, maxBytes);
+  if (!body) return tooLarge(req, res, maxBytes);
   (req as IncomingMessage & { body?: Buffer }).body = body;
   return false;
 }
@@ -42,8 +49,34 @@ function readAtMost(req: IncomingMessage, maxBytes: number): Promise<Buffer | nu
   });
 }
 
-function tooLarge(res: ServerResponse, maxBytes: number): true {
+/** Answers `req` with the 413 (whole, by its Content-Length), then closes its connection lingeringly. */
+function tooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): true {
   const body = JSON.stringify({ errors: [badInput("body", `Request body larger than ${maxBytes} bytes (MAX_BODY_BYTES)`).toJSON()] });
-  res.writeHead(413, { "content-type": "application/json; charset=utf-8", connection: "close" }).end(body);
+  res.writeHead(413, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" }).write(body);
+  lingeringClose(req, res);
   return true;
+}
+
+/**
+ * Closes the connection of a request answered before its body was read, as nginx's
+ * lingering close: a socket closed with unread data resets the connection, and the
+ * reset can reach a client still writing the body before it has read the answer
+ * (which its TCP stack then discards). So the rest of the body is read and
+ * discarded, and the response ends (Node then closes the connection, as
+ * `Connection: close` says) once the body has; past {@link LINGER_MAX_BYTES} or
+ * {@link LINGER_MS} the connection is destroyed.
+ */
+function lingeringClose(req: IncomingMessage, res: ServerResponse): void {
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  let discarded = 0;
+  req.on("data", (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_MAX_BYTES) req.socket.destroy();
+  });
+  // also when the body ended before this was called; an error: the connection is gone
+  finished(req, (err) => {
+    clearTimeout(timer);
+    if (!err) res.end();
+  });
+  req.resume();
 }

@@ -34,8 +34,8 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts the compiled server (dist/main.js, as `npm start`) in a child process with `env` on top of this one's, and
- * resolves once it logs that it is listening. Rejects with its output if it
- * exits first or is not ready within `timeoutMs`.
+ * resolves once it logs that it is listening. Rejects with its output (and exit code) if it
+ * exits first; one not ready within `timeoutMs` gets SIGTERM and the promise rejects.
  */
 export async function startNode(env: Record<string, string>, timeoutMs = 60_000): Promise<NodeProcess> {
   const port = await freePort();
@@ -48,9 +48,12 @@ export async function startNode(env: Record<string, string>, timeoutMs = 60_000)
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node not ready in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`node not ready in ${timeoutMs} ms (sent SIGTERM):\n${output}`));
+    }, timeoutMs);
     const check = () => {
       if (output.includes("chat server ready")) {
         clearTimeout(timer);
@@ -58,9 +61,9 @@ export async function startNode(env: Record<string, string>, timeoutMs = 60_000)
       }
     };
     child.stdout!.on("data", check);
-    void exited.then(() => {
+    void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`node exited before it was ready:\n${output}`));
+      reject(new Error(`node exited with code ${code} before it was ready:\n${output}`));
     });
   });
   return {

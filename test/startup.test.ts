@@ -1,0 +1,25 @@
+/**
+ * A start that cannot serve ends the process: `npm start` on a port that another
+ * server holds exits 1 at once, saying which port, instead of running on with
+ * nothing listening.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type NodeGroup, type NodeProcess, startNode, startNodes } from "./helpers/node-process.js";
+
+/** How long the second process may take to start, fail and exit, in ms: a start on a busy machine, no more. */
+const EXIT_BOUND_MS = 20_000;
+
+describe("a PORT already in use", () => {
+  let group: NodeGroup<[NodeProcess]>;
+  beforeAll(async () => {
+    group = await startNodes(1);
+  }, 120_000);
+  afterAll(() => group?.stop());
+
+  it("exits 1 at once, naming the port", async () => {
+    const port = new URL(group.nodes[0].url).port;
+    // the same command again, as `PORT=<port> npm start` twice
+    const second = startNode({ ...group.env, PORT: port }, EXIT_BOUND_MS);
+    await expect(second).rejects.toThrow(new RegExp(`exited with code 1 before it was ready[^]*port ${port}\\b`));
+  }, EXIT_BOUND_MS + 5_000);
+});
