@@ -48,7 +48,7 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
     await client.dispose();
   });
 
-  it("delivers presence on A for connections to B, and takes a killed node's users OFFLINE within the TTL", async () => {
+  it("delivers presence on A for connections to B, keeps B's users ONLINE past the TTL, and takes a killed node's users OFFLINE within it", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
     const connect = (node: NodeProcess, user: TestUser) =>
@@ -67,6 +67,8 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
     // node B dies without closing its sockets: node A's sweep notices once the TTL has run out
     const orphan = await connect(b, bob);
     expect((await bobsNext()).status).toBe("ONLINE");
+    // while B lives, its heartbeats keep bob ONLINE well past the TTL
+    await expect(bobsNext(PRESENCE_TTL_MS * 2)).rejects.toThrow();
     const killedAt = Date.now();
     await b.stop("SIGKILL");
     expect(await bobsNext(PRESENCE_TTL_MS * 3)).toEqual({ status: "OFFLINE", user: { id: bob.id } });

@@ -72,6 +72,25 @@ if newest[2] then
 end
 return redis.call('ZREM', KEYS[2], ARGV[2])`;
 
+// KEYS[1] online zset, KEYS[2..] connection zsets; ARGV[1] expiry ms, then for each KEYS[i] (i ≥ 2): its connId, its userId
+const HEARTBEAT = `
+local expiry = ARGV[1]
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], expiry, ARGV[2 * i - 2])
+  redis.call('PEXPIREAT', KEYS[i], expiry)
+  redis.call('ZADD', KEYS[1], 'GT', expiry, ARGV[2 * i - 1])
+end
+return 0`;
+
+/**
+ * Connections refreshed by one heartbeat script call. The calls of one heartbeat run one
+ * after the other, so neither this node's event loop nor Redis is held for long: as one
+ * pipeline of three commands per connection, 10,000 connections blocked the event loop
+ * for about 0.6 s every ttl/3 (building the commands, then parsing 30,000 replies),
+ * which was the p99 of every paced benchmark (docs/performance.md).
+ */
+const HEARTBEAT_CHUNK = 500;
+
 /**
  * Presence shared by all nodes through Redis. Each user has a sorted set of
  * connection ids scored by expiry time; `presence:online` holds each online
@@ -106,16 +125,14 @@ export class RedisPresenceStore implements PresenceStore {
     return new Set(userIds.filter((_, i) => Number(scores[i] ?? 0) > now));
   }
 
+  /** One script call per {@link HEARTBEAT_CHUNK} connections, in turn. */
   async heartbeat(connections: ReadonlyMap<string, string>) {
-    if (connections.size === 0) return;
     const expiry = Date.now() + this.ttlMs;
-    const batch = this.redis.pipeline();
-    for (const [connId, userId] of connections) {
-      batch.zadd(userKey(userId), expiry, connId);
-      batch.pexpireat(userKey(userId), expiry);
-      batch.zadd(ONLINE, "GT", expiry, userId);
+    const entries = [...connections];
+    for (let i = 0; i < entries.length; i += HEARTBEAT_CHUNK) {
+      const chunk = entries.slice(i, i + HEARTBEAT_CHUNK);
+      await this.redis.eval(HEARTBEAT, chunk.length + 1, ONLINE, ...chunk.map(([, userId]) => userKey(userId)), expiry, ...chunk.flat());
     }
-    await batch.exec();
   }
 
   async sweep() {
