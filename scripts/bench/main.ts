@@ -13,6 +13,9 @@
  *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes
  *   npm run bench -- --clients 4           # client processes per run (default 4)
  *   npm run bench -- --out bench-results   # where results go
+ *   npm run bench -- --stacks ours         # only these stacks (default ours,ceiling,naive)
+ *   BENCH_SUBSCRIPTION_SHARING=memo npm run bench …
+ *                                          # `ours` on the path before fan-out groups (SUBSCRIPTION_SHARING=memo)
  *   npm run bench -- --n 2000,4000         # other N for fanout-1node, fanout-2nodes and idle
  *   npm run bench -- --many-rooms 1000x5@200,1x5000@4/2
  *                                          # other many-rooms configurations, <rooms>x<per room>@<msg/s>[/<nodes>]
@@ -63,6 +66,7 @@ const { values: args } = parseArgs({
     out: { type: "string", default: "bench-results" },
     n: { type: "string" },
     "many-rooms": { type: "string", multiple: true },
+    stacks: { type: "string" },
   },
 });
 const quick = args.quick!;
@@ -91,8 +95,9 @@ const params = {
   idle: { connections: quick ? [200, 1000] : [5000, 10000, 50000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
   /** `count.low` messages per side at concurrency 1, `count.high` above, each level and side stopped after `timeCapMs`. */
   writes: { concurrency: [1, 2, 4, 8, 16, 32, 64], count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 }, timeCapMs: quick ? 2000 : 10_000 },
-  stacks: ["ours", "ceiling", "naive"] as Stack[],
+  stacks: (args.stacks?.split(",").map((s) => s.trim()) ?? ["ours", "ceiling", "naive"]) as Stack[],
 };
+for (const s of params.stacks) if (!["ours", "ceiling", "naive"].includes(s)) throw new Error(`unknown stack ${s}; --stacks takes ours, ceiling, naive`);
 if (args.n) {
   const ns = args.n.split(",").map(Number);
   if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--n takes positive integers: ${args.n}`);

@@ -122,7 +122,8 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
     REDIS_URL,
     REDIS_KEY_PREFIX: `${ctx.redisPrefix}${++prefixCount}:`,
     JWT_SECRET: ctx.jwtSecret,
-    SUBSCRIPTION_SHARING: stack === "naive" ? "off" : "on",
+    // BENCH_SUBSCRIPTION_SHARING=memo runs `ours` on the path before fan-out groups (a before/after in one harness)
+    SUBSCRIPTION_SHARING: stack === "naive" ? "off" : (process.env.BENCH_SUBSCRIPTION_SHARING ?? "on"),
     // the load generators send far faster than any user may
     RATE_LIMITS: "off",
   };
