@@ -19,9 +19,9 @@
  *   npm run bench -- --n 2000,4000         # other N for fanout-1node, fanout-2nodes and idle
  *   npm run bench -- --many-rooms 1000x5@200,1x5000@4/2
  *                                          # other many-rooms configurations, <rooms>x<per room>@<msg/s>[/<nodes>]
- *                                          # (default 2000x5@200, 2000x5@200/2 and 1x10000@2: 2,000 rooms × 5
- *                                          # subscribers at 200 msg/s on one node and on two, one room of 10,000 at
- *                                          # 2 msg/s; quick: 100x5@50); each for 20 s (quick: 5 s), p99 target 50 ms
+ *                                          # (default 2000x5@200, 2000x5@200/2, 1x10000@2 and 1x10000@2/2: 2,000
+ *                                          # rooms × 5 subscribers at 200 msg/s and one room of 10,000 at 2 msg/s, each
+ *                                          # on one node and on two; quick: 100x5@50); each for 20 s (quick: 5 s), p99 target 50 ms
  *                                          # (one room: 100 ms); ceiling and naive on one node only
  *
  * Bounded: every run has fixed counts and timeouts, children exit on their own
@@ -91,7 +91,7 @@ const params = {
   fanout: { subscribers: quick ? [200, 1000] : [1000, 5000, 10000], deliveryBudget: quick ? 20_000 : 100_000, concurrency: 4 },
   fanout2nodes: { subscribers: quick ? [1000] : [1000, 5000, 10000] },
   /** Each configuration a series (ours; on one node also ceiling and naive); --many-rooms replaces them. */
-  manyRooms: (quick ? ["100x5@50"] : ["2000x5@200", "2000x5@200/2", "1x10000@2"]).map((spec) => parseManyRooms(spec, manyRoomsDefaults)),
+  manyRooms: (quick ? ["100x5@50"] : ["2000x5@200", "2000x5@200/2", "1x10000@2", "1x10000@2/2"]).map((spec) => parseManyRooms(spec, manyRoomsDefaults)),
   idle: { connections: quick ? [200, 1000] : [5000, 10000, 50000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
   /** `count.low` messages per side at concurrency 1, `count.high` above, each level and side stopped after `timeCapMs`. */
   writes: { concurrency: [1, 2, 4, 8, 16, 32, 64], count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 }, timeCapMs: quick ? 2000 : 10_000 },
