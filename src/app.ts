@@ -23,16 +23,20 @@ import { makeBus } from "./realtime/pubsub.js";
 import { Events } from "./realtime/events.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
+import { makeTracing } from "./tracing.js";
 import { Contacts } from "./users/contacts.js";
 import { Profiles } from "./users/profiles.js";
 
 /**
  * Wires the services of one node from its configuration: PostgreSQL (the
  * configured one, or the embedded one, migrated), pub/sub (Redis, or in-process),
- * presence and typing state (in Redis when it is configured, so all nodes share it).
- * Returns the app and a `close` that releases everything in reverse order.
+ * presence and typing state (in Redis when it is configured, so all nodes share it),
+ * tracing when it is configured (tracing.ts).
+ * Returns the app and a `close` that releases everything in reverse order, the
+ * spans still batched exported last.
  */
 export async function startApp(config: Config, logger: Logger): Promise<{ app: App; close(): Promise<void> }> {
+  const tracing = makeTracing(config, logger);
   const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT);
   const databaseUrl = config.DATABASE_URL ?? embedded!.url;
   const db = makePrisma(databaseUrl, config.DATABASE_POOL_SIZE);
@@ -80,7 +84,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     onError,
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
-  const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"));
+  const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
   const attachments = new Attachments(db, new DiskStore(config.ATTACHMENTS_DIR ?? join(config.DATA_DIR, "attachments")), config.MAX_ATTACHMENT_BYTES);
   const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
@@ -95,6 +99,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     pubsub: bus.pubsub,
     redis: bus.redis,
     metrics,
+    tracing,
     events,
     sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache),
     profiles: new Profiles(db, presence),
@@ -103,11 +108,11 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
     invites: new Invites(db, events),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, writes, events, attachments),
+    messages: new Messages(db, writes, events, attachments, tracing),
     typing,
     presence,
   };
-  logger.info({ database: config.DATABASE_URL ? "external" : "embedded", pubsub: bus.redis ? "redis" : "in-process" }, "services ready");
+  logger.info({ database: config.DATABASE_URL ? "external" : "embedded", pubsub: bus.redis ? "redis" : "in-process", tracing: tracing ? "otlp" : "off" }, "services ready");
 
   return {
     app,
@@ -119,6 +124,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
       await writes.close();
       await db.$disconnect();
       await embedded?.stop();
+      await tracing?.shutdown();
     },
   };
 }

@@ -175,6 +175,25 @@ const EnvSchema = z
       .transform((list) => list.split(",").map((o) => o.trim()).filter(Boolean))
       .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ }).refine((o) => new URL(o).origin === o, "must be an origin such as https://chat.example.com (no path or trailing slash)")]))),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /**
+     * Where traces go (OpenTelemetry's standard variable, src/tracing.ts): "otlp" (OTLP over
+     * HTTP, JSON) or "none". Unset: "otlp" when an OTLP endpoint is set, else "none", i.e.
+     * tracing is off unless configured (the specification's default would be "otlp").
+     */
+    OTEL_TRACES_EXPORTER: z.enum(["otlp", "none"]).optional(),
+    /** The OTLP collector's base URL, e.g. http://collector:4318; spans go to `<it>/v1/traces`. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** The OTLP traces URL itself (wins over OTEL_EXPORTER_OTLP_ENDPOINT), e.g. http://collector:4318/v1/traces. */
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** `service.name` of this node's spans. */
+    OTEL_SERVICE_NAME: z.string().min(1).default("chat-graphql"),
+    /**
+     * Which traces are recorded: "parentbased_always_on" (all; a client's `traceparent` header decides
+     * for its request) or "parentbased_traceidratio" (a share, OTEL_TRACES_SAMPLER_ARG, of the traces that start here).
+     */
+    OTEL_TRACES_SAMPLER: z.enum(["parentbased_always_on", "parentbased_traceidratio"]).default("parentbased_always_on"),
+    /** The share of traces parentbased_traceidratio records, 0 to 1. */
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   })
   .refine((env) => env.DATABASE_SETUP_CONNECTIONS === undefined || env.DATABASE_SETUP_CONNECTIONS < env.DATABASE_POOL_SIZE, {
     path: ["DATABASE_SETUP_CONNECTIONS"],

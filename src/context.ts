@@ -16,6 +16,7 @@ import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
+import type { Tracing } from "./tracing.js";
 import type { Contacts } from "./users/contacts.js";
 import { presenceViews } from "./users/privacy.js";
 import type { Profiles } from "./users/profiles.js";
@@ -33,6 +34,8 @@ export interface App {
   /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
   redis: Redis | null;
   metrics: Metrics;
+  /** OpenTelemetry tracing (tracing.ts); null when it is off, as it is unless configured. */
+  tracing: Tracing | null;
   events: Events;
   sessions: Sessions;
   profiles: Profiles;

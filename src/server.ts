@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { GraphQLError } from "graphql";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
@@ -16,7 +15,8 @@ import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
 import { queryLimitPlugins } from "./limits/query-limits.js";
 import { rateLimitPlugins } from "./limits/rate-limits.js";
-import { requestContext, requestIdOf } from "./request-context.js";
+import { makeAccessLog } from "./logger.js";
+import { requestContext } from "./request-context.js";
 import { isRedisUnavailable } from "./realtime/pubsub.js";
 import { useFanoutGroups } from "./realtime/fanout.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
@@ -61,7 +61,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       app.metrics.subscriptionsPlugin(),
       ...(app.config.SUBSCRIPTION_SHARING !== "off" ? [useSharedSubscriptionExecution(app.metrics)] : []),
       // after it: for the WebSocket room subscriptions it replaces its subscribe (realtime/fanout.ts)
-      ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useFanoutGroups(app.metrics)] : []),
+      ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useFanoutGroups(app.metrics, app.tracing)] : []),
       // src/limits/: query depth, cost, aliases, directives, tokens, introspection; rate limits of mutations
       ...queryLimitPlugins(app.config),
       ...rateLimitPlugins(app),
@@ -99,15 +99,20 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     if (await refuseLargeBody(req, res, app.config.MAX_BODY_BYTES)) return;
     await yoga(req, res);
   };
+  const accessLog = makeAccessLog(app.logger);
   const server = createServer((req, res) => {
-    const requestId = requestIdOf(req.headers["x-request-id"], randomUUID);
-    res.setHeader("x-request-id", requestId);
-    requestContext.run({ requestId }, () =>
-      route(req, res).catch((err) => {
-        app.logger.error({ err }, "request failed");
-        if (!res.headersSent) res.writeHead(500).end();
-      }),
-    );
+    // gives the request its id (req.id, echoed in x-request-id), and logs it once its response has ended
+    accessLog(req, res);
+    const serve = () =>
+      requestContext.run({ requestId: req.id as string }, () =>
+        route(req, res).catch((err) => {
+          app.logger.error({ err }, "request failed");
+          if (!res.headersSent) res.writeHead(500).end();
+        }),
+      );
+    // a client's traceparent header: its trace continues here (tracing.ts)
+    if (app.tracing) app.tracing.continueRequest(req.headers, serve);
+    else serve();
   });
   const http = drainable(server);
   const webSockets = serveWebSockets(app, server, yoga);

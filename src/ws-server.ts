@@ -85,6 +85,7 @@ export interface WebSocketEndpoint {
  * No pong within 12 s of a ping (sent every 12 s) and the socket is cut without a close frame (1006).
  * Each authenticated socket counts toward its user's presence (realtime/presence.ts)
  * and in `chat_websocket_connections`; limit closes count in `chat_ws_closed_total{reason}`.
+ * The log has a line when a socket is accepted and one when any socket closes, with its code.
  */
 export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSocketEndpoint {
   const log = app.logger.child({ component: "ws" });
@@ -152,10 +153,13 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
    *    stream into the socket's buffer (bounded) rather than its own queue (unbounded).
    *    Fan-out groups (realtime/fanout.ts) write their `next` frames through the same
    *    bound, past graphql-ws;
-   * 5. close: timers stopped, then graphql-ws ends the socket's operations and
-   *    `onClose` undoes the registration ({@link forget}).
+   * 5. close: logged at info level ("WebSocket closed": its close code, how long it was
+   *    open in ms, and its user and connection ids if it was accepted), timers stopped,
+   *    then graphql-ws ends the socket's operations and `onClose` undoes the
+   *    registration ({@link forget}).
    */
   function serveSocket(socket: WebSocket, request: IncomingMessage): void {
+    const openedAt = Date.now();
     const guard = new SocketGuard(socket, limits, onLimit);
     // 4. outgoing: graphql-ws's frames (below) and those fan-out groups write themselves (realtime/fanout.ts)
     const write = (frame: string) => {
@@ -203,6 +207,8 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
 
     // 5. close
     socket.once("close", (code, reason) => {
+      // the reason is not logged: a client may put anything there
+      log.info({ code, durationMs: Date.now() - openedAt, userId: conn.viewer?.userId, connectionId: conn.connectionId }, "WebSocket closed");
       clearInterval(keepalive);
       guard.closed();
       closed(code, String(reason)).catch((err: unknown) => log.error({ err }, "WebSocket cleanup failed"));
@@ -211,9 +217,11 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
 
   /**
    * graphql-ws's `onConnect`: checks the access token of `connection_init`. A valid
-   * one registers the socket (session registry, presence, connection gauge) and
-   * returns true (acknowledged); else the socket is closed, with 4403 for a missing,
-   * bad or expired token or 1013 when PostgreSQL cannot answer, and false is returned.
+   * one registers the socket (session registry, presence, connection gauge), is
+   * logged at info level ("WebSocket connected", with the user and the connection id
+   * the socket's request ids start with) and returns true (acknowledged); else the
+   * socket is closed, with 4403 for a missing, bad or expired token or 1013 when
+   * PostgreSQL cannot answer, and false is returned.
    * @throws what authentication throws besides a database outage (graphql-ws: 4500).
    */
   async function authenticate(ctx: ProtocolContext<ConnectionParams, Connection>): Promise<boolean> {
@@ -240,6 +248,7 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
     // graphql-ws would keep the connection_init payload (the access token) for the socket's whole life
     (ctx as { connectionParams?: unknown }).connectionParams = undefined;
     app.metrics.connections.inc();
+    log.info({ userId: viewer.userId, connectionId: conn.connectionId }, "WebSocket connected");
     sessions.add(viewer.sessionId, conn.socket);
     await app.presence.connected(viewer.userId, conn.connectionId).catch((err) => log.error({ err }, "presence connect failed"));
     return true;

@@ -58,6 +58,19 @@ describe("configuration", () => {
     expect(() => loadConfig({ DATA_DIR: dir, DATABASE_SETUP_CONNECTIONS: "10" })).toThrowError(/DATABASE_SETUP_CONNECTIONS: must be less than DATABASE_POOL_SIZE/);
   });
 
+  it("checks the OpenTelemetry variables, tracing being off by default", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const defaults = loadConfig({ DATA_DIR: dir });
+    expect(defaults).toMatchObject({ OTEL_SERVICE_NAME: "chat-graphql", OTEL_TRACES_SAMPLER: "parentbased_always_on", OTEL_TRACES_SAMPLER_ARG: 1 });
+    expect(defaults.OTEL_TRACES_EXPORTER ?? defaults.OTEL_EXPORTER_OTLP_ENDPOINT ?? defaults.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).toBeUndefined();
+    expect(loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" })).toMatchObject({ OTEL_TRACES_SAMPLER_ARG: 0.25 });
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toThrowError(/OTEL_EXPORTER_OTLP_ENDPOINT:/);
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "grpc://collector:4317" })).toThrowError(/OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:/);
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_EXPORTER: "zipkin" })).toThrowError(/OTEL_TRACES_EXPORTER:/);
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER: "always_off" })).toThrowError(/OTEL_TRACES_SAMPLER:/);
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER_ARG: "2" })).toThrowError(/OTEL_TRACES_SAMPLER_ARG:/);
+  });
+
   it("generates a development JWT secret once and keeps it under DATA_DIR", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     const first = loadConfig({ DATA_DIR: dir }).JWT_SECRET;

@@ -7,51 +7,60 @@
  * may take more statements, in a transaction.
  * How it is counted: the server runs in this process; Prisma's `query` events
  * and the write pool's `onQuery` report each statement, and the publisher
- * connection's socket writes are counted.
+ * connection's socket writes are counted. The same with tracing on (spans exported
+ * to a collector stand-in): its spans and trace contexts add no round trip.
  */
 import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
+import { startOtlpCollector } from "./helpers/otlp-collector.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let alice: TestUser, bob: TestUser;
-let roomId: string;
-/** What the server does while recording: statements on each pool, writes to the Redis publisher's socket. */
-let recording: { prisma: string[]; writes: string[]; redisWrites: number } | null = null;
+describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips, tracing $tracing", ({ tracing }) => {
+  let server: TestServer;
+  let collector: Awaited<ReturnType<typeof startOtlpCollector>> | undefined;
+  let alice: TestUser, bob: TestUser;
+  let roomId: string;
+  /** What the server does while recording: statements on each pool, writes to the Redis publisher's socket. */
+  let recording: { prisma: string[]; writes: string[]; redisWrites: number } | null = null;
 
-beforeAll(async () => {
-  // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
-  server = await startTestServer({ redis: true, env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
-  [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
-  roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
-  server.app.db.$on("query", (e) => recording?.prisma.push(e.query));
-  server.app.writes.onQuery((sql) => recording?.writes.push(sql));
-  const socket = ((server.app.pubsub as RedisPubSub).getPublisher() as Redis).stream;
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
-    if (recording) recording.redisWrites++;
-    return write(...args);
-  }) as typeof socket.write;
-}, 60_000);
-afterAll(() => server.close());
+  beforeAll(async () => {
+    collector = tracing === "on" ? await startOtlpCollector() : undefined;
+    const traces: Record<string, string> = collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {};
+    // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
+    server = await startTestServer({ redis: true, env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off", ...traces } });
+    expect(server.app.tracing !== null).toBe(tracing === "on");
+    [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
+    roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    server.app.db.$on("query", (e) => recording?.prisma.push(e.query));
+    server.app.writes.onQuery((sql) => recording?.writes.push(sql));
+    const socket = ((server.app.pubsub as RedisPubSub).getPublisher() as Redis).stream;
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    socket.write = ((...args: unknown[]) => {
+      if (recording) recording.redisWrites++;
+      return write(...args);
+    }) as typeof socket.write;
+  }, 60_000);
+  afterAll(async () => {
+    await server.close();
+    await collector?.close();
+  });
 
-const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id seq content } }`;
+  const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id seq content } }`;
 
-/** What the server does for one send of `content` by alice. */
-async function record(content: string): Promise<NonNullable<typeof recording>> {
-  const counted = (recording = { prisma: [], writes: [], redisWrites: 0 });
-  try {
-    await gqlOk(server.url, SEND, { i: { roomId, content } }, alice.accessToken);
-    await new Promise((r) => setTimeout(r, 50)); // the publishes are written on the next tick after the answer at the latest
-    return counted;
-  } finally {
-    recording = null;
+  /** What the server does for one send of `content` by alice. */
+  async function record(content: string): Promise<NonNullable<typeof recording>> {
+    const counted = (recording = { prisma: [], writes: [], redisWrites: 0 });
+    try {
+      await gqlOk(server.url, SEND, { i: { roomId, content } }, alice.accessToken);
+      await new Promise((r) => setTimeout(r, 50)); // the publishes are written on the next tick after the answer at the latest
+      return counted;
+    } finally {
+      recording = null;
+    }
   }
-}
 
-describe("sendMessage round trips", () => {
   it("a plain send is one statement on the write pool, none on Prisma's, and one write to Redis", async () => {
     await gqlOk(server.url, SEND, { i: { roomId, content: "warm-up: the token is checked and cached" } }, alice.accessToken);
     for (let i = 0; i < 3; i++) {

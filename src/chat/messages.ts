@@ -5,6 +5,7 @@ import { badInput, forbidden, notFound, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
+import type { Tracing } from "../tracing.js";
 import {
   MESSAGE_DATES,
   type MessageAddedPayload,
@@ -55,12 +56,13 @@ type Mention = { id: string; userId: string };
  * a change that a later read could miss.
  */
 export class Messages {
-  /** `writes`: the pool reserved for the send statement (db/client.ts WritePool). */
+  /** `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off. */
   constructor(
     private readonly db: PrismaClient,
     private readonly writes: WritePool,
     private readonly events: Events,
     private readonly attachments: Attachments,
+    private readonly tracing: Tracing | null,
   ) {}
 
   /**
@@ -81,6 +83,8 @@ export class Messages {
    * publishes nothing. Once committed, the send succeeds even when the publish
    * fails (Redis down: Events.afterCommit logs it); subscribers get the message
    * from PostgreSQL with the next one that reaches them, or on resubscribing with `after`.
+   * With tracing on, the send is a `sendMessage` span, its write a `commit` span in it,
+   * and its publish Events.afterCommit's `publish` span (tracing.ts).
    * @throws UNAUTHENTICATED when `sender.sessionId` is no longer live; NOT_FOUND /
    * FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
@@ -90,7 +94,17 @@ export class Messages {
    * `input.attachmentIds` for an upload that is unknown, someone else's or sent
    * already; on `input.type` when it does not fit the attachments.
    */
-  async send(sender: Sender, input: SendMessageInput): Promise<Message> {
+  send(sender: Sender, input: SendMessageInput): Promise<Message> {
+    if (!this.tracing) return this.store(sender, input);
+    return this.tracing.inSpan("sendMessage", { attributes: { "chat.room.id": input.roomId } }, async (span) => {
+      const message = await this.store(sender, input);
+      span.setAttribute("chat.message.id", message.id);
+      return message;
+    });
+  }
+
+  /** {@link send}, without its span. */
+  private async store(sender: Sender, input: SendMessageInput): Promise<Message> {
     const clientMessageId = input.clientMessageId ?? null;
     const attachmentIds = [...new Set(input.attachmentIds ?? [])];
     const content = input.content ?? "";
@@ -119,25 +133,27 @@ export class Messages {
       now,
       event,
     });
-    let sent: { message: Message; eventSeq: number | null; notifications: Mention[] };
+    type Sent = { message: Message; eventSeq: number | null; notifications: Mention[] };
+    const commit = async (): Promise<Sent> =>
+      !mentions && attachmentIds.length === 0
+        ? { ...(await sendStatement(this.writes, call([]))), notifications: [] }
+        : this.db.$transaction(async (tx) => {
+            let mentionedIds: string[] = [];
+            if (mentions) {
+              await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
+              mentionedIds = await resolveMentions(tx, input.roomId, sender.userId, content);
+            }
+            const stored = await sendStatement(tx, call(mentionedIds));
+            if (stored.eventSeq === null) return { ...stored, notifications: [] }; // a retry
+            if (attachmentIds.length > 0) {
+              const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null }, data: { messageId: stored.message.id } });
+              if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
+            }
+            return { ...stored, notifications: await notify(tx, stored.message.id, mentionedIds) };
+          });
+    let sent: Sent;
     try {
-      sent =
-        !mentions && attachmentIds.length === 0
-          ? { ...(await sendStatement(this.writes, call([]))), notifications: [] }
-          : await this.db.$transaction(async (tx) => {
-              let mentionedIds: string[] = [];
-              if (mentions) {
-                await lockRoom(tx, input.roomId); // mentioned members are read under the room lock, like the rest of the send
-                mentionedIds = await resolveMentions(tx, input.roomId, sender.userId, content);
-              }
-              const stored = await sendStatement(tx, call(mentionedIds));
-              if (stored.eventSeq === null) return { ...stored, notifications: [] }; // a retry
-              if (attachmentIds.length > 0) {
-                const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null }, data: { messageId: stored.message.id } });
-                if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
-              }
-              return { ...stored, notifications: await notify(tx, stored.message.id, mentionedIds) };
-            });
+      sent = this.tracing ? await this.tracing.inSpan("commit", { attributes: COMMIT_ATTRIBUTES }, commit) : await commit();
     } catch (e) {
       // a concurrent retry with the same clientMessageId committed first
       if (clientMessageId && isUniqueViolation(e, "clientMessageId")) return (await this.findRetry(sender.userId, clientMessageId))!;
@@ -305,6 +321,9 @@ export interface Sender {
   userId: string;
   sessionId: string | null;
 }
+
+/** The attributes of a send's `commit` span: the database and the function the send calls. */
+const COMMIT_ATTRIBUTES = { "db.system.name": "postgresql", "db.stored_procedure.name": "chat_send_message" };
 
 /** The arguments of one chat_send_message call (see {@link sendStatement}). */
 interface SendCall {

@@ -1,6 +1,8 @@
+import { SpanKind } from "@opentelemetry/api";
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
 import { Prisma } from "../generated/prisma/client.js";
+import type { Tracing } from "../tracing.js";
 import { type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
 
 /** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
@@ -28,9 +30,11 @@ export type RecordEvent = (event: RoomEventData) => Promise<void>;
  * what it announced is stored (notifications, invites, rooms).
  */
 export class Events {
+  /** `tracing`: the node's (null when off), for {@link afterCommit}'s publish span. */
   constructor(
     private readonly pubsub: PubSubEngine,
     private readonly onPublishError: (err: unknown) => void,
+    private readonly tracing: Tracing | null,
   ) {}
 
   /**
@@ -62,9 +66,28 @@ export class Events {
    * committed, in order, all issued at once: with Redis they leave in one write
    * and cost one round trip (the publisher pipelines them, realtime/pubsub.ts).
    * A failure goes to `onPublishError`, never to the caller (see the class).
+   * With tracing on, in one `publish` span (a PRODUCER span, child of the active one,
+   * e.g. sendMessage's) whose context every payload carries (tracing.ts TraceCarrier),
+   * so each node's delivery continues the trace (realtime/fanout.ts); a failed
+   * publish is recorded on it.
    */
-  async afterCommit(messages: readonly BusMessage[]): Promise<void> {
-    await Promise.all(messages.map(([topic, payload]) => this.pubsub.publish(topic, payload).catch(this.onPublishError)));
+  afterCommit(messages: readonly BusMessage[]): Promise<void> {
+    const tracing = this.tracing;
+    if (!tracing) return this.publishAll(messages, this.onPublishError);
+    const attributes = { "messaging.operation.type": "send", "messaging.batch.message_count": messages.length, "chat.topics": messages.map(([topic]) => topic) };
+    return tracing.inSpan("publish", { kind: SpanKind.PRODUCER, attributes }, (span) =>
+      this.publishAll(
+        messages.map(([topic, payload]) => [topic, tracing.carrying(payload)]),
+        (err) => {
+          tracing.failed(span, err);
+          this.onPublishError(err);
+        },
+      ),
+    );
+  }
+
+  private async publishAll(messages: readonly BusMessage[], onError: (err: unknown) => void): Promise<void> {
+    await Promise.all(messages.map(([topic, payload]) => this.pubsub.publish(topic, payload).catch(onError)));
   }
 
   /**
@@ -82,8 +105,8 @@ export class Events {
   }
 }
 
-/** A topic and the payload to publish on it. */
-export type BusMessage = readonly [topic: string, payload: unknown];
+/** A topic and the payload to publish on it (a JSON object: realtime/topics.ts). */
+export type BusMessage = readonly [topic: string, payload: object];
 
 /** `event`, stamped with the time, for each of `userIds`' `myEvents` topics. */
 export function userMessages(userIds: readonly string[], event: WithoutAt<UserEventPayload>): BusMessage[] {

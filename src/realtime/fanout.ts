@@ -27,10 +27,12 @@
  * error that ended its stream (graphql-ws sends `error`). The group unsubscribes
  * from the pub/sub when its last member (joined or joining) leaves.
  */
+import { SpanKind } from "@opentelemetry/api";
 import { mapAsyncIterator } from "@whatwg-node/promise-helpers";
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, getOperationAST, Kind, visit } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Metrics } from "../metrics.js";
+import type { TraceCarrier, Tracing } from "../tracing.js";
 import { EndWhenRemoved, removes } from "./removal.js";
 import { executionKey, isViewerIndependent, variablesValid } from "./shared-execution.js";
 import { nextFrameStart, nextPayloadJson } from "./shared-json.js";
@@ -66,9 +68,11 @@ export interface FanoutRoot {
  * fields, bad variables) takes the normal path. `metrics`: chat_events_delivered_total and
  * chat_shared_results_total still count every delivery, but in one step per event and
  * group, with one lag sample; chat_shared_executions_total counts the group's executions.
+ * `tracing` (null when off): an event whose payload carries a trace context (tracing.ts
+ * TraceCarrier) is delivered in one `delivery` span per group, child of its `publish`.
  */
-export function useFanoutGroups(metrics: Metrics): Plugin {
-  const groups = new FanoutGroups(metrics);
+export function useFanoutGroups(metrics: Metrics, tracing: Tracing | null): Plugin {
+  const groups = new FanoutGroups(metrics, tracing);
   return {
     // an event's execution goes through Yoga's execute (its hooks: error masking…), whose engine would
     // subscribe anew to a subscription operation: graphql-js's execute runs its selection on the event
@@ -119,7 +123,10 @@ class FanoutGroups {
   /** The arguments of the executions of events for members (see the plugin's `onExecute`). */
   readonly executions = new WeakSet<object>();
 
-  constructor(readonly metrics: Metrics) {}
+  constructor(
+    readonly metrics: Metrics,
+    readonly tracing: Tracing | null,
+  ) {}
 
   /**
    * Makes the subscription whose resolver returned `stream` (a {@link SequencedStream},
@@ -211,11 +218,24 @@ class FanoutGroup<T> {
     }
   }
 
-  /** Hands `item` to every member that has not had it: one execution and one JSON for a shared selection. */
-  private async deliver(item: T): Promise<void> {
+  /**
+   * Hands `item` to every member that has not had it: one execution and one JSON for a shared selection.
+   * With tracing on and a trace context in the payload (a live event), in one CONSUMER span `delivery`,
+   * child of the event's `publish`, with the member count: never a span per member.
+   */
+  private deliver(item: T): Promise<void> | undefined {
     const seq = this.source.seqOf(item);
     this.last = seq;
     if (this.members.size === 0) return;
+    const tracing = this.groups.tracing;
+    const parent = tracing && tracing.contextOf(item as TraceCarrier);
+    if (!tracing || !parent) return this.handOut(seq, item);
+    const attributes = { "messaging.operation.type": "process", "messaging.destination.name": this.source.topic, "chat.event.seq": seq, "chat.fanout.members": this.members.size };
+    return tracing.inSpan("delivery", { kind: SpanKind.CONSUMER, attributes }, () => this.handOut(seq, item), parent);
+  }
+
+  /** {@link deliver}, without its span. */
+  private async handOut(seq: number, item: T): Promise<void> {
     let handed = 0;
     if (!this.shared) {
       const offered = await Promise.all(Array.from(this.members, (m) => (m.position < seq ? m.executeAndOffer(seq, item) : false)));

@@ -6,6 +6,8 @@ import type { Message } from "../generated/prisma/client.js";
  * turns them back into model objects in the subscription's `resolve`.
  * One topic per room and event kind: a node subscribes to a room's channel only
  * while it has a subscriber for it, and a publish reaches each node once.
+ * With tracing on, what Events.afterCommit publishes also carries its trace
+ * context (`traceparent`: tracing.ts TraceCarrier), which no resolver reads.
  */
 export const topics = {
   messageAdded: (roomId: string) => `room:${roomId}:message`,
