@@ -10,8 +10,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import httpProxy from "http-proxy";
+import { createProxyServer } from "httpxy";
 import { buildServer, SERVER_NODE_ARGS } from "./build.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -40,16 +41,17 @@ const nodes: ChildProcess[] = nodePorts.map((nodePort) => {
   return child;
 });
 
-const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
+// httpxy (unjs): http-proxy's API, maintained; WebSocket upgrades are piped through (ws)
+const proxy = createProxyServer({ ws: true, xfwd: true });
 proxy.on("error", (err, _req, res) => {
-  if ("writeHead" in res && !res.headersSent) res.writeHead(502).end(`bad gateway: ${err.message}`);
-  else res.destroy();
+  if (res && "writeHead" in res && !res.headersSent) res.writeHead(502).end(`bad gateway: ${err.message}`);
+  else res?.destroy();
 });
 let next = 0;
 /** The next node, round robin. */
 const target = () => `http://127.0.0.1:${nodePorts[next++ % nodePorts.length]}`;
-const server = createServer((req, res) => proxy.web(req, res, { target: target() }));
-server.on("upgrade", (req, socket, head) => proxy.ws(req, socket, head, { target: target() }));
+const server = createServer((req, res) => void proxy.web(req, res, { target: target() }));
+server.on("upgrade", (req, socket, head) => void proxy.ws(req, socket as Socket, { target: target() }, head));
 server.listen(port, "127.0.0.1", () => console.log(`cluster proxy ready at http://127.0.0.1:${port}/graphql → nodes on ${nodePorts.join(", ")}`));
 
 let stopping = false;
@@ -57,7 +59,6 @@ async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   server.close();
-  proxy.close();
   await Promise.all(
     nodes.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM")) : null)),
   );

@@ -62,8 +62,32 @@ const EnvSchema = z
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(60_000).default(30_000),
     /** Typing expiry in ms without a refresh (seed 001: 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
-    /** Where uploads are kept (default `<DATA_DIR>/attachments`); nodes must share it. */
+    /**
+     * Where uploads are kept: "disk" (default) under ATTACHMENTS_DIR, which several
+     * nodes must share; "s3" in the S3-compatible bucket S3_BUCKET (AWS S3, MinIO,
+     * R2…), downloads redirected to presigned URLs (attachments/s3-store.ts).
+     */
+    ATTACHMENTS_STORE: z.enum(["disk", "s3"]).default("disk"),
+    /** Where uploads are kept with ATTACHMENTS_STORE=disk (default `<DATA_DIR>/attachments`); nodes must share it. */
     ATTACHMENTS_DIR: z.string().optional(),
+    /** The bucket of ATTACHMENTS_STORE=s3 (required there), named by S3's rules: 3–63 lower-case letters, digits, dots and hyphens. */
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a bucket name: 3-63 lower-case letters, digits, dots and hyphens")
+      .optional(),
+    /**
+     * The S3 API's origin, e.g. `http://127.0.0.1:9000` (MinIO) or
+     * `https://<account>.r2.cloudflarestorage.com`; unset: AWS S3 in S3_REGION.
+     * Clients download from it (presigned URLs point there), so it must be reachable by them.
+     */
+    S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** The bucket's region (R2: `auto`; MinIO accepts the default). */
+    S3_REGION: z.string().min(1).default("us-east-1"),
+    /** Access key of ATTACHMENTS_STORE=s3, with S3_SECRET_ACCESS_KEY; both unset: the AWS SDK's default chain (AWS_* variables, shared config, instance or task role). */
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+    /** `true`: path-style URLs (`<endpoint>/<bucket>/<key>`), as MinIO and most self-hosted S3 servers need; `false` (default): `<bucket>.<endpoint host>`. */
+    S3_FORCE_PATH_STYLE: z.stringbool().default(false),
     /** Largest upload in bytes (default 25 MiB). */
     MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
@@ -198,6 +222,15 @@ const EnvSchema = z
   .refine((env) => env.DATABASE_SETUP_CONNECTIONS === undefined || env.DATABASE_SETUP_CONNECTIONS < env.DATABASE_POOL_SIZE, {
     path: ["DATABASE_SETUP_CONNECTIONS"],
     message: "must be less than DATABASE_POOL_SIZE (the rest is kept for requests and writes)",
+  })
+  .refine((env) => env.ATTACHMENTS_STORE !== "s3" || env.S3_BUCKET, { path: ["S3_BUCKET"], message: "is required when ATTACHMENTS_STORE=s3" })
+  .refine((env) => env.ATTACHMENTS_STORE === "s3" || !env.S3_BUCKET, {
+    path: ["S3_BUCKET"],
+    message: "is set, but uploads go to disk: set ATTACHMENTS_STORE=s3 to keep them in the bucket (or unset S3_BUCKET)",
+  })
+  .refine((env) => !env.S3_ACCESS_KEY_ID === !env.S3_SECRET_ACCESS_KEY, {
+    path: ["S3_SECRET_ACCESS_KEY"],
+    message: "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (both unset: the AWS SDK's default credentials)",
   })
   .refine((env) => env.NODE_ENV !== "production" || env.JWT_SECRET, {
     path: ["JWT_SECRET"],

@@ -5,6 +5,7 @@ import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
 import { serveAttachment } from "./attachments/http.js";
+import { isStoreUnavailable } from "./attachments/store.js";
 import { type App, makeContext } from "./context.js";
 import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
@@ -77,9 +78,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       maskError: (error, message, isDev) => {
         if (error instanceof GraphQLError && markPothosValidation(error)) return error;
         const original = (error as { originalError?: unknown }).originalError;
-        // PostgreSQL (or Redis) down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
+        // PostgreSQL, Redis or the attachment bucket down, restarting or too slow: retryable (Yoga logs the original, as it does every error it replaces).
         // In a resolver it comes wrapped (originalError); from the context factory (authentication) bare.
         const at = error instanceof GraphQLError ? error : undefined;
+        // the store first: the AWS SDK's socket errors carry the codes isDatabaseUnavailable knows (ECONNREFUSED…)
+        if (isStoreUnavailable(original ?? error)) return serviceUnavailable(at, "Attachment storage");
         if (isDatabaseUnavailable(original ?? error)) return serviceUnavailable(at);
         if (isRedisUnavailable(original ?? error)) return serviceUnavailable(at, "Realtime service");
         // a subscription whose socket closed while it waited to start (db/admission.ts): nobody gets this, nothing to log

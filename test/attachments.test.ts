@@ -8,11 +8,11 @@
  * expired tokens, membership re-checked on every download), photos stored
  * upright without EXIF, and attachments deleted with their message (delete, expiry).
  */
-import { SignJWT } from "jose";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXE, forgeToken, image, PDF, TEXT, withToken } from "./helpers/attachment-files.js";
 import { errorCode, ext, type GqlResponse, on, postFile, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
 let origin: string;
@@ -39,12 +39,6 @@ const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { nod
 
 // ---- fixtures ----
 
-const image = (format: "png" | "jpeg" | "gif" | "webp", width = 800, height = 600) =>
-  sharp({ create: { width, height, channels: 3, background: "#36c" } })[format]().toBuffer();
-const PDF = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
-const TEXT = Buffer.from("Grocery list:\n- tea\n- scones ☕\n", "utf8");
-/** A Windows executable header (file-type: application/x-msdownload, not accepted). */
-const EXE = Buffer.concat([Buffer.from("MZ"), Buffer.alloc(58), Buffer.from([0x40, 0, 0, 0]), Buffer.from("PE\0\0"), Buffer.alloc(200)]);
 /** A valid 0.05 s mono 16-bit PCM WAV of silence. */
 function wav(): Buffer {
   const dataLength = 800;
@@ -90,10 +84,6 @@ const send = (user: TestUser, input: Record<string, unknown>, room = roomId) => 
 const sendOk = async (user: TestUser, input: Record<string, unknown>, room = roomId) => (await ok(user, SEND, { input: { roomId: room, ...input } })).sendMessage;
 const messageCount = async (room = roomId) => (await ok(alice, HISTORY, { r: room })).messages.edges.length as number;
 const attachmentRow = (id: string) => server.app.db.attachment.findUniqueOrThrow({ where: { id } });
-/** A download token as the server signs them, with our own claims (the test server's JWT secret is known). */
-const forgeToken = (attachmentId: string, userId: string, expiresAt = Math.floor(Date.now() / 1000) + 600) =>
-  new SignJWT({ att: attachmentId }).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setAudience("chat-graphql:attachment").setExpirationTime(expiresAt).sign(new TextEncoder().encode(TEST_JWT_SECRET));
-const withToken = (url: string, token: string) => url.replace(/\?token=.*$/, `?token=${token}`);
 
 // ---- tests ----
 

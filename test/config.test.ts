@@ -71,6 +71,27 @@ describe("configuration", () => {
     expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER_ARG: "2" })).toThrowError(/OTEL_TRACES_SAMPLER_ARG:/);
   });
 
+  it("keeps attachments on disk by default; ATTACHMENTS_STORE=s3 needs a bucket, and key id and secret together", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({ ATTACHMENTS_STORE: "disk", S3_REGION: "us-east-1", S3_FORCE_PATH_STYLE: false });
+    const s3 = { DATA_DIR: dir, ATTACHMENTS_STORE: "s3", S3_BUCKET: "chat-files" };
+    expect(loadConfig({ ...s3, S3_ENDPOINT: "http://127.0.0.1:9000", S3_FORCE_PATH_STYLE: "true", S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret" })).toMatchObject({
+      ATTACHMENTS_STORE: "s3",
+      S3_BUCKET: "chat-files",
+      S3_ENDPOINT: "http://127.0.0.1:9000",
+      S3_FORCE_PATH_STYLE: true,
+    });
+    // no keys: the AWS SDK's default credentials
+    expect(loadConfig({ ...s3, S3_REGION: "auto" }).S3_ACCESS_KEY_ID).toBeUndefined();
+    expect(() => loadConfig({ DATA_DIR: dir, ATTACHMENTS_STORE: "s3" })).toThrowError(/S3_BUCKET: is required when ATTACHMENTS_STORE=s3/);
+    expect(() => loadConfig({ DATA_DIR: dir, S3_BUCKET: "chat-files" })).toThrowError(/S3_BUCKET: is set, but uploads go to disk/);
+    expect(() => loadConfig({ ...s3, S3_ACCESS_KEY_ID: "id" })).toThrowError(/S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/);
+    expect(() => loadConfig({ ...s3, S3_BUCKET: "Chat_Files" })).toThrowError(/S3_BUCKET: must be a bucket name/);
+    expect(() => loadConfig({ ...s3, S3_ENDPOINT: "minio:9000" })).toThrowError(/S3_ENDPOINT:/);
+    expect(() => loadConfig({ ...s3, S3_FORCE_PATH_STYLE: "maybe" })).toThrowError(/S3_FORCE_PATH_STYLE:/);
+    expect(() => loadConfig({ DATA_DIR: dir, ATTACHMENTS_STORE: "ftp" })).toThrowError(/ATTACHMENTS_STORE:/);
+  });
+
   it("generates a development JWT secret once and keeps it under DATA_DIR", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     const first = loadConfig({ DATA_DIR: dir }).JWT_SECRET;

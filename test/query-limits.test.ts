@@ -4,10 +4,12 @@
  * limits; documents past a limit are refused with BAD_USER_INPUT naming the limit,
  * over HTTP and over graphql-ws, without an error in the log; field suggestions are
  * masked; GRAPHQL_INTROSPECTION=off refuses introspection; bodies over
- * MAX_BODY_BYTES get HTTP 413, with a Content-Length and chunked.
+ * MAX_BODY_BYTES get HTTP 413, with a Content-Length and chunked, and the
+ * connection closes only once the rest of the body has been read (lingering close).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { getIntrospectionQuery, type GraphQLError, parse, validate } from "graphql";
 import { createYoga } from "graphql-yoga";
@@ -171,6 +173,31 @@ describe("MAX_BODY_BYTES (default 1 MiB)", () => {
         expectTooLarge(response.status, await response.text());
       }
     });
+  });
+
+  it("after the 413 the connection takes the rest of a slowly written body and closes only once it has all come", async () => {
+    // a raw socket declaring 2 MB and writing it in 128 KiB pieces every 40 ms (about 0.6 s in all)
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${2 * LIMIT}\r\n\r\n`);
+    let answer = "";
+    let lastWriteAt = 0;
+    socket.on("data", (d) => (answer += d));
+    const closed = new Promise<{ finAt: number; error?: Error }>((resolve) => {
+      socket.once("end", () => resolve({ finAt: Date.now() }));
+      socket.once("error", (error) => resolve({ finAt: Date.now(), error }));
+    });
+    for (let sent = 0; sent < 2 * LIMIT && !socket.destroyed; sent += 128 * 1024) {
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      socket.write(Buffer.alloc(128 * 1024, "x"));
+      lastWriteAt = Date.now();
+    }
+    const { finAt, error } = await closed;
+    socket.destroy();
+    expect(error).toBeUndefined();
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    // not before the body was all written (without the lingering close: a few ms after the answer)
+    expect(finAt).toBeGreaterThanOrEqual(lastWriteAt);
   });
 
   it("chunked: refused once the count passes the limit, without reading the rest; exactly the limit runs", async () => {

@@ -3,7 +3,8 @@
  * environment: the call after the N-th is refused with RATE_LIMITED and
  * `retryAfter`, writes nothing and logs no error, and passes once the window has
  * run out; per-user limits leave other users alone, per-IP limits count every user
- * of the address (X-Forwarded-For only with TRUST_PROXY), the per-account login
+ * of the address (X-Forwarded-For only with TRUST_PROXY, the n-th address from
+ * the right with TRUST_PROXY=n), the per-account login
  * limit counts every address; over HTTP, multipart and graphql-ws; one count for
  * two node processes on one Redis; RATE_LIMITS=off turns them off.
  */
@@ -138,6 +139,31 @@ describe("RATE_LIMITS=off", () => {
     const alice = await registerUser(server.url, "alice");
     const roomId = (await gqlOk(server.url, `mutation { createRoom(input: { name: "Free", type: GROUP }) { id } }`, {}, alice.accessToken)).createRoom.id;
     for (let i = 0; i < 3; i++) await gqlOk(server.url, SEND, { r: roomId, c: `free ${i}` }, alice.accessToken);
+  });
+});
+
+describe("TRUST_PROXY=2 (two proxies append to X-Forwarded-For)", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { TRUST_PROXY: "2", RATE_LIMIT_LOGIN_IP: "2/60" } });
+  });
+  afterAll(() => server?.close());
+  const login = (forwardedFor: string) => gqlFrom(server.url, forwardedFor, LOGIN, { i: { username: "nobody", password: PASSWORD } });
+
+  it("counts the second address from the right: what the client put left of it does not change the count", async () => {
+    // the client's own (spoofed) entries, then the address the outer proxy saw, then the inner proxy's
+    expect(ext(await login("1.1.1.1, 10.5.0.1, 10.9.9.9"))?.code).toBe("UNAUTHENTICATED");
+    expect(ext(await login("2.2.2.2, 3.3.3.3, 10.5.0.1, 10.9.9.9"))?.code).toBe("UNAUTHENTICATED");
+    expectRefused(await login("4.4.4.4, 10.5.0.1, 10.9.9.9"), 60);
+    // another client behind the same proxies has a count of its own
+    expect(ext(await login("10.5.0.2, 10.9.9.9"))?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("takes the leftmost address of a shorter header (a request through one proxy only)", async () => {
+    expect(ext(await login("10.6.0.1"))?.code).toBe("UNAUTHENTICATED");
+    expect(ext(await login("10.6.0.1"))?.code).toBe("UNAUTHENTICATED");
+    expectRefused(await login("10.6.0.1"), 60);
+    expect(ext(await login("10.6.0.2"))?.code).toBe("UNAUTHENTICATED");
   });
 });
 

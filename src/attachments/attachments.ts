@@ -5,7 +5,7 @@ import { requireMember } from "../chat/access.js";
 import type { PrismaClient } from "../db/client.js";
 import { badInput, notFound } from "../errors.js";
 import type { Attachment, MessageType } from "../generated/prisma/client.js";
-import type { AttachmentStore } from "./store.js";
+import type { AttachmentStore, Download, FileHeaders } from "./store.js";
 
 /**
  * The file types an upload may be, by the MIME type sniffed from its bytes
@@ -51,8 +51,13 @@ export class Attachments {
   ) {}
 
   /**
-   * Stores an upload of `userId`.
-   * @throws BAD_USER_INPUT on `file` when empty, over the size limit, or of a type not in {@link ALLOWED_TYPES}.
+   * Stores an upload of `userId`: its files (the upload, and an image's thumbnail)
+   * in the store, then its row, so a row never points to a missing file. When
+   * that fails, the error is rethrown and there is no row; the stored files are
+   * removed again when the database says there is none (they stay, unreferenced,
+   * when it cannot say: it may have committed before it failed).
+   * @throws BAD_USER_INPUT on `file` when empty, over the size limit, or of a type not in {@link ALLOWED_TYPES};
+   * the store's error (store.ts isStoreUnavailable) or the database's as they come.
    */
   async upload(userId: string, file: File): Promise<Attachment> {
     if (typeof (file as Partial<File> | null)?.arrayBuffer !== "function") throw badInput("file", "file must be a file part of a multipart request");
@@ -64,37 +69,55 @@ export class Attachments {
     const id = randomUUID();
     const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType) : null;
     const bytes = image?.bytes ?? uploaded;
-    await this.store.put(id, bytes);
-    if (image) await this.store.put(`${id}.thumb.webp`, image.thumbnail);
-    return this.db.attachment.create({
-      data: {
-        id,
-        uploaderId: userId,
-        filename: cleanFilename(file.name),
-        mimeType,
-        size: bytes.length,
-        width: image?.width ?? null,
-        height: image?.height ?? null,
-        storageKey: id,
-        thumbnailKey: image ? `${id}.thumb.webp` : null,
-      },
-    });
+    const files = [{ key: id, data: bytes, type: mimeType }, ...(image ? [{ key: `${id}.thumb.webp`, data: image.thumbnail, type: "image/webp" }] : [])];
+    try {
+      const stored = await Promise.allSettled(files.map((f) => this.store.put(f.key, f.data, f.type)));
+      const failed = stored.find((s) => s.status === "rejected");
+      if (failed) throw failed.reason;
+      return await this.db.attachment.create({
+        data: {
+          id,
+          uploaderId: userId,
+          filename: cleanFilename(file.name),
+          mimeType,
+          size: bytes.length,
+          width: image?.width ?? null,
+          height: image?.height ?? null,
+          storageKey: id,
+          thumbnailKey: image ? `${id}.thumb.webp` : null,
+        },
+      });
+    } catch (e) {
+      const row = await this.db.attachment.findUnique({ where: { id }, select: { id: true } }).catch(() => undefined);
+      if (row === null) await this.removeFiles(files.map((f) => f.key)).catch(() => undefined);
+      throw e;
+    }
   }
 
   /**
-   * The bytes of an attachment (or of its thumbnail) for `userId`.
+   * How to answer a `method` download of an attachment (or of its thumbnail) for
+   * `userId`, and the headers that say what it is: pictures, audio, video and PDFs
+   * are shown inline, everything else downloads, with the sniffed type.
    * @throws NOT_FOUND when missing or not visible to them (no thumbnail, another
    * room, someone else's unsent upload); FORBIDDEN for a PUBLIC room they have not joined.
    */
-  async read(userId: string, attachmentId: string, thumbnail: boolean): Promise<{ attachment: Attachment; bytes: Buffer }> {
+  async download(userId: string, attachmentId: string, thumbnail: boolean, method: "GET" | "HEAD"): Promise<{ headers: FileHeaders; download: Download }> {
     const attachment = await this.db.attachment.findUnique({ where: { id: attachmentId }, include: { message: { select: { roomId: true } } } });
     if (!attachment) throw notFound("Attachment");
     if (attachment.message) await requireMember(this.db, attachment.message.roomId, userId);
     else if (attachment.uploaderId !== userId) throw notFound("Attachment");
     const key = thumbnail ? attachment.thumbnailKey : attachment.storageKey;
-    const bytes = key ? await this.store.get(key) : null;
-    if (!bytes) throw notFound("Attachment");
-    return { attachment, bytes };
+    if (!key) throw notFound("Attachment");
+    const type = thumbnail ? "image/webp" : attachment.mimeType;
+    const inline = /^(image|audio|video)\//.test(type) || type === "application/pdf";
+    const headers: FileHeaders = {
+      "content-type": type,
+      "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(attachment.filename)}`,
+      "cache-control": "private, max-age=3600",
+    };
+    const download = await this.store.download(key, method, headers);
+    if (!download) throw notFound("Attachment");
+    return { headers, download };
   }
 
   /** Deletes stored files (of purged messages), after their rows are gone. */

@@ -54,11 +54,15 @@ const ROUTE = /^\/attachments\/([0-9a-f-]{36})(\/thumbnail)?$/;
 /**
  * Serves `GET /attachments/<id>[/thumbnail]?token=…`; resolves false for any
  * other URL (the caller passes it on). 401 without a valid token, 404 when the
- * attachment is missing or not visible, 403 for a PUBLIC room not joined.
- * Pictures, audio, video and PDFs are shown inline, everything else downloads;
- * the sniffed type is sent with `nosniff`. HEAD, and a single byte `Range`
- * (206, or 416 when unsatisfiable; what media players and iOS need to seek), are
- * supported; a multi-range request gets the whole file.
+ * attachment is missing or not visible, 403 for a PUBLIC room not joined: the
+ * same checks whatever the store. Then, from the disk store, the bytes with the
+ * headers Attachments.download chose and `nosniff`; HEAD, and a single byte
+ * `Range` (206, or 416 when unsatisfiable; what media players and iOS need to
+ * seek), are supported, a multi-range request gets the whole file. From the S3
+ * store, a 302 to a short-lived presigned URL (s3-store.ts), which the bucket
+ * answers with the same headers and ranges; the redirect is not cached, so every
+ * download passes the checks again (the bytes may be: that URL stays the same for
+ * minutes).
  */
 export async function serveAttachment(urls: AttachmentUrls, attachments: Attachments, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const url = new URL(req.url ?? "/", "http://localhost");
@@ -68,16 +72,13 @@ export async function serveAttachment(urls: AttachmentUrls, attachments: Attachm
   const userId = await urls.userOf(url.searchParams.get("token") ?? "", id);
   if (!userId) return send(res, 401, "Missing, invalid or expired token"), true;
   try {
-    const { attachment, bytes } = await attachments.read(userId, id, Boolean(thumbnail));
-    const type = thumbnail ? "image/webp" : attachment.mimeType;
-    const inline = /^(image|audio|video)\//.test(type) || type === "application/pdf";
-    const headers = {
-      "content-type": type,
-      "content-disposition": `${inline ? "inline" : "attachment"}; filename*=UTF-8''${encodeURIComponent(attachment.filename)}`,
-      "x-content-type-options": "nosniff",
-      "cache-control": "private, max-age=3600",
-      "accept-ranges": "bytes",
-    };
+    const { headers: file, download } = await attachments.download(userId, id, Boolean(thumbnail), req.method);
+    if ("redirect" in download) {
+      res.writeHead(302, { location: download.redirect, "cache-control": "private, no-store" }).end();
+      return true;
+    }
+    const { bytes } = download;
+    const headers = { ...file, "x-content-type-options": "nosniff", "accept-ranges": "bytes" };
     const ranges = req.headers.range ? parseRange(bytes.length, req.headers.range) : -2;
     if (ranges === -1) {
       res.writeHead(416, { ...headers, "content-range": `bytes */${bytes.length}` }).end();

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { finished } from "node:stream";
+import getRawBody from "raw-body";
 import { badInput } from "../errors.js";
 
 /** After a 413, how much more of the body is read and discarded before the connection is cut, in bytes. */
@@ -8,45 +9,31 @@ const LINGER_MAX_BYTES = 16 * 1024 * 1024;
 const LINGER_MS = 5000;
 
 /**
- * Bounds the body of a GraphQL-over-HTTP request before Yoga reads it: a request
- * whose `Content-Length` exceeds `maxBytes` is answered at once, unread; one without
- * it (chunked) is read while counting, and answered as soon as the count passes
- * `maxBytes`, so at most `maxBytes` are ever held. The answer is HTTP 413 with a
- * GraphQL-shaped body, `{"errors":[{"message":"Request body larger than <maxBytes>
- * bytes (MAX_BODY_BYTES)","extensions":{"code":"BAD_USER_INPUT","field":"body"}}]}`,
+ * Bounds the body of a GraphQL-over-HTTP request before Yoga reads it, with
+ * raw-body (Express' body reader): a request whose `Content-Length` exceeds
+ * `maxBytes` is answered at once, unread; one without it (chunked) is read while
+ * counting, and answered as soon as the count passes `maxBytes`, so at most
+ * `maxBytes` are ever held (raw-body then pauses the request, leaving the socket
+ * open). The answer is HTTP 413 with a GraphQL-shaped body,
+ * `{"errors":[{"message":"Request body larger than <maxBytes> bytes (MAX_BODY_BYTES)","extensions":{"code":"BAD_USER_INPUT","field":"body"}}]}`,
  * and `Connection: close`; the connection closes lingeringly ({@link lingeringClose}),
  * so a client still writing the body reads the answer instead of a reset. A body within the
  * limit is handed to Yoga as `req.body` (@whatwg-node/server takes a pre-read body
  * from there, as behind Express' body parsers). Multipart requests (uploads) and
  * bodiless methods are left alone: Yoga's multipart parser enforces
- * MAX_ATTACHMENT_BYTES itself. Resolves whether it answered the request.
+ * MAX_ATTACHMENT_BYTES itself. Resolves whether it answered the request; rejects
+ * with raw-body's error when the request fails otherwise (aborted, shorter than its `Content-Length`).
  */
 export async function refuseLargeBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<boolean> {
   if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return false;
   if (req.headers["content-type"]?.toLowerCase().startsWith("multipart/")) return false;
-  const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > maxBytes) return tooLarge(req, res, maxBytes);
-  const body = await readAtMost(req, maxBytes);
-  if (!body) return tooLarge(req, res, maxBytes);
-  (req as IncomingMessage & { body?: Buffer }).body = body;
-  return false;
-}
-
-/** The body of `req` if it has at most `maxBytes`; null (and `req` paused) as soon as it has more. */
-function readAtMost(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) return void chunks.push(chunk);
-      // stop reading (not destroy: that would take the socket, and the 413, with it)
-      req.off("data", onData).off("end", onEnd).off("error", reject).pause();
-      resolve(null);
-    };
-    const onEnd = () => resolve(Buffer.concat(chunks, size));
-    req.on("data", onData).once("end", onEnd).once("error", reject);
-  });
+  try {
+    (req as IncomingMessage & { body?: Buffer }).body = await getRawBody(req, { length: req.headers["content-length"], limit: maxBytes });
+    return false;
+  } catch (e) {
+    if ((e as { type?: unknown }).type === "entity.too.large") return tooLarge(req, res, maxBytes);
+    throw e;
+  }
 }
 
 /** Answers `req` with the 413 (whole, by its Content-Length), then closes its connection lingeringly. */

@@ -17,7 +17,8 @@ builder.prismaObject("Attachment", {
     width: t.exposeInt("width", { nullable: true, description: "Images: width in pixels." }),
     height: t.exposeInt("height", { nullable: true, description: "Images: height in pixels." }),
     url: t.string({
-      description: "Where to download it (GET); checks the viewer's room membership.",
+      description:
+        "Where to download it (GET or HEAD, byte ranges too); checks the viewer's room membership. With the S3 store it answers 302 to a short-lived presigned URL of the bucket: follow redirects.",
       select: { id: true },
       resolve: (a, _args, ctx) => ctx.app.attachmentUrls.url(a.id, ctx.viewer!.userId, false),
     }),
