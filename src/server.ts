@@ -24,6 +24,7 @@ import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
 import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
 import { useRequestParseErrors } from "./security/request-parse.js";
+import { trustedDocuments } from "./security/trusted-documents.js";
 import { serveWebSockets, type WsSeed } from "./ws-server.js";
 
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections, in ms. */
@@ -33,12 +34,15 @@ const HTTP_DRAIN_MS = 5000;
  * The HTTP server, all on `/graphql`: GraphQL over HTTP and over SSE (graphql-yoga;
  * `Authorization: Bearer <accessToken>` header), GraphiQL for browsers (GET), and
  * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`: ws-server.ts, which
- * describes its authentication, limits and close codes), all through one Yoga.
+ * describes its authentication, limits and close codes), all through one Yoga,
+ * with the trusted-documents rule of GRAPHQL_TRUSTED_DOCUMENTS on both
+ * (security/trusted-documents.ts).
  * `close()` is graceful shutdown: WebSockets closed with 1001, then the HTTP server
  * drained (http-drain.ts): SSE streams ended, in-flight requests given 5 s to finish
  * before their connections are cut.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
+  const documents = trustedDocuments(app.config);
   const yoga = createYoga<WsSeed | Record<string, never>>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -54,6 +58,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     fetchAPI: createFetch({ formDataLimits: { fileSize: app.config.MAX_ATTACHMENT_BYTES, files: 1, fieldSize: 1024 * 1024 } }),
     logging: app.logger.child({ component: "yoga" }),
     plugins: [
+      // its onParams first: a refused document goes no further
+      documents.plugin,
       useCsrfPrevention(),
       useRequestParseErrors(),
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
@@ -110,7 +116,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     );
   });
   const http = drainable(server);
-  const webSockets = serveWebSockets(app, server, yoga);
+  const webSockets = serveWebSockets(app, server, yoga, documents);
 
   return {
     server,
