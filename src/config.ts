@@ -101,8 +101,10 @@ const EnvSchema = z
     MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
     /** Most lexical tokens in one document (graphql-armor's default; the README's largest block has 422). */
     MAX_QUERY_TOKENS: z.coerce.number().int().min(1).default(1000),
-    /** "off" refuses introspection (`__schema`, `__type`), e.g. in production; GraphiQL then has no schema. */
-    GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).default("on"),
+    /** "off" refuses introspection (`__schema`, `__type`); GraphiQL then has no schema. Default: "off" when NODE_ENV=production, else "on". */
+    GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).optional(),
+    /** "on" serves GraphiQL at GET /graphql to browsers (graphiql.ts). Default: "off" when NODE_ENV=production, else "on". */
+    GRAPHIQL: z.enum(["on", "off"]).optional(),
     /**
      * Trusted documents (security/trusted-documents.ts): "off" runs any document sent
      * as text; "allow" also runs those of GRAPHQL_TRUSTED_DOCUMENTS_FILE sent by hash
@@ -211,6 +213,11 @@ const EnvSchema = z
   .refine((env) => env.GRAPHQL_TRUSTED_DOCUMENTS === "off" || env.GRAPHQL_TRUSTED_DOCUMENTS_FILE, {
     path: ["GRAPHQL_TRUSTED_DOCUMENTS_FILE"],
     message: "is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only",
+  })
+  // what a production deployment does not publish unless asked: the schema, and a page to explore it
+  .transform((env) => {
+    const outsideProduction = env.NODE_ENV === "production" ? "off" : "on";
+    return { ...env, GRAPHQL_INTROSPECTION: env.GRAPHQL_INTROSPECTION ?? outsideProduction, GRAPHIQL: env.GRAPHIQL ?? outsideProduction };
   });
 
 /** The trusted documents file's content: a JSON object of non-empty hash → non-empty document. */

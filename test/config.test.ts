@@ -85,4 +85,19 @@ describe("configuration", () => {
     writeFileSync(good, JSON.stringify({ abc: "{ me { id } }" }));
     expect(loadConfig(env("only", good)).GRAPHQL_TRUSTED_DOCUMENTS_FILE).toEqual(new Map([["abc", "{ me { id } }"]]));
   });
+  it("GRAPHIQL and GRAPHQL_INTROSPECTION: off by default when NODE_ENV=production, on otherwise; either switch wins", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const key = randomBytes(48).toString("base64");
+    const both = (env: Record<string, string>) => {
+      const config = loadConfig({ DATA_DIR: dir, JWT_SECRET: key, ...env });
+      return [config.GRAPHIQL, config.GRAPHQL_INTROSPECTION];
+    };
+    expect(both({})).toEqual(["on", "on"]); // development
+    expect(both({ NODE_ENV: "test" })).toEqual(["on", "on"]);
+    expect(both({ NODE_ENV: "production" })).toEqual(["off", "off"]);
+    expect(both({ NODE_ENV: "production", GRAPHIQL: "on" })).toEqual(["on", "off"]);
+    expect(both({ NODE_ENV: "production", GRAPHQL_INTROSPECTION: "on" })).toEqual(["off", "on"]);
+    expect(both({ GRAPHIQL: "off", GRAPHQL_INTROSPECTION: "off" })).toEqual(["off", "off"]);
+    expect(() => both({ GRAPHIQL: "yes" })).toThrowError(/GRAPHIQL:/);
+  });
 });

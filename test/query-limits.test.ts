@@ -101,7 +101,7 @@ describe("GRAPHQL_INTROSPECTION", () => {
   });
   afterAll(() => Promise.all([off?.close(), on?.close()]));
 
-  it("on (the default): GraphiQL's introspection query is answered", async () => {
+  it("on (the default outside production): GraphiQL's introspection query is answered", async () => {
     const result = await gql(on.url, INTROSPECTION);
     expect(result.errors).toBeUndefined();
     expect(result.data.__schema.queryType).toEqual({ name: "Query", kind: "OBJECT" });
