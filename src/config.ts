@@ -125,8 +125,24 @@ const EnvSchema = z
     MAX_QUERY_DIRECTIVES: z.coerce.number().int().min(0).default(50),
     /** Most lexical tokens in one document (graphql-armor's default; the README's largest block has 422). */
     MAX_QUERY_TOKENS: z.coerce.number().int().min(1).default(1000),
-    /** "off" refuses introspection (`__schema`, `__type`), e.g. in production; GraphiQL then has no schema. */
-    GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).default("on"),
+    /** "off" refuses introspection (`__schema`, `__type`); GraphiQL then has no schema. Default: "off" when NODE_ENV=production, else "on". */
+    GRAPHQL_INTROSPECTION: z.enum(["on", "off"]).optional(),
+    /** "on" serves GraphiQL at GET /graphql to browsers (graphiql.ts). Default: "off" when NODE_ENV=production, else "on". */
+    GRAPHIQL: z.enum(["on", "off"]).optional(),
+    /**
+     * Trusted documents (security/trusted-documents.ts): "off" runs any document sent
+     * as text; "allow" also runs those of GRAPHQL_TRUSTED_DOCUMENTS_FILE sent by hash
+     * alone (`extensions.persistedQuery.sha256Hash`); "only" runs nothing but those,
+     * so a production deployment can refuse documents its own clients do not send.
+     */
+    GRAPHQL_TRUSTED_DOCUMENTS: z.enum(["off", "allow", "only"]).default("off"),
+    /**
+     * A JSON file `{ "<hash>": "<document>", … }`, as GraphQL Code Generator's client
+     * preset writes it (`persistedDocuments`; `npm run codegen` writes the example
+     * clients' to examples/generated/persisted-documents.json). Read and checked once
+     * at start, into a map hash → document; required unless GRAPHQL_TRUSTED_DOCUMENTS is "off".
+     */
+    GRAPHQL_TRUSTED_DOCUMENTS_FILE: z.string().transform(readTrustedDocuments).optional(),
     /**
      * How many proxies in front of the nodes append to X-Forwarded-For: 0 (default)
      * ignores the header and takes the socket's address as the client's; n takes the
@@ -245,7 +261,35 @@ const EnvSchema = z
         message: `is a placeholder (it contains "${word}"), not a key; when NODE_ENV=production set a random one, e.g. \`openssl rand -base64 48\``,
       });
     }
+  })
+  .refine((env) => env.GRAPHQL_TRUSTED_DOCUMENTS === "off" || env.GRAPHQL_TRUSTED_DOCUMENTS_FILE, {
+    path: ["GRAPHQL_TRUSTED_DOCUMENTS_FILE"],
+    message: "is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only",
+  })
+  // what a production deployment does not publish unless asked: the schema, and a page to explore it
+  .transform((env) => {
+    const outsideProduction = env.NODE_ENV === "production" ? "off" : "on";
+    return { ...env, GRAPHQL_INTROSPECTION: env.GRAPHQL_INTROSPECTION ?? outsideProduction, GRAPHIQL: env.GRAPHIQL ?? outsideProduction };
   });
+
+/** The trusted documents file's content: a JSON object of non-empty hash → non-empty document. */
+const TrustedDocumentsFile = z.record(z.string().min(1), z.string().min(1));
+
+/**
+ * GRAPHQL_TRUSTED_DOCUMENTS_FILE's transform: reads the file at `path` (relative to
+ * the working directory) into a map hash → document. A file that cannot be read,
+ * is not JSON or not of that shape is an issue on the variable, naming the file and why.
+ */
+function readTrustedDocuments(path: string, ctx: z.RefinementCtx): ReadonlyMap<string, string> {
+  try {
+    const parsed = TrustedDocumentsFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
+    if (parsed.success) return new Map(Object.entries(parsed.data));
+    ctx.addIssue({ code: "custom", message: `${path} is not a JSON object of hash → document: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}` });
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `cannot read ${path}: ${(err as Error).message}` });
+  }
+  return z.NEVER;
+}
 
 /**
  * The server's typed configuration, read once from the environment.

@@ -32,7 +32,7 @@ try {
 }
 const address = server.address();
 const port = typeof address === "object" && address ? address.port : config.PORT;
-logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (GraphiQL, HTTP and WebSocket)`);
+logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (${config.GRAPHIQL === "on" ? "GraphiQL, " : ""}HTTP and WebSocket)`);
 
 let stopping = false;
 /** Graceful shutdown: the server drains (server.ts close), then the services stop, the embedded PostgreSQL last (app.ts close). */

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { GraphQLError } from "graphql";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
@@ -11,6 +10,7 @@ import { Withdrawn } from "./db/admission.js";
 import { isDatabaseUnavailable } from "./db/errors.js";
 import { markPothosValidation, serviceUnavailable } from "./errors.js";
 import { serveHealth } from "./health.js";
+import { serveGraphiQL } from "./graphiql.js";
 import { drainable } from "./http-drain.js";
 import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
@@ -23,8 +23,9 @@ import { useFanoutGroups } from "./realtime/fanout.js";
 import { useSharedSubscriptionExecution } from "./realtime/shared-execution.js";
 import { schema } from "./schema/index.js";
 import { corsFor } from "./security/cors.js";
-import { CSRF_HEADER, useCsrfPrevention } from "./security/csrf.js";
+import { useCsrfPrevention } from "./security/csrf.js";
 import { useRequestParseErrors } from "./security/request-parse.js";
+import { trustedDocuments } from "./security/trusted-documents.js";
 import { serveWebSockets, type WsSeed } from "./ws-server.js";
 
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections, in ms. */
@@ -32,29 +33,30 @@ const HTTP_DRAIN_MS = 5000;
 
 /**
  * The HTTP server, all on `/graphql`: GraphQL over HTTP and over SSE (graphql-yoga;
- * `Authorization: Bearer <accessToken>` header), GraphiQL for browsers (GET), and
- * GraphQL over WebSocket (graphql-ws, `graphql-transport-ws`: ws-server.ts, which
- * describes its authentication, limits and close codes), all through one Yoga.
+ * `Authorization: Bearer <accessToken>` header), GraphiQL for browsers (GET, when
+ * GRAPHIQL is on: graphiql.ts), and GraphQL over WebSocket (graphql-ws,
+ * `graphql-transport-ws`: ws-server.ts, which describes its authentication, limits
+ * and close codes), all through one Yoga, with the trusted-documents rule of
+ * GRAPHQL_TRUSTED_DOCUMENTS on both (security/trusted-documents.ts).
  * `close()` is graceful shutdown: WebSockets closed with 1001, then the HTTP server
  * drained (http-drain.ts): SSE streams ended, in-flight requests given 5 s to finish
  * before their connections are cut.
  */
 export function makeServer(app: App): { server: Server; close(): Promise<void> } {
+  const documents = trustedDocuments(app.config);
   const yoga = createYoga<WsSeed | Record<string, never>>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    // GraphiQL from the installed package (no CDN). Its subscriptions use
-    // GraphQL over SSE, which carries the Authorization header from the Headers
-    // tab; GraphiQL does not put headers into graphql-ws' connection_init.
-    renderGraphiQL,
-    // GraphiQL sends the CSRF header with every request (security/csrf.ts)
-    graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL", additionalHeaders: { [CSRF_HEADER]: "graphiql" } },
+    // served by route below, compressed and cacheable (graphiql.ts)
+    graphiql: false,
     cors: corsFor(app.config.CORS_ORIGINS),
     // multipart uploads (uploadAttachment): one file, at most MAX_ATTACHMENT_BYTES; larger ones get 413
     fetchAPI: createFetch({ formDataLimits: { fileSize: app.config.MAX_ATTACHMENT_BYTES, files: 1, fieldSize: 1024 * 1024 } }),
     logging: app.logger.child({ component: "yoga" }),
     plugins: [
+      // its onParams first: a refused document goes no further
+      documents.plugin,
       useCsrfPrevention(),
       useRequestParseErrors(),
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
@@ -95,10 +97,11 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     },
   });
 
-  /** /health and /ready, attachment downloads, and everything else to Yoga (/graphql). */
+  /** /health and /ready, attachment downloads, GraphiQL (or its 404 when GRAPHIQL is off), and everything else to Yoga (/graphql). */
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     if (await serveHealth(app, req, res)) return;
     if (await serveAttachment(app.attachmentUrls, app.attachments, req, res)) return;
+    if (await serveGraphiQL(req, res, { endpoint: yoga.graphqlEndpoint, on: app.config.GRAPHIQL === "on" })) return;
     if (await refuseLargeBody(req, res, app.config.MAX_BODY_BYTES)) return;
     await yoga(req, res);
   };
@@ -118,7 +121,7 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     else serve();
   });
   const http = drainable(server);
-  const webSockets = serveWebSockets(app, server, yoga);
+  const webSockets = serveWebSockets(app, server, yoga, documents);
 
   return {
     server,

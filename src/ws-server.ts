@@ -15,6 +15,7 @@ import type { FanoutRoot, FanoutSocket } from "./realtime/fanout.js";
 import { type PayloadSlot, sharedPayload, spliceSharedJson } from "./realtime/shared-json.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { requestContext } from "./request-context.js";
+import type { TrustedDocuments } from "./security/trusted-documents.js";
 import { refuseServerMessages } from "./security/ws-messages.js";
 
 /**
@@ -66,7 +67,9 @@ export interface WebSocketEndpoint {
  * GraphQL over WebSocket (graphql-ws's `graphql-transport-ws` protocol, its
  * `makeServer` core with our own `ws` binding) on `yoga.graphqlEndpoint` of `server`.
  * Operations go through Yoga's envelop (`yoga.getEnveloped`: the same parse,
- * validation limits, context, plugins and rate limits as HTTP).
+ * validation limits, context, plugins and rate limits as HTTP), after `documents`
+ * (security/trusted-documents.ts) has given the text to parse: Yoga's envelop has
+ * no `onParams`, where its persisted-operations plugin works over HTTP.
  *
  * Clients authenticate once, in `connection_init`, with `{ "authorization": "Bearer <accessToken>" }`
  * (key in any case). Close codes a client can see (graphql-ws `CloseCode` where it has one):
@@ -87,7 +90,7 @@ export interface WebSocketEndpoint {
  * and in `chat_websocket_connections`; limit closes count in `chat_ws_closed_total{reason}`.
  * The log has a line when a socket is accepted and one when any socket closes, with its code.
  */
-export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSocketEndpoint {
+export function serveWebSockets(app: App, server: Server, yoga: WsYoga, documents: Pick<TrustedDocuments, "queryOf">): WebSocketEndpoint {
   const log = app.logger.child({ component: "ws" });
   const isProd = app.config.NODE_ENV === "production";
   const limits: SocketLimits = {
@@ -265,15 +268,16 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga): WebSock
 
   /**
    * Parses, validates and builds the execution of one WebSocket operation (graphql-ws
-   * onSubscribe); a document that does not parse (or has too many tokens) is answered
-   * with its GraphQLError, like one that does not validate, instead of closing the socket.
+   * onSubscribe): its text, or the trusted document its hash names (`documents`);
+   * a refused hash or text, or a document that does not parse (or has too many tokens),
+   * is answered with its GraphQLError, like one that does not validate, instead of closing the socket.
    * `socket`: the operation's id and its socket's frame write, for a fan-out group to write with.
    */
   async function prepare(seed: WsSeed, params: SubscribePayload, socket: Pick<FanoutSocket, "id" | "write">): Promise<ExecutionArgs | readonly GraphQLError[]> {
     const enveloped = yoga.getEnveloped(seed);
     let document: DocumentNode;
     try {
-      document = enveloped.parse(params.query);
+      document = enveloped.parse(await documents.queryOf(params));
     } catch (err) {
       if (err instanceof GraphQLError) return withoutHttp([err]);
       throw err;

@@ -3,7 +3,10 @@
  * examples/clients/ (apollo.ts, urql.ts), each logging in, querying, sending,
  * receiving through a subscription and keeping its cache right; refreshing an
  * expired access token on the way; and resuming its streams after the socket
- * is killed, with every message once and in order.
+ * is killed, with every message once and in order. Both send each operation by
+ * its trusted-document hash first: the server of the first suites does not take
+ * hashes (GRAPHQL_TRUSTED_DOCUMENTS off), so they fall back to the text; another
+ * runs only trusted documents, and they work there by hash alone.
  */
 import { randomUUID } from "node:crypto";
 import type { OperationResult } from "@urql/core";
@@ -60,6 +63,8 @@ interface Driver<C extends Chat> {
   myRooms(chat: C, first?: number): Promise<{ code?: unknown; rooms: { id: string; unreadCount: number; last: string | null }[] }>;
   createRoom(chat: C, memberIds: string[]): Promise<string>;
   roomCursor(chat: C, roomId: string): Promise<string | null>;
+  /** Sends `content` to the room with PostMessage; resolves its seq. */
+  post(chat: C, roomId: string, content: string): Promise<number>;
 }
 
 const apollo: Driver<ApolloChat> = {
@@ -79,6 +84,10 @@ const apollo: Driver<ApolloChat> = {
   async roomCursor(chat, roomId) {
     const { data } = await chat.client.query({ query: RoomCursorDocument, variables: { id: roomId }, fetchPolicy: "network-only" });
     return data!.room!.eventCursor ?? null;
+  },
+  async post(chat, roomId, content) {
+    const { data } = await chat.client.mutate({ mutation: PostMessageDocument, variables: { input: { roomId, content } } });
+    return data!.sendMessage.seq;
   },
 };
 
@@ -102,6 +111,11 @@ const urql: Driver<UrqlChat> = {
   async roomCursor(chat, roomId) {
     const result = await chat.client.query(RoomCursorDocument, { id: roomId }, { requestPolicy: "network-only" }).toPromise();
     return result.data!.room!.eventCursor ?? null;
+  },
+  async post(chat, roomId, content) {
+    const result = await chat.client.mutation(PostMessageDocument, { input: { roomId, content } }).toPromise();
+    if (!result.data) throw result.error;
+    return result.data.sendMessage.seq;
   },
 };
 
@@ -232,6 +246,39 @@ describe("Apollo Client and urql against the server", () => {
       expect(eventStream.resumes).toBeGreaterThan(0);
       expect(ended).toEqual([]);
       expect(messageStream.after).toBe("5");
+    });
+  }
+});
+
+describe("a server that runs only trusted documents (GRAPHQL_TRUSTED_DOCUMENTS=only)", () => {
+  const { server } = useTestServer([], { env: { GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" } });
+  const chats: Chat[] = [];
+  afterEach(async () => {
+    await Promise.all(chats.splice(0).map((c) => c.dispose()));
+  });
+
+  test("refuses a document sent as text", async () => {
+    expect(errorCode(await gql(server.url, "{ me { id } }"))).toBe("PERSISTED_QUERY_ONLY");
+  });
+
+  for (const [name, driver] of Object.entries(drivers) as [string, Driver<Chat>][]) {
+    test(`${name}: registers, creates a room, queries, sends, and receives through both subscriptions, every operation by its hash`, async () => {
+      const [{ chat: alice }, { chat: bob }] = [driver.make(server), driver.make(server)];
+      chats.push(alice, bob);
+      await alice.register(input(`${name.slice(0, 2)}_pq_alice`));
+      const { userId: bobId } = await bob.register(input(`${name.slice(0, 2)}_pq_bob`));
+      const roomId = await driver.createRoom(alice, [bobId]);
+
+      const messages: string[] = [];
+      const events: string[] = [];
+      bob.followMessages(roomId, "0", (m) => messages.push(m.content));
+      bob.followRoomEvents(roomId, await driver.roomCursor(bob, roomId), (e) => events.push(e.__typename));
+      expect(await driver.post(alice, roomId, "by hash")).toBe(1);
+      await vi.waitFor(() => {
+        expect(messages).toEqual(["by hash"]);
+        expect(events).toContain("MessageAdded");
+      });
+      expect((await driver.myRooms(bob)).rooms).toEqual([{ id: roomId, unreadCount: 1, last: "by hash" }]);
     });
   }
 });

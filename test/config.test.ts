@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -99,5 +99,39 @@ describe("configuration", () => {
     expect(loadConfig({ DATA_DIR: dir }).JWT_SECRET).toBe(first);
     expect(readFileSync(join(dir, "jwt-secret"), "utf8")).toBe(first);
     expect(statSync(join(dir, "jwt-secret")).mode & 0o777).toBe(0o600);
+  });
+
+  it("GRAPHQL_TRUSTED_DOCUMENTS allow and only need GRAPHQL_TRUSTED_DOCUMENTS_FILE, a readable JSON object of hash → document", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const env = (mode: string, file?: string) => ({ DATA_DIR: dir, GRAPHQL_TRUSTED_DOCUMENTS: mode, ...(file ? { GRAPHQL_TRUSTED_DOCUMENTS_FILE: file } : {}) });
+    expect(loadConfig({ DATA_DIR: dir }).GRAPHQL_TRUSTED_DOCUMENTS).toBe("off");
+    for (const mode of ["allow", "only"]) {
+      expect(() => loadConfig(env(mode))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only/);
+    }
+    expect(() => loadConfig(env("only", join(dir, "missing.json")))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: cannot read .*missing\.json: ENOENT/);
+    const notJson = join(dir, "not.json");
+    writeFileSync(notJson, "{ nope");
+    expect(() => loadConfig(env("only", notJson))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: cannot read .*not\.json: .*JSON/);
+    const wrongShape = join(dir, "list.json");
+    writeFileSync(wrongShape, JSON.stringify({ abc: 1 }));
+    expect(() => loadConfig(env("allow", wrongShape))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: .*list\.json is not a JSON object of hash → document/);
+    const good = join(dir, "good.json");
+    writeFileSync(good, JSON.stringify({ abc: "{ me { id } }" }));
+    expect(loadConfig(env("only", good)).GRAPHQL_TRUSTED_DOCUMENTS_FILE).toEqual(new Map([["abc", "{ me { id } }"]]));
+  });
+  it("GRAPHIQL and GRAPHQL_INTROSPECTION: off by default when NODE_ENV=production, on otherwise; either switch wins", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const key = randomBytes(48).toString("base64");
+    const both = (env: Record<string, string>) => {
+      const config = loadConfig({ DATA_DIR: dir, JWT_SECRET: key, ...env });
+      return [config.GRAPHIQL, config.GRAPHQL_INTROSPECTION];
+    };
+    expect(both({})).toEqual(["on", "on"]); // development
+    expect(both({ NODE_ENV: "test" })).toEqual(["on", "on"]);
+    expect(both({ NODE_ENV: "production" })).toEqual(["off", "off"]);
+    expect(both({ NODE_ENV: "production", GRAPHIQL: "on" })).toEqual(["on", "off"]);
+    expect(both({ NODE_ENV: "production", GRAPHQL_INTROSPECTION: "on" })).toEqual(["off", "on"]);
+    expect(both({ GRAPHIQL: "off", GRAPHQL_INTROSPECTION: "off" })).toEqual(["off", "off"]);
+    expect(() => both({ GRAPHIQL: "yes" })).toThrowError(/GRAPHIQL:/);
   });
 });

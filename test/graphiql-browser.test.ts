@@ -2,8 +2,8 @@
  * GraphiQL in a real browser (Debian's Chromium driven by playwright-core,
  * headless): open /graphql, run a query with an Authorization header, start a
  * subscription (GraphiQL runs them over SSE), send a message from another
- * client, and see the event appear in the page. The screenshot is kept as a test
- * artifact in test-results/graphiql.png.
+ * client, and see the event appear in the page (which came brotli-compressed).
+ * The screenshot is kept as a test artifact in test-results/graphiql.png.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -33,7 +33,9 @@ afterAll(async () => {
 /** Opens GraphiQL, types `query` into the editor and an Authorization header for `user` into the Headers tab. */
 async function openGraphiQL(query: string, user: TestUser): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(server.url);
+  const response = await page.goto(server.url);
+  // Chromium accepts "gzip, deflate, br, zstd": the page comes as brotli (src/graphiql.ts)
+  expect(response!.headers()["content-encoding"]).toBe("br");
   await replaceText(page, ".graphiql-query-editor .monaco-editor", query);
   await page.getByText("Headers", { exact: true }).click();
   await replaceText(page, ".graphiql-editor-tool .monaco-editor >> visible=true", JSON.stringify({ Authorization: `Bearer ${user.accessToken}` }));

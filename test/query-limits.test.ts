@@ -2,7 +2,8 @@
  * Query limits (src/limits/query-limits.ts) and the request body limit
  * (src/limits/body-size.ts): every operation this project ships passes the default
  * limits; documents past a limit are refused with BAD_USER_INPUT naming the limit,
- * over HTTP and over graphql-ws, without an error in the log; field suggestions are
+ * over HTTP (400 for application/graphql-response+json, else 200) and over
+ * graphql-ws, without an error in the log; a very deep one breaks the cost limit first; field suggestions are
  * masked; GRAPHQL_INTROSPECTION=off refuses introspection; bodies over
  * MAX_BODY_BYTES get HTTP 413, with a Content-Length and chunked, and the
  * connection closes only once the rest of the body has been read (lingering close).
@@ -62,7 +63,7 @@ describe("refusals over HTTP and graphql-ws", () => {
   const { sink, lines } = logCapture();
   const { server, users: [alice], client } = useTestServer(["alice"], { logTo: sink });
 
-  it.each(PAST_LIMITS)("over HTTP: %s → 400, BAD_USER_INPUT on query, the limit named", async (_limit, document, message) => {
+  it.each(PAST_LIMITS)("over HTTP with Accept: application/graphql-response+json: %s → 400, BAD_USER_INPUT on query, the limit named", async (_limit, document, message) => {
     const response = await fetch(server.url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/graphql-response+json", authorization: `Bearer ${alice.accessToken}` },
@@ -74,6 +75,27 @@ describe("refusals over HTTP and graphql-ws", () => {
     expect(body.errors).toHaveLength(1);
     expect(body.errors![0]!.message).toMatch(message);
     expect(body.errors![0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "query" });
+  });
+
+  it.each(PAST_LIMITS)("over HTTP with Accept: application/json or */* (curl's and fetch's): %s → the same refusal, HTTP 200", async (_limit, document, message) => {
+    for (const accept of ["application/json", "*/*"]) {
+      const response = await fetch(server.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept, authorization: `Bearer ${alice.accessToken}` },
+        body: JSON.stringify({ query: document, variables: { r: "x" } }),
+      });
+      const body = (await response.json()) as GqlResponse;
+      expect([accept, response.status]).toEqual([accept, 200]);
+      expect(body.errors).toHaveLength(1);
+      expect(body.errors![0]!.message).toMatch(message);
+    }
+  });
+
+  it("a selection 51 deep breaks the cost limit first (×1.5 per level), then the depth limit: two errors, cost first", async () => {
+    const document = `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { ${nest(47, "id")} } } } }`;
+    const result = await gql(server.url, document, { r: "x" }, alice.accessToken);
+    expect(result.errors!.map((e) => e.message)).toEqual([expect.stringMatching(/^Query Cost limit of 20000 exceeded, found 3188107497\.\d+\.$/), "Query depth limit of 10 exceeded, found 51."]);
+    expect(result.errors!.map((e) => e.extensions)).toEqual([0, 1].map(() => ({ code: "BAD_USER_INPUT", field: "query" })));
   });
 
   it.each(PAST_LIMITS)("over graphql-ws: %s → an error message with BAD_USER_INPUT, the socket stays open", async (_limit, document, message) => {
@@ -103,7 +125,7 @@ describe("GRAPHQL_INTROSPECTION", () => {
   });
   afterAll(() => Promise.all([off?.close(), on?.close()]));
 
-  it("on (the default): GraphiQL's introspection query is answered", async () => {
+  it("on (the default outside production): GraphiQL's introspection query is answered", async () => {
     const result = await gql(on.url, INTROSPECTION);
     expect(result.errors).toBeUndefined();
     expect(result.data.__schema.queryType).toEqual({ name: "Query", kind: "OBJECT" });

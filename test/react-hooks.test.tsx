@@ -5,7 +5,9 @@
  * provider with the example client of examples/clients/, in a DOM (happy-dom),
  * against a server process. Each shows the history, then a message sent from its
  * own form (the generated mutation hook) and one sent by another user, both
- * arriving through the generated subscription, in order and once.
+ * arriving through the generated subscription, in order and once. The server runs
+ * only the trusted documents of `npm run codegen` (GRAPHQL_TRUSTED_DOCUMENTS=only),
+ * so every operation of the hooks goes by its hash.
  */
 import { ApolloProvider } from "@apollo/client/react";
 import type { ReactNode } from "react";
@@ -18,7 +20,8 @@ import type { ChatClient, ChatClientOptions } from "../examples/clients/chat.js"
 import { createUrqlChat } from "../examples/clients/urql.js";
 import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
-import { gqlOk, on, registerUsers, type TestUser } from "./helpers/client.js";
+import { CreateRoomDocument, RegisterDocument, SendMessageDocument } from "../examples/generated/graphql.js";
+import { errorCode, gql, persistedOk } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
@@ -27,11 +30,21 @@ const PASSWORD = "correct horse battery";
 let group: NodeGroup<[NodeProcess]>;
 let node: NodeProcess;
 beforeAll(async () => {
-  // the DOM's page is on another origin than the server: allow it (CORS_ORIGINS, src/security/cors.ts)
-  group = await startNodes(1, { CORS_ORIGINS: window.location.origin });
+  // the DOM's page is on another origin than the server: allow it (CORS_ORIGINS, src/security/cors.ts);
+  // only the example clients' trusted documents run (src/security/trusted-documents.ts)
+  group = await startNodes(1, { CORS_ORIGINS: window.location.origin, GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" });
   [node] = group.nodes;
 }, 90_000);
 afterAll(() => group?.stop());
+
+let registered = 0;
+/** Registers a user through the generated Register document, by its hash. */
+async function register(name: string) {
+  const username = `${name}_${process.pid}_${++registered}`;
+  const input = { username, email: `${username}@example.com`, password: PASSWORD, firstName: name, lastName: "Hooks" };
+  const { register } = await persistedOk(node.url, RegisterDocument, { input });
+  return { id: register.user.id, username, displayName: register.user.displayName, accessToken: register.accessToken };
+}
 
 /** The rendered messages ("sender: content"), top to bottom. */
 const shown = (container: HTMLElement) => [...container.querySelectorAll("li")].map((li) => li.textContent);
@@ -72,14 +85,17 @@ const libraries: Library[] = [
 
 describe.each(libraries)("$name", (library) => {
   it("render the history, then a message sent from the form and one sent by another user, through the subscription, once each and in order", async () => {
-    const [alice, bob] = await registerUsers(node.url, ["alice", "bob"]);
-    const roomId = (await gqlOk(node.url, `mutation($m: [ID!]) { createRoom(input: { name: "Hooks", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
-    const bobSays = (content: string) => on(node.url).ok(bob, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId, content } });
+    // the node runs only trusted documents: the test's own operations go by hash too
+    const [alice, bob] = await Promise.all([register("alice"), register("bob")]);
+    const roomId = (await persistedOk(node.url, CreateRoomDocument, { input: { name: "Hooks", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
+    const bobSays = (content: string) => persistedOk(node.url, SendMessageDocument, { input: { roomId, content } }, bob.accessToken);
     await bobSays("earlier");
-    const [aliceName, bobName] = await Promise.all([alice, bob].map(async (u) => (await on(node.url).ok(u, `{ me { displayName } }`)).me.displayName as string));
+    const [aliceName, bobName] = [alice.displayName, bob.displayName];
 
     const chat = library.make({ httpUrl: node.url, wsUrl: node.wsUrl, webSocketImpl: WebSocket });
     await chat.login({ username: alice.username, password: PASSWORD });
+    // and a document sent as text is refused there
+    expect(errorCode(await gql(node.url, "{ me { id } }"))).toBe("PERSISTED_QUERY_ONLY");
     const container = document.createElement("div");
     document.body.append(container);
     const root: Root = createRoot(container);

@@ -1,7 +1,8 @@
 /**
  * An Apollo Client (core, no React) for the chat API, as an example and for the
  * client tests (test/clients.test.ts): queries and mutations over HTTP,
- * subscriptions over graphql-ws, split by operation type; an expired access token
+ * subscriptions over graphql-ws, split by operation type, each sent by its hash
+ * among the trusted documents (trusted-documents.ts); an expired access token
  * is refreshed once and the operation retried; followed streams resume after a
  * dropped socket. Operations are the typed documents of `npm run codegen`.
  *
@@ -11,8 +12,10 @@
  */
 import { ApolloClient, ApolloLink, CombinedGraphQLErrors, HttpLink, InMemoryCache, split } from "@apollo/client/core";
 import { ErrorLink } from "@apollo/client/link/error";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
+import { getOperationAST } from "graphql";
 import type { Client as WsClient } from "graphql-ws";
 import { catchError, from, switchMap, throwError } from "rxjs";
 import {
@@ -25,6 +28,7 @@ import {
 import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
+import { trustedHash } from "./trusted-documents.js";
 
 export type ApolloChatOptions = ChatClientOptions;
 
@@ -44,9 +48,12 @@ interface AuthContext {
  * `extensions.code` UNAUTHENTICATED: one refreshToken mutation, shared by
  * concurrent failures, then the operation once more; if the refresh is refused
  * the original error stands and the tokens are cleared) → auth (Bearer header) →
- * split: subscriptions to graphql-ws, the rest to HTTP. The socket's
- * connection_init carries the access token current at (re)connect time, refreshed
- * first when it is about to expire.
+ * PersistedQueryLink (the operation's hash alone, `extensions.persistedQuery`; on
+ * PersistedQueryNotFound it is sent again with its text, and after
+ * PersistedQueryNotSupported every operation goes as text; an operation that is not
+ * among the trusted documents fails) → split: subscriptions to graphql-ws, the rest
+ * to HTTP. The socket's connection_init carries the access token current at
+ * (re)connect time, refreshed first when it is about to expire.
  */
 export function createApolloChat(options: ApolloChatOptions): ApolloChat {
   // eslint-disable-next-line prefer-const -- the refresh exchange needs the client made below
@@ -78,16 +85,21 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
     );
   });
 
+  const persisted = new PersistedQueryLink({
+    generateHash: (document) => trustedHash(document) ?? Promise.reject(new Error(`${getOperationAST(document)?.name?.value ?? "An anonymous operation"} is not among the trusted documents`)),
+  });
+
   const transport = split(
     ({ query }) => {
       const definition = getMainDefinition(query);
       return definition.kind === "OperationDefinition" && definition.operation === "subscription";
     },
-    new GraphQLWsLink(withErrorObjects(ws)),
+    // per operation: whether the persisted-query link sends its text (HttpLink reads the same flag)
+    new ApolloLink((operation) => new GraphQLWsLink(forSocket(ws, (operation.getContext() as HttpContext).http?.includeQuery !== false)).request(operation)),
     new HttpLink({ uri: options.httpUrl }),
   );
 
-  client = new ApolloClient({ cache: new InMemoryCache(), link: ApolloLink.from([refreshOnUnauthenticated, auth, transport]) });
+  client = new ApolloClient({ cache: new InMemoryCache(), link: ApolloLink.from([refreshOnUnauthenticated, auth, persisted, transport]) });
 
   const signedIn = (payload: TokenPair & { user: { id: string } }) => {
     tokens.set({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, expiresAt: payload.expiresAt });
@@ -135,16 +147,24 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
   };
 }
 
+/** The operation context the persisted-query link sets: `includeQuery` false while it sends the hash alone. */
+interface HttpContext {
+  http?: { includeQuery?: boolean };
+}
+
 /**
- * The graphql-ws client with GraphQL error lists (an `error` message) turned into
- * CombinedGraphQLErrors before GraphQLWsLink sees them: its own check for a
- * WebSocket error event reads the global `WebSocket`, which Node 20 lacks.
+ * The graphql-ws client as GraphQLWsLink should use it for one operation: without
+ * the text of the document when `includeQuery` is false (GraphQLWsLink always prints
+ * it; graphql-ws wants a string, so the hash goes with an empty `query`), and with
+ * GraphQL error lists (an `error` message) turned into CombinedGraphQLErrors before
+ * GraphQLWsLink sees them: its own check for a WebSocket error event reads the
+ * global `WebSocket`, which Node 20 lacks.
  */
-function withErrorObjects(ws: WsClient): WsClient {
+function forSocket(ws: WsClient, includeQuery: boolean): WsClient {
   return {
     ...ws,
     subscribe: (payload, sink) =>
-      ws.subscribe(payload, {
+      ws.subscribe(includeQuery ? payload : { ...payload, query: "" }, {
         ...sink,
         next: sink.next.bind(sink),
         complete: sink.complete.bind(sink),

@@ -1,7 +1,8 @@
 /**
  * A urql client (@urql/core, no React) for the chat API, as an example and for
  * the client tests (test/clients.test.ts): queries and mutations over HTTP with
- * urql's document cache, subscriptions over graphql-ws; @urql/exchange-auth
+ * urql's document cache, subscriptions over graphql-ws, each sent by its hash
+ * among the trusted documents (trusted-documents.ts); @urql/exchange-auth
  * refreshes an expired access token once and retries the operation; followed
  * streams resume after a dropped socket. Operations are the typed documents of
  * `npm run codegen`.
@@ -12,6 +13,7 @@
  */
 import { authExchange } from "@urql/exchange-auth";
 import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionExchange } from "@urql/core";
+import { persistedExchange } from "@urql/exchange-persisted";
 import { onEnd, pipe, subscribe } from "wonka";
 import {
   FollowMessagesDocument,
@@ -23,6 +25,7 @@ import {
 import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
+import { trustedHash } from "./trusted-documents.js";
 
 export type UrqlChatOptions = ChatClientOptions;
 
@@ -35,9 +38,13 @@ export type UrqlChat = ChatClient<Client>;
  * authExchange (Bearer header; on a GraphQL error with `extensions.code`
  * UNAUTHENTICATED one refreshToken mutation, shared by concurrent failures, then
  * the operation once more; if the refresh is refused the tokens are cleared and
- * the retry fails UNAUTHENTICATED) → fetchExchange, subscriptionExchange
- * (graphql-ws; connection_init carries the access token current at (re)connect
- * time, refreshed first when it is about to expire).
+ * the retry fails UNAUTHENTICATED) → persistedExchange (every operation by its
+ * hash alone, `extensions.persistedQuery`, queries as GET when they fit a URL; on
+ * PersistedQueryNotFound it is sent again with its text, after
+ * PersistedQueryNotSupported every operation goes as text, and an operation that is
+ * not among the trusted documents goes as text) → fetchExchange,
+ * subscriptionExchange (graphql-ws; connection_init carries the access token
+ * current at (re)connect time, refreshed first when it is about to expire).
  */
 export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
   // set by authExchange's initializer: a mutation that bypasses the auth exchange
@@ -72,8 +79,10 @@ export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
           },
         };
       }),
+      persistedExchange({ generateHash: async (_text, document) => trustedHash(document) ?? "", enableForMutation: true, enableForSubscriptions: true }),
       fetchExchange,
       subscriptionExchange({
+        // without the text while the hash alone is sent (`query` undefined); graphql-ws wants a string
         forwardSubscription: (request) => ({
           subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? "" }, sink) }),
         }),

@@ -1,3 +1,4 @@
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type Client, type ClientOptions, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { CSRF_HEADER } from "../../src/security/csrf.js";
@@ -25,6 +26,24 @@ export async function gql<T = any>(url: string, query: string, variables: Record
 /** Like {@link gql}, but fails the test on any error and returns `data`. */
 export async function gqlOk<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
   const result = await gql<T>(url, query, variables, token);
+  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  return result.data as T;
+}
+
+/**
+ * Like {@link gqlOk}, for a typed document of `npm run codegen` sent by its hash alone
+ * (`extensions.persistedQuery.sha256Hash`: the client preset's `__meta__.hash`), as
+ * a server with GRAPHQL_TRUSTED_DOCUMENTS=only takes it.
+ */
+export async function persistedOk<T, V extends Record<string, unknown>>(url: string, document: TypedDocumentNode<T, V>, variables: V, token?: string): Promise<T> {
+  const sha256Hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!sha256Hash) throw new Error("persistedOk: the document has no __meta__.hash (a client preset document with persistedDocuments)");
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+  });
+  const result = (await response.json()) as GqlResponse<T>;
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   return result.data as T;
 }
@@ -130,7 +149,8 @@ export interface Subscription<T = any> {
   stop(): void;
 }
 
-export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}): Subscription<T> {
+/** Starts `query` on `client` as a {@link Subscription} (any operation type); `extensions` go into the subscribe payload. */
+export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, extensions?: Record<string, unknown>): Subscription<T> {
   const queue: GqlResponse<T>[] = [];
   const waiters: ((value: GqlResponse<T>) => void)[] = [];
   let onError!: (e: unknown) => void;
@@ -138,7 +158,7 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
   let onEnd!: () => void;
   const ended = new Promise<void>((resolve) => (onEnd = resolve));
   const stop = client.subscribe<T>(
-    { query, variables },
+    { query, variables, ...(extensions ? { extensions } : {}) },
     {
       next: (value) => {
         const waiter = waiters.shift();
