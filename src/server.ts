@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { GraphQLError } from "graphql";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { usePrometheus } from "@graphql-yoga/plugin-prometheus";
 import { createFetch } from "@whatwg-node/fetch";
 import { createYoga, maskError } from "graphql-yoga";
@@ -46,7 +45,8 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
     // GraphiQL from the installed package (no CDN). Its subscriptions use
     // GraphQL over SSE, which carries the Authorization header from the Headers
     // tab; GraphiQL does not put headers into graphql-ws' connection_init.
-    renderGraphiQL,
+    // The package (a 9 MB module: ≈ 0.5 s of CPU to load) is loaded by the first page asked for, not at start.
+    renderGraphiQL: async (options) => (await import("@graphql-yoga/render-graphiql")).renderGraphiQL(options),
     // GraphiQL sends the CSRF header with every request (security/csrf.ts)
     graphiql: { subscriptionsProtocol: "SSE", title: "Chat GraphQL", additionalHeaders: { [CSRF_HEADER]: "graphiql" } },
     cors: corsFor(app.config.CORS_ORIGINS),
