@@ -6,7 +6,7 @@
 
 # 1. dependencies, the generated Prisma client (argon2 builds from source: python3, make, g++),
 #    then src/ (with src/generated) compiled to dist/ (scripts/build.mjs: esbuild, ESM, source maps)
-FROM node:20-bookworm AS build
+FROM node:22-bookworm AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json prisma.config.ts ./
@@ -19,7 +19,7 @@ RUN node scripts/build.mjs && npm prune --omit=dev
 
 # 2. runtime: the installed tree and the compiled JavaScript; no TypeScript at run time
 #    (prisma.config.ts and scripts/prisma.mjs are for `prisma migrate deploy` at start)
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 WORKDIR /app
 ARG PORT=4000
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=${PORT} ATTACHMENTS_DIR=/data/attachments

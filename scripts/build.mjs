@@ -57,7 +57,7 @@ function fingerprint(files, esbuildVersion) {
 
 /**
  * Compiles `entryPoints` (absolute .ts paths under `outbase`) into `outdir`,
- * one .js and one .js.map per file: ESM for Node 20, no bundling, no keepNames,
+ * one .js and one .js.map per file: ESM for Node 22, no bundling, no keepNames,
  * no sourcesContent (the maps point at the files under src/).
  * @returns the esbuild module's `build` result.
  */
@@ -70,7 +70,7 @@ export async function compile(entryPoints, outdir, outbase) {
     bundle: false,
     format: "esm",
     platform: "node",
-    target: "node20",
+    target: "node22",
     sourcemap: "linked",
     sourcesContent: false,
     keepNames: false,

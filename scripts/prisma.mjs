@@ -16,6 +16,8 @@
  *   which Prisma 7 rejects, so the schema files handed to it (the default schema,
  *   `--schema`, `--from-/--to-schema-datamodel`) are copies with
  *   `url = env("DATABASE_URL")` added (node_modules/.cache/prisma-migrate/).
+ *   It runs with scripts/wasm-timers.cjs preloaded, without which a finished
+ *   command stays open ≈ 10 s on its schema engine's advisory-lock timer.
  * Exits with the CLI's exit code.
  */
 import { spawnSync } from "node:child_process";
@@ -52,8 +54,10 @@ function withDatasourceUrl(path) {
 
 let cli;
 let cliArgs = args;
+let nodeArgs = [];
 if (schemaCommand) {
   cli = require.resolve("prisma-migrate/build/index.js");
+  nodeArgs = ["--require", join(root, "scripts", "wasm-timers.cjs")];
   const schemaFlags = new Set(["--schema", "--from-schema-datamodel", "--to-schema-datamodel", "--from-schema-datasource", "--to-schema-datasource"]);
   cliArgs = args.map((arg, i) => {
     const [flag, value] = arg.split("=", 2);
@@ -71,7 +75,7 @@ if (schemaCommand) {
   cli = require.resolve("prisma/build/index.js");
 }
 
-const result = spawnSync(process.execPath, [cli, ...cliArgs], {
+const result = spawnSync(process.execPath, [...nodeArgs, cli, ...cliArgs], {
   stdio: "inherit",
   env: {
     PRISMA_SCHEMA_ENGINE_BINARY: placeholder,

@@ -14,8 +14,7 @@ import type { Config } from "./config.js";
 import type { App } from "./context.js";
 import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
-import { startEmbeddedPostgres } from "./db/embedded.js";
-import { migrate } from "./db/migrate.js";
+import { type Database, openDatabase } from "./db/open.js";
 import { Metrics } from "./metrics.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
@@ -28,27 +27,25 @@ import { Contacts } from "./users/contacts.js";
 import { Profiles } from "./users/profiles.js";
 
 /**
- * Wires the services of one node from its configuration: PostgreSQL (the
- * configured one, or the embedded one, migrated), pub/sub (Redis, or in-process),
- * presence and typing state (in Redis when it is configured, so all nodes share it),
- * tracing when it is configured (tracing.ts).
- * Returns the app and a `close` that releases everything in reverse order, the
- * spans still batched exported last.
+ * Wires the services of one node from its configuration: PostgreSQL (`database`,
+ * or the one db/open.ts opens: the configured one or the embedded one, migrated),
+ * pub/sub (Redis, or in-process), presence and typing state (in Redis when it is
+ * configured, so all nodes share it), tracing when it is configured (tracing.ts).
+ * Returns the app and a `close` that releases everything in reverse order, `database`
+ * included, the spans still batched exported last.
  */
-export async function startApp(config: Config, logger: Logger): Promise<{ app: App; close(): Promise<void> }> {
+export async function startApp(config: Config, logger: Logger, database?: Database): Promise<{ app: App; close(): Promise<void> }> {
   const tracing = makeTracing(config, logger);
-  const embedded = config.DATABASE_URL ? null : await startEmbeddedPostgres(config.DATA_DIR, config.EMBEDDED_PG_PORT);
-  const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+  const { url: databaseUrl, stop: stopDatabase } = database ?? (await openDatabase(config, logger).opened);
   const db = makePrisma(databaseUrl, config.DATABASE_POOL_SIZE);
   if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
-  await migrate(db, databaseUrl);
   const writes = new WritePool(databaseUrl, config.DATABASE_WRITE_POOL_SIZE, (err) => logger.warn({ err }, "write pool: idle connection lost"));
   if (logger.isLevelEnabled("trace")) writes.onQuery((sql) => logger.trace({ sql, pool: "writes" }, "sql"));
 
   // subscription set-up, WebSocket authentication, presence and the expiry sweep share these connections (db/admission.ts)
   const admission = new Admission(config.DATABASE_SETUP_CONNECTIONS ?? Math.ceil(config.DATABASE_POOL_SIZE / 2));
 
-  const bus = makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
+  const bus = await makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
   const sessionCache = new SessionCache();
   await bus.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => sessionCache.revoke(sessionId), {});
   bus.watchFeed((up) => sessionCache.setFeedUp(up));
@@ -133,7 +130,7 @@ export async function startApp(config: Config, logger: Logger): Promise<{ app: A
       await writes.close();
       await db.$disconnect();
       store.close?.();
-      await embedded?.stop();
+      await stopDatabase();
       await tracing?.shutdown();
     },
   };

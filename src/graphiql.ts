@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { brotliCompress, constants, gzip } from "node:zlib";
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import fresh from "fresh";
 import Negotiator from "negotiator";
 import { CSRF_HEADER } from "./security/csrf.js";
@@ -39,7 +38,7 @@ const compress: Record<Encoding, (html: Buffer) => Promise<Buffer>> = {
  * JavaScript, CSS and workers inline, no CDN), as Yoga would render it: subscriptions
  * over SSE, which carries the Authorization header of the Headers tab (GraphiQL
  * does not put headers into graphql-ws' connection_init), and the CSRF header on
- * every request (security/csrf.ts). Rendered once per process, on first use; its
+ * every request (security/csrf.ts). Loaded and rendered once per process, on first use; its
  * ETag is weak, as its codings are the same page (RFC 9110 §8.8.1); each coding is
  * compressed once ({@link compress}), on first use.
  */
@@ -48,6 +47,8 @@ let page: { html: Buffer; etag: string; coded: Map<Encoding, Promise<Buffer>> } 
 /** The page's ETag, and its bytes in `encoding`. */
 async function pageIn(encoding: Encoding): Promise<{ etag: string; body: Buffer }> {
   if (!page) {
+    // a 9 MB module (≈ 0.5 s of CPU to load): loaded by the first page asked for, not at start
+    const { renderGraphiQL } = await import("@graphql-yoga/render-graphiql");
     const html = Buffer.from(renderGraphiQL({ title: "Chat GraphQL", subscriptionsProtocol: "SSE", additionalHeaders: { [CSRF_HEADER]: "graphiql" } }));
     page = { html, etag: `W/"${createHash("sha256").update(html).digest("base64url")}"`, coded: new Map() };
   }

@@ -23,7 +23,7 @@ export async function serveHealth(app: App, req: IncomingMessage, res: ServerRes
   const probes: Record<string, () => Promise<unknown>> = {
     database: () => app.db.$queryRaw`SELECT 1`,
     migrations: async () => {
-      const pending = await pendingMigrations(app.db);
+      const pending = await pendingMigrations((sql) => app.db.$queryRawUnsafe(sql));
       if (pending.length > 0) throw new Error(`pending: ${pending.join(", ")}`);
     },
     ...(app.redis ? { redis: () => app.redis!.ping() } : {}),

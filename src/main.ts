@@ -1,8 +1,14 @@
 import { once } from "node:events";
-import { type Config, ConfigError, loadConfig } from "./config.js";
-import { startApp } from "./app.js";
-import { makeLogger } from "./logger.js";
-import { makeServer } from "./server.js";
+import { enableCompileCache } from "node:module";
+import type { Config } from "./config.js";
+
+// Before any of the server's own modules load: Node keeps V8's compiled code of each module it
+// loads on disk (in os.tmpdir()/node-compile-cache), so later starts compile less. Hence the
+// dynamic imports below: static ones would load before this line runs.
+enableCompileCache();
+const { ConfigError, loadConfig } = await import("./config.js");
+const { openDatabase } = await import("./db/open.js");
+const { makeLogger } = await import("./logger.js");
 
 /** Bound on graceful shutdown after SIGTERM/SIGINT, in ms; then the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -17,7 +23,13 @@ try {
 }
 
 const logger = makeLogger(config.LOG_LEVEL, config.NODE_ENV === "development" && process.stdout.isTTY);
-const { app, close: closeApp } = await startApp(config, logger);
+// Loading the server's modules holds this thread for a second or so (module loading is synchronous):
+// it starts once the database's opening waits on PostgreSQL's own processes (initdb, the server
+// starting), so that the two overlap.
+const database = openDatabase(config, logger);
+await database.busy;
+const [{ startApp }, { makeServer }] = await Promise.all([import("./app.js"), import("./server.js")]);
+const { app, close: closeApp } = await startApp(config, logger, await database.opened);
 const { server, close: closeServer } = makeServer(app);
 
 try {

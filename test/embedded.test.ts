@@ -10,6 +10,7 @@ import { freePort, type NodeProcess, startNode } from "./helpers/node-process.js
  * The README's start command on a machine with no PostgreSQL or Redis:
  * no DATABASE_URL → embedded PostgreSQL under DATA_DIR, migrated at start;
  * no REDIS_URL → in-process pub/sub; no JWT_SECRET → generated and kept.
+ * A start tells its progress (info lines); a later one runs no migration CLI.
  * SIGTERM drains the server before the embedded PostgreSQL stops.
  */
 describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
@@ -25,9 +26,17 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
   /** Nothing configured but where the data goes, and a free port for the embedded PostgreSQL. */
   const embeddedEnv = async () => ({ NODE_ENV: "development", DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: "", REDIS_URL: "" });
 
-  it("starts, serves, and keeps data and tokens across a restart", async () => {
+  it("starts telling its progress, serves, and keeps data and tokens across a restart that applies no migration", async () => {
     const env = await embeddedEnv();
     node = await startNode(env, 120_000);
+    expect(startSteps(node.output())).toEqual([
+      expect.stringMatching(/^initialising the embedded PostgreSQL in .+ \(first start\)$/),
+      "embedded PostgreSQL started",
+      expect.stringMatching(/^applying \d+ database migrations? \(prisma migrate deploy\)$/),
+      "database migrations applied",
+      "services ready",
+      expect.stringMatching(/^chat server ready at /),
+    ]);
     expect(node.output()).toContain('"database":"embedded"');
     expect(node.output()).toContain('"pubsub":"in-process"');
     const user = await registerUser(node.url, "embedded");
@@ -35,6 +44,14 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
     await node.stop();
 
     node = await startNode(env, 120_000);
+    // every migration recorded: the migration CLI is not started
+    expect(startSteps(node.output())).toEqual([
+      expect.stringMatching(/^starting the embedded PostgreSQL in /),
+      "embedded PostgreSQL started",
+      "database schema up to date (no pending migrations)",
+      "services ready",
+      expect.stringMatching(/^chat server ready at /),
+    ]);
     expect(readFileSync(join(dataDir, "jwt-secret"), "utf8")).toBe(secret);
     const me = await gqlOk(node.url, `{ me { id username } }`, {}, user.accessToken);
     expect(me.me).toEqual({ id: user.id, username: user.username });
@@ -56,6 +73,16 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
     expect(node.output()).not.toMatch(/57P0[13]|Database unavailable/);
   }, 240_000);
 });
+
+/** The messages of the info lines (JSON, pino) that tell how a start goes, in the order they were printed. */
+function startSteps(output: string): string[] {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { level: number; msg: string })
+    .filter(({ level, msg }) => level === 30 && /PostgreSQL|migration|ready/.test(msg))
+    .map(({ msg }) => msg);
+}
 
 /** A GraphQL-over-HTTP answer: its status and its JSON body. */
 type Answer = { status: number; body: unknown };

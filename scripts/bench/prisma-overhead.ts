@@ -31,7 +31,7 @@ const database = await createBenchDatabase();
 const db = makePrisma(database.url, 2);
 const pool = new pg.Pool({ connectionString: database.url, max: 2 });
 try {
-  await migrate(db, database.url);
+  await migrate(database.url);
   const id = "00000000-0000-0000-0000-000000000000";
   const rows = {
     "prisma findUnique": await cost(() => db.room.findUnique({ where: { id }, select: { lastSeq: true } })),

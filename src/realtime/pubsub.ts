@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 import { PubSub, type PubSubEngine } from "graphql-subscriptions";
-import { RedisPubSub } from "graphql-redis-subscriptions";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 
 /** The pub/sub engine and, when Redis backs it, a command connection for shared state. */
 export interface Bus {
@@ -36,16 +35,18 @@ const COMMAND_TIMEOUT_MS = 1000;
  * `redisUrl` set → graphql-redis-subscriptions over two ioredis connections (a
  * subscriber connection cannot issue commands), so every node sees every publish,
  * plus a third for presence and typing state with every key under `keyPrefix`.
- * Unset → graphql-subscriptions' in-process PubSub: one node only.
+ * Unset → graphql-subscriptions' in-process PubSub: one node only; ioredis and
+ * graphql-redis-subscriptions are then not loaded (≈ 0.1 s of CPU at start).
  * ioredis reconnects by itself; subscriptions are restored on reconnect. While
  * Redis is away, commands fail after {@link COMMAND_TIMEOUT_MS}.
  */
-export function makeBus(redisUrl: string | undefined, keyPrefix: string): Bus {
+export async function makeBus(redisUrl: string | undefined, keyPrefix: string): Promise<Bus> {
   if (!redisUrl) {
     // one listener per subscriber of a topic: no cap (Node warns past 10 by default)
     const emitter = new EventEmitter().setMaxListeners(0);
     return { pubsub: new PubSub({ eventEmitter: emitter }), redis: null, watchFeed: (listener) => listener(true), close: async () => {} };
   }
+  const [{ Redis }, { RedisPubSub }] = await Promise.all([import("ioredis"), import("graphql-redis-subscriptions")]);
   // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back;
   // the publisher pipelines the publishes issued in one tick (Events.afterCommit: a send's events) into one write
   const publisher = new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true });

@@ -1,6 +1,5 @@
 import pg from "pg";
 import { buildServer } from "../../scripts/build.mjs";
-import { makePrisma } from "../../src/db/client.js";
 import { migrate } from "../../src/db/migrate.js";
 import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE } from "./env.js";
 
@@ -19,7 +18,5 @@ export default async function setup(): Promise<void> {
   await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
   await admin.end();
   const url = databaseUrl(TEMPLATE_DATABASE);
-  const db = makePrisma(url, 1);
-  await migrate(db, url);
-  await db.$disconnect();
+  await migrate(url);
 }
