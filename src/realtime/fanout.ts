@@ -138,7 +138,7 @@ class FanoutGroups {
   async join(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncIterableIterator<unknown>): Promise<AsyncIterableIterator<ExecutionResult>> {
     const removal = stream instanceof EndWhenRemoved ? stream : undefined;
     const own = removal ? removal.iterator : stream;
-    if (!(own instanceof SequencedStream)) return perSubscriber(socket, args, stream);
+    if (!(own instanceof SequencedStream)) return perSubscriber(socket, args, stream, this.executions);
     const key = `${own.source.topic}\n${executionKey({ ...args, variableValues: withoutReplayCursor(args) })}`;
     let group = this.groups.get(key);
     if (!group) {
@@ -152,7 +152,7 @@ class FanoutGroups {
       await group.ready;
     } catch {
       group.joining.delete(member);
-      return perSubscriber(socket, args, stream);
+      return perSubscriber(socket, args, stream, this.executions);
     }
     member.start();
     return member;
@@ -164,9 +164,24 @@ class FanoutGroups {
   }
 }
 
-/** A stream mapped to results per subscriber, as graphql-js's `subscribe` does: the path outside groups. */
-function perSubscriber(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncIterableIterator<unknown>): AsyncIterableIterator<ExecutionResult> {
-  return mapAsyncIterator(stream, (event) => socket.execute({ ...args, rootValue: event })) as AsyncIterableIterator<ExecutionResult>;
+/**
+ * A stream mapped to results per subscriber, as graphql-js's `subscribe` does: the path
+ * outside groups (a stream of another shape, or a group that could not start).
+ */
+function perSubscriber(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncIterableIterator<unknown>, executions: WeakSet<object>): AsyncIterableIterator<ExecutionResult> {
+  return mapAsyncIterator(stream, (event) => executeEvent(socket, args, event, executions)) as AsyncIterableIterator<ExecutionResult>;
+}
+
+/**
+ * Executes `args`' operation for one event through the socket's execute (Yoga's), with
+ * its arguments registered in `executions`, so that the plugin's `onExecute` runs
+ * graphql-js's execute on the event: Yoga's own engine would subscribe anew to the
+ * subscription operation and hand back an iterator as the "result" (sent as `{}`).
+ */
+function executeEvent(socket: FanoutSocket, args: ExecutionArgs, event: unknown, executions: WeakSet<object>): Promise<ExecutionResult> | ExecutionResult {
+  const eventArgs = { ...args, rootValue: event };
+  executions.add(eventArgs);
+  return socket.execute(eventArgs);
 }
 
 /** One delivery loop: see the module comment. */
@@ -355,9 +370,7 @@ class Member<T> implements AsyncIterableIterator<ExecutionResult> {
 
   /** Executes its operation for `item`. */
   execute(item: T): Promise<ExecutionResult> | ExecutionResult {
-    const args = { ...this.args, rootValue: item };
-    this.executions.add(args);
-    return this.socket.execute(args);
+    return executeEvent(this.socket, this.args, item, this.executions);
   }
 
   /**
