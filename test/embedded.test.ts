@@ -70,7 +70,10 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
     const answers = await Promise.all(requests.map((finish, i) => finish(JSON.stringify({ ...send, variables: { r: createRoom.id, c: `m${i}` } }))));
     expect(answers).toEqual(answers.map((_, i) => ({ status: 200, body: { data: { sendMessage: { content: `m${i}` } } } })));
     expect(await exit).toBe(0);
-    expect(node.output()).not.toMatch(/57P0[13]|Database unavailable/);
+    // no request failed on the way down, and nothing was logged as an error (a write-pool connection that
+    // PostgreSQL ends while idle is a warning the pool recovers from: seen once under a full CI run's load)
+    const errors = node.output().split("\n").filter((line) => /"level":(50|60)/.test(line) || line.includes("Database unavailable"));
+    expect(errors).toEqual([]);
   }, 240_000);
 });
 
