@@ -29,7 +29,7 @@
  */
 import { SpanKind } from "@opentelemetry/api";
 import { mapAsyncIterator } from "@whatwg-node/promise-helpers";
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, getOperationAST, Kind, visit } from "graphql";
+import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type FieldNode, getOperationAST, Kind, visit } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Metrics } from "../metrics.js";
 import type { TraceCarrier, Tracing } from "../tracing.js";
@@ -81,7 +81,7 @@ export function useFanoutGroups(metrics: Metrics, tracing: Tracing | null): Plug
     },
     onSubscribe: ({ args, setSubscribeFn }) => {
       const socket = (args.rootValue as FanoutRoot | undefined)?.fanout;
-      if (!socket || !GROUPED_FIELDS.has(rootFieldOf(args) ?? "")) return;
+      if (!socket || !GROUPED_FIELDS.has(rootFieldOf(args)?.name.value ?? "")) return;
       setSubscribeFn(async (args: ExecutionArgs) => {
         if (!variablesValid(args)) return createSourceEventStream(args);
         const source = await createSourceEventStream(args);
@@ -92,11 +92,11 @@ export function useFanoutGroups(metrics: Metrics, tracing: Tracing | null): Plug
   };
 }
 
-/** The name of the operation's only root field, if it is selected directly (not through a fragment). */
-function rootFieldOf(args: ExecutionArgs): string | undefined {
+/** The operation's only root field, if it is selected directly (not through a fragment). */
+function rootFieldOf(args: ExecutionArgs): FieldNode | undefined {
   const selections = getOperationAST(args.document, args.operationName)?.selectionSet.selections;
   const field = selections?.length === 1 ? selections[0] : undefined;
-  return field?.kind === Kind.FIELD ? field.name.value : undefined;
+  return field?.kind === Kind.FIELD ? field : undefined;
 }
 
 /**
@@ -105,8 +105,7 @@ function rootFieldOf(args: ExecutionArgs): string | undefined {
  * group delivers, so subscribers resuming from different cursors share a group.
  */
 function withoutReplayCursor(args: ExecutionArgs): ExecutionArgs["variableValues"] {
-  const field = getOperationAST(args.document, args.operationName)?.selectionSet.selections[0];
-  const after = field?.kind === Kind.FIELD ? field.arguments?.find((a) => a.name.value === "after")?.value : undefined;
+  const after = rootFieldOf(args)?.arguments?.find((a) => a.name.value === "after")?.value;
   if (after?.kind !== Kind.VARIABLE || !args.variableValues) return args.variableValues;
   const name = after.name.value;
   let uses = 0;
