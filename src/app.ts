@@ -6,6 +6,7 @@ import { type AttachmentStore, DiskStore } from "./attachments/store.js";
 import { SessionCache } from "./auth/session-cache.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
+import { DeliveryReceipts } from "./chat/delivery.js";
 import { MessageExpiry } from "./chat/expiry.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
@@ -107,6 +108,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
     messages: new Messages(db, writes, events, attachments, tracing),
+    deliveries: new DeliveryReceipts(db, events, config.DELIVERY_RECEIPTS_MAX_MEMBERS),
     typing,
     presence,
   };

@@ -63,6 +63,12 @@ const EnvSchema = z
     /** Typing expiry in ms without a refresh (seed 001: 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
     /**
+     * Largest room (members) whose delivery receipts are tracked (chat/delivery.ts): above
+     * it markDelivered stores and publishes nothing and deliveryState stays SENT until READ,
+     * so a big room never costs an acknowledgement write and event per member per message.
+     */
+    DELIVERY_RECEIPTS_MAX_MEMBERS: z.coerce.number().int().min(2).max(10_000).default(100),
+    /**
      * Where uploads are kept: "disk" (default) under ATTACHMENTS_DIR, which several
      * nodes must share; "s3" in the S3-compatible bucket S3_BUCKET (AWS S3, MinIO,
      * R2…), downloads redirected to presigned URLs (attachments/s3-store.ts).

@@ -5,6 +5,7 @@ import type { PubSubEngine } from "graphql-subscriptions";
 import type { Attachments } from "./attachments/attachments.js";
 import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
+import type { DeliveryReceipts, ReceiptMarker } from "./chat/delivery.js";
 import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
 import type { Rooms } from "./chat/rooms.js";
@@ -45,6 +46,8 @@ export interface App {
   attachments: Attachments;
   attachmentUrls: AttachmentUrls;
   messages: Messages;
+  /** markDelivered, bounded by DELIVERY_RECEIPTS_MAX_MEMBERS (chat/delivery.ts). */
+  deliveries: DeliveryReceipts;
   typing: Typing;
   presence: Presence;
 }
@@ -86,12 +89,12 @@ export function stillWanted(ctx: Pick<Context, "socket">): (() => boolean) | und
 /**
  * The DataLoaders of one context, each made on first use: a WebSocket
  * subscription keeps its context for its whole life, and most never load
- * anything. Uncached (presence and read markers change while a subscription
+ * anything. Uncached (presence and receipt marks change while a subscription
  * lives); each batches the look-ups of one execution.
  */
 export class Loaders {
   #presence?: DataLoader<string, { status: PresenceStatus; hidden: boolean }>;
-  #readMarkers?: DataLoader<string, { userId: string; lastReadSeq: number }[]>;
+  #receiptMarkers?: DataLoader<string, ReceiptMarker[]>;
 
   constructor(
     private readonly app: App,
@@ -120,23 +123,24 @@ export class Loaders {
   }
 
   /**
-   * Room id → the read markers of its members who show read receipts (seed 000
-   * `show_read_receipts`), batching Message.readBy / deliveryState into one
-   * statement per execution.
+   * Room id → the receipt marks of every member (chat/delivery.ts ReceiptMarker:
+   * read marker, delivery mark, whether they show read receipts), batching
+   * Message.readBy / deliveryState into one statement per execution.
    */
-  get readMarkers(): DataLoader<string, { userId: string; lastReadSeq: number }[]> {
+  get receiptMarkers(): DataLoader<string, ReceiptMarker[]> {
     const { app } = this;
-    this.#readMarkers ??= new DataLoader(
+    this.#receiptMarkers ??= new DataLoader(
       async (roomIds) => {
-        const markers = await app.db.roomMember.findMany({
-          where: { roomId: { in: [...new Set(roomIds)] }, user: { showReadReceipts: true } },
-          select: { roomId: true, userId: true, lastReadSeq: true },
+        const members = await app.db.roomMember.findMany({
+          where: { roomId: { in: [...new Set(roomIds)] } },
+          select: { roomId: true, userId: true, lastReadSeq: true, lastDeliveredSeq: true, user: { select: { showReadReceipts: true } } },
         });
+        const markers = members.map(({ user, ...m }) => ({ ...m, showsReceipts: user.showReadReceipts }));
         return roomIds.map((id) => markers.filter((m) => m.roomId === id));
       },
       { cache: false },
     );
-    return this.#readMarkers;
+    return this.#receiptMarkers;
   }
 }
 

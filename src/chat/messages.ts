@@ -6,6 +6,7 @@ import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
 import type { Tracing } from "../tracing.js";
+import { showsReadReceipts } from "../users/privacy.js";
 import {
   MESSAGE_DATES,
   type MessageAddedPayload,
@@ -228,7 +229,7 @@ export class Messages {
     await requireMember(this.db, roomId, userId);
     const message = await this.db.message.findUnique({ where: { id: messageId }, select: { roomId: true, seq: true } });
     if (message?.roomId !== roomId) throw badInput("messageId", "messageId must be a message of this room");
-    const { showReadReceipts } = await this.db.user.findUniqueOrThrow({ where: { id: userId }, select: { showReadReceipts: true } });
+    const showReadReceipts = await showsReadReceipts(this.db, userId);
     return this.events.transaction(this.db, async (tx, record) => {
       const { count } = await tx.roomMember.updateMany({ where: { roomId, userId, lastReadSeq: { lt: message.seq } }, data: { lastReadSeq: message.seq } });
       if (count > 0 && showReadReceipts) await record({ kind: "ReadReceipt", roomId, messageId, userId });

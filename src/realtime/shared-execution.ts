@@ -50,6 +50,7 @@ export const VIEWER_INDEPENDENT_FIELDS: Record<string, readonly string[]> = {
   ReactionAdded: ["seq", "cursor", "at", "message", "user", "emoji"],
   ReactionRemoved: ["seq", "cursor", "at", "message", "user", "emoji"],
   ReadReceipt: ["seq", "cursor", "at", "user", "message"],
+  DeliveryReceipt: ["seq", "cursor", "at", "user", "upToSeq"],
   MessagePinned: ["seq", "cursor", "at", "message", "pinned", "by"],
 };
 

@@ -86,6 +86,7 @@ export type RoomEventData =
   | ReactionEventData<"ReactionAdded">
   | ReactionEventData<"ReactionRemoved">
   | { kind: "ReadReceipt"; roomId: string; messageId: string; userId: string }
+  | { kind: "DeliveryReceipt"; roomId: string; userId: string; upToSeq: number }
   | { kind: "MessagePinned"; roomId: string; messageId: string; pinned: boolean; byId: string };
 
 /**

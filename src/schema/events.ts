@@ -97,6 +97,14 @@ const ReadReceipt = roomEventType("ReadReceipt", "A member's read marker moved t
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   message: messageField(t),
 }));
+const DeliveryReceipt = roomEventType(
+  "DeliveryReceipt",
+  "A member's delivery mark moved to `upToSeq`: a device of theirs acknowledged every message up to it (markDelivered). Not sent for members who hide read receipts, nor in rooms above DELIVERY_RECEIPTS_MAX_MEMBERS members.",
+  (t) => ({
+    user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
+    upToSeq: t.exposeInt("upToSeq", { description: "The seq of the newest message acknowledged." }),
+  }),
+);
 const MessageExpired = roomEventType("MessageExpired", "A self-destructing message's time came: it is now a tombstone.", (t) => ({ message: messageField(t) }));
 const MessagePinned = roomEventType("MessagePinned", "A message was pinned (`pinned: true`) or unpinned.", (t) => ({
   message: messageField(t),
@@ -106,7 +114,7 @@ const MessagePinned = roomEventType("MessagePinned", "A message was pinned (`pin
 
 const RoomEvent = builder.unionType("RoomEvent", {
   description: "Something stored in a room's event log: membership and settings changes, and message events.",
-  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted, MessageAdded, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved, ReadReceipt, MessagePinned, MessageExpired],
+  types: [MemberJoined, MemberLeft, MemberRoleChanged, RoomUpdated, RoomDeleted, MessageAdded, MessageEdited, MessageDeleted, ReactionAdded, ReactionRemoved, ReadReceipt, DeliveryReceipt, MessagePinned, MessageExpired],
   resolveType: (event) => event.kind,
 });
 

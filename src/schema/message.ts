@@ -1,5 +1,6 @@
 import type { Message, Reaction, User } from "../generated/prisma/client.js";
 import { requireMember } from "../chat/access.js";
+import { deliveryStateOf } from "../chat/delivery.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { searchMessages } from "../chat/search.js";
@@ -48,7 +49,14 @@ const MessageTypeEnum = builder.enumType("MessageType", {
   values: ["TEXT", "IMAGE", "FILE", "AUDIO", "VIDEO", "VOICE", "SYSTEM"] as const,
 });
 const DeliveryState = builder.enumType("DeliveryState", {
-  values: { SENT: { description: "Stored" }, READ: { description: "Another member's read marker reached it" } } as const,
+  description: "A message's state for its sender: SENT, then DELIVERED, then READ.",
+  values: {
+    SENT: { description: "Stored" },
+    DELIVERED: {
+      description: "Every other member acknowledged it on a device (markDelivered) or read it; tracked only in rooms of at most DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default)",
+    },
+    READ: { description: "Another member's read marker reached it" },
+  } as const,
 });
 
 builder.prismaObject("MessageEdit", {
@@ -61,8 +69,8 @@ builder.prismaObject("MessageEdit", {
 
 /** The other members whose read marker reached `message` (members hiding read receipts left out). */
 async function readers(ctx: Context, message: { roomId: string; senderId: string; seq: number }): Promise<string[]> {
-  const markers = await ctx.loaders.readMarkers.load(message.roomId);
-  return markers.filter((m) => m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
+  const markers = await ctx.loaders.receiptMarkers.load(message.roomId);
+  return markers.filter((m) => m.showsReceipts && m.userId !== message.senderId && m.lastReadSeq >= message.seq).map((m) => m.userId);
 }
 
 export const MessageRef = builder.prismaObject("Message", {
@@ -100,9 +108,13 @@ export const MessageRef = builder.prismaObject("Message", {
     deliveryState: t.field({
       type: DeliveryState,
       nullable: true,
-      description: "For the sender only (null for others): SENT when stored, READ once another member's read marker reached it.",
+      description:
+        "For the sender only (null for others): SENT when stored; DELIVERED once every other member has a device that acknowledged it (markDelivered) or has read it; READ once another member's read marker reached it. Members who hide read receipts count for neither, so a room with one of them stays SENT until READ. Delivery is tracked only in rooms of at most DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default): in larger rooms it stays SENT until READ.",
       select: { roomId: true, senderId: true, seq: true },
-      resolve: async (message, _args, ctx) => (message.senderId !== ctx.viewer?.userId ? null : (await readers(ctx, message)).length > 0 ? "READ" : "SENT"),
+      resolve: async (message, _args, ctx) =>
+        message.senderId !== ctx.viewer?.userId
+          ? null
+          : deliveryStateOf(message, await ctx.loaders.receiptMarkers.load(message.roomId), ctx.app.config.DELIVERY_RECEIPTS_MAX_MEMBERS),
     }),
     reactions: t.field({
       type: [ReactionGroupRef],
@@ -214,6 +226,14 @@ builder.mutationFields((t) => ({
     authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), messageId: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer!.userId, args.roomId, args.messageId)).id),
+  }),
+  markDelivered: t.prismaField({
+    type: "Room",
+    description:
+      "Acknowledges that this device received the room's messages up to seq `upToSeq` (never backwards): the senders see them DELIVERED once every other member has, and the room gets a DeliveryReceipt unless you hide read receipts. Not tracked (nothing changes) in rooms of more than DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default).",
+    authScopes: { viewer: true },
+    args: { roomId: t.arg.id({ required: true, validate: rules.id }), upToSeq: t.arg.int({ required: true, validate: rules.seq, description: "The seq of the newest message received." }) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.deliveries.markDelivered(ctx.viewer!.userId, args.roomId, args.upToSeq)).id),
   }),
   pinMessage: t.prismaField({
     type: "Message",

@@ -58,6 +58,8 @@ export const rules = {
   idList: z.array(uuid()).max(1000, "at most 1000 IDs"),
   attachmentIds: z.array(uuid()).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+  /** A message's position in its room (Message.seq: 1, 2, 3, …). */
+  seq: z.number().int().min(1, "must be at least 1"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
   search: text().trim().max(100, "must be at most 100 characters"),
   searchQuery: text().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),

@@ -34,3 +34,14 @@ export async function presenceViews(db: Db, viewerId: string | null, userIds: re
     users.map((u) => [u.id, { away: u.away, hidden: u.id !== viewerId && (!u.showOnlineStatus || blockedViewer.has(u.id)) }]),
   );
 }
+
+/**
+ * Whether the user shows read receipts (seed 000 `show_read_receipts`). Off: their
+ * read and delivery marks still move (unread counts need them), but no ReadReceipt
+ * or DeliveryReceipt is published for them and neither readBy nor deliveryState
+ * counts them (chat/messages.ts markRead, chat/delivery.ts).
+ */
+export async function showsReadReceipts(db: Db, userId: string): Promise<boolean> {
+  const { showReadReceipts } = await db.user.findUniqueOrThrow({ where: { id: userId }, select: { showReadReceipts: true } });
+  return showReadReceipts;
+}

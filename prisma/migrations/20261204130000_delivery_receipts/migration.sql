@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "RoomMember" ADD COLUMN     "lastDeliveredSeq" INTEGER NOT NULL DEFAULT 0;
