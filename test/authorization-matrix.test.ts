@@ -146,10 +146,10 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
   {
     persona: "blocked user",
     target: "DIRECT",
-    fields: ["messages", "room", "searchMessages", "myRooms", "markRead", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
+    fields: ["messages", "room", "searchMessages", "myRooms", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
     reveals: KINDS,
     because:
-      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history, may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, archive, mute, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
+      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history, may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
   },
 ];
 

@@ -144,6 +144,7 @@ export const TEMPLATES: Template[] = [
   { query: `mutation($m: ID!, $e: String!) { addReaction(messageId: $m, emoji: $e) { id } }`, vars: { m: "ID", e: "String" } },
   { query: `mutation($m: ID!, $e: String!) { removeReaction(messageId: $m, emoji: $e) { id } }`, vars: { m: "ID", e: "String" } },
   { query: `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id unreadCount } }`, vars: { r: "ID", m: "ID" } },
+  { query: `mutation($r: ID!, $s: Int!) { markDelivered(roomId: $r, upToSeq: $s) { id } }`, vars: { r: "ID", s: "Int" } },
   { query: `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, vars: { input: { name: "String", type: "Enum", description: "String", avatar: "String", maxMembers: "Int" } } },
   { query: `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`, vars: { r: "ID", input: { name: "String", description: "String", avatar: "String", maxMembers: "Int" } } },
   { query: `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, vars: { r: "ID" } },
