@@ -157,7 +157,7 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
     fields: ["reportUser"],
     reveals: [],
     because:
-      "a report goes to the platform's operators (a DIRECT room has no admins), never to the reported user, so a block does not stop it: whoever was harassed before a block must still be able to report it (docs/security.md, Moderation). Their own message they cannot report (reportMessage: FORBIDDEN).",
+      "a report goes to the platform's operators (a DIRECT room has no admins), never to the reported user, so a block does not stop it: whoever was harassed before a block must still be able to report it (docs/security.md, 1a). Their own message they cannot report (reportMessage: FORBIDDEN).",
   },
 ];
 
