@@ -43,7 +43,7 @@ async function makeRoom(owner: TestUser, type: "GROUP" | "PUBLIC", members: Test
 
 /** The room's moderation fields as `viewer` reads them. */
 const moderation = async (viewer: TestUser, r: string, status?: string) => (await ok(viewer, MODERATION, { r, s: status })).room;
-const nodes = <T>(connection: { edges: { node: T }[] }) => connection.edges.map((e) => e.node);
+const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((e) => e.node);
 const isMemberLeft = (userId: string) => (e: GqlResponse) => e.data?.roomEvents?.__typename === "MemberLeft" && e.data.roomEvents.user.id === userId;
 
 /** `user`'s live roomEvents and messageAdded of `r`, and their myEvents, each seen to deliver (warmed up by `alice`'s messages). */
@@ -170,7 +170,7 @@ describe("role rules", () => {
     await ok(alice, BAN, { r, u: erin.id, why: "owner on admin" });
     const outsider = await run(carol, BAN, { r, u: bob.id, why: "from outside" });
     expect(errorCode(outsider)).toBe("NOT_FOUND"); // carol was kicked: a GROUP room's outsider
-    expect(nodes((await moderation(alice, r)).moderationLog).map((e: { action: string }) => e.action)).toEqual(["BAN", "UNBAN", "BAN", "KICK"]);
+    expect(nodes((await moderation(alice, r)).moderationLog).map((e) => e.action)).toEqual(["BAN", "UNBAN", "BAN", "KICK"]);
   });
 
   it("shows reports, the audit log and bans to the OWNER and ADMINs only (null for MEMBERs and outsiders of a PUBLIC room)", async () => {
@@ -202,7 +202,7 @@ describe("reports", () => {
     expect(ext(await run(alice, RESOLVE, { id: report.id, a: "DISMISS" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "reportId" });
     const after = await moderation(alice, r);
     expect(nodes(after.reports)).toEqual([]);
-    expect(nodes((await moderation(alice, r, "RESOLVED")).reports).map((x: { id: string }) => x.id)).toEqual([report.id]);
+    expect(nodes((await moderation(alice, r, "RESOLVED")).reports).map((x) => x.id)).toEqual([report.id]);
     expect(nodes(after.moderationLog)).toEqual([{ action: "DISMISS_REPORT", reason: "spam", actor: { id: erin.id }, target: { id: bob.id }, report: { id: report.id } }]);
     // resolved: the reporter may report it again, a new report
     expect((await ok(carol, REPORT_MESSAGE, { m, why: "still spam" })).reportMessage.id).not.toBe(report.id);

@@ -94,10 +94,14 @@ export class Reports {
     });
   }
 
-  /** Stores an OPEN report, or returns the reporter's open one on the same target (`target` keys it). */
+  /**
+   * Stores an OPEN report, or returns the reporter's open one on the same target
+   * (`target` keys it). Tries again when that one was resolved between the two
+   * statements (its key cleared): the next insert then succeeds.
+   */
   private async file(data: Pick<Report, "reporterId" | "roomId" | "messageId" | "targetUserId" | "reason">, target: string): Promise<Report> {
     const openKey = `${data.reporterId}:${target}`;
     await this.db.report.createMany({ data: [{ ...data, openKey }], skipDuplicates: true });
-    return this.db.report.findUniqueOrThrow({ where: { openKey } });
+    return (await this.db.report.findUnique({ where: { openKey } })) ?? this.file(data, target);
   }
 }
