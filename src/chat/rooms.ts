@@ -184,7 +184,7 @@ export class Rooms {
    * (the ban row, the audit row). With `nonMember: true` a user who is not a member
    * is no error: only `also` runs.
    * @throws BAD_USER_INPUT on `userId` for oneself (leaveRoom); FORBIDDEN (role);
-   * NOT_FOUND (room, or the user is not a member).
+   * NOT_FOUND (room, or the user is not a member unless `nonMember`); what `also` throws.
    */
   async removeMember(actorId: string, roomId: string, userId: string, removal: Removal = { reason: "REMOVED" }): Promise<void> {
     if (userId === actorId) throw badInput("userId", "Use leaveRoom to leave a room yourself");
