@@ -17,6 +17,8 @@ import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
 import { type Database, openDatabase } from "./db/open.js";
 import { Metrics } from "./metrics.js";
+import { Bans } from "./moderation/bans.js";
+import { Reports } from "./moderation/reports.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
@@ -89,6 +91,10 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
 
+  const rooms = new Rooms(db, events);
+  const messages = new Messages(db, writes, events, attachments, tracing);
+  const bans = new Bans(db, rooms);
+
   const app: App = {
     config,
     logger,
@@ -103,11 +109,13 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache),
     profiles: new Profiles(db, presence),
     contacts: new Contacts(db, events, presence),
-    rooms: new Rooms(db, events),
+    rooms,
     invites: new Invites(db, events),
+    bans,
+    reports: new Reports(db, bans, messages),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, writes, events, attachments, tracing),
+    messages,
     deliveries: new DeliveryReceipts(db, events, config.DELIVERY_RECEIPTS_MAX_MEMBERS),
     typing,
     presence,

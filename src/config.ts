@@ -178,6 +178,11 @@ const EnvSchema = z
     RATE_LIMIT_LOGIN_ACCOUNT: rateRule.prefault("10/300"),
     /** register per client IP (sign-ups of a whole class behind one NAT still pass). */
     RATE_LIMIT_REGISTER_IP: rateRule.prefault("60/600"),
+    /**
+     * reportMessage and reportUser per user, together: 10 per 10 minutes. Enough for
+     * someone reporting a burst of abuse, not for flooding a room's queue.
+     */
+    RATE_LIMIT_REPORT: rateRule.prefault("10/600"),
     /** Largest WebSocket frame (message) a client may send, in bytes; a larger one closes the socket with 1009 (default 1 MiB). */
     WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** How long a new WebSocket may take to send `connection_init`, in ms; then it is closed with 4408 (default 10 s). */

@@ -13,6 +13,8 @@ import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
 import type { PrismaClient, WritePool } from "./db/client.js";
 import type { Metrics } from "./metrics.js";
+import type { Bans } from "./moderation/bans.js";
+import type { Reports } from "./moderation/reports.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
 import type { PresenceStatus } from "./realtime/topics.js";
@@ -43,6 +45,10 @@ export interface App {
   contacts: Contacts;
   rooms: Rooms;
   invites: Invites;
+  /** Bans and kicks (moderation/bans.ts). */
+  bans: Bans;
+  /** Reports and their resolution (moderation/reports.ts). */
+  reports: Reports;
   attachments: Attachments;
   attachmentUrls: AttachmentUrls;
   messages: Messages;

@@ -32,10 +32,10 @@ import { deepSelection, type Fill, inputSlots, type InputSlot, minimalSelection,
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 /** What a room-scoped argument refers to. */
-type Ref = "room" | "message" | "invite" | "attachment" | "notification";
+type Ref = "room" | "message" | "invite" | "attachment" | "notification" | "report";
 
 /** Arguments and input fields, by name, that refer to something in a room. */
-const ROOM_REFS: Record<string, Ref> = { roomId: "room", messageId: "message", threadRootId: "message", replyToId: "message", attachmentIds: "attachment" };
+const ROOM_REFS: Record<string, Ref> = { roomId: "room", messageId: "message", threadRootId: "message", replyToId: "message", attachmentIds: "attachment", reportId: "report" };
 
 /** What the `id` argument of each field refers to: a room thing, or something of the viewer's own (null). */
 const ID_REFS: Record<string, Ref | null> = {
@@ -101,8 +101,8 @@ const roots = rootFields(schema);
 const roomScoped = roots.filter((root) => roomRefs(root).length > 0);
 
 /** Kinds of a target room's data; a response showing any of them to an outsider is a leak. */
-type Kind = "room" | "members" | "content" | "invite" | "attachment";
-const KINDS: Kind[] = ["room", "members", "content", "invite", "attachment"];
+type Kind = "room" | "members" | "content" | "invite" | "attachment" | "report";
+const KINDS: Kind[] = ["room", "members", "content", "invite", "attachment", "report"];
 
 type RoomType = "GROUP" | "DIRECT" | "PUBLIC";
 
@@ -150,6 +150,14 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
     reveals: KINDS,
     because:
       "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history, may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
+  },
+  {
+    persona: "blocked user",
+    target: "DIRECT",
+    fields: ["reportUser"],
+    reveals: [],
+    because:
+      "a report goes to the platform's operators (a DIRECT room has no admins), never to the reported user, so a block does not stop it: whoever was harassed before a block must still be able to report it (docs/security.md, 1a). Their own message they cannot report (reportMessage: FORBIDDEN).",
   },
 ];
 
@@ -239,6 +247,9 @@ async function snapshot(roomId: string): Promise<string> {
       db.storedEvent.count({ where: { roomId } }),
       db.attachment.findMany({ where: { message: { roomId } }, orderBy: { id: "asc" } }),
       db.notification.findMany({ where: { message: { roomId } }, select: { id: true, readAt: true }, orderBy: { id: "asc" } }),
+      db.report.findMany({ where: { roomId }, orderBy: { id: "asc" } }),
+      db.roomBan.findMany({ where: { roomId }, orderBy: { userId: "asc" } }),
+      db.moderationLogEntry.count({ where: { roomId } }),
     ]),
   );
 }
@@ -266,7 +277,7 @@ describe("authorization matrix", () => {
    * Creates a room of `type` by `creator` with `members`, and in it: `author`'s
    * message (the target's message: an attachment, a mention of `mention`, whose
    * notification the target refers to; pinned), another member's thread reply,
-   * reaction and read marker, and unless DIRECT an invite. `userId` arguments get a member
+   * reaction, read marker and report of the message, and unless DIRECT an invite. `userId` arguments get a member
    * other than the author (the other member of a DIRECT room).
    */
   async function makeTarget(type: RoomType, creator: TestUser, members: TestUser[], mention: TestUser, label: string, author = creator): Promise<Target> {
@@ -289,9 +300,10 @@ describe("authorization matrix", () => {
     const notification = (await server.app.db.notification.findFirstOrThrow({ where: { messageId: message, userId: mention.id } })).id;
     const invite =
       type === "DIRECT" ? undefined : (await api.ok(creator, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: room, u: invitee.id })).inviteToRoom.id;
+    const report = (await api.ok(replier, `mutation($m: ID!) { reportMessage(messageId: $m, reason: "reported") { id } }`, { m: message })).reportMessage.id;
     return {
       type,
-      refs: { room, message, invite, attachment, notification },
+      refs: { room, message, invite, attachment, notification, report },
       memberId: replier.id,
       word,
       markers: {
@@ -300,6 +312,7 @@ describe("authorization matrix", () => {
         content: [word, content, reply],
         invite: invite ? [invite] : [],
         attachment: [attachment, `file-${word}`],
+        report: [report],
       },
     };
   }

@@ -3,7 +3,7 @@ import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomInvite } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import { requireMember } from "./access.js";
-import { addWithinCapacity, lockRoom } from "./rooms.js";
+import { addWithinCapacity, banned, isBanned, lockRoom } from "./rooms.js";
 
 /**
  * Room invitations (seed 000's invite flow): a member invites, the invitee
@@ -20,7 +20,8 @@ export class Invites {
    * Invites `userId` to the room; inviting again returns the pending invite.
    * Who may invite: in a PUBLIC room any member; in a GROUP or BROADCAST room the
    * OWNER and ADMINs; nobody in a DIRECT room. The invitee gets InviteReceived.
-   * @throws FORBIDDEN (role, DIRECT room, the invitee blocked the inviter);
+   * @throws FORBIDDEN (role, DIRECT room, the invitee is banned from the room or
+   * blocked the inviter);
    * BAD_USER_INPUT on `userId` for a member; NOT_FOUND (room, user).
    */
   async invite(inviterId: string, roomId: string, userId: string): Promise<RoomInvite> {
@@ -32,6 +33,7 @@ export class Invites {
     if (await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
       throw badInput("userId", "User is already a member of this room");
     }
+    if (await isBanned(this.db, roomId, userId)) throw banned();
     if (await this.db.block.findUnique({ where: { blockerId_blockedId: { blockerId: userId, blockedId: inviterId } } })) {
       throw forbidden("You cannot invite this user");
     }
@@ -44,7 +46,7 @@ export class Invites {
   /**
    * Accepts an invite of the viewer's: joins the room (MEMBER) and drops the invite.
    * @throws NOT_FOUND for an unknown invite or someone else's; FORBIDDEN when the
-   * room is full (the invite stays, to accept later).
+   * viewer is banned from the room or it is full (the invite stays, to accept later).
    */
   async accept(userId: string, inviteId: string): Promise<Room> {
     return this.events.transaction(this.db, async (tx, record) => {

@@ -3,6 +3,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
+import type { LeftReason } from "../realtime/topics.js";
 import { isContact } from "../users/contacts.js";
 import { blockedEitherWay } from "../users/privacy.js";
 import { requireMember, requireRole } from "./access.js";
@@ -111,7 +112,8 @@ export class Rooms {
 
   /**
    * Joins a PUBLIC room; joining a room one is already in returns it.
-   * @throws NOT_FOUND for a missing or non-public room; FORBIDDEN when it is full.
+   * @throws NOT_FOUND for a missing or non-public room; FORBIDDEN when the user is
+   * banned from it or it is full.
    */
   async join(userId: string, roomId: string): Promise<Room> {
     return this.events.transaction(this.db, async (tx, record) => {
@@ -175,24 +177,33 @@ export class Rooms {
 
   /**
    * Removes `userId` from the room. The OWNER removes ADMINs and MEMBERs; ADMINs
-   * remove MEMBERs. The removed user's subscriptions to the room end.
+   * remove MEMBERs. The removed user's subscriptions to the room end (their
+   * MemberLeft, realtime/removal.ts); they get RemovedFromRoom. `removal` says why
+   * (default REMOVED; kicks and bans: moderation/bans.ts), with the moderator's
+   * `note`, and `also` runs in the same transaction, after the room row is locked
+   * (the ban row, the audit row). With `nonMember: true` a user who is not a member
+   * is no error: only `also` runs.
    * @throws BAD_USER_INPUT on `userId` for oneself (leaveRoom); FORBIDDEN (role);
-   * NOT_FOUND (room, or the user is not a member).
+   * NOT_FOUND (room, or the user is not a member unless `nonMember`); what `also` throws.
    */
-  async removeMember(actorId: string, roomId: string, userId: string): Promise<void> {
+  async removeMember(actorId: string, roomId: string, userId: string, removal: Removal = { reason: "REMOVED" }): Promise<void> {
     if (userId === actorId) throw badInput("userId", "Use leaveRoom to leave a room yourself");
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
-    if (!target) throw notFound("Member");
-    if (!outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot remove a ${target.role}`);
+    if (!target && !removal.nonMember) throw notFound("Member");
+    if (target && !outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot ${VERB[removal.reason]} a ${target.role}`);
+    const note = removal.note ?? null;
     const room = await this.events.transaction(this.db, async (tx, record) => {
       const room = await lockRoom(tx, roomId);
-      const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
-      if (count === 0) throw notFound("Member"); // left or changed role meanwhile
-      await record({ kind: "MemberLeft", roomId, userId, reason: "REMOVED", byId: actorId });
+      if (target) {
+        const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
+        if (count === 0) throw notFound("Member"); // left or changed role meanwhile
+        await record({ kind: "MemberLeft", roomId, userId, reason: removal.reason, byId: actorId, ...(note === null ? {} : { note }) });
+      }
+      await removal.also?.(tx);
       return room;
     });
-    await this.events.users([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: "REMOVED", byId: actorId });
+    if (target) await this.events.users([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: removal.reason, byId: actorId, note });
   }
 
   /**
@@ -298,6 +309,19 @@ export class Rooms {
   }
 }
 
+/** How and why {@link Rooms.removeMember} removes a member. */
+export interface Removal {
+  reason: Extract<LeftReason, "REMOVED" | "KICKED" | "BANNED">;
+  /** The moderator's reason, carried on MemberLeft and RemovedFromRoom. */
+  note?: string | null;
+  /** Work in the removal's transaction (room row locked), whether or not the user was a member. */
+  also?: (tx: Db) => Promise<void>;
+  /** A user who is not a member is no error (a ban of someone who already left). */
+  nonMember?: boolean;
+}
+
+const VERB: Record<Removal["reason"], string> = { REMOVED: "remove", KICKED: "kick", BANNED: "ban" };
+
 const RANK: Record<RoomRole, number> = { OWNER: 3, ADMIN: 2, MEMBER: 1 };
 const outranks = (a: RoomRole, b: RoomRole) => RANK[a] > RANK[b];
 
@@ -309,15 +333,25 @@ export async function lockRoom(tx: Db, roomId: string): Promise<Room | null> {
 
 /**
  * Adds a member to a room locked by {@link lockRoom}, reading from its newest
- * message, and drops their pending invite to it.
- * @throws FORBIDDEN when the room is full.
+ * message, and drops their pending invite to it. Every way in (joinRoom,
+ * acceptInvite, addRoomMember) comes through here, so a ban holds for all of them.
+ * @throws FORBIDDEN when the user is banned from the room, or it is full.
  */
 export async function addWithinCapacity(tx: Db, room: Room, userId: string, role: RoomRole): Promise<RoomMember> {
+  if (await isBanned(tx, room.id, userId)) throw banned();
   const count = await tx.roomMember.count({ where: { roomId: room.id } });
   if (count >= room.maxMembers) throw forbidden(`Room is full (maxMembers ${room.maxMembers})`);
   await tx.roomInvite.deleteMany({ where: { roomId: room.id, inviteeId: userId } });
   return tx.roomMember.create({ data: { roomId: room.id, userId, role, lastReadSeq: room.lastSeq } });
 }
+
+/** Whether `userId` is banned from the room (moderation/bans.ts). */
+export async function isBanned(db: Db, roomId: string, userId: string): Promise<boolean> {
+  return (await db.roomBan.count({ where: { roomId, userId } })) > 0;
+}
+
+/** The error for a banned user's way back into a room (or someone else's attempt to bring them in). */
+export const banned = () => forbidden("Banned from this room until a room OWNER or ADMIN unbans the user");
 
 /** Adds the users with autoJoinPublicRooms on to a new PUBLIC room, up to its capacity; returns their ids. */
 async function addAutoJoiners(tx: Db, room: Room, already: string[]): Promise<string[]> {

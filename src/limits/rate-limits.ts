@@ -7,7 +7,7 @@ import type { App, Context } from "../context.js";
 import { rateLimited } from "../errors.js";
 
 /** The configuration variables that hold a rate-limit rule (`<points>/<seconds>`). */
-type LimitName = "RATE_LIMIT_SEND_MESSAGE" | "RATE_LIMIT_SET_TYPING" | "RATE_LIMIT_UPLOAD" | "RATE_LIMIT_LOGIN_IP" | "RATE_LIMIT_LOGIN_ACCOUNT" | "RATE_LIMIT_REGISTER_IP";
+type LimitName = "RATE_LIMIT_SEND_MESSAGE" | "RATE_LIMIT_SET_TYPING" | "RATE_LIMIT_UPLOAD" | "RATE_LIMIT_LOGIN_IP" | "RATE_LIMIT_LOGIN_ACCOUNT" | "RATE_LIMIT_REGISTER_IP" | "RATE_LIMIT_REPORT";
 
 /** One call of a limited mutation: its context, and its arguments (read on demand). */
 interface Call {
@@ -40,6 +40,9 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
     { limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.account },
   ],
   register: [{ limit: "RATE_LIMIT_REGISTER_IP", key: by.ip }],
+  // one limit for both: a reporter's reports of messages and of users fill the same queues
+  reportMessage: [{ limit: "RATE_LIMIT_REPORT", key: by.user }],
+  reportUser: [{ limit: "RATE_LIMIT_REPORT", key: by.user }],
 };
 
 /**

@@ -69,13 +69,16 @@ export interface PresencePayload {
 
 type Role = "OWNER" | "ADMIN" | "MEMBER";
 
+/** Why a member left: on their own, removed (removeRoomMember), kicked or banned (moderation/bans.ts). */
+export type LeftReason = "LEFT" | "REMOVED" | "KICKED" | "BANNED";
+
 type MessageEventData<K> = { kind: K; roomId: string; messageId: string };
 type ReactionEventData<K> = { kind: K; roomId: string; messageId: string; userId: string; emoji: string };
 
 /** A room event as recorded: `kind` names the GraphQL type; ids only (each node loads the rows its subscribers select). */
 export type RoomEventData =
   | { kind: "MemberJoined"; roomId: string; userId: string; role: Role; byId: string | null; invitedById: string | null }
-  | { kind: "MemberLeft"; roomId: string; userId: string; reason: "LEFT" | "REMOVED"; byId: string | null }
+  | { kind: "MemberLeft"; roomId: string; userId: string; reason: LeftReason; byId: string | null; note?: string | null }
   | { kind: "MemberRoleChanged"; roomId: string; userId: string; role: Role; previousRole: Role; byId: string }
   | { kind: "RoomUpdated"; roomId: string; byId: string }
   | { kind: "RoomDeleted"; roomId: string; byId: string }
@@ -110,7 +113,7 @@ export interface ContactJson {
 export type UserEventPayload =
   | { kind: "InviteReceived"; inviteId: string; at: string }
   | { kind: "AddedToRoom"; roomId: string; byId: string | null; at: string }
-  | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: "REMOVED" | "ROOM_DELETED"; byId: string | null; at: string }
+  | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: "REMOVED" | "KICKED" | "BANNED" | "ROOM_DELETED"; byId: string | null; note?: string | null; at: string }
   | { kind: "ContactRequest"; contact: ContactJson; at: string }
   | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string }
   | { kind: "MentionNotification"; notificationId: string; at: string };

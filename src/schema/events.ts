@@ -39,8 +39,17 @@ function roomEventType<K extends RoomEventPayload["kind"]>(kind: K, description:
   return builder.objectRef<Kind<RoomEventPayload, K>>(kind).implement({ description, interfaces: [SequencedEvent], fields: (t) => fields!(t) });
 }
 
-const MemberLeftReason = builder.enumType("MemberLeftReason", { values: ["LEFT", "REMOVED"] as const });
-const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "ROOM_DELETED"] as const });
+const MemberLeftReason = builder.enumType("MemberLeftReason", {
+  values: {
+    LEFT: { description: "leaveRoom" },
+    REMOVED: { description: "removeRoomMember" },
+    KICKED: { description: "kickMember: they may come back where the room allows" },
+    BANNED: { description: "banMember: kept out until unbanMember" },
+  } as const,
+});
+const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "KICKED", "BANNED", "ROOM_DELETED"] as const });
+/** The `note` field of MemberLeft and RemovedFromRoom. */
+const noteOptions = { nullable: true, description: "The moderator's reason, for KICKED and BANNED; null otherwise." } as const;
 
 const MemberJoined = roomEventType("MemberJoined", "A user joined the room, accepted an invite (invitedBy), or was added (addedBy).", (t) => ({
   roomId: t.exposeID("roomId"),
@@ -49,10 +58,11 @@ const MemberJoined = roomEventType("MemberJoined", "A user joined the room, acce
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
   invitedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.invitedById ? load.user(ctx, q, e.invitedById) : null) }),
 }));
-const MemberLeft = roomEventType("MemberLeft", "A member left or was removed (removedBy). The last event a removed member gets.", (t) => ({
+const MemberLeft = roomEventType("MemberLeft", "A member left, or was removed, kicked or banned (removedBy). The last event a removed member gets.", (t) => ({
   roomId: t.exposeID("roomId"),
   user: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.userId) }),
   reason: t.field({ type: MemberLeftReason, resolve: (e) => e.reason }),
+  note: t.string({ ...noteOptions, resolve: (e) => e.note ?? null }),
   removedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const MemberRoleChanged = roomEventType("MemberRoleChanged", "A member's role changed (updateMemberRole; transferOwnership sends two).", (t) => ({
@@ -125,10 +135,11 @@ const AddedToRoom = eventType<Kind<UserEventPayload, "AddedToRoom">>("AddedToRoo
   room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
-const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You were removed from a room, or it was deleted.", (t) => ({
+const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You were removed, kicked or banned from a room, or it was deleted.", (t) => ({
   roomId: t.exposeID("roomId"),
   roomName: t.exposeString("roomName", { nullable: true }),
   reason: t.field({ type: RemovedFromRoomReason, resolve: (e) => e.reason }),
+  note: t.string({ ...noteOptions, resolve: (e) => e.note ?? null }),
   by: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
 const DirectRoomCreated = eventType<Kind<UserEventPayload, "DirectRoomCreated">>("DirectRoomCreated", "Someone opened a direct room with you.", (t) => ({

@@ -6,6 +6,7 @@ import "./message.js";
 import "./contact.js";
 import "./attachment.js";
 import "./notification.js";
+import "./moderation.js";
 import "./events.js";
 import "./realtime.js";
 

@@ -20,7 +20,7 @@ export const RoomRoleEnum = builder.enumType("RoomRole", {
 const CreatableRoomType = builder.enumType("CreatableRoomType", { values: ["GROUP", "PUBLIC", "BROADCAST"] as const });
 
 /** The viewer's own membership row, selected the same way by every field that needs it (so plugin-prisma merges them). */
-const viewerMembership = (ctx: Context) => ({
+export const viewerMembership = (ctx: Context) => ({
   members: { where: { userId: ctx.viewer?.userId ?? "00000000-0000-0000-0000-000000000000" }, take: 1 as const },
 });
 

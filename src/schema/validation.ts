@@ -54,6 +54,8 @@ export const rules = {
     .trim()
     .min(1, "must not be empty")
     .refine((s) => codePoints(s) <= 5000, "must be at most 5000 characters"),
+  /** A moderator's or reporter's reason (ban, kick, report): kept in the audit log. */
+  moderationReason: text().trim().min(1, "must not be empty").max(500, "must be at most 500 characters"),
   clientMessageId: text().min(1).max(128, "must be at most 128 characters"),
   idList: z.array(uuid()).max(1000, "at most 1000 IDs"),
   attachmentIds: z.array(uuid()).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
