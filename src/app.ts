@@ -24,6 +24,7 @@ import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
 import { Contacts } from "./users/contacts.js";
+import { AccountDeletion } from "./users/deletion.js";
 import { Profiles } from "./users/profiles.js";
 
 /**
@@ -88,6 +89,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
 
+  const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
   const app: App = {
     config,
     logger,
@@ -99,8 +101,9 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     metrics,
     tracing,
     events,
-    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache),
+    sessions,
     profiles: new Profiles(db, presence),
+    accountDeletion: new AccountDeletion(db, events, sessions, attachments),
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
     invites: new Invites(db, events),

@@ -40,6 +40,8 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
     { limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.account },
   ],
   register: [{ limit: "RATE_LIMIT_REGISTER_IP", key: by.ip }],
+  // its password check: guesses with a stolen access token count like login guesses at the account
+  deleteAccount: [{ limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.user }],
 };
 
 /**

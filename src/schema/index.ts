@@ -8,6 +8,7 @@ import "./attachment.js";
 import "./notification.js";
 import "./events.js";
 import "./realtime.js";
+import "./gdpr.js";
 
 /** The executable GraphQL schema, built once from every schema/*.ts file. */
 export const schema = builder.toSchema({ sortSchema: true });
