@@ -75,8 +75,12 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
           });
           return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
         }),
+      // a deleted account's (users/deletion.ts) stays null: its sockets close after the deletion has committed
       touchLastSeen: (userId, at) =>
-        admission.run(async () => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!),
+        admission.run(async () => {
+          await db.user.updateMany({ where: { id: userId, deletedAt: null }, data: { lastSeenAt: at } });
+          return at;
+        }),
     },
     Math.max(250, Math.floor(config.PRESENCE_TTL_MS / 3)),
     onError,
