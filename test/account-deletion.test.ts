@@ -4,14 +4,16 @@
  * user's other sockets with 4403, anonymises the profile (messages stay, from
  * "Deleted user"), passes room ownership on (longest-standing ADMIN, else
  * member), leaves DIRECT rooms to the other member and deletes rooms with no
- * other member; the old credentials stop working and the username is free again.
+ * other member; the old credentials stop working and the username is free again;
+ * a socket on another node closes too.
  * exportMyData gives the viewer's own data and never others' messages.
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser, wsClient } from "./helpers/client.js";
 import { live } from "./helpers/live.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
 
 const PASSWORD = "correct horse battery";
@@ -136,6 +138,12 @@ describe("deleteAccount and exportMyData", () => {
     expect(again.data?.register.user.id).not.toBe(victim.id);
   });
 
+  it("deletes once: of two calls at once, one answers true and the other UNAUTHENTICATED", async () => {
+    const victim = await registerUser(server.url, "twice");
+    const answers = await Promise.all([api.run(victim, DELETE_ACCOUNT, { p: PASSWORD }), api.run(victim, DELETE_ACCOUNT, { p: PASSWORD })]);
+    expect(answers.map((a) => a.data?.deleteAccount ?? errorCode(a)).sort()).toEqual([true, "UNAUTHENTICATED"].sort());
+  });
+
   it("passes ownership to the longest-standing ADMIN, else the longest-standing member, with MemberRoleChanged", async () => {
     const victim = await registerUser(server.url, "owner");
     // carol joined first as a MEMBER; dave, then erin, became ADMINs later: dave takes over
@@ -213,5 +221,23 @@ describe("deleteAccount and exportMyData", () => {
     expect(contents).toEqual(["final", "mine before leaving", "mine one"]);
     expect(data.messages.find((m: any) => m.id === edited).edits).toEqual([expect.objectContaining({ content: "first draft" })]);
     expect(JSON.stringify(data)).not.toMatch(/bob's words|carol's words/);
+  });
+});
+
+describe("deleteAccount across two nodes sharing PostgreSQL and Redis", () => {
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let a: NodeProcess, b: NodeProcess;
+  beforeAll(async () => {
+    group = await startNodes(2);
+    [a, b] = group.nodes;
+  }, 120_000);
+  afterAll(() => group?.stop());
+
+  it("closes the user's socket on node A with 4403 when the account is deleted through node B", async () => {
+    const victim = await registerUser(a.url, "across");
+    const socket = await openSocket(a.wsUrl, victim.accessToken);
+    expect((await gql(b.url, DELETE_ACCOUNT, { p: PASSWORD }, victim.accessToken)).data).toEqual({ deleteAccount: true });
+    expect(await within(socket.closed, 5000, "the socket on the other node")).toBe(4403);
+    expect(errorCode(await gql(a.url, `{ me { id } }`, {}, victim.accessToken))).toBe("UNAUTHENTICATED");
   });
 });

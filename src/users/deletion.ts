@@ -67,7 +67,7 @@ export class AccountDeletion {
   /**
    * Deletes the viewer's account, once `password` is theirs.
    * @throws BAD_USER_INPUT on `password` when it is wrong (nothing changes);
-   * UNAUTHENTICATED when the account is already gone.
+   * UNAUTHENTICATED when the account is already deleted (also by a concurrent call).
    */
   async delete(viewer: Viewer, password: string): Promise<void> {
     const userId = viewer.userId;
@@ -129,8 +129,9 @@ async function erasePersonalData(tx: Db, userId: string): Promise<string[]> {
   const uploads = await tx.attachment.findMany({ where: { uploaderId: userId, messageId: null }, select: { storageKey: true, thumbnailKey: true } });
   await tx.attachment.deleteMany({ where: { uploaderId: userId, messageId: null } });
   const tombstone = tombstoneName(userId);
-  await tx.user.update({
-    where: { id: userId },
+  // last, not first: the user's own send in a room locked here takes a key-share lock on this row
+  const { count } = await tx.user.updateMany({
+    where: { id: userId, deletedAt: null },
     data: {
       username: tombstone,
       email: tombstone,
@@ -155,5 +156,6 @@ async function erasePersonalData(tx: Db, userId: string): Promise<string[]> {
       deletedAt: new Date(),
     },
   });
+  if (count === 0) throw unauthenticated(); // a concurrent deleteAccount committed first: roll this one back
   return uploads.flatMap((u) => (u.thumbnailKey ? [u.storageKey, u.thumbnailKey] : [u.storageKey]));
 }
