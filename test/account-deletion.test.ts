@@ -9,6 +9,8 @@
  * exportMyData gives the viewer's own data and never others' messages.
  */
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser, wsClient } from "./helpers/client.js";
@@ -97,6 +99,9 @@ describe("deleteAccount and exportMyData", () => {
     await api.ok(victim, `mutation { updateProfile(input: { bio: "my bio", avatar: "https://example.com/me.png", phoneNumber: "+14155550123" }) { id } }`);
     await api.ok(victim, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: carol.id });
     await api.ok(victim, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: dave.id });
+    const unsent = await server.app.attachments.upload(victim.id, new File(["draft"], "draft.txt", { type: "text/plain" }));
+    const unsentFile = join(server.app.config.ATTACHMENTS_DIR!, unsent.storageKey); // the test server sets it
+    expect(existsSync(unsentFile)).toBe(true);
     const socket = await openSocket(server.wsUrl, phone);
     const watcher = await watchRoom(bob, group, victim);
 
@@ -125,6 +130,9 @@ describe("deleteAccount and exportMyData", () => {
       server.app.db.session.count({ where: { userId: victim.id } }),
     ]);
     expect({ contacts, blocks, sessions }).toEqual({ contacts: 0, blocks: 0, sessions: 0 });
+    // the unsent upload: row and file
+    expect(await server.app.db.attachment.count({ where: { id: unsent.id } })).toBe(0);
+    expect(existsSync(unsentFile)).toBe(false);
 
     // nobody finds or reaches the deleted account; its old username is free
     const directory = await api.ok(bob, `query($s: String) { users(search: $s, first: 100) { edges { node { id } } } }`, { s: "deleted" });
