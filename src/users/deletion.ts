@@ -3,18 +3,18 @@ import { verifyPassword } from "../auth/passwords.js";
 import type { Sessions, Viewer } from "../auth/sessions.js";
 import type { Db, PrismaClient } from "../db/client.js";
 import { badInput, unauthenticated } from "../errors.js";
-import type { RoomRole, RoomType } from "../generated/prisma/client.js";
+import type { RoomRole } from "../generated/prisma/client.js";
 import type { Events, RecordEvent } from "../realtime/events.js";
 
 /** The display name a deleted account shows, as the sender of the messages it left. */
-export const DELETED_USER_NAME = "Deleted user";
+const DELETED_USER_NAME = "Deleted user";
 
 /**
  * The username and email a deleted account gets: `deleted-<id>`. Neither input
  * rule accepts it (usernames take only `[a-z0-9_.]`, at most 32 characters; an
  * email needs an `@`), so nobody can register it and no deletion can collide.
  */
-export const tombstoneName = (userId: string) => `deleted-${userId}`;
+const tombstoneName = (userId: string) => `deleted-${userId}`;
 
 /** A stored password hash no password matches (not a PHC string: verifyPassword answers false). */
 const UNUSABLE_PASSWORD = "!deleted";
@@ -25,7 +25,6 @@ const TRANSACTION_TIMEOUT_MS = 30_000;
 /** One of the deleting user's rooms, locked, with who takes it over. */
 interface RoomOfUser {
   id: string;
-  type: RoomType;
   lastEventSeq: number;
   /** The deleting user's role in it. */
   role: RoomRole;
@@ -95,7 +94,7 @@ async function leaveRooms(tx: Db, record: RecordEvent, userId: string): Promise<
   // lock first, in id order; then read who is left under the locks
   await tx.$queryRaw`SELECT r.id FROM "Room" r JOIN "RoomMember" m ON m."roomId" = r.id AND m."userId" = ${userId}::uuid ORDER BY r.id FOR UPDATE OF r`;
   const rooms = await tx.$queryRaw<RoomOfUser[]>`
-    SELECT r.id, r.type, r."lastEventSeq", m.role,
+    SELECT r.id, r."lastEventSeq", m.role,
       (SELECT count(*)::int FROM "RoomMember" o WHERE o."roomId" = r.id AND o."userId" <> m."userId") AS others,
       s."userId" AS "successorId", s.role AS "successorRole"
     FROM "RoomMember" m JOIN "Room" r ON r.id = m."roomId"
