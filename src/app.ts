@@ -75,7 +75,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
           });
           return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
         }),
-      // a deleted account's (users/deletion.ts) stays null: its sockets close after the deletion has committed
+      // a deleted account's lastSeenAt stays null (users/deletion.ts): its sockets close after the deletion has committed
       touchLastSeen: (userId, at) =>
         admission.run(async () => {
           await db.user.updateMany({ where: { id: userId, deletedAt: null }, data: { lastSeenAt: at } });
