@@ -27,6 +27,7 @@ import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
 import { Contacts } from "./users/contacts.js";
+import { AccountDeletion } from "./users/deletion.js";
 import { Profiles } from "./users/profiles.js";
 
 /**
@@ -77,8 +78,12 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
           });
           return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
         }),
+      // a deleted account's lastSeenAt stays null (users/deletion.ts): its sockets close after the deletion has committed
       touchLastSeen: (userId, at) =>
-        admission.run(async () => (await db.user.update({ where: { id: userId }, data: { lastSeenAt: at }, select: { lastSeenAt: true } })).lastSeenAt!),
+        admission.run(async () => {
+          await db.user.updateMany({ where: { id: userId, deletedAt: null }, data: { lastSeenAt: at } });
+          return at;
+        }),
     },
     Math.max(250, Math.floor(config.PRESENCE_TTL_MS / 3)),
     onError,
@@ -95,6 +100,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const messages = new Messages(db, writes, events, attachments, tracing);
   const bans = new Bans(db, rooms);
 
+  const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
   const app: App = {
     config,
     logger,
@@ -106,8 +112,9 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     metrics,
     tracing,
     events,
-    sessions: new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache),
+    sessions,
     profiles: new Profiles(db, presence),
+    accountDeletion: new AccountDeletion(db, events, sessions, attachments),
     contacts: new Contacts(db, events, presence),
     rooms,
     invites: new Invites(db, events),

@@ -171,7 +171,8 @@ const EnvSchema = z
     /** login per client IP (generous: many users may share one NAT address). */
     RATE_LIMIT_LOGIN_IP: rateRule.prefault("30/60"),
     /**
-     * login per account identifier (email or username as sent, case-folded), against
+     * login per account identifier (email or username as sent, case-folded), and
+     * deleteAccount per user (its password check), against
      * password guessing: NIST SP 800-63B §5.2.2 asks to limit failed attempts per account;
      * ASP.NET Core Identity locks out for 5 min after 5 failures.
      */

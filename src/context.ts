@@ -22,6 +22,7 @@ import type { Typing } from "./realtime/typing.js";
 import type { Tracing } from "./tracing.js";
 import type { Contacts } from "./users/contacts.js";
 import { presenceViews } from "./users/privacy.js";
+import type { AccountDeletion } from "./users/deletion.js";
 import type { Profiles } from "./users/profiles.js";
 
 /** The long-lived services of one server process, shared by every request. */
@@ -42,6 +43,8 @@ export interface App {
   events: Events;
   sessions: Sessions;
   profiles: Profiles;
+  /** deleteAccount (users/deletion.ts). */
+  accountDeletion: AccountDeletion;
   contacts: Contacts;
   rooms: Rooms;
   invites: Invites;

@@ -5,8 +5,8 @@
  * run out; per-user limits leave other users alone, per-IP limits count every user
  * of the address (X-Forwarded-For only with TRUST_PROXY, the n-th address from
  * the right with TRUST_PROXY=n), the per-account login
- * limit counts every address; over HTTP, multipart and graphql-ws; one count for
- * two node processes on one Redis; RATE_LIMITS=off turns them off.
+ * limit counts every address, deleteAccount's password check counts per user;
+ * over HTTP, multipart and graphql-ws; one count for two node processes on one Redis; RATE_LIMITS=off turns them off.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ext, gql, type GqlResponse, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
@@ -121,6 +121,17 @@ describe("rate limits on one node", () => {
     expectRefused(await gqlFrom(server.url, "10.1.0.1", REGISTER, { i: registerInput(name(3)) }), 60);
     expect(await server.app.db.user.count({ where: { username: name(3) } })).toBe(0);
     expect((await gqlFrom(server.url, "10.1.0.2", REGISTER, { i: registerInput(name(4)) })).errors).toBeUndefined();
+  });
+
+  it("deleteAccount per user (its password check, as login per account): the 3rd guess of 2 per minute is refused, even with the right password", async () => {
+    const name = `guessed_${process.pid}`;
+    const registered = await gqlFrom(server.url, "10.3.0.1", `mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }`, { i: registerInput(name) });
+    const { accessToken, user } = registered.data!.register;
+    // from a new address each time: the count is the user's, not the address'
+    const guess = (password: string, ip: string) => gqlFrom(server.url, ip, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: password }, accessToken);
+    for (const [i, wrong] of ["guess number 1", "guess number 2"].entries()) expect(ext(await guess(wrong, `10.3.1.${i}`))).toMatchObject({ code: "BAD_USER_INPUT", field: "password" });
+    expectRefused(await guess(PASSWORD, "10.3.1.9"), 60);
+    expect((await server.app.db.user.findUniqueOrThrow({ where: { id: user.id } })).deletedAt).toBeNull();
   });
 
   it("logs no refusal as an error", () => {

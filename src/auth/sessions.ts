@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { PrismaClient } from "../db/client.js";
+import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
@@ -133,6 +133,27 @@ export class Sessions {
    */
   async revoke(viewer: Viewer, sessionId: string): Promise<void> {
     if (!(await this.end(sessionId, viewer.userId))) throw notFound("Session");
+  }
+
+  /**
+   * Deletes every session of `userId` (live or ended) inside the caller's
+   * transaction `tx` (deleteAccount, users/deletion.ts): from its commit on, their
+   * tokens are refused. Returns their ids for {@link ended}, to call once `tx` has
+   * committed.
+   */
+  async deleteAllIn(tx: Db, userId: string): Promise<string[]> {
+    const rows = await tx.$queryRaw<{ id: string }[]>`DELETE FROM "Session" WHERE "userId" = ${userId}::uuid RETURNING id`;
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * After the commit that ended `sessionIds`: drops their tokens from this
+   * node's {@link SessionCache} and tells every node, which closes their sockets
+   * with 4403 (the path logout and revokeSession take).
+   */
+  async ended(sessionIds: readonly string[]): Promise<void> {
+    for (const id of sessionIds) this.cache.revoke(id);
+    await Promise.all(sessionIds.map((id) => this.events.sessionRevoked(id)));
   }
 
   /** Marks the session revoked and tells every node; resolves false when it was not live. */

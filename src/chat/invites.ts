@@ -29,7 +29,7 @@ export class Invites {
     const room = await this.db.room.findUniqueOrThrow({ where: { id: roomId }, select: { type: true } });
     if (room.type === "DIRECT") throw forbidden("Direct rooms have exactly two members");
     if (room.type !== "PUBLIC" && membership.role === "MEMBER") throw forbidden("Only the room OWNER or an ADMIN can invite");
-    if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound("User");
+    if (!(await this.db.user.findUnique({ where: { id: userId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
     if (await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
       throw badInput("userId", "User is already a member of this room");
     }

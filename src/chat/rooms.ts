@@ -49,13 +49,13 @@ export class Rooms {
    * Creates a room owned by `userId`, with `memberIds` as MEMBERs. A PUBLIC room
    * also gets, while it has room, the users whose autoJoinPublicRooms is on (seed
    * 000 setting), oldest accounts first. Everyone added gets AddedToRoom.
-   * @throws BAD_USER_INPUT on `input.memberIds` (unknown user) or `input.maxMembers` (too small for the members).
+   * @throws BAD_USER_INPUT on `input.memberIds` (unknown or deleted user) or `input.maxMembers` (too small for the members).
    */
   async create(userId: string, input: CreateRoomInput): Promise<Room> {
     const others = [...new Set(input.memberIds ?? [])].filter((id) => id !== userId);
     const maxMembers = input.maxMembers ?? DEFAULT_MAX_MEMBERS;
     if (others.length + 1 > maxMembers) throw badInput("input.maxMembers", `maxMembers (${maxMembers}) is less than the ${others.length + 1} initial members`);
-    const found = await this.db.user.count({ where: { id: { in: others } } });
+    const found = await this.db.user.count({ where: { id: { in: others }, deletedAt: null } });
     if (found !== others.length) throw badInput("input.memberIds", "Unknown user in memberIds");
     const { room, autoJoined } = await this.db.$transaction(async (tx) => {
       const room = await tx.room.create({
@@ -82,13 +82,13 @@ export class Rooms {
    * (seed 004 create-or-get). Concurrent calls for the same pair return the same
    * room: the pair's `directKey` is unique, and the loser of the insert race reads
    * the winner's room. The other user gets DirectRoomCreated when it is new.
-   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown user;
+   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown or deleted user;
    * FORBIDDEN when either blocked the other, or (new room only) when the other
    * allows direct messages from contacts only (allowDirectMessages off, seed 001).
    */
   async direct(userId: string, otherId: string): Promise<Room> {
     if (otherId === userId) throw badInput("userId", "Cannot open a direct room with yourself");
-    const other = await this.db.user.findUnique({ where: { id: otherId }, select: { allowDirectMessages: true } });
+    const other = await this.db.user.findUnique({ where: { id: otherId, deletedAt: null }, select: { allowDirectMessages: true } });
     if (!other) throw notFound("User");
     if (await blockedEitherWay(this.db, userId, otherId)) throw forbidden("You cannot message this user");
     const directKey = [userId, otherId].sort().join(":");
@@ -161,7 +161,7 @@ export class Rooms {
     if (role === "OWNER") throw badInput("role", "A room has one OWNER; use transferOwnership");
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only the room OWNER can add ADMINs");
-    if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw notFound("User");
+    if (!(await this.db.user.findUnique({ where: { id: userId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
     const member = await this.events.transaction(this.db, async (tx, record) => {
       const room = (await lockRoom(tx, roomId))!;
       if (await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {

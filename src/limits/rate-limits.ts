@@ -43,6 +43,8 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
   // one limit for both: a reporter's reports of messages and of users fill the same queues
   reportMessage: [{ limit: "RATE_LIMIT_REPORT", key: by.user }],
   reportUser: [{ limit: "RATE_LIMIT_REPORT", key: by.user }],
+  // its password check: guesses with a stolen access token count like login guesses at the account
+  deleteAccount: [{ limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.user }],
 };
 
 /**

@@ -4,7 +4,7 @@ import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import ValidationPlugin from "@pothos/plugin-validation";
 import { GraphQLError } from "graphql";
-import { DateTimeResolver } from "graphql-scalars";
+import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import type { Context } from "../context.js";
 import { unauthenticated } from "../errors.js";
 import { getDatamodel } from "../generated/prisma/pothos-types.js";
@@ -22,7 +22,12 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { viewer: boolean };
-  Scalars: { ID: { Input: string; Output: string }; DateTime: { Input: Date; Output: Date | string }; File: { Input: File; Output: never } };
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+    File: { Input: File; Output: never };
+  };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
@@ -63,6 +68,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType("DateTime", DateTimeResolver);
+builder.addScalarType("JSON", JSONResolver);
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});

@@ -9,6 +9,7 @@ import "./notification.js";
 import "./moderation.js";
 import "./events.js";
 import "./realtime.js";
+import "./gdpr.js";
 
 /** The executable GraphQL schema, built once from every schema/*.ts file. */
 export const schema = builder.toSchema({ sortSchema: true });

@@ -74,6 +74,11 @@ export const UserRef = builder.prismaObject("User", {
       resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user),
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
+    deleted: t.boolean({
+      description: 'The account was deleted (deleteAccount): this is what is left of it, the sender of its messages, named "Deleted user".',
+      select: { deletedAt: true },
+      resolve: (user) => user.deletedAt !== null,
+    }),
   }),
 });
 

@@ -31,12 +31,12 @@ export class Contacts {
   /**
    * Asks `toId` to become a contact. Asking again, or asking a contact, returns
    * the existing row; asking someone who already asked you accepts their request.
-   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown user;
+   * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown or deleted user;
    * FORBIDDEN when either blocked the other.
    */
   async request(fromId: string, toId: string): Promise<ContactRequestView> {
     if (fromId === toId) throw badInput("userId", "Cannot add yourself as a contact");
-    if (!(await this.db.user.findUnique({ where: { id: toId }, select: { id: true } }))) throw notFound("User");
+    if (!(await this.db.user.findUnique({ where: { id: toId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
     if (await blockedEitherWay(this.db, fromId, toId)) throw forbidden("You cannot add this user");
     const key = pairKey(fromId, toId);
     const existing = await this.db.contact.findUnique({ where: { pairKey: key } });

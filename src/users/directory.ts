@@ -14,7 +14,7 @@ const WORD_SIMILARITY_THRESHOLD = 0.5;
  * One page of the user directory for `viewerId`: user ids ranked for `search`
  * (prefix matches on username or display name first, then pg_trgm word
  * similarity, then username); all users by username without a search. Never
- * matches on email; users who blocked the viewer are left out. Both matches use
+ * matches on email; users who blocked the viewer and deleted accounts are left out. Both matches use
  * the migration's trigram indexes. `limit`/`offset` come from an offset connection.
  */
 export async function searchUserIds(db: PrismaClient, viewerId: string, search: string | null, limit: number, offset: number): Promise<string[]> {
@@ -24,7 +24,7 @@ export async function searchUserIds(db: PrismaClient, viewerId: string, search: 
     await tx.$executeRawUnsafe(`SET LOCAL pg_trgm.word_similarity_threshold = ${WORD_SIMILARITY_THRESHOLD}`);
     return tx.$queryRawUnsafe<{ id: string }[]>(
       `SELECT u.id FROM "User" u
-       WHERE NOT EXISTS (SELECT 1 FROM "Block" b WHERE b."blockerId" = u.id AND b."blockedId" = $1::uuid)
+       WHERE u."deletedAt" IS NULL AND NOT EXISTS (SELECT 1 FROM "Block" b WHERE b."blockerId" = u.id AND b."blockedId" = $1::uuid)
          AND ($2 = '' OR u.username LIKE $3 OR ${DISPLAY_NAME} LIKE $3 OR $2 <% u.username OR $2 <% ${DISPLAY_NAME})
        ORDER BY (u.username LIKE $3 OR ${DISPLAY_NAME} LIKE $3) DESC,
                 greatest(word_similarity($2, u.username), word_similarity($2, ${DISPLAY_NAME})) DESC,

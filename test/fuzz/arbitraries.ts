@@ -164,6 +164,9 @@ export const TEMPLATES: Template[] = [
   },
   { query: `mutation($input: LoginInput!) { login(input: $input) { accessToken } }`, vars: { input: { username: "String", email: "String", password: "String", deviceId: "String" } } },
   { query: `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, vars: { t: "Cursor" } },
+  // never the fuzzing users' password: a wrong one must write nothing
+  { query: `mutation($p: String!) { deleteAccount(password: $p) }`, vars: { p: "String" } },
+  { query: `query { exportMyData }`, vars: {} },
   // subscriptions over plain HTTP (no text/event-stream): refused, never run
   { query: `subscription { myEvents { __typename } }`, vars: {} },
   { query: `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id } roomEvents(roomId: $r, after: $after) { __typename } }`, vars: { r: "ID", after: "Cursor" } },
