@@ -2,6 +2,7 @@ import DataLoader from "dataloader";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PubSubEngine } from "graphql-subscriptions";
+import type { Accounts } from "./account/accounts.js";
 import type { Attachments } from "./attachments/attachments.js";
 import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
@@ -11,6 +12,7 @@ import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
 import type { PrismaClient, WritePool } from "./db/client.js";
+import type { Outbox } from "./mail/outbox.js";
 import type { Metrics } from "./metrics.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
@@ -38,6 +40,10 @@ export interface App {
   tracing: Tracing | null;
   events: Events;
   sessions: Sessions;
+  /** Password change and recovery, email verification (account/accounts.ts). */
+  accounts: Accounts;
+  /** Account mails, sent after the answer (mail/outbox.ts). */
+  outbox: Outbox;
   profiles: Profiles;
   contacts: Contacts;
   rooms: Rooms;

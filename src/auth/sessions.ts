@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { PrismaClient } from "../db/client.js";
+import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
@@ -47,7 +47,8 @@ export interface LoginInput {
  * Accounts and sessions: one Session row per logged-in device, holding the hash of
  * its current refresh token. Access tokens are short-lived JWTs naming the session,
  * and every request checks that the session is still live, so logout takes effect at once.
- * Ending a session (logout, revokeSession, refresh-token reuse) is also published,
+ * Ending a session (logout, revokeSession, refresh-token reuse, a password
+ * change or reset: account/accounts.ts) is also published,
  * so every node closes that session's open WebSockets and drops its tokens from
  * its {@link SessionCache} (this node's at once, before answering).
  */
@@ -133,6 +134,30 @@ export class Sessions {
    */
   async revoke(viewer: Viewer, sessionId: string): Promise<void> {
     if (!(await this.end(sessionId, viewer.userId))) throw notFound("Session");
+  }
+
+  /**
+   * Marks every live session of `userId` revoked, in `tx` (the caller's
+   * transaction, so the sessions end with the change that ends them, e.g. a new
+   * password), except `exceptSessionId` when given. Resolves the ended sessions'
+   * ids, for {@link announceEnded} once `tx` has committed.
+   */
+  async endAllIn(tx: Db, userId: string, exceptSessionId?: string): Promise<string[]> {
+    const ended = await tx.session.updateManyAndReturn({
+      where: { userId, revokedAt: null, ...(exceptSessionId ? { id: { not: exceptSessionId } } : {}) },
+      data: { revokedAt: new Date() },
+      select: { id: true },
+    });
+    return ended.map((s) => s.id);
+  }
+
+  /**
+   * After the commit that revoked them: drops the sessions' tokens from this
+   * node's cache and tells every node, which closes their sockets with 4403.
+   */
+  async announceEnded(sessionIds: readonly string[]): Promise<void> {
+    for (const id of sessionIds) this.cache.revoke(id);
+    await Promise.all(sessionIds.map((id) => this.events.sessionRevoked(id)));
   }
 
   /** Marks the session revoked and tells every node; resolves false when it was not live. */
