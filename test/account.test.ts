@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMailer } from "../src/mail/mailer.js";
 import { errorCode, ext, gql, gqlOk, registerUser, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
 import { type SmtpReceiver, startSmtpReceiver, tokenIn } from "./helpers/smtp.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
@@ -217,6 +218,37 @@ describe("account lifecycle over SMTP", () => {
       await server.app.outbox.drain();
       expect(smtp.mails.filter((m) => m.to.includes(emailOf(user)) && m.subject === "Reset your password")).toHaveLength(3);
     });
+  });
+});
+
+describe("across two nodes sharing PostgreSQL and Redis", () => {
+  let smtp: SmtpReceiver;
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let a: NodeProcess, b: NodeProcess;
+  beforeAll(async () => {
+    smtp = await startSmtpReceiver();
+    group = await startNodes(2, { SMTP_URL: smtp.url, APP_URL });
+    [a, b] = group.nodes;
+  }, 120_000);
+  afterAll(async () => {
+    await group?.stop();
+    await smtp?.close();
+  });
+
+  it("closes sockets on node A with 4403 when the password is changed, then reset, through node B", async () => {
+    const user = await registerUser(a.url, "nodes");
+    await smtp.nextMail(emailOf(user));
+    const phone = (await login(a.url, user)).data!.login;
+    const phoneSocket = await openSocket(a.wsUrl, phone.accessToken);
+    await gqlOk(b.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "changed on node b" }, user.accessToken);
+    expect(await closeCode(phoneSocket)).toBe(CLOSE_FORBIDDEN);
+
+    const ownSocket = await openSocket(a.wsUrl, user.accessToken);
+    await gqlOk(a.url, REQUEST_RESET, { e: emailOf(user) });
+    const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
+    await gqlOk(b.url, RESET, { t: token, n: "reset on node b" });
+    expect(await closeCode(ownSocket)).toBe(CLOSE_FORBIDDEN);
+    expect(errorCode(await gql(a.url, ME, {}, user.accessToken))).toBe("UNAUTHENTICATED");
   });
 });
 
