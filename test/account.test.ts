@@ -190,6 +190,16 @@ describe("account lifecycle over SMTP", () => {
       expect(errorCode(await gql(server.url, ME, {}, user.accessToken))).toBeUndefined();
     });
 
+    it("lets only one of two concurrent resets with the same token through", async () => {
+      const user = await newUser("racer");
+      await gqlOk(server.url, REQUEST_RESET, { e: emailOf(user) });
+      const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
+      const results = await Promise.all(["first racer wins", "second racer wins"].map((n) => gql(server.url, RESET, { t: token, n })));
+      expect(results.map((r) => r.data?.resetPassword ?? errorCode(r)).sort()).toEqual(["BAD_USER_INPUT", true]);
+      const winner = results.findIndex((r) => r.data?.resetPassword);
+      expect(errorCode(await login(server.url, user, ["first racer wins", "second racer wins"][winner]))).toBeUndefined();
+    });
+
     it("refuses a malformed token and a short new password with BAD_USER_INPUT on the argument", async () => {
       expect(ext(await gql(server.url, RESET, { t: "x".repeat(10), n: "long enough password" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
       expect(ext(await gql(server.url, RESET, { t: "A".repeat(43), n: "short" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "newPassword" });

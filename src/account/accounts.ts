@@ -85,11 +85,11 @@ export class Accounts {
     await this.sessions.announceEnded(ended);
   }
 
-  /** Mails a verification link for the user's current address (after register; requestEmailVerification), unless it is verified. Returns at once. */
+  /** Mails a verification link for the user's current address (after register; requestEmailVerification), unless it is verified or the user is gone. Returns at once. */
   sendVerification(userId: string): void {
     this.outbox.post(async () => {
-      const user = await this.db.user.findUniqueOrThrow({ where: { id: userId }, select: { email: true, emailVerifiedAt: true } });
-      return user.emailVerifiedAt ? null : this.verificationMailTo(userId, user.email);
+      const user = await this.db.user.findUnique({ where: { id: userId }, select: { email: true, emailVerifiedAt: true } });
+      return !user || user.emailVerifiedAt ? null : this.verificationMailTo(userId, user.email);
     });
   }
 

@@ -21,6 +21,9 @@ export interface Mailer {
   close(): void;
 }
 
+/** nodemailer's SMTP timeouts, ms: to connect, for the greeting, of an idle socket (its defaults: 2 min, 30 s, 10 min). */
+export const SMTP_TIMEOUTS_MS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as const;
+
 /**
  * The mailer of SMTP_URL (nodemailer, From MAIL_FROM). Without SMTP_URL: outside
  * production each mail is logged at info level, its text (links included) in
@@ -30,7 +33,8 @@ export interface Mailer {
  */
 export function makeMailer(config: Pick<Config, "SMTP_URL" | "MAIL_FROM" | "NODE_ENV">, logger: Logger): Mailer {
   if (config.SMTP_URL) {
-    const transport = nodemailer.createTransport(config.SMTP_URL);
+    // bounded, so a stuck SMTP server cannot hold a shutdown's outbox drain for nodemailer's default minutes
+    const transport = nodemailer.createTransport({ url: config.SMTP_URL, ...SMTP_TIMEOUTS_MS });
     return {
       send: async (mail) => {
         await transport.sendMail({ from: config.MAIL_FROM, ...mail });
