@@ -95,15 +95,15 @@ export class Accounts {
 
   /**
    * Spends a verification token: the address it was mailed to becomes verified,
-   * if it still is the user's. Resolves the user.
+   * if it still is the user's. Resolves the user's id.
    * @throws BAD_USER_INPUT on `token` when it is unknown, used, expired, or for an address the user no longer has.
    */
-  async verifyEmail(token: string): Promise<User> {
+  async verifyEmail(token: string): Promise<string> {
     return this.db.$transaction(async (tx) => {
       const spent = await accountTokens.spend(tx, token, "EMAIL_VERIFICATION");
       const { count } = spent ? await tx.user.updateMany({ where: { id: spent.userId, email: spent.email! }, data: { emailVerifiedAt: new Date() } }) : { count: 0 };
       if (count !== 1) throw badInput("token", "This verification link is invalid, used or expired");
-      return tx.user.findUniqueOrThrow({ where: { id: spent!.userId } });
+      return spent!.userId;
     });
   }
 
@@ -111,25 +111,24 @@ export class Accounts {
    * Changes the viewer's address to `email` (after checking `currentPassword`):
    * unverified until the link mailed there is followed; the old address gets a
    * notice without a link, and reset links mailed there stop working. The same
-   * address again changes nothing. Resolves the user.
+   * address again changes nothing.
    * @throws BAD_USER_INPUT on `currentPassword` when it is wrong, on `email` when another account has it.
    */
-  async changeEmail(viewer: Viewer, email: string, currentPassword: string): Promise<User> {
+  async changeEmail(viewer: Viewer, email: string, currentPassword: string): Promise<void> {
     const before = await this.checkPassword(viewer.userId, currentPassword);
-    if (before.email === email) return before;
-    const user = await this.db
+    if (before.email === email) return;
+    await this.db
       .$transaction(async (tx) => {
         // reset links mailed to the old address stop working
         await accountTokens.spendAll(tx, viewer.userId, "PASSWORD_RESET");
-        return tx.user.update({ where: { id: viewer.userId }, data: { email, emailVerifiedAt: null } });
+        await tx.user.update({ where: { id: viewer.userId }, data: { email, emailVerifiedAt: null } });
       })
       .catch((e: unknown) => {
         if (isUniqueViolation(e, "email")) throw badInput("email", "Email address is already registered");
         throw e;
       });
     this.outbox.post(async () => emailChangedMail(before.email, before.username));
-    this.outbox.post(() => this.verificationMailTo(user.id, email));
-    return user;
+    this.outbox.post(() => this.verificationMailTo(viewer.userId, email));
   }
 
   private async verificationMailTo(userId: string, email: string) {

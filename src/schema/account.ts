@@ -37,8 +37,8 @@ builder.mutationFields((t) => ({
       "Marks the email address verified with the token of a verification link (mailed on register and on changeEmail). Needs no login. An unknown, used or expired token, or one for an address the user no longer has, is BAD_USER_INPUT on token.",
     args: { token: t.arg.string({ required: true, validate: rules.accountToken }) },
     resolve: async (query, _root, args, ctx) => {
-      const user = await ctx.app.accounts.verifyEmail(args.token);
-      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: user.id } });
+      const userId = await ctx.app.accounts.verifyEmail(args.token);
+      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: userId } });
     },
   }),
   requestEmailVerification: t.boolean({
