@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { join } from "node:path";
+import { Accounts } from "./account/accounts.js";
 import { Attachments } from "./attachments/attachments.js";
 import { AttachmentUrls } from "./attachments/http.js";
 import { type AttachmentStore, DiskStore } from "./attachments/store.js";
@@ -16,6 +17,8 @@ import type { App } from "./context.js";
 import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
 import { type Database, openDatabase } from "./db/open.js";
+import { makeMailer } from "./mail/mailer.js";
+import { Outbox } from "./mail/outbox.js";
 import { Metrics } from "./metrics.js";
 import { Bans } from "./moderation/bans.js";
 import { Reports } from "./moderation/reports.js";
@@ -34,7 +37,8 @@ import { Profiles } from "./users/profiles.js";
  * Wires the services of one node from its configuration: PostgreSQL (`database`,
  * or the one db/open.ts opens: the configured one or the embedded one, migrated),
  * pub/sub (Redis, or in-process), presence and typing state (in Redis when it is
- * configured, so all nodes share it), tracing when it is configured (tracing.ts).
+ * configured, so all nodes share it), tracing when it is configured (tracing.ts),
+ * the account mailer (SMTP_URL, or the log: mail/mailer.ts).
  * Returns the app and a `close` that releases everything in reverse order, `database`
  * included, the spans still batched exported last.
  */
@@ -101,6 +105,13 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const bans = new Bans(db, rooms);
 
   const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
+  const outbox = new Outbox(makeMailer(config, logger), logger);
+  const accounts = new Accounts(db, sessions, outbox, {
+    appUrl: (config.APP_URL ?? config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ""),
+    passwordResetTtlS: config.PASSWORD_RESET_TTL_S,
+    emailVerificationTtlS: config.EMAIL_VERIFICATION_TTL_S,
+  });
+
   const app: App = {
     config,
     logger,
@@ -113,6 +124,8 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     tracing,
     events,
     sessions,
+    accounts,
+    outbox,
     profiles: new Profiles(db, presence),
     accountDeletion: new AccountDeletion(db, events, sessions, attachments),
     contacts: new Contacts(db, events, presence),
@@ -141,6 +154,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     app,
     close: async () => {
       typing.close();
+      await outbox.close();
       await expiry.close();
       await presence.close();
       await bus.close();

@@ -98,6 +98,26 @@ const EnvSchema = z
     MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
     PUBLIC_URL: z.url().optional(),
+    /**
+     * Where account mails (password reset, email verification) go out: an SMTP URL as
+     * nodemailer reads it, e.g. `smtps://user:pass@smtp.example.com:465` or
+     * `smtp://127.0.0.1:2525`. Unset: outside production each mail is logged
+     * (link included) instead of sent; in production mails are dropped, with a
+     * warning at start and per mail (mail/mailer.ts), and no link is ever logged.
+     */
+    SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+    /** The From of account mails, e.g. `"Chat" <no-reply@chat.example.com>`. */
+    MAIL_FROM: z.string().min(3).default("Chat <no-reply@localhost>"),
+    /**
+     * The web app's origin that account mails link to (`<APP_URL>/reset-password?token=…`,
+     * `<APP_URL>/verify-email?token=…`); the page there calls resetPassword or verifyEmail.
+     * Default: PUBLIC_URL, else `http://localhost:<PORT>`. Required in production when SMTP_URL is set.
+     */
+    APP_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** How long a password-reset token lives, in seconds (default 30 min, OWASP Forgot Password Cheat Sheet: short-lived). */
+    PASSWORD_RESET_TTL_S: z.coerce.number().int().min(60).max(24 * 3600).default(30 * 60),
+    /** How long an email-verification token lives, in seconds (default 48 h). */
+    EMAIL_VERIFICATION_TTL_S: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(48 * 3600),
     /** How often each node purges self-destructing messages whose time has come, in ms. */
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** PostgreSQL connections of this node's Prisma pool. */
@@ -184,6 +204,23 @@ const EnvSchema = z
      * someone reporting a burst of abuse, not for flooding a room's queue.
      */
     RATE_LIMIT_REPORT: rateRule.prefault("10/600"),
+    /**
+     * requestPasswordReset per client IP. Each call may send a mail to someone else's
+     * inbox, so this is tighter than login's.
+     */
+    RATE_LIMIT_PASSWORD_RESET_IP: rateRule.prefault("10/600"),
+    /**
+     * requestPasswordReset per email address asked for (whether or not it has an
+     * account, so the limit reveals nothing): 3 mails an hour at most reach one inbox.
+     */
+    RATE_LIMIT_PASSWORD_RESET_ACCOUNT: rateRule.prefault("3/3600"),
+    /**
+     * changePassword and changeEmail per user: each checks the current password, so
+     * a stolen access token must not become a password oracle; login's per-account rule.
+     */
+    RATE_LIMIT_PASSWORD_CHECK: rateRule.prefault("10/300"),
+    /** requestEmailVerification per user: each sends a mail. */
+    RATE_LIMIT_VERIFICATION_MAIL: rateRule.prefault("5/3600"),
     /** Largest WebSocket frame (message) a client may send, in bytes; a larger one closes the socket with 1009 (default 1 MiB). */
     WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** How long a new WebSocket may take to send `connection_init`, in ms; then it is closed with 4408 (default 10 s). */
@@ -273,6 +310,10 @@ const EnvSchema = z
         message: `is a placeholder (it contains "${word}"), not a key; when NODE_ENV=production set a random one, e.g. \`openssl rand -base64 48\``,
       });
     }
+  })
+  .refine((env) => env.NODE_ENV !== "production" || !env.SMTP_URL || env.APP_URL || env.PUBLIC_URL, {
+    path: ["APP_URL"],
+    message: "is required when NODE_ENV=production and SMTP_URL is set (the links in account mails point to it)",
   })
   .refine((env) => env.GRAPHQL_TRUSTED_DOCUMENTS === "off" || env.GRAPHQL_TRUSTED_DOCUMENTS_FILE, {
     path: ["GRAPHQL_TRUSTED_DOCUMENTS_FILE"],

@@ -2,6 +2,7 @@ import DataLoader from "dataloader";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { PubSubEngine } from "graphql-subscriptions";
+import type { Accounts } from "./account/accounts.js";
 import type { Attachments } from "./attachments/attachments.js";
 import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
@@ -12,6 +13,7 @@ import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
 import type { PrismaClient, WritePool } from "./db/client.js";
+import type { Outbox } from "./mail/outbox.js";
 import type { Metrics } from "./metrics.js";
 import type { Bans } from "./moderation/bans.js";
 import type { Reports } from "./moderation/reports.js";
@@ -42,6 +44,10 @@ export interface App {
   tracing: Tracing | null;
   events: Events;
   sessions: Sessions;
+  /** Password change and recovery, email verification (account/accounts.ts). */
+  accounts: Accounts;
+  /** Account mails, sent after the answer (mail/outbox.ts). */
+  outbox: Outbox;
   profiles: Profiles;
   /** deleteAccount (users/deletion.ts). */
   accountDeletion: AccountDeletion;

@@ -4,11 +4,11 @@
  * sockets are closed with 4403 (revokeSession, logout, refresh-token reuse),
  * also when the socket is on another node.
  */
-import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;
 const REFRESH = `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }`;
@@ -19,51 +19,6 @@ const CLOSE_FORBIDDEN = 4403;
 interface Tokens {
   accessToken: string;
   refreshToken: string;
-}
-
-/** A graphql-ws socket that is open, and how (with which code) it closes. */
-interface Socket {
-  client: Client;
-  /** Resolves with the close code. */
-  closed: Promise<number>;
-  isClosed(): boolean;
-}
-
-/** Opens a graphql-ws socket with `token`; resolves once the server has acknowledged it. */
-function openSocket(wsUrl: string, token: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    let code: number | undefined;
-    let onClosed!: (code: number) => void;
-    const closed = new Promise<number>((r) => (onClosed = r));
-    const client = wsClient(wsUrl, token, {
-      on: {
-        connected: () => resolve(socket),
-        closed: (event) => {
-          code = (event as { code: number }).code;
-          onClosed(code);
-          reject(new Error(`socket closed with ${code} before it was acknowledged`));
-        },
-      },
-    });
-    const socket: Socket = { client, closed, isClosed: () => code !== undefined };
-  });
-}
-
-/** The close code of `socket`, failing if it stays open for `timeoutMs`. */
-function closeCode(socket: Socket, timeoutMs = 5000): Promise<number> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs)));
-  return Promise.race([socket.closed, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Fails unless `socket` still carries subscriptions: a message sent to `user`'s own room reaches it. */
-async function expectStillOpen(url: string, socket: Socket, user: TestUser, token: string): Promise<void> {
-  expect(socket.isClosed()).toBe(false);
-  const roomId = (await gqlOk(url, `mutation { createRoom(input: { name: "Solo", type: GROUP }) { id } }`, {}, token)).createRoom.id;
-  const sub = subscribe(socket.client, `subscription($r: ID!) { messageAdded(roomId: $r) { sender { id } } }`, { r: roomId });
-  const event = await untilReceived(sub, () => gqlOk(url, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "still here" }) { id } }`, { r: roomId }, token));
-  expect(event.data.messageAdded.sender.id).toBe(user.id);
-  sub.stop();
 }
 
 /** Logs `user` in again (a new session) from the given device. */

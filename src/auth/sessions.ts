@@ -47,7 +47,8 @@ export interface LoginInput {
  * Accounts and sessions: one Session row per logged-in device, holding the hash of
  * its current refresh token. Access tokens are short-lived JWTs naming the session,
  * and every request checks that the session is still live, so logout takes effect at once.
- * Ending a session (logout, revokeSession, refresh-token reuse) is also published,
+ * Ending a session (logout, revokeSession, refresh-token reuse, a password
+ * change or reset: account/accounts.ts) is also published,
  * so every node closes that session's open WebSockets and drops its tokens from
  * its {@link SessionCache} (this node's at once, before answering).
  */
@@ -138,7 +139,7 @@ export class Sessions {
   /**
    * Deletes every session of `userId` (live or ended) inside the caller's
    * transaction `tx` (deleteAccount, users/deletion.ts): from its commit on, their
-   * tokens are refused. Returns their ids for {@link ended}, to call once `tx` has
+   * tokens are refused. Returns their ids for {@link announceEnded}, to call once `tx` has
    * committed.
    */
   async deleteAllIn(tx: Db, userId: string): Promise<string[]> {
@@ -147,11 +148,25 @@ export class Sessions {
   }
 
   /**
-   * After the commit that ended `sessionIds`: drops their tokens from this
-   * node's {@link SessionCache} and tells every node, which closes their sockets
-   * with 4403 (the path logout and revokeSession take).
+   * Marks every live session of `userId` revoked, in `tx` (the caller's
+   * transaction, so the sessions end with the change that ends them, e.g. a new
+   * password), except `exceptSessionId` when given. Resolves the ended sessions'
+   * ids, for {@link announceEnded} once `tx` has committed.
    */
-  async ended(sessionIds: readonly string[]): Promise<void> {
+  async endAllIn(tx: Db, userId: string, exceptSessionId?: string): Promise<string[]> {
+    const ended = await tx.session.updateManyAndReturn({
+      where: { userId, revokedAt: null, ...(exceptSessionId ? { id: { not: exceptSessionId } } : {}) },
+      data: { revokedAt: new Date() },
+      select: { id: true },
+    });
+    return ended.map((s) => s.id);
+  }
+
+  /**
+   * After the commit that revoked them: drops the sessions' tokens from this
+   * node's cache and tells every node, which closes their sockets with 4403.
+   */
+  async announceEnded(sessionIds: readonly string[]): Promise<void> {
     for (const id of sessionIds) this.cache.revoke(id);
     await Promise.all(sessionIds.map((id) => this.events.sessionRevoked(id)));
   }

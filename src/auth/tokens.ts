@@ -57,7 +57,7 @@ export class AccessTokens {
 export const refreshTokens = {
   /** A fresh token for `sessionId` and the hash to store. */
   issue(sessionId: string): { token: string; hash: string } {
-    const secret = randomBytes(32).toString("base64url");
+    const secret = randomSecret();
     return { token: `${sessionId}.${secret}`, hash: sha256(secret) };
   },
   /** Splits a token into its session id and secret; null when malformed. */
@@ -73,6 +73,12 @@ export const refreshTokens = {
   },
 };
 
-function sha256(value: string): string {
+/** A fresh 256-bit random secret, base64url (43 characters of A–Z, a–z, 0–9, '-', '_'). */
+export function randomSecret(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+/** Hex SHA-256 of `value`: what is stored of a secret. */
+export function sha256(value: string): string {
   return createHash("sha256").update(value).digest("hex");
 }

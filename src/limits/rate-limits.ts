@@ -7,7 +7,18 @@ import type { App, Context } from "../context.js";
 import { rateLimited } from "../errors.js";
 
 /** The configuration variables that hold a rate-limit rule (`<points>/<seconds>`). */
-type LimitName = "RATE_LIMIT_SEND_MESSAGE" | "RATE_LIMIT_SET_TYPING" | "RATE_LIMIT_UPLOAD" | "RATE_LIMIT_LOGIN_IP" | "RATE_LIMIT_LOGIN_ACCOUNT" | "RATE_LIMIT_REGISTER_IP" | "RATE_LIMIT_REPORT";
+type LimitName =
+  | "RATE_LIMIT_SEND_MESSAGE"
+  | "RATE_LIMIT_SET_TYPING"
+  | "RATE_LIMIT_UPLOAD"
+  | "RATE_LIMIT_LOGIN_IP"
+  | "RATE_LIMIT_LOGIN_ACCOUNT"
+  | "RATE_LIMIT_REGISTER_IP"
+  | "RATE_LIMIT_REPORT"
+  | "RATE_LIMIT_PASSWORD_RESET_IP"
+  | "RATE_LIMIT_PASSWORD_RESET_ACCOUNT"
+  | "RATE_LIMIT_PASSWORD_CHECK"
+  | "RATE_LIMIT_VERIFICATION_MAIL";
 
 /** One call of a limited mutation: its context, and its arguments (read on demand). */
 interface Call {
@@ -23,6 +34,11 @@ const by = {
     const input = call.args().input as { email?: unknown; username?: unknown } | undefined;
     const account = input?.email ?? input?.username;
     return typeof account === "string" ? account.trim().toLowerCase() : undefined;
+  },
+  /** The `email` argument (requestPasswordReset), case-folded, whether or not an account has it. */
+  email: (call: Call) => {
+    const email = call.args().email;
+    return typeof email === "string" ? email.trim().toLowerCase() : undefined;
   },
 };
 
@@ -45,6 +61,13 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
   reportUser: [{ limit: "RATE_LIMIT_REPORT", key: by.user }],
   // its password check: guesses with a stolen access token count like login guesses at the account
   deleteAccount: [{ limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.user }],
+  requestPasswordReset: [
+    { limit: "RATE_LIMIT_PASSWORD_RESET_IP", key: by.ip },
+    { limit: "RATE_LIMIT_PASSWORD_RESET_ACCOUNT", key: by.email },
+  ],
+  changePassword: [{ limit: "RATE_LIMIT_PASSWORD_CHECK", key: by.user }],
+  changeEmail: [{ limit: "RATE_LIMIT_PASSWORD_CHECK", key: by.user }],
+  requestEmailVerification: [{ limit: "RATE_LIMIT_VERIFICATION_MAIL", key: by.user }],
 };
 
 /**

@@ -24,7 +24,7 @@ import { markShared } from "./shared-json.js";
  * `__typename`) is executed once per event per node, not once per subscriber.
  * Left out on purpose, because they depend on who asks: Message.reactions
  * (viewerHasReacted), readBy, deliveryState, attachments (URLs signed for the
- * viewer); Room.unreadCount, viewerMembership, lastMessage, members; User.email,
+ * viewer); Room.unreadCount, viewerMembership, lastMessage, members; User.email, emailVerified,
  * phoneNumber, settings, status, lastSeenAt (privacy: blocks, showOnlineStatus).
  * A field not listed here is never shared, so a new field is safe by default.
  */

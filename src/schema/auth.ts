@@ -77,9 +77,13 @@ async function actAs(ctx: Context, result: Promise<AuthResult>): Promise<AuthRes
 builder.mutationFields((t) => ({
   register: t.field({
     type: AuthPayload,
-    description: "Creates an account and logs it in.",
+    description: "Creates an account and logs it in, and mails a link to verify the email address (verifyEmail).",
     args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: (_root, { input }, ctx) => actAs(ctx, ctx.app.sessions.register(input)),
+    resolve: async (_root, { input }, ctx) => {
+      const auth = await actAs(ctx, ctx.app.sessions.register(input));
+      ctx.app.accounts.sendVerification(auth.user.id);
+      return auth;
+    },
   }),
   login: t.field({
     type: AuthPayload,

@@ -1,6 +1,7 @@
 import { builder } from "./builder.js";
 import "./user.js";
 import "./auth.js";
+import "./account.js";
 import "./room.js";
 import "./message.js";
 import "./contact.js";

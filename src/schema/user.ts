@@ -37,7 +37,7 @@ const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>
 const own = <T>(user: { id: string }, viewerId: string | undefined, value: T): T | null => (user.id === viewerId ? value : null);
 
 export const UserRef = builder.prismaObject("User", {
-  description: "A person who can log in. Email, phone number and settings are visible only to the user themself.",
+  description: "A person who can log in. Email, emailVerified, phone number and settings are visible only to the user themself.",
   fields: (t) => ({
     id: t.exposeID("id"),
     username: t.exposeString("username"),
@@ -50,6 +50,12 @@ export const UserRef = builder.prismaObject("User", {
     }),
     avatar: t.exposeString("avatar", { nullable: true, description: "http(s) URL of the user's picture." }),
     email: t.string({ nullable: true, select: { email: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.email) }),
+    emailVerified: t.boolean({
+      nullable: true,
+      description: "Whether the user followed the verification link mailed to their current email address (verifyEmail). Only the user themself sees it; null to others.",
+      select: { emailVerifiedAt: true },
+      resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.emailVerifiedAt !== null),
+    }),
     phoneNumber: t.string({ nullable: true, select: { phoneNumber: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.phoneNumber) }),
     bio: t.exposeString("bio", { nullable: true }),
     status: t.field({

@@ -86,6 +86,8 @@ export const rules = {
     const decoded = Buffer.from(c, "base64").toString("utf8");
     return !PRISMA_CURSOR.test(decoded) || UUID_CURSOR.test(decoded);
   }, "is not a cursor this server issued"),
+  /** A token from an account mail (account/tokens.ts): 43 base64url characters; a malformed one is refused here, an unknown one by its mutation. */
+  accountToken: z.string().trim().regex(/^[A-Za-z0-9_-]{43}$/, "is not a valid token"),
   /** One emoji (a single RGI emoji sequence, e.g. 👍, 👍🏽, 👨‍👩‍👧). */
   emoji: z.string().regex(/^\p{RGI_Emoji}$/v, "must be a single emoji"),
 };

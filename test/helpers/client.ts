@@ -97,14 +97,17 @@ export const on = (url: string): UserOps => ({
   ok: (user, query, variables = {}) => gqlOk(url, query, variables, user.accessToken),
 });
 
+/** The password {@link registerUser} gives every user. */
+export const TEST_PASSWORD = "correct horse battery";
+
 let counter = 0;
-/** Registers a user with a unique name through the real `register` mutation. */
+/** Registers a user with a unique name (email `<username>@example.com`) through the real `register` mutation. */
 export async function registerUser(url: string, prefix = "user"): Promise<TestUser> {
   const username = `${prefix}_${process.pid}_${++counter}_${Math.floor(Math.random() * 1e6)}`.slice(0, 32);
   const data = await gqlOk(
     url,
     `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id username } } }`,
-    { input: { username, email: `${username}@example.com`, password: "correct horse battery", firstName: prefix, lastName: "Test" } },
+    { input: { username, email: `${username}@example.com`, password: TEST_PASSWORD, firstName: prefix, lastName: "Test" } },
   );
   return { id: data.register.user.id, username, accessToken: data.register.accessToken, refreshToken: data.register.refreshToken };
 }
