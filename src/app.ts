@@ -83,7 +83,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
   const store = await makeStore(config);
-  const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES);
+  const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES, config.MEDIA_PARSE_TIMEOUT_MS);
   const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );

@@ -90,6 +90,11 @@ const EnvSchema = z
     S3_FORCE_PATH_STYLE: z.stringbool().default(false),
     /** Largest upload in bytes (default 25 MiB). */
     MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
+    /**
+     * Longest the duration and video size of an audio or video upload are read for,
+     * in ms (attachments/media.ts); a file that takes longer is stored without them.
+     */
+    MEDIA_PARSE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(2000),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
     PUBLIC_URL: z.url().optional(),
     /** How often each node purges self-destructing messages whose time has come, in ms. */

@@ -3,6 +3,7 @@ import { requireMember } from "../chat/access.js";
 import type { PrismaClient } from "../db/client.js";
 import { badInput, notFound } from "../errors.js";
 import type { Attachment, MessageType } from "../generated/prisma/client.js";
+import { readMediaInfo } from "./media.js";
 import type { AttachmentStore, Download, FileHeaders } from "./store.js";
 
 /**
@@ -37,7 +38,7 @@ const THUMBNAIL_PX = 320;
 /**
  * Uploads: stored unattached, owned by the uploader, until sent with a message
  * (sendMessage attachmentIds). Image uploads get width, height and a WebP
- * thumbnail. Reading an attachment requires membership of its message's room
+ * thumbnail; audio and video their duration, video its size (media.ts). Reading an attachment requires membership of its message's room
  * (or being its uploader while it is unattached).
  */
 export class Attachments {
@@ -46,6 +47,8 @@ export class Attachments {
     private readonly store: AttachmentStore,
     /** Largest upload in bytes (MAX_ATTACHMENT_BYTES). */
     private readonly maxBytes: number,
+    /** Longest an audio or video file's metadata is read for, in ms (MEDIA_PARSE_TIMEOUT_MS). */
+    private readonly mediaParseTimeoutMs: number,
   ) {}
 
   /**
@@ -63,9 +66,10 @@ export class Attachments {
     if (file.size > this.maxBytes) throw badInput("file", `The file is larger than ${this.maxBytes} bytes`);
     const uploaded = Buffer.from(await file.arrayBuffer());
     const mimeType = await sniff(uploaded);
-    if (!mimeType || !ALLOWED_TYPES.has(mimeType)) throw badInput("file", `Files of this type (${mimeType ?? "unknown"}) are not accepted`);
+    if (!isAllowedType(mimeType)) throw badInput("file", `Files of this type (${mimeType ?? "unknown"}) are not accepted`);
     const id = randomUUID();
     const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType) : null;
+    const media = /^(audio|video)\//.test(mimeType) ? await readMediaInfo(uploaded, mimeType, this.mediaParseTimeoutMs) : null;
     const bytes = image?.bytes ?? uploaded;
     const files = [{ key: id, data: bytes, type: mimeType }, ...(image ? [{ key: `${id}.thumb.webp`, data: image.thumbnail, type: "image/webp" }] : [])];
     try {
@@ -79,8 +83,9 @@ export class Attachments {
           filename: cleanFilename(file.name),
           mimeType,
           size: bytes.length,
-          width: image?.width ?? null,
-          height: image?.height ?? null,
+          width: image?.width ?? media?.width ?? null,
+          height: image?.height ?? media?.height ?? null,
+          durationSeconds: media?.durationSeconds ?? null,
           storageKey: id,
           thumbnailKey: image ? `${id}.thumb.webp` : null,
         },
@@ -122,6 +127,14 @@ export class Attachments {
   async removeFiles(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => this.store.delete(key)));
   }
+}
+
+/**
+ * True when `mimeType` is one of {@link ALLOWED_TYPES}, parameters aside: file-type
+ * names an Opus voice note `audio/ogg; codecs=opus`, kept as the stored type.
+ */
+export function isAllowedType(mimeType: string | null | undefined): mimeType is string {
+  return Boolean(mimeType && ALLOWED_TYPES.has(mimeType.split(";")[0]!.trim().toLowerCase()));
 }
 
 /** The message type that attachments of `mimeType` make (the first attachment decides). */

@@ -14,8 +14,12 @@ builder.prismaObject("Attachment", {
     filename: t.exposeString("filename", { description: "The uploader's file name, without any path." }),
     mimeType: t.exposeString("mimeType", { description: "Sniffed from the file's bytes, not taken from the uploader." }),
     size: t.exposeInt("size", { description: "In bytes." }),
-    width: t.exposeInt("width", { nullable: true, description: "Images: width in pixels." }),
-    height: t.exposeInt("height", { nullable: true, description: "Images: height in pixels." }),
+    width: t.exposeInt("width", { nullable: true, description: "Images and videos: width in pixels; null when a video does not say." }),
+    height: t.exposeInt("height", { nullable: true, description: "Images and videos: height in pixels; null when a video does not say." }),
+    durationSeconds: t.exposeFloat("durationSeconds", {
+      nullable: true,
+      description: "Audio (voice notes included) and video: length in seconds, read from the file at upload; null when it could not be read (truncated, unknown or too slow to parse).",
+    }),
     url: t.string({
       description:
         "Where to download it (GET or HEAD, byte ranges too); checks the viewer's room membership. With the S3 store it answers 302 to a short-lived presigned URL of the bucket: follow redirects.",
