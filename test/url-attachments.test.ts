@@ -14,7 +14,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import ipaddr from "ipaddr.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { refusedAddress } from "../src/attachments/url-fetch.js";
+import { fetchUrl, refusedAddress } from "../src/attachments/url-fetch.js";
 import { EXE, media } from "./helpers/attachment-files.js";
 import { ext, gql, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -179,6 +179,21 @@ describe("uploadAttachmentFromUrl", () => {
 
   it("never connected to the loopback listener", () => {
     expect(loopbackHits).toBe(0);
+  });
+});
+
+describe("fetchUrl", () => {
+  it("connects a host name to the address it resolved and checked, with TLS verified for the name", async () => {
+    // localhost resolves to 127.0.0.1 (and maybe ::1, where nothing listens); allowed for this call only, it reaches the loopback listener
+    const hits = loopbackHits;
+    const loopback = ["127.0.0.0/8", "::1/128"].map((r) => ipaddr.parseCIDR(r));
+    const options = { maxBytes: MAX_BYTES, timeoutMs: 2000, allowedRanges: loopback, extraCa: [readFileSync(CERT, "utf8")] };
+    const fetched = await fetchUrl(`https://localhost:${loopbackPort}/media/clip.mp4`, options);
+    expect(fetched.filename).toBe("clip.mp4");
+    expect(fetched.bytes.equals(media("clip.mp4"))).toBe(true);
+    expect(loopbackHits).toBe(hits + 1);
+    // without the extra CA the self-signed certificate is refused
+    await expect(fetchUrl(`https://localhost:${loopbackPort}/media/clip.mp4`, { ...options, extraCa: [] })).rejects.toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "url" } });
   });
 });
 

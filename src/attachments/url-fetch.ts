@@ -44,8 +44,8 @@ const UNDECLARED = new Set(["", "application/octet-stream", "binary/octet-stream
  *    private, link-local (cloud metadata at 169.254.169.254), CGNAT, multicast,
  *    unspecified, reserved, IPv6 unique-local, IPv4-mapped, NAT64, 6to4 or Teredo,
  *    unless in `allowedRanges`.
- * 3. The connection goes to the address checked (the request's DNS lookup is
- *    replaced by it), so a second resolution cannot rebind the name to another
+ * 3. The connection goes to an address checked (the request's DNS lookup is
+ *    replaced by them), so a second resolution cannot rebind the name to another
  *    address; TLS still verifies the certificate for the URL's host name.
  * 4. A redirect (at most {@link MAX_REDIRECTS}) is followed by going back to step 1
  *    with its target; any other status than 2xx is refused.
@@ -61,8 +61,8 @@ export async function fetchUrl(url: string, options: UrlFetchOptions): Promise<F
   const signal = AbortSignal.timeout(options.timeoutMs);
   let target = parseUrl(url);
   for (let redirects = 0; ; redirects++) {
-    const address = await checkedAddress(target, options);
-    const response = await get(target, address, options, signal);
+    const addresses = await checkedAddresses(target, options);
+    const response = await get(target, addresses, options, signal);
     const location = response.headers.location;
     if (response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && location) {
       response.destroy();
@@ -88,8 +88,8 @@ function parseUrl(url: string): URL {
   return parsed;
 }
 
-/** The address to connect to for `url`: its IP literal or the first address its host resolves to, all of them checked (step 2). */
-async function checkedAddress(url: URL, options: UrlFetchOptions): Promise<LookupAddress> {
+/** The addresses to connect to for `url`: its IP literal or those its host resolves to, each checked (step 2). */
+async function checkedAddresses(url: URL, options: UrlFetchOptions): Promise<LookupAddress[]> {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const family = isIP(host);
   const addresses = family ? [{ address: host, family }] : await resolve(host);
@@ -97,7 +97,7 @@ async function checkedAddress(url: URL, options: UrlFetchOptions): Promise<Looku
     const refused = refusedAddress(address, options.allowedRanges);
     if (refused) throw badInput("url", `The URL's host is a ${refused} address, which is not fetched`);
   }
-  return addresses[0]!;
+  return addresses;
 }
 
 /** Every address `host` resolves to (the system resolver, as any connection would use). */
@@ -122,8 +122,11 @@ export function refusedAddress(address: string, allowedRanges: UrlFetchOptions["
   return range === "unicast" ? null : range;
 }
 
-/** One GET of `url`, connected to `address` (step 3); resolves at the response's head. */
-function get(url: URL, address: LookupAddress, options: UrlFetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
+/**
+ * One GET of `url`, connected to one of `addresses` (step 3: Node tries them in
+ * turn, IPv6 and IPv4, as for any host name); resolves at the response's head.
+ */
+function get(url: URL, addresses: LookupAddress[], options: UrlFetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
   return new Promise((done, fail) => {
     const req = request(url, {
       method: "GET",
@@ -132,8 +135,8 @@ function get(url: URL, address: LookupAddress, options: UrlFetchOptions, signal:
       ca: options.extraCa.length ? [...rootCertificates, ...options.extraCa] : undefined,
       signal,
       lookup: (_host, lookupOptions, callback) => {
-        if (lookupOptions.all) callback(null, [address]);
-        else callback(null, address.address, address.family);
+        if (lookupOptions.all) callback(null, addresses);
+        else callback(null, addresses[0]!.address, addresses[0]!.family);
       },
     });
     req.on("response", done);
