@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { request } from "node:https";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
+import { GraphQLError } from "graphql";
 import ipaddr from "ipaddr.js";
 import { badInput } from "../errors.js";
 import { isAllowedType } from "./file-types.js";
@@ -61,7 +62,7 @@ export async function fetchUrl(url: string, options: UrlFetchOptions): Promise<F
   const signal = AbortSignal.timeout(options.timeoutMs);
   let target = parseUrl(url);
   for (let redirects = 0; ; redirects++) {
-    const addresses = await checkedAddresses(target, options);
+    const addresses = await checkedAddresses(target, options, signal);
     const response = await get(target, addresses, options, signal);
     const location = response.headers.location;
     if (response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && location) {
@@ -89,10 +90,10 @@ function parseUrl(url: string): URL {
 }
 
 /** The addresses to connect to for `url`: its IP literal or those its host resolves to, each checked (step 2). */
-async function checkedAddresses(url: URL, options: UrlFetchOptions): Promise<LookupAddress[]> {
+async function checkedAddresses(url: URL, options: UrlFetchOptions, signal: AbortSignal): Promise<LookupAddress[]> {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const family = isIP(host);
-  const addresses = family ? [{ address: host, family }] : await resolve(host);
+  const addresses = family ? [{ address: host, family }] : await resolve(host, signal, options.timeoutMs);
   for (const { address } of addresses) {
     const refused = refusedAddress(address, options.allowedRanges);
     if (refused) throw badInput("url", `The URL's host is a ${refused} address, which is not fetched`);
@@ -100,14 +101,20 @@ async function checkedAddresses(url: URL, options: UrlFetchOptions): Promise<Loo
   return addresses;
 }
 
-/** Every address `host` resolves to (the system resolver, as any connection would use). */
-function resolve(host: string): Promise<LookupAddress[]> {
-  return new Promise((done, fail) =>
+/**
+ * Every address `host` resolves to (the system resolver, as any connection would
+ * use); given up on when `signal` aborts (the lookup itself cannot be cancelled).
+ */
+function resolve(host: string, signal: AbortSignal, timeoutMs: number): Promise<LookupAddress[]> {
+  return new Promise((done, fail) => {
+    const onAbort = () => fail(badInput("url", `The URL's host did not resolve within ${timeoutMs} ms`));
+    signal.addEventListener("abort", onAbort, { once: true });
     dnsLookup(host, { all: true, verbatim: true }, (error, addresses) => {
+      signal.removeEventListener("abort", onAbort);
       if (error || addresses.length === 0) fail(badInput("url", "The URL's host does not resolve"));
       else done(addresses);
-    }),
-  );
+    });
+  });
 }
 
 /**
@@ -173,7 +180,7 @@ async function body(response: IncomingMessage, maxBytes: number, signal: AbortSi
   } catch (e) {
     response.destroy();
     if (signal.aborted) throw badInput("url", "The URL did not send its file in time");
-    throw e instanceof Error && "extensions" in e ? e : badInput("url", "The URL's answer broke off");
+    throw e instanceof GraphQLError ? e : badInput("url", "The URL's answer broke off");
   }
   return Buffer.concat(chunks);
 }
