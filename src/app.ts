@@ -95,7 +95,11 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
   const store = await makeStore(config);
-  const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES);
+  const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES, config.MEDIA_PARSE_TIMEOUT_MS, {
+    timeoutMs: config.URL_FETCH_TIMEOUT_MS,
+    allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
+    extraCa: config.URL_FETCH_CA_FILE ?? [],
+  });
   const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );

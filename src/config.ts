@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import ipaddr from "ipaddr.js";
 import { z } from "zod";
 
 /**
@@ -96,6 +97,26 @@ const EnvSchema = z
     S3_FORCE_PATH_STYLE: z.stringbool().default(false),
     /** Largest upload in bytes (default 25 MiB). */
     MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
+    /**
+     * Longest the duration and video size of an audio or video upload are read for,
+     * in ms (attachments/media.ts); a file that takes longer is stored without them.
+     */
+    MEDIA_PARSE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(2000),
+    /** Longest uploadAttachmentFromUrl's fetch may take, redirects and body included, in ms (attachments/url-fetch.ts). */
+    URL_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /**
+     * Address ranges uploadAttachmentFromUrl may fetch from although they are not
+     * public (loopback, private, link-local…), as comma-separated CIDRs, e.g.
+     * `10.1.2.0/24` for an internal media server; default none. Each is an exception
+     * to the SSRF protection: name the smallest range that holds the server.
+     */
+    URL_FETCH_ALLOWED_RANGES: z
+      .string()
+      .default("")
+      .transform((list) => list.split(",").map((r) => r.trim()).filter(Boolean))
+      .pipe(z.array(z.string().refine((r) => ipaddr.isValidCIDR(r), "must be a CIDR such as 10.1.2.0/24 or fd00::/64").transform((r) => ipaddr.parseCIDR(r)))),
+    /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl besides Node's roots (a private CA); read once at start. */
+    URL_FETCH_CA_FILE: z.string().transform(readPemFile).optional(),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
     PUBLIC_URL: z.url().optional(),
     /**
@@ -186,7 +207,7 @@ const EnvSchema = z
     RATE_LIMIT_SEND_MESSAGE: rateRule.prefault("60/60"),
     /** setTyping per user: 1/s sustained; clients refresh within the 3 s TYPING_TTL (seed 001) and should throttle (seed 004). */
     RATE_LIMIT_SET_TYPING: rateRule.prefault("60/60"),
-    /** uploadAttachment per user (Slack's files.upload is in its Tier 2: 20+ per minute). */
+    /** uploadAttachment and uploadAttachmentFromUrl per user, one budget (Slack's files.upload is in its Tier 2: 20+ per minute). */
     RATE_LIMIT_UPLOAD: rateRule.prefault("30/60"),
     /** login per client IP (generous: many users may share one NAT address). */
     RATE_LIMIT_LOGIN_IP: rateRule.prefault("30/60"),
@@ -338,6 +359,18 @@ function readTrustedDocuments(path: string, ctx: z.RefinementCtx): ReadonlyMap<s
     const parsed = TrustedDocumentsFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
     if (parsed.success) return new Map(Object.entries(parsed.data));
     ctx.addIssue({ code: "custom", message: `${path} is not a JSON object of hash → document: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}` });
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: `cannot read ${path}: ${(err as Error).message}` });
+  }
+  return z.NEVER;
+}
+
+/** The certificates of a PEM file (URL_FETCH_CA_FILE), each from BEGIN to END; an issue when unreadable or empty. */
+function readPemFile(path: string, ctx: z.RefinementCtx): string[] {
+  try {
+    const pems = readFileSync(path, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+    if (pems) return pems;
+    ctx.addIssue({ code: "custom", message: `${path} holds no PEM certificate` });
   } catch (err) {
     ctx.addIssue({ code: "custom", message: `cannot read ${path}: ${(err as Error).message}` });
   }

@@ -10,7 +10,7 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXE, forgeToken, image, PDF, TEXT, withToken } from "./helpers/attachment-files.js";
+import { EXE, forgeToken, image, PDF, TEXT, wav, withToken } from "./helpers/attachment-files.js";
 import { errorCode, ext, type GqlResponse, on, postFile, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -36,28 +36,6 @@ const FIELDS = `id filename mimeType size width height url thumbnailUrl createdA
 const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { ${FIELDS} } }`;
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id type content attachments { ${FIELDS} } } }`;
 const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id type content attachments { ${FIELDS} } } } } }`;
-
-// ---- fixtures ----
-
-/** A valid 0.05 s mono 16-bit PCM WAV of silence. */
-function wav(): Buffer {
-  const dataLength = 800;
-  const b = Buffer.alloc(44 + dataLength);
-  b.write("RIFF", 0);
-  b.writeUInt32LE(36 + dataLength, 4);
-  b.write("WAVE", 8);
-  b.write("fmt ", 12);
-  b.writeUInt32LE(16, 16); // fmt chunk size
-  b.writeUInt16LE(1, 20); // PCM
-  b.writeUInt16LE(1, 22); // mono
-  b.writeUInt32LE(8000, 24); // sample rate
-  b.writeUInt32LE(16000, 28); // byte rate
-  b.writeUInt16LE(2, 32); // block align
-  b.writeUInt16LE(16, 34); // bits per sample
-  b.write("data", 36);
-  b.writeUInt32LE(dataLength, 40);
-  return b;
-}
 
 // ---- helpers ----
 

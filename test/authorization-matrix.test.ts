@@ -83,6 +83,7 @@ const NOT_ROOM_SCOPED: Record<string, string> = {
   updateProfile: "the viewer's own profile",
   updateSettings: "the viewer's own settings",
   uploadAttachment: "an upload is its uploader's until sent; sendMessage checks attachmentIds",
+  uploadAttachmentFromUrl: "as uploadAttachment: the fetched file is its uploader's until sent",
   createRoom: "makes a new room owned by the viewer; memberIds are users",
   directRoom: "the viewer's own DIRECT room with a user (blocks: contacts.test.ts)",
   myRooms: "the viewer's rooms (read by every persona below: no target data)",

@@ -93,12 +93,14 @@ describe("rate limits on one node", () => {
     expect((await api.run(bob, TYPING, { r: roomId })).data).toEqual({ setTyping: true });
   });
 
-  it("uploadAttachment (multipart): the 2nd upload of 1 per minute is refused, and nothing is stored", async () => {
+  it("uploadAttachment (multipart): the 2nd upload of 1 per minute is refused, from a URL too, and nothing is stored", async () => {
     const file = { bytes: Buffer.from("hello"), filename: "a.txt", type: "text/plain" };
     const first = await postFile(server.url, UPLOAD, file, bob.accessToken);
     expect(first.body.errors).toBeUndefined();
     const second = await postFile(server.url, UPLOAD, file, bob.accessToken);
     expectRefused(second.body, 60);
+    // uploadAttachmentFromUrl spends the same budget, refused before any fetch
+    expectRefused(await api.run(bob, `mutation { uploadAttachmentFromUrl(url: "https://example.com/a.jpg") { id } }`), 60);
     expect(await server.app.db.attachment.count({ where: { uploaderId: bob.id } })).toBe(1);
   });
 

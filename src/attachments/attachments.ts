@@ -3,33 +3,10 @@ import { requireMember } from "../chat/access.js";
 import type { PrismaClient } from "../db/client.js";
 import { badInput, notFound } from "../errors.js";
 import type { Attachment, MessageType } from "../generated/prisma/client.js";
+import { isAllowedType, sniff } from "./file-types.js";
+import { readMediaInfo } from "./media.js";
 import type { AttachmentStore, Download, FileHeaders } from "./store.js";
-
-/**
- * The file types an upload may be, by the MIME type sniffed from its bytes
- * (file-type), never by the client's claim: pictures, audio, video, PDF, ZIP,
- * and plain UTF-8 text (which has no signature to sniff).
- */
-export const ALLOWED_TYPES = new Set([
-  "image/jpeg",
-  "image/png",
-  "image/gif",
-  "image/webp",
-  "audio/mpeg",
-  "audio/ogg",
-  "audio/opus",
-  "audio/wav",
-  "audio/x-wav",
-  "audio/mp4",
-  "audio/x-m4a",
-  "audio/webm",
-  "video/mp4",
-  "video/webm",
-  "video/quicktime",
-  "application/pdf",
-  "application/zip",
-  "text/plain",
-]);
+import { fetchUrl, type UrlFetchOptions } from "./url-fetch.js";
 
 /** Longest side of an image thumbnail, in pixels. */
 const THUMBNAIL_PX = 320;
@@ -37,7 +14,7 @@ const THUMBNAIL_PX = 320;
 /**
  * Uploads: stored unattached, owned by the uploader, until sent with a message
  * (sendMessage attachmentIds). Image uploads get width, height and a WebP
- * thumbnail. Reading an attachment requires membership of its message's room
+ * thumbnail; audio and video their duration, video its size (media.ts). Reading an attachment requires membership of its message's room
  * (or being its uploader while it is unattached).
  */
 export class Attachments {
@@ -46,6 +23,10 @@ export class Attachments {
     private readonly store: AttachmentStore,
     /** Largest upload in bytes (MAX_ATTACHMENT_BYTES). */
     private readonly maxBytes: number,
+    /** Longest an audio or video file's metadata is read for, in ms (MEDIA_PARSE_TIMEOUT_MS). */
+    private readonly mediaParseTimeoutMs: number,
+    /** How uploadFromUrl fetches (URL_FETCH_*); its maxBytes is `maxBytes`. */
+    private readonly urlFetch: Omit<UrlFetchOptions, "maxBytes">,
   ) {}
 
   /**
@@ -54,18 +35,35 @@ export class Attachments {
    * that fails, the error is rethrown and there is no row; the stored files are
    * removed again when the database says there is none (they stay, unreferenced,
    * when it cannot say: it may have committed before it failed).
-   * @throws BAD_USER_INPUT on `file` when empty, over the size limit, or of a type not in {@link ALLOWED_TYPES};
+   * @throws BAD_USER_INPUT on `file` when empty, over the size limit, or of a type not in ALLOWED_TYPES (file-types.ts);
    * the store's error (store.ts isStoreUnavailable) or the database's as they come.
    */
   async upload(userId: string, file: File): Promise<Attachment> {
     if (typeof (file as Partial<File> | null)?.arrayBuffer !== "function") throw badInput("file", "file must be a file part of a multipart request");
-    if (file.size === 0) throw badInput("file", "The file is empty");
     if (file.size > this.maxBytes) throw badInput("file", `The file is larger than ${this.maxBytes} bytes`);
-    const uploaded = Buffer.from(await file.arrayBuffer());
+    return this.save(userId, Buffer.from(await file.arrayBuffer()), file.name, "file");
+  }
+
+  /**
+   * Fetches `url` as the server (url-fetch.ts: https only, public addresses only,
+   * at most `maxBytes`, within URL_FETCH_TIMEOUT_MS) and stores it as an upload of
+   * `userId`, as {@link upload} does, its name taken from the URL's path.
+   * @throws BAD_USER_INPUT on `url` when the fetch is refused or fails, or the file
+   * is empty, over the size limit or of a type not in ALLOWED_TYPES; else as {@link upload}.
+   */
+  async uploadFromUrl(userId: string, url: string): Promise<Attachment> {
+    const { bytes, filename } = await fetchUrl(url, { ...this.urlFetch, maxBytes: this.maxBytes });
+    return this.save(userId, bytes, filename, "url");
+  }
+
+  /** Checks, describes and stores `uploaded` (the steps of {@link upload}), its refusals on `field`. */
+  private async save(userId: string, uploaded: Buffer, filename: string, field: "file" | "url"): Promise<Attachment> {
+    if (uploaded.length === 0) throw badInput(field, "The file is empty");
     const mimeType = await sniff(uploaded);
-    if (!mimeType || !ALLOWED_TYPES.has(mimeType)) throw badInput("file", `Files of this type (${mimeType ?? "unknown"}) are not accepted`);
+    if (!isAllowedType(mimeType)) throw badInput(field, `Files of this type (${mimeType ?? "unknown"}) are not accepted`);
     const id = randomUUID();
-    const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType) : null;
+    const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType, field) : null;
+    const media = /^(audio|video)\//.test(mimeType) ? await readMediaInfo(uploaded, mimeType, this.mediaParseTimeoutMs) : null;
     const bytes = image?.bytes ?? uploaded;
     const files = [{ key: id, data: bytes, type: mimeType }, ...(image ? [{ key: `${id}.thumb.webp`, data: image.thumbnail, type: "image/webp" }] : [])];
     try {
@@ -76,11 +74,12 @@ export class Attachments {
         data: {
           id,
           uploaderId: userId,
-          filename: cleanFilename(file.name),
+          filename: cleanFilename(filename),
           mimeType,
           size: bytes.length,
-          width: image?.width ?? null,
-          height: image?.height ?? null,
+          width: image?.width ?? media?.width ?? null,
+          height: image?.height ?? media?.height ?? null,
+          durationSeconds: media?.durationSeconds ?? null,
           storageKey: id,
           thumbnailKey: image ? `${id}.thumb.webp` : null,
         },
@@ -132,19 +131,6 @@ export function messageTypeOf(mimeType: string): MessageType {
   return "FILE";
 }
 
-/** The MIME type of `bytes` by their signature; text/plain for valid UTF-8 without NULs; else null. */
-async function sniff(bytes: Buffer): Promise<string | null> {
-  const { fileTypeFromBuffer } = await import("file-type"); // loaded by the first upload, not at start (≈ 0.1 s of CPU)
-  const type = await fileTypeFromBuffer(bytes);
-  if (type) return type.mime;
-  try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    return text.includes("\0") ? null : "text/plain";
-  } catch {
-    return null;
-  }
-}
-
 /** Still images re-encoded upright and without metadata (EXIF: camera, GPS); GIFs kept as they are (animation). */
 const REENCODED = new Set(["image/jpeg", "image/png", "image/webp"]);
 
@@ -152,9 +138,9 @@ const REENCODED = new Set(["image/jpeg", "image/png", "image/webp"]);
  * Measures an image as it is shown (EXIF orientation applied) and makes its
  * thumbnail. JPEG, PNG and WebP are also re-encoded upright with their metadata
  * stripped, so a phone photo's location does not travel with it.
- * @throws BAD_USER_INPUT on `file` when the image cannot be decoded.
+ * @throws BAD_USER_INPUT on `field` when the image cannot be decoded.
  */
-async function describeImage(uploaded: Buffer, mimeType: string): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
+async function describeImage(uploaded: Buffer, mimeType: string, field: "file" | "url"): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
   const { default: sharp } = await import("sharp"); // loaded by the first image, not at start (≈ 0.15 s of CPU)
   try {
     const bytes = REENCODED.has(mimeType) ? await sharp(uploaded).rotate().toBuffer() : null;
@@ -162,7 +148,7 @@ async function describeImage(uploaded: Buffer, mimeType: string): Promise<{ widt
     const thumbnail = await sharp(uploaded).rotate().resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true }).webp().toBuffer();
     return { width: autoOrient.width, height: autoOrient.height, thumbnail, bytes };
   } catch {
-    throw badInput("file", "The image could not be read");
+    throw badInput(field, "The image could not be read");
   }
 }
 

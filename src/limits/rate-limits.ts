@@ -51,6 +51,7 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
   sendMessage: [{ limit: "RATE_LIMIT_SEND_MESSAGE", key: by.user }],
   setTyping: [{ limit: "RATE_LIMIT_SET_TYPING", key: by.user }],
   uploadAttachment: [{ limit: "RATE_LIMIT_UPLOAD", key: by.user }],
+  uploadAttachmentFromUrl: [{ limit: "RATE_LIMIT_UPLOAD", key: by.user }],
   login: [
     { limit: "RATE_LIMIT_LOGIN_IP", key: by.ip },
     { limit: "RATE_LIMIT_LOGIN_ACCOUNT", key: by.account },

@@ -14,8 +14,12 @@ builder.prismaObject("Attachment", {
     filename: t.exposeString("filename", { description: "The uploader's file name, without any path." }),
     mimeType: t.exposeString("mimeType", { description: "Sniffed from the file's bytes, not taken from the uploader." }),
     size: t.exposeInt("size", { description: "In bytes." }),
-    width: t.exposeInt("width", { nullable: true, description: "Images: width in pixels." }),
-    height: t.exposeInt("height", { nullable: true, description: "Images: height in pixels." }),
+    width: t.exposeInt("width", { nullable: true, description: "Images and videos: width in pixels; null when a video does not say." }),
+    height: t.exposeInt("height", { nullable: true, description: "Images and videos: height in pixels; null when a video does not say." }),
+    durationSeconds: t.exposeFloat("durationSeconds", {
+      nullable: true,
+      description: "Audio (voice notes included) and video: length in seconds, read from the file at upload; null when it could not be read (truncated, unknown or too slow to parse).",
+    }),
     url: t.string({
       description:
         "Where to download it (GET or HEAD, byte ranges too); checks the viewer's room membership. With the S3 store it answers 302 to a short-lived presigned URL of the bucket: follow redirects.",
@@ -45,6 +49,20 @@ builder.mutationField("uploadAttachment", (t) =>
     args: { file: t.arg({ type: "File", required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const attachment = await ctx.app.attachments.upload(ctx.viewer!.userId, args.file);
+      return ctx.app.db.attachment.findUniqueOrThrow({ ...query, where: { id: attachment.id } });
+    },
+  }),
+);
+
+builder.mutationField("uploadAttachmentFromUrl", (t) =>
+  t.prismaField({
+    type: "Attachment",
+    description:
+      "Has the server fetch a file from an https URL (e.g. a media link from an SMS or WhatsApp gateway) and store it as your upload, as uploadAttachment does: the same types and size limit, checked on the bytes. Only public addresses are fetched (never loopback, private, link-local or other internal ones), redirects are followed at most 3 times and checked the same way, and the whole fetch must end within URL_FETCH_TIMEOUT_MS (10 s by default). Every refusal is BAD_USER_INPUT on `url`.",
+    authScopes: { viewer: true },
+    args: { url: t.arg.string({ required: true, description: "An https URL, at most 2048 characters." }) },
+    resolve: async (query, _root, args, ctx) => {
+      const attachment = await ctx.app.attachments.uploadFromUrl(ctx.viewer!.userId, args.url);
       return ctx.app.db.attachment.findUniqueOrThrow({ ...query, where: { id: attachment.id } });
     },
   }),
