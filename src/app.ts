@@ -9,6 +9,7 @@ import { AccessTokens } from "./auth/tokens.js";
 import { MessageExpiry } from "./chat/expiry.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
+import { RoomRules } from "./chat/room-rules.js";
 import { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { App } from "./context.js";
@@ -103,6 +104,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     profiles: new Profiles(db, presence),
     contacts: new Contacts(db, events, presence),
     rooms: new Rooms(db, events),
+    roomRules: new RoomRules(db, events),
     invites: new Invites(db, events),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),

@@ -7,6 +7,7 @@ import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
 import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
+import type { RoomRules } from "./chat/room-rules.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
@@ -41,6 +42,8 @@ export interface App {
   profiles: Profiles;
   contacts: Contacts;
   rooms: Rooms;
+  /** Slow mode and blocked words (chat/room-rules.ts). */
+  roomRules: RoomRules;
   invites: Invites;
   attachments: Attachments;
   attachmentUrls: AttachmentUrls;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Db, type PrismaClient, WritePool } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { badInput, forbidden, notFound, unauthenticated } from "../errors.js";
+import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
@@ -18,6 +18,7 @@ import {
 } from "../realtime/topics.js";
 import { blockedPair, broadcastMember, notMember, requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
+import { blockedWordError, hasBlockedWord, wordsOf } from "./room-rules.js";
 import { lockRoom } from "./rooms.js";
 
 /** How many attachments one message may carry. */
@@ -68,11 +69,12 @@ export class Messages {
   /**
    * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
    * The write is one call of the SQL function chat_send_message
-   * (prisma/migrations/20261203160000_send_message_function): it checks that the
+   * (prisma/migrations/20261203160000_send_message_function, redefined in 20261204140000_send_rules_encryption): it checks that the
    * sender's session is live and that they may post (membership, a BROADCAST
-   * room's roles, a DIRECT pair's blocks), then, under the room row's lock (which
-   * orders concurrent sends), bumps the room's `lastSeq` and `lastEventSeq`,
-   * moves the sender's read marker, inserts the message, counts it on its
+   * room's roles, a DIRECT pair's blocks) and that the room's rules allow the
+   * message (chat/room-rules.ts: slow mode, blocked words), then, under the room
+   * row's lock (which orders concurrent sends), bumps the room's `lastSeq` and
+   * `lastEventSeq`, moves the sender's read marker and `lastSentAt`, inserts the message, counts it on its
    * thread's root and stores its MessageAdded event. A plain send (no mentions,
    * no attachments) is that one statement on the write pool, atomic without a
    * transaction: one round trip to PostgreSQL. A send with mentions or
@@ -92,7 +94,9 @@ export class Messages {
    * `input.threadRootId` unless it is a live top-level message of the same room;
    * on `input.content` when there is neither content nor an attachment; on
    * `input.attachmentIds` for an upload that is unknown, someone else's or sent
-   * already; on `input.type` when it does not fit the attachments.
+   * already; on `input.type` when it does not fit the attachments; on
+   * `input.content` when it has a word the room blocks. RATE_LIMITED with
+   * `retryAfter` (seconds) when the room's slow mode holds back a MEMBER.
    */
   send(sender: Sender, input: SendMessageInput): Promise<Message> {
     if (!this.tracing) return this.store(sender, input);
@@ -129,6 +133,7 @@ export class Messages {
       threadRootId: input.threadRootId ?? null,
       clientMessageId,
       mentionedIds,
+      words: wordsOf(content),
       expiresAt: input.expiresIn ? new Date(now.getTime() + input.expiresIn * 1000) : null,
       now,
       event,
@@ -175,9 +180,11 @@ export class Messages {
   /**
    * Replaces the content of the sender's own message, keeping the previous one in
    * its edit history; the same content again changes nothing. Users the new
-   * content mentions for the first time are notified.
+   * content mentions for the first time are notified. Slow mode does not apply
+   * to edits; the room's blocked words do (chat/room-rules.ts).
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN for
-   * someone else's or a deleted message, and in a DIRECT room of a blocked pair.
+   * someone else's or a deleted message, and in a DIRECT room of a blocked pair;
+   * BAD_USER_INPUT on `content` when it has a word the room blocks.
    */
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
     const { message } = await this.visible(userId, messageId, requireUnblockedMember);
@@ -186,6 +193,8 @@ export class Messages {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
       if (current.content === content) return { message: current, mentions: [] };
+      const { blockedWords } = await tx.room.findUniqueOrThrow({ where: { id: current.roomId }, select: { blockedWords: true } });
+      if (hasBlockedWord(content, blockedWords)) throw blockedWordError("content");
       const editedAt = new Date();
       const mentionedIds = await resolveMentions(tx, current.roomId, userId, content);
       await tx.messageEdit.create({ data: { messageId, content: current.content, editedAt } });
@@ -335,6 +344,8 @@ interface SendCall {
   threadRootId: string | null;
   clientMessageId: string | null;
   mentionedIds: string[];
+  /** The content's words, normalized (room-rules.ts wordsOf), for the room's blocked words. */
+  words: string[];
   expiresAt: Date | null;
   /** The message's createdAt, the room's lastActivityAt, the event's `at`. */
   now: Date;
@@ -342,17 +353,19 @@ interface SendCall {
   event: Extract<RoomEventData, { kind: "MessageAdded" }>;
 }
 
-/** chat_send_message's call (prisma/migrations/20261203160000_send_message_function); times go in as ISO-8601 UTC. */
-const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
-  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb)`;
+/** chat_send_message's call (prisma/migrations/20261204140000_send_rules_encryption); times go in as ISO-8601 UTC. */
+const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message, retry_after AS "retryAfter" FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
+  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb, $14::text[])`;
 
-/** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages). */
-const SEND_REFUSALS: Record<string, () => Error> = {
+/** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages; `retryAfter` in seconds for slow_mode). */
+const SEND_REFUSALS: Record<string, (retryAfter: number) => Error> = {
   unauthenticated: () => unauthenticated("Session ended; log in again"),
   no_room: () => notMember(undefined),
   join_first: () => notMember("PUBLIC"),
   blocked: () => blockedPair(),
   broadcast_member: () => broadcastMember(),
+  slow_mode: (retryAfter) => rateLimited(retryAfter, `Slow mode: you may send again in ${retryAfter} s`),
+  blocked_word: () => blockedWordError("input.content"),
   bad_reply: () => badInput("input.replyToId", "replyToId must be a message of the same room"),
   bad_thread: () => badInput("input.threadRootId", "threadRootId must be a top-level, not deleted message of the same room"),
 };
@@ -367,11 +380,11 @@ const SEND_REFUSALS: Record<string, () => Error> = {
  */
 async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message: Message; eventSeq: number | null }> {
   const values = [c.sessionId, c.senderId, c.event.roomId, c.event.messageId, c.type, c.content, c.replyToId, c.threadRootId, c.clientMessageId, c.mentionedIds,
-    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() })];
-  type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null };
+    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() }), c.words];
+  type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null; retryAfter: number | null };
   const [row] = db instanceof WritePool ? await db.query<Row>("chat_send_message", SEND_SQL, values) : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
   const refusal = SEND_REFUSALS[row!.status];
-  if (refusal) throw refusal();
+  if (refusal) throw refusal(row!.retryAfter ?? 1);
   return { message: messageFromSqlJson(row!.message!), eventSeq: row!.eventSeq };
 }
 
