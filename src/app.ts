@@ -9,12 +9,15 @@ import { AccessTokens } from "./auth/tokens.js";
 import { MessageExpiry } from "./chat/expiry.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
+import { REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, Reencryption } from "./chat/reencryption.js";
 import { RoomRules } from "./chat/room-rules.js";
 import { Rooms } from "./chat/rooms.js";
+import { MessageSearch } from "./chat/search.js";
 import type { Config } from "./config.js";
 import type { App } from "./context.js";
 import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
+import { MessageEncryption } from "./security/message-encryption.js";
 import { type Database, openDatabase } from "./db/open.js";
 import { Metrics } from "./metrics.js";
 import { Presence } from "./realtime/presence.js";
@@ -88,6 +91,12 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
+  // encryption at rest (MESSAGE_ENCRYPTION_KEYS): sealed messages are searched through MessageSearch only with MESSAGE_SEARCH=on
+  const encryption = new MessageEncryption(config.MESSAGE_ENCRYPTION_KEYS);
+  const searchSealed = encryption.enabled && config.MESSAGE_SEARCH === "on";
+  const reencryption = new Reencryption(db, admission, encryption, searchSealed, REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, onError, (err) =>
+    logger.warn({ err }, "re-encryption skipped: database unavailable (the next run retries)"),
+  );
 
   const app: App = {
     config,
@@ -108,7 +117,10 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     invites: new Invites(db, events),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
-    messages: new Messages(db, writes, events, attachments, tracing),
+    messages: new Messages(db, writes, events, attachments, tracing, encryption, searchSealed),
+    encryption,
+    reencryption,
+    search: new MessageSearch(db, encryption, config.MESSAGE_SEARCH === "on"),
     typing,
     presence,
   };
@@ -118,6 +130,8 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
       pubsub: bus.redis ? "redis" : "in-process",
       attachments: config.ATTACHMENTS_STORE,
       tracing: tracing ? "otlp" : "off",
+      encryptionAtRest: encryption.currentKeyId ? `on (key ${encryption.currentKeyId})` : "off",
+      search: config.MESSAGE_SEARCH,
     },
     "services ready",
   );
@@ -127,6 +141,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     close: async () => {
       typing.close();
       await expiry.close();
+      await reencryption.close();
       await presence.close();
       await bus.close();
       await writes.close();

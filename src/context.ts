@@ -7,6 +7,9 @@ import type { AttachmentUrls } from "./attachments/http.js";
 import type { Sessions, Viewer } from "./auth/sessions.js";
 import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
+import type { Reencryption } from "./chat/reencryption.js";
+import type { MessageSearch } from "./chat/search.js";
+import type { MessageEncryption } from "./security/message-encryption.js";
 import type { RoomRules } from "./chat/room-rules.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
@@ -48,6 +51,12 @@ export interface App {
   attachments: Attachments;
   attachmentUrls: AttachmentUrls;
   messages: Messages;
+  /** Seals and opens message content at rest (security/message-encryption.ts); off without MESSAGE_ENCRYPTION_KEYS. */
+  encryption: MessageEncryption;
+  /** The background re-encryption to the current key (chat/reencryption.ts). */
+  reencryption: Reencryption;
+  /** Full-text message search (chat/search.ts). */
+  search: MessageSearch;
   typing: Typing;
   presence: Presence;
 }

@@ -5,6 +5,7 @@ import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
+import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import {
   MESSAGE_DATES,
@@ -57,13 +58,19 @@ type Mention = { id: string; userId: string };
  * a change that a later read could miss.
  */
 export class Messages {
-  /** `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off. */
+  /**
+   * `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off;
+   * `encryption`: seals content and edits at rest (off without keys); `searchSealed`: whether sealed messages get
+   * their MessageSearch lexemes (encryption on and MESSAGE_SEARCH=on).
+   */
   constructor(
     private readonly db: PrismaClient,
     private readonly writes: WritePool,
     private readonly events: Events,
     private readonly attachments: Attachments,
     private readonly tracing: Tracing | null,
+    private readonly encryption: MessageEncryption,
+    private readonly searchSealed: boolean,
   ) {}
 
   /**
@@ -81,6 +88,9 @@ export class Messages {
    * attachments runs it inside a transaction that also resolves the mentions
    * under the room lock, attaches the uploads and stores the notifications.
    * Both events then go to the bus in one round trip (Events.afterCommit).
+   * With encryption at rest on, the content is sealed before the statement
+   * (security/message-encryption.ts) and the message comes back, and goes to the
+   * bus, sealed: the schema's Message.content opens it.
    * A retry with the same `clientMessageId` returns the stored message and
    * publishes nothing. Once committed, the send succeeds even when the publish
    * fails (Redis down: Events.afterCommit logs it); subscribers get the message
@@ -124,11 +134,13 @@ export class Messages {
     const type = await this.typeOf(sender.userId, attachmentIds, input.type ?? null);
     const now = new Date();
     const event: RoomEventData = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() };
+    const sealed = this.encryption.seal(event.messageId, content);
     const call = (mentionedIds: string[]): SendCall => ({
       sessionId: sender.sessionId,
       senderId: sender.userId,
       type,
-      content,
+      ...sealed,
+      searchText: this.searchSealed ? content : null,
       replyToId: input.replyToId ?? null,
       threadRootId: input.threadRootId ?? null,
       clientMessageId,
@@ -192,14 +204,15 @@ export class Messages {
     const edited = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
-      if (current.content === content) return { message: current, mentions: [] };
+      if (this.encryption.open(messageId, current) === content) return { message: current, mentions: [] };
       const { blockedWords } = await tx.room.findUniqueOrThrow({ where: { id: current.roomId }, select: { blockedWords: true } });
       if (hasBlockedWord(content, blockedWords)) throw blockedWordError("content");
       const editedAt = new Date();
       const mentionedIds = await resolveMentions(tx, current.roomId, userId, content);
-      await tx.messageEdit.create({ data: { messageId, content: current.content, editedAt } });
+      await tx.messageEdit.create({ data: { messageId, content: current.content, contentKeyId: current.contentKeyId, editedAt } });
       await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
-      const message = await tx.message.update({ where: { id: messageId }, data: { content, editedAt, mentionedIds } });
+      const message = await tx.message.update({ where: { id: messageId }, data: { ...this.encryption.seal(messageId, content), editedAt, mentionedIds } });
+      if (this.searchSealed) await indexForSearch(tx, messageId, content);
       return { message, mentions: await notify(tx, messageId, mentionedIds) };
     });
     await this.events.afterCommit(mentionMessages(edited.mentions));
@@ -339,7 +352,11 @@ interface SendCall {
   sessionId: string | null;
   senderId: string;
   type: MessageType;
+  /** As stored: sealed under `contentKeyId`, or as sent when that is null. */
   content: string;
+  contentKeyId: string | null;
+  /** The text whose lexemes go to MessageSearch, or null (not searched that way). */
+  searchText: string | null;
   replyToId: string | null;
   threadRootId: string | null;
   clientMessageId: string | null;
@@ -355,7 +372,7 @@ interface SendCall {
 
 /** chat_send_message's call (prisma/migrations/20261204140000_send_rules_encryption); times go in as ISO-8601 UTC. */
 const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message, retry_after AS "retryAfter" FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
-  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb, $14::text[])`;
+  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb, $14::text[], $15, $16)`;
 
 /** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages; `retryAfter` in seconds for slow_mode). */
 const SEND_REFUSALS: Record<string, (retryAfter: number) => Error> = {
@@ -380,7 +397,7 @@ const SEND_REFUSALS: Record<string, (retryAfter: number) => Error> = {
  */
 async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message: Message; eventSeq: number | null }> {
   const values = [c.sessionId, c.senderId, c.event.roomId, c.event.messageId, c.type, c.content, c.replyToId, c.threadRootId, c.clientMessageId, c.mentionedIds,
-    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() }), c.words];
+    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() }), c.words, c.contentKeyId, c.searchText];
   type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null; retryAfter: number | null };
   const [row] = db instanceof WritePool ? await db.query<Row>("chat_send_message", SEND_SQL, values) : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
   const refusal = SEND_REFUSALS[row!.status];
@@ -406,8 +423,17 @@ async function notify(tx: Db, messageId: string, userIds: string[]): Promise<Men
 }
 
 /**
+ * Stores the lexemes of message `messageId`'s text `text` in MessageSearch (replacing
+ * any): search over sealed messages (MESSAGE_SEARCH=on with encryption at rest).
+ */
+export async function indexForSearch(tx: Db, messageId: string, text: string): Promise<void> {
+  await tx.$executeRaw`INSERT INTO "MessageSearch" ("messageId", vector) VALUES (${messageId}::uuid, to_tsvector('simple', ${text}))
+    ON CONFLICT ("messageId") DO UPDATE SET vector = EXCLUDED.vector`;
+}
+
+/**
  * Makes a message a tombstone: content "", `deletedAt` set, unpinned; its edit
- * history, reactions, mentions, notifications and attachments go. Used by
+ * history, reactions, mentions, notifications, search lexemes and attachments go. Used by
  * delete and expiry; returns the attachment files to remove once committed
  * ({@link Attachments.removeFiles}).
  */
@@ -415,11 +441,12 @@ export async function purge(tx: Db, messageId: string): Promise<{ message: Messa
   await tx.messageEdit.deleteMany({ where: { messageId } });
   await tx.reaction.deleteMany({ where: { messageId } });
   await tx.notification.deleteMany({ where: { messageId } });
+  await tx.messageSearch.deleteMany({ where: { messageId } });
   const attachments = await tx.attachment.findMany({ where: { messageId }, select: { storageKey: true, thumbnailKey: true } });
   await tx.attachment.deleteMany({ where: { messageId } });
   const message = await tx.message.update({
     where: { id: messageId },
-    data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] },
+    data: { content: "", contentKeyId: null, deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] },
   });
   return { message, files: attachments.flatMap((a) => (a.thumbnailKey ? [a.storageKey, a.thumbnailKey] : [a.storageKey])) };
 }
