@@ -103,6 +103,14 @@ describe("encryption at rest, search off", () => {
     expect(await server.app.db.messageSearch.count()).toBe(0);
   });
 
+  it("gives back any text as sent: emoji, combining marks, RTL overrides, 5,000 characters", async () => {
+    const r = await room(ok, alice, []);
+    for (const content of ["🦘🇦🇺 naïve cafe\u0301", "\u202Eevil\u202C \u200D", "é".repeat(5000)]) {
+      const { id } = (await ok(alice, SEND, { i: { roomId: r, content } })).sendMessage;
+      expect((await ok(alice, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id content } } } }`, { r })).messages.edges[0].node).toEqual({ id, content });
+    }
+  });
+
   it("refuses searchMessages with FORBIDDEN saying search is off", async () => {
     const result = await run(alice, SEARCH, { q: "quokka" });
     expect(ext(result)?.code).toBe("FORBIDDEN");

@@ -58,6 +58,13 @@ describe("setSlowMode", () => {
     expect((await ok(member, `query($r: ID!) { room(id: $r) { slowModeSeconds } }`, { r })).room.slowModeSeconds).toBe(10);
   });
 
+  it("tells the room's subscribers with RoomUpdated over graphql-ws", async () => {
+    const r = await slowRoom(0);
+    const events = subscribe(client(member), `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on RoomUpdated { room { slowModeSeconds } updatedBy { id } } } }`, { r });
+    const updated = await untilReceived(events, () => ok(admin, SLOW, { r, s: 15 }));
+    expect(updated.data?.roomEvents).toEqual({ __typename: "RoomUpdated", room: { slowModeSeconds: 15 }, updatedBy: { id: admin.id } });
+  });
+
   it("refuses a negative value or one above 6 hours with BAD_USER_INPUT on `seconds`", async () => {
     const r = await slowRoom(0);
     expect(ext(await run(owner, SLOW, { r, s: -1 }))).toMatchObject({ code: "BAD_USER_INPUT", field: "seconds" });
