@@ -76,13 +76,13 @@ export class Messages {
   /**
    * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
    * The write is one call of the SQL function chat_send_message
-   * (prisma/migrations/20261203160000_send_message_function, redefined in 20261204140000_send_rules_encryption): it checks that the
-   * sender's session is live and that they may post (membership, a BROADCAST
+   * (prisma/migrations/20261203160000_send_message_function, redefined in
+   * 20261204140000_send_rules_encryption): it checks that the sender's session is live and that they may post (membership, a BROADCAST
    * room's roles, a DIRECT pair's blocks) and that the room's rules allow the
    * message (chat/room-rules.ts: slow mode, blocked words), then, under the room
    * row's lock (which orders concurrent sends), bumps the room's `lastSeq` and
-   * `lastEventSeq`, moves the sender's read marker and `lastSentAt`, inserts the message, counts it on its
-   * thread's root and stores its MessageAdded event. A plain send (no mentions,
+   * `lastEventSeq`, moves the sender's read marker and `lastSentAt`, inserts the
+   * message, counts it on its thread's root and stores its MessageAdded event. A plain send (no mentions,
    * no attachments) is that one statement on the write pool, atomic without a
    * transaction: one round trip to PostgreSQL. A send with mentions or
    * attachments runs it inside a transaction that also resolves the mentions
@@ -135,6 +135,7 @@ export class Messages {
     const now = new Date();
     const event: RoomEventData = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() };
     const sealed = this.encryption.seal(event.messageId, content);
+    const words = wordsOf(content);
     const call = (mentionedIds: string[]): SendCall => ({
       sessionId: sender.sessionId,
       senderId: sender.userId,
@@ -145,7 +146,7 @@ export class Messages {
       threadRootId: input.threadRootId ?? null,
       clientMessageId,
       mentionedIds,
-      words: wordsOf(content),
+      words,
       expiresAt: input.expiresIn ? new Date(now.getTime() + input.expiresIn * 1000) : null,
       now,
       event,
