@@ -203,6 +203,19 @@ describe("encryption at rest, search on", () => {
     await ok(alice, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id });
     expect(await server.app.db.messageSearch.count({ where: { messageId: id } })).toBe(0);
   });
+
+  it("keeps a plain send one statement on the write pool, sealing and indexing included", async () => {
+    const r = await room(ok, alice, []);
+    await ok(alice, SEND, { i: { roomId: r, content: "warm-up" } });
+    let statements: string[] | null = [];
+    server.app.writes.onQuery((sql) => statements?.push(sql));
+    const sent = (await ok(alice, SEND, { i: { roomId: r, content: "okapi" } })).sendMessage;
+    const counted = statements;
+    statements = null;
+    expect(sent.content).toBe("okapi");
+    expect(counted).toHaveLength(1);
+    expect(await server.app.db.messageSearch.count({ where: { messageId: sent.id } })).toBe(1);
+  });
 });
 
 describe("MESSAGE_ENCRYPTION_KEYS", () => {
