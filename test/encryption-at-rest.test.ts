@@ -3,7 +3,7 @@
  * issue 16): with MESSAGE_ENCRYPTION_KEYS, message content and edits are stored
  * AES-256-GCM sealed with their key id, and every read opens them (messages,
  * edits, replies, room lists, notifications, subscriptions over graphql-ws); no
- * table holds the text (read with pg). A sealed content moved onto another
+ * table holds the text (read with pg), nor does anything published on Redis. A sealed content moved onto another
  * message does not open. Rotation: a new key first makes it current, and the
  * re-encryption job moves older (and plaintext) rows to it in bounded batches.
  * Search: MESSAGE_SEARCH=off refuses searchMessages and keeps no lexemes (the job
@@ -11,12 +11,14 @@
  * (plaintext words, the documented trade-off) and finds sealed messages.
  */
 import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { Reencryption } from "../src/chat/reencryption.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { MessageEncryption } from "../src/security/message-encryption.js";
 import { ext, subscribe, type TestUser, untilReceived } from "./helpers/client.js";
+import { REDIS_URL } from "./helpers/env.js";
 import { type TestServer, useTestServer } from "./helpers/server.js";
 
 const key = () => randomBytes(32).toString("base64");
@@ -49,10 +51,16 @@ const room = async (ok: (u: TestUser, q: string, v?: Record<string, unknown>) =>
 
 describe("encryption at rest, search off", () => {
   const { server, api: { run, ok }, users: [alice, bob], client } = useTestServer(["alice", "bob"], {
+    redis: true,
     env: { MESSAGE_ENCRYPTION_KEYS: `k1:${K1}`, MESSAGE_SEARCH: "off", RATE_LIMITS: "off" },
   });
 
-  it("stores content and edits sealed under k1, nothing plaintext in any table, and opens them on every read, over HTTP and graphql-ws", async () => {
+  it("stores content and edits sealed under k1, nothing plaintext in any table or on the Redis bus, and opens them on every read, over HTTP and graphql-ws", async () => {
+    // everything published on the bus (other tests' traffic too: only these words are looked for)
+    const sniffer = new Redis(REDIS_URL);
+    const published: string[] = [];
+    sniffer.on("pmessage", (_pattern, _channel, message: string) => published.push(message));
+    await sniffer.psubscribe("*");
     const r = await room(ok, alice, [bob]);
     const ws = client(bob);
     const added = subscribe(ws, `subscription($r: ID!) { messageAdded(roomId: $r) { content replyTo { content } } }`, { r });
@@ -100,6 +108,9 @@ describe("encryption at rest, search off", () => {
     }
     const leaks = (await everyRow(server)).filter((row) => /quokka|wombat|alpha|bravo|charlie|warm-up/.test(row));
     expect(leaks).toEqual([]);
+    await sniffer.quit();
+    expect(published.some((m) => m.includes(reply.id))).toBe(true); // the sniffer saw the sends' publishes
+    expect(published.filter((m) => /quokka|wombat|alpha|bravo|charlie/.test(m))).toEqual([]);
     expect(await server.app.db.messageSearch.count()).toBe(0);
   });
 
