@@ -4,8 +4,9 @@
  * AES-256-GCM sealed with their key id, and every read opens them (messages,
  * edits, replies, room lists, notifications, subscriptions over graphql-ws); no
  * table holds the text (read with pg), nor does anything published on Redis. A
- * sealed content moved onto another message does not open. Rotation: a new key first makes it current, and the
- * re-encryption job moves older (and plaintext) rows to it in bounded batches.
+ * sealed content moved onto another message does not open. Rotation: a new key
+ * first makes it current, and the re-encryption job moves older (and plaintext)
+ * rows to it in bounded batches.
  * Search: MESSAGE_SEARCH=off refuses searchMessages and keeps no lexemes (the job
  * drops leftovers); MESSAGE_SEARCH=on keeps the GIN-indexed MessageSearch lexemes
  * (plaintext words, the documented trade-off) and finds sealed messages.
