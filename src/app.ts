@@ -11,11 +11,15 @@ import { DeliveryReceipts } from "./chat/delivery.js";
 import { MessageExpiry } from "./chat/expiry.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
+import { REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, Reencryption } from "./chat/reencryption.js";
+import { RoomRules } from "./chat/room-rules.js";
 import { Rooms } from "./chat/rooms.js";
+import { MessageSearch } from "./chat/search.js";
 import type { Config } from "./config.js";
 import type { App } from "./context.js";
 import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
+import { MessageEncryption } from "./security/message-encryption.js";
 import { type Database, openDatabase } from "./db/open.js";
 import { makeMailer } from "./mail/mailer.js";
 import { Outbox } from "./mail/outbox.js";
@@ -103,9 +107,15 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
+  // encryption at rest (MESSAGE_ENCRYPTION_KEYS): sealed messages are searched through MessageSearch only with MESSAGE_SEARCH=on
+  const encryption = new MessageEncryption(config.MESSAGE_ENCRYPTION_KEYS);
+  const searchSealed = encryption.enabled && config.MESSAGE_SEARCH === "on";
+  const reencryption = new Reencryption(db, admission, encryption, searchSealed, REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, onError, (err) =>
+    logger.warn({ err }, "re-encryption skipped: database unavailable (the next run retries)"),
+  );
 
   const rooms = new Rooms(db, events);
-  const messages = new Messages(db, writes, events, attachments, tracing);
+  const messages = new Messages(db, writes, events, attachments, tracing, encryption, searchSealed);
   const bans = new Bans(db, rooms);
 
   const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
@@ -134,6 +144,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     accountDeletion: new AccountDeletion(db, events, sessions, attachments),
     contacts: new Contacts(db, events, presence),
     rooms,
+    roomRules: new RoomRules(db, events),
     invites: new Invites(db, events),
     bans,
     reports: new Reports(db, bans, messages),
@@ -141,6 +152,9 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
     messages,
     deliveries: new DeliveryReceipts(db, events, config.DELIVERY_RECEIPTS_MAX_MEMBERS),
+    encryption,
+    reencryption,
+    search: new MessageSearch(db, encryption, config.MESSAGE_SEARCH === "on"),
     typing,
     presence,
   };
@@ -150,6 +164,8 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
       pubsub: bus.redis ? "redis" : "in-process",
       attachments: config.ATTACHMENTS_STORE,
       tracing: tracing ? "otlp" : "off",
+      encryptionAtRest: encryption.currentKeyId ? `on (key ${encryption.currentKeyId})` : "off",
+      search: config.MESSAGE_SEARCH,
     },
     "services ready",
   );
@@ -160,6 +176,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
       typing.close();
       await outbox.close();
       await expiry.close();
+      await reencryption.close();
       await presence.close();
       await bus.close();
       await writes.close();

@@ -27,6 +27,32 @@ const rateRule = z
  */
 const PLACEHOLDER_WORDS = ["changeme", "changethis", "replaceme", "placeholder", "secret", "password", "example", "insecure"] as const;
 
+/** One key of MESSAGE_ENCRYPTION_KEYS: its id (stored with each sealed row) and its 32 bytes (AES-256). */
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+/**
+ * MESSAGE_ENCRYPTION_KEYS → its keys, current first. Each entry is
+ * `<id>:<base64>`: an id of 1–32 letters, digits, `_` or `-`, unique, and exactly
+ * 32 bytes of key.
+ * @throws a ZodError naming the entry that is not.
+ */
+function parseEncryptionKeys(list: string, ctx: z.RefinementCtx): EncryptionKey[] {
+  const keys = list.split(",").map((entry) => entry.trim()).filter(Boolean).map((entry) => {
+    const [id = "", base64 = ""] = entry.split(":", 2);
+    return { id, key: Buffer.from(base64, "base64"), base64 };
+  });
+  if (keys.length === 0) ctx.addIssue({ code: "custom", message: "must list at least one <keyId>:<base64 key>" });
+  for (const { id, key, base64 } of keys) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) ctx.addIssue({ code: "custom", message: `key id "${id}" must be 1-32 letters, digits, _ or -` });
+    else if (key.length !== 32 || key.toString("base64") !== base64) ctx.addIssue({ code: "custom", message: `key "${id}" must be 32 bytes in base64 (openssl rand -base64 32)` });
+  }
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) ctx.addIssue({ code: "custom", message: "key ids must be unique" });
+  return keys.map(({ id, key }) => ({ id, key }));
+}
+
 /** The first of {@link PLACEHOLDER_WORDS} in `secret`, or undefined. */
 function placeholderWordIn(secret: string): string | undefined {
   const letters = secret.toLowerCase().replace(/[^a-z0-9]/g, "");
@@ -196,6 +222,20 @@ const EnvSchema = z
      * n-th address from the right (1: the address the nearest proxy saw).
      */
     TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    /**
+     * Encryption at rest of message content and edits (security/message-encryption.ts):
+     * `<keyId>:<base64 of 32 random bytes>,…` (`openssl rand -base64 32`), the first
+     * key current (new content is sealed with it), the others still read; rotate by
+     * putting a new key first, and drop an old one once no row uses it (the
+     * re-encryption job moves rows to the current key). Unset: off, content stored as sent.
+     */
+    MESSAGE_ENCRYPTION_KEYS: z.string().transform(parseEncryptionKeys).optional(),
+    /**
+     * Full-text message search (searchMessages). With encryption on, "on" keeps a
+     * tsvector per message (MessageSearch) whose lexemes are plaintext at rest, and
+     * "off" stores nothing plaintext, and searchMessages is refused. Default "on".
+     */
+    MESSAGE_SEARCH: z.enum(["on", "off"]).default("on"),
     /** "off" turns every rate limit off (the benchmark does). */
     RATE_LIMITS: z.enum(["on", "off"]).default("on"),
     /**

@@ -9,6 +9,10 @@ import type { Sessions, Viewer } from "./auth/sessions.js";
 import type { DeliveryReceipts, ReceiptMarker } from "./chat/delivery.js";
 import type { Invites } from "./chat/invites.js";
 import type { Messages } from "./chat/messages.js";
+import type { Reencryption } from "./chat/reencryption.js";
+import type { MessageSearch } from "./chat/search.js";
+import type { MessageEncryption } from "./security/message-encryption.js";
+import type { RoomRules } from "./chat/room-rules.js";
 import type { Rooms } from "./chat/rooms.js";
 import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
@@ -53,6 +57,8 @@ export interface App {
   accountDeletion: AccountDeletion;
   contacts: Contacts;
   rooms: Rooms;
+  /** Slow mode and blocked words (chat/room-rules.ts). */
+  roomRules: RoomRules;
   invites: Invites;
   /** Bans and kicks (moderation/bans.ts). */
   bans: Bans;
@@ -63,6 +69,12 @@ export interface App {
   messages: Messages;
   /** markDelivered, bounded by DELIVERY_RECEIPTS_MAX_MEMBERS (chat/delivery.ts). */
   deliveries: DeliveryReceipts;
+  /** Seals and opens message content at rest (security/message-encryption.ts); off without MESSAGE_ENCRYPTION_KEYS. */
+  encryption: MessageEncryption;
+  /** The background re-encryption to the current key (chat/reencryption.ts). */
+  reencryption: Reencryption;
+  /** Full-text message search (chat/search.ts). */
+  search: MessageSearch;
   typing: Typing;
   presence: Presence;
 }

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { type Db, type PrismaClient, WritePool } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
-import { badInput, forbidden, notFound, unauthenticated } from "../errors.js";
+import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
 import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
+import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import { showsReadReceipts } from "../users/privacy.js";
 import {
@@ -19,6 +20,7 @@ import {
 } from "../realtime/topics.js";
 import { blockedPair, broadcastMember, notMember, requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
+import { blockedWordError, hasBlockedWord, wordsOf } from "./room-rules.js";
 import { lockRoom } from "./rooms.js";
 
 /** How many attachments one message may carry. */
@@ -57,29 +59,39 @@ type Mention = { id: string; userId: string };
  * a change that a later read could miss.
  */
 export class Messages {
-  /** `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off. */
+  /**
+   * `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off;
+   * `encryption`: seals content and edits at rest (off without keys); `searchSealed`: whether sealed messages get
+   * their MessageSearch lexemes (encryption on and MESSAGE_SEARCH=on).
+   */
   constructor(
     private readonly db: PrismaClient,
     private readonly writes: WritePool,
     private readonly events: Events,
     private readonly attachments: Attachments,
     private readonly tracing: Tracing | null,
+    private readonly encryption: MessageEncryption,
+    private readonly searchSealed: boolean,
   ) {}
 
   /**
    * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
    * The write is one call of the SQL function chat_send_message
-   * (prisma/migrations/20261203160000_send_message_function): it checks that the
-   * sender's session is live and that they may post (membership, a BROADCAST
-   * room's roles, a DIRECT pair's blocks), then, under the room row's lock (which
-   * orders concurrent sends), bumps the room's `lastSeq` and `lastEventSeq`,
-   * moves the sender's read marker, inserts the message, counts it on its
-   * thread's root and stores its MessageAdded event. A plain send (no mentions,
+   * (prisma/migrations/20261203160000_send_message_function, redefined in
+   * 20261204140000_send_rules_encryption): it checks that the sender's session is live and that they may post (membership, a BROADCAST
+   * room's roles, a DIRECT pair's blocks) and that the room's rules allow the
+   * message (chat/room-rules.ts: slow mode, blocked words), then, under the room
+   * row's lock (which orders concurrent sends), bumps the room's `lastSeq` and
+   * `lastEventSeq`, moves the sender's read marker and `lastSentAt`, inserts the
+   * message, counts it on its thread's root and stores its MessageAdded event. A plain send (no mentions,
    * no attachments) is that one statement on the write pool, atomic without a
    * transaction: one round trip to PostgreSQL. A send with mentions or
    * attachments runs it inside a transaction that also resolves the mentions
    * under the room lock, attaches the uploads and stores the notifications.
    * Both events then go to the bus in one round trip (Events.afterCommit).
+   * With encryption at rest on, the content is sealed before the statement
+   * (security/message-encryption.ts) and the message comes back, and goes to the
+   * bus, sealed: the schema's Message.content opens it.
    * A retry with the same `clientMessageId` returns the stored message and
    * publishes nothing. Once committed, the send succeeds even when the publish
    * fails (Redis down: Events.afterCommit logs it); subscribers get the message
@@ -93,7 +105,9 @@ export class Messages {
    * `input.threadRootId` unless it is a live top-level message of the same room;
    * on `input.content` when there is neither content nor an attachment; on
    * `input.attachmentIds` for an upload that is unknown, someone else's or sent
-   * already; on `input.type` when it does not fit the attachments.
+   * already; on `input.type` when it does not fit the attachments; on
+   * `input.content` when it has a word the room blocks. RATE_LIMITED with
+   * `retryAfter` (seconds) when the room's slow mode holds back a MEMBER.
    */
   send(sender: Sender, input: SendMessageInput): Promise<Message> {
     if (!this.tracing) return this.store(sender, input);
@@ -121,15 +135,19 @@ export class Messages {
     const type = await this.typeOf(sender.userId, attachmentIds, input.type ?? null);
     const now = new Date();
     const event: RoomEventData = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() };
+    const sealed = this.encryption.seal(event.messageId, content);
+    const words = wordsOf(content);
     const call = (mentionedIds: string[]): SendCall => ({
       sessionId: sender.sessionId,
       senderId: sender.userId,
       type,
-      content,
+      ...sealed,
+      searchText: this.searchSealed ? content : null,
       replyToId: input.replyToId ?? null,
       threadRootId: input.threadRootId ?? null,
       clientMessageId,
       mentionedIds,
+      words,
       expiresAt: input.expiresIn ? new Date(now.getTime() + input.expiresIn * 1000) : null,
       now,
       event,
@@ -176,9 +194,11 @@ export class Messages {
   /**
    * Replaces the content of the sender's own message, keeping the previous one in
    * its edit history; the same content again changes nothing. Users the new
-   * content mentions for the first time are notified.
+   * content mentions for the first time are notified. Slow mode does not apply
+   * to edits; the room's blocked words do (chat/room-rules.ts).
    * @throws NOT_FOUND (message, or a room the viewer cannot see); FORBIDDEN for
-   * someone else's or a deleted message, and in a DIRECT room of a blocked pair.
+   * someone else's or a deleted message, and in a DIRECT room of a blocked pair;
+   * BAD_USER_INPUT on `content` when it has a word the room blocks.
    */
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
     const { message } = await this.visible(userId, messageId, requireUnblockedMember);
@@ -186,12 +206,15 @@ export class Messages {
     const edited = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
-      if (current.content === content) return { message: current, mentions: [] };
+      if (this.encryption.open(messageId, current) === content) return { message: current, mentions: [] };
+      const { blockedWords } = await tx.room.findUniqueOrThrow({ where: { id: current.roomId }, select: { blockedWords: true } });
+      if (hasBlockedWord(content, blockedWords)) throw blockedWordError("content");
       const editedAt = new Date();
       const mentionedIds = await resolveMentions(tx, current.roomId, userId, content);
-      await tx.messageEdit.create({ data: { messageId, content: current.content, editedAt } });
+      await tx.messageEdit.create({ data: { messageId, content: current.content, contentKeyId: current.contentKeyId, editedAt } });
       await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
-      const message = await tx.message.update({ where: { id: messageId }, data: { content, editedAt, mentionedIds } });
+      const message = await tx.message.update({ where: { id: messageId }, data: { ...this.encryption.seal(messageId, content), editedAt, mentionedIds } });
+      if (this.searchSealed) await indexForSearch(tx, messageId, content);
       return { message, mentions: await notify(tx, messageId, mentionedIds) };
     });
     await this.events.afterCommit(mentionMessages(edited.mentions));
@@ -331,11 +354,17 @@ interface SendCall {
   sessionId: string | null;
   senderId: string;
   type: MessageType;
+  /** As stored: sealed under `contentKeyId`, or as sent when that is null. */
   content: string;
+  contentKeyId: string | null;
+  /** The text whose lexemes go to MessageSearch, or null (not searched that way). */
+  searchText: string | null;
   replyToId: string | null;
   threadRootId: string | null;
   clientMessageId: string | null;
   mentionedIds: string[];
+  /** The content's words, normalized (room-rules.ts wordsOf), for the room's blocked words. */
+  words: string[];
   expiresAt: Date | null;
   /** The message's createdAt, the room's lastActivityAt, the event's `at`. */
   now: Date;
@@ -343,17 +372,19 @@ interface SendCall {
   event: Extract<RoomEventData, { kind: "MessageAdded" }>;
 }
 
-/** chat_send_message's call (prisma/migrations/20261203160000_send_message_function); times go in as ISO-8601 UTC. */
-const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
-  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb)`;
+/** chat_send_message's call (prisma/migrations/20261204140000_send_rules_encryption); times go in as ISO-8601 UTC. */
+const SEND_SQL = `SELECT status, event_seq AS "eventSeq", message, retry_after AS "retryAfter" FROM chat_send_message($1::uuid, $2::uuid, $3::uuid, $4::uuid,
+  $5::"MessageType", $6, $7::uuid, $8::uuid, $9, $10::uuid[], $11::timestamp(3), $12::timestamp(3), $13::jsonb, $14::text[], $15, $16)`;
 
-/** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages). */
-const SEND_REFUSALS: Record<string, () => Error> = {
+/** The statuses of chat_send_message that refuse the send, and the error each becomes (access.ts notMember and requirePoster's messages; `retryAfter` in seconds for slow_mode). */
+const SEND_REFUSALS: Record<string, (retryAfter: number) => Error> = {
   unauthenticated: () => unauthenticated("Session ended; log in again"),
   no_room: () => notMember(undefined),
   join_first: () => notMember("PUBLIC"),
   blocked: () => blockedPair(),
   broadcast_member: () => broadcastMember(),
+  slow_mode: (retryAfter) => rateLimited(retryAfter, `Slow mode: you may send again in ${retryAfter} s`),
+  blocked_word: () => blockedWordError("input.content"),
   bad_reply: () => badInput("input.replyToId", "replyToId must be a message of the same room"),
   bad_thread: () => badInput("input.threadRootId", "threadRootId must be a top-level, not deleted message of the same room"),
 };
@@ -368,11 +399,11 @@ const SEND_REFUSALS: Record<string, () => Error> = {
  */
 async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message: Message; eventSeq: number | null }> {
   const values = [c.sessionId, c.senderId, c.event.roomId, c.event.messageId, c.type, c.content, c.replyToId, c.threadRootId, c.clientMessageId, c.mentionedIds,
-    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() })];
-  type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null };
+    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() }), c.words, c.contentKeyId, c.searchText];
+  type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null; retryAfter: number | null };
   const [row] = db instanceof WritePool ? await db.query<Row>("chat_send_message", SEND_SQL, values) : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
   const refusal = SEND_REFUSALS[row!.status];
-  if (refusal) throw refusal();
+  if (refusal) throw refusal(row!.retryAfter ?? 1);
   return { message: messageFromSqlJson(row!.message!), eventSeq: row!.eventSeq };
 }
 
@@ -394,8 +425,17 @@ async function notify(tx: Db, messageId: string, userIds: string[]): Promise<Men
 }
 
 /**
+ * Stores the lexemes of message `messageId`'s text `text` in MessageSearch (replacing
+ * any): search over sealed messages (MESSAGE_SEARCH=on with encryption at rest).
+ */
+export async function indexForSearch(tx: Db, messageId: string, text: string): Promise<void> {
+  await tx.$executeRaw`INSERT INTO "MessageSearch" ("messageId", vector) VALUES (${messageId}::uuid, to_tsvector('simple', ${text}))
+    ON CONFLICT ("messageId") DO UPDATE SET vector = EXCLUDED.vector`;
+}
+
+/**
  * Makes a message a tombstone: content "", `deletedAt` set, unpinned; its edit
- * history, reactions, mentions, notifications and attachments go. Used by
+ * history, reactions, mentions, notifications, search lexemes and attachments go. Used by
  * delete and expiry; returns the attachment files to remove once committed
  * ({@link Attachments.removeFiles}).
  */
@@ -403,11 +443,12 @@ export async function purge(tx: Db, messageId: string): Promise<{ message: Messa
   await tx.messageEdit.deleteMany({ where: { messageId } });
   await tx.reaction.deleteMany({ where: { messageId } });
   await tx.notification.deleteMany({ where: { messageId } });
+  await tx.messageSearch.deleteMany({ where: { messageId } });
   const attachments = await tx.attachment.findMany({ where: { messageId }, select: { storageKey: true, thumbnailKey: true } });
   await tx.attachment.deleteMany({ where: { messageId } });
   const message = await tx.message.update({
     where: { id: messageId },
-    data: { content: "", deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] },
+    data: { content: "", contentKeyId: null, deletedAt: new Date(), pinnedAt: null, pinnedById: null, mentionedIds: [] },
   });
   return { message, files: attachments.flatMap((a) => (a.thumbnailKey ? [a.storageKey, a.thumbnailKey] : [a.storageKey])) };
 }

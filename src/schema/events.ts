@@ -72,7 +72,7 @@ const MemberRoleChanged = roomEventType("MemberRoleChanged", "A member's role ch
   previousRole: t.field({ type: RoomRoleEnum, resolve: (e) => e.previousRole }),
   changedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
-const RoomUpdated = roomEventType("RoomUpdated", "The room's name, description, avatar or maxMembers changed.", (t) => ({
+const RoomUpdated = roomEventType("RoomUpdated", "The room's name, description, avatar, maxMembers, slow mode or blocked words changed.", (t) => ({
   room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
   updatedBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));

@@ -8,7 +8,7 @@ builder.queryField("exportMyData", (t) =>
     description:
       "Everything the server holds about the viewer, as one JSON object (GDPR art. 20, data portability): `profile`, `settings`, `contacts` (and requests, either way), `blocks`, `rooms` (id, name, type, role, joinedAt) and `messages`: every message the viewer sent, in any room (also rooms since left), with earlier versions and attachment metadata; never other people's messages. Dates are ISO-8601 strings.",
     authScopes: { viewer: true },
-    resolve: (_root, _args, ctx) => exportAccount(ctx.app.db, ctx.viewer!.userId),
+    resolve: (_root, _args, ctx) => exportAccount(ctx.app.db, ctx.app.encryption, ctx.viewer!.userId),
   }),
 );
 

@@ -3,7 +3,6 @@ import { requireMember } from "../chat/access.js";
 import { deliveryStateOf } from "../chat/delivery.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
-import { searchMessages } from "../chat/search.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
@@ -62,7 +61,9 @@ const DeliveryState = builder.enumType("DeliveryState", {
 builder.prismaObject("MessageEdit", {
   description: "An earlier version of a message.",
   fields: (t) => ({
-    content: t.exposeString("content"),
+    content: t.string({
+      resolve: (edit, _args, ctx) => ctx.app.encryption.open(edit.messageId, edit),
+    }),
     editedAt: t.expose("editedAt", { type: "DateTime", description: "When this content was replaced." }),
   }),
 });
@@ -80,7 +81,10 @@ export const MessageRef = builder.prismaObject("Message", {
     type: t.expose("type", { type: MessageTypeEnum }),
     room: t.relation("room"),
     sender: t.relation("sender"),
-    content: t.exposeString("content", { description: `"" once deleted.` }),
+    content: t.string({
+      description: `"" once deleted.`,
+      resolve: (message, _args, ctx) => ctx.app.encryption.open(message.id, message),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true, description: "The last edit; null if never edited." }),
     edits: t.relation("edits", { description: "Earlier versions, oldest first (cleared when deleted).", query: { orderBy: [{ editedAt: "asc" }, { id: "asc" }] } }),
@@ -159,13 +163,13 @@ builder.queryField("searchMessages", (t) =>
     {
       type: MessageSearchResult,
       description:
-        "Full-text search over the messages of your rooms (or of one, `roomId`): words, \"phrases\", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100.",
+        "Full-text search over the messages of your rooms (or of one, `roomId`): words, \"phrases\", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100. FORBIDDEN when the server keeps no searchable text (MESSAGE_SEARCH=off).",
       authScopes: { viewer: true },
       args: { query: t.arg.string({ required: true, validate: rules.searchQuery }), roomId: t.arg.id({ validate: rules.id }) },
       resolve: async (_root, args, ctx) => {
         if (args.roomId) await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
         return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-          searchMessages(ctx.app.db, ctx.viewer!.userId, args.query, args.roomId ?? null, limit, offset),
+          ctx.app.search.search(ctx.viewer!.userId, args.query, args.roomId ?? null, limit, offset),
         );
       },
     },

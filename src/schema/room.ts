@@ -57,6 +57,15 @@ export const RoomRef = builder.prismaObject("Room", {
     description: t.exposeString("description", { nullable: true }),
     avatar: t.exposeString("avatar", { nullable: true, description: "http(s) URL of the room's picture." }),
     maxMembers: t.exposeInt("maxMembers"),
+    slowModeSeconds: t.exposeInt("slowModeSeconds", {
+      description: "Slow mode: a MEMBER may send one message every this many seconds (OWNERs and ADMINs are exempt); 0 when off. Set with setSlowMode.",
+    }),
+    blockedWords: t.stringList({
+      nullable: true,
+      description: "Words no message of the room may contain (whole words, any case), lower-cased; set with setBlockedWords. Null unless the viewer is the room's OWNER or an ADMIN.",
+      select: (_args, ctx) => ({ blockedWords: true, ...viewerMembership(ctx) }),
+      resolve: (room) => (room.members[0] && room.members[0].role !== "MEMBER" ? room.blockedWords : null),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     lastActivityAt: t.expose("lastActivityAt", { type: "DateTime", description: "Time of the newest message, or of creation." }),
@@ -233,6 +242,22 @@ builder.mutationFields((t) => {
       authScopes: { viewer: true },
       args: { roomId: idArg(), input: t.arg({ type: UpdateRoomInput, required: true }) },
       resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer!.userId, args.roomId, args.input)).id),
+    }),
+    setSlowMode: t.prismaField({
+      type: "Room",
+      description:
+        "Sets slow mode: a MEMBER may send one message every `seconds` seconds (0 turns it off; at most 6 hours); OWNERs and ADMINs are exempt and edits do not count. A send too soon is RATE_LIMITED with extensions.retryAfter in seconds. OWNER or ADMIN.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), seconds: t.arg.int({ required: true, validate: rules.slowModeSeconds }) },
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer!.userId, args.roomId, args.seconds)).id),
+    }),
+    setBlockedWords: t.prismaField({
+      type: "Room",
+      description:
+        "Replaces the room's blocked words (at most 200, each one word of letters, digits or _ of at most 50 characters; [] clears them). A message sent or edited with one of them as a whole word, in any case, is refused with BAD_USER_INPUT on its content. OWNER or ADMIN.",
+      authScopes: { viewer: true },
+      args: { roomId: idArg(), words: t.arg.stringList({ required: true, validate: rules.blockedWords }) },
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer!.userId, args.roomId, args.words)).id),
     }),
     deleteRoom: t.boolean({
       description: "Deletes a room and its messages. OWNER only.",

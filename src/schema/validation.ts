@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_ATTACHMENTS, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
+import { isOneWord, MAX_BLOCKED_WORD_LENGTH, MAX_BLOCKED_WORDS, MAX_SLOW_MODE_S } from "../chat/room-rules.js";
 
 /**
  * Text PostgreSQL stores exactly as sent: well-formed Unicode (a lone surrogate
@@ -63,6 +64,10 @@ export const rules = {
   /** A message's position in its room (Message.seq: 1, 2, 3, …). */
   seq: z.number().int().min(1, "must be at least 1"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),
+  slowModeSeconds: z.number().int().min(0, "must be 0 (off) or more").max(MAX_SLOW_MODE_S, `must be at most ${MAX_SLOW_MODE_S} seconds`),
+  blockedWords: z
+    .array(text().trim().refine(isOneWord, `each must be one word (letters, digits, _) of 1 to ${MAX_BLOCKED_WORD_LENGTH} characters`))
+    .max(MAX_BLOCKED_WORDS, `at most ${MAX_BLOCKED_WORDS} words`),
   search: text().trim().max(100, "must be at most 100 characters"),
   searchQuery: text().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   selfDestructTimer: z.number().refine((s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s), `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`),

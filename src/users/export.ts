@@ -1,4 +1,5 @@
 import type { PrismaClient } from "../db/client.js";
+import type { MessageEncryption } from "../security/message-encryption.js";
 
 /**
  * The viewer's data as exportMyData returns it (GDPR art. 20, right to data
@@ -26,10 +27,11 @@ export interface AccountExport {
 /**
  * Reads {@link AccountExport} for `userId`: one query per table (user, contacts,
  * blocks, memberships, messages; relations joined in the same statement), so its
- * cost is linear in the rows and not in round trips. Unbounded: all own messages
+ * cost is linear in the rows and not in round trips. Contents and edits sealed at
+ * rest are opened with `encryption` (the export carries the text). Unbounded: all own messages
  * are read and answered at once (docs/security.md, "Account deletion and export").
  */
-export async function exportAccount(db: PrismaClient, userId: string): Promise<AccountExport> {
+export async function exportAccount(db: PrismaClient, encryption: MessageEncryption, userId: string): Promise<AccountExport> {
   const [user, contacts, blocks, memberships, messages] = await Promise.all([
     db.user.findUniqueOrThrow({ where: { id: userId } }),
     db.contact.findMany({
@@ -48,13 +50,14 @@ export async function exportAccount(db: PrismaClient, userId: string): Promise<A
         seq: true,
         type: true,
         content: true,
+        contentKeyId: true,
         replyToId: true,
         threadRootId: true,
         createdAt: true,
         editedAt: true,
         deletedAt: true,
         expiresAt: true,
-        edits: { select: { content: true, editedAt: true }, orderBy: { editedAt: "asc" } },
+        edits: { select: { content: true, contentKeyId: true, editedAt: true }, orderBy: { editedAt: "asc" } },
         attachments: { select: { id: true, filename: true, mimeType: true, size: true, createdAt: true } },
       },
     }),
@@ -70,6 +73,10 @@ export async function exportAccount(db: PrismaClient, userId: string): Promise<A
     }),
     blocks: blocks.map((b) => ({ userId: b.blockedId, username: b.blocked.username, createdAt: b.createdAt })),
     rooms: memberships.map((m) => ({ id: m.roomId, name: m.room.name, type: m.room.type, role: m.role, joinedAt: m.joinedAt })),
-    messages,
+    messages: messages.map(({ contentKeyId, edits, ...message }) => ({
+      ...message,
+      content: encryption.open(message.id, { content: message.content, contentKeyId }),
+      edits: edits.map((edit) => ({ content: encryption.open(message.id, edit), editedAt: edit.editedAt })),
+    })),
   };
 }
