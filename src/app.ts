@@ -7,6 +7,7 @@ import { SessionCache } from "./auth/session-cache.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { MessageExpiry } from "./chat/expiry.js";
+import { activityStore } from "./chat/activity.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
 import { Rooms } from "./chat/rooms.js";
@@ -20,6 +21,7 @@ import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
 import { Events } from "./realtime/events.js";
+import { RoomActivity } from "./realtime/room-activity.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
@@ -88,6 +90,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
 
+  const activity = activityStore(db);
   const app: App = {
     config,
     logger,
@@ -109,6 +112,13 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     messages: new Messages(db, writes, events, attachments, tracing),
     typing,
     presence,
+    activity: new RoomActivity(
+      bus.pubsub,
+      // each message's read is one statement per node; admitted like presence's reads
+      { roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)), recipients: (...args) => admission.run(() => activity.recipients(...args)) },
+      { coalesceAbove: config.ACTIVITY_COALESCE_ABOVE, coalesceMs: config.ACTIVITY_COALESCE_MS },
+      onError,
+    ),
   };
   logger.info(
     {

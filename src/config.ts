@@ -63,6 +63,14 @@ const EnvSchema = z
     /** Typing expiry in ms without a refresh (seed 001: 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
     /**
+     * myEvents RoomActivity in rooms of more than this many members is coalesced: at
+     * most one event per room per ACTIVITY_COALESCE_MS, with the newest message and
+     * counts (realtime/room-activity.ts). Default 500.
+     */
+    ACTIVITY_COALESCE_ABOVE: z.coerce.number().int().min(0).default(500),
+    /** The coalescing window of ACTIVITY_COALESCE_ABOVE, in ms (default 1 s). */
+    ACTIVITY_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    /**
      * Where uploads are kept: "disk" (default) under ATTACHMENTS_DIR, which several
      * nodes must share; "s3" in the S3-compatible bucket S3_BUCKET (AWS S3, MinIO,
      * R2…), downloads redirected to presigned URLs (attachments/s3-store.ts).

@@ -14,6 +14,7 @@ import type { PrismaClient, WritePool } from "./db/client.js";
 import type { Metrics } from "./metrics.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
+import type { RoomActivity } from "./realtime/room-activity.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Tracing } from "./tracing.js";
@@ -47,6 +48,8 @@ export interface App {
   messages: Messages;
   typing: Typing;
   presence: Presence;
+  /** myEvents' RoomActivity of this node (realtime/room-activity.ts). */
+  activity: RoomActivity;
 }
 
 /**

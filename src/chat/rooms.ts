@@ -71,6 +71,7 @@ export class Rooms {
       const autoJoined = input.type === "PUBLIC" ? await addAutoJoiners(tx, room, [userId, ...others]) : [];
       return { room, autoJoined };
     });
+    await this.events.membership([userId], room.id, true);
     await this.events.users(others, { kind: "AddedToRoom", roomId: room.id, byId: userId });
     await this.events.users(autoJoined, { kind: "AddedToRoom", roomId: room.id, byId: null });
     return room;
@@ -105,6 +106,7 @@ export class Rooms {
       if (!isUniqueViolation(e, "directKey")) throw e;
       return this.db.room.findUniqueOrThrow({ where: { directKey } });
     }
+    await this.events.membership([userId], room.id, true);
     await this.events.users([otherId], { kind: "DirectRoomCreated", roomId: room.id, byId: userId });
     return room;
   }
