@@ -160,3 +160,48 @@ describe("RoomActivity in a room above ACTIVITY_COALESCE_ABOVE", () => {
     expect(seen.length).toBeLessThanOrEqual(2 + Math.ceil(sending / 400));
   });
 });
+
+describe("RoomActivity across two nodes sharing PostgreSQL and Redis", () => {
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let a: NodeProcess, b: NodeProcess;
+  let ann: TestUser, ben: TestUser, cat: TestUser;
+  const opened: { dispose(): unknown }[] = [];
+
+  beforeAll(async () => {
+    group = await startNodes(2);
+    [a, b] = group.nodes;
+    [ann, ben, cat] = await Promise.all([registerUser(a.url, "ann"), registerUser(b.url, "ben"), registerUser(a.url, "cat")]);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(opened.map((c) => c.dispose()));
+    await group?.stop();
+  });
+
+  it("reaches each socket once, on either node, for a message sent through either", async () => {
+    const onA = helpers(() => a.url, () => a.wsUrl, opened);
+    const onB = helpers(() => b.url, () => b.wsUrl, opened);
+    const room = (await onA.ok(ann, CREATE, { n: "across", t: "GROUP", m: [ben.id, cat.id] })).createRoom.id;
+    // ann on both nodes (twice on A), ben on B
+    const anns = [onA.live(ann), onA.live(ann), onB.live(ann)];
+    const bens = onB.live(ben);
+    await onA.warm([...anns, bens], [ann, ben], room, cat);
+    const contents = ["via A", "via B", "via A again"];
+    await onA.ok(cat, SEND, { r: room, c: contents[0]! });
+    await onB.ok(cat, SEND, { r: room, c: contents[1]! });
+    await onA.ok(cat, SEND, { r: room, c: contents[2]! });
+    for (const sub of [...anns, bens]) {
+      const got: Activity[] = [];
+      while (got.length < contents.length) {
+        const event = activity(await sub.next(5000));
+        if (event && contents.includes(event.message?.content ?? "")) got.push(event);
+      }
+      expect(got.map((e) => [e.message!.content, e.unreadCount])).toEqual([
+        [contents[0], 1],
+        [contents[1], 2],
+        [contents[2], 3],
+      ]);
+      // no duplicate from the other node
+      await expect(sub.nextWhere((e) => contents.includes(activity(e)?.message?.content ?? ""), 500)).rejects.toThrow();
+    }
+  }, 60_000);
+});
