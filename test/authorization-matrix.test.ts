@@ -572,7 +572,7 @@ describe("myEvents' RoomActivity", () => {
     const create = `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`;
     const room = (await api.ok(boss, create, { i: { name: "activity", type: "GROUP", memberIds: [watcher.id, kicked.id, revokee.id] } })).createRoom.id;
     await api.ok(outsider, create, { i: { name: "elsewhere", type: "GROUP", memberIds: [] } });
-    const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId message { content } room { name } } } }`;
+    const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId lastMessage { content } room { name } } } }`;
     const subs = new Map([watcher, kicked, outsider, revokee, stranger].map((user) => [user, subscribe(client(user), MY_EVENTS)]));
     // live: each has had an event of its own (a contact request, taken back and sent again until it arrives)
     const request = (user: TestUser, round: number) =>
@@ -590,7 +590,7 @@ describe("myEvents' RoomActivity", () => {
     const marker = `activity-${randomUUID()}`;
     await api.ok(boss, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content: marker } });
     const seen = await subs.get(watcher)!.nextWhere((e) => JSON.stringify(e).includes(marker));
-    expect(seen.data.myEvents).toEqual({ __typename: "RoomActivity", roomId: room, message: { content: marker }, room: { name: "activity" } });
+    expect(seen.data.myEvents).toEqual({ __typename: "RoomActivity", roomId: room, lastMessage: { content: marker }, room: { name: "activity" } });
     // the others: give the node as long again as it took the watcher, then nothing of the room may have come
     await expect(subs.get(outsider)!.nextWhere((e) => JSON.stringify(e).includes(room), 500)).rejects.toThrow();
     const leaked = [kicked, outsider, revokee, stranger].filter((user) => subs.get(user)!.drain().some((e) => JSON.stringify(e).includes(marker)));

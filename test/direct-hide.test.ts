@@ -69,7 +69,7 @@ describe("deleteRoom on a DIRECT room", () => {
   it("sends no event to the other member's sockets", async () => {
     const r = await directRoom(ben, cat);
     const socket = client(cat);
-    const events = subscribe(socket, `subscription { myEvents { __typename ... on RoomActivity { message { content } } } }`);
+    const events = subscribe(socket, `subscription { myEvents { __typename ... on RoomActivity { message: lastMessage { content } } } }`);
     const roomEvents = subscribe(socket, `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageAdded { message { content } } } }`, { r });
     // live: messages reach both subscriptions
     await untilReceived(events, () => api.ok(ben, SEND, { r, c: "warm-up" }));

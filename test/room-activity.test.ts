@@ -10,7 +10,7 @@ import { type GqlResponse, gqlOk, registerUser, subscribe, type Subscription, ty
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { type TestServer, useTestServer } from "./helpers/server.js";
 
-const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount at message { id content sender { id } } room { id } } } }`;
+const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount at message: lastMessage { id content sender { id } } room { id } } } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const CREATE = `mutation($n: String!, $t: CreatableRoomType!, $m: [ID!]) { createRoom(input: { name: $n, type: $t, memberIds: $m }) { id } }`;
 const LAST = `query($r: ID!) { room(id: $r) { lastMessage { id } } }`;

@@ -136,10 +136,10 @@ const RoomActivity = eventType<RoomActivityPayload>(
   (t) => ({
     roomId: t.exposeID("roomId"),
     room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
-    message: t.field({
+    lastMessage: t.field({
       type: MessageRef,
       nullable: true,
-      description: "The new message; null when you muted the room (the counts still come).",
+      description: "The new message (the room's newest, as Room.lastMessage); null when you muted the room (the count still comes).",
       resolve: (e): Message | null => (e.message ? messageFromJson(e.message) : null),
     }),
     unreadCount: t.exposeInt("unreadCount", { description: "Your unread messages in the room as of this message (Room.unreadCount then)." }),
