@@ -118,10 +118,17 @@ describe("RoomActivity on myEvents (one node)", () => {
     let reads = 0;
     store.recipients = (...args) => (reads++, original(...args));
     const rooms = server.app.activity.roomCount;
+    const counter = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values[0]?.value ?? 0;
+    const { sharedExecutions, sharedResults } = server.app.metrics;
     try {
+      const [executions, results] = [await counter(sharedExecutions), await counter(sharedResults)];
       await ok(ann, SEND, { r: room, c: "counted" });
-      await Promise.all(subs.map((s) => s.nextWhere(about("counted"))));
+      const got = await Promise.all(subs.map((s) => s.nextWhere(about("counted"))));
       expect(reads).toBe(1);
+      // ben, cat and dan's two sockets have the same unread count: one execution for the four (ann's is apart)
+      expect(new Set(got.map((e) => activity(e)!.unreadCount)).size).toBe(2);
+      expect((await counter(sharedResults)) - results).toBeGreaterThanOrEqual(5);
+      expect((await counter(sharedExecutions)) - executions).toBeLessThan((await counter(sharedResults)) - results);
       // a new socket of a viewer already here adds no registration
       const again = live(ben);
       await untilReceived(again, () => ok(ann, SEND, { r: room, c: "again" }));

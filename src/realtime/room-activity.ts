@@ -135,13 +135,21 @@ export class RoomActivity {
     if (this.viewers.get(viewer.userId) === viewer) this.viewers.delete(viewer.userId);
   }
 
-  /** Hands each recipient's event to their subscriptions on this node. */
+  /**
+   * Hands each recipient's event to their subscriptions on this node. Recipients with
+   * the same count and mute get the same event object, so a viewer-independent
+   * selection is executed and serialized once per distinct event, not per viewer
+   * (realtime/shared-execution.ts keys its memo by the event object).
+   */
   handOut(roomId: string, message: MessageJson, recipients: readonly ActivityRecipient[]): void {
     const at = new Date().toISOString();
+    const events = new Map<string, RoomActivityPayload>();
     for (const r of recipients) {
       const viewer = this.viewers.get(r.userId);
       if (!viewer) continue;
-      const event: RoomActivityPayload = { kind: "RoomActivity", roomId, message: r.muted ? null : message, unreadCount: r.unreadCount, at };
+      const key = `${r.muted}:${r.unreadCount}`;
+      let event = events.get(key);
+      if (!event) events.set(key, (event = { kind: "RoomActivity", roomId, message: r.muted ? null : message, unreadCount: r.unreadCount, at }));
       for (const feed of viewer.feeds) feed.push(event);
     }
   }
