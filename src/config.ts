@@ -186,9 +186,9 @@ const EnvSchema = z
     WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /**
      * Operations one WebSocket may have running at once; one more closes it with 4429.
-     * A client needs `myEvents`, a `roomEvents` per room it follows in its room list
-     * and `messageAdded`, `typing` and `presence` per open room: 100 covers about 80
-     * followed rooms with a few open (the schema has no cross-room message stream).
+     * A client needs `myEvents` (its RoomActivity keeps a room list current), and
+     * `messageAdded`, `typing` and `presence` per open room, or a `roomEvents` per room
+     * it follows in full: 100 covers about 80 followed rooms with a few open.
      */
     WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
     /**
