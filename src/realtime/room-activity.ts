@@ -10,7 +10,8 @@
  *    `messageAdded` topic, the one sendMessage already publishes: nothing new is
  *    published per message).
  * 2. A message reaches each node once (the bus), so each room entry handles it once
- *    per node: a seq at or below the last one handled is a duplicate and dropped.
+ *    per node: a seq at or below the last one taken on is dropped (a duplicate, or a
+ *    message a newer one overtook between nodes: the newer one's count covers it).
  * 3. The node asks storage once for the message ({@link ActivityStore.recipients}):
  *    which of its own viewers of the room are members now and have not blocked the
  *    sender, with their unread count and mute. Then it hands each viewer's
