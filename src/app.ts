@@ -9,6 +9,7 @@ import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { DeliveryReceipts } from "./chat/delivery.js";
 import { MessageExpiry } from "./chat/expiry.js";
+import { activityStore } from "./chat/activity.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
 import { REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, Reencryption } from "./chat/reencryption.js";
@@ -30,6 +31,7 @@ import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
 import { Events } from "./realtime/events.js";
+import { RoomActivity } from "./realtime/room-activity.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
@@ -126,6 +128,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     emailVerificationTtlS: config.EMAIL_VERIFICATION_TTL_S,
   });
 
+  const activity = activityStore(db);
   const app: App = {
     config,
     logger,
@@ -157,6 +160,13 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     search: new MessageSearch(db, encryption, config.MESSAGE_SEARCH === "on"),
     typing,
     presence,
+    activity: new RoomActivity(
+      bus.pubsub,
+      // each message's read is one statement per node; admitted like presence's reads
+      { roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)), recipients: (...args) => admission.run(() => activity.recipients(...args)) },
+      { coalesceAbove: config.ACTIVITY_COALESCE_ABOVE, coalesceMs: config.ACTIVITY_COALESCE_MS },
+      onError,
+    ),
   };
   logger.info(
     {

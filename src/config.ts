@@ -96,6 +96,14 @@ const EnvSchema = z
      */
     DELIVERY_RECEIPTS_MAX_MEMBERS: z.coerce.number().int().min(2).max(10_000).default(100),
     /**
+     * myEvents RoomActivity in rooms of more than this many members is coalesced: at
+     * most one event per room per ACTIVITY_COALESCE_MS, with the newest message and
+     * counts (realtime/room-activity.ts). Default 500.
+     */
+    ACTIVITY_COALESCE_ABOVE: z.coerce.number().int().min(0).default(500),
+    /** The coalescing window of ACTIVITY_COALESCE_ABOVE, in ms (default 1 s). */
+    ACTIVITY_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    /**
      * Where uploads are kept: "disk" (default) under ATTACHMENTS_DIR, which several
      * nodes must share; "s3" in the S3-compatible bucket S3_BUCKET (AWS S3, MinIO,
      * R2…), downloads redirected to presigned URLs (attachments/s3-store.ts).
@@ -288,9 +296,9 @@ const EnvSchema = z
     WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /**
      * Operations one WebSocket may have running at once; one more closes it with 4429.
-     * A client needs `myEvents`, a `roomEvents` per room it follows in its room list
-     * and `messageAdded`, `typing` and `presence` per open room: 100 covers about 80
-     * followed rooms with a few open (the schema has no cross-room message stream).
+     * A client needs `myEvents` (its RoomActivity keeps a room list current), and
+     * `messageAdded`, `typing` and `presence` per open room, or a `roomEvents` per room
+     * it follows in full: 100 covers about 80 followed rooms with a few open.
      */
     WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
     /**

@@ -23,6 +23,7 @@ import type { Bans } from "./moderation/bans.js";
 import type { Reports } from "./moderation/reports.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { Events } from "./realtime/events.js";
+import type { RoomActivity } from "./realtime/room-activity.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Tracing } from "./tracing.js";
@@ -77,6 +78,8 @@ export interface App {
   search: MessageSearch;
   typing: Typing;
   presence: Presence;
+  /** myEvents' RoomActivity of this node (realtime/room-activity.ts). */
+  activity: RoomActivity;
 }
 
 /**

@@ -155,10 +155,10 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
   {
     persona: "blocked user",
     target: "DIRECT",
-    fields: ["messages", "room", "searchMessages", "myRooms", "exportMyData", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
+    fields: ["messages", "room", "searchMessages", "myRooms", "exportMyData", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "deleteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
     reveals: KINDS,
     because:
-      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history (exportMyData: the room and their own message in it), may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
+      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history (exportMyData: the room and their own message in it), may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, hiding it with deleteRoom, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
   },
   {
     persona: "blocked user",
@@ -585,5 +585,37 @@ describe("subscriptions already open", () => {
     // the removed member's roomEvents ends with their MemberLeft (README: the last event a removed member gets)
     const kickedEvents = received.find((r) => r.name === "roomEvents")!.events;
     expect(kickedEvents.at(-1)?.data?.roomEvents).toMatchObject({ __typename: "MemberLeft", user: { id: kicked.id }, reason: "REMOVED" });
+  }, 60_000);
+});
+
+describe("myEvents' RoomActivity", () => {
+  it("reaches the room's members only: not a stranger, a removed member, another room's member, a revoked session", async () => {
+    const [boss, watcher, kicked, outsider, revokee, greeter] = await registerUsers(server.url, ["boss", "watcher", "kicked", "outsider", "revokee", "greeter"]);
+    const create = `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`;
+    const room = (await api.ok(boss, create, { i: { name: "activity", type: "GROUP", memberIds: [watcher.id, kicked.id, revokee.id] } })).createRoom.id;
+    await api.ok(outsider, create, { i: { name: "elsewhere", type: "GROUP", memberIds: [] } });
+    const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId lastMessage { content } room { name } } } }`;
+    const subs = new Map([watcher, kicked, outsider, revokee, stranger].map((user) => [user, subscribe(client(user), MY_EVENTS)]));
+    // live: each has had an event of its own (a contact request, taken back and sent again until it arrives)
+    const request = (user: TestUser, round: number) =>
+      round % 2 === 0 ? api.ok(greeter, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: user.id }) : api.ok(greeter, `mutation($u: ID!) { removeContact(userId: $u) }`, { u: user.id });
+    for (const [user, sub] of subs) await untilEach([sub], (round) => request(user, round), () => true);
+    for (const sub of subs.values()) sub.drain();
+
+    await api.ok(boss, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: kicked.id });
+    const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find((s: { current: boolean }) => s.current).id;
+    const login = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;
+    const otherDevice = { ...revokee, accessToken: (await api.ok(revokee, login, { u: revokee.username })).login.accessToken };
+    await api.ok(otherDevice, `mutation($id: ID!) { revokeSession(id: $id) }`, { id: revokedSession });
+    await within(subs.get(revokee)!.ended, 5000, "the revoked session's socket did not close");
+
+    const marker = `activity-${randomUUID()}`;
+    await api.ok(boss, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content: marker } });
+    const seen = await subs.get(watcher)!.nextWhere((e) => JSON.stringify(e).includes(marker));
+    expect(seen.data.myEvents).toEqual({ __typename: "RoomActivity", roomId: room, lastMessage: { content: marker }, room: { name: "activity" } });
+    // the others: give the node as long again as it took the watcher, then nothing of the room may have come
+    await expect(subs.get(outsider)!.nextWhere((e) => JSON.stringify(e).includes(room), 500)).rejects.toThrow();
+    const leaked = [kicked, outsider, revokee, stranger].filter((user) => subs.get(user)!.drain().some((e) => JSON.stringify(e).includes(marker)));
+    expect(leaked.map((u) => u.username)).toEqual([]);
   }, 60_000);
 });

@@ -15,12 +15,17 @@
  *   the content as `bench t=<Date.now()>` (same machine, same clock), in ms,
  *   kept as a 1 ms histogram; firstRecv/lastRecv are epoch ms;
  * - `close`: terminates every socket and answers; the parent then disconnects.
+ * With BENCH_MY_EVENTS=1 each socket also subscribes (id "2") to myEvents: its
+ * `next` frames (RoomActivity) are counted apart (`activity`), never as deliveries.
  * Exits when the parent disconnects, and after BENCH_HARD_TIMEOUT_MS regardless.
  */
 import WebSocket from "ws";
 import { type HistogramPairs, record } from "./stats.js";
 
 export const SUBSCRIPTION = "subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content createdAt sender { id displayName } } }";
+/** BENCH_MY_EVENTS=1: what each socket also subscribes to (a room list's fields). */
+export const MY_EVENTS_SUBSCRIPTION = "subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount lastMessage { id content createdAt } } } }";
+const MY_EVENTS = process.env.BENCH_MY_EVENTS === "1";
 /** What the sender writes at the start of each message's content, followed by its Date.now(). */
 export const STAMP = "bench t=";
 
@@ -56,6 +61,8 @@ export interface WorkerReport {
   frameBytes: number | null;
   /** Sockets closed by the server after subscribing, by close code (and `error`/`complete` messages). */
   closed: Record<string, number>;
+  /** BENCH_MY_EVENTS=1: myEvents `next` frames received (RoomActivity). */
+  activity: number;
   /** `next` frames without the sender's stamp (GraphQL errors), and the first one. */
   unstamped: number;
   unstampedSample: string | null;
@@ -70,6 +77,7 @@ interface Client {
 const clients: Client[] = [];
 let hist = new Map<number, number>();
 let deliveries = 0;
+let activity = 0;
 let firstRecv: number | null = null;
 let lastRecv: number | null = null;
 let frameBytes: number | null = null;
@@ -123,9 +131,11 @@ function open(spec: SocketSpec): Promise<string | null> {
     ws.on("message", (data) => {
       const text = data.toString();
       if (text.startsWith('{"id":"1","type":"next"')) return onNext(client, text);
+      if (text.startsWith('{"id":"2","type":"next"')) return void activity++;
       const message = JSON.parse(text) as { type: string; payload?: unknown };
       if (message.type === "connection_ack") {
         ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: SUBSCRIPTION, variables: { roomId: spec.roomId } } }));
+        if (MY_EVENTS) ws.send(JSON.stringify({ id: "2", type: "subscribe", payload: { query: MY_EVENTS_SUBSCRIPTION } }));
         clients.push(client);
         settle(null);
       } else if (message.type === "ping") {
@@ -165,7 +175,7 @@ function report(expectedByRoom: Record<string, number>): WorkerReport {
     missing += Math.max(0, expected - client.count);
     extra += Math.max(0, client.count - expected);
   }
-  return { deliveries, missing, extra, hist: [...hist.entries()], firstRecv, lastRecv, frameBytes, closed: { ...closed }, unstamped, unstampedSample };
+  return { deliveries, missing, extra, hist: [...hist.entries()], firstRecv, lastRecv, frameBytes, closed: { ...closed }, activity, unstamped, unstampedSample };
 }
 
 process.on("message", async (request: Request) => {
@@ -175,13 +185,13 @@ process.on("message", async (request: Request) => {
       return reply(await openAll(request.sockets, request.concurrency));
     case "reset":
       hist = new Map();
-      deliveries = 0;
+      deliveries = activity = 0;
       firstRecv = lastRecv = null;
       unstamped = 0;
       for (const client of clients) client.count = 0;
       return reply({});
     case "progress":
-      return reply({ deliveries });
+      return reply({ deliveries, activity });
     case "report":
       return reply(report(request.expectedByRoom));
     case "close":

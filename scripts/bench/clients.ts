@@ -91,7 +91,13 @@ export class ClientFleet {
 
   /** Deliveries so far, over all processes. */
   async deliveries(): Promise<number> {
-    return (await this.all<{ deliveries: number }>({ cmd: "progress" }, 10_000)).reduce((s, p) => s + p.deliveries, 0);
+    return (await this.progress()).deliveries;
+  }
+
+  /** Deliveries and (BENCH_MY_EVENTS=1) myEvents frames so far, over all processes. */
+  async progress(): Promise<{ deliveries: number; activity: number }> {
+    const parts = await this.all<{ deliveries: number; activity: number }>({ cmd: "progress" }, 10_000);
+    return { deliveries: parts.reduce((s, p) => s + p.deliveries, 0), activity: parts.reduce((s, p) => s + p.activity, 0) };
   }
 
   /** Merged report; `expectedByRoom`: how many messages each subscriber of a room should have received. */
@@ -110,6 +116,7 @@ export class ClientFleet {
       lastRecv: times((p) => p.lastRecv).length ? Math.max(...times((p) => p.lastRecv)) : null,
       frameBytes: parts.find((p) => p.frameBytes !== null)?.frameBytes ?? null,
       closed,
+      activity: sum((p) => p.activity),
       unstamped: sum((p) => p.unstamped),
       unstampedSample: parts.find((p) => p.unstampedSample)?.unstampedSample ?? null,
     };

@@ -83,6 +83,14 @@ export interface FanoutMeasurement {
   latency: LatencySummary;
   /** Each server's CPU over the window (utime+stime ÷ window), % of one core, by server label. */
   serverCpuPct: Record<string, number>;
+  /**
+   * Each server's CPU from the first send until everything is received (with
+   * BENCH_MY_EVENTS=1, until the myEvents frames too have stopped for 1.5 s: that
+   * quiet time is left out), ms, by server label; ÷ messagesSent = CPU per message.
+   */
+  serverCpuMs: Record<string, number>;
+  /** BENCH_MY_EVENTS=1: myEvents frames (RoomActivity) the fleet received. */
+  activity: number;
   frameBytes: number | null;
   /** Sockets closed by the server during the measurement, by code. */
   closed: Record<string, number>;
@@ -165,7 +173,15 @@ export async function measureFanout(opts: {
     }
     await sleep(100);
   }
-  const cpu1 = servers.map((s) => cpuMs(s.pid));
+  let cpu1 = servers.map((s) => cpuMs(s.pid));
+  if (process.env.BENCH_MY_EVENTS === "1") {
+    // RoomActivity may still be on its way (a coalescing window): until its count has not moved for 1.5 s
+    for (let seen = -1, now = (await fleet.progress()).activity; now !== seen; now = (await fleet.progress()).activity) {
+      seen = now;
+      cpu1 = servers.map((s) => cpuMs(s.pid));
+      await sleep(1500);
+    }
+  }
   const report = await fleet.report(sentByRoom);
   const windowMs = report.lastRecv !== null ? Math.max(1, report.lastRecv - firstSend) : Date.now() - firstSend;
   const serverCpuPct = Object.fromEntries(servers.map((s, i) => [s.label, Math.round(((cpu1[i]! - cpu0[i]!) / windowMs) * 1000) / 10]));
@@ -183,6 +199,8 @@ export async function measureFanout(opts: {
     deliveriesPerS: report.deliveries > 0 ? Math.round(report.deliveries / (windowMs / 1000)) : null,
     latency: summarize(report.hist),
     serverCpuPct,
+    serverCpuMs: Object.fromEntries(servers.map((s, i) => [s.label, cpu1[i]! - cpu0[i]!])),
+    activity: report.activity,
     frameBytes: report.frameBytes,
     closed: report.closed,
     unstamped: report.unstamped,

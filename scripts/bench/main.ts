@@ -16,6 +16,8 @@
  *   npm run bench -- --stacks ours         # only these stacks (default ours,ceiling,naive)
  *   BENCH_SUBSCRIPTION_SHARING=memo npm run bench …
  *                                          # `ours` on the path before fan-out groups (SUBSCRIPTION_SHARING=memo)
+ *   BENCH_MY_EVENTS=1 npm run bench …      # every subscriber socket also subscribes to myEvents (RoomActivity of
+ *                                          # each message in its rooms); the log gives the frames and CPU ms per message
  *   npm run bench -- --n 2000,4000         # other N for fanout-1node, fanout-2nodes and idle
  *   npm run bench -- --many-rooms 1000x5@200,1x5000@4/2
  *                                          # other many-rooms configurations, <rooms>x<per room>@<msg/s>[/<nodes>]

@@ -283,6 +283,8 @@ export async function fanoutSeries(
       ctx.log(
         `  ${r.deliveries}/${r.expectedDeliveries} deliveries (missing ${r.missing}) in ${r.windowMs} ms: ${r.deliveriesPerS}/s, ` +
           `p50 ${r.latency.p50Ms} ms, p99 ${r.latency.p99Ms} ms, max ${r.latency.maxMs} ms, CPU ${JSON.stringify(r.serverCpuPct)}` +
+          `, CPU ms per message ${JSON.stringify(Object.fromEntries(Object.entries(r.serverCpuMs).map(([label, ms]) => [label, Math.round((ms / Math.max(1, r.messagesSent)) * 10) / 10])))}` +
+          (process.env.BENCH_MY_EVENTS === "1" ? `; ${r.activity} myEvents frames` : "") +
           (r.sendErrors ? `; ${r.sendErrors} send errors: ${r.sendErrorSample}` : "") +
           (r.unstamped ? `; ${r.unstamped} unstamped frames: ${r.unstampedSample}` : "") +
           (serverErrors.length ? `; server logged: ${serverErrors[0]!.slice(0, 300)}` : ""),

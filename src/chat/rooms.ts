@@ -72,6 +72,7 @@ export class Rooms {
       const autoJoined = input.type === "PUBLIC" ? await addAutoJoiners(tx, room, [userId, ...others]) : [];
       return { room, autoJoined };
     });
+    await this.events.membership([userId], room.id, true);
     await this.events.users(others, { kind: "AddedToRoom", roomId: room.id, byId: userId });
     await this.events.users(autoJoined, { kind: "AddedToRoom", roomId: room.id, byId: null });
     return room;
@@ -106,6 +107,7 @@ export class Rooms {
       if (!isUniqueViolation(e, "directKey")) throw e;
       return this.db.room.findUniqueOrThrow({ where: { directKey } });
     }
+    await this.events.membership([userId], room.id, true);
     await this.events.users([otherId], { kind: "DirectRoomCreated", roomId: room.id, byId: userId });
     return room;
   }
@@ -269,14 +271,35 @@ export class Rooms {
   /**
    * Deletes the room with its messages; the OWNER only. Subscribers get
    * RoomDeleted, the other members RemovedFromRoom (ROOM_DELETED).
+   * A DIRECT room has no owner: either member may call it, and it only hides
+   * the room from that member's myRooms until a newer message ({@link hide}).
    * @throws FORBIDDEN for non-owners; NOT_FOUND / FORBIDDEN for non-members.
    */
   async delete(actorId: string, roomId: string): Promise<void> {
+    const kind = await this.db.room.findUnique({ where: { id: roomId }, select: { type: true } });
+    if (kind?.type === "DIRECT") return this.hide(actorId, roomId);
     await requireRole(this.db, roomId, actorId, ["OWNER"]);
     const room = await this.db.room.delete({ where: { id: roomId }, include: { members: { select: { userId: true } } } });
     await this.events.roomGone({ kind: "RoomDeleted", roomId, byId: actorId }, room.lastEventSeq);
     const others = room.members.map((m) => m.userId).filter((id) => id !== actorId);
     await this.events.users(others, { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "ROOM_DELETED", byId: actorId });
+  }
+
+  /**
+   * Hides a DIRECT room from `userId`'s myRooms until a message newer than its
+   * newest one now arrives (the Matrix and Stream model of deleting a
+   * conversation): RoomMember.hiddenAtSeq = Room.lastSeq, compared with the room's
+   * lastSeq when the list is read ({@link hiddenRoomIds}), so the send path writes
+   * nothing for it. The history, the read marker and the other member's view stay
+   * as they were, and nothing is published. A blocked pair may hide too: it is the
+   * member's own setting, like archiving.
+   * @throws NOT_FOUND / FORBIDDEN for non-members.
+   */
+  async hide(userId: string, roomId: string): Promise<void> {
+    await requireMember(this.db, roomId, userId);
+    await this.db.$executeRaw`
+      UPDATE "RoomMember" m SET "hiddenAtSeq" = r."lastSeq" FROM "Room" r
+      WHERE r.id = m."roomId" AND m."roomId" = ${roomId}::uuid AND m."userId" = ${userId}::uuid`;
   }
 
   /**
@@ -363,4 +386,15 @@ async function addAutoJoiners(tx: Db, room: Room, already: string[]): Promise<st
     LIMIT ${room.maxMembers - already.length}
     RETURNING "userId"`;
   return rows.map((r) => r.userId);
+}
+
+/**
+ * The rooms `userId` has hidden ({@link Rooms.hide}) and that have had no newer
+ * message since: one statement, over the member's rows with a hide set.
+ */
+export async function hiddenRoomIds(db: Db, userId: string): Promise<string[]> {
+  const rows = await db.$queryRaw<{ roomId: string }[]>`
+    SELECT m."roomId" FROM "RoomMember" m JOIN "Room" r ON r.id = m."roomId"
+    WHERE m."userId" = ${userId}::uuid AND m."hiddenAtSeq" IS NOT NULL AND r."lastSeq" <= m."hiddenAtSeq"`;
+  return rows.map((r) => r.roomId);
 }

@@ -3,7 +3,7 @@ import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
 import { Prisma } from "../generated/prisma/client.js";
 import type { Tracing } from "../tracing.js";
-import { type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
+import { type MembershipPayload, type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
 
 /** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
 type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
@@ -100,8 +100,23 @@ export class Events {
     return this.afterCommit([[topics.sessionRevoked, payload]]);
   }
 
+  /**
+   * Tells `userIds`' nodes that they joined (`joined`) or left the room, for the
+   * room activity of their `myEvents` (realtime/room-activity.ts); never throws.
+   * Joins and leaves recorded as room events (MemberJoined, MemberLeft) are told
+   * by themselves; this is for the rest (a room's creator, a new DIRECT room's).
+   */
+  membership(userIds: readonly string[], roomId: string, joined: boolean): Promise<void> {
+    return this.afterCommit(membershipMessages(userIds, roomId, joined));
+  }
+
   private publish(events: RoomEventPayload[]): Promise<void> {
-    return this.afterCommit(events.map((event) => [topics.roomEvents(event.roomId), event]));
+    return this.afterCommit(
+      events.flatMap((event): BusMessage[] => [
+        [topics.roomEvents(event.roomId), event],
+        ...(event.kind === "MemberJoined" || event.kind === "MemberLeft" ? membershipMessages([event.userId], event.roomId, event.kind === "MemberJoined") : []),
+      ]),
+    );
   }
 }
 
@@ -111,6 +126,12 @@ export type BusMessage = readonly [topic: string, payload: object];
 /** `event`, stamped with the time, for each of `userIds`' `myEvents` topics. */
 export function userMessages(userIds: readonly string[], event: WithoutAt<UserEventPayload>): BusMessage[] {
   const payload = { ...event, at: new Date().toISOString() };
+  return userIds.map((id) => [topics.userEvents(id), payload]);
+}
+
+/** A {@link MembershipPayload} for each of `userIds`' topics. */
+function membershipMessages(userIds: readonly string[], roomId: string, joined: boolean): BusMessage[] {
+  const payload: MembershipPayload = { kind: "Membership", roomId, joined, at: new Date().toISOString() };
   return userIds.map((id) => [topics.userEvents(id), payload]);
 }
 

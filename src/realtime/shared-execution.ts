@@ -29,7 +29,8 @@ import { markShared } from "./shared-json.js";
  * A field not listed here is never shared, so a new field is safe by default.
  */
 export const VIEWER_INDEPENDENT_FIELDS: Record<string, readonly string[]> = {
-  Subscription: ["messageAdded", "typing", "presence", "roomEvents"],
+  // myEvents: only selections of RoomActivity's fields qualify; its events are objects per (count, mute), not per viewer
+  Subscription: ["messageAdded", "typing", "presence", "roomEvents", "myEvents"],
   Message: ["id", "seq", "type", "room", "sender", "content", "createdAt", "editedAt", "edits", "deletedAt", "clientMessageId", "replyTo", "threadRoot", "threadReplyCount", "threadLastReplyAt", "pinnedAt", "pinnedBy", "expiresAt", "mentions"],
   MessageEdit: ["content", "editedAt"],
   User: ["id", "username", "firstName", "lastName", "displayName", "avatar", "bio", "language", "timezone", "createdAt"],
@@ -52,6 +53,7 @@ export const VIEWER_INDEPENDENT_FIELDS: Record<string, readonly string[]> = {
   ReadReceipt: ["seq", "cursor", "at", "user", "message"],
   DeliveryReceipt: ["seq", "cursor", "at", "user", "upToSeq"],
   MessagePinned: ["seq", "cursor", "at", "message", "pinned", "by"],
+  RoomActivity: ["roomId", "room", "lastMessage", "unreadCount", "at"],
 };
 
 const shared = new Map(Object.entries(VIEWER_INDEPENDENT_FIELDS).map(([type, fields]) => [type, new Set(fields)]));

@@ -118,6 +118,17 @@ export type UserEventPayload =
   | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string }
   | { kind: "MentionNotification"; notificationId: string; at: string };
 
+/**
+ * Published on `userEvents` when the user joined or left a room, for their nodes'
+ * room activity (realtime/room-activity.ts); myEvents does not show it.
+ */
+export interface MembershipPayload {
+  kind: "Membership";
+  roomId: string;
+  joined: boolean;
+  at: string;
+}
+
 /** Published on `sessionRevoked`. */
 export interface SessionRevokedPayload {
   sessionId: string;

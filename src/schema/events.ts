@@ -2,12 +2,14 @@ import type { Context } from "../context.js";
 import { storedEvents } from "../realtime/events.js";
 import { removes } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
-import { type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
+import type { MyEventsItem, RoomActivityPayload } from "../realtime/room-activity.js";
+import { messageFromJson, type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
 import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { type ContactRequestShape, ContactRequestRef } from "./contact.js";
-import type { Notification } from "../generated/prisma/client.js";
+import type { Message, Notification } from "../generated/prisma/client.js";
+import { MessageRef } from "./message.js";
 import { MentionNotificationRef } from "./notification.js";
 import { RoomRoleEnum } from "./room.js";
 import { rules } from "./validation.js";
@@ -147,15 +149,32 @@ const DirectRoomCreated = eventType<Kind<UserEventPayload, "DirectRoomCreated">>
   createdBy: t.prismaField({ type: "User", resolve: (q, e, _a, ctx) => load.user(ctx, q, e.byId) }),
 }));
 
+const RoomActivity = eventType<RoomActivityPayload>(
+  "RoomActivity",
+  "A new message in one of your rooms (any room, followed or not: for room lists). Once per message per subscription; in rooms of more than ACTIVITY_COALESCE_ABOVE members (default 500), at most one per room per ACTIVITY_COALESCE_MS (default 1 s), with the newest message. Not sent for messages from users you blocked.",
+  (t) => ({
+    roomId: t.exposeID("roomId"),
+    room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
+    lastMessage: t.field({
+      type: MessageRef,
+      nullable: true,
+      description: "The new message (the room's newest, as Room.lastMessage); null when you muted the room (the count still comes).",
+      resolve: (e): Message | null => (e.message ? messageFromJson(e.message) : null),
+    }),
+    unreadCount: t.exposeInt("unreadCount", { description: "Your unread messages in the room as of this message (Room.unreadCount then)." }),
+  }),
+);
+
 /** What myEvents yields: the payload, or for ContactRequest and MentionNotification the object itself, marked with its kind. */
 type UserEventValue =
+  | RoomActivityPayload
   | Exclude<UserEventPayload, { kind: "ContactRequest" | "MentionNotification" }>
   | (ContactRequestShape & { kind: "ContactRequest" })
   | (Notification & { kind: "MentionNotification" });
 
 const UserEvent = builder.unionType("UserEvent", {
   description: "Something that happened to you, across rooms.",
-  types: [InviteReceived, AddedToRoom, RemovedFromRoom, ContactRequestRef, DirectRoomCreated, MentionNotificationRef],
+  types: [InviteReceived, AddedToRoom, RemovedFromRoom, ContactRequestRef, DirectRoomCreated, MentionNotificationRef, RoomActivity],
   // ContactRequest objects from mutations carry no kind; everything myEvents yields does
   resolveType: (event) => ("kind" in event && event.kind ? event.kind : "ContactRequest"),
 });
@@ -195,10 +214,11 @@ builder.subscriptionFields((t) => ({
   }),
   myEvents: t.field({
     type: UserEvent,
-    description: "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions.",
+    description:
+      "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms.",
     authScopes: { viewer: true },
-    subscribe: (_root, _args, ctx) => ctx.app.pubsub.asyncIterableIterator<UserEventPayload>(topics.userEvents(ctx.viewer!.userId)),
-    resolve: async (event: UserEventPayload, _args, ctx): Promise<UserEventValue> => {
+    subscribe: (_root, _args, ctx) => ctx.app.activity.open(ctx.viewer!.userId),
+    resolve: async (event: MyEventsItem, _args, ctx): Promise<UserEventValue> => {
       if (event.kind === "ContactRequest") return { ...event.contact, kind: "ContactRequest" };
       if (event.kind === "MentionNotification") return { ...(await ctx.app.db.notification.findUniqueOrThrow({ where: { id: event.notificationId } })), kind: "MentionNotification" };
       return event;

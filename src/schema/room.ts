@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { MAX_MAX_MEMBERS, MUTED_FOREVER } from "../chat/rooms.js";
+import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER } from "../chat/rooms.js";
 import { builder } from "./builder.js";
 import { load, ok } from "./load.js";
 import { MessageRef } from "./message.js";
@@ -149,14 +149,16 @@ builder.queryFields((t) => ({
   myRooms: t.prismaConnection({
     type: "Room",
     cursor: "id",
-    description: "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`.",
+    description:
+      "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`. A DIRECT room the viewer deleted (deleteRoom hides it for them) is left out until a newer message arrives.",
     authScopes: { viewer: true },
     args: { archived: t.arg.boolean({ defaultValue: false }) },
-    resolve: (query, _root, args, ctx) => {
+    resolve: async (query, _root, args, ctx) => {
       const archivedAt = args.archived == null ? undefined : args.archived ? { not: null } : null;
+      const hidden = await hiddenRoomIds(ctx.app.db, ctx.viewer!.userId);
       return ctx.app.db.room.findMany({
         ...query,
-        where: { members: { some: { userId: ctx.viewer!.userId, archivedAt } } },
+        where: { members: { some: { userId: ctx.viewer!.userId, archivedAt } }, ...(hidden.length > 0 ? { id: { notIn: hidden } } : {}) },
         orderBy: byActivity,
       });
     },
@@ -260,7 +262,8 @@ builder.mutationFields((t) => {
       resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer!.userId, args.roomId, args.words)).id),
     }),
     deleteRoom: t.boolean({
-      description: "Deletes a room and its messages. OWNER only.",
+      description:
+        "Deletes a room and its messages; OWNER only. A DIRECT room (no owner) is not deleted: either member may call it to hide the room from their own myRooms until a newer message arrives; its history stays, and the other member sees nothing change.",
       authScopes: { viewer: true },
       args: { roomId: idArg() },
       resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer!.userId, args.roomId)),

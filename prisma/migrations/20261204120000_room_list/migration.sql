@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "RoomMember" ADD COLUMN     "hiddenAtSeq" INTEGER;
