@@ -11,12 +11,12 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser, wsClient } from "./helpers/client.js";
+import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser } from "./helpers/client.js";
 import { live } from "./helpers/live.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
+import { closeCode, openSocket } from "./helpers/sockets.js";
 
 const PASSWORD = "correct horse battery";
 const DELETE_ACCOUNT = `mutation($p: String!) { deleteAccount(password: $p) }`;
@@ -37,30 +37,6 @@ const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
 
 const roomEvent = (e: GqlResponse) => e.data?.roomEvents;
 const isRoomEvent = (type: string) => (e: GqlResponse) => roomEvent(e)?.__typename === type;
-
-/** A graphql-ws socket, acknowledged, and the code it closes with. */
-function openSocket(wsUrl: string, token: string): Promise<{ client: Client; closed: Promise<number> }> {
-  return new Promise((resolve, reject) => {
-    let onClosed!: (code: number) => void;
-    const closed = new Promise<number>((r) => (onClosed = r));
-    const client = wsClient(wsUrl, token, {
-      on: {
-        connected: () => resolve({ client, closed }),
-        closed: (event) => {
-          onClosed((event as { code: number }).code);
-          reject(new Error("closed before it was acknowledged"));
-        },
-      },
-    });
-  });
-}
-
-/** Rejects if `promise` has not settled within `ms` (a bound on "at once", not a sleep). */
-function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${label}: not within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 describe("deleteAccount and exportMyData", () => {
   const { server, api, client, users: [bob, carol, dave, erin] } = useTestServer(["bob", "carol", "dave", "erin"], { redis: true });
@@ -107,7 +83,7 @@ describe("deleteAccount and exportMyData", () => {
 
     expect((await api.ok(victim, DELETE_ACCOUNT, { p: PASSWORD })).deleteAccount).toBe(true);
 
-    expect(await within(socket.closed, 5000, "the other session's socket")).toBe(4403);
+    expect(await closeCode(socket)).toBe(4403);
     const left = roomEvent(await watcher.nextWhere(isRoomEvent("MemberLeft")));
     expect(left).toMatchObject({ roomId: group, user: { id: victim.id, displayName: "Deleted user", deleted: true }, reason: "LEFT" });
     const history = (await api.ok(bob, HISTORY, { r: group })).messages.edges.map((e: any) => e.node);
@@ -245,7 +221,7 @@ describe("deleteAccount across two nodes sharing PostgreSQL and Redis", () => {
     const victim = await registerUser(a.url, "across");
     const socket = await openSocket(a.wsUrl, victim.accessToken);
     expect((await gql(b.url, DELETE_ACCOUNT, { p: PASSWORD }, victim.accessToken)).data).toEqual({ deleteAccount: true });
-    expect(await within(socket.closed, 5000, "the socket on the other node")).toBe(4403);
+    expect(await closeCode(socket)).toBe(4403);
     expect(errorCode(await gql(a.url, `{ me { id } }`, {}, victim.accessToken))).toBe("UNAUTHENTICATED");
   });
 });
