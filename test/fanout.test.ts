@@ -5,6 +5,7 @@
  * graphql-ws clients (and raw sockets where bytes or back-pressure matter):
  * - members joining and leaving mid-stream, one completing while an event is delivered;
  * - a resuming subscriber (`after:`) joins the group, the one of subscribers with no cursor, with no gap and no duplicate;
+ * - the group's gap fills go on when the member whose socket started it has gone;
  * - frames byte-identical for members of one group, shared and per-viewer, with their own ids
  *   (test/ws-server.test.ts compares them with graphql-ws's own use/ws server);
  * - a slow consumer is cut with 1013 while its group keeps delivering;
@@ -108,6 +109,34 @@ describe("fan-out groups on one node", () => {
     await steady.nextWhere((e) => e.data?.messageAdded.seq === 16);
     expect(await metrics.sample("chat_shared_executions_total")).toBe(executions + 1);
     expect(await metrics.sample(`chat_events_delivered_total{stream="messageAdded"}`)).toBe(delivered + 2);
+  });
+
+  it("keeps filling gaps for the others once the member whose socket started the group has gone", async () => {
+    const { roomId, send } = await room();
+    const base = await metricsOf(server.url).sample("chat_subscriptions_active");
+    const starter = wsClient(server.wsUrl, alice.accessToken);
+    live(starter, SHARED, { r: roomId });
+    await running(base + 1);
+    const staying = live(client(bob), SHARED, { r: roomId });
+    await running(base + 2);
+    await starter.dispose();
+    await running(base + 1);
+    // one lost publish: "lost" reaches the group only through the gap fill that "after" starts, read from storage
+    const { pubsub } = server.app;
+    const publish = pubsub.publish.bind(pubsub);
+    let dropping = true;
+    pubsub.publish = async (topic, payload) => {
+      if (dropping && topic === `room:${roomId}:message`) dropping = false;
+      else await publish(topic, payload);
+    };
+    try {
+      await send("lost");
+      await send("after");
+    } finally {
+      pubsub.publish = publish;
+    }
+    await staying.nextWhere((e) => e.data?.messageAdded.content === "after");
+    expect(contents(staying.events)).toEqual(["lost", "after"]);
   });
 
   it("writes one group's frames with each member's own id, byte for byte alike, and per-viewer frames per viewer", async () => {

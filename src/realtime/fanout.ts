@@ -213,8 +213,14 @@ class FanoutGroup<T> {
   /** Subscribes (the group's own stream, live after the head it reads) and the removal watch, then runs the loop. */
   private async start(): Promise<void> {
     const { source } = this;
-    // only what is the same for every viewer: no membership check, no end, no per-subscriber metrics
-    const stream = await sequencedStream<T>({ pubsub: source.pubsub, topic: source.topic, seqOf: (i) => source.seqOf(i), head: () => source.head(), load: (a, n) => source.load(a, n) }, null);
+    // only what is the same for every viewer: no membership check, no end, no per-subscriber metrics.
+    // Its reads are wanted while the group has members, not while the socket of the member whose
+    // source it borrows is open: that member may leave first, and its gap fill would fail them all
+    const wanted = () => this.members.size + this.joining.size > 0;
+    const stream = await sequencedStream<T>(
+      { pubsub: source.pubsub, topic: source.topic, seqOf: (i) => source.seqOf(i), head: () => source.head(wanted), load: (a, n) => source.load(a, n, wanted) },
+      null,
+    );
     this.stream = stream;
     this.last = stream.position;
     if (this.removalTopic) this.watch = await source.pubsub.subscribe(this.removalTopic, (e: RoomEventPayload) => this.removed(e), {});

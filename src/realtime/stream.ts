@@ -11,10 +11,15 @@ export interface StreamSource<T> {
   topic: string;
   /** An item's per-room sequence number (1, 2, 3, … without gaps in storage). */
   seqOf(item: T): number;
-  /** The seq of the newest stored item, now. */
-  head(): Promise<number>;
-  /** Stored items with seq > `afterSeq`, oldest first, at most `limit`. */
-  load(afterSeq: number, limit: number): Promise<T[]>;
+  /**
+   * The seq of the newest stored item, now. `wanted`: whether the read is still
+   * wanted when its turn comes (db/admission.ts), when the reader is not the
+   * source's own subscriber (a fan-out group: while it has members); default: while
+   * the subscriber's socket is open.
+   */
+  head(wanted?: () => boolean): Promise<number>;
+  /** Stored items with seq > `afterSeq`, oldest first, at most `limit`; `wanted` as for {@link head}. */
+  load(afterSeq: number, limit: number, wanted?: () => boolean): Promise<T[]>;
   /** Called once live items are being received and `head` is read, before anything is yielded (a membership check goes here). */
   ready?(): Promise<void>;
   /** A live item after which the stream ends (the viewer was removed). */

@@ -43,9 +43,9 @@ export abstract class RoomStreamSource<T> implements StreamSource<T> {
   /** Stored items with seq > `afterSeq`, oldest first, at most `limit` (one statement; `load` admits it). */
   protected abstract read(afterSeq: number, limit: number): Promise<T[]>;
 
-  /** The room's counter (0 for a room that does not exist), read with the viewer's membership. */
-  async head(): Promise<number> {
-    const head = await roomHeads(this.app).read(this.roomId, this.viewerId, stillWanted(this));
+  /** The room's counter (0 for a room that does not exist), read with the viewer's membership; dropped (Withdrawn) once `wanted` says no. */
+  async head(wanted = stillWanted(this)): Promise<number> {
+    const head = await roomHeads(this.app).read(this.roomId, this.viewerId, wanted);
     this.member = head.member;
     return head[this.counter];
   }
@@ -56,8 +56,8 @@ export abstract class RoomStreamSource<T> implements StreamSource<T> {
   }
 
   /** `read`, admitted; identical reads waiting at once (same topic, cursor and limit: a reconnect storm's resumes) run once. */
-  async load(afterSeq: number, limit: number): Promise<T[]> {
-    const items = await sharedRead(this.app, `${this.topic} ${afterSeq} ${limit}`, () => this.read(afterSeq, limit), stillWanted(this));
+  async load(afterSeq: number, limit: number, wanted = stillWanted(this)): Promise<T[]> {
+    const items = await sharedRead(this.app, `${this.topic} ${afterSeq} ${limit}`, () => this.read(afterSeq, limit), wanted);
     return items.slice(); // each stream consumes its own copy; the items themselves are shared, read-only
   }
 }
