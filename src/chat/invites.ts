@@ -2,6 +2,7 @@ import type { PrismaClient } from "../db/client.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomInvite } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
+import { requireUser } from "../users/directory.js";
 import { requireMember } from "./access.js";
 import { addWithinCapacity, banned, isBanned, lockRoom } from "./rooms.js";
 
@@ -29,7 +30,7 @@ export class Invites {
     const room = await this.db.room.findUniqueOrThrow({ where: { id: roomId }, select: { type: true } });
     if (room.type === "DIRECT") throw forbidden("Direct rooms have exactly two members");
     if (room.type !== "PUBLIC" && membership.role === "MEMBER") throw forbidden("Only the room OWNER or an ADMIN can invite");
-    if (!(await this.db.user.findUnique({ where: { id: userId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
+    await requireUser(this.db, userId);
     if (await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
       throw badInput("userId", "User is already a member of this room");
     }

@@ -5,6 +5,7 @@ import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
 import type { Events } from "../realtime/events.js";
 import type { LeftReason } from "../realtime/topics.js";
 import { isContact } from "../users/contacts.js";
+import { requireUser } from "../users/directory.js";
 import { blockedEitherWay } from "../users/privacy.js";
 import { requireMember, requireRole } from "./access.js";
 
@@ -163,7 +164,7 @@ export class Rooms {
     if (role === "OWNER") throw badInput("role", "A room has one OWNER; use transferOwnership");
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only the room OWNER can add ADMINs");
-    if (!(await this.db.user.findUnique({ where: { id: userId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
+    await requireUser(this.db, userId);
     const member = await this.events.transaction(this.db, async (tx, record) => {
       const room = (await lockRoom(tx, roomId))!;
       if (await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {

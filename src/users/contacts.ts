@@ -4,6 +4,7 @@ import { badInput, forbidden, notFound } from "../errors.js";
 import type { Contact } from "../generated/prisma/client.js";
 import type { Presence } from "../realtime/presence.js";
 import type { Events } from "../realtime/events.js";
+import { requireUser } from "./directory.js";
 import { blockedEitherWay } from "./privacy.js";
 
 /** The Contact row as the API shows it: a declined request is deleted and returned once with status DECLINED. */
@@ -36,7 +37,7 @@ export class Contacts {
    */
   async request(fromId: string, toId: string): Promise<ContactRequestView> {
     if (fromId === toId) throw badInput("userId", "Cannot add yourself as a contact");
-    if (!(await this.db.user.findUnique({ where: { id: toId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
+    await requireUser(this.db, toId);
     if (await blockedEitherWay(this.db, fromId, toId)) throw forbidden("You cannot add this user");
     const key = pairKey(fromId, toId);
     const existing = await this.db.contact.findUnique({ where: { pairKey: key } });

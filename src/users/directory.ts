@@ -1,4 +1,5 @@
-import type { PrismaClient } from "../db/client.js";
+import type { Db, PrismaClient } from "../db/client.js";
+import { notFound } from "../errors.js";
 
 /** The display-name expression that the migration's trigram index covers. */
 const DISPLAY_NAME = `lower(coalesce(u."displayName", u."firstName" || ' ' || u."lastName"))`;
@@ -38,4 +39,13 @@ export async function searchUserIds(db: PrismaClient, viewerId: string, search: 
     );
   });
   return rows.map((r) => r.id);
+}
+
+/**
+ * Checks that `userId` names an account someone may add, invite or write to: it
+ * exists and is not deleted (a deleted account is unknown: users/deletion.ts).
+ * @throws NOT_FOUND ("User") otherwise.
+ */
+export async function requireUser(db: Db, userId: string): Promise<void> {
+  if (!(await db.user.findUnique({ where: { id: userId, deletedAt: null }, select: { id: true } }))) throw notFound("User");
 }
