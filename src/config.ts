@@ -104,6 +104,12 @@ const EnvSchema = z
     /** The coalescing window of ACTIVITY_COALESCE_ABOVE, in ms (default 1 s). */
     ACTIVITY_COALESCE_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
     /**
+     * How long, in days, a sync cursor (sync's `nextCursor`) stays usable, and so
+     * how long each user's event log (UserEventLog) is kept (default 30).
+     * An older cursor is refused with SYNC_CURSOR_EXPIRED (src/sync/cursor.ts).
+     */
+    SYNC_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    /**
      * Where uploads are kept: "disk" (default) under ATTACHMENTS_DIR, which several
      * nodes must share; "s3" in the S3-compatible bucket S3_BUCKET (AWS S3, MinIO,
      * R2…), downloads redirected to presigned URLs (attachments/s3-store.ts).

@@ -12,6 +12,14 @@ function error(code: ErrorCode, message: string, extensions: Record<string, unkn
 
 /** Bad input; `field` is the input path, e.g. `input.content`. */
 export const badInput = (field: string, message: string) => error("BAD_USER_INPUT", message, { field });
+/**
+ * A sync cursor (sync's `since`, myEvents' `after`) from before the retention
+ * window (SYNC_RETENTION_DAYS): what happened since is no longer all stored.
+ * BAD_USER_INPUT with `field` and `reason: "SYNC_CURSOR_EXPIRED"`: the client
+ * syncs from scratch (`sync(since: null)`).
+ */
+export const syncCursorExpired = (field: string, retentionDays: number) =>
+  error("BAD_USER_INPUT", `${field} is older than the sync retention window (${retentionDays} days); sync from scratch with since: null`, { field, reason: "SYNC_CURSOR_EXPIRED" });
 /** No valid access token, or its session has ended. */
 export const unauthenticated = (message = "Authentication required") => error("UNAUTHENTICATED", message);
 /** Authenticated, but not allowed. */
