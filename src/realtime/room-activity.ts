@@ -190,7 +190,8 @@ class ActivityViewer {
   private receive(event: UserEventPayload | MembershipPayload): void {
     if (event.kind === "Membership") return void (event.joined ? this.join(event.roomId).catch(this.hub.onError) : this.leave(event.roomId));
     if (event.kind === "AddedToRoom" || event.kind === "DirectRoomCreated") void this.join(event.roomId).catch(this.hub.onError);
-    if (event.kind === "RemovedFromRoom") this.leave(event.roomId);
+    // a hidden DIRECT room is still theirs, and its next message shows it again
+    if (event.kind === "RemovedFromRoom" && event.reason !== "HIDDEN") this.leave(event.roomId);
     for (const feed of this.feeds) feed.push(event);
   }
 

@@ -49,7 +49,16 @@ const MemberLeftReason = builder.enumType("MemberLeftReason", {
     BANNED: { description: "banMember: kept out until unbanMember" },
   } as const,
 });
-const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "KICKED", "BANNED", "ROOM_DELETED"] as const });
+const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", {
+  values: {
+    REMOVED: { description: "removeRoomMember" },
+    KICKED: { description: "kickMember" },
+    BANNED: { description: "banMember" },
+    ROOM_DELETED: { description: "deleteRoom by its OWNER (the OWNER's own devices get it too)" },
+    LEFT: { description: "Your own leaveRoom, on your other devices" },
+    HIDDEN: { description: "Your own deleteRoom on a DIRECT room, on your other devices: hidden from myRooms until a newer message; you stay a member" },
+  } as const,
+});
 /** The `note` field of MemberLeft and RemovedFromRoom. */
 const noteOptions = { nullable: true, description: "The moderator's reason, for KICKED and BANNED; null otherwise." } as const;
 
@@ -137,7 +146,7 @@ const AddedToRoom = eventType<Kind<UserEventPayload, "AddedToRoom">>("AddedToRoo
   room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
-const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You were removed, kicked or banned from a room, or it was deleted.", (t) => ({
+const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You are out of a room: removed, kicked or banned, it was deleted, you left it (LEFT), or you hid a direct room (HIDDEN: still a member).", (t) => ({
   roomId: t.exposeID("roomId"),
   roomName: t.exposeString("roomName", { nullable: true }),
   reason: t.field({ type: RemovedFromRoomReason, resolve: (e) => e.reason }),
