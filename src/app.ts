@@ -163,7 +163,11 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     activity: new RoomActivity(
       bus.pubsub,
       // each message's read is one statement per node; admitted like presence's reads
-      { roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)), recipients: (...args) => admission.run(() => activity.recipients(...args)) },
+      {
+        roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)),
+        recipients: (...args) => admission.run(() => activity.recipients(...args)),
+        replay: (...args) => admission.run(() => activity.replay(...args)),
+      },
       { coalesceAbove: config.ACTIVITY_COALESCE_ABOVE, coalesceMs: config.ACTIVITY_COALESCE_MS },
       onError,
     ),

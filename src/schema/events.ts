@@ -13,6 +13,7 @@ import { MessageRef } from "./message.js";
 import { MentionNotificationRef } from "./notification.js";
 import { RoomRoleEnum } from "./room.js";
 import { rules } from "./validation.js";
+import { parseSyncCursor } from "../sync/cursor.js";
 
 type Kind<U, K> = Extract<U, { kind: K }>;
 
@@ -224,9 +225,10 @@ builder.subscriptionFields((t) => ({
   myEvents: t.field({
     type: UserEvent,
     description:
-      "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms.",
+      "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms. With `after` (sync's nextCursor) it first replays what happened since that sync, oldest first: the viewer's events (those whose invite, notification or room is gone since are left out), then one RoomActivity per room with newer messages (its newest message, the unread count now); then it continues live, with no gap and no duplicate. A cursor older than SYNC_RETENTION_DAYS: BAD_USER_INPUT with reason SYNC_CURSOR_EXPIRED (sync from scratch).",
     authScopes: { viewer: true },
-    subscribe: (_root, _args, ctx) => ctx.app.activity.open(ctx.viewer!.userId),
+    args: { after: t.arg.string({ description: "A sync cursor (sync's nextCursor): replay what happened after it first." }) },
+    subscribe: (_root, args, ctx) => ctx.app.activity.open(ctx.viewer!.userId, parseSyncCursor(args.after, "after", ctx.app.config.SYNC_RETENTION_DAYS)),
     resolve: async (event: MyEventsItem, _args, ctx): Promise<UserEventValue> => {
       if (event.kind === "ContactRequest") return { ...event.contact, kind: "ContactRequest" };
       if (event.kind === "MentionNotification") return { ...(await ctx.app.db.notification.findUniqueOrThrow({ where: { id: event.notificationId } })), kind: "MentionNotification" };
