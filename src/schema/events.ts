@@ -49,7 +49,7 @@ const MemberLeftReason = builder.enumType("MemberLeftReason", {
     BANNED: { description: "banMember: kept out until unbanMember" },
   } as const,
 });
-const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "KICKED", "BANNED", "ROOM_DELETED"] as const });
+export const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "KICKED", "BANNED", "ROOM_DELETED"] as const });
 /** The `note` field of MemberLeft and RemovedFromRoom. */
 const noteOptions = { nullable: true, description: "The moderator's reason, for KICKED and BANNED; null otherwise." } as const;
 
