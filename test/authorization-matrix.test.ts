@@ -89,6 +89,7 @@ const NOT_ROOM_SCOPED: Record<string, string> = {
   myRooms: "the viewer's rooms (read by every persona below: no target data)",
   publicRooms: "the PUBLIC rooms, discoverable by design (read by every persona below)",
   myInvites: "invites to the viewer (read by every persona below)",
+  sync: "the viewer's own rooms, messages, rooms left and invites since the viewer's cursor (read by every persona below: no target data)",
   notifications: "the viewer's notifications (read by every persona below)",
   myEvents: "the viewer's own events",
   deleteAccount: "deletes the viewer's own account (its rooms are left through the same room locks and events as leaveRoom: account-deletion.test.ts)",
