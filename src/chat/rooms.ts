@@ -412,3 +412,11 @@ export async function hiddenRoomIds(db: Db, userId: string): Promise<string[]> {
     WHERE m."userId" = ${userId}::uuid AND m."hiddenAtSeq" IS NOT NULL AND r."lastSeq" <= m."hiddenAtSeq"`;
   return rows.map((r) => r.roomId);
 }
+
+/**
+ * A member's unread count: the room's messages after their read marker,
+ * `Room.lastSeq − RoomMember.lastReadSeq` (seqs are 1, 2, 3, … with no gap;
+ * markRead and the member's own sends move the marker). Room.unreadCount and
+ * SyncRoom.unreadCount both answer this.
+ */
+export const unreadCount = (lastSeq: number, lastReadSeq: number): number => lastSeq - lastReadSeq;

@@ -50,7 +50,7 @@ const MemberLeftReason = builder.enumType("MemberLeftReason", {
     BANNED: { description: "banMember: kept out until unbanMember" },
   } as const,
 });
-const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", {
+export const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", {
   values: {
     REMOVED: { description: "removeRoomMember" },
     KICKED: { description: "kickMember" },
