@@ -170,6 +170,39 @@ describe("sync", () => {
     expect(s4.rooms.map((r) => [r.room.id, r.joined])).toEqual([[invitedTo, true]]);
   });
 
+  it("leftRooms: rooms left, removed from, deleted or hidden since the cursor, unless the viewer is in them again", async () => {
+    const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
+    const left = await createRoom(ben, "left", [ann]);
+    const removed = await createRoom(ben, "removed", [ann]);
+    const deleted = await createRoom(ben, "deleted", [ann]);
+    const back = await createRoom(ben, "back", [ann], "PUBLIC");
+    const direct = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
+    const s1 = await sync(ann);
+    expect(s1.leftRooms).toEqual([]);
+
+    const before = Date.now();
+    await api.ok(ann, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, { r: left });
+    await api.ok(ben, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: removed, u: ann.id });
+    await api.ok(ben, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r: deleted });
+    await api.ok(ann, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r: direct });
+    await api.ok(ann, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, { r: back });
+    await api.ok(ann, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, { r: back });
+
+    const s2 = await sync(ann, s1.nextCursor);
+    const byRoom = Object.fromEntries(s2.leftRooms.map((l) => [l.roomId, [l.roomName, l.reason]]));
+    expect(byRoom).toEqual({ [left]: ["left", "LEFT"], [removed]: ["removed", "REMOVED"], [deleted]: ["deleted", "ROOM_DELETED"], [direct]: [null, "HIDDEN"] });
+    for (const l of s2.leftRooms) expect(Date.parse(l.at)).toBeGreaterThanOrEqual(before - 1000);
+    // the room joined again is a room of the viewer's, joined since the cursor
+    expect(s2.rooms.map((r) => [r.room.id, r.joined])).toEqual([[back, true]]);
+    // reported once
+    expect((await sync(ann, s2.nextCursor)).leftRooms).toEqual([]);
+    // the hidden DIRECT room comes back with a newer message: a room again, no longer left
+    await send(ben, direct, "back?");
+    const s3 = await sync(ann, s1.nextCursor);
+    expect(s3.leftRooms.map((l) => l.roomId).sort()).toEqual([left, removed, deleted].sort());
+    expect(s3.rooms.map((r) => r.room.id).sort()).toEqual([back, direct].sort());
+  });
+
   it("a DIRECT room the viewer hid (deleteRoom) is left out until a newer message, as in myRooms", async () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const r = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
