@@ -7,6 +7,7 @@
  * cursor's errors. Real server over HTTP (and graphql-ws for the hand-over),
  * real PostgreSQL.
  */
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
 import { errorCode, ext, gql, registerUsers, subscribe, type TestUser } from "./helpers/client.js";
@@ -362,8 +363,10 @@ describe("sync's cost", () => {
       for (let i = 0; i < n; i++) rooms.push(await createRoom(bob, `cost ${n} ${i}`, [viewer!, carol]));
       const invitingRoom = await createRoom(bob, `inviting ${n}`, []);
       await api.ok(bob, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: invitingRoom, u: viewer!.id });
+      for (const r of rooms) await send(bob, r, "before");
       await api.ok(viewer!, COUNTED, {}); // once unmeasured, so nothing one-off is counted
       const first = await countStatements(() => api.ok(viewer!, COUNTED, {}));
+      expect(first.result.sync.rooms.every((r: { messages: unknown[] }) => r.messages.length === 1)).toBe(true);
       for (const [i, r] of rooms.entries()) for (let k = 0; k < 3; k++) await send(i % 2 ? bob : carol, r, `m ${k}`);
       const next = await countStatements(() => api.ok(viewer!, COUNTED, { since: first.result.sync.nextCursor }));
       expect(next.result.sync.rooms).toHaveLength(n);
@@ -378,4 +381,20 @@ describe("sync's cost", () => {
     expect(counts["incremental 30"], report).toBe(counts["incremental 1"]);
     expect(counts["incremental 30"], report).toBeLessThanOrEqual(6);
   }, 60_000);
+});
+
+describe("sync with encryption at rest", () => {
+  const encrypted = useTestServer(["ann", "ben"], { env: { MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`, MESSAGE_SEARCH: "off" } });
+
+  it("returns messages opened, as every other read does", async () => {
+    const [ann, ben] = encrypted.users;
+    const r = (await encrypted.api.ok(ann, `mutation($u: ID!) { createRoom(input: { name: "sealed", type: GROUP, memberIds: [$u] }) { id } }`, { u: ben.id })).createRoom.id;
+    const first = (await encrypted.api.ok(ann, SYNC, {})).sync as Sync;
+    await encrypted.api.ok(ben, SEND, { r, c: "the plaintext" });
+    const stored = await encrypted.server.app.db.message.findFirstOrThrow({ where: { roomId: r } });
+    expect(stored.contentKeyId).toBe("k1");
+    expect(stored.content).not.toContain("plaintext");
+    const next = (await encrypted.api.ok(ann, SYNC, { since: first.nextCursor })).sync as Sync;
+    expect(roomOf(next, r)!.messages.map((m) => m.content)).toEqual(["the plaintext"]);
+  });
 });
