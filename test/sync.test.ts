@@ -306,9 +306,12 @@ describe("sync", () => {
   });
 
   it("cursor errors: not a cursor → BAD_USER_INPUT on since; older than SYNC_RETENTION_DAYS → SYNC_CURSOR_EXPIRED; limitPerRoom out of range", async () => {
-    const bad = await api.run(alice, SYNC, { since: "nonsense" });
-    expect(errorCode(bad)).toBe("BAD_USER_INPUT");
-    expect(ext(bad)?.field).toBe("since");
+    // not a cursor; a cursor whose snapshot PostgreSQL would refuse (xmin > xmax, an in-progress id outside [xmin, xmax))
+    for (const since of ["nonsense", encodeSyncCursor({ snapshot: "5:3:", at: Date.now() }), encodeSyncCursor({ snapshot: "3:5:6", at: Date.now() })]) {
+      const bad = await api.run(alice, SYNC, { since });
+      expect(errorCode(bad)).toBe("BAD_USER_INPUT");
+      expect(ext(bad)?.field).toBe("since");
+    }
 
     const { nextCursor } = await sync(alice);
     const snapshot = JSON.parse(Buffer.from(nextCursor.slice(3), "base64url").toString()).s as string;
