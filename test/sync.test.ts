@@ -7,6 +7,7 @@
  * cursor's errors. Real server over HTTP (and graphql-ws for the hand-over),
  * real PostgreSQL.
  */
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
 import { errorCode, ext, gql, registerUsers, subscribe, type TestUser } from "./helpers/client.js";
@@ -170,6 +171,39 @@ describe("sync", () => {
     expect(s4.rooms.map((r) => [r.room.id, r.joined])).toEqual([[invitedTo, true]]);
   });
 
+  it("leftRooms: rooms left, removed from, deleted or hidden since the cursor, unless the viewer is in them again", async () => {
+    const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
+    const left = await createRoom(ben, "left", [ann]);
+    const removed = await createRoom(ben, "removed", [ann]);
+    const deleted = await createRoom(ben, "deleted", [ann]);
+    const back = await createRoom(ben, "back", [ann], "PUBLIC");
+    const direct = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
+    const s1 = await sync(ann);
+    expect(s1.leftRooms).toEqual([]);
+
+    const before = Date.now();
+    await api.ok(ann, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, { r: left });
+    await api.ok(ben, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: removed, u: ann.id });
+    await api.ok(ben, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r: deleted });
+    await api.ok(ann, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r: direct });
+    await api.ok(ann, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, { r: back });
+    await api.ok(ann, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, { r: back });
+
+    const s2 = await sync(ann, s1.nextCursor);
+    const byRoom = Object.fromEntries(s2.leftRooms.map((l) => [l.roomId, [l.roomName, l.reason]]));
+    expect(byRoom).toEqual({ [left]: ["left", "LEFT"], [removed]: ["removed", "REMOVED"], [deleted]: ["deleted", "ROOM_DELETED"], [direct]: [null, "HIDDEN"] });
+    for (const l of s2.leftRooms) expect(Date.parse(l.at)).toBeGreaterThanOrEqual(before - 1000);
+    // the room joined again is a room of the viewer's, joined since the cursor
+    expect(s2.rooms.map((r) => [r.room.id, r.joined])).toEqual([[back, true]]);
+    // reported once
+    expect((await sync(ann, s2.nextCursor)).leftRooms).toEqual([]);
+    // the hidden DIRECT room comes back with a newer message: a room again, no longer left
+    await send(ben, direct, "back?");
+    const s3 = await sync(ann, s1.nextCursor);
+    expect(s3.leftRooms.map((l) => l.roomId).sort()).toEqual([left, removed, deleted].sort());
+    expect(s3.rooms.map((r) => r.room.id).sort()).toEqual([back, direct].sort());
+  });
+
   it("a DIRECT room the viewer hid (deleteRoom) is left out until a newer message, as in myRooms", async () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const r = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
@@ -272,9 +306,12 @@ describe("sync", () => {
   });
 
   it("cursor errors: not a cursor → BAD_USER_INPUT on since; older than SYNC_RETENTION_DAYS → SYNC_CURSOR_EXPIRED; limitPerRoom out of range", async () => {
-    const bad = await api.run(alice, SYNC, { since: "nonsense" });
-    expect(errorCode(bad)).toBe("BAD_USER_INPUT");
-    expect(ext(bad)?.field).toBe("since");
+    // not a cursor; a cursor whose snapshot PostgreSQL would refuse (xmin > xmax, an in-progress id outside [xmin, xmax))
+    for (const since of ["nonsense", encodeSyncCursor({ snapshot: "5:3:", at: Date.now() }), encodeSyncCursor({ snapshot: "3:5:6", at: Date.now() })]) {
+      const bad = await api.run(alice, SYNC, { since });
+      expect(errorCode(bad)).toBe("BAD_USER_INPUT");
+      expect(ext(bad)?.field).toBe("since");
+    }
 
     const { nextCursor } = await sync(alice);
     const snapshot = JSON.parse(Buffer.from(nextCursor.slice(3), "base64url").toString()).s as string;
@@ -329,8 +366,10 @@ describe("sync's cost", () => {
       for (let i = 0; i < n; i++) rooms.push(await createRoom(bob, `cost ${n} ${i}`, [viewer!, carol]));
       const invitingRoom = await createRoom(bob, `inviting ${n}`, []);
       await api.ok(bob, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: invitingRoom, u: viewer!.id });
+      for (const r of rooms) await send(bob, r, "before");
       await api.ok(viewer!, COUNTED, {}); // once unmeasured, so nothing one-off is counted
       const first = await countStatements(() => api.ok(viewer!, COUNTED, {}));
+      expect(first.result.sync.rooms.every((r: { messages: unknown[] }) => r.messages.length === 1)).toBe(true);
       for (const [i, r] of rooms.entries()) for (let k = 0; k < 3; k++) await send(i % 2 ? bob : carol, r, `m ${k}`);
       const next = await countStatements(() => api.ok(viewer!, COUNTED, { since: first.result.sync.nextCursor }));
       expect(next.result.sync.rooms).toHaveLength(n);
@@ -345,4 +384,20 @@ describe("sync's cost", () => {
     expect(counts["incremental 30"], report).toBe(counts["incremental 1"]);
     expect(counts["incremental 30"], report).toBeLessThanOrEqual(6);
   }, 60_000);
+});
+
+describe("sync with encryption at rest", () => {
+  const encrypted = useTestServer(["ann", "ben"], { env: { MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`, MESSAGE_SEARCH: "off" } });
+
+  it("returns messages opened, as every other read does", async () => {
+    const [ann, ben] = encrypted.users;
+    const r = (await encrypted.api.ok(ann, `mutation($u: ID!) { createRoom(input: { name: "sealed", type: GROUP, memberIds: [$u] }) { id } }`, { u: ben.id })).createRoom.id;
+    const first = (await encrypted.api.ok(ann, SYNC, {})).sync as Sync;
+    await encrypted.api.ok(ben, SEND, { r, c: "the plaintext" });
+    const stored = await encrypted.server.app.db.message.findFirstOrThrow({ where: { roomId: r } });
+    expect(stored.contentKeyId).toBe("k1");
+    expect(stored.content).not.toContain("plaintext");
+    const next = (await encrypted.api.ok(ann, SYNC, { since: first.nextCursor })).sync as Sync;
+    expect(roomOf(next, r)!.messages.map((m) => m.content)).toEqual(["the plaintext"]);
+  });
 });
