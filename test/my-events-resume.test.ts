@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
-import { type GqlResponse, registerUsers, subscribe, type Subscription, type TestUser } from "./helpers/client.js";
+import { type GqlResponse, registerUsers, subscribe, type Subscription, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { redis: true, env: { RATE_LIMITS: "off" } });
@@ -132,6 +132,14 @@ describe("the user event log", () => {
     const again = await api.run(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, { r: room, u: ben.id });
     expect(again.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
     expect((await logOf(ben.id)).map((r) => r.kind)).toEqual(["AddedToRoom"]);
+  });
+
+  it("is erased with the account (deleteAccount keeps the row as a tombstone: no cascade)", async () => {
+    const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
+    await api.ok(ann, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: ben.id });
+    expect(await logOf(ben.id)).toHaveLength(1);
+    await api.ok(ben, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: TEST_PASSWORD });
+    expect(await logOf(ben.id)).toEqual([]);
   });
 
   it("LEFT and HIDDEN reach the user's other sockets; a hidden DIRECT room's next message still comes as RoomActivity", async () => {
