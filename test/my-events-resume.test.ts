@@ -6,12 +6,14 @@
  * RoomActivity per changed room) and not what came before, then continues live;
  * what is sent while it is being set up arrives exactly once; after a sync during
  * which messages and mentions are sent, myEvents(after: nextCursor) and
- * messageAdded(after: messageCursor) see each exactly once; cursor errors; the sweep.
+ * messageAdded(after: messageCursor) see each exactly once; the same across two
+ * nodes; cursor errors; the sweep; erased with the account.
  * Real server over HTTP and graphql-ws, real PostgreSQL and Redis.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
-import { type GqlResponse, registerUsers, subscribe, type Subscription, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
+import { type GqlResponse, gqlOk, registerUser, registerUsers, subscribe, type Subscription, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
 
 const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { redis: true, env: { RATE_LIMITS: "off" } });
@@ -295,4 +297,48 @@ describe("the event log's sweep", () => {
     const inviteIds = async () => (await db.userEventLog.findMany({ where: { userId: dora.id } })).map((r) => (r.payload as { inviteId: string }).inviteId);
     await expect.poll(inviteIds, { timeout: 10_000, interval: 200 }).toEqual(["recent"]);
   });
+});
+
+describe("myEvents(after:) across two nodes sharing PostgreSQL and Redis", () => {
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let a: NodeProcess, b: NodeProcess;
+  let ann: TestUser, ben: TestUser;
+  beforeAll(async () => {
+    group = await startNodes(2, { RATE_LIMITS: "off" });
+    [a, b] = group.nodes;
+    [ann, ben] = await Promise.all([registerUser(a.url, "ann"), registerUser(b.url, "ben")]);
+  }, 120_000);
+  afterAll(() => group?.stop());
+
+  it("subscribed on one node while the other takes the sends and mentions: each once (10 rounds)", async () => {
+    const ok = (url: string, user: TestUser, query: string, variables: Record<string, unknown>) => gqlOk(url, query, variables, user.accessToken);
+    const room = (await ok(b.url, ann, CREATE, { n: "across", m: [ben.id] })).createRoom.id as string;
+    const sendB = async (content: string) => (await ok(b.url, ann, SEND, { r: room, c: content })).sendMessage as { id: string; seq: number };
+    for (let round = 0; round < 10; round++) {
+      const { nextCursor } = (await ok(a.url, ben, SYNC, { since: null })).sync as Sync;
+      const c = wsClient(a.wsUrl, ben.accessToken);
+      try {
+        const sending = (async () => {
+          const sent: { id: string; seq: number }[] = [];
+          for (let i = 0; i < 3; i++) sent.push(await sendB(`round ${round} #${i} @${ben.username}`));
+          return sent;
+        })();
+        const sub = subscribe(c, MY_EVENTS, { after: nextCursor });
+        const sent = await sending;
+        const got: Event[] = [event(await sub.next(10_000))];
+        const sentinel = await sendB("sentinel");
+        for (;;) {
+          const e = event(await sub.next(10_000));
+          if (e.__typename === "RoomActivity" && e.lastMessage?.id === sentinel.id) break;
+          got.push(e);
+        }
+        expect(got.filter((e) => e.__typename === "MentionNotification").map((e) => e.message.id), `round ${round}`).toEqual(sent.map((m) => m.id));
+        const seqs = got.filter((e) => e.__typename === "RoomActivity").map((e) => e.lastMessage.seq as number);
+        expect([...new Set(seqs)].sort((x, y) => x - y), `round ${round}`).toEqual(seqs);
+        expect(seqs.at(-1), `round ${round}`).toBe(sent.at(-1)!.seq);
+      } finally {
+        await c.dispose();
+      }
+    }
+  }, 120_000);
 });
