@@ -61,7 +61,7 @@ export class Events {
         work(
           tx,
           async (event) => void recorded.push(await append(tx, event)),
-          async (userIds, event) => void notified.push(...(await logUserEvents(tx, userIds.map((userId) => ({ userId, event }))))),
+          async (userIds, event) => void notified.push(...(await logUserEvents(tx, [...new Set(userIds)].map((userId) => ({ userId, event }))))),
         ),
       options,
     );
