@@ -106,7 +106,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
     extraCa: config.URL_FETCH_CA_FILE ?? [],
   });
-  const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, onError, (err) =>
+  const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
   // encryption at rest (MESSAGE_ENCRYPTION_KEYS): sealed messages are searched through MessageSearch only with MESSAGE_SEARCH=on
@@ -163,7 +163,11 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     activity: new RoomActivity(
       bus.pubsub,
       // each message's read is one statement per node; admitted like presence's reads
-      { roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)), recipients: (...args) => admission.run(() => activity.recipients(...args)) },
+      {
+        roomIdsOf: (userId) => admission.run(() => activity.roomIdsOf(userId)),
+        recipients: (...args) => admission.run(() => activity.recipients(...args)),
+        replay: (...args) => admission.run(() => activity.replay(...args)),
+      },
       { coalesceAbove: config.ACTIVITY_COALESCE_ABOVE, coalesceMs: config.ACTIVITY_COALESCE_MS },
       onError,
     ),

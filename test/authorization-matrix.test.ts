@@ -89,6 +89,7 @@ const NOT_ROOM_SCOPED: Record<string, string> = {
   myRooms: "the viewer's rooms (read by every persona below: no target data)",
   publicRooms: "the PUBLIC rooms, discoverable by design (read by every persona below)",
   myInvites: "invites to the viewer (read by every persona below)",
+  sync: "the viewer's own rooms, messages, rooms left and invites since the viewer's cursor (read by every persona below: no target data)",
   notifications: "the viewer's notifications (read by every persona below)",
   myEvents: "the viewer's own events",
   deleteAccount: "deletes the viewer's own account (its rooms are left through the same room locks and events as leaveRoom: account-deletion.test.ts)",
@@ -155,10 +156,10 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
   {
     persona: "blocked user",
     target: "DIRECT",
-    fields: ["messages", "room", "searchMessages", "myRooms", "exportMyData", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "deleteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
+    fields: ["messages", "room", "searchMessages", "myRooms", "sync", "exportMyData", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "deleteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
     reveals: KINDS,
     because:
-      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history (exportMyData: the room and their own message in it), may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, hiding it with deleteRoom, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
+      "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history (myRooms, messages and sync as before the block; exportMyData: the room and their own message in it), may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, hiding it with deleteRoom, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
   },
   {
     persona: "blocked user",

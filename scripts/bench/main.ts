@@ -10,7 +10,9 @@
  *   npm run bench                          # every scenario, full sizes (≈ 20 min on 2 idle cores)
  *   npm run bench -- --quick               # small N (200 / 1000; many-rooms 100 × 5 @ 50 msg/s), ≈ 2–3 min
  *   npm run bench -- --scenario idle       # one scenario (repeat or comma-separate for more):
- *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes
+ *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes, sync
+ *   npm run bench -- --scenario sync       # one user in 500 rooms, 50 of them with 5 new messages: sync's latency
+ *                                          # (initial and incremental, p50/p99 over 50 runs) and statements per sync
  *   npm run bench -- --clients 4           # client processes per run (default 4)
  *   npm run bench -- --out bench-results   # where results go
  *   npm run bench -- --stacks ours         # only these stacks (default ours,ceiling,naive)
@@ -56,9 +58,10 @@ import {
   type Stack,
 } from "./scenarios.js";
 import { createBenchDatabase, seed } from "./seed.js";
+import { syncScenario, type SyncRun } from "./sync.js";
 import { writesScenario, writesTargets, type WritesRun } from "./writes.js";
 
-const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes"] as const;
+const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes", "sync"] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -97,6 +100,8 @@ const params = {
   idle: { connections: quick ? [200, 1000] : [5000, 10000, 50000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
   /** `count.low` messages per side at concurrency 1, `count.high` above, each level and side stopped after `timeCapMs`. */
   writes: { concurrency: [1, 2, 4, 8, 16, 32, 64], count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 }, timeCapMs: quick ? 2000 : 10_000 },
+  /** One viewer in `rooms` rooms, `changed` of them with `perRoom` new messages; `runs` timed incremental syncs (the issue's 500 and 50). */
+  sync: { rooms: 500, changed: 50, perRoom: 5, runs: quick ? 20 : 50 },
   stacks: (args.stacks?.split(",").map((s) => s.trim()) ?? ["ours", "ceiling", "naive"]) as Stack[],
 };
 for (const s of params.stacks) if (!["ours", "ceiling", "naive"].includes(s)) throw new Error(`unknown stack ${s}; --stacks takes ours, ceiling, naive`);
@@ -175,6 +180,7 @@ async function main(): Promise<void> {
   const fanout: FanoutRun[] = [];
   const idle: IdleRun[] = [];
   let writes: WritesRun[] = [];
+  let sync: SyncRun | undefined;
   try {
     log(`database ${db.name}: migrating (first server start)`);
     const migrator = await startServer("migrate", OUR_SERVER, { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
@@ -185,11 +191,12 @@ async function main(): Promise<void> {
       selected.has("fanout-2nodes") ? Math.max(...params.fanout2nodes.subscribers) : 0,
       selected.has("many-rooms") ? Math.max(...params.manyRooms.map((m) => m.rooms * m.perRoom)) : 0,
       selected.has("idle") ? Math.max(...params.idle.connections.map(cap)) : 0,
+      selected.has("sync") ? 1 : 0,
     );
     const roomSets = selected.has("many-rooms") ? params.manyRooms : [];
     log(`seeding ${need} users with sessions and tokens${roomSets.length ? `, room sets ${roomSets.map((m) => `${m.rooms} × ${m.perRoom}`).join(", ")}` : ""}`);
     const seedStarted = Date.now();
-    const data = await seed(db.url, jwtSecret, { users: need, roomSets, writers: Math.max(...params.writes.concurrency) });
+    const data = await seed(db.url, jwtSecret, { users: need, roomSets, writers: Math.max(...params.writes.concurrency), syncRooms: selected.has("sync") ? params.sync.rooms : 0 });
     log(`seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
     const ctx: BenchContext = { databaseUrl: db.url, jwtSecret, redisPrefix, data, clients, connectConcurrency: params.connectConcurrency, childTimeoutMs: HARD_TIMEOUT_MS, log };
 
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
       const w = params.writes;
       writes = await writesScenario(ctx, w.concurrency, (c) => (c === 1 ? w.count.low : w.count.high), w.timeCapMs);
     }
+    if (selected.has("sync")) sync = await syncScenario(ctx, params.sync);
   } finally {
     await cleanup();
     cleanup = null;
@@ -240,6 +248,8 @@ async function main(): Promise<void> {
   }
   for (const r of idle) if (r.error) fail(`idle N=${r.connections}: ${r.error.split("\n")[0]}`);
   for (const r of writes) if (r.error || r.ours?.errors || r.raw?.errors) fail(`writes c=${r.concurrency}: ${r.error ?? `${r.ours?.errors ?? 0} / ${r.raw?.errors ?? 0} errors (${r.ours?.errorSample ?? r.raw?.errorSample})`}`);
+  if (sync?.error) fail(`sync: ${sync.error.split("\n")[0]}`);
+  if (sync?.serverErrors?.length) fail(`sync: the server logged ${sync.serverErrors.length} distinct error(s), first: ${sync.serverErrors[0]!.slice(0, 400)}`);
   for (const r of writes) if (r.serverErrors) fail(`writes c=${r.concurrency}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`);
   if (fanout.some((r) => r.manyRooms)) {
     notes.push(
@@ -277,6 +287,7 @@ async function main(): Promise<void> {
     ratios: fanoutRatios(fanout),
     idle,
     writes,
+    sync,
     targets: { writes: writesTargets(writes), manyRooms: manyRoomsTargets(fanout) },
     notes,
     failures,

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type FanoutRun, type IdleRun, manyRoomsLabel, type Stack } from "./scenarios.js";
 import { ratio, type Target } from "./stats.js";
+import type { SyncRun } from "./sync.js";
 import type { WritesRun } from "./writes.js";
 
 /** Delivery-rate ratios of one N: ours ÷ ceiling, ours ÷ naive, two nodes ÷ one node (ours). */
@@ -31,6 +32,8 @@ export interface BenchResults {
   ratios: FanoutRatios[];
   idle: IdleRun[];
   writes: WritesRun[];
+  /** The sync scenario (sync.ts), when selected. */
+  sync?: SyncRun;
   /** The issue's targets checked against this run (writes.ts writesTargets, scenarios.ts manyRoomsTargets). */
   targets: { writes: Target[]; manyRooms: Target[] };
   notes: string[];
@@ -187,6 +190,21 @@ export function markdown(r: BenchResults): string {
     );
     const line = targetsLine(r.targets.writes);
     if (line) out.push(line);
+  }
+  if (r.sync) {
+    const s = r.sync;
+    out.push(`\n## Sync (one user in ${s.params.rooms} rooms; ${s.params.changed} with ${s.params.perRoom} new messages each; request → answer over HTTP, one at a time)`);
+    out.push(
+      s.error || !s.initial || !s.incremental
+        ? `FAILED: ${(s.error ?? "no figures").split("\n")[0]}`
+        : table(
+            ["sync", "rooms answered", "messages", "bytes", "p50 ms", "p99 ms", "runs", "SQL statements"],
+            [
+              ["initial (since: null)", s.initial.rooms, "", num(s.initial.bytes), num(s.initial.latency.p50Ms), num(s.initial.latency.p99Ms), s.initial.latency.count, ""],
+              ["incremental", s.incremental.rooms, s.incremental.messages, num(s.incremental.bytes), num(s.incremental.latency.p50Ms), num(s.incremental.latency.p99Ms), s.incremental.latency.count, num(s.statements)],
+            ],
+          ),
+    );
   }
   if (r.notes.length) out.push("\n## Notes\n" + r.notes.map((n) => `- ${n}`).join("\n"));
   if (r.failures.length) out.push("\n## Failures\n" + r.failures.map((n) => `- ${n}`).join("\n"));

@@ -11,7 +11,9 @@
  *   `rooms` GROUP rooms, room r with subscribers r·perRoom … r·perRoom+perRoom−1
  *   (shapes share users: every set starts at subscriber 0);
  * - `writeRooms` / `rawWriteRooms`: one room per concurrent writer of the writes
- *   scenario (ours / the raw INSERT+PUBLISH loop), so writers do not queue on one room's row lock.
+ *   scenario (ours / the raw INSERT+PUBLISH loop), so writers do not queue on one room's row lock;
+ * - `syncRooms`: `sizes.syncRooms` GROUP rooms of the sender and subscriber 0, the
+ *   viewer of the sync scenario (sync.ts).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
@@ -34,6 +36,8 @@ export interface BenchData {
   roomSets: Record<string, string[]>;
   writeRooms: string[];
   rawWriteRooms: string[];
+  /** The sync scenario's rooms: the sender and users[0] in each. */
+  syncRooms: string[];
 }
 
 export interface SeedSizes {
@@ -43,6 +47,8 @@ export interface SeedSizes {
   roomSets: RoomShape[];
   /** Highest writer concurrency of the writes scenario. */
   writers: number;
+  /** Rooms of the sync scenario's viewer (0: none). */
+  syncRooms: number;
 }
 
 /** A set of rooms of the same size: `rooms` rooms, `perRoom` subscribers in each. */
@@ -100,6 +106,7 @@ export async function seed(url: string, jwtSecret: string, sizes: SeedSizes): Pr
     }
     const writeRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench writes ${w}`, []));
     const rawWriteRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench raw writes ${w}`, []));
+    const syncRooms = Array.from({ length: sizes.syncRooms }, (_, r) => room(`bench sync ${r}`, subscribers.slice(0, 1)));
     await client.query(
       `INSERT INTO "Room" (id, type, name, "maxMembers", "createdById", "updatedAt") SELECT id, 'GROUP', name, 1000000, $3, now() FROM unnest($1::uuid[], $2::text[]) AS t(id, name)`,
       [rooms.map((r) => r.id), rooms.map((r) => r.name), senderId],
@@ -120,7 +127,7 @@ export async function seed(url: string, jwtSecret: string, sizes: SeedSizes): Pr
       users.push({ userId: userIds[i]!, sessionId: sessionIds[i]!, token });
     }
     const [sender, ...rest] = users as [BenchUser, ...BenchUser[]];
-    return { sender: { ...sender, displayName: "Bench Sender" }, users: rest, bigRoom, roomSets, writeRooms, rawWriteRooms };
+    return { sender: { ...sender, displayName: "Bench Sender" }, users: rest, bigRoom, roomSets, writeRooms, rawWriteRooms, syncRooms };
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {});
     throw e;

@@ -39,11 +39,13 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
  * the room's type, the membership (nulls for a non-member), and the block state
  * of a DIRECT room's other member (SQL function chat_dm_blocked, which the send
  * statement uses too; users/privacy.ts blockedEitherWay is the same rule in Prisma).
+ * The membership's columns are named: Prisma's raw queries cannot read its xid8 columns (src/sync/).
  * @throws FORBIDDEN for a blocked pair; NOT_FOUND / FORBIDDEN for non-members.
  */
 export async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
   const [row] = await db.$queryRaw<(NullableFields<RoomMember> & { roomType: RoomType; blocked: boolean })[]>`
-    SELECT r.type AS "roomType", m."roomId", m."userId", m.role, m."lastReadSeq", m."lastDeliveredSeq", m."joinedAt", m."archivedAt", m."mutedUntil", m."lastSentAt", m."hiddenAtSeq", chat_dm_blocked(r.id, ${userId}::uuid) AS blocked
+    SELECT r.type AS "roomType", m."roomId", m."userId", m.role, m."lastReadSeq", m."lastDeliveredSeq", m."joinedAt", m."archivedAt", m."mutedUntil",
+      m."lastSentAt", m."hiddenAtSeq", chat_dm_blocked(r.id, ${userId}::uuid) AS blocked
     FROM "Room" r LEFT JOIN "RoomMember" m ON m."roomId" = r.id AND m."userId" = ${userId}::uuid
     WHERE r.id = ${roomId}::uuid`;
   if (!row?.userId) throw notMember(row?.roomType);

@@ -8,6 +8,12 @@ import { purge } from "./messages.js";
 /** How many expired messages one sweep purges at most (the next sweep takes the rest). */
 const BATCH = 500;
 
+/** How many user event log rows past retention one trim deletes at most (one statement). */
+const LOG_BATCH = 1000;
+
+/** How often, in ms, the user event log is trimmed; a trim that deleted a full batch trims again at the next sweep. */
+const LOG_TRIM_EVERY_MS = 60_000;
+
 /**
  * A purge's transaction options. Its turn comes through the admission, so its wait
  * for a connection is short; `maxWait` is long because Prisma gives a connection back
@@ -27,10 +33,17 @@ const PURGE_TRANSACTION = { maxWait: 10_000, timeout: 5000 };
  * waits for its turn through `admission` (db/admission.ts), so sweeps never
  * crowd requests and writes out of the pool. A sweep that finds the database
  * unavailable is skipped with a warning (`onUnavailable`); the next one retries.
+ * The same sweep trims the users' event logs (UserEventLog, realtime/events.ts
+ * logUserEvents): rows older than `logRetentionDays` (config SYNC_RETENTION_DAYS,
+ * the age past which a sync cursor is refused: src/sync/cursor.ts) go, at most
+ * {@link LOG_BATCH} per statement, once a minute or at the next sweep while
+ * batches come back full. Several nodes may delete the same rows: harmless.
  */
 export class MessageExpiry {
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | null = null;
+  /** When the event log may be trimmed next (ms since the epoch). */
+  private nextLogTrim = 0;
 
   constructor(
     private readonly db: PrismaClient,
@@ -38,6 +51,7 @@ export class MessageExpiry {
     private readonly events: Events,
     private readonly attachments: Attachments,
     intervalMs: number,
+    private readonly logRetentionDays: number,
     onError: (err: unknown) => void,
     onUnavailable: (err: unknown) => void = onError,
   ) {
@@ -51,8 +65,12 @@ export class MessageExpiry {
     }, intervalMs).unref();
   }
 
-  /** Purges the messages whose time has come; resolves with how many. */
+  /** Trims the event log when its time has come, then purges the messages whose time has come; resolves with how many messages. */
   async sweep(): Promise<number> {
+    if (Date.now() >= this.nextLogTrim) {
+      const full = (await this.trimLog()) === LOG_BATCH;
+      this.nextLogTrim = full ? 0 : Date.now() + LOG_TRIM_EVERY_MS;
+    }
     if (!(await this.anyDue())) return 0;
     let purged = 0;
     while (purged < BATCH && (await this.purgeOne())) purged++;
@@ -63,6 +81,19 @@ export class MessageExpiry {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+  }
+
+  /**
+   * Deletes up to {@link LOG_BATCH} event log rows older than the retention window,
+   * oldest first (one statement on the createdAt index); resolves with how many.
+   */
+  async trimLog(): Promise<number> {
+    return this.admission.run(
+      () => this.db.$executeRaw`
+        DELETE FROM "UserEventLog" WHERE id IN (
+          SELECT id FROM "UserEventLog" WHERE "createdAt" < now() - make_interval(days => ${this.logRetentionDays}::int)
+          ORDER BY "createdAt" LIMIT ${LOG_BATCH})`,
+    );
   }
 
   /** Whether a message is due (one indexed read, outside any transaction). */

@@ -38,10 +38,12 @@ export class Invites {
     if (await this.db.block.findUnique({ where: { blockerId_blockedId: { blockerId: userId, blockedId: inviterId } } })) {
       throw forbidden("You cannot invite this user");
     }
-    const { count } = await this.db.roomInvite.createMany({ data: [{ roomId, inviterId, inviteeId: userId }], skipDuplicates: true });
-    const invite = await this.db.roomInvite.findUniqueOrThrow({ where: { roomId_inviteeId: { roomId, inviteeId: userId } } });
-    if (count === 1) await this.events.users([userId], { kind: "InviteReceived", inviteId: invite.id });
-    return invite;
+    return this.events.transaction(this.db, async (tx, _record, notify) => {
+      const { count } = await tx.roomInvite.createMany({ data: [{ roomId, inviterId, inviteeId: userId }], skipDuplicates: true });
+      const invite = await tx.roomInvite.findUniqueOrThrow({ where: { roomId_inviteeId: { roomId, inviteeId: userId } } });
+      if (count === 1) await notify([userId], { kind: "InviteReceived", inviteId: invite.id });
+      return invite;
+    });
   }
 
   /**

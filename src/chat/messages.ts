@@ -4,7 +4,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
-import { type BusMessage, type Events, userMessages } from "../realtime/events.js";
+import { type BusMessage, type Events, logUserEvents } from "../realtime/events.js";
 import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import { showsReadReceipts } from "../users/privacy.js";
@@ -49,8 +49,6 @@ export interface SendMessageInput {
 /** The self-destruct timers a message may have, in seconds (seed 001 `self_destruct_timer`: 5 s … 7 days). */
 export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] as const;
 
-/** A mention notification made by a send or an edit, to publish after the commit. */
-type Mention = { id: string; userId: string };
 
 /**
  * Sending, editing, deleting, reading, pinning and reacting. Every change is
@@ -152,7 +150,7 @@ export class Messages {
       now,
       event,
     });
-    type Sent = { message: Message; eventSeq: number | null; notifications: Mention[] };
+    type Sent = { message: Message; eventSeq: number | null; notifications: BusMessage[] };
     const commit = async (): Promise<Sent> =>
       !mentions && attachmentIds.length === 0
         ? { ...(await sendStatement(this.writes, call([]))), notifications: [] }
@@ -186,7 +184,7 @@ export class Messages {
     await this.events.afterCommit([
       [topics.roomEvents(event.roomId), roomEvent],
       [topics.messageAdded(event.roomId), payload],
-      ...mentionMessages(notifications),
+      ...notifications,
     ]);
     return message;
   }
@@ -217,7 +215,7 @@ export class Messages {
       if (this.searchSealed) await indexForSearch(tx, messageId, content);
       return { message, mentions: await notify(tx, messageId, mentionedIds) };
     });
-    await this.events.afterCommit(mentionMessages(edited.mentions));
+    await this.events.afterCommit(edited.mentions);
     return edited.message;
   }
 
@@ -416,15 +414,16 @@ function messageFromSqlJson({ xid: _xid, ...json }: Record<string, unknown>): Me
   return messageFromJson({ ...json, ...utc } as MessageJson);
 }
 
-/** What tells each mentioned user of their mention (myEvents MentionNotification), for Events.afterCommit. */
-function mentionMessages(mentions: Mention[]): BusMessage[] {
-  return mentions.flatMap((m) => userMessages([m.userId], { kind: "MentionNotification", notificationId: m.id }));
-}
-
-/** Notifies `userIds` of their mention in `messageId`, once per user and message; returns the new notifications. */
-async function notify(tx: Db, messageId: string, userIds: string[]): Promise<Mention[]> {
+/**
+ * Notifies `userIds` of their mention in `messageId`, once per user and message: the
+ * new notifications, and a MentionNotification for each in its user's event log
+ * (realtime/events.ts logUserEvents; two statements, none without a mention).
+ * Returns what tells them on myEvents, for Events.afterCommit.
+ */
+async function notify(tx: Db, messageId: string, userIds: string[]): Promise<BusMessage[]> {
   if (userIds.length === 0) return [];
-  return tx.notification.createManyAndReturn({ data: userIds.map((userId) => ({ userId, messageId })), skipDuplicates: true, select: { id: true, userId: true } });
+  const created = await tx.notification.createManyAndReturn({ data: userIds.map((userId) => ({ userId, messageId })), skipDuplicates: true, select: { id: true, userId: true } });
+  return logUserEvents(tx, created.map((n) => ({ userId: n.userId, event: { kind: "MentionNotification", notificationId: n.id } })));
 }
 
 /**

@@ -58,7 +58,7 @@ export class Rooms {
     if (others.length + 1 > maxMembers) throw badInput("input.maxMembers", `maxMembers (${maxMembers}) is less than the ${others.length + 1} initial members`);
     const found = await this.db.user.count({ where: { id: { in: others }, deletedAt: null } });
     if (found !== others.length) throw badInput("input.memberIds", "Unknown user in memberIds");
-    const { room, autoJoined } = await this.db.$transaction(async (tx) => {
+    const room = await this.events.transaction(this.db, async (tx, _record, notify) => {
       const room = await tx.room.create({
         data: {
           type: input.type,
@@ -71,11 +71,11 @@ export class Rooms {
         },
       });
       const autoJoined = input.type === "PUBLIC" ? await addAutoJoiners(tx, room, [userId, ...others]) : [];
-      return { room, autoJoined };
+      await notify(others, { kind: "AddedToRoom", roomId: room.id, byId: userId });
+      await notify(autoJoined, { kind: "AddedToRoom", roomId: room.id, byId: null });
+      return room;
     });
     await this.events.membership([userId], room.id, true);
-    await this.events.users(others, { kind: "AddedToRoom", roomId: room.id, byId: userId });
-    await this.events.users(autoJoined, { kind: "AddedToRoom", roomId: room.id, byId: null });
     return room;
   }
 
@@ -101,15 +101,18 @@ export class Rooms {
     }
     let room: Room;
     try {
-      room = await this.db.room.create({
-        data: { type: "DIRECT", maxMembers: 2, directKey, createdById: userId, members: { create: [{ userId }, { userId: otherId }] } },
+      room = await this.events.transaction(this.db, async (tx, _record, notify) => {
+        const room = await tx.room.create({
+          data: { type: "DIRECT", maxMembers: 2, directKey, createdById: userId, members: { create: [{ userId }, { userId: otherId }] } },
+        });
+        await notify([otherId], { kind: "DirectRoomCreated", roomId: room.id, byId: userId });
+        return room;
       });
     } catch (e) {
       if (!isUniqueViolation(e, "directKey")) throw e;
       return this.db.room.findUniqueOrThrow({ where: { directKey } });
     }
     await this.events.membership([userId], room.id, true);
-    await this.events.users([otherId], { kind: "DirectRoomCreated", roomId: room.id, byId: userId });
     return room;
   }
 
@@ -132,20 +135,22 @@ export class Rooms {
 
   /**
    * Leaves a room. The OWNER cannot leave while others remain: they transfer
-   * ownership first. The last member leaving deletes the room.
+   * ownership first. The last member leaving deletes the room. The user's other
+   * devices get RemovedFromRoom (LEFT) on myEvents, stored in their event log.
    * @throws NOT_FOUND / FORBIDDEN from the membership check; FORBIDDEN for the owner.
    */
   async leave(userId: string, roomId: string): Promise<void> {
-    const deleted = await this.events.transaction(this.db, async (tx, record) => {
+    const deleted = await this.events.transaction(this.db, async (tx, record, notify) => {
       // the lock: a concurrent join cannot slip in between the count and the delete
       const room = (await lockRoom(tx, roomId))!;
       const membership = await requireMember(tx, roomId, userId);
       const members = await tx.roomMember.count({ where: { roomId } });
+      if (members > 1 && membership.role === "OWNER") throw forbidden("The owner cannot leave; transfer ownership to another member first");
+      await notify([userId], { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "LEFT", byId: userId });
       if (members === 1) {
         await tx.room.delete({ where: { id: roomId } });
         return room;
       }
-      if (membership.role === "OWNER") throw forbidden("The owner cannot leave; transfer ownership to another member first");
       await tx.roomMember.delete({ where: { roomId_userId: { roomId, userId } } });
       await record({ kind: "MemberLeft", roomId, userId, reason: "LEFT", byId: null });
       return null;
@@ -165,17 +170,16 @@ export class Rooms {
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     if (actor.role !== "OWNER" && role !== "MEMBER") throw forbidden("Only the room OWNER can add ADMINs");
     await requireUser(this.db, userId);
-    const member = await this.events.transaction(this.db, async (tx, record) => {
+    return this.events.transaction(this.db, async (tx, record, notify) => {
       const room = (await lockRoom(tx, roomId))!;
       if (await tx.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } })) {
         throw badInput("userId", "User is already a member of this room");
       }
       const member = await addWithinCapacity(tx, room, userId, role);
       await record({ kind: "MemberJoined", roomId, userId, role, byId: actorId, invitedById: null });
+      await notify([userId], { kind: "AddedToRoom", roomId, byId: actorId });
       return member;
     });
-    await this.events.users([userId], { kind: "AddedToRoom", roomId, byId: actorId });
-    return member;
   }
 
   /**
@@ -196,17 +200,16 @@ export class Rooms {
     if (!target && !removal.nonMember) throw notFound("Member");
     if (target && !outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot ${VERB[removal.reason]} a ${target.role}`);
     const note = removal.note ?? null;
-    const room = await this.events.transaction(this.db, async (tx, record) => {
+    await this.events.transaction(this.db, async (tx, record, notify) => {
       const room = await lockRoom(tx, roomId);
       if (target) {
         const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
         if (count === 0) throw notFound("Member"); // left or changed role meanwhile
         await record({ kind: "MemberLeft", roomId, userId, reason: removal.reason, byId: actorId, ...(note === null ? {} : { note }) });
+        await notify([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: removal.reason, byId: actorId, note });
       }
       await removal.also?.(tx);
-      return room;
     });
-    if (target) await this.events.users([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: removal.reason, byId: actorId, note });
   }
 
   /**
@@ -271,7 +274,8 @@ export class Rooms {
 
   /**
    * Deletes the room with its messages; the OWNER only. Subscribers get
-   * RoomDeleted, the other members RemovedFromRoom (ROOM_DELETED).
+   * RoomDeleted, every member RemovedFromRoom (ROOM_DELETED; the OWNER too, for
+   * their other devices), stored in their event logs with the deletion.
    * A DIRECT room has no owner: either member may call it, and it only hides
    * the room from that member's myRooms until a newer message ({@link hide}).
    * @throws FORBIDDEN for non-owners; NOT_FOUND / FORBIDDEN for non-members.
@@ -280,10 +284,15 @@ export class Rooms {
     const kind = await this.db.room.findUnique({ where: { id: roomId }, select: { type: true } });
     if (kind?.type === "DIRECT") return this.hide(actorId, roomId);
     await requireRole(this.db, roomId, actorId, ["OWNER"]);
-    const room = await this.db.room.delete({ where: { id: roomId }, include: { members: { select: { userId: true } } } });
+    const room = await this.events.transaction(this.db, async (tx, _record, notify) => {
+      const room = await tx.room.delete({ where: { id: roomId }, include: { members: { select: { userId: true } } } });
+      await notify(
+        room.members.map((m) => m.userId),
+        { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "ROOM_DELETED", byId: actorId },
+      );
+      return room;
+    });
     await this.events.roomGone({ kind: "RoomDeleted", roomId, byId: actorId }, room.lastEventSeq);
-    const others = room.members.map((m) => m.userId).filter((id) => id !== actorId);
-    await this.events.users(others, { kind: "RemovedFromRoom", roomId, roomName: room.name, reason: "ROOM_DELETED", byId: actorId });
   }
 
   /**
@@ -292,15 +301,19 @@ export class Rooms {
    * conversation): RoomMember.hiddenAtSeq = Room.lastSeq, compared with the room's
    * lastSeq when the list is read ({@link hiddenRoomIds}), so the send path writes
    * nothing for it. The history, the read marker and the other member's view stay
-   * as they were, and nothing is published. A blocked pair may hide too: it is the
+   * as they were; the user's own other devices get RemovedFromRoom (HIDDEN) on
+   * myEvents, stored in their event log. A blocked pair may hide too: it is the
    * member's own setting, like archiving.
    * @throws NOT_FOUND / FORBIDDEN for non-members.
    */
   async hide(userId: string, roomId: string): Promise<void> {
     await requireMember(this.db, roomId, userId);
-    await this.db.$executeRaw`
-      UPDATE "RoomMember" m SET "hiddenAtSeq" = r."lastSeq" FROM "Room" r
-      WHERE r.id = m."roomId" AND m."roomId" = ${roomId}::uuid AND m."userId" = ${userId}::uuid`;
+    await this.events.transaction(this.db, async (tx, _record, notify) => {
+      const hidden = await tx.$executeRaw`
+        UPDATE "RoomMember" m SET "hiddenAtSeq" = r."lastSeq" FROM "Room" r
+        WHERE r.id = m."roomId" AND m."roomId" = ${roomId}::uuid AND m."userId" = ${userId}::uuid`;
+      if (hidden > 0) await notify([userId], { kind: "RemovedFromRoom", roomId, roomName: null, reason: "HIDDEN", byId: userId });
+    });
   }
 
   /**
@@ -399,3 +412,11 @@ export async function hiddenRoomIds(db: Db, userId: string): Promise<string[]> {
     WHERE m."userId" = ${userId}::uuid AND m."hiddenAtSeq" IS NOT NULL AND r."lastSeq" <= m."hiddenAtSeq"`;
   return rows.map((r) => r.roomId);
 }
+
+/**
+ * A member's unread count: the room's messages after their read marker,
+ * `Room.lastSeq − RoomMember.lastReadSeq` (seqs are 1, 2, 3, … with no gap;
+ * markRead and the member's own sends move the marker). Room.unreadCount and
+ * SyncRoom.unreadCount both answer this.
+ */
+export const unreadCount = (lastSeq: number, lastReadSeq: number): number => lastSeq - lastReadSeq;

@@ -12,6 +12,12 @@ type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
 export type RecordEvent = (event: RoomEventData) => Promise<void>;
 
 /**
+ * Stores a user event in each of `userIds`' event logs inside the caller's
+ * transaction ({@link logUserEvents}); it is published to them after the commit.
+ */
+export type NotifyUsers = (userIds: readonly string[], event: WithoutAt<UserEventPayload>) => Promise<void>;
+
+/**
  * Room, user and session events. Room events go through the room's log: each is
  * given the next per-room `seq` (Room.lastEventSeq, bumped under the room row
  * lock) and stored in the transaction that makes the change, then published
@@ -26,8 +32,9 @@ export type RecordEvent = (event: RoomEventData) => Promise<void>;
  * as failed would make clients retry what succeeded. What a lost publish costs:
  * subscribers of the room's sequenced streams (roomEvents, messageAdded) get the
  * missed items from PostgreSQL with the next item that reaches them (gap-fill)
- * or when they resubscribe with `after`; a lost user event (myEvents) is gone,
- * what it announced is stored (notifications, invites, rooms).
+ * or when they resubscribe with `after`; a lost user event (myEvents) is in the
+ * user's event log (UserEventLog, {@link logUserEvents}): sync and
+ * myEvents(after:) replay it.
  */
 export class Events {
   /** `tracing`: the node's (null when off), for {@link afterCommit}'s publish span. */
@@ -39,26 +46,32 @@ export class Events {
 
   /**
    * Runs `work` in a transaction; the room events it records are stored with
-   * their seq and, after the commit, published in order. `options`: Prisma's
+   * their seq and, after the commit, published in order; the user events it
+   * notifies are stored in each recipient's event log (UserEventLog) and published
+   * after the room events. `options`: Prisma's
    * `maxWait` and `timeout` (defaults 2 s and 5 s). Prisma waits for a connection
    * however long it takes, and only then, if that took longer than `maxWait`,
    * gives it back and throws P2028 (Prisma 6.19's transaction manager).
    */
-  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent) => Promise<T>, options?: { maxWait?: number; timeout?: number }): Promise<T> {
+  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent, notify: NotifyUsers) => Promise<T>, options?: { maxWait?: number; timeout?: number }): Promise<T> {
     const recorded: RoomEventPayload[] = [];
-    const result = await db.$transaction(async (tx) => work(tx, async (event) => void recorded.push(await append(tx, event))), options);
-    await this.publish(recorded);
+    const notified: BusMessage[] = [];
+    const result = await db.$transaction(
+      async (tx) =>
+        work(
+          tx,
+          async (event) => void recorded.push(await append(tx, event)),
+          async (userIds, event) => void notified.push(...(await logUserEvents(tx, [...new Set(userIds)].map((userId) => ({ userId, event }))))),
+        ),
+      options,
+    );
+    await this.publish(recorded, notified);
     return result;
   }
 
   /** Publishes an event of a room that no longer exists (RoomDeleted): numbered after its last stored event, not stored. */
   async roomGone(event: Extract<RoomEventData, { kind: "RoomDeleted" }>, lastEventSeq: number): Promise<void> {
     await this.publish([{ ...event, seq: lastEventSeq + 1, at: new Date().toISOString() }]);
-  }
-
-  /** To each of `userIds`' `myEvents` subscribers, after the change they announce is committed; never throws (see the class). */
-  users(userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void> {
-    return this.afterCommit(userMessages(userIds, event));
   }
 
   /**
@@ -110,23 +123,46 @@ export class Events {
     return this.afterCommit(membershipMessages(userIds, roomId, joined));
   }
 
-  private publish(events: RoomEventPayload[]): Promise<void> {
-    return this.afterCommit(
-      events.flatMap((event): BusMessage[] => [
+  private publish(events: RoomEventPayload[], users: BusMessage[] = []): Promise<void> {
+    return this.afterCommit([
+      ...events.flatMap((event): BusMessage[] => [
         [topics.roomEvents(event.roomId), event],
         ...(event.kind === "MemberJoined" || event.kind === "MemberLeft" ? membershipMessages([event.userId], event.roomId, event.kind === "MemberJoined") : []),
       ]),
-    );
+      ...users,
+    ]);
   }
 }
 
 /** A topic and the payload to publish on it (a JSON object: realtime/topics.ts). */
 export type BusMessage = readonly [topic: string, payload: object];
 
-/** `event`, stamped with the time, for each of `userIds`' `myEvents` topics. */
-export function userMessages(userIds: readonly string[], event: WithoutAt<UserEventPayload>): BusMessage[] {
-  const payload = { ...event, at: new Date().toISOString() };
-  return userIds.map((id) => [topics.userEvents(id), payload]);
+/** One user event for one user, as {@link logUserEvents} takes it. */
+export interface UserEventEntry {
+  userId: string;
+  event: WithoutAt<UserEventPayload>;
+}
+
+/**
+ * Stores each entry's event, stamped with the time (`at`), in its user's event log
+ * (UserEventLog, migration 20261205100000_sync_positions), in ONE statement inside
+ * the caller's transaction, so the log has a row exactly when the change it
+ * announces is committed; sync and myEvents(after:) replay it. Returns what to
+ * publish after the commit (Events.afterCommit): each user's payload as stored plus
+ * `logId`, the row's id, by which myEvents(after:) tells a replayed event from its
+ * live copy. `entries` name each user at most once (the rows are matched to them by
+ * user). Nothing is written for no entries.
+ */
+export async function logUserEvents(tx: Db, entries: readonly UserEventEntry[]): Promise<BusMessage[]> {
+  if (entries.length === 0) return [];
+  const at = new Date().toISOString();
+  const payloads = entries.map(({ event }) => ({ ...event, at }) as UserEventPayload);
+  const rows = await tx.$queryRaw<{ id: bigint; userId: string }[]>`
+    INSERT INTO "UserEventLog" ("userId", payload)
+    SELECT * FROM unnest(${entries.map((e) => e.userId)}::uuid[], ${payloads.map((p) => JSON.stringify(p))}::jsonb[])
+    RETURNING id, "userId"`;
+  const ids = new Map(rows.map((r) => [r.userId, String(r.id)]));
+  return entries.map(({ userId }, i) => [topics.userEvents(userId), { ...payloads[i]!, logId: ids.get(userId)! }]);
 }
 
 /** A {@link MembershipPayload} for each of `userIds`' topics. */

@@ -25,8 +25,17 @@
  *    ({@link MembershipPayload}, AddedToRoom, DirectRoomCreated, RemovedFromRoom).
  *    A room the viewer left but is still registered costs only its listener: step 3
  *    finds no membership and sends nothing.
+ * 6. `myEvents(after: <sync cursor>)` hands over from a replay to live with no gap
+ *    and no duplicate ({@link RoomActivity.open} with `after`): the feed listens
+ *    first (steps 1 and 5, its live items held), then ONE read under one snapshot S2
+ *    ({@link ActivityStore.replay}) gives what happened after the cursor and is
+ *    visible in S2, and each room's newest seq in S2; the feed hands out the replay,
+ *    then the held and later live items the replay does not cover (a user event by
+ *    its log row's id, `logId`; a RoomActivity by its seq, as step 2 does for a room).
+ *    Everything committed after S2 is published after the feed listened: it comes live.
  */
 import type { PubSubEngine } from "graphql-subscriptions";
+import type { SyncPosition } from "../sync/cursor.js";
 import { type MembershipPayload, type MessageAddedPayload, type MessageJson, topics, type UserEventPayload } from "./topics.js";
 
 /** A viewer's row for one message: see {@link ActivityStore.recipients}. */
@@ -48,6 +57,21 @@ export interface ActivityStore {
    * member count (for the coalescing rule).
    */
   recipients(roomId: string, senderId: string, seq: number, viewerIds: readonly string[]): Promise<{ memberCount: number; recipients: ActivityRecipient[] }>;
+  /**
+   * What `userId`'s myEvents(after:) replays since `snapshot` (a sync cursor's
+   * pg_snapshot text), read under ONE snapshot of its own (step 6 of the module comment).
+   */
+  replay(userId: string, snapshot: string): Promise<ActivityReplay>;
+}
+
+/** What {@link ActivityStore.replay} reads, all in one snapshot S2. */
+export interface ActivityReplay {
+  /** The user's logged events written after the cursor, oldest first, each with its `logId`. */
+  events: UserEventPayload[];
+  /** A RoomActivity for each of the user's rooms with messages written after the cursor (its newest one the user may see). */
+  activity: RoomActivityPayload[];
+  /** Each room of the user's: its newest message seq (Room.lastSeq) in S2. A live message at or below it is covered. */
+  heads: Record<string, number>;
 }
 
 /** The coalescing rule (config ACTIVITY_COALESCE_ABOVE, ACTIVITY_COALESCE_MS). */
@@ -63,6 +87,8 @@ export interface RoomActivityPayload {
   kind: "RoomActivity";
   roomId: string;
   message: MessageJson | null;
+  /** The room's message seq the event is as of (the message's, even when `message` is null: muted). */
+  seq: number;
   unreadCount: number;
   at: string;
 }
@@ -86,10 +112,11 @@ export class RoomActivity {
   /**
    * A `myEvents` subscription of `userId`: their user events and their rooms'
    * activity, from when it resolves (its user topic listens, its rooms are read and
-   * registered). `return()` ends it.
-   * @throws whatever the rooms' read or the bus' subscribe throws (nothing is left registered).
+   * registered). With `after` (a sync cursor, src/sync/cursor.ts) it first hands
+   * out what happened after it (step 6 of the module comment). `return()` ends it.
+   * @throws whatever the rooms' read, the replay's read or the bus' subscribe throws (nothing is left registered).
    */
-  async open(userId: string): Promise<ActivityFeed> {
+  async open(userId: string, after: SyncPosition | null = null): Promise<ActivityFeed> {
     let viewer = this.viewers.get(userId);
     if (!viewer) {
       viewer = new ActivityViewer(this, userId);
@@ -99,6 +126,7 @@ export class RoomActivity {
     viewer.feeds.add(feed);
     try {
       await viewer.ready;
+      if (after) feed.resume(await this.store.replay(userId, after.snapshot));
     } catch (e) {
       feed.close();
       throw e;
@@ -150,7 +178,7 @@ export class RoomActivity {
       if (!viewer) continue;
       const key = `${r.muted}:${r.unreadCount}`;
       let event = events.get(key);
-      if (!event) events.set(key, (event = { kind: "RoomActivity", roomId, message: r.muted ? null : message, unreadCount: r.unreadCount, at }));
+      if (!event) events.set(key, (event = { kind: "RoomActivity", roomId, message: r.muted ? null : message, seq: message.seq, unreadCount: r.unreadCount, at }));
       for (const feed of viewer.feeds) feed.push(event);
     }
   }
@@ -190,7 +218,8 @@ class ActivityViewer {
   private receive(event: UserEventPayload | MembershipPayload): void {
     if (event.kind === "Membership") return void (event.joined ? this.join(event.roomId).catch(this.hub.onError) : this.leave(event.roomId));
     if (event.kind === "AddedToRoom" || event.kind === "DirectRoomCreated") void this.join(event.roomId).catch(this.hub.onError);
-    if (event.kind === "RemovedFromRoom") this.leave(event.roomId);
+    // a hidden DIRECT room is still theirs, and its next message shows it again
+    if (event.kind === "RemovedFromRoom" && event.reason !== "HIDDEN") this.leave(event.roomId);
     for (const feed of this.feeds) feed.push(event);
   }
 
@@ -301,16 +330,36 @@ export class ActivityFeed implements AsyncIterableIterator<MyEventsItem> {
   private readonly queue: MyEventsItem[] = [];
   private waiting: ((result: IteratorResult<MyEventsItem>) => void) | null = null;
   private closed = false;
+  /** After {@link resume}: the replay's user events (by logId) and each room's newest seq it covered. */
+  private covered: { logIds: Set<string>; heads: Map<string, number> } | null = null;
 
   constructor(private readonly viewer: ActivityViewer) {}
 
-  /** Queues `item`, or hands it to the waiting `next()`. */
+  /** Queues `item`, or hands it to the waiting `next()`; drops what the replay covered. */
   push(item: MyEventsItem): void {
-    if (this.closed) return;
+    if (this.closed || this.replayed(item)) return;
     const resolve = this.waiting;
     this.waiting = null;
     if (resolve) resolve({ done: false, value: item });
     else this.queue.push(item);
+  }
+
+  /**
+   * Puts `replay` first, before the feed has a reader: the live items queued since
+   * it opened that the replay covers are dropped, and so are those that come later
+   * (a publish may arrive after the read that saw its commit).
+   */
+  resume(replay: ActivityReplay): void {
+    this.covered = { logIds: new Set(replay.events.map((e) => e.logId!)), heads: new Map(Object.entries(replay.heads)) };
+    const live = this.queue.splice(0).filter((item) => !this.replayed(item));
+    this.queue.push(...replay.events, ...replay.activity, ...live);
+  }
+
+  /** Whether the replay handed out `item` already (or, for a room, a newer state of it). */
+  private replayed(item: MyEventsItem): boolean {
+    if (!this.covered) return false;
+    if (item.kind === "RoomActivity") return item.seq <= (this.covered.heads.get(item.roomId) ?? 0);
+    return item.logId !== undefined && this.covered.logIds.has(item.logId);
   }
 
   next(): Promise<IteratorResult<MyEventsItem>> {

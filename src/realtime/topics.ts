@@ -109,14 +109,27 @@ export interface ContactJson {
   respondedAt: string | null;
 }
 
-/** Published on `userEvents`, to one user. */
-export type UserEventPayload =
+/**
+ * Why a user is out of a room, on their RemovedFromRoom: removed, kicked or banned by
+ * a moderator; the room deleted (its OWNER's other devices get it too); LEFT: their
+ * own leaveRoom (for their other devices); HIDDEN: their own deleteRoom on a DIRECT
+ * room, which hides it until a newer message (chat/rooms.ts hide): they stay a member.
+ */
+export type RemovedReason = "REMOVED" | "KICKED" | "BANNED" | "ROOM_DELETED" | "LEFT" | "HIDDEN";
+
+/**
+ * Published on `userEvents`, to one user, and stored in their event log
+ * (UserEventLog) in the change's transaction (realtime/events.ts logUserEvents).
+ * `logId`: the log row's id (decimal), on what is published and what is replayed.
+ */
+export type UserEventPayload = (
   | { kind: "InviteReceived"; inviteId: string; at: string }
   | { kind: "AddedToRoom"; roomId: string; byId: string | null; at: string }
-  | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: "REMOVED" | "KICKED" | "BANNED" | "ROOM_DELETED"; byId: string | null; note?: string | null; at: string }
+  | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: RemovedReason; byId: string | null; note?: string | null; at: string }
   | { kind: "ContactRequest"; contact: ContactJson; at: string }
   | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string }
-  | { kind: "MentionNotification"; notificationId: string; at: string };
+  | { kind: "MentionNotification"; notificationId: string; at: string }
+) & { logId?: string };
 
 /**
  * Published on `userEvents` when the user joined or left a room, for their nodes'

@@ -13,6 +13,7 @@ import { MessageRef } from "./message.js";
 import { MentionNotificationRef } from "./notification.js";
 import { RoomRoleEnum } from "./room.js";
 import { rules } from "./validation.js";
+import { parseSyncCursor } from "../sync/cursor.js";
 
 type Kind<U, K> = Extract<U, { kind: K }>;
 
@@ -49,7 +50,16 @@ const MemberLeftReason = builder.enumType("MemberLeftReason", {
     BANNED: { description: "banMember: kept out until unbanMember" },
   } as const,
 });
-const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", { values: ["REMOVED", "KICKED", "BANNED", "ROOM_DELETED"] as const });
+export const RemovedFromRoomReason = builder.enumType("RemovedFromRoomReason", {
+  values: {
+    REMOVED: { description: "removeRoomMember" },
+    KICKED: { description: "kickMember" },
+    BANNED: { description: "banMember" },
+    ROOM_DELETED: { description: "deleteRoom by its OWNER (the OWNER's own devices get it too)" },
+    LEFT: { description: "Your own leaveRoom, on your other devices" },
+    HIDDEN: { description: "Your own deleteRoom on a DIRECT room, on your other devices: hidden from myRooms until a newer message; you stay a member" },
+  } as const,
+});
 /** The `note` field of MemberLeft and RemovedFromRoom. */
 const noteOptions = { nullable: true, description: "The moderator's reason, for KICKED and BANNED; null otherwise." } as const;
 
@@ -137,7 +147,7 @@ const AddedToRoom = eventType<Kind<UserEventPayload, "AddedToRoom">>("AddedToRoo
   room: t.prismaField({ type: "Room", resolve: (q, e, _a, ctx) => load.room(ctx, q, e.roomId) }),
   addedBy: t.prismaField({ type: "User", nullable: true, resolve: (q, e, _a, ctx) => (e.byId ? load.user(ctx, q, e.byId) : null) }),
 }));
-const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You were removed, kicked or banned from a room, or it was deleted.", (t) => ({
+const RemovedFromRoom = eventType<Kind<UserEventPayload, "RemovedFromRoom">>("RemovedFromRoom", "You are out of a room: removed, kicked or banned, it was deleted, you left it (LEFT), or you hid a direct room (HIDDEN: still a member).", (t) => ({
   roomId: t.exposeID("roomId"),
   roomName: t.exposeString("roomName", { nullable: true }),
   reason: t.field({ type: RemovedFromRoomReason, resolve: (e) => e.reason }),
@@ -215,9 +225,10 @@ builder.subscriptionFields((t) => ({
   myEvents: t.field({
     type: UserEvent,
     description:
-      "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms.",
+      "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms. With `after` (sync's nextCursor) it first replays what happened since that sync, oldest first: the viewer's events (those whose invite, notification or room is gone since are left out), then one RoomActivity per room with newer messages (its newest message, the unread count now); then it continues live, with no gap and no duplicate. A cursor older than SYNC_RETENTION_DAYS: BAD_USER_INPUT with reason SYNC_CURSOR_EXPIRED (sync from scratch).",
     authScopes: { viewer: true },
-    subscribe: (_root, _args, ctx) => ctx.app.activity.open(ctx.viewer!.userId),
+    args: { after: t.arg.string({ description: "A sync cursor (sync's nextCursor): replay what happened after it first." }) },
+    subscribe: (_root, args, ctx) => ctx.app.activity.open(ctx.viewer!.userId, parseSyncCursor(args.after, "after", ctx.app.config.SYNC_RETENTION_DAYS)),
     resolve: async (event: MyEventsItem, _args, ctx): Promise<UserEventValue> => {
       if (event.kind === "ContactRequest") return { ...event.contact, kind: "ContactRequest" };
       if (event.kind === "MentionNotification") return { ...(await ctx.app.db.notification.findUniqueOrThrow({ where: { id: event.notificationId } })), kind: "MentionNotification" };

@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER } from "../chat/rooms.js";
+import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER, unreadCount } from "../chat/rooms.js";
 import { builder } from "./builder.js";
 import { load, ok } from "./load.js";
 import { MessageRef } from "./message.js";
@@ -85,7 +85,7 @@ export const RoomRef = builder.prismaObject("Room", {
     unreadCount: t.int({
       description: "Messages after the viewer's read marker (0 for non-members). markRead and sending a message move the marker.",
       select: (_args, ctx) => ({ lastSeq: true, ...viewerMembership(ctx) }),
-      resolve: (room) => (room.members[0] ? room.lastSeq - room.members[0].lastReadSeq : 0),
+      resolve: (room) => (room.members[0] ? unreadCount(room.lastSeq, room.members[0].lastReadSeq) : 0),
     }),
     lastMessage: t.field({
       type: MessageRef,
@@ -116,7 +116,7 @@ export const RoomRef = builder.prismaObject("Room", {
   }),
 });
 
-builder.prismaObject("RoomInvite", {
+export const RoomInviteRef = builder.prismaObject("RoomInvite", {
   description: "A pending invitation to a room; acceptInvite or declineInvite answers it.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -126,6 +126,10 @@ builder.prismaObject("RoomInvite", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
 });
+
+/** The pending invitations to `userId`, newest first, with the selection `query` (myInvites, sync's invites). */
+export const pendingInvites = (ctx: Context, query: object, userId: string) =>
+  ctx.app.db.roomInvite.findMany({ ...query, where: { inviteeId: userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
 
 /** The one Room connection type (myRooms, publicRooms). */
 const RoomConnection = builder.connectionObject({ type: RoomRef, name: "RoomConnection" }, { name: "RoomEdge" });
@@ -180,8 +184,7 @@ builder.queryFields((t) => ({
     type: ["RoomInvite"],
     description: "Pending invitations to the viewer, newest first.",
     authScopes: { viewer: true },
-    resolve: (query, _root, _args, ctx) =>
-      ctx.app.db.roomInvite.findMany({ ...query, where: { inviteeId: ctx.viewer!.userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
+    resolve: (query, _root, _args, ctx) => pendingInvites(ctx, query, ctx.viewer!.userId),
   }),
 }));
 

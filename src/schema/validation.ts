@@ -61,6 +61,8 @@ export const rules = {
   idList: z.array(uuid()).max(1000, "at most 1000 IDs"),
   attachmentIds: z.array(uuid()).max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments`),
   pageSize: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+  /** sync's limitPerRoom: how many new messages per room, 0 (none: positions and counts only) to 100. */
+  syncLimitPerRoom: z.number().int().min(0, "must be at least 0").max(100, "must be at most 100"),
   /** A message's position in its room (Message.seq: 1, 2, 3, …). */
   seq: z.number().int().min(1, "must be at least 1"),
   maxMembers: z.number().int().min(2, "must be at least 2").max(MAX_MAX_MEMBERS, `must be at most ${MAX_MAX_MEMBERS}`),

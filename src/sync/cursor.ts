@@ -39,9 +39,27 @@ function decode(cursor: string): SyncPosition | null {
   if (!cursor.startsWith(PREFIX) || cursor.length > 4096) return null;
   try {
     const { s, t } = JSON.parse(Buffer.from(cursor.slice(PREFIX.length), "base64url").toString("utf8")) as { s?: unknown; t?: unknown };
-    if (typeof s !== "string" || !SNAPSHOT.test(s) || typeof t !== "number" || !Number.isSafeInteger(t) || t > Date.now() + 60_000) return null;
+    if (typeof s !== "string" || !SNAPSHOT.test(s) || !consistent(s) || typeof t !== "number" || !Number.isSafeInteger(t) || t > Date.now() + 60_000) return null;
     return { snapshot: s, at: t };
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether PostgreSQL's pg_snapshot input accepts `snapshot` (already of the
+ * {@link SNAPSHOT} form): 0 < xmin <= xmax, and the in-progress ids ascending
+ * within [xmin, xmax) (xid8funcs.c parse_snapshot). A tampered cursor failing this
+ * is BAD_USER_INPUT here rather than a database error.
+ */
+function consistent(snapshot: string): boolean {
+  const [xmin, xmax, xip] = snapshot.split(":") as [string, string, string];
+  const [low, high] = [BigInt(xmin), BigInt(xmax)];
+  if (low === 0n || low > high) return false;
+  let last = low;
+  for (const id of xip ? xip.split(",").map(BigInt) : []) {
+    if (id < last || id >= high) return false;
+    last = id;
+  }
+  return true;
 }

@@ -20,7 +20,8 @@ export async function isContact(db: Db, a: string, b: string): Promise<boolean> 
 /**
  * Contacts and blocking (seed 001 "friends only"). One Contact row per pair:
  * a PENDING request that becomes ACCEPTED. The addressee of a new request, and
- * the requester of an accepted one, get it on myEvents.
+ * the requester of an accepted one, get it on myEvents (stored in their event log
+ * in the change's transaction: realtime/events.ts logUserEvents).
  */
 export class Contacts {
   constructor(
@@ -44,9 +45,11 @@ export class Contacts {
     if (existing?.status === "PENDING" && existing.toId === fromId) return this.accept(existing);
     if (existing) return existing;
     try {
-      const created = await this.db.contact.create({ data: { fromId, toId, pairKey: key } });
-      await this.events.users([toId], { kind: "ContactRequest", contact: toJson(created) });
-      return created;
+      return await this.events.transaction(this.db, async (tx, _record, notify) => {
+        const created = await tx.contact.create({ data: { fromId, toId, pairKey: key } });
+        await notify([toId], { kind: "ContactRequest", contact: toJson(created) });
+        return created;
+      });
     } catch (e) {
       if (!isUniqueViolation(e, "pairKey")) throw e;
       return this.request(fromId, toId); // a crossing request won the insert; answer it
@@ -91,12 +94,14 @@ export class Contacts {
     if (count > 0) await this.presence.showTo(blockerId, blockedId);
   }
 
-  private async accept(request: Contact): Promise<Contact> {
-    const { count } = await this.db.contact.updateMany({ where: { id: request.id, status: "PENDING" }, data: { status: "ACCEPTED", respondedAt: new Date() } });
-    if (count === 0) throw notFound("Contact request"); // withdrawn or answered meanwhile
-    const accepted = await this.db.contact.findUniqueOrThrow({ where: { id: request.id } });
-    await this.events.users([request.fromId], { kind: "ContactRequest", contact: toJson(accepted) });
-    return accepted;
+  private accept(request: Contact): Promise<Contact> {
+    return this.events.transaction(this.db, async (tx, _record, notify) => {
+      const { count } = await tx.contact.updateMany({ where: { id: request.id, status: "PENDING" }, data: { status: "ACCEPTED", respondedAt: new Date() } });
+      if (count === 0) throw notFound("Contact request"); // withdrawn or answered meanwhile
+      const accepted = await tx.contact.findUniqueOrThrow({ where: { id: request.id } });
+      await notify([request.fromId], { kind: "ContactRequest", contact: toJson(accepted) });
+      return accepted;
+    });
   }
 }
 
