@@ -250,6 +250,83 @@ describe("Apollo Client and urql against the server", () => {
   }
 });
 
+describe("catch-up through sync (examples/clients/catch-up.ts)", () => {
+  const { server } = useTestServer([], { redis: true });
+  const chats: Chat[] = [];
+  afterEach(async () => {
+    await Promise.all(chats.splice(0).map((c) => c.dispose()));
+  });
+
+  for (const [name, driver] of Object.entries(drivers) as [string, Driver<Chat>][]) {
+    test(`${name}: offline while messages are sent, it catches up through sync on reconnect: every message once, the events since its sync once`, async () => {
+      const gate = retryGate();
+      onTestFinished(() => gate.release());
+      const { impl, sockets } = trackedWebSocket();
+      const options = { httpUrl: server.url, wsUrl: server.wsUrl, webSocketImpl: impl, ws: { retryWait: gate.retryWait } };
+      const bob = name === "apollo" ? createApolloChat(options) : createUrqlChat(options);
+      chats.push(bob);
+      const { userId: bobId } = await bob.register(input(`${name.slice(0, 2)}_cu_bob`));
+      const alice = await registerUser(server.url, `${name.slice(0, 2)}_cu_alice`);
+      const ok = (query: string, variables: Record<string, unknown>) => gqlOk(server.url, query, variables, alice.accessToken);
+      const create = async (n: string) => (await ok(`mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: n, type: "GROUP", memberIds: [bobId] } })).createRoom.id as string;
+      const roomId = await create("Catch-up");
+      const send = (content: string) => ok(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { seq } }`, { input: { roomId, content } });
+
+      // the app's state: the room's messages by seq; a sync is merged in (it may hold messages the live stream gave
+      // already: it lists what came since the previous sync), a live message must be new
+      const seqs: number[] = [];
+      const repeated: number[] = [];
+      const events: string[] = [];
+      const synced: { rooms: string[]; seqs: number[] }[] = [];
+      const errors: unknown[] = [];
+      const session = bob.catchUp({
+        onSync: (result) => {
+          const room = result.rooms.find((r) => r.room.id === roomId);
+          synced.push({ rooms: result.rooms.map((r) => r.room.id), seqs: room?.messages.map((m) => m.seq) ?? [] });
+          for (const m of room?.messages ?? []) if (!seqs.includes(m.seq)) seqs.push(m.seq);
+        },
+        onMessage: (_roomId, message) => (seqs.includes(message.seq) ? repeated : seqs).push(message.seq),
+        onEvent: (e) =>
+          events.push(
+            e.__typename === "RoomActivity" ? `activity ${e.lastMessage?.seq}` : e.__typename === "AddedToRoom" ? `added ${e.room.id}` : e.__typename === "MentionNotification" ? `mention ${e.message.seq}` : e.__typename,
+          ),
+        onError: (e) => errors.push(e),
+      });
+      onTestFinished(() => session.stop());
+      await session.ready;
+      expect(synced).toEqual([{ rooms: [roomId], seqs: [] }]);
+      session.openRoom(roomId, "0");
+      // messageAdded(after: "0"): m1 comes whenever its subscription is set up
+      await send("m1");
+      await vi.waitFor(() => expect(seqs).toEqual([1]));
+      await vi.waitFor(() => expect(events).toContain("activity 1"));
+      const first = 1;
+
+      // offline: the socket dies and stays down; it syncs over HTTP at once, the subscriptions wait for the socket
+      gate.hold();
+      sockets[0]!.terminate();
+      await send("while offline, before the sync");
+      await vi.waitFor(() => expect(session.syncs).toBe(2));
+      await send(`while offline, after the sync @${(await gqlOk(server.url, "{ me { username } }", {}, bob.tokens.pair!.accessToken)).me.username}`);
+      const other = await create("Later");
+      await send("last while offline");
+      gate.release();
+      const all = Array.from({ length: 4 }, (_, i) => first + i); // m1 (or its last retry), three sent offline
+      await vi.waitFor(() => expect(seqs).toEqual(all));
+      await send("live again");
+      await vi.waitFor(() => expect(seqs).toEqual([...all, first + 4]));
+      expect(repeated).toEqual([]);
+      // what the second sync did not have came once, on myEvents(after:)
+      expect(synced[1]!.seqs.length).toBeGreaterThan(0);
+      expect(events.filter((e) => !e.startsWith("activity"))).toEqual([`mention ${first + 2}`, `added ${other}`]);
+      const activity = events.filter((e) => e.startsWith("activity"));
+      expect(new Set(activity).size).toBe(activity.length);
+      expect(errors).toEqual([]);
+      expect(sockets.length).toBe(2);
+    });
+  }
+});
+
 describe("a server that runs only trusted documents (GRAPHQL_TRUSTED_DOCUMENTS=only)", () => {
   const { server } = useTestServer([], { env: { GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" } });
   const chats: Chat[] = [];

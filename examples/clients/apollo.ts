@@ -19,12 +19,15 @@ import { getOperationAST } from "graphql";
 import type { Client as WsClient } from "graphql-ws";
 import { catchError, from, switchMap, throwError } from "rxjs";
 import {
+  CatchUpDocument,
   FollowMessagesDocument,
+  FollowMyEventsDocument,
   FollowRoomEventsDocument,
   LoginDocument,
   RefreshTokenDocument,
   RegisterDocument,
 } from "../generated/graphql.js";
+import { catchUp, isExpiredCursor } from "./catch-up.js";
 import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
@@ -139,6 +142,21 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
       // events have no id to normalize by (and a union would need possibleTypes): not cached
       const stream = open((after) => client.subscribe({ query: FollowRoomEventsDocument, variables: { roomId, after }, fetchPolicy: "no-cache" }));
       return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+    },
+    catchUp(handlers) {
+      // the sync goes to the normalized cache (rooms and messages by id); events are not cached (a union)
+      const myEvents = open((after) => client.subscribe({ query: FollowMyEventsDocument, variables: { after }, fetchPolicy: "no-cache" }));
+      return catchUp({
+        ...handlers,
+        ws,
+        sync: async (since) => (await client.query({ query: CatchUpDocument, variables: { since }, fetchPolicy: "network-only" })).data!.sync,
+        expired: (error) => CombinedGraphQLErrors.is(error) && isExpiredCursor(error.errors),
+        openMyEvents: (after, sink) => myEvents(after, { ...sink, next: (data) => sink.next(data.myEvents) }),
+        openMessages: (roomId) => {
+          const stream = open((after) => client.subscribe({ query: FollowMessagesDocument, variables: { roomId, after } }));
+          return (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) });
+        },
+      });
     },
     async dispose() {
       client.stop();

@@ -3,7 +3,8 @@
  * their surface. `C` is the library's client (ApolloClient, or urql's Client).
  */
 import { type ClientOptions as WsOptions, type Client as WsClient, createClient } from "graphql-ws";
-import type { FollowMessagesSubscription, FollowRoomEventsSubscription, LoginInput, RegisterInput } from "../generated/graphql.js";
+import type { CatchUpQuery, FollowMessagesSubscription, FollowMyEventsSubscription, FollowRoomEventsSubscription, LoginInput, RegisterInput } from "../generated/graphql.js";
+import type { CatchUp, CatchUpOptions } from "./catch-up.js";
 import type { FollowedStream } from "./resume.js";
 import type { TokenStore } from "./tokens.js";
 
@@ -31,9 +32,20 @@ export interface ChatClient<C> {
   followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
   /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
   followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  /**
+   * Catch-up (catch-up.ts): sync now and on every reconnect, then myEvents(after:)
+   * and messageAdded(after:) of the rooms opened with `openRoom`.
+   */
+  catchUp(handlers: CatchUpHandlers): CatchUp;
   /** Stops the client and closes its socket. */
   dispose(): Promise<void>;
 }
+
+/** What the caller of {@link ChatClient.catchUp} gives: its handlers, and where to start (`since`: the last cursor kept). */
+export type CatchUpHandlers = Pick<
+  CatchUpOptions<CatchUpQuery["sync"], FollowMyEventsSubscription["myEvents"], FollowMessagesSubscription["messageAdded"]>,
+  "onSync" | "onEvent" | "onMessage" | "onError" | "since" | "retryMs"
+>;
 
 /**
  * The graphql-ws client under both example clients' subscriptions: up to 10

@@ -16,12 +16,15 @@ import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionE
 import { persistedExchange } from "@urql/exchange-persisted";
 import { onEnd, pipe, subscribe } from "wonka";
 import {
+  CatchUpDocument,
   FollowMessagesDocument,
+  FollowMyEventsDocument,
   FollowRoomEventsDocument,
   LoginDocument,
   RefreshTokenDocument,
   RegisterDocument,
 } from "../generated/graphql.js";
+import { catchUp, isExpiredCursor } from "./catch-up.js";
 import { type ChatClient, type ChatClientOptions, chatSocket } from "./chat.js";
 import { follow } from "./resume.js";
 import { isUnauthenticated, type TokenPair, TokenStore } from "./tokens.js";
@@ -128,6 +131,25 @@ export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
     followRoomEvents(roomId, after, onEvent, onEnd) {
       const stream = open((after) => client.subscription(FollowRoomEventsDocument, { roomId, after }));
       return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+    },
+    catchUp(handlers) {
+      const myEvents = open((after) => client.subscription(FollowMyEventsDocument, { after }));
+      return catchUp({
+        ...handlers,
+        ws,
+        sync: async (since) => {
+          // network-only: a sync is a question about now, never answered from the document cache
+          const result = await client.query(CatchUpDocument, { since }, { requestPolicy: "network-only" }).toPromise();
+          if (!result.data) throw result.error;
+          return result.data.sync;
+        },
+        expired: (error) => isExpiredCursor((error as CombinedError | undefined)?.graphQLErrors ?? []),
+        openMyEvents: (after, sink) => myEvents(after, { ...sink, next: (data) => sink.next(data.myEvents) }),
+        openMessages: (roomId) => {
+          const stream = open((after) => client.subscription(FollowMessagesDocument, { roomId, after }));
+          return (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) });
+        },
+      });
     },
     async dispose() {
       await ws.dispose();

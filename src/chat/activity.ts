@@ -44,8 +44,8 @@ interface ReplayRoom {
 /**
  * myEvents(after:)'s replay for `userId` since `snapshot` (a sync cursor's
  * pg_snapshot): ONE statement, so one snapshot S2, reads
- * - the user's event log rows not visible in `snapshot` (written after it), oldest
- *   first, each payload with its `logId`; an event whose subject is gone since (an
+ * - the user's event log rows not visible in `snapshot` (written after it; the
+ *   index (userId, xid) from the snapshot's xmin on), oldest first, each payload with its `logId`; an event whose subject is gone since (an
  *   invite answered, a mention's notification deleted with its message, a room
  *   deleted) is left out: its later state is what the client reads;
  * - every room the user is a member of, with its `lastSeq` (the hub's covered seq),
@@ -64,7 +64,7 @@ async function replay(db: Db, userId: string, snapshot: string): Promise<Activit
       coalesce((
         SELECT json_agg(l.payload || jsonb_build_object('logId', l.id::text) ORDER BY l.id)
         FROM "UserEventLog" l, c
-        WHERE l."userId" = ${userId}::uuid AND NOT pg_visible_in_snapshot(l.xid, c.s)
+        WHERE l."userId" = ${userId}::uuid AND l.xid >= pg_snapshot_xmin(c.s) AND NOT pg_visible_in_snapshot(l.xid, c.s)
           AND CASE l.payload->>'kind'
             WHEN 'InviteReceived' THEN EXISTS (SELECT 1 FROM "RoomInvite" i WHERE i.id = (l.payload->>'inviteId')::uuid)
             WHEN 'MentionNotification' THEN EXISTS (SELECT 1 FROM "Notification" n WHERE n.id = (l.payload->>'notificationId')::uuid)

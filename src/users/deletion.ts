@@ -47,7 +47,9 @@ interface RoomOfUser {
  *    else the longest-standing member (MemberRoleChanged), and the user leaves
  *    (MemberLeft, reason LEFT), DIRECT rooms included;
  * 3. contacts and requests, blocks both ways, invites sent and received,
- *    notifications, mailed tokens (reset, verification) and unsent uploads are deleted;
+ *    notifications, the user's event log (UserEventLog: the account row stays, as a
+ *    tombstone, so its cascade does not apply), mailed tokens (reset, verification)
+ *    and unsent uploads are deleted;
  * 4. the profile is anonymised: username and email `deleted-<id>` (the old
  *    username and email can be registered again), name "Deleted user", picture,
  *    phone, bio, last seen cleared, settings off, the password unusable, `deletedAt` set.
@@ -125,6 +127,7 @@ async function erasePersonalData(tx: Db, userId: string): Promise<string[]> {
   await tx.block.deleteMany({ where: { OR: [{ blockerId: userId }, { blockedId: userId }] } });
   await tx.roomInvite.deleteMany({ where: { OR: [{ inviterId: userId }, { inviteeId: userId }] } });
   await tx.notification.deleteMany({ where: { userId } });
+  await tx.userEventLog.deleteMany({ where: { userId } });
   // a reset or verification link mailed before the deletion must not bring the account back
   await tx.accountToken.deleteMany({ where: { userId } });
   const uploads = await tx.attachment.findMany({ where: { uploaderId: userId, messageId: null }, select: { storageKey: true, thumbnailKey: true } });
