@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
-import { errorCode, ext, gql, registerUsers, subscribe, type TestUser } from "./helpers/client.js";
+import { errorCode, ext, gql, registerUsers, subscribe, type Subscription, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting
@@ -237,14 +237,12 @@ describe("sync", () => {
     let cursor = (await sync(ann)).nextCursor;
     const PER_ROOM = 40;
     const seen = new Map<string, number>();
-    let sends = 0;
     const senders = rooms.map(async (r, i) => {
       // two senders per room, in parallel: commits interleave with the syncs
       await Promise.all(
         [ben, cat].map(async (u) => {
           for (let k = 0; k < PER_ROOM / 2; k++) {
             await send(u, r, `${i}-${u.username}-${k}`);
-            sends++;
           }
         }),
       );
@@ -253,7 +251,8 @@ describe("sync", () => {
     let finished = false;
     void done.then(() => (finished = true));
     let syncs = 0;
-    let handOver: { roomId: string; cursor: string; syncIds: Set<string> } | null = null;
+    // the first sync taken while the first room's messages were still being sent: follow that room live from it at once
+    let handOver: { cursor: string; syncIds: Set<string>; sub: Subscription<{ messageAdded: { id: string; seq: number } }> } | null = null;
     while (!finished || syncs === 0) {
       const s = await sync(ann, cursor, 100);
       syncs++;
@@ -261,10 +260,10 @@ describe("sync", () => {
         expect(room.limited).toBe(false);
         for (const m of room.messages) seen.set(m.id, (seen.get(m.id) ?? 0) + 1);
       }
-      // the first sync taken in the middle of the sends: follow one room live from it
-      if (!handOver && sends > 10 && sends < rooms.length * PER_ROOM - 10) {
-        const room = roomOf(s, rooms[0]!) ?? null;
-        if (room) handOver = { roomId: rooms[0]!, cursor: room.messageCursor, syncIds: new Set(room.messages.map((m) => m.id)) };
+      const first = roomOf(s, rooms[0]!);
+      if (!handOver && first && Number(first.messageCursor) < PER_ROOM) {
+        const sub = subscribe(client(ann), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, { r: rooms[0], after: first.messageCursor });
+        handOver = { cursor: first.messageCursor, syncIds: new Set(first.messages.map((m) => m.id)), sub };
       }
       cursor = s.nextCursor;
     }
@@ -278,15 +277,11 @@ describe("sync", () => {
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     expect([...seen.keys()].sort()).toEqual(all.map((m) => m.id).sort());
 
-    // the hand-over: messageAdded(after: messageCursor) replays exactly what came after the sync's snapshot
+    // the hand-over: messageAdded(after: messageCursor), opened while sends went on, gave exactly what came after the sync's snapshot
     expect(handOver).not.toBeNull();
-    const sub = subscribe(client(ann), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, {
-      r: handOver!.roomId,
-      after: handOver!.cursor,
-    });
     const live: { id: string; seq: number }[] = [];
-    for (let seq = Number(handOver!.cursor) + 1; seq <= PER_ROOM; seq++) live.push((await sub.next()).data!.messageAdded);
-    sub.stop();
+    for (let seq = Number(handOver!.cursor) + 1; seq <= PER_ROOM; seq++) live.push((await handOver!.sub.next()).data!.messageAdded);
+    handOver!.sub.stop();
     expect(live.map((m) => m.seq)).toEqual(Array.from({ length: PER_ROOM - Number(handOver!.cursor) }, (_, k) => Number(handOver!.cursor) + 1 + k));
     expect(live.some((m) => handOver!.syncIds.has(m.id))).toBe(false);
   });

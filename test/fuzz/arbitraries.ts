@@ -59,9 +59,18 @@ export const messageContent: fc.Arbitrary<string> = fc.oneof(
   },
 );
 
-/** Tampered cursors: base64 of Pothos' `GPC:` chunks with wrong types or non-UUID ids, seq cursors out of range, garbage. */
+/** Tampered sync cursors (sync/cursor.ts: "s1." + base64url JSON of a pg_snapshot's text and a time): snapshots PostgreSQL refuses, odd times. */
+const syncCursor = fc
+  .record({
+    s: fc.oneof(fc.constantFrom("1:1:", "5:3:", "0:0:", "3:5:6", "3:10:5,4", "3:10:4,4", "18446744073709551615:18446744073709551615:", "99999999999999999999:1:"), fc.string({ maxLength: 20 })),
+    t: fc.oneof(fc.constant(Date.now()), fc.constantFrom(0, -1, 1e21, Number.MAX_SAFE_INTEGER, 0.5), fc.string({ maxLength: 5 })),
+  })
+  .map((c) => `s1.${Buffer.from(JSON.stringify(c)).toString("base64url")}`);
+
+/** Tampered cursors: base64 of Pothos' `GPC:` chunks with wrong types or non-UUID ids, seq cursors out of range, sync cursors, garbage. */
 const cursor = (targets: Targets) =>
   fc.oneof(
+    syncCursor,
     fc.constantFrom("", "0", "-1", "1", "01", "9999999999", "2147483648", "1e3", "NaN", "null", "GPC:", "====", "\u0000"),
     fc.string({ maxLength: 30 }),
     fc.string({ maxLength: 30 }).map((s) => Buffer.from(s).toString("base64")),
@@ -133,6 +142,7 @@ export const TEMPLATES: Template[] = [
   { query: `query($id: ID!, $n: Int) { room(id: $id) { id name eventCursor members(first: $n) { role user { id } } lastMessage { id thread(first: $n) { ${CONNECTION} } } } }`, vars: { id: "ID", n: "Int" } },
   { query: `query($id: ID!) { user(id: $id) { id username status lastSeenAt } }`, vars: { id: "ID" } },
   { query: `query($first: Int, $after: String, $unread: Boolean) { notifications(first: $first, after: $after, unread: $unread) { ${CONNECTION} } contacts(first: $first, after: $after) { ${CONNECTION} } }`, vars: { first: "Int", after: "Cursor", unread: "Boolean" } },
+  { query: `query($since: String, $limit: Int) { sync(since: $since, limitPerRoom: $limit) { nextCursor rooms { room { id } messages { id content } limited previousCursor } leftRooms { roomId } invites { id } } }`, vars: { since: "Cursor", limit: "Int" } },
   { query: `query($d: ContactRequestDirection) { contactRequests(direction: $d) { id } myInvites { id } mySessions { id } blockedUsers { id } me { id } }`, vars: { d: "Enum" } },
   {
     query: `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id content seq } }`,
