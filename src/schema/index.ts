@@ -11,6 +11,7 @@ import "./moderation.js";
 import "./events.js";
 import "./realtime.js";
 import "./gdpr.js";
+import "./push.js";
 
 /** The executable GraphQL schema, built once from every schema/*.ts file. */
 export const schema = builder.toSchema({ sortSchema: true });
