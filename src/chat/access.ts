@@ -43,7 +43,7 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
  */
 export async function unblockedMember(db: Db, roomId: string, userId: string): Promise<{ membership: RoomMember; type: RoomType }> {
   const [row] = await db.$queryRaw<(NullableFields<RoomMember> & { roomType: RoomType; blocked: boolean })[]>`
-    SELECT r.type AS "roomType", m.*, chat_dm_blocked(r.id, ${userId}::uuid) AS blocked
+    SELECT r.type AS "roomType", m."roomId", m."userId", m.role, m."lastReadSeq", m."lastDeliveredSeq", m."joinedAt", m."archivedAt", m."mutedUntil", m."lastSentAt", m."hiddenAtSeq", chat_dm_blocked(r.id, ${userId}::uuid) AS blocked
     FROM "Room" r LEFT JOIN "RoomMember" m ON m."roomId" = r.id AND m."userId" = ${userId}::uuid
     WHERE r.id = ${roomId}::uuid`;
   if (!row?.userId) throw notMember(row?.roomType);

@@ -411,8 +411,11 @@ async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message
   return { message: messageFromSqlJson(row!.message!), eventSeq: row!.eventSeq };
 }
 
-/** A Message row as PostgreSQL's to_jsonb writes it (timestamps in UTC without an offset) → the row. */
-function messageFromSqlJson(json: Record<string, unknown>): Message {
+/**
+ * A Message row as PostgreSQL's to_jsonb writes it (timestamps in UTC without an
+ * offset; `xid`, the sync stamp, which the Message model leaves out) → the row.
+ */
+function messageFromSqlJson({ xid: _xid, ...json }: Record<string, unknown>): Message {
   const utc = Object.fromEntries(MESSAGE_DATES.map((key) => [key, json[key] === null ? null : `${json[key]}Z`]));
   return messageFromJson({ ...json, ...utc } as MessageJson);
 }
