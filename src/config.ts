@@ -155,7 +155,7 @@ const EnvSchema = z
       .default("")
       .transform((list) => list.split(",").map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.string().refine((r) => ipaddr.isValidCIDR(r), "must be a CIDR such as 10.1.2.0/24 or fd00::/64").transform((r) => ipaddr.parseCIDR(r)))),
-    /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl besides Node's roots (a private CA); read once at start. */
+    /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl and by push notifications (push/web-push.ts) besides Node's roots (a private CA); read once at start. */
     URL_FETCH_CA_FILE: z.string().transform(readPemFile).optional(),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
     PUBLIC_URL: z.url().optional(),

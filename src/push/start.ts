@@ -15,7 +15,8 @@ const PUSH_REQUEST_TIMEOUT_MS = 10_000;
  * subscriptions refused) without VAPID keys, which only production can lack
  * (config.ts); else a {@link PushNotifier} on the BullMQ queue in Redis (REDIS_URL)
  * or the in-process one, its worker started with PUSH_CONCURRENCY. In production push
- * endpoints must be https and public (the SSRF rule of uploadAttachmentFromUrl, with its URL_FETCH_ALLOWED_RANGES).
+ * endpoints must be https and public (the SSRF rule of uploadAttachmentFromUrl, with its URL_FETCH_ALLOWED_RANGES);
+ * push services are trusted by Node's root certificates and URL_FETCH_CA_FILE's, as uploadAttachmentFromUrl's hosts.
  */
 export function startPush(
   config: Config,
@@ -32,7 +33,7 @@ export function startPush(
   const queue = config.REDIS_URL
     ? new BullJobQueue(config.REDIS_URL, `${config.REDIS_KEY_PREFIX}bull`, config.PUSH_RETRY_BASE_MS, log)
     : new MemoryJobQueue(config.PUSH_RETRY_BASE_MS, log);
-  const sender = new WebPushSender({ publicKey: publicKey!, privateKey: privateKey!, subject: subject! }, PUSH_REQUEST_TIMEOUT_MS, ssrf);
+  const sender = new WebPushSender({ publicKey: publicKey!, privateKey: privateKey!, subject: subject! }, PUSH_REQUEST_TIMEOUT_MS, ssrf, config.URL_FETCH_CA_FILE ?? []);
   const notifier = new PushNotifier(db, queue, sender, presence, encryption, config.PUSH_COALESCE_MS, log);
   notifier.start(config.PUSH_CONCURRENCY);
   return { notifier, subscriptions: new PushSubscriptions(db, true, ssrf) };

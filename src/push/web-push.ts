@@ -1,6 +1,7 @@
 import type { LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
 import type { LookupFunction } from "node:net";
+import { rootCertificates } from "node:tls";
 import { request as httpsRequest } from "node:https";
 import webpush from "web-push";
 import { checkedAddresses, type UrlFetchOptions } from "../attachments/url-fetch.js";
@@ -66,6 +67,8 @@ export class WebPushSender implements PushSender {
     /** Longest a request may take, in ms. */
     private readonly timeoutMs: number,
     private readonly ssrf: Pick<UrlFetchOptions, "allowedRanges"> | null,
+    /** PEM certificates trusted besides Node's roots (URL_FETCH_CA_FILE): a push service behind a private CA. */
+    private readonly extraCa: readonly string[],
   ) {}
 
   prepare(target: PushTarget, payload: string, delivery: Delivery): PushRequest {
@@ -84,12 +87,12 @@ export class WebPushSender implements PushSender {
     const url = new URL(push.endpoint);
     const signal = AbortSignal.timeout(this.timeoutMs);
     const addresses = this.ssrf ? await checkedAddresses(url, { ...this.ssrf, timeoutMs: this.timeoutMs }, signal, "endpoint") : null;
-    return post(url, push, addresses, signal);
+    return post(url, push, addresses, this.extraCa, signal);
   }
 }
 
-/** POSTs `push` to `url` (connected to `addresses` when given) and resolves the status; the response body is discarded. */
-function post(url: URL, push: PushRequest, addresses: LookupAddress[] | null, signal: AbortSignal): Promise<number> {
+/** POSTs `push` to `url` (connected to `addresses` when given, trusting `extraCa` too) and resolves the status; the response body is discarded. */
+function post(url: URL, push: PushRequest, addresses: LookupAddress[] | null, extraCa: readonly string[], signal: AbortSignal): Promise<number> {
   const body = Buffer.from(push.body, "base64");
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((done, fail) => {
@@ -97,6 +100,7 @@ function post(url: URL, push: PushRequest, addresses: LookupAddress[] | null, si
       method: "POST",
       headers: { ...push.headers, "content-length": String(body.length) },
       signal,
+      ...(extraCa.length > 0 && url.protocol === "https:" ? { ca: [...rootCertificates, ...extraCa] } : {}),
       ...(addresses
         ? {
             agent: false,
