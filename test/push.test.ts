@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ext, gql, gqlOk, registerUser, type TestUser, TEST_PASSWORD, wsClient } from "./helpers/client.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
+import { loadConfig } from "../src/config.js";
 import { type TestServer, startTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
@@ -82,7 +83,7 @@ function pushSuite(redis: boolean) {
   const subscriptionsOf = (where: { endpoint?: string; sessionId?: string }) => server.app.db.pushSubscription.count({ where });
 
   it("exposes the VAPID public key, and it signs the pushes", async () => {
-    const { webPushPublicKey } = await gqlOk(server.url, `{ webPushPublicKey }`);
+    const { webPushPublicKey } = await ok(alice, `{ webPushPublicKey }`);
     expect(webPushPublicKey).toBe(server.app.config.VAPID_PUBLIC_KEY);
     expect(Buffer.from(webPushPublicKey, "base64url")).toHaveLength(65);
     const bob = await subscribed("bob");
@@ -276,6 +277,47 @@ function pushSuite(redis: boolean) {
     expect(push.pushes.every((p: ReceivedPush) => p.headers.contentEncoding === "aes128gcm")).toBe(true);
   });
 }
+
+describe("push notifications in production", () => {
+  const production = (env: Record<string, string>) => startTestServer({ env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env } });
+  let push: PushService;
+  beforeAll(async () => {
+    push = await startPushService();
+  });
+  afterAll(() => push?.close());
+
+  it("is off without VAPID keys: webPushPublicKey null, registerPushSubscription FORBIDDEN", async () => {
+    const server = await production({});
+    try {
+      const user = await registerUser(server.url, "prod");
+      expect((await gqlOk(server.url, `{ webPushPublicKey }`, {}, user.accessToken)).webPushPublicKey).toBeNull();
+      const result = await gql(server.url, REGISTER, { input: push.newSubscription() }, user.accessToken);
+      expect(ext(result)).toMatchObject({ code: "FORBIDDEN" });
+      expect(result.errors?.[0]?.message).toMatch(/Push notifications are off/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("takes only https endpoints on public addresses (SSRF), unless URL_FETCH_ALLOWED_RANGES exempts them", async () => {
+    const keys = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "push-keys-")) });
+    const vapid = { VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY!, VAPID_PRIVATE_KEY: keys.VAPID_PRIVATE_KEY!, VAPID_SUBJECT: "mailto:ops@example.com" };
+    for (const [env, allowed] of [[{}, false], [{ URL_FETCH_ALLOWED_RANGES: "127.0.0.1/32" }, true]] as const) {
+      const server = await production({ ...vapid, ...env });
+      try {
+        const user = await registerUser(server.url, "prod");
+        const sub = push.newSubscription();
+        const http = await gql(server.url, REGISTER, { input: { ...sub, endpoint: sub.endpoint.replace("https:", "http:") } }, user.accessToken);
+        expect(ext(http)).toMatchObject({ code: "BAD_USER_INPUT", field: "input.endpoint" });
+        const loopback = await gql(server.url, REGISTER, { input: sub }, user.accessToken);
+        if (allowed) expect(loopback.errors).toBeUndefined();
+        else expect(ext(loopback)).toMatchObject({ code: "BAD_USER_INPUT", field: "input.endpoint" });
+      } finally {
+        await server.close();
+      }
+    }
+  });
+});
 
 describe("push notifications, queue in Redis (BullMQ)", () => pushSuite(true));
 describe("push notifications, in-process queue", () => pushSuite(false));

@@ -42,6 +42,7 @@ builder.queryField("webPushPublicKey", (t) =>
     nullable: true,
     description:
       "The server's VAPID public key (base64url), the `applicationServerKey` of the browser's pushManager.subscribe; null when push notifications are off.",
+    authScopes: { viewer: true },
     resolve: (_root, _args, ctx) => (ctx.app.pushSubscriptions.enabled ? (ctx.app.config.VAPID_PUBLIC_KEY ?? null) : null),
   }),
 );
