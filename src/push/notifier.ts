@@ -9,6 +9,8 @@ import type { PushRequest, PushSender } from "./web-push.js";
 
 /** How long a push service keeps a notification for a device that is off, in seconds (24 h). */
 export const PUSH_TTL_S = 24 * 3600;
+/** The SQL comment that starts the fan-out's statement ({@link PushNotifier} step 1): it runs in the push worker after the send's answer, off its path (test/send-round-trips.test.ts). */
+export const PUSH_SQL_MARK = "push: fan-out";
 /** Runs of each job at most (the first and the retries). A send's last retry comes after retryBase × (1 + 2 + 4 + 8). */
 const ATTEMPTS = { message: 3, notify: 3, send: 5 } as const;
 
@@ -93,7 +95,7 @@ export class PushNotifier {
   /** Step 1. */
   private async fanOut({ messageId }: Jobs["message"]): Promise<void> {
     const rows = await this.db.$queryRaw<{ userId: string; roomId: string; direct: boolean; mentioned: boolean }[]>`
-      SELECT mb."userId", m."roomId", r.type = 'DIRECT' AS direct, mb."userId" = ANY (m."mentionedIds") AS mentioned
+      /* push: fan-out */ SELECT mb."userId", m."roomId", r.type = 'DIRECT' AS direct, mb."userId" = ANY (m."mentionedIds") AS mentioned
       FROM "Message" m JOIN "Room" r ON r.id = m."roomId" JOIN "RoomMember" mb ON mb."roomId" = m."roomId" JOIN "User" u ON u.id = mb."userId"
       WHERE m.id = ${messageId}::uuid AND m."deletedAt" IS NULL AND mb."userId" <> m."senderId"
         AND (mb."mutedUntil" IS NULL OR mb."mutedUntil" <= now()) AND u."pushNotifications" AND u."deletedAt" IS NULL
