@@ -57,7 +57,8 @@ export class BullJobQueue implements JobQueue {
     private readonly retryBaseMs: number,
     private readonly logger: Logger,
   ) {
-    this.#queue = new Queue("push", { connection: this.#connection(), prefix });
+    // adds fail after two reconnection attempts instead of queueing while Redis is away: the sender logs them and goes on
+    this.#queue = new Queue("push", { connection: this.#connection(2), prefix });
     this.#queue.on("error", (err) => logger.warn({ err }, "push queue: Redis error"));
   }
 
@@ -82,7 +83,7 @@ export class BullJobQueue implements JobQueue {
           throw err instanceof PermanentFailure ? new UnrecoverableError(err.message) : err;
         }
       },
-      { connection: this.#connection(), prefix: this.prefix, concurrency },
+      { connection: this.#connection(null), prefix: this.prefix, concurrency },
     );
     this.#worker.on("error", (err) => this.logger.warn({ err }, "push worker: Redis error"));
     this.#worker.on("failed", (job, err) => {
@@ -98,8 +99,8 @@ export class BullJobQueue implements JobQueue {
   }
 
   /** A connection of its own for the queue and for the worker (whose blocking reads need `maxRetriesPerRequest: null`). */
-  #connection(): Redis {
-    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+  #connection(maxRetriesPerRequest: number | null): Redis {
+    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest });
     this.#connections.push(redis);
     return redis;
   }
