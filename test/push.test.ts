@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ext, gql, gqlOk, registerUser, type TestUser, TEST_PASSWORD, wsClient } from "./helpers/client.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { loadConfig } from "../src/config.js";
+import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { type TestServer, startTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
@@ -317,6 +318,51 @@ describe("push notifications in production", () => {
       }
     }
   });
+});
+
+describe("push notifications with two nodes (one queue in Redis)", () => {
+  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  let push: PushService;
+  beforeAll(async () => {
+    push = await startPushService();
+    const keys = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "push-keys-")) });
+    group = await startNodes(2, {
+      VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY!,
+      VAPID_PRIVATE_KEY: keys.VAPID_PRIVATE_KEY!,
+      VAPID_SUBJECT: "mailto:ops@example.com",
+      // production: the push service double is on loopback, with a private CA
+      URL_FETCH_ALLOWED_RANGES: "127.0.0.1/32",
+      URL_FETCH_CA_FILE: PUSH_SERVICE_CA,
+      PUSH_COALESCE_MS: String(COALESCE_MS),
+      RATE_LIMITS: "off",
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await group?.stop();
+    await push?.close();
+  });
+
+  it("sends each push once, whichever node's worker takes it, and coalesces a burst sent through both nodes", async () => {
+    const [a, b] = group.nodes;
+    const alice = await registerUser(a.url, "alice");
+    const bob = await registerUser(b.url, "bob");
+    const sub = push.newSubscription();
+    await gqlOk(b.url, REGISTER, { input: sub }, bob.accessToken);
+    const rooms: string[] = [];
+    for (let i = 0; i < 6; i++) rooms.push((await gqlOk(a.url, GROUP, { n: `Two ${i}`, m: [bob.id] }, alice.accessToken)).createRoom.id);
+    // one message per room, through either node: one push each
+    const sent = await Promise.all(rooms.map(async (r, i) => (await gqlOk((i % 2 ? b : a).url, SEND, { r, c: `m${i}` }, alice.accessToken)).sendMessage.id as string));
+    const received = await Promise.all(rooms.map(() => push.next({ endpoint: sub.endpoint })));
+    expect(received.map((p) => (p.payload as { messageId: string }).messageId).sort()).toEqual([...sent].sort());
+    // a burst in one room through both nodes: one push, the newest message
+    const burst = await gqlOk(a.url, GROUP, { n: "Burst", m: [bob.id] }, alice.accessToken);
+    let last = "";
+    for (let i = 0; i < 4; i++) last = (await gqlOk((i % 2 ? b : a).url, SEND, { r: burst.createRoom.id, c: `burst ${i}` }, alice.accessToken)).sendMessage.id;
+    expect((await push.next({ endpoint: sub.endpoint })).payload).toMatchObject({ roomId: burst.createRoom.id, messageId: last, unreadCount: 4 });
+    await expect(push.next({ endpoint: sub.endpoint, timeoutMs: NO_PUSH_WAIT_MS })).rejects.toThrow(/no push/);
+    expect(push.pushes.filter((p) => p.endpoint === sub.endpoint)).toHaveLength(7);
+    expect(push.rejected).toEqual([]);
+  }, 60_000);
 });
 
 describe("push notifications, queue in Redis (BullMQ)", () => pushSuite(true));
