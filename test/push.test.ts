@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ext, gql, gqlOk, registerUser, type TestUser, TEST_PASSWORD, wsClient } from "./helpers/client.js";
+import { image } from "./helpers/attachment-files.js";
+import { ext, gql, gqlOk, postFile, registerUser, type TestUser, TEST_PASSWORD, wsClient } from "./helpers/client.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { loadConfig } from "../src/config.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
@@ -135,6 +136,22 @@ function pushSuite(redis: boolean) {
     });
     expect(received.headers).toMatchObject({ ttl: 86400, urgency: "normal", topic: topicOf(roomId), contentEncoding: "aes128gcm" });
     expect(push.rejected).toEqual([]);
+  });
+
+  it("pushes thread replies, and says what a message without text carries", async () => {
+    const bob = await subscribed("bob");
+    const roomId = await group([bob]);
+    const root = await send(alice, roomId, "a thread");
+    await push.next({ endpoint: bob.sub.endpoint });
+    await ok(bob, `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`, { r: roomId, m: root.id });
+    const reply = (await ok(alice, `mutation($r: ID!, $t: ID!) { sendMessage(input: { roomId: $r, content: "in the thread", threadRootId: $t }) { id } }`, { r: roomId, t: root.id }))
+      .sendMessage;
+    expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({ messageId: reply.id, body: "in the thread", unreadCount: 1 });
+
+    const upload = await postFile(server.url, `mutation($file: File!) { uploadAttachment(file: $file) { id } }`, { bytes: await image("png"), filename: "p.png", type: "image/png" }, alice.accessToken);
+    const photo = (await ok(alice, `mutation($r: ID!, $a: [ID!]) { sendMessage(input: { roomId: $r, attachmentIds: $a }) { id } }`, { r: roomId, a: [upload.body.data.uploadAttachment.id] }))
+      .sendMessage;
+    expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({ messageId: photo.id, body: "📷 Photo" });
   });
 
   it("collapses a burst to an offline member into one push saying the newest message", async () => {
