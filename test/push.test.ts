@@ -273,6 +273,13 @@ function pushSuite(redis: boolean) {
     await ok(bob, `mutation($id: ID!) { revokeSession(id: $id) }`, { id: tabletSession });
     expect(await subscriptionsOf({ sessionId: tabletSession })).toBe(0);
 
+    // a password change ends every other session (Sessions.endAllIn): their subscriptions go with them
+    const desktop = { ...bob, accessToken: await login() };
+    const desktopSub = push.newSubscription();
+    await ok(desktop, REGISTER, { input: desktopSub });
+    await ok(bob, `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }`, { c: TEST_PASSWORD, n: `${TEST_PASSWORD} 2` });
+    expect(await subscriptionsOf({ endpoint: desktopSub.endpoint })).toBe(0);
+    expect(await subscriptionsOf({ sessionId: laptopSession })).toBe(0); // moved to the phone earlier
     // unregister, and the laptop's own again
     const laptopSub = push.newSubscription();
     await ok(bob, REGISTER, { input: laptopSub });
