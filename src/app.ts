@@ -24,6 +24,7 @@ import { MessageEncryption } from "./security/message-encryption.js";
 import { type Database, openDatabase } from "./db/open.js";
 import { makeMailer } from "./mail/mailer.js";
 import { Outbox } from "./mail/outbox.js";
+import { startPush } from "./push/start.js";
 import { Metrics } from "./metrics.js";
 import { Bans } from "./moderation/bans.js";
 import { Reports } from "./moderation/reports.js";
@@ -117,7 +118,9 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   );
 
   const rooms = new Rooms(db, events);
-  const messages = new Messages(db, writes, events, attachments, tracing, encryption, searchSealed);
+  // push notifications (push/): off only in production without VAPID keys
+  const push = startPush(config, db, presence, encryption, logger);
+  const messages = new Messages(db, writes, events, attachments, tracing, encryption, searchSealed, push.notifier && ((id) => push.notifier!.messageSent(id)));
   const bans = new Bans(db, rooms);
 
   const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
@@ -171,6 +174,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
       { coalesceAbove: config.ACTIVITY_COALESCE_ABOVE, coalesceMs: config.ACTIVITY_COALESCE_MS },
       onError,
     ),
+    pushSubscriptions: push.subscriptions,
   };
   logger.info(
     {
@@ -180,6 +184,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
       tracing: tracing ? "otlp" : "off",
       encryptionAtRest: encryption.currentKeyId ? `on (key ${encryption.currentKeyId})` : "off",
       search: config.MESSAGE_SEARCH,
+      push: push.notifier ? (config.REDIS_URL ? "on (queue in Redis)" : "on (in-process queue)") : "off (no VAPID keys)",
     },
     "services ready",
   );
@@ -189,6 +194,8 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     close: async () => {
       typing.close();
       await outbox.close();
+      // the push worker's running jobs finish (their database and Redis are still up)
+      await push.notifier?.close();
       await expiry.close();
       await reencryption.close();
       await presence.close();

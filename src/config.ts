@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createECDH, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
@@ -155,7 +155,7 @@ const EnvSchema = z
       .default("")
       .transform((list) => list.split(",").map((r) => r.trim()).filter(Boolean))
       .pipe(z.array(z.string().refine((r) => ipaddr.isValidCIDR(r), "must be a CIDR such as 10.1.2.0/24 or fd00::/64").transform((r) => ipaddr.parseCIDR(r)))),
-    /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl besides Node's roots (a private CA); read once at start. */
+    /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl and by push notifications (push/web-push.ts) besides Node's roots (a private CA); read once at start. */
     URL_FETCH_CA_FILE: z.string().transform(readPemFile).optional(),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
     PUBLIC_URL: z.url().optional(),
@@ -358,6 +358,35 @@ const EnvSchema = z
     OTEL_TRACES_SAMPLER: z.enum(["parentbased_always_on", "parentbased_traceidratio"]).default("parentbased_always_on"),
     /** The share of traces parentbased_traceidratio records, 0 to 1. */
     OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+    /**
+     * Web Push (RFC 8292 VAPID): the application server's P-256 public key, 65 bytes
+     * uncompressed in base64url (`npx web-push generate-vapid-keys`), with VAPID_PRIVATE_KEY.
+     * Unset outside production: a pair is generated once into `<DATA_DIR>/vapid-keys`.
+     * Unset in production (both): push notifications are off (src/push/).
+     */
+    VAPID_PUBLIC_KEY: z.string().refine((k) => isBase64url(k, 65) && Buffer.from(k, "base64url")[0] === 4, "must be a P-256 public key: 65 bytes uncompressed, base64url").optional(),
+    /** The VAPID private key: 32 bytes in base64url. */
+    VAPID_PRIVATE_KEY: z.string().refine((k) => isBase64url(k, 32), "must be a P-256 private key: 32 bytes, base64url").optional(),
+    /** Who push services contact about this server's pushes (RFC 8292 §2.1 `sub`): a `mailto:` or `https:` URL. Required in production when push is on. */
+    VAPID_SUBJECT: z.url({ protocol: /^(mailto|https)$/, message: "must be a mailto: or https: URL" }).optional(),
+    /**
+     * Coalescing window of push notifications, in ms: at most one push per user,
+     * room and kind (message, mention) per window, saying the newest message
+     * (src/push/notifier.ts). Also the delay of the first push of a burst. Default 2 s.
+     */
+    PUSH_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+    /** First retry delay of a push the push service refused for now (5xx, 429, network), in ms; doubled at each of the 5 attempts. */
+    PUSH_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(5000),
+    /** Push jobs one node's worker runs at once. */
+    PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  })
+  .refine((env) => !env.VAPID_PUBLIC_KEY === !env.VAPID_PRIVATE_KEY, {
+    path: ["VAPID_PRIVATE_KEY"],
+    message: "VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together (both unset: generated outside production, push off in production)",
+  })
+  .refine((env) => env.NODE_ENV !== "production" || !env.VAPID_PUBLIC_KEY || env.VAPID_SUBJECT, {
+    path: ["VAPID_SUBJECT"],
+    message: "is required when NODE_ENV=production and the VAPID keys are set (a mailto: or https: URL push services can reach you at)",
   })
   .refine((env) => env.DATABASE_SETUP_CONNECTIONS === undefined || env.DATABASE_SETUP_CONNECTIONS < env.DATABASE_POOL_SIZE, {
     path: ["DATABASE_SETUP_CONNECTIONS"],
@@ -400,6 +429,11 @@ const EnvSchema = z
     return { ...env, GRAPHQL_INTROSPECTION: env.GRAPHQL_INTROSPECTION ?? outsideProduction, GRAPHIQL: env.GRAPHIQL ?? outsideProduction };
   });
 
+/** Whether `value` is base64url (no padding) of exactly `bytes` bytes. */
+function isBase64url(value: string, bytes: number): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(value) && Buffer.from(value, "base64url").length === bytes;
+}
+
 /** The trusted documents file's content: a JSON object of non-empty hash → non-empty document. */
 const TrustedDocumentsFile = z.record(z.string().min(1), z.string().min(1));
 
@@ -435,7 +469,11 @@ function readPemFile(path: string, ctx: z.RefinementCtx): string[] {
  * The server's typed configuration, read once from the environment.
  * Times carry their unit in the name (`_S` seconds, `_MS` milliseconds).
  */
-export type Config = Omit<z.infer<typeof EnvSchema>, "JWT_SECRET"> & { JWT_SECRET: string };
+export type Config = Omit<z.infer<typeof EnvSchema>, "JWT_SECRET" | "VAPID_SUBJECT"> & {
+  JWT_SECRET: string;
+  /** Always set when the VAPID keys are (outside production: `mailto:push@localhost` by default). */
+  VAPID_SUBJECT?: string;
+};
 
 /** Thrown by {@link loadConfig} with one line per bad variable. */
 export class ConfigError extends Error {
@@ -458,17 +496,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid environment:\n${lines.join("\n")}`);
   }
   const config = parsed.data;
-  return { ...config, DATA_DIR: resolve(config.DATA_DIR), JWT_SECRET: config.JWT_SECRET ?? devSecret(config.DATA_DIR) };
+  const JWT_SECRET = config.JWT_SECRET ?? keptInDataDir(config.DATA_DIR, "jwt-secret", () => randomBytes(48).toString("base64url"));
+  const vapid = config.VAPID_PUBLIC_KEY || config.NODE_ENV === "production" ? config : devVapidKeys(config.DATA_DIR);
+  return {
+    ...config,
+    DATA_DIR: resolve(config.DATA_DIR),
+    JWT_SECRET,
+    VAPID_PUBLIC_KEY: vapid.VAPID_PUBLIC_KEY,
+    VAPID_PRIVATE_KEY: vapid.VAPID_PRIVATE_KEY,
+    VAPID_SUBJECT: config.VAPID_SUBJECT ?? (vapid.VAPID_PUBLIC_KEY ? "mailto:push@localhost" : undefined),
+  };
 }
 
-function devSecret(dataDir: string): string {
-  const file = join(dataDir, "jwt-secret");
+/**
+ * A development secret kept in `<dataDir>/<name>`: read when the file exists,
+ * else made by `generate` and written (mode 0600, only if no other process
+ * wrote it first: then that one is read), so it survives restarts.
+ */
+function keptInDataDir(dataDir: string, name: string, generate: () => string): string {
+  const file = join(dataDir, name);
   try {
     return readFileSync(file, "utf8").trim();
   } catch {
     mkdirSync(dataDir, { recursive: true });
-    const secret = randomBytes(48).toString("base64url");
-    writeFileSync(file, secret, { mode: 0o600 });
+    const secret = generate();
+    try {
+      writeFileSync(file, secret, { mode: 0o600, flag: "wx" });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return readFileSync(file, "utf8").trim();
+      throw err;
+    }
     return secret;
   }
+}
+
+/** A development VAPID key pair (P-256), kept in `<dataDir>/vapid-keys` as `<public>\n<private>` in base64url. */
+function devVapidKeys(dataDir: string): { VAPID_PUBLIC_KEY: string; VAPID_PRIVATE_KEY: string } {
+  const [publicKey, privateKey] = keptInDataDir(dataDir, "vapid-keys", () => {
+    const ecdh = createECDH("prime256v1");
+    ecdh.generateKeys();
+    return `${ecdh.getPublicKey().toString("base64url")}\n${ecdh.getPrivateKey().toString("base64url")}`;
+  }).split("\n");
+  return { VAPID_PUBLIC_KEY: publicKey!, VAPID_PRIVATE_KEY: privateKey! };
 }

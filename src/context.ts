@@ -18,6 +18,7 @@ import type { Config } from "./config.js";
 import type { Admission } from "./db/admission.js";
 import type { PrismaClient, WritePool } from "./db/client.js";
 import type { Outbox } from "./mail/outbox.js";
+import type { PushSubscriptions } from "./push/subscriptions.js";
 import type { Metrics } from "./metrics.js";
 import type { Bans } from "./moderation/bans.js";
 import type { Reports } from "./moderation/reports.js";
@@ -80,6 +81,8 @@ export interface App {
   presence: Presence;
   /** myEvents' RoomActivity of this node (realtime/room-activity.ts). */
   activity: RoomActivity;
+  /** registerPushSubscription and friends (push/subscriptions.ts); the notifications themselves go from push/notifier.ts. */
+  pushSubscriptions: PushSubscriptions;
 }
 
 /**

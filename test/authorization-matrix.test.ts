@@ -94,6 +94,9 @@ const NOT_ROOM_SCOPED: Record<string, string> = {
   myEvents: "the viewer's own events",
   deleteAccount: "deletes the viewer's own account (its rooms are left through the same room locks and events as leaveRoom: account-deletion.test.ts)",
   exportMyData: "the viewer's own data (read by every persona below: only their own messages)",
+  webPushPublicKey: "the server's public VAPID key, the same for everybody",
+  registerPushSubscription: "a subscription of the viewer's own session (push.test.ts)",
+  unregisterPushSubscription: "removes only the viewer's own subscription by endpoint (push.test.ts)",
 };
 
 /** The room-scoped references of a root field, by input slot; throws on an ID argument nobody classified. */

@@ -25,6 +25,29 @@ describe("configuration", () => {
     }
   });
 
+  it("generates the VAPID key pair into DATA_DIR outside production, and takes both keys or neither in production", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const first = loadConfig({ DATA_DIR: dir });
+    expect(Buffer.from(first.VAPID_PUBLIC_KEY!, "base64url")).toHaveLength(65);
+    expect(Buffer.from(first.VAPID_PRIVATE_KEY!, "base64url")).toHaveLength(32);
+    expect(first.VAPID_SUBJECT).toBe("mailto:push@localhost");
+    expect(statSync(join(dir, "vapid-keys")).mode & 0o777).toBe(0o600);
+    // kept: the same pair on the next start
+    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({ VAPID_PUBLIC_KEY: first.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: first.VAPID_PRIVATE_KEY });
+
+    const production = { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), DATA_DIR: dir };
+    // neither: push off, nothing generated
+    expect(loadConfig(production)).toMatchObject({ VAPID_PUBLIC_KEY: undefined, VAPID_PRIVATE_KEY: undefined, VAPID_SUBJECT: undefined });
+    const keys = { VAPID_PUBLIC_KEY: first.VAPID_PUBLIC_KEY!, VAPID_PRIVATE_KEY: first.VAPID_PRIVATE_KEY! };
+    expect(loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com" })).toMatchObject({ ...keys, VAPID_SUBJECT: "mailto:ops@example.com" });
+    expect(() => loadConfig({ ...production, VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY, VAPID_SUBJECT: "mailto:ops@example.com" })).toThrowError(/VAPID_PRIVATE_KEY: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together/);
+    expect(() => loadConfig({ ...production, ...keys })).toThrowError(/VAPID_SUBJECT: is required when NODE_ENV=production/);
+    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "http://example.com" })).toThrowError(/VAPID_SUBJECT: must be a mailto: or https: URL/);
+    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com", VAPID_PUBLIC_KEY: randomBytes(64).toString("base64url") })).toThrowError(/VAPID_PUBLIC_KEY: must be a P-256 public key/);
+    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com", VAPID_PRIVATE_KEY: "short" })).toThrowError(/VAPID_PRIVATE_KEY: must be a P-256 private key/);
+    expect(() => loadConfig({ DATA_DIR: dir, PUSH_COALESCE_MS: "-1" })).toThrowError(/PUSH_COALESCE_MS:/);
+  });
+
   it("requires JWT_SECRET in production", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrowError(/JWT_SECRET: is required when NODE_ENV=production/);
     expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: "short" })).toThrowError(/JWT_SECRET: must be at least 32 characters/);

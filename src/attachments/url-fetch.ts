@@ -89,14 +89,23 @@ function parseUrl(url: string): URL {
   return parsed;
 }
 
-/** The addresses to connect to for `url`: its IP literal or those its host resolves to, each checked (step 2). */
-async function checkedAddresses(url: URL, options: UrlFetchOptions, signal: AbortSignal): Promise<LookupAddress[]> {
+/**
+ * The addresses to connect to for `url`: its IP literal or those its host resolves to, each checked (step 2).
+ * Also the SSRF check of push endpoints (push/subscriptions.ts, push/web-push.ts).
+ * @throws BAD_USER_INPUT on `field` when the host does not resolve (within `options.timeoutMs`) or an address is refused.
+ */
+export async function checkedAddresses(
+  url: URL,
+  options: Pick<UrlFetchOptions, "allowedRanges" | "timeoutMs">,
+  signal: AbortSignal,
+  field = "url",
+): Promise<LookupAddress[]> {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const family = isIP(host);
-  const addresses = family ? [{ address: host, family }] : await resolve(host, signal, options.timeoutMs);
+  const addresses = family ? [{ address: host, family }] : await resolve(host, signal, options.timeoutMs, field);
   for (const { address } of addresses) {
     const refused = refusedAddress(address, options.allowedRanges);
-    if (refused) throw badInput("url", `The URL's host is a ${refused} address, which is not fetched`);
+    if (refused) throw badInput(field, `The URL's host is a ${refused} address, which is not fetched`);
   }
   return addresses;
 }
@@ -105,13 +114,13 @@ async function checkedAddresses(url: URL, options: UrlFetchOptions, signal: Abor
  * Every address `host` resolves to (the system resolver, as any connection would
  * use); given up on when `signal` aborts (the lookup itself cannot be cancelled).
  */
-function resolve(host: string, signal: AbortSignal, timeoutMs: number): Promise<LookupAddress[]> {
+function resolve(host: string, signal: AbortSignal, timeoutMs: number, field: string): Promise<LookupAddress[]> {
   return new Promise((done, fail) => {
-    const onAbort = () => fail(badInput("url", `The URL's host did not resolve within ${timeoutMs} ms`));
+    const onAbort = () => fail(badInput(field, `The URL's host did not resolve within ${timeoutMs} ms`));
     signal.addEventListener("abort", onAbort, { once: true });
     dnsLookup(host, { all: true, verbatim: true }, (error, addresses) => {
       signal.removeEventListener("abort", onAbort);
-      if (error || addresses.length === 0) fail(badInput("url", "The URL's host does not resolve"));
+      if (error || addresses.length === 0) fail(badInput(field, "The URL's host does not resolve"));
       else done(addresses);
     });
   });

@@ -48,7 +48,7 @@ export interface LoginInput {
  * its current refresh token. Access tokens are short-lived JWTs naming the session,
  * and every request checks that the session is still live, so logout takes effect at once.
  * Ending a session (logout, revokeSession, refresh-token reuse, a password
- * change or reset: account/accounts.ts) is also published,
+ * change or reset: account/accounts.ts) deletes its push subscriptions with it, and is also published,
  * so every node closes that session's open WebSockets and drops its tokens from
  * its {@link SessionCache} (this node's at once, before answering).
  */
@@ -159,7 +159,9 @@ export class Sessions {
       data: { revokedAt: new Date() },
       select: { id: true },
     });
-    return ended.map((s) => s.id);
+    const ids = ended.map((s) => s.id);
+    if (ids.length > 0) await tx.pushSubscription.deleteMany({ where: { sessionId: { in: ids } } });
+    return ids;
   }
 
   /**
@@ -171,9 +173,12 @@ export class Sessions {
     await Promise.all(sessionIds.map((id) => this.events.sessionRevoked(id)));
   }
 
-  /** Marks the session revoked and tells every node; resolves false when it was not live. */
+  /** Marks the session revoked, deletes its push subscriptions (the device gets no more pushes) and tells every node; resolves false when it was not live. */
   private async end(sessionId: string, userId: string): Promise<boolean> {
-    const { count } = await this.db.session.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    const [{ count }] = await this.db.$transaction([
+      this.db.session.updateMany({ where: { id: sessionId, userId, revokedAt: null }, data: { revokedAt: new Date() } }),
+      this.db.pushSubscription.deleteMany({ where: { sessionId, userId } }),
+    ]);
     this.cache.revoke(sessionId);
     if (count > 0) await this.events.sessionRevoked(sessionId);
     return count > 0;

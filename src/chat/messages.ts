@@ -60,7 +60,8 @@ export class Messages {
   /**
    * `writes`: the pool reserved for the send statement (db/client.ts WritePool); `tracing`: the node's, null when off;
    * `encryption`: seals content and edits at rest (off without keys); `searchSealed`: whether sealed messages get
-   * their MessageSearch lexemes (encryption on and MESSAGE_SEARCH=on).
+   * their MessageSearch lexemes (encryption on and MESSAGE_SEARCH=on); `sent`: told of each new message once it is
+   * committed and published (push/notifier.ts messageSent: enqueues its push job and returns at once), null without push.
    */
   constructor(
     private readonly db: PrismaClient,
@@ -70,6 +71,7 @@ export class Messages {
     private readonly tracing: Tracing | null,
     private readonly encryption: MessageEncryption,
     private readonly searchSealed: boolean,
+    private readonly sent: ((messageId: string) => void) | null,
   ) {}
 
   /**
@@ -96,6 +98,7 @@ export class Messages {
    * from PostgreSQL with the next one that reaches them, or on resubscribing with `after`.
    * With tracing on, the send is a `sendMessage` span, its write a `commit` span in it,
    * and its publish Events.afterCommit's `publish` span (tracing.ts).
+   * Then its push notifications are enqueued (push/notifier.ts: one job, not awaited).
    * @throws UNAUTHENTICATED when `sender.sessionId` is no longer live; NOT_FOUND /
    * FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
    * (BROADCAST MEMBER, blocked DIRECT pair: {@link requirePoster}); BAD_USER_INPUT on
@@ -186,6 +189,7 @@ export class Messages {
       [topics.messageAdded(event.roomId), payload],
       ...notifications,
     ]);
+    this.sent?.(message.id);
     return message;
   }
 

@@ -12,6 +12,7 @@ import "./events.js";
 import "./realtime.js";
 import "./gdpr.js";
 import "./sync.js";
+import "./push.js";
 
 /** The executable GraphQL schema, built once from every schema/*.ts file. */
 export const schema = builder.toSchema({ sortSchema: true });

@@ -18,6 +18,7 @@ const SETTINGS = [
   "showReadReceipts",
   "allowDirectMessages",
   "autoJoinPublicRooms",
+  "notificationPreviews",
 ] as const;
 
 const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>("UserSettings").implement({
@@ -30,6 +31,9 @@ const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>
     showReadReceipts: t.exposeBoolean("showReadReceipts"),
     allowDirectMessages: t.exposeBoolean("allowDirectMessages", { description: "Off: only contacts may open a new direct room with you." }),
     autoJoinPublicRooms: t.exposeBoolean("autoJoinPublicRooms", { description: "On: you are added to new PUBLIC rooms." }),
+    notificationPreviews: t.exposeBoolean("notificationPreviews", {
+      description: "Off: your push notifications say only that a message came in which room, without its text or sender. Default on.",
+    }),
   }),
 });
 

@@ -24,6 +24,15 @@ const codePoints = (s: string) => {
  */
 const uuid = () => z.uuid("must be a valid ID").toLowerCase();
 
+/** base64url (padding tolerated, as browsers' toJSON may add none or some) of exactly `bytes` bytes. */
+const base64urlBytes = (bytes: number, message: string) =>
+  z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, message)
+    .transform((s) => s.replace(/=+$/, ""))
+    .refine((s) => Buffer.from(s, "base64url").length === bytes, message);
+
 /** The id inside a Prisma connection cursor (plugin-prisma: base64 of `GPC:S:<id>`). */
 const PRISMA_CURSOR = /^GPC:/;
 const UUID_CURSOR = /^GPC:S:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -74,6 +83,12 @@ export const rules = {
   searchQuery: text().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   selfDestructTimer: z.number().refine((s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s), `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`),
   url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
+  /** A push service's URL (PushSubscription.endpoint); production also wants https and a public host (push/subscriptions.ts). */
+  pushEndpoint: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
+  /** A subscription's P-256 public key (RFC 8291 §3.2 `p256dh`): an uncompressed point, 65 bytes starting 0x04, base64url. */
+  pushP256dh: base64urlBytes(65, "must be a P-256 public key: 65 bytes uncompressed, base64url").refine((k) => Buffer.from(k, "base64url")[0] === 4, "must be an uncompressed P-256 point (first byte 0x04)"),
+  /** A subscription's authentication secret (RFC 8291 §3.2 `auth`): 16 bytes, base64url. */
+  pushAuth: base64urlBytes(16, "must be 16 bytes, base64url"),
   /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
   chosenStatus: z.enum(["ONLINE", "AWAY", "OFFLINE"]).refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),
   /** BCP 47 language tag (seed 000 `language`), checked by Intl. */
