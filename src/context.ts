@@ -107,6 +107,13 @@ export interface Context {
   socket?: { readonly readyState: number };
 }
 
+/**
+ * The context of a field that requires a logged-in viewer (`t.withAuth({ viewer: true })`,
+ * schema/builder.ts): scope-auth answers UNAUTHENTICATED before the resolver runs, so
+ * the viewer is there.
+ */
+export type ViewerContext = Context & { viewer: Viewer };
+
 /** WebSocket `readyState` of an open socket. */
 const OPEN = 1;
 

@@ -3,13 +3,12 @@ import { UserRef } from "./user.js";
 import { rules } from "./validation.js";
 
 builder.mutationFields((t) => ({
-  changePassword: t.boolean({
+  changePassword: t.withAuth({ viewer: true }).boolean({
     description:
       "Sets a new password (8-128 characters) after checking the current one, and ends every other session of the viewer: their tokens stop working and their WebSockets close with 4403, on every node. This session stays. A wrong currentPassword is BAD_USER_INPUT on currentPassword.",
-    authScopes: { viewer: true },
     args: { currentPassword: t.arg.string({ required: true }), newPassword: t.arg.string({ required: true, validate: rules.password }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.app.accounts.changePassword(ctx.viewer!, args.currentPassword, args.newPassword);
+      await ctx.app.accounts.changePassword(ctx.viewer, args.currentPassword, args.newPassword);
       return true;
     },
   }),
@@ -41,23 +40,21 @@ builder.mutationFields((t) => ({
       return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: userId } });
     },
   }),
-  requestEmailVerification: t.boolean({
+  requestEmailVerification: t.withAuth({ viewer: true }).boolean({
     description: "Mails a new verification link to the viewer's address, unless it is verified already. Rate limited per user.",
-    authScopes: { viewer: true },
     resolve: (_root, _args, ctx) => {
-      ctx.app.accounts.sendVerification(ctx.viewer!.userId);
+      ctx.app.accounts.sendVerification(ctx.viewer.userId);
       return true;
     },
   }),
-  changeEmail: t.prismaField({
+  changeEmail: t.withAuth({ viewer: true }).prismaField({
     type: UserRef,
     description:
       "Changes the viewer's email address after checking the current password. The new address is unverified until the link mailed to it is followed; the old one gets a notice. BAD_USER_INPUT on currentPassword when wrong, on email when another account has it.",
-    authScopes: { viewer: true },
     args: { email: t.arg.string({ required: true, validate: rules.email }), currentPassword: t.arg.string({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
-      await ctx.app.accounts.changeEmail(ctx.viewer!, args.email, args.currentPassword);
-      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: ctx.viewer!.userId } });
+      await ctx.app.accounts.changeEmail(ctx.viewer, args.email, args.currentPassword);
+      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: ctx.viewer.userId } });
     },
   }),
 }));

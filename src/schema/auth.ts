@@ -31,14 +31,13 @@ builder.prismaObject("Session", {
 });
 
 builder.queryField("mySessions", (t) =>
-  t.prismaField({
+  t.withAuth({ viewer: true }).prismaField({
     type: ["Session"],
     description: "The viewer's live sessions, newest first.",
-    authScopes: { viewer: true },
     resolve: (query, _root, _args, ctx) =>
       ctx.app.db.session.findMany({
         ...query,
-        where: { userId: ctx.viewer!.userId, revokedAt: null, expiresAt: { gt: new Date() } },
+        where: { userId: ctx.viewer.userId, revokedAt: null, expiresAt: { gt: new Date() } },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       }),
   }),
@@ -101,20 +100,18 @@ builder.mutationFields((t) => ({
     args: { refreshToken: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => actAs(ctx, ctx.app.sessions.refresh(args.refreshToken)),
   }),
-  revokeSession: t.boolean({
+  revokeSession: t.withAuth({ viewer: true }).boolean({
     description: "Ends one of the viewer's sessions (e.g. a lost device): its tokens stop working and its open WebSockets close with 4403, on every node.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (_root, args, ctx) => {
-      await ctx.app.sessions.revoke(ctx.viewer!, args.id);
+      await ctx.app.sessions.revoke(ctx.viewer, args.id);
       return true;
     },
   }),
-  logout: t.boolean({
+  logout: t.withAuth({ viewer: true }).boolean({
     description: "Ends the current session: its access and refresh tokens stop working.",
-    authScopes: { viewer: true },
     resolve: async (_root, _args, ctx) => {
-      await ctx.app.sessions.logout(ctx.viewer!);
+      await ctx.app.sessions.logout(ctx.viewer);
       return true;
     },
   }),

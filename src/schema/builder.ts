@@ -5,15 +5,16 @@ import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import ValidationPlugin from "@pothos/plugin-validation";
 import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
-import type { Context } from "../context.js";
+import type { Context, ViewerContext } from "../context.js";
 import { unauthenticated } from "../errors.js";
 import { getDatamodel } from "../generated/prisma/pothos-types.js";
 import type PrismaTypes from "../generated/prisma/pothos-types.js";
 import { rules } from "./validation.js";
 
 /**
- * The one SchemaBuilder. Plugins: scope-auth (`authScopes: { viewer: true }`
- * requires a logged-in viewer → UNAUTHENTICATED), prisma (types from models,
+ * The one SchemaBuilder. Plugins: scope-auth (`t.withAuth({ viewer: true })`
+ * gives fields that require a logged-in viewer, UNAUTHENTICATED otherwise, and
+ * types `ctx.viewer` non-null in their resolvers), prisma (types from models,
  * one planned query per request instead of N+1), relay (Connection/Edge/PageInfo),
  * validation (zod rules on arguments → BAD_USER_INPUT naming the field).
  * Every schema/*.ts file imports it and adds its types.
@@ -22,6 +23,7 @@ export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
   AuthScopes: { viewer: boolean };
+  AuthContexts: { viewer: ViewerContext };
   Scalars: {
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date | string };

@@ -45,63 +45,56 @@ builder.queryFields((t) => ({
       });
     },
   }, UserConnection),
-  contactRequests: t.field({
+  contactRequests: t.withAuth({ viewer: true }).field({
     type: [ContactRequestRef],
     description: "Pending contact requests to the viewer (INCOMING, the default) or from the viewer (OUTGOING), newest first.",
-    authScopes: { viewer: true },
     args: { direction: t.arg({ type: ContactRequestDirection, defaultValue: "INCOMING" }) },
     resolve: (_root, args, ctx) => {
-      const me = ctx.viewer!.userId;
+      const me = ctx.viewer.userId;
       return ctx.app.db.contact.findMany({
         where: { status: "PENDING", ...(args.direction === "OUTGOING" ? { fromId: me } : { toId: me }) },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       });
     },
   }),
-  blockedUsers: t.prismaField({
+  blockedUsers: t.withAuth({ viewer: true }).prismaField({
     type: [UserRef],
     description: "Users the viewer has blocked, by username.",
-    authScopes: { viewer: true },
     resolve: (query, _root, _args, ctx) =>
-      ctx.app.db.user.findMany({ ...query, where: { blockedBy: { some: { blockerId: ctx.viewer!.userId } } }, orderBy: { username: "asc" } }),
+      ctx.app.db.user.findMany({ ...query, where: { blockedBy: { some: { blockerId: ctx.viewer.userId } } }, orderBy: { username: "asc" } }),
   }),
 }));
 
 builder.mutationFields((t) => {
   const userId = () => t.arg.id({ required: true, validate: rules.id });
   return {
-    sendContactRequest: t.field({
+    sendContactRequest: t.withAuth({ viewer: true }).field({
       type: ContactRequestRef,
       description: "Asks a user to become a contact. Asking again returns the pending request; if they already asked you, you accept it.",
-      authScopes: { viewer: true },
       args: { userId: userId() },
-      resolve: (_root, args, ctx) => ctx.app.contacts.request(ctx.viewer!.userId, args.userId),
+      resolve: (_root, args, ctx) => ctx.app.contacts.request(ctx.viewer.userId, args.userId),
     }),
-    respondToContactRequest: t.field({
+    respondToContactRequest: t.withAuth({ viewer: true }).field({
       type: ContactRequestRef,
       description: "Accepts or declines a pending request addressed to the viewer.",
-      authScopes: { viewer: true },
       args: { id: t.arg.id({ required: true, validate: rules.id }), accept: t.arg.boolean({ required: true }) },
-      resolve: (_root, args, ctx) => ctx.app.contacts.respond(ctx.viewer!.userId, args.id, args.accept),
+      resolve: (_root, args, ctx) => ctx.app.contacts.respond(ctx.viewer.userId, args.id, args.accept),
     }),
-    removeContact: t.boolean({
+    removeContact: t.withAuth({ viewer: true }).boolean({
       description: "Ends a contact, or withdraws a pending request (idempotent).",
-      authScopes: { viewer: true },
       args: { userId: userId() },
-      resolve: (_root, args, ctx) => ok(ctx.app.contacts.remove(ctx.viewer!.userId, args.userId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.contacts.remove(ctx.viewer.userId, args.userId)),
     }),
-    blockUser: t.boolean({
+    blockUser: t.withAuth({ viewer: true }).boolean({
       description:
         "Blocks a user (idempotent): ends any contact, and they can no longer open or write in a direct room with you, see your presence, or invite you.",
-      authScopes: { viewer: true },
       args: { userId: userId() },
-      resolve: (_root, args, ctx) => ok(ctx.app.contacts.block(ctx.viewer!.userId, args.userId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.contacts.block(ctx.viewer.userId, args.userId)),
     }),
-    unblockUser: t.boolean({
+    unblockUser: t.withAuth({ viewer: true }).boolean({
       description: "Lifts a block (idempotent).",
-      authScopes: { viewer: true },
       args: { userId: userId() },
-      resolve: (_root, args, ctx) => ok(ctx.app.contacts.unblock(ctx.viewer!.userId, args.userId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.contacts.unblock(ctx.viewer.userId, args.userId)),
     }),
   };
 });

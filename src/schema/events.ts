@@ -213,22 +213,20 @@ class RoomEvents extends RoomStreamSource<RoomEventPayload> {
 }
 
 builder.subscriptionFields((t) => ({
-  roomEvents: t.field({
+  roomEvents: t.withAuth({ viewer: true }).field({
     type: RoomEvent,
     description:
       "A room's events in seq order, the viewer's own included. Members only. With `after` (an event's cursor) it first replays every event stored after it, then continues live, with no gap and no duplicate. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: (_root, args, ctx) => sequencedStream(new RoomEvents(ctx, args.roomId), parseCursor(args.after, "a cursor from a RoomEvent")),
     resolve: (event: RoomEventPayload) => event,
   }),
-  myEvents: t.field({
+  myEvents: t.withAuth({ viewer: true }).field({
     type: UserEvent,
     description:
       "The viewer's own events across rooms: invites, being added or removed, contact requests, new direct rooms, mentions, and a RoomActivity for each new message in any of their rooms. With `after` (sync's nextCursor) it first replays what happened since that sync, oldest first: the viewer's events (those whose invite, notification or room is gone since are left out), then one RoomActivity per room with newer messages (its newest message, the unread count now); then it continues live, with no gap and no duplicate. A cursor older than SYNC_RETENTION_DAYS: BAD_USER_INPUT with reason SYNC_CURSOR_EXPIRED (sync from scratch).",
-    authScopes: { viewer: true },
     args: { after: t.arg.string({ description: "A sync cursor (sync's nextCursor): replay what happened after it first." }) },
-    subscribe: (_root, args, ctx) => ctx.app.activity.open(ctx.viewer!.userId, parseSyncCursor(args.after, "after", ctx.app.config.SYNC_RETENTION_DAYS)),
+    subscribe: (_root, args, ctx) => ctx.app.activity.open(ctx.viewer.userId, parseSyncCursor(args.after, "after", ctx.app.config.SYNC_RETENTION_DAYS)),
     resolve: async (event: MyEventsItem, _args, ctx): Promise<UserEventValue> => {
       if (event.kind === "ContactRequest") return { ...event.contact, kind: "ContactRequest" };
       if (event.kind === "MentionNotification") return { ...(await ctx.app.db.notification.findUniqueOrThrow({ where: { id: event.notificationId } })), kind: "MentionNotification" };

@@ -159,17 +159,16 @@ const MessageSearchResult = builder.objectRef<{ messageId: string; snippet: stri
 });
 
 builder.queryField("searchMessages", (t) =>
-  t.connection(
+  t.withAuth({ viewer: true }).connection(
     {
       type: MessageSearchResult,
       description:
         "Full-text search over the messages of your rooms (or of one, `roomId`): words, \"phrases\", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100. FORBIDDEN when the server keeps no searchable text (MESSAGE_SEARCH=off).",
-      authScopes: { viewer: true },
       args: { query: t.arg.string({ required: true, validate: rules.searchQuery }), roomId: t.arg.id({ validate: rules.id }) },
       resolve: async (_root, args, ctx) => {
-        if (args.roomId) await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+        if (args.roomId) await requireMember(ctx.app.db, args.roomId, ctx.viewer.userId);
         return resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, ({ limit, offset }) =>
-          ctx.app.search.search(ctx.viewer!.userId, args.query, args.roomId ?? null, limit, offset),
+          ctx.app.search.search(ctx.viewer.userId, args.query, args.roomId ?? null, limit, offset),
         );
       },
     },
@@ -201,75 +200,66 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
 });
 
 builder.mutationFields((t) => ({
-  sendMessage: t.field({
+  sendMessage: t.withAuth({ viewer: true }).field({
     type: MessageRef,
     description: "Stores a message, then publishes it to messageAdded subscribers on every node.",
-    authScopes: { viewer: true },
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     // the stored row, not re-read: what the selection needs beyond its columns (sender, room…) plugin-prisma
     // loads as for messageAdded, so a selection of columns costs no statement (docs/performance.md)
-    resolve: (_root, { input }, ctx) => ctx.app.messages.send(ctx.viewer!, input),
+    resolve: (_root, { input }, ctx) => ctx.app.messages.send(ctx.viewer, input),
   }),
-  editMessage: t.prismaField({
+  editMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: "Changes the content of your own message; the previous content goes to its edits.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }), content: t.arg.string({ required: true, validate: rules.content }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.edit(ctx.viewer!.userId, args.id, args.content)).id),
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.edit(ctx.viewer.userId, args.id, args.content)).id),
   }),
-  deleteMessage: t.prismaField({
+  deleteMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: "Deletes a message, leaving a tombstone in history. The sender, or a room OWNER or ADMIN. Idempotent.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.delete(ctx.viewer!.userId, args.id)).id),
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.delete(ctx.viewer.userId, args.id)).id),
   }),
-  markRead: t.prismaField({
+  markRead: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
     description: "Moves your read marker in the room to this message (never backwards): unreadCount drops, and others get a ReadReceipt unless you hide them.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), messageId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer!.userId, args.roomId, args.messageId)).id),
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer.userId, args.roomId, args.messageId)).id),
   }),
-  markDelivered: t.prismaField({
+  markDelivered: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
     description:
       "Acknowledges that this device received the room's messages up to seq `upToSeq` (never backwards): the senders see them DELIVERED once every other member has, and the room gets a DeliveryReceipt unless you hide read receipts. Not tracked (nothing changes) in rooms of more than DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default).",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), upToSeq: t.arg.int({ required: true, validate: rules.seq, description: "The seq of the newest message received." }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.deliveries.markDelivered(ctx.viewer!.userId, args.roomId, args.upToSeq)).id),
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.deliveries.markDelivered(ctx.viewer.userId, args.roomId, args.upToSeq)).id),
   }),
-  pinMessage: t.prismaField({
+  pinMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: `Pins a message (idempotent). DIRECT rooms: either member; others: the OWNER and ADMINs. At most ${MAX_PINNED} per room.`,
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer!.userId, args.id, true)).id),
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer.userId, args.id, true)).id),
   }),
-  unpinMessage: t.prismaField({
+  unpinMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: "Unpins a message (idempotent); the same people as pinMessage.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer!.userId, args.id, false)).id),
+    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer.userId, args.id, false)).id),
   }),
-  addReaction: t.prismaField({
+  addReaction: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: "Adds the viewer's reaction (idempotent).",
-    authScopes: { viewer: true },
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
-      const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, true);
+      const message = await ctx.app.messages.react(ctx.viewer.userId, args.messageId, args.emoji, true);
       return load.message(ctx, query, message.id);
     },
   }),
-  removeReaction: t.prismaField({
+  removeReaction: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
     description: "Removes the viewer's reaction (idempotent).",
-    authScopes: { viewer: true },
     args: { messageId: t.arg.id({ required: true, validate: rules.id }), emoji: t.arg.string({ required: true, validate: rules.emoji }) },
     resolve: async (query, _root, args, ctx) => {
-      const message = await ctx.app.messages.react(ctx.viewer!.userId, args.messageId, args.emoji, false);
+      const message = await ctx.app.messages.react(ctx.viewer.userId, args.messageId, args.emoji, false);
       return load.message(ctx, query, message.id);
     },
   }),
@@ -296,16 +286,15 @@ class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
 }
 
 builder.subscriptionField("messageAdded", (t) =>
-  t.field({
+  t.withAuth({ viewer: true }).field({
     type: MessageRef,
     description:
       "Each new message of a room, once stored, in seq order. Members only; ends when the viewer leaves or is removed. With `after` (String(seq) of the last message you have) it first replays the messages after it, then continues live, with no gap and no duplicate.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
       const after = parseCursor(args.after, "the seq of a message, as a string");
       const messages = await sequencedStream(new RoomMessages(ctx, args.roomId), after);
-      return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer!.userId, messages);
+      return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer.userId, messages);
     },
     resolve: (payload: MessageAddedPayload): Message => messageFromJson(payload.message),
   }),

@@ -108,54 +108,48 @@ builder.mutationFields((t) => {
   const idArg = () => t.arg.id({ required: true, validate: rules.id });
   const reasonArg = () => t.arg.string({ required: true, validate: rules.moderationReason, description: "1–500 characters; kept in the audit log." });
   return {
-    banMember: t.boolean({
+    banMember: t.withAuth({ viewer: true }).boolean({
       description:
         "Removes a user from the room and keeps them out (joinRoom, invites, acceptInvite, addRoomMember are FORBIDDEN) until unbanMember. A user who already left may be banned too. OWNER on ADMINs and MEMBERs, ADMINs on MEMBERs. Members get MemberLeft (BANNED), the user RemovedFromRoom.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg(), reason: reasonArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.bans.ban(ctx.viewer!.userId, args.roomId, args.userId, args.reason)),
+      resolve: (_root, args, ctx) => ok(ctx.app.bans.ban(ctx.viewer.userId, args.roomId, args.userId, args.reason)),
     }),
-    unbanMember: t.boolean({
+    unbanMember: t.withAuth({ viewer: true }).boolean({
       description: "Lifts a ban: the user may join or be invited again. OWNER or ADMIN.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.bans.unban(ctx.viewer!.userId, args.roomId, args.userId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.bans.unban(ctx.viewer.userId, args.roomId, args.userId)),
     }),
-    kickMember: t.boolean({
+    kickMember: t.withAuth({ viewer: true }).boolean({
       description:
         "Removes a member now; they may come back where the room allows (joinRoom on a PUBLIC room, a new invite). OWNER on ADMINs and MEMBERs, ADMINs on MEMBERs. Members get MemberLeft (KICKED), the user RemovedFromRoom.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg(), reason: reasonArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.bans.kick(ctx.viewer!.userId, args.roomId, args.userId, args.reason)),
+      resolve: (_root, args, ctx) => ok(ctx.app.bans.kick(ctx.viewer.userId, args.roomId, args.userId, args.reason)),
     }),
-    reportMessage: t.prismaField({
+    reportMessage: t.withAuth({ viewer: true }).prismaField({
       type: "Report",
       description: "Reports a message of one of your rooms to its OWNER and ADMINs. Reporting it again while your report is OPEN returns that report. Rate limited.",
-      authScopes: { viewer: true },
       args: { messageId: idArg(), reason: reasonArg() },
       resolve: async (query, _root, args, ctx) => {
-        const report = await ctx.app.reports.reportMessage(ctx.viewer!.userId, args.messageId, args.reason);
+        const report = await ctx.app.reports.reportMessage(ctx.viewer.userId, args.messageId, args.reason);
         return ctx.app.db.report.findUniqueOrThrow({ ...query, where: { id: report.id } });
       },
     }),
-    reportUser: t.prismaField({
+    reportUser: t.withAuth({ viewer: true }).prismaField({
       type: "Report",
       description:
         "Reports a user: to the OWNER and ADMINs of `roomId` (both of you members), or without a room to the platform's operators. Reporting them again while your report is OPEN returns that report. Rate limited.",
-      authScopes: { viewer: true },
       args: { userId: idArg(), roomId: t.arg.id({ validate: rules.id }), reason: reasonArg() },
       resolve: async (query, _root, args, ctx) => {
-        const report = await ctx.app.reports.reportUser(ctx.viewer!.userId, args.userId, args.roomId ?? null, args.reason);
+        const report = await ctx.app.reports.reportUser(ctx.viewer.userId, args.userId, args.roomId ?? null, args.reason);
         return ctx.app.db.report.findUniqueOrThrow({ ...query, where: { id: report.id } });
       },
     }),
-    resolveReport: t.prismaField({
+    resolveReport: t.withAuth({ viewer: true }).prismaField({
       type: "Report",
       description: "Resolves an OPEN report of the room: dismiss it, delete the reported message, or ban the reported user. OWNER or ADMIN; audited.",
-      authScopes: { viewer: true },
       args: { reportId: idArg(), action: t.arg({ type: ReportResolutionEnum, required: true }) },
       resolve: async (query, _root, args, ctx) => {
-        const report = await ctx.app.reports.resolve(ctx.viewer!.userId, args.reportId, args.action);
+        const report = await ctx.app.reports.resolve(ctx.viewer.userId, args.reportId, args.action);
         return ctx.app.db.report.findUniqueOrThrow({ ...query, where: { id: report.id } });
       },
     }),

@@ -17,35 +17,32 @@ export const MentionNotificationRef = builder.prismaObject("Notification", {
   }),
 });
 
-const NotificationConnection = builder.connectionObject({ type: MentionNotificationRef, name: "NotificationConnection" }, { name: "NotificationEdge" });
-
 builder.queryField("notifications", (t) =>
-  t.prismaConnection(
+  t.withAuth({ viewer: true }).prismaConnection(
     {
       type: "Notification",
       cursor: "id",
       description: "The viewer's notifications, newest first; `unread: true` for the unread ones only. Only those of rooms the viewer is still a member of.",
-      authScopes: { viewer: true },
       args: { unread: t.arg.boolean() },
       resolve: (query, _root, args, ctx) =>
         ctx.app.db.notification.findMany({
           ...query,
-          where: { userId: ctx.viewer!.userId, ...inRoomsOf(ctx.viewer!.userId), ...(args.unread ? { readAt: null } : {}) },
+          where: { userId: ctx.viewer.userId, ...inRoomsOf(ctx.viewer.userId), ...(args.unread ? { readAt: null } : {}) },
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
     },
-    NotificationConnection,
+    { name: "NotificationConnection" },
+    { name: "NotificationEdge" },
   ),
 );
 
 builder.mutationField("markNotificationRead", (t) =>
-  t.prismaField({
+  t.withAuth({ viewer: true }).prismaField({
     type: "Notification",
     description: "Marks one of your notifications read (idempotent). NOT_FOUND for one of a room you are no longer a member of.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (query, _root, args, ctx) => {
-      const mine = { id: args.id, userId: ctx.viewer!.userId, ...inRoomsOf(ctx.viewer!.userId) };
+      const mine = { id: args.id, userId: ctx.viewer.userId, ...inRoomsOf(ctx.viewer.userId) };
       const { count } = await ctx.app.db.notification.updateMany({ where: { ...mine, readAt: null }, data: { readAt: new Date() } });
       const notification = count ? null : await ctx.app.db.notification.findFirst({ where: mine, select: { id: true } });
       if (!count && !notification) throw notFound("Notification");

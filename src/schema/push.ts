@@ -38,28 +38,25 @@ const RegisterPushSubscriptionPayload = builder
   });
 
 builder.queryField("webPushPublicKey", (t) =>
-  t.string({
+  t.withAuth({ viewer: true }).string({
     nullable: true,
     description:
       "The server's VAPID public key (base64url), the `applicationServerKey` of the browser's pushManager.subscribe; null when push notifications are off.",
-    authScopes: { viewer: true },
     resolve: (_root, _args, ctx) => (ctx.app.pushSubscriptions.enabled ? (ctx.app.config.VAPID_PUBLIC_KEY ?? null) : null),
   }),
 );
 
 builder.mutationFields((t) => ({
-  registerPushSubscription: t.field({
+  registerPushSubscription: t.withAuth({ viewer: true }).field({
     type: RegisterPushSubscriptionPayload,
     description:
       "Registers this device's Web Push subscription for your current session: you get pushes for new messages while you have no live connection, and for mentions and direct messages always (unless the room is muted). It ends with the session (logout, revokeSession), with unregisterPushSubscription, and when the push service says it is gone. The same endpoint again moves it here. At most 10 per user: the oldest go. FORBIDDEN when push is off (webPushPublicKey null).",
-    authScopes: { viewer: true },
     args: { input: t.arg({ type: RegisterPushSubscriptionInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ subscription: await ctx.app.pushSubscriptions.register(ctx.viewer!, input) }),
+    resolve: async (_root, { input }, ctx) => ({ subscription: await ctx.app.pushSubscriptions.register(ctx.viewer, input) }),
   }),
-  unregisterPushSubscription: t.boolean({
+  unregisterPushSubscription: t.withAuth({ viewer: true }).boolean({
     description: "Removes your subscription with this endpoint; false when you have none.",
-    authScopes: { viewer: true },
     args: { endpoint: t.arg.string({ required: true, validate: rules.pushEndpoint }) },
-    resolve: (_root, { endpoint }, ctx) => ctx.app.pushSubscriptions.unregister(ctx.viewer!, endpoint),
+    resolve: (_root, { endpoint }, ctx) => ctx.app.pushSubscriptions.unregister(ctx.viewer, endpoint),
   }),
 }));

@@ -28,9 +28,8 @@ const PresenceEvent = builder.objectRef<PresencePayload>("PresenceEvent").implem
 });
 
 builder.mutationField("setTyping", (t) =>
-  t.boolean({
+  t.withAuth({ viewer: true }).boolean({
     description: "Tells the room's typing subscribers. Call again every ~2 s while typing; it expires after 3 s without a refresh.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
       await requirePoster(ctx.app.db, args.roomId, ctx.viewer!.userId);
@@ -60,18 +59,16 @@ function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: 
 }
 
 builder.subscriptionFields((t) => ({
-  typing: t.field({
+  typing: t.withAuth({ viewer: true }).field({
     type: TypingEvent,
     description: "Typing changes of the other members of a room. Members only.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     subscribe: roomTopic<TypingPayload>(topics.typing),
     resolve: (event: TypingPayload) => event,
   }),
-  presence: t.field({
+  presence: t.withAuth({ viewer: true }).field({
     type: PresenceEvent,
     description: "Presence changes of the other members of a room. Members only.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     subscribe: roomTopic<PresencePayload>(topics.presence),
     resolve: (event: PresencePayload) => event,

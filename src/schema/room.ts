@@ -138,16 +138,15 @@ const RoomConnection = builder.connectionObject({ type: RoomRef, name: "RoomConn
 const byActivity = [{ lastActivityAt: "desc" as const }, { id: "desc" as const }];
 
 builder.queryFields((t) => ({
-  room: t.prismaField({
+  room: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
     nullable: true,
     description: "A room the viewer is a member of, or any PUBLIC room; null otherwise.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: (query, _root, args, ctx) =>
       ctx.app.db.room.findFirst({
         ...query,
-        where: { id: args.id, OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer!.userId } } }] },
+        where: { id: args.id, OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer.userId } } }] },
       }),
   }),
   myRooms: t.prismaConnection({
@@ -180,11 +179,10 @@ builder.queryFields((t) => ({
         orderBy: byActivity,
       }),
   }, RoomConnection),
-  myInvites: t.prismaField({
+  myInvites: t.withAuth({ viewer: true }).prismaField({
     type: ["RoomInvite"],
     description: "Pending invitations to the viewer, newest first.",
-    authScopes: { viewer: true },
-    resolve: (query, _root, _args, ctx) => pendingInvites(ctx, query, ctx.viewer!.userId),
+    resolve: (query, _root, _args, ctx) => pendingInvites(ctx, query, ctx.viewer.userId),
   }),
 }));
 
@@ -214,157 +212,138 @@ const UpdateRoomInput = builder.inputType("UpdateRoomInput", {
 builder.mutationFields((t) => {
   const idArg = () => t.arg.id({ required: true, validate: rules.id });
   return {
-    createRoom: t.prismaField({
+    createRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Creates a GROUP, PUBLIC or BROADCAST room owned by the viewer.",
-      authScopes: { viewer: true },
       args: { input: t.arg({ type: CreateRoomInput, required: true }) },
-      resolve: async (query, _root, { input }, ctx) => load.room(ctx, query, (await ctx.app.rooms.create(ctx.viewer!.userId, input)).id),
+      resolve: async (query, _root, { input }, ctx) => load.room(ctx, query, (await ctx.app.rooms.create(ctx.viewer.userId, input)).id),
     }),
-    directRoom: t.prismaField({
+    directRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
-      authScopes: { viewer: true },
       args: { userId: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer!.userId, args.userId)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer.userId, args.userId)).id),
     }),
-    joinRoom: t.prismaField({
+    joinRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Joins a PUBLIC room (no-op when already a member).",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.join(ctx.viewer!.userId, args.roomId)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.join(ctx.viewer.userId, args.roomId)).id),
     }),
-    leaveRoom: t.boolean({
+    leaveRoom: t.withAuth({ viewer: true }).boolean({
       description: "Leaves a room. The OWNER must transfer ownership first; the last member leaving deletes the room.",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.leave(ctx.viewer!.userId, args.roomId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.leave(ctx.viewer.userId, args.roomId)),
     }),
-    updateRoom: t.prismaField({
+    updateRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), input: t.arg({ type: UpdateRoomInput, required: true }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer!.userId, args.roomId, args.input)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer.userId, args.roomId, args.input)).id),
     }),
-    setSlowMode: t.prismaField({
+    setSlowMode: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description:
         "Sets slow mode: a MEMBER may send one message every `seconds` seconds (0 turns it off; at most 6 hours); OWNERs and ADMINs are exempt and edits do not count. A send too soon is RATE_LIMITED with extensions.retryAfter in seconds. OWNER or ADMIN.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), seconds: t.arg.int({ required: true, validate: rules.slowModeSeconds }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer!.userId, args.roomId, args.seconds)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer.userId, args.roomId, args.seconds)).id),
     }),
-    setBlockedWords: t.prismaField({
+    setBlockedWords: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description:
         "Replaces the room's blocked words (at most 200, each one word of letters, digits or _ of at most 50 characters; [] clears them). A message sent or edited with one of them as a whole word, in any case, is refused with BAD_USER_INPUT on its content. OWNER or ADMIN.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), words: t.arg.stringList({ required: true, validate: rules.blockedWords }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer!.userId, args.roomId, args.words)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer.userId, args.roomId, args.words)).id),
     }),
-    deleteRoom: t.boolean({
+    deleteRoom: t.withAuth({ viewer: true }).boolean({
       description:
         "Deletes a room and its messages; OWNER only. A DIRECT room (no owner) is not deleted: either member may call it to hide the room from their own myRooms until a newer message arrives; its history stays, and the other member sees nothing change.",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer!.userId, args.roomId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer.userId, args.roomId)),
     }),
-    addRoomMember: t.prismaField({
+    addRoomMember: t.withAuth({ viewer: true }).prismaField({
       type: "RoomMember",
       description: "Adds a user to a GROUP, PUBLIC or BROADCAST room. The OWNER adds ADMINs or MEMBERs, ADMINs add MEMBERs.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, defaultValue: "MEMBER" }) },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.addMember(ctx.viewer!.userId, args.roomId, args.userId, args.role ?? "MEMBER");
+        await ctx.app.rooms.addMember(ctx.viewer.userId, args.roomId, args.userId, args.role ?? "MEMBER");
         return load.member(ctx, query, args.roomId, args.userId);
       },
     }),
-    removeRoomMember: t.boolean({
+    removeRoomMember: t.withAuth({ viewer: true }).boolean({
       description: "Removes a member. The OWNER removes ADMINs and MEMBERs, ADMINs remove MEMBERs.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.removeMember(ctx.viewer!.userId, args.roomId, args.userId)),
+      resolve: (_root, args, ctx) => ok(ctx.app.rooms.removeMember(ctx.viewer.userId, args.roomId, args.userId)),
     }),
-    updateMemberRole: t.prismaField({
+    updateMemberRole: t.withAuth({ viewer: true }).prismaField({
       type: "RoomMember",
       description: "Makes a member ADMIN or MEMBER. OWNER only; ownership moves with transferOwnership.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, required: true }) },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.updateMemberRole(ctx.viewer!.userId, args.roomId, args.userId, args.role);
+        await ctx.app.rooms.updateMemberRole(ctx.viewer.userId, args.roomId, args.userId, args.role);
         return load.member(ctx, query, args.roomId, args.userId);
       },
     }),
-    transferOwnership: t.prismaField({
+    transferOwnership: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Makes another member the OWNER; the previous owner becomes ADMIN.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg() },
       resolve: async (query, _root, args, ctx) =>
-        load.room(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer!.userId, args.roomId, args.userId)).id),
+        load.room(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer.userId, args.roomId, args.userId)).id),
     }),
-    inviteToRoom: t.prismaField({
+    inviteToRoom: t.withAuth({ viewer: true }).prismaField({
       type: "RoomInvite",
       description: "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), userId: idArg() },
       resolve: async (query, _root, args, ctx) => {
-        const invite = await ctx.app.invites.invite(ctx.viewer!.userId, args.roomId, args.userId);
+        const invite = await ctx.app.invites.invite(ctx.viewer.userId, args.roomId, args.userId);
         return ctx.app.db.roomInvite.findUniqueOrThrow({ ...query, where: { id: invite.id } });
       },
     }),
-    acceptInvite: t.prismaField({
+    acceptInvite: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Accepts an invitation: joins the room. FORBIDDEN while it is full (the invite stays).",
-      authScopes: { viewer: true },
       args: { id: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.invites.accept(ctx.viewer!.userId, args.id)).id),
+      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.invites.accept(ctx.viewer.userId, args.id)).id),
     }),
-    declineInvite: t.boolean({
+    declineInvite: t.withAuth({ viewer: true }).boolean({
       description: "Declines an invitation.",
-      authScopes: { viewer: true },
       args: { id: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.invites.decline(ctx.viewer!.userId, args.id)),
+      resolve: (_root, args, ctx) => ok(ctx.app.invites.decline(ctx.viewer.userId, args.id)),
     }),
-    archiveRoom: t.prismaField({
+    archiveRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Archives the room for the viewer only: it leaves myRooms' default list.",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, true);
+        await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, true);
         return load.room(ctx, query, args.roomId);
       },
     }),
-    unarchiveRoom: t.prismaField({
+    unarchiveRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Brings an archived room back to the viewer's list.",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.archive(ctx.viewer!.userId, args.roomId, false);
+        await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, false);
         return load.room(ctx, query, args.roomId);
       },
     }),
-    muteRoom: t.prismaField({
+    muteRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Mutes the room's notifications for the viewer until `until`, or until unmuted when omitted.",
-      authScopes: { viewer: true },
       args: { roomId: idArg(), until: t.arg({ type: "DateTime" }) },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.mute(ctx.viewer!.userId, args.roomId, args.until ?? null);
+        await ctx.app.rooms.mute(ctx.viewer.userId, args.roomId, args.until ?? null);
         return load.room(ctx, query, args.roomId);
       },
     }),
-    unmuteRoom: t.prismaField({
+    unmuteRoom: t.withAuth({ viewer: true }).prismaField({
       type: "Room",
       description: "Unmutes the room for the viewer.",
-      authScopes: { viewer: true },
       args: { roomId: idArg() },
       resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.unmute(ctx.viewer!.userId, args.roomId);
+        await ctx.app.rooms.unmute(ctx.viewer.userId, args.roomId);
         return load.room(ctx, query, args.roomId);
       },
     }),

@@ -91,17 +91,16 @@ const SyncPayloadRef = builder.objectRef<SyncPayloadShape>("SyncPayload").implem
 });
 
 builder.queryField("sync", (t) =>
-  t.field({
+  t.withAuth({ viewer: true }).field({
     type: SyncPayloadRef,
     description:
       "Catch-up in one round trip: the viewer's rooms changed since `since` (a previous nextCursor; null for the initial sync, every room), each with its newest messages (at most limitPerRoom, 0 to 100, default 20), unread count and cursors to follow it live; the rooms left; the pending invites. BAD_USER_INPUT on `since` when it is not a cursor, or (reason SYNC_CURSOR_EXPIRED) older than SYNC_RETENTION_DAYS: sync from scratch then.",
-    authScopes: { viewer: true },
     args: {
       since: t.arg.string(),
       limitPerRoom: t.arg.int({ defaultValue: 20, validate: rules.syncLimitPerRoom }),
     },
     resolve: async (_root, args, ctx, info) => {
-      const userId = ctx.viewer!.userId;
+      const userId = ctx.viewer.userId;
       const since = parseSyncCursor(args.since, "since", ctx.app.config.SYNC_RETENTION_DAYS);
       const at = Date.now();
       const changes = await readChanges(ctx.app.db, userId, since?.snapshot ?? null, args.limitPerRoom ?? 20);

@@ -105,11 +105,10 @@ builder.queryFields((t) => ({
       return ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null;
     },
   }),
-  user: t.prismaField({
+  user: t.withAuth({ viewer: true }).prismaField({
     type: UserRef,
     nullable: true,
     description: "A user by id; null when unknown.",
-    authScopes: { viewer: true },
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: (query, _root, args, ctx) => ctx.app.db.user.findUnique({ ...query, where: { id: args.id } }),
   }),
@@ -153,21 +152,19 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
 });
 
 builder.mutationFields((t) => ({
-  updateProfile: t.prismaField({
+  updateProfile: t.withAuth({ viewer: true }).prismaField({
     type: UserRef,
     description: "Changes the viewer's profile (seed 000).",
-    authScopes: { viewer: true },
     args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
-      await ctx.app.profiles.update(ctx.viewer!.userId, input);
-      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: ctx.viewer!.userId } });
+      await ctx.app.profiles.update(ctx.viewer.userId, input);
+      return ctx.app.db.user.findUniqueOrThrow({ ...query, where: { id: ctx.viewer.userId } });
     },
   }),
-  updateSettings: t.field({
+  updateSettings: t.withAuth({ viewer: true }).field({
     type: UserSettingsRef,
     description: "Changes the viewer's settings (seed 000). Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
-    authScopes: { viewer: true },
     args: { input: t.arg({ type: UpdateSettingsInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.app.profiles.updateSettings(ctx.viewer!.userId, input),
+    resolve: (_root, { input }, ctx) => ctx.app.profiles.updateSettings(ctx.viewer.userId, input),
   }),
 }));
