@@ -47,7 +47,7 @@ builder.mutationField("uploadAttachment", (t) =>
       "Uploads a file (multipart request). Send it with sendMessage(input: { attachmentIds }); until then only you can see it. Accepted: JPEG, PNG, GIF, WebP, MP3, Ogg, Opus, WAV, M4A, WebM, MP4, QuickTime, PDF, ZIP, plain text; at most MAX_ATTACHMENT_BYTES (25 MiB by default).",
     args: { file: t.arg({ type: "File", required: true }) },
     resolve: async (query, _root, args, ctx) => {
-      const attachment = await ctx.app.attachments.upload(ctx.viewer!.userId, args.file);
+      const attachment = await ctx.app.attachments.upload(ctx.viewer.userId, args.file);
       return ctx.app.db.attachment.findUniqueOrThrow({ ...query, where: { id: attachment.id } });
     },
   }),
@@ -60,7 +60,7 @@ builder.mutationField("uploadAttachmentFromUrl", (t) =>
       "Has the server fetch a file from an https URL (e.g. a media link from an SMS or WhatsApp gateway) and store it as your upload, as uploadAttachment does: the same types and size limit, checked on the bytes. Only public addresses are fetched (never loopback, private, link-local or other internal ones), redirects are followed at most 3 times and checked the same way, and the whole fetch must end within URL_FETCH_TIMEOUT_MS (10 s by default). Every refusal is BAD_USER_INPUT on `url`.",
     args: { url: t.arg.string({ required: true, description: "An https URL, at most 2048 characters." }) },
     resolve: async (query, _root, args, ctx) => {
-      const attachment = await ctx.app.attachments.uploadFromUrl(ctx.viewer!.userId, args.url);
+      const attachment = await ctx.app.attachments.uploadFromUrl(ctx.viewer.userId, args.url);
       return ctx.app.db.attachment.findUniqueOrThrow({ ...query, where: { id: attachment.id } });
     },
   }),

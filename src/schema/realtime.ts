@@ -1,6 +1,6 @@
 import { withFilter } from "graphql-subscriptions";
 import { requirePoster } from "../chat/access.js";
-import type { Context } from "../context.js";
+import type { ViewerContext } from "../context.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
@@ -32,8 +32,8 @@ builder.mutationField("setTyping", (t) =>
     description: "Tells the room's typing subscribers. Call again every ~2 s while typing; it expires after 3 s without a refresh.",
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), isTyping: t.arg.boolean({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      await requirePoster(ctx.app.db, args.roomId, ctx.viewer!.userId);
-      await ctx.app.typing.set(args.roomId, ctx.viewer!.userId, args.isTyping);
+      await requirePoster(ctx.app.db, args.roomId, ctx.viewer.userId);
+      await ctx.app.typing.set(args.roomId, ctx.viewer.userId, args.isTyping);
       return true;
     },
   }),
@@ -47,8 +47,8 @@ builder.mutationField("setTyping", (t) =>
  * and batched with other set-ups (room-stream.ts admitMember).
  */
 function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: string[] }>(topic: (roomId: string) => string) {
-  return async (_root: unknown, args: { roomId: string }, ctx: Context) => {
-    const viewerId = ctx.viewer!.userId;
+  return async (_root: unknown, args: { roomId: string }, ctx: ViewerContext) => {
+    const viewerId = ctx.viewer.userId;
     await admitMember(ctx, args.roomId);
     const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
