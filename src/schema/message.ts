@@ -75,6 +75,8 @@ async function readers(ctx: Context, message: { roomId: string; senderId: string
 }
 
 export const MessageRef = builder.prismaObject("Message", {
+  description:
+    "A message in a room, sent with sendMessage and numbered by `seq` in the room's order. Only the room's members can read it (messages, searchMessages, Room.lastMessage, messageAdded, roomEvents). It may reply to another (replyTo), belong to a thread (threadRoot), carry attachments, mentions and reactions, and expire (expiresAt). Edits keep the earlier versions (edits); deleting leaves a tombstone (deletedAt set, content \"\").",
   fields: (t) => ({
     id: t.exposeID("id"),
     seq: t.exposeInt("seq", { description: "Position in the room: 1, 2, 3, … with no gaps. String(seq) is messageAdded's `after` cursor." }),

@@ -1,3 +1,4 @@
+import type { ArgBuilder } from "@pothos/core";
 import type { Context } from "../context.js";
 import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER, unreadCount } from "../chat/rooms.js";
 import { builder } from "./builder.js";
@@ -50,6 +51,8 @@ export const RoomMemberRef = builder.prismaObject("RoomMember", {
 });
 
 export const RoomRef = builder.prismaObject("Room", {
+  description:
+    "A conversation: DIRECT (two users), GROUP, PUBLIC or BROADCAST (RoomType). Each member has a role (RoomRole) and their own archive and mute settings (viewerMembership); its messages are numbered 1, 2, 3, … (Message.seq) and read with messages(roomId). Members see their rooms, and every logged-in user sees PUBLIC ones; lastMessage, pinnedMessages, unreadCount and eventCursor answer for members only (null, [] or 0 otherwise).",
   fields: (t) => ({
     id: t.exposeID("id"),
     type: t.expose("type", { type: RoomTypeEnum }),
@@ -207,145 +210,160 @@ const UpdateRoomInput = builder.inputType("UpdateRoomInput", {
   }),
 });
 
+/** A required ID argument: a malformed one is BAD_USER_INPUT naming it (rules.id). */
+const idArg = (arg: ArgBuilder<typeof builder.$inferSchemaTypes>) => arg.id({ required: true, validate: rules.id });
 
+// Rooms: creating, finding, joining, leaving, changing and deleting a room.
+builder.mutationFields((t) => ({
+  createRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Creates a GROUP, PUBLIC or BROADCAST room owned by the viewer.",
+    args: { input: t.arg({ type: CreateRoomInput, required: true }) },
+    resolve: async (query, _root, { input }, ctx) => load.room(ctx, query, (await ctx.app.rooms.create(ctx.viewer.userId, input)).id),
+  }),
+  directRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
+    args: { userId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer.userId, args.userId)).id),
+  }),
+  joinRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Joins a PUBLIC room (no-op when already a member).",
+    args: { roomId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.join(ctx.viewer.userId, args.roomId)).id),
+  }),
+  leaveRoom: t.withAuth({ viewer: true }).boolean({
+    description: "Leaves a room. The OWNER must transfer ownership first; the last member leaving deletes the room.",
+    args: { roomId: idArg(t.arg) },
+    resolve: (_root, args, ctx) => ok(ctx.app.rooms.leave(ctx.viewer.userId, args.roomId)),
+  }),
+  updateRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
+    args: { roomId: idArg(t.arg), input: t.arg({ type: UpdateRoomInput, required: true }) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer.userId, args.roomId, args.input)).id),
+  }),
+  deleteRoom: t.withAuth({ viewer: true }).boolean({
+    description:
+      "Deletes a room and its messages; OWNER only. A DIRECT room (no owner) is not deleted: either member may call it to hide the room from their own myRooms until a newer message arrives; its history stays, and the other member sees nothing change.",
+    args: { roomId: idArg(t.arg) },
+    resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer.userId, args.roomId)),
+  }),
+}));
 
-builder.mutationFields((t) => {
-  const idArg = () => t.arg.id({ required: true, validate: rules.id });
-  return {
-    createRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Creates a GROUP, PUBLIC or BROADCAST room owned by the viewer.",
-      args: { input: t.arg({ type: CreateRoomInput, required: true }) },
-      resolve: async (query, _root, { input }, ctx) => load.room(ctx, query, (await ctx.app.rooms.create(ctx.viewer.userId, input)).id),
-    }),
-    directRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
-      args: { userId: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer.userId, args.userId)).id),
-    }),
-    joinRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Joins a PUBLIC room (no-op when already a member).",
-      args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.join(ctx.viewer.userId, args.roomId)).id),
-    }),
-    leaveRoom: t.withAuth({ viewer: true }).boolean({
-      description: "Leaves a room. The OWNER must transfer ownership first; the last member leaving deletes the room.",
-      args: { roomId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.leave(ctx.viewer.userId, args.roomId)),
-    }),
-    updateRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
-      args: { roomId: idArg(), input: t.arg({ type: UpdateRoomInput, required: true }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer.userId, args.roomId, args.input)).id),
-    }),
-    setSlowMode: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description:
-        "Sets slow mode: a MEMBER may send one message every `seconds` seconds (0 turns it off; at most 6 hours); OWNERs and ADMINs are exempt and edits do not count. A send too soon is RATE_LIMITED with extensions.retryAfter in seconds. OWNER or ADMIN.",
-      args: { roomId: idArg(), seconds: t.arg.int({ required: true, validate: rules.slowModeSeconds }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer.userId, args.roomId, args.seconds)).id),
-    }),
-    setBlockedWords: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description:
-        "Replaces the room's blocked words (at most 200, each one word of letters, digits or _ of at most 50 characters; [] clears them). A message sent or edited with one of them as a whole word, in any case, is refused with BAD_USER_INPUT on its content. OWNER or ADMIN.",
-      args: { roomId: idArg(), words: t.arg.stringList({ required: true, validate: rules.blockedWords }) },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer.userId, args.roomId, args.words)).id),
-    }),
-    deleteRoom: t.withAuth({ viewer: true }).boolean({
-      description:
-        "Deletes a room and its messages; OWNER only. A DIRECT room (no owner) is not deleted: either member may call it to hide the room from their own myRooms until a newer message arrives; its history stays, and the other member sees nothing change.",
-      args: { roomId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.delete(ctx.viewer.userId, args.roomId)),
-    }),
-    addRoomMember: t.withAuth({ viewer: true }).prismaField({
-      type: "RoomMember",
-      description: "Adds a user to a GROUP, PUBLIC or BROADCAST room. The OWNER adds ADMINs or MEMBERs, ADMINs add MEMBERs.",
-      args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, defaultValue: "MEMBER" }) },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.addMember(ctx.viewer.userId, args.roomId, args.userId, args.role ?? "MEMBER");
-        return load.member(ctx, query, args.roomId, args.userId);
-      },
-    }),
-    removeRoomMember: t.withAuth({ viewer: true }).boolean({
-      description: "Removes a member. The OWNER removes ADMINs and MEMBERs, ADMINs remove MEMBERs.",
-      args: { roomId: idArg(), userId: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.rooms.removeMember(ctx.viewer.userId, args.roomId, args.userId)),
-    }),
-    updateMemberRole: t.withAuth({ viewer: true }).prismaField({
-      type: "RoomMember",
-      description: "Makes a member ADMIN or MEMBER. OWNER only; ownership moves with transferOwnership.",
-      args: { roomId: idArg(), userId: idArg(), role: t.arg({ type: RoomRoleEnum, required: true }) },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.updateMemberRole(ctx.viewer.userId, args.roomId, args.userId, args.role);
-        return load.member(ctx, query, args.roomId, args.userId);
-      },
-    }),
-    transferOwnership: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Makes another member the OWNER; the previous owner becomes ADMIN.",
-      args: { roomId: idArg(), userId: idArg() },
-      resolve: async (query, _root, args, ctx) =>
-        load.room(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer.userId, args.roomId, args.userId)).id),
-    }),
-    inviteToRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "RoomInvite",
-      description: "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
-      args: { roomId: idArg(), userId: idArg() },
-      resolve: async (query, _root, args, ctx) => {
-        const invite = await ctx.app.invites.invite(ctx.viewer.userId, args.roomId, args.userId);
-        return ctx.app.db.roomInvite.findUniqueOrThrow({ ...query, where: { id: invite.id } });
-      },
-    }),
-    acceptInvite: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Accepts an invitation: joins the room. FORBIDDEN while it is full (the invite stays).",
-      args: { id: idArg() },
-      resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.invites.accept(ctx.viewer.userId, args.id)).id),
-    }),
-    declineInvite: t.withAuth({ viewer: true }).boolean({
-      description: "Declines an invitation.",
-      args: { id: idArg() },
-      resolve: (_root, args, ctx) => ok(ctx.app.invites.decline(ctx.viewer.userId, args.id)),
-    }),
-    archiveRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Archives the room for the viewer only: it leaves myRooms' default list.",
-      args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, true);
-        return load.room(ctx, query, args.roomId);
-      },
-    }),
-    unarchiveRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Brings an archived room back to the viewer's list.",
-      args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, false);
-        return load.room(ctx, query, args.roomId);
-      },
-    }),
-    muteRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Mutes the room's notifications for the viewer until `until`, or until unmuted when omitted.",
-      args: { roomId: idArg(), until: t.arg({ type: "DateTime" }) },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.mute(ctx.viewer.userId, args.roomId, args.until ?? null);
-        return load.room(ctx, query, args.roomId);
-      },
-    }),
-    unmuteRoom: t.withAuth({ viewer: true }).prismaField({
-      type: "Room",
-      description: "Unmutes the room for the viewer.",
-      args: { roomId: idArg() },
-      resolve: async (query, _root, args, ctx) => {
-        await ctx.app.rooms.unmute(ctx.viewer.userId, args.roomId);
-        return load.room(ctx, query, args.roomId);
-      },
-    }),
-  };
-});
+// The room's rules for messages: slow mode and blocked words (OWNER or ADMIN).
+builder.mutationFields((t) => ({
+  setSlowMode: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description:
+      "Sets slow mode: a MEMBER may send one message every `seconds` seconds (0 turns it off; at most 6 hours); OWNERs and ADMINs are exempt and edits do not count. A send too soon is RATE_LIMITED with extensions.retryAfter in seconds. OWNER or ADMIN.",
+    args: { roomId: idArg(t.arg), seconds: t.arg.int({ required: true, validate: rules.slowModeSeconds }) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer.userId, args.roomId, args.seconds)).id),
+  }),
+  setBlockedWords: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description:
+      "Replaces the room's blocked words (at most 200, each one word of letters, digits or _ of at most 50 characters; [] clears them). A message sent or edited with one of them as a whole word, in any case, is refused with BAD_USER_INPUT on its content. OWNER or ADMIN.",
+    args: { roomId: idArg(t.arg), words: t.arg.stringList({ required: true, validate: rules.blockedWords }) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer.userId, args.roomId, args.words)).id),
+  }),
+}));
+
+// Members: adding, removing, roles and ownership.
+builder.mutationFields((t) => ({
+  addRoomMember: t.withAuth({ viewer: true }).prismaField({
+    type: "RoomMember",
+    description: "Adds a user to a GROUP, PUBLIC or BROADCAST room. The OWNER adds ADMINs or MEMBERs, ADMINs add MEMBERs.",
+    args: { roomId: idArg(t.arg), userId: idArg(t.arg), role: t.arg({ type: RoomRoleEnum, defaultValue: "MEMBER" }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.addMember(ctx.viewer.userId, args.roomId, args.userId, args.role ?? "MEMBER");
+      return load.member(ctx, query, args.roomId, args.userId);
+    },
+  }),
+  removeRoomMember: t.withAuth({ viewer: true }).boolean({
+    description: "Removes a member. The OWNER removes ADMINs and MEMBERs, ADMINs remove MEMBERs.",
+    args: { roomId: idArg(t.arg), userId: idArg(t.arg) },
+    resolve: (_root, args, ctx) => ok(ctx.app.rooms.removeMember(ctx.viewer.userId, args.roomId, args.userId)),
+  }),
+  updateMemberRole: t.withAuth({ viewer: true }).prismaField({
+    type: "RoomMember",
+    description: "Makes a member ADMIN or MEMBER. OWNER only; ownership moves with transferOwnership.",
+    args: { roomId: idArg(t.arg), userId: idArg(t.arg), role: t.arg({ type: RoomRoleEnum, required: true }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.updateMemberRole(ctx.viewer.userId, args.roomId, args.userId, args.role);
+      return load.member(ctx, query, args.roomId, args.userId);
+    },
+  }),
+  transferOwnership: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Makes another member the OWNER; the previous owner becomes ADMIN.",
+    args: { roomId: idArg(t.arg), userId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.rooms.transferOwnership(ctx.viewer.userId, args.roomId, args.userId)).id),
+  }),
+}));
+
+// Invites: inviting a user, accepting or declining.
+builder.mutationFields((t) => ({
+  inviteToRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "RoomInvite",
+    description: "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
+    args: { roomId: idArg(t.arg), userId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => {
+      const invite = await ctx.app.invites.invite(ctx.viewer.userId, args.roomId, args.userId);
+      return ctx.app.db.roomInvite.findUniqueOrThrow({ ...query, where: { id: invite.id } });
+    },
+  }),
+  acceptInvite: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Accepts an invitation: joins the room. FORBIDDEN while it is full (the invite stays).",
+    args: { id: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.invites.accept(ctx.viewer.userId, args.id)).id),
+  }),
+  declineInvite: t.withAuth({ viewer: true }).boolean({
+    description: "Declines an invitation.",
+    args: { id: idArg(t.arg) },
+    resolve: (_root, args, ctx) => ok(ctx.app.invites.decline(ctx.viewer.userId, args.id)),
+  }),
+}));
+
+// The viewer's own settings for a room, private to them: archive and mute.
+builder.mutationFields((t) => ({
+  archiveRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Archives the room for the viewer only: it leaves myRooms' default list.",
+    args: { roomId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, true);
+      return load.room(ctx, query, args.roomId);
+    },
+  }),
+  unarchiveRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Brings an archived room back to the viewer's list.",
+    args: { roomId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.archive(ctx.viewer.userId, args.roomId, false);
+      return load.room(ctx, query, args.roomId);
+    },
+  }),
+  muteRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Mutes the room's notifications for the viewer until `until`, or until unmuted when omitted.",
+    args: { roomId: idArg(t.arg), until: t.arg({ type: "DateTime" }) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.mute(ctx.viewer.userId, args.roomId, args.until ?? null);
+      return load.room(ctx, query, args.roomId);
+    },
+  }),
+  unmuteRoom: t.withAuth({ viewer: true }).prismaField({
+    type: "Room",
+    description: "Unmutes the room for the viewer.",
+    args: { roomId: idArg(t.arg) },
+    resolve: async (query, _root, args, ctx) => {
+      await ctx.app.rooms.unmute(ctx.viewer.userId, args.roomId);
+      return load.room(ctx, query, args.roomId);
+    },
+  }),
+}));
