@@ -87,7 +87,7 @@ const EnvSchema = z
     REFRESH_TOKEN_TTL_S: z.coerce.number().int().positive().default(30 * 24 * 3600),
     /** Presence TTL in ms: a node that stops heart-beating takes its users OFFLINE within this (+ one sweep). */
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(60_000).default(30_000),
-    /** Typing expiry in ms without a refresh (seed 001: 3 s). */
+    /** Typing expiry in ms: typing ends this long after the last setTyping(true) (default 3 s). */
     TYPING_TTL_MS: z.coerce.number().int().min(100).default(3000),
     /**
      * Largest room (members) whose delivery receipts are tracked (chat/delivery.ts): above
@@ -255,11 +255,10 @@ const EnvSchema = z
     /**
      * sendMessage per user, all rooms together: 1/s sustained, bursts to 60. Slack's
      * chat.postMessage allows 1 per second per channel with short bursts; Telegram's Bot
-     * API FAQ ≤ 1 per second per chat and 20 per minute per group (seeds 002/003 ask for
-     * rate limiting without numbers).
+     * API FAQ ≤ 1 per second per chat and 20 per minute per group.
      */
     RATE_LIMIT_SEND_MESSAGE: rateRule.prefault("60/60"),
-    /** setTyping per user: 1/s sustained; clients refresh within the 3 s TYPING_TTL (seed 001) and should throttle (seed 004). */
+    /** setTyping per user: 1/s sustained; clients refresh within the 3 s TYPING_TTL_MS and should throttle their calls. */
     RATE_LIMIT_SET_TYPING: rateRule.prefault("60/60"),
     /** uploadAttachment and uploadAttachmentFromUrl per user, one budget (Slack's files.upload is in its Tier 2: 20+ per minute). */
     RATE_LIMIT_UPLOAD: rateRule.prefault("30/60"),

@@ -5,7 +5,7 @@
  * and rooms with bulk SQL, runs the scenarios (scenarios.ts, writes.ts) with
  * load from separate client processes against our server as `npm start` runs
  * it, writes bench-results/latest.json and latest.md (printed too, with the
- * issue's targets, met or not), then drops the database and this run's Redis keys.
+ * performance targets, met or not), then drops the database and this run's Redis keys.
  *
  *   npm run bench                          # every scenario, full sizes (≈ 20 min on 2 idle cores)
  *   npm run bench -- --quick               # small N (200 / 1000; many-rooms 100 × 5 @ 50 msg/s), ≈ 2–3 min
@@ -85,7 +85,7 @@ const fdLimit = openFilesLimit();
 const maxSockets = fdLimit - FD_HEADROOM;
 const cap = (n: number) => Math.min(n, maxSockets);
 
-/** What a many-rooms configuration takes unless given: seconds of paced sends, sends in flight at most, the p99 target (ms; the issue's, for small rooms). */
+/** What a many-rooms configuration takes unless given: seconds of paced sends, sends in flight at most, the p99 target (ms; the one for small rooms). */
 const manyRoomsDefaults = { durationS: quick ? 5 : 20, maxInFlight: 32 };
 
 /** Scenario parameters; quick: small N for a smoke run. Messages per N keep each run well under a minute. */
@@ -100,7 +100,7 @@ const params = {
   idle: { connections: quick ? [200, 1000] : [5000, 10000, 50000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
   /** `count.low` messages per side at concurrency 1, `count.high` above, each level and side stopped after `timeCapMs`. */
   writes: { concurrency: [1, 2, 4, 8, 16, 32, 64], count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 }, timeCapMs: quick ? 2000 : 10_000 },
-  /** One viewer in `rooms` rooms, `changed` of them with `perRoom` new messages; `runs` timed incremental syncs (the issue's 500 and 50). */
+  /** One viewer in `rooms` rooms, `changed` of them with `perRoom` new messages; `runs` timed incremental syncs (500 rooms, 50 changed: the sync target's sizes). */
   sync: { rooms: 500, changed: 50, perRoom: 5, runs: quick ? 20 : 50 },
   stacks: (args.stacks?.split(",").map((s) => s.trim()) ?? ["ours", "ceiling", "naive"]) as Stack[],
 };

@@ -34,7 +34,7 @@ export interface BenchResults {
   writes: WritesRun[];
   /** The sync scenario (sync.ts), when selected. */
   sync?: SyncRun;
-  /** The targets checked against this run (writes.ts writesTargets, scenarios.ts manyRoomsTargets). */
+  /** The performance targets checked against this run (writes.ts writesTargets, scenarios.ts manyRoomsTargets). */
   targets: { writes: Target[]; manyRooms: Target[] };
   notes: string[];
   failures: string[];

@@ -341,7 +341,7 @@ export function parseManyRooms(spec: string, defaults: Pick<ManyRoomsConfig, "du
   return { rooms, perRoom, ratePerS, nodes, ...defaults, p99TargetMs: p99TargetMs(rooms) };
 }
 
-/** The issue's p99 target (ms) for a paced configuration: 100 for one big room, 50 for many small ones (issue 14, Targets). */
+/** The p99 target (ms) for a paced configuration: 100 for one big room, 50 for many small ones (docs/performance.md). */
 export function p99TargetMs(rooms: number): number {
   return rooms === 1 ? 100 : 50;
 }

@@ -61,7 +61,7 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
   return Math.round((a / b) * 100) / 100;
 }
 
-/** A target of the issue checked against this run: `met` null when the run did not measure it; `detail` the figures it was judged on. */
+/** A performance target checked against this run: `met` null when the run did not measure it; `detail` the figures it was judged on. */
 export interface Target {
   name: string;
   met: boolean | null;

@@ -9,7 +9,7 @@
  * lane i on rawWriteRooms[i], same 100-byte content.
  * Units: msgs/s; latency per send (request → answer) in ms; CPU % of one core
  * and CPU ms per send (ours: the server process; raw: this process, which runs
- * the loop). {@link writesTargets} checks the issue's targets ({@link WRITE_TARGETS}).
+ * the loop). {@link writesTargets} checks the write targets ({@link WRITE_TARGETS}).
  */
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -152,7 +152,7 @@ export async function writesScenario(ctx: BenchContext, levels: number[], countF
 }
 
 /**
- * The issue's targets for writes: ours ÷ raw (msgs/s) at least `ratioAt8` at
+ * The targets for writes: ours ÷ raw (msgs/s) at least `ratioAt8` at
  * concurrency 8 and at least `ratioEverywhere` at every concurrency from 1 to
  * 64; p50 latency at concurrency 1 below `p50AtOneMs` (ms); no errors at 64.
  */

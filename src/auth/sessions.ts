@@ -63,7 +63,7 @@ export class Sessions {
   ) {}
 
   /**
-   * Creates the account and logs it in (seed 000: registering returns tokens).
+   * Creates the account and logs it in: registering returns tokens, as logging in does.
    * @throws BAD_USER_INPUT on `input.username` / `input.email` when taken.
    */
   async register(input: RegisterInput): Promise<AuthResult> {

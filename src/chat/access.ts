@@ -33,7 +33,7 @@ export async function requireRole(db: Db, roomId: string, userId: string, roles:
 
 /**
  * Like {@link requireMember}, and not one of a DIRECT room's two members while
- * either has blocked the other (seed 001; README Contacts and blocking): a block
+ * either has blocked the other (README, Contacts and blocking): a block
  * stops whatever reaches the other member, so reacting, editing and pinning too,
  * not only posting. Returns the membership and the room's type. One SQL statement:
  * the room's type, the membership (nulls for a non-member), and the block state
@@ -77,7 +77,7 @@ export async function requirePoster(db: Db, roomId: string, userId: string): Pro
   return membership;
 }
 
-/** The error for either member of a DIRECT room whose pair is blocked (seed 001). */
+/** The error for either member of a DIRECT room whose pair is blocked (a block either way stops direct messages). */
 export const blockedPair = () => forbidden("You cannot message this user");
 
 /** The error for a BROADCAST room's MEMBER who tries to post. */

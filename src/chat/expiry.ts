@@ -23,7 +23,7 @@ const LOG_TRIM_EVERY_MS = 60_000;
 const PURGE_TRANSACTION = { maxWait: 10_000, timeout: 5000 };
 
 /**
- * Purges self-destructing messages (seed 001) when their time comes: the
+ * Purges self-destructing messages (sendMessage expiresIn) when their time comes: the
  * message becomes a tombstone (messages.purge) and the room gets a
  * MessageExpired event. The schedule is the messages' `expiresAt` in PostgreSQL,
  * so it survives restarts; every node sweeps every `intervalMs`, and

@@ -7,7 +7,7 @@ import { requireMember } from "./access.js";
 import { addWithinCapacity, banned, isBanned, lockRoom } from "./rooms.js";
 
 /**
- * Room invitations (seed 000's invite flow): a member invites, the invitee
+ * Room invitations: a member invites, the invitee
  * accepts (joins, within capacity) or declines. One pending invite per user
  * and room; it is deleted when answered or when the user joins otherwise.
  */

@@ -10,7 +10,7 @@ export function mentionedUsernames(content: string): string[] {
 
 /**
  * The ids of the users `content` mentions who can be notified: members of the
- * room, not the sender, and not users who blocked the sender (seed 001 blocking).
+ * room, not the sender, and not users who blocked the sender.
  */
 export async function resolveMentions(db: Db, roomId: string, senderId: string, content: string): Promise<string[]> {
   const usernames = mentionedUsernames(content);

@@ -31,7 +31,7 @@ export const MAX_PINNED = 50;
 
 export interface SendMessageInput {
   roomId: string;
-  /** Up to 5,000 characters (seed 001), already trimmed by input validation; may be absent with attachments. */
+  /** Up to 5,000 characters, already trimmed by input validation; may be absent with attachments. */
   content?: string | null;
   /** The sender's unsent uploads (uploadAttachment), at most {@link MAX_ATTACHMENTS}. */
   attachmentIds?: readonly string[] | null;
@@ -40,13 +40,13 @@ export interface SendMessageInput {
   replyToId?: string | null;
   /** Reply in the thread of this top-level message. */
   threadRootId?: string | null;
-  /** The sender's idempotency key for this message (seed 001 `client_message_id`). */
+  /** The sender's idempotency key for this message: sending again with it returns the message already sent. */
   clientMessageId?: string | null;
   /** Self-destruct timer in seconds, one of {@link SELF_DESTRUCT_TIMERS_S}. */
   expiresIn?: number | null;
 }
 
-/** The self-destruct timers a message may have, in seconds (seed 001 `self_destruct_timer`: 5 s … 7 days). */
+/** The self-destruct timers a message may have, in seconds (5 s … 7 days). */
 export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] as const;
 
 
@@ -246,7 +246,7 @@ export class Messages {
   /**
    * Moves the viewer's read marker in the room to `messageId`; never backwards
    * (an older message changes nothing). Sends a ReadReceipt unless the viewer
-   * hides read receipts (seed 000 `show_read_receipts`).
+   * hides read receipts (showReadReceipts off).
    * @throws NOT_FOUND / FORBIDDEN for non-members; BAD_USER_INPUT on `messageId`
    * when it is not a message of the room.
    */

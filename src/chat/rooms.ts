@@ -9,7 +9,7 @@ import { requireUser } from "../users/directory.js";
 import { blockedEitherWay } from "../users/privacy.js";
 import { requireMember, requireRole } from "./access.js";
 
-/** Default and largest `maxMembers` of a GROUP, PUBLIC or BROADCAST room (no seed states one; 000's examples use 50 and 100). */
+/** Default and largest `maxMembers` of a GROUP, PUBLIC or BROADCAST room. */
 export const DEFAULT_MAX_MEMBERS = 100;
 export const MAX_MAX_MEMBERS = 10_000;
 /** `mutedUntil` of a room muted until unmuted. */
@@ -48,8 +48,8 @@ export class Rooms {
 
   /**
    * Creates a room owned by `userId`, with `memberIds` as MEMBERs. A PUBLIC room
-   * also gets, while it has room, the users whose autoJoinPublicRooms is on (seed
-   * 000 setting), oldest accounts first. Everyone added gets AddedToRoom.
+   * also gets, while it has room, the users whose autoJoinPublicRooms setting is
+   * on, oldest accounts first. Everyone added gets AddedToRoom.
    * @throws BAD_USER_INPUT on `input.memberIds` (unknown or deleted user) or `input.maxMembers` (too small for the members).
    */
   async create(userId: string, input: CreateRoomInput): Promise<Room> {
@@ -81,12 +81,12 @@ export class Rooms {
 
   /**
    * The one DIRECT room of the pair (viewer, `otherId`), created on first use
-   * (seed 004 create-or-get). Concurrent calls for the same pair return the same
+   * (create-or-get). Concurrent calls for the same pair return the same
    * room: the pair's `directKey` is unique, and the loser of the insert race reads
    * the winner's room. The other user gets DirectRoomCreated when it is new.
    * @throws BAD_USER_INPUT on `userId` for oneself; NOT_FOUND for an unknown or deleted user;
    * FORBIDDEN when either blocked the other, or (new room only) when the other
-   * allows direct messages from contacts only (allowDirectMessages off, seed 001).
+   * allows direct messages from contacts only (allowDirectMessages off).
    */
   async direct(userId: string, otherId: string): Promise<Room> {
     if (otherId === userId) throw badInput("userId", "Cannot open a direct room with yourself");
@@ -317,7 +317,7 @@ export class Rooms {
   }
 
   /**
-   * Archives (or unarchives) the room for the viewer only (seeds 001, 003).
+   * Archives (or unarchives) the room for the viewer only: it leaves (or comes back to) their myRooms default list.
    * @throws NOT_FOUND / FORBIDDEN for non-members.
    */
   async archive(userId: string, roomId: string, archived: boolean): Promise<void> {

@@ -83,8 +83,8 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
  * Counters: rate-limiter-flexible's RateLimiterRedis on the app's Redis connection
  * (keys `<REDIS_KEY_PREFIX>rl:<limit>:<key>`), so all nodes share them, with a
  * per-node RateLimiterMemory as its insurance while Redis fails; RateLimiterMemory
- * alone without Redis (the single-node embedded default). The issue asked for a
- * sliding window; rate-limiter-flexible has none, only its fixed window that starts
+ * alone without Redis (the single-node embedded default). A sliding window would
+ * be exact, but rate-limiter-flexible has none, only its fixed window that starts
  * at a key's first call (so windows of different users do not reset together). A
  * fixed window lets up to twice the points through across one window boundary; we
  * take that over a sliding-log of our own, since the library is atomic (one Lua

@@ -5,7 +5,7 @@ import { isBanned, type Rooms } from "../chat/rooms.js";
 import { audit } from "./log.js";
 
 /**
- * Bans and kicks (issue 16, "Moderation"). Both remove the member now through
+ * Bans and kicks. Both remove the member now through
  * Rooms.removeMember, so they follow its role rule (the OWNER acts on ADMINs and
  * MEMBERs, ADMINs on MEMBERs; nobody on the OWNER or on themselves), end the
  * user's subscriptions to the room (MemberLeft, reason KICKED or BANNED, with the

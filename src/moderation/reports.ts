@@ -8,7 +8,7 @@ import type { Bans } from "./bans.js";
 import { audit } from "./log.js";
 
 /**
- * Reports of messages and users (issue 16, "Moderation"), and their resolution
+ * Reports of messages and users, and their resolution
  * by the room's OWNER and ADMINs, who read them in Room.reports. A reporter has
  * at most one OPEN report per target (Report.openKey): reporting again returns
  * it. Reports are rate limited per reporter (RATE_LIMIT_REPORT, limits/rate-limits.ts).

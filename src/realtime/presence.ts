@@ -4,7 +4,7 @@ import { type PresencePayload, type PresenceStatus, topics } from "./topics.js";
 
 /** A user's presence choices, as presence needs them for an announcement. */
 export interface PresenceProfile {
-  /** showOnlineStatus (seed 000): false → always OFFLINE to others. */
+  /** showOnlineStatus: false → always OFFLINE to others. */
   visible: boolean;
   /** The user chose AWAY. */
   away: boolean;

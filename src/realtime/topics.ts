@@ -61,7 +61,7 @@ export interface PresencePayload {
   status: PresenceStatus;
   /** ISO-8601 time the user was last connected; null if never. */
   lastSeenAt: string | null;
-  /** Users this user has blocked: they do not get this event (seed 001 blocking). */
+  /** Users this user has blocked: they do not get this event. */
   hiddenFrom: string[];
   /** When set, only these users get the event (a block or unblock changes what one user sees). */
   onlyFor?: string[];

@@ -50,7 +50,7 @@ export class RedisTypingStore implements TypingStore {
 
 /**
  * Typing indicators with server-side expiry: without a refresh within `ttlMs`
- * (seed 001: "auto-expire after 3 seconds of inactivity") subscribers get
+ * (TYPING_TTL_MS, 3 s: typing expires 3 s after the last update) subscribers get
  * `isTyping: false`. Events are published on changes only, not on refreshes.
  */
 export class Typing {

@@ -14,7 +14,7 @@ const ContactRequestStatus = builder.enumType("ContactRequestStatus", {
 const ContactRequestDirection = builder.enumType("ContactRequestDirection", { values: ["INCOMING", "OUTGOING"] as const });
 
 export const ContactRequestRef = builder.objectRef<ContactRequestShape>("ContactRequest").implement({
-  description: "A request to become contacts (seed 001 friends); once ACCEPTED, the contact itself. Also a myEvents event: to the addressee when sent, to the requester when accepted.",
+  description: "A request to become contacts; once ACCEPTED, the contact itself. Also a myEvents event: to the addressee when sent, to the requester when accepted.",
   fields: (t) => ({
     id: t.exposeID("id"),
     from: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => load.user(ctx, query, c.fromId) }),

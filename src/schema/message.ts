@@ -192,7 +192,7 @@ const SendMessageInput = builder.inputType("SendMessageInput", {
     threadRootId: t.id({ validate: rules.id, description: "Reply in the thread of this top-level message." }),
     expiresIn: t.int({
       validate: rules.selfDestructTimer,
-      description: `Self-destruct timer in seconds, one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} (seed 001): the content is purged then, and the room gets MessageExpired.`,
+      description: `Self-destruct timer in seconds, one of ${SELF_DESTRUCT_TIMERS_S.join(", ")}: the content is purged then, and the room gets MessageExpired.`,
     }),
     clientMessageId: t.string({
       validate: rules.clientMessageId,

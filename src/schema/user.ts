@@ -22,7 +22,7 @@ const SETTINGS = [
 ] as const;
 
 const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>("UserSettings").implement({
-  description: "The user's settings (seed 000). The privacy ones are enforced by the server.",
+  description: "The user's settings. The privacy ones (showOnlineStatus, showReadReceipts, allowDirectMessages) are enforced by the server.",
   fields: (t) => ({
     notificationSound: t.exposeBoolean("notificationSound"),
     emailNotifications: t.exposeBoolean("emailNotifications"),
@@ -154,7 +154,7 @@ const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
 builder.mutationFields((t) => ({
   updateProfile: t.withAuth({ viewer: true }).prismaField({
     type: UserRef,
-    description: "Changes the viewer's profile (seed 000).",
+    description: "Changes the viewer's profile; omitted fields stay as they are.",
     args: { input: t.arg({ type: UpdateProfileInput, required: true }) },
     resolve: async (query, _root, { input }, ctx) => {
       await ctx.app.profiles.update(ctx.viewer.userId, input);
@@ -163,7 +163,7 @@ builder.mutationFields((t) => ({
   }),
   updateSettings: t.withAuth({ viewer: true }).field({
     type: UserSettingsRef,
-    description: "Changes the viewer's settings (seed 000). Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
+    description: "Changes the viewer's settings; omitted fields stay as they are. Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
     args: { input: t.arg({ type: UpdateSettingsInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.app.profiles.updateSettings(ctx.viewer.userId, input),
   }),

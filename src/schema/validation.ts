@@ -38,10 +38,10 @@ const PRISMA_CURSOR = /^GPC:/;
 const UUID_CURSOR = /^GPC:S:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Input rules shared by the schema files. Limits and their sources:
- * content 1–5,000 characters (seed 001), counted in code points; username ≥ 3
- * characters (seed 000); passwords 8–128 (NIST SP 800-63B minimum; the upper
- * bound caps argon2 work); phone numbers E.164 (the seeds' "+1234567890" examples).
+ * Input rules shared by the schema files. Limits and their reasons:
+ * message content 1–5,000 characters, counted in code points; username at least
+ * 3 characters; passwords 8–128 (NIST SP 800-63B minimum; the upper bound caps
+ * argon2 work); phone numbers in E.164 form ("+1234567890").
  */
 export const rules = {
   id: uuid(),
@@ -91,9 +91,9 @@ export const rules = {
   pushAuth: base64urlBytes(16, "must be 16 bytes, base64url"),
   /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
   chosenStatus: z.enum(["ONLINE", "AWAY", "OFFLINE"]).refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),
-  /** BCP 47 language tag (seed 000 `language`), checked by Intl. */
+  /** The user's language: a BCP 47 tag, checked by Intl. */
   language: z.string().trim().max(35).refine((tag) => isLanguageTag(tag), "must be a BCP 47 language tag such as en or pt-BR"),
-  /** IANA time zone (seed 000 `timezone`), checked by Intl. */
+  /** The user's time zone: an IANA name, checked by Intl. */
   timezone: z.string().trim().max(64).refine((zone) => isTimeZone(zone), "must be an IANA time zone such as Europe/Paris"),
   /** login's email or username: looked up as given, so only text PostgreSQL can compare (a wrong one is UNAUTHENTICATED). */
   login: text().max(254, "must be at most 254 characters"),

@@ -18,7 +18,7 @@ export async function isContact(db: Db, a: string, b: string): Promise<boolean> 
 }
 
 /**
- * Contacts and blocking (seed 001 "friends only"). One Contact row per pair:
+ * Contacts and blocking. One Contact row per pair:
  * a PENDING request that becomes ACCEPTED. The addressee of a new request, and
  * the requester of an accepted one, get it on myEvents (stored in their event log
  * in the change's transaction: realtime/events.ts logUserEvents).

@@ -2,7 +2,7 @@ import type { Db } from "../db/client.js";
 
 /**
  * Whether either of the two users has blocked the other. A block in either
- * direction stops direct rooms and direct messages between them (seed 001).
+ * direction stops direct rooms and direct messages between them.
  */
 export async function blockedEitherWay(db: Db, a: string, b: string): Promise<boolean> {
   const count = await db.block.count({
@@ -22,7 +22,8 @@ export interface PresenceView {
 /**
  * How each of `userIds` shows to `viewerId`, in two statements whatever the
  * number of users. The viewer always sees themself.
- * Rules: seed 000 `show_online_status`; seed 001 blocking.
+ * Rules: a user with showOnlineStatus off shows OFFLINE to everyone; a user who
+ * blocked the viewer shows OFFLINE to them.
  */
 export async function presenceViews(db: Db, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, PresenceView>> {
   const [users, blockers] = await Promise.all([
@@ -36,7 +37,7 @@ export async function presenceViews(db: Db, viewerId: string | null, userIds: re
 }
 
 /**
- * Whether the user shows read receipts (seed 000 `show_read_receipts`). Off: their
+ * Whether the user shows read receipts (their showReadReceipts setting). Off: their
  * read and delivery marks still move (unread counts need them), but no ReadReceipt
  * or DeliveryReceipt is published for them and neither readBy nor deliveryState
  * counts them (chat/messages.ts markRead, chat/delivery.ts).

@@ -4,7 +4,7 @@ import type { User } from "../generated/prisma/client.js";
 import type { Presence } from "../realtime/presence.js";
 import type { PresenceStatus } from "../realtime/topics.js";
 
-/** updateProfile's fields (seed 000 profile); undefined = unchanged, null clears a nullable one. Validated by the schema. */
+/** updateProfile's fields; undefined = unchanged, null clears a nullable one. Validated by the schema. */
 export interface ProfileChanges {
   firstName?: string | null;
   lastName?: string | null;
@@ -18,7 +18,7 @@ export interface ProfileChanges {
   timezone?: string | null;
 }
 
-/** The seed 000 user settings; undefined or null = unchanged. */
+/** updateSettings' fields, the user's settings; undefined or null = unchanged. */
 export type SettingsChanges = Partial<
   Record<
     | "notificationSound"
