@@ -7,8 +7,8 @@
  * under a 10 s timeout, and its JavaScript glue imports `setTimeout` but no
  * `clearTimeout` (prisma-migrate/build/index.js, `__wbg_setTimeout_…`), so that
  * timer runs its 10 s out after the lock is taken and held every finished
- * `prisma migrate deploy` open ≈ 10 s longer than its work (measured 12.0 s
- * against 2.6 s with this file; `SELECT pg_advisory_lock` in the CLI's debug log).
+ * `prisma migrate deploy` open ≈ 10 s longer than its work (`SELECT
+ * pg_advisory_lock` in the CLI's debug log; figures: docs/performance.md).
  *
  * Each timer made from WebAssembly (a `wasm://` frame on the stack of its
  * `setTimeout` call) is unref'd: it still fires while the process has other work

@@ -211,7 +211,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
 
 /**
  * The attachment store of ATTACHMENTS_STORE: the bucket (S3_*) for "s3", whose
- * AWS SDK is loaded only then (it adds ~0.3 s to a start); else the directory
+ * AWS SDK is loaded only then (it slows a start); else the directory
  * ATTACHMENTS_DIR (default `<DATA_DIR>/attachments`).
  */
 async function makeStore(config: Config): Promise<AttachmentStore> {

@@ -8,15 +8,14 @@ import { CSRF_HEADER } from "./security/csrf.js";
 
 /**
  * The content codings the page is kept in, in the server's order of preference
- * among those a client accepts equally: brotli is the smallest (≈ 1.9 MB of the
- * 9 MB page at quality 5, against ≈ 2.4 MB for gzip at level 9).
+ * among those a client accepts equally: brotli is the smallest (docs/performance.md).
  */
 const ENCODINGS = ["br", "gzip", "identity"] as const;
 type Encoding = (typeof ENCODINGS)[number];
 
 /**
- * Brotli quality 5: ≈ 0.2 s for the page on one core, where quality 11 (the
- * default) takes ≈ 14 s for ≈ 12% fewer bytes.
+ * Brotli quality 5: close to quality 11's (the default) size for a small part of
+ * its CPU time (docs/performance.md).
  */
 const BROTLI_QUALITY = 5;
 
@@ -47,7 +46,7 @@ let page: { html: Buffer; etag: string; coded: Map<Encoding, Promise<Buffer>> } 
 /** The page's ETag, and its bytes in `encoding`. */
 async function pageIn(encoding: Encoding): Promise<{ etag: string; body: Buffer }> {
   if (!page) {
-    // a 9 MB module (≈ 0.5 s of CPU to load): loaded by the first page asked for, not at start
+    // a 9 MB module, costly to load: loaded by the first page asked for, not at start
     const { renderGraphiQL } = await import("@graphql-yoga/render-graphiql");
     const html = Buffer.from(renderGraphiQL({ title: "Chat GraphQL", subscriptionsProtocol: "SSE", additionalHeaders: { [CSRF_HEADER]: "graphiql" } }));
     page = { html, etag: `W/"${createHash("sha256").update(html).digest("base64url")}"`, coded: new Map() };

@@ -115,7 +115,7 @@ export async function writesScenario(ctx: BenchContext, levels: number[], countF
     };
     const oursOp = (lane: number) => send(data.writeRooms[lane]!, stampedContent(lane));
     // warm-up (not measured): pools, prepared plans, and V8's optimizing compiler, which takes a
-    // few thousand calls of a path; with 40, concurrency 1 measured half-cold code (4.8 ms of CPU per send, 1.5 at 64)
+    // few thousand calls of a path; a shorter warm-up measures half-cold code at low concurrency (docs/performance.md)
     await drive(8, WARM_UP_SENDS, 60_000, oursOp, () => 0);
     await drive(8, WARM_UP_SENDS, 60_000, rawOp, () => 0);
     for (const run of runs) {

@@ -141,7 +141,7 @@ const REENCODED = new Set(["image/jpeg", "image/png", "image/webp"]);
  * @throws BAD_USER_INPUT on `field` when the image cannot be decoded.
  */
 async function describeImage(uploaded: Buffer, mimeType: string, field: "file" | "url"): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
-  const { default: sharp } = await import("sharp"); // loaded by the first image, not at start (≈ 0.15 s of CPU)
+  const { default: sharp } = await import("sharp"); // loaded by the first image, not at start (docs/performance.md)
   try {
     const bytes = REENCODED.has(mimeType) ? await sharp(uploaded).rotate().toBuffer() : null;
     const { autoOrient } = await sharp(bytes ?? uploaded).metadata();

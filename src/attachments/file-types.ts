@@ -34,7 +34,7 @@ export function isAllowedType(mimeType: string | null | undefined): mimeType is 
 
 /** The MIME type of `bytes` by their signature; text/plain for valid UTF-8 without NULs; else null. */
 export async function sniff(bytes: Buffer): Promise<string | null> {
-  const { fileTypeFromBuffer } = await import("file-type"); // loaded by the first upload, not at start (≈ 0.1 s of CPU)
+  const { fileTypeFromBuffer } = await import("file-type"); // loaded by the first upload, not at start (docs/performance.md)
   const type = await fileTypeFromBuffer(bytes);
   if (type) return type.mime;
   try {

@@ -204,7 +204,7 @@ export class Sessions {
     const checkedAt = this.cache.epoch();
     const claims = await this.tokens.verify(token);
     if (!claims) return null;
-    // raw SQL: a Prisma call costs ~2 ms of CPU in its query compiler (docs/performance.md)
+    // raw SQL: it runs on every request, and a Prisma call spends CPU in its query compiler (docs/performance.md)
     const [session] = await this.db.$queryRaw<{ expiresAt: Date }[]>`
       SELECT "expiresAt" FROM "Session" WHERE id = ${claims.sessionId}::uuid AND "userId" = ${claims.userId}::uuid
         AND "revokedAt" IS NULL AND "expiresAt" > ${now}`;

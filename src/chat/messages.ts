@@ -77,8 +77,7 @@ export class Messages {
   /**
    * Stores a message and publishes it (messageAdded, and MessageAdded on roomEvents).
    * The write is one call of the SQL function chat_send_message
-   * (prisma/migrations/20261203160000_send_message_function, redefined in
-   * 20261204140000_send_rules_encryption): it checks that the sender's session is live and that they may post (membership, a BROADCAST
+   * (its current definition: prisma/migrations/20261204140000_send_rules_encryption): it checks that the sender's session is live and that they may post (membership, a BROADCAST
    * room's roles, a DIRECT pair's blocks) and that the room's rules allow the
    * message (chat/room-rules.ts: slow mode, blocked words), then, under the room
    * row's lock (which orders concurrent sends), bumps the room's `lastSeq` and

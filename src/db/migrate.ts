@@ -14,11 +14,11 @@ const migrationsDir = fileURLToPath(new URL("../../prisma/migrations", import.me
  * with `prisma migrate deploy` as the tool of record, logging its progress to `logger` (info).
  *
  * It first compares the migration folders with `_prisma_migrations` over one
- * node-postgres connection (milliseconds): when every folder is recorded as
+ * node-postgres connection: when every folder is recorded as
  * applied it logs "database schema up to date" and returns, without starting the
  * CLI. Otherwise it logs "applying N database migrations", runs `prisma migrate
- * deploy` offline through scripts/prisma.mjs (≈ 1.5–2.5 s here, most of it loading
- * the CLI; it applies the pending ones in order under Prisma's advisory lock, so
+ * deploy` offline through scripts/prisma.mjs (seconds, most of them loading the
+ * CLI; it applies the pending ones in order under Prisma's advisory lock, so
  * nodes starting together apply each migration once), checks again, and logs
  * "database migrations applied".
  * @throws with the CLI's output when a migration fails, or when the CLI exits 0

@@ -84,10 +84,9 @@ return 0`;
 
 /**
  * Connections refreshed by one heartbeat script call. The calls of one heartbeat run one
- * after the other, so neither this node's event loop nor Redis is held for long: as one
- * pipeline of three commands per connection, 10,000 connections blocked the event loop
- * for about 0.6 s every ttl/3 (building the commands, then parsing 30,000 replies),
- * which was the p99 of every paced benchmark (docs/performance.md).
+ * after the other, so neither this node's event loop nor Redis is held for long: building
+ * and parsing one pipeline for every connection of a busy node holds the event loop long
+ * enough to set the p99 of message delivery (docs/performance.md).
  */
 const HEARTBEAT_CHUNK = 500;
 

@@ -25,8 +25,8 @@ export interface Bus {
  * it fails (ioredis `commandTimeout`). Without it, a command issued while Redis
  * is down waits in ioredis' offline queue until `maxRetriesPerRequest` reconnect
  * attempts have failed: up to 8 s once the reconnect delay has grown to its 2 s
- * cap, and sendMessage publishes twice (sends took 5–11 s each during an outage
- * in test/faults/redis-restart.test.ts; with it, at most ~2 s). A timed-out publish is lost or delivered
+ * cap, and sendMessage publishes twice, so a send would wait that long while Redis
+ * is away (figures: docs/performance.md). A timed-out publish is lost or delivered
  * late; sequenced streams fill the gap or drop the duplicate (realtime/stream.ts).
  */
 const COMMAND_TIMEOUT_MS = 1000;
@@ -36,7 +36,7 @@ const COMMAND_TIMEOUT_MS = 1000;
  * subscriber connection cannot issue commands), so every node sees every publish,
  * plus a third for presence and typing state with every key under `keyPrefix`.
  * Unset → graphql-subscriptions' in-process PubSub: one node only; ioredis and
- * graphql-redis-subscriptions are then not loaded (≈ 0.1 s of CPU at start).
+ * graphql-redis-subscriptions are then not loaded.
  * ioredis reconnects by itself; subscriptions are restored on reconnect. While
  * Redis is away, commands fail after {@link COMMAND_TIMEOUT_MS}.
  */
