@@ -1,7 +1,7 @@
-import SchemaBuilder from "@pothos/core";
+import SchemaBuilder, { type ObjectRef } from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import RelayPlugin from "@pothos/plugin-relay";
-import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import ScopeAuthPlugin, { type ContextForAuth, type ReplaceContext } from "@pothos/plugin-scope-auth";
 import ValidationPlugin from "@pothos/plugin-validation";
 import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
@@ -14,7 +14,8 @@ import { rules } from "./validation.js";
 /**
  * The one SchemaBuilder. Plugins: scope-auth (`t.withAuth({ viewer: true })`
  * gives fields that require a logged-in viewer, UNAUTHENTICATED otherwise, and
- * types `ctx.viewer` non-null in their resolvers), prisma (types from models,
+ * types `ctx.viewer` non-null in their resolvers; a connection type they share is
+ * wrapped in {@link forViewer}), prisma (types from models,
  * one planned query per request instead of N+1), relay (Connection/Edge/PageInfo),
  * validation (zod rules on arguments → BAD_USER_INPUT naming the field).
  * Every schema/*.ts file imports it and adds its types.
@@ -74,3 +75,14 @@ builder.addScalarType("JSON", JSONResolver);
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});
+
+type Types = typeof builder.$inferSchemaTypes;
+
+/**
+ * A connection type made with builder.connectionObject, typed for the fields of
+ * `t.withAuth({ viewer: true })`: withAuth narrows the context in the builder's type
+ * parameters, which a ref carries, so it would not take a ref made on the plain
+ * builder. The type is the same object at run time; only its static type changes.
+ */
+export const forViewer = <T, P>(ref: ObjectRef<Types, T, P>) =>
+  ref as unknown as ObjectRef<ReplaceContext<Types, ContextForAuth<Types, { viewer: true }> & object>, T, P>;

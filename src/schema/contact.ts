@@ -26,13 +26,12 @@ export const ContactRequestRef = builder.objectRef<ContactRequestShape>("Contact
 });
 
 builder.queryFields((t) => ({
-  contacts: t.prismaConnection({
+  contacts: t.withAuth({ viewer: true }).prismaConnection({
     type: "User",
     cursor: "id",
     description: "The viewer's contacts, by username.",
-    authScopes: { viewer: true },
     resolve: (query, _root, _args, ctx) => {
-      const me = ctx.viewer!.userId;
+      const me = ctx.viewer.userId;
       return ctx.app.db.user.findMany({
         ...query,
         where: {

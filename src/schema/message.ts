@@ -7,7 +7,7 @@ import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
 import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
-import { builder } from "./builder.js";
+import { builder, forViewer } from "./builder.js";
 import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
@@ -138,18 +138,17 @@ builder.prismaObjectField("Message", "thread", (t) =>
 );
 
 builder.queryField("messages", (t) =>
-  t.prismaConnection({
+  t.withAuth({ viewer: true }).prismaConnection({
     type: "Message",
     cursor: "id",
     description:
       "A room's messages, newest first: `first` (default 20, max 100) with `after` pages back into history; `last` with `before` pages toward newer ones.",
-    authScopes: { viewer: true },
     args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (query, _root, args, ctx) => {
-      await requireMember(ctx.app.db, args.roomId, ctx.viewer!.userId);
+      await requireMember(ctx.app.db, args.roomId, ctx.viewer.userId);
       return ctx.app.db.message.findMany({ ...query, where: { roomId: args.roomId }, orderBy: { seq: "desc" } });
     },
-  }, MessageConnection),
+  }, forViewer(MessageConnection)),
 );
 
 /** A searchMessages hit. */

@@ -1,7 +1,7 @@
 import type { ArgBuilder } from "@pothos/core";
 import type { Context } from "../context.js";
 import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER, unreadCount } from "../chat/rooms.js";
-import { builder } from "./builder.js";
+import { builder, forViewer } from "./builder.js";
 import { load, ok } from "./load.js";
 import { MessageRef } from "./message.js";
 import { rules } from "./validation.js";
@@ -135,7 +135,7 @@ export const pendingInvites = (ctx: Context, query: object, userId: string) =>
   ctx.app.db.roomInvite.findMany({ ...query, where: { inviteeId: userId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
 
 /** The one Room connection type (myRooms, publicRooms). */
-const RoomConnection = builder.connectionObject({ type: RoomRef, name: "RoomConnection" }, { name: "RoomEdge" });
+const RoomConnection = forViewer(builder.connectionObject({ type: RoomRef, name: "RoomConnection" }, { name: "RoomEdge" }));
 
 /** Rooms newest activity first, the order of every room list. */
 const byActivity = [{ lastActivityAt: "desc" as const }, { id: "desc" as const }];
@@ -152,28 +152,26 @@ builder.queryFields((t) => ({
         where: { id: args.id, OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer.userId } } }] },
       }),
   }),
-  myRooms: t.prismaConnection({
+  myRooms: t.withAuth({ viewer: true }).prismaConnection({
     type: "Room",
     cursor: "id",
     description:
       "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`. A DIRECT room the viewer deleted (deleteRoom hides it for them) is left out until a newer message arrives.",
-    authScopes: { viewer: true },
     args: { archived: t.arg.boolean({ defaultValue: false }) },
     resolve: async (query, _root, args, ctx) => {
       const archivedAt = args.archived == null ? undefined : args.archived ? { not: null } : null;
-      const hidden = await hiddenRoomIds(ctx.app.db, ctx.viewer!.userId);
+      const hidden = await hiddenRoomIds(ctx.app.db, ctx.viewer.userId);
       return ctx.app.db.room.findMany({
         ...query,
-        where: { members: { some: { userId: ctx.viewer!.userId, archivedAt } }, ...(hidden.length > 0 ? { id: { notIn: hidden } } : {}) },
+        where: { members: { some: { userId: ctx.viewer.userId, archivedAt } }, ...(hidden.length > 0 ? { id: { notIn: hidden } } : {}) },
         orderBy: byActivity,
       });
     },
   }, RoomConnection),
-  publicRooms: t.prismaConnection({
+  publicRooms: t.withAuth({ viewer: true }).prismaConnection({
     type: "Room",
     cursor: "id",
     description: "PUBLIC rooms whose name contains `search` (any case), most recent activity first.",
-    authScopes: { viewer: true },
     args: { search: t.arg.string({ validate: rules.search }) },
     resolve: (query, _root, args, ctx) =>
       ctx.app.db.room.findMany({

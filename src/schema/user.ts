@@ -2,7 +2,7 @@ import { unauthenticated } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { searchUserIds } from "../users/directory.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
-import { builder } from "./builder.js";
+import { builder, forViewer } from "./builder.js";
 import { rules } from "./validation.js";
 
 /** Presence status. AWAY: connected, and the user chose AWAY (updateProfile status). */
@@ -93,7 +93,7 @@ export const UserRef = builder.prismaObject("User", {
 });
 
 /** The one User connection type (users, contacts). */
-export const UserConnection = builder.connectionObject({ type: UserRef, name: "UserConnection" }, { name: "UserEdge" });
+export const UserConnection = forViewer(builder.connectionObject({ type: UserRef, name: "UserConnection" }, { name: "UserEdge" }));
 
 builder.queryFields((t) => ({
   me: t.prismaField({
@@ -112,16 +112,15 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: (query, _root, args, ctx) => ctx.app.db.user.findUnique({ ...query, where: { id: args.id } }),
   }),
-  users: t.connection(
+  users: t.withAuth({ viewer: true }).connection(
     {
       type: UserRef,
       description:
         "The user directory: prefix and fuzzy (trigram) matches on username and display name, prefix matches first; everyone by username without a search. Never matches on email. `first` default 20, max 100.",
-      authScopes: { viewer: true },
       args: { search: t.arg.string({ validate: rules.search }) },
       resolve: (_root, args, ctx) =>
         resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, async ({ limit, offset }) => {
-          const ids = await searchUserIds(ctx.app.db, ctx.viewer!.userId, args.search ?? null, limit, offset);
+          const ids = await searchUserIds(ctx.app.db, ctx.viewer.userId, args.search ?? null, limit, offset);
           const users = await ctx.app.db.user.findMany({ where: { id: { in: ids } } });
           const byId = new Map(users.map((u) => [u.id, u]));
           return ids.flatMap((id) => byId.get(id) ?? []);
