@@ -1,6 +1,6 @@
 import { inRoomsOf } from "../chat/access.js";
 import { notFound } from "../errors.js";
-import { builder } from "./builder.js";
+import { builder, forViewer } from "./builder.js";
 import { load } from "./load.js";
 import { rules } from "./validation.js";
 
@@ -17,6 +17,8 @@ export const MentionNotificationRef = builder.prismaObject("Notification", {
   }),
 });
 
+const NotificationConnection = forViewer(builder.connectionObject({ type: MentionNotificationRef, name: "NotificationConnection" }, { name: "NotificationEdge" }));
+
 builder.queryField("notifications", (t) =>
   t.withAuth({ viewer: true }).prismaConnection(
     {
@@ -31,8 +33,7 @@ builder.queryField("notifications", (t) =>
           orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         }),
     },
-    { name: "NotificationConnection" },
-    { name: "NotificationEdge" },
+    NotificationConnection,
   ),
 );
 
