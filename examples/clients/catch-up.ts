@@ -1,7 +1,7 @@
 /**
  * Catch-up for the example clients: what a client does when it starts and every
  * time its socket comes back, so it misses nothing while it was away and sees
- * nothing twice (issue 17; docs/architecture.md "User event log and the hand-over
+ * nothing twice (docs/architecture.md "User event log and the hand-over
  * to live"):
  *
  * 1. `sync(since: <the last nextCursor>)` over HTTP: every room that changed, with its
