@@ -23,7 +23,7 @@ import type { Metrics } from "./metrics.js";
 import type { Bans } from "./moderation/bans.js";
 import type { Reports } from "./moderation/reports.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
-import type { Events } from "./realtime/events.js";
+import type { EventLog } from "./realtime/event-log.js";
 import type { RoomActivity } from "./realtime/room-activity.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
@@ -48,7 +48,8 @@ export interface App {
   metrics: Metrics;
   /** OpenTelemetry tracing (tracing.ts); null when it is off, as it is unless configured. */
   tracing: Tracing | null;
-  events: Events;
+  /** Room and user events: stored with the change, published after its commit (realtime/event-log.ts). */
+  eventLog: EventLog;
   sessions: Sessions;
   /** Password change and recovery, email verification (account/accounts.ts). */
   accounts: Accounts;

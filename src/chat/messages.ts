@@ -4,7 +4,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
-import { type BusMessage, type Events, logUserEvents } from "../realtime/events.js";
+import { type BusMessage, type EventLog, logUserEvents } from "../realtime/event-log.js";
 import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import { showsReadReceipts } from "../users/privacy.js";
@@ -52,7 +52,7 @@ export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] 
 
 /**
  * Sending, editing, deleting, reading, pinning and reacting. Every change is
- * committed with its room event (events.transaction: stored in the room's log
+ * committed with its room event (EventLog.transaction: stored in the room's log
  * with the next seq) and published after the commit, so a subscriber never sees
  * a change that a later read could miss.
  */
@@ -66,7 +66,7 @@ export class Messages {
   constructor(
     private readonly db: PrismaClient,
     private readonly writes: WritePool,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly attachments: Attachments,
     private readonly tracing: Tracing | null,
     private readonly encryption: MessageEncryption,
@@ -88,16 +88,16 @@ export class Messages {
    * transaction: one round trip to PostgreSQL. A send with mentions or
    * attachments runs it inside a transaction that also resolves the mentions
    * under the room lock, attaches the uploads and stores the notifications.
-   * Both events then go to the bus in one round trip (Events.afterCommit).
+   * Both events then go to the bus in one round trip (EventLog.afterCommit).
    * With encryption at rest on, the content is sealed before the statement
    * (security/message-encryption.ts) and the message comes back, and goes to the
    * bus, sealed: the schema's Message.content opens it.
    * A retry with the same `clientMessageId` returns the stored message and
    * publishes nothing. Once committed, the send succeeds even when the publish
-   * fails (Redis down: Events.afterCommit logs it); subscribers get the message
+   * fails (Redis down: EventLog.afterCommit logs it); subscribers get the message
    * from PostgreSQL with the next one that reaches them, or on resubscribing with `after`.
    * With tracing on, the send is a `sendMessage` span, its write a `commit` span in it,
-   * and its publish Events.afterCommit's `publish` span (tracing.ts).
+   * and its publish EventLog.afterCommit's `publish` span (tracing.ts).
    * Then its push notifications are enqueued (push/notifier.ts: one job, not awaited).
    * @throws UNAUTHENTICATED when `sender.sessionId` is no longer live; NOT_FOUND /
    * FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
@@ -421,8 +421,8 @@ function messageFromSqlJson({ xid: _xid, ...json }: Record<string, unknown>): Me
 /**
  * Notifies `userIds` of their mention in `messageId`, once per user and message: the
  * new notifications, and a MentionNotification for each in its user's event log
- * (realtime/events.ts logUserEvents; two statements, none without a mention).
- * Returns what tells them on myEvents, for Events.afterCommit.
+ * (realtime/event-log.ts logUserEvents; two statements, none without a mention).
+ * Returns what tells them on myEvents, for EventLog.afterCommit.
  */
 async function notify(tx: Db, messageId: string, userIds: string[]): Promise<BusMessage[]> {
   if (userIds.length === 0) return [];

@@ -1,5 +1,5 @@
 import type { Context } from "../context.js";
-import { storedEvents } from "../realtime/events.js";
+import { storedEvents } from "../realtime/event-log.js";
 import { removes } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import type { MyEventsItem, RoomActivityPayload } from "../realtime/room-activity.js";

@@ -36,7 +36,7 @@ export type NotifyUsers = (userIds: readonly string[], event: WithoutAt<UserEven
  * user's event log (UserEventLog, {@link logUserEvents}): sync and
  * myEvents(after:) replay it.
  */
-export class Events {
+export class EventLog {
   /** `tracing`: the node's (null when off), for {@link afterCommit}'s publish span. */
   constructor(
     private readonly pubsub: PubSubEngine,
@@ -148,7 +148,7 @@ export interface UserEventEntry {
  * (UserEventLog, migration 20261205100000_sync_positions), in ONE statement inside
  * the caller's transaction, so the log has a row exactly when the change it
  * announces is committed; sync and myEvents(after:) replay it. Returns what to
- * publish after the commit (Events.afterCommit): each user's payload as stored plus
+ * publish after the commit (EventLog.afterCommit): each user's payload as stored plus
  * `logId`, the row's id, by which myEvents(after:) tells a replayed event from its
  * live copy. `entries` name each user at most once (the rows are matched to them by
  * user). Nothing is written for no entries.
