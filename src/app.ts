@@ -5,6 +5,7 @@ import { Attachments } from "./attachments/attachments.js";
 import { AttachmentUrls } from "./attachments/http.js";
 import { type AttachmentStore, DiskStore } from "./attachments/store.js";
 import { SessionCache } from "./auth/session-cache.js";
+import { requireMember } from "./chat/access.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { DeliveryReceipts } from "./chat/delivery.js";
@@ -106,7 +107,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     timeoutMs: config.URL_FETCH_TIMEOUT_MS,
     allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
     extraCa: config.URL_FETCH_CA_FILE ?? [],
-  });
+  }, (roomId, userId) => requireMember(db, roomId, userId));
   const expiry = new MessageExpiry(db, admission, eventLog, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
