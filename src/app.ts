@@ -34,6 +34,7 @@ import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-sto
 import { makeBus } from "./realtime/pubsub.js";
 import { EventLog } from "./realtime/event-log.js";
 import { RoomActivity } from "./realtime/room-activity.js";
+import { RoomStreams } from "./realtime/room-streams.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
@@ -101,13 +102,15 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     onError,
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
+  // the membership rule (chat/access.ts) for the modules below chat/ that need it
+  const memberOf = (roomId: string, userId: string) => requireMember(db, roomId, userId);
   const eventLog = new EventLog(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
   const store = await makeStore(config);
   const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES, config.MEDIA_PARSE_TIMEOUT_MS, {
     timeoutMs: config.URL_FETCH_TIMEOUT_MS,
     allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
     extraCa: config.URL_FETCH_CA_FILE ?? [],
-  }, (roomId, userId) => requireMember(db, roomId, userId));
+  }, memberOf);
   const expiry = new MessageExpiry(db, admission, eventLog, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
@@ -164,6 +167,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     search: new MessageSearch(db, encryption, config.MESSAGE_SEARCH === "on"),
     typing,
     presence,
+    roomStreams: new RoomStreams(db, bus.pubsub, admission, metrics, memberOf),
     activity: new RoomActivity(
       bus.pubsub,
       // each message's read is one statement per node; admitted like presence's reads

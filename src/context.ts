@@ -25,6 +25,7 @@ import type { Reports } from "./moderation/reports.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
 import type { EventLog } from "./realtime/event-log.js";
 import type { RoomActivity } from "./realtime/room-activity.js";
+import type { RoomStreams } from "./realtime/room-streams.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Tracing } from "./tracing.js";
@@ -80,6 +81,8 @@ export interface App {
   search: MessageSearch;
   typing: Typing;
   presence: Presence;
+  /** The sources of roomEvents and messageAdded, and the set-up check of typing and presence (realtime/room-streams.ts). */
+  roomStreams: RoomStreams;
   /** myEvents' RoomActivity of this node (realtime/room-activity.ts). */
   activity: RoomActivity;
   /** registerPushSubscription and friends (push/subscriptions.ts); the notifications themselves go from push/notifier.ts. */
@@ -103,21 +106,9 @@ export interface Context {
   /**
    * The WebSocket of a graphql-ws operation (undefined over HTTP and SSE): database
    * work of the operation that waits for admission (db/admission.ts) is dropped if
-   * it has closed meanwhile ({@link stillWanted}).
+   * it has closed meanwhile (realtime/room-streams.ts).
    */
   socket?: { readonly readyState: number };
-}
-
-/** WebSocket `readyState` of an open socket. */
-const OPEN = 1;
-
-/**
- * For {@link Admission.run}'s `wanted`: undefined over HTTP (always wanted), else
- * whether the operation's socket is still open.
- */
-export function stillWanted(ctx: Pick<Context, "socket">): (() => boolean) | undefined {
-  const { socket } = ctx;
-  return socket && (() => socket.readyState === OPEN);
 }
 
 /**
