@@ -7,6 +7,7 @@ import { type AttachmentStore, DiskStore } from "./attachments/store.js";
 import { SessionCache } from "./auth/session-cache.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
+import { requireMember } from "./chat/access.js";
 import { DeliveryReceipts } from "./chat/delivery.js";
 import { MessageExpiry } from "./chat/expiry.js";
 import { activityStore } from "./chat/activity.js";
@@ -31,8 +32,9 @@ import { Reports } from "./moderation/reports.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
-import { Events } from "./realtime/events.js";
+import { EventLog } from "./realtime/event-log.js";
 import { RoomActivity } from "./realtime/room-activity.js";
+import { RoomStreams } from "./realtime/room-streams.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
 import { makeTracing } from "./tracing.js";
@@ -100,14 +102,16 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     onError,
   );
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
-  const events = new Events(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
+  // the membership rule (chat/access.ts) for the modules below chat/ that need it
+  const memberOf = (roomId: string, userId: string) => requireMember(db, roomId, userId);
+  const eventLog = new EventLog(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
   const store = await makeStore(config);
   const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES, config.MEDIA_PARSE_TIMEOUT_MS, {
     timeoutMs: config.URL_FETCH_TIMEOUT_MS,
     allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
     extraCa: config.URL_FETCH_CA_FILE ?? [],
-  });
-  const expiry = new MessageExpiry(db, admission, events, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
+  }, memberOf);
+  const expiry = new MessageExpiry(db, admission, eventLog, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
     logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
   // encryption at rest (MESSAGE_ENCRYPTION_KEYS): sealed messages are searched through MessageSearch only with MESSAGE_SEARCH=on
@@ -117,13 +121,13 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     logger.warn({ err }, "re-encryption skipped: database unavailable (the next run retries)"),
   );
 
-  const rooms = new Rooms(db, events);
+  const rooms = new Rooms(db, eventLog);
   // push notifications (push/): off only in production without VAPID keys
   const push = startPush(config, db, presence, encryption, logger);
-  const messages = new Messages(db, writes, events, attachments, tracing, encryption, searchSealed, push.notifier && ((id) => push.notifier!.messageSent(id)));
+  const messages = new Messages(db, writes, eventLog, attachments, tracing, encryption, searchSealed, push.notifier && ((id) => push.notifier!.messageSent(id)));
   const bans = new Bans(db, rooms);
 
-  const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, events, sessionCache);
+  const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, eventLog, sessionCache);
   const outbox = new Outbox(makeMailer(config, logger), logger);
   const accounts = new Accounts(db, sessions, outbox, {
     appUrl: (config.APP_URL ?? config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ""),
@@ -142,27 +146,28 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
     redis: bus.redis,
     metrics,
     tracing,
-    events,
+    eventLog,
     sessions,
     accounts,
     outbox,
     profiles: new Profiles(db, presence),
-    accountDeletion: new AccountDeletion(db, events, sessions, attachments),
-    contacts: new Contacts(db, events, presence),
+    accountDeletion: new AccountDeletion(db, eventLog, sessions, attachments),
+    contacts: new Contacts(db, eventLog, presence),
     rooms,
-    roomRules: new RoomRules(db, events),
-    invites: new Invites(db, events),
+    roomRules: new RoomRules(db, eventLog),
+    invites: new Invites(db, eventLog),
     bans,
     reports: new Reports(db, bans, messages),
     attachments,
     attachmentUrls: new AttachmentUrls(config.JWT_SECRET, config.PUBLIC_URL?.replace(/\/$/, "") ?? ""),
     messages,
-    deliveries: new DeliveryReceipts(db, events, config.DELIVERY_RECEIPTS_MAX_MEMBERS),
+    deliveries: new DeliveryReceipts(db, eventLog, config.DELIVERY_RECEIPTS_MAX_MEMBERS),
     encryption,
     reencryption,
     search: new MessageSearch(db, encryption, config.MESSAGE_SEARCH === "on"),
     typing,
     presence,
+    roomStreams: new RoomStreams(db, bus.pubsub, admission, metrics, memberOf),
     activity: new RoomActivity(
       bus.pubsub,
       // each message's read is one statement per node; admitted like presence's reads

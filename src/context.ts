@@ -23,8 +23,9 @@ import type { Metrics } from "./metrics.js";
 import type { Bans } from "./moderation/bans.js";
 import type { Reports } from "./moderation/reports.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
-import type { Events } from "./realtime/events.js";
+import type { EventLog } from "./realtime/event-log.js";
 import type { RoomActivity } from "./realtime/room-activity.js";
+import type { RoomStreams } from "./realtime/room-streams.js";
 import type { PresenceStatus } from "./realtime/topics.js";
 import type { Typing } from "./realtime/typing.js";
 import type { Tracing } from "./tracing.js";
@@ -48,7 +49,8 @@ export interface App {
   metrics: Metrics;
   /** OpenTelemetry tracing (tracing.ts); null when it is off, as it is unless configured. */
   tracing: Tracing | null;
-  events: Events;
+  /** Room and user events: stored with the change, published after its commit (realtime/event-log.ts). */
+  eventLog: EventLog;
   sessions: Sessions;
   /** Password change and recovery, email verification (account/accounts.ts). */
   accounts: Accounts;
@@ -79,6 +81,8 @@ export interface App {
   search: MessageSearch;
   typing: Typing;
   presence: Presence;
+  /** The sources of roomEvents and messageAdded, and the set-up check of typing and presence (realtime/room-streams.ts). */
+  roomStreams: RoomStreams;
   /** myEvents' RoomActivity of this node (realtime/room-activity.ts). */
   activity: RoomActivity;
   /** registerPushSubscription and friends (push/subscriptions.ts); the notifications themselves go from push/notifier.ts. */
@@ -102,7 +106,7 @@ export interface Context {
   /**
    * The WebSocket of a graphql-ws operation (undefined over HTTP and SSE): database
    * work of the operation that waits for admission (db/admission.ts) is dropped if
-   * it has closed meanwhile ({@link stillWanted}).
+   * it has closed meanwhile (realtime/room-streams.ts).
    */
   socket?: { readonly readyState: number };
 }
@@ -113,18 +117,6 @@ export interface Context {
  * the viewer is there.
  */
 export type ViewerContext = Context & { viewer: Viewer };
-
-/** WebSocket `readyState` of an open socket. */
-const OPEN = 1;
-
-/**
- * For {@link Admission.run}'s `wanted`: undefined over HTTP (always wanted), else
- * whether the operation's socket is still open.
- */
-export function stillWanted(ctx: Pick<Context, "socket">): (() => boolean) | undefined {
-  const { socket } = ctx;
-  return socket && (() => socket.readyState === OPEN);
-}
 
 /**
  * The DataLoaders of one context, each made on first use: a WebSocket

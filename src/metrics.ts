@@ -81,20 +81,6 @@ export class Metrics {
     };
   }
 
-  /** An envelop (Yoga) plugin keeping `chat_subscriptions_active`: up when a subscription starts streaming, down when it ends. */
-  subscriptionsPlugin(): Plugin {
-    // the same hook objects for every subscription: an idle one keeps no closure of its own here
-    const ended = { onEnd: () => this.subscriptions.dec() };
-    const hooks: ReturnType<NonNullable<Plugin["onSubscribe"]>> = {
-      onSubscribeResult: ({ result }) => {
-        if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
-        this.subscriptions.inc();
-        return ended;
-      },
-    };
-    return { onSubscribe: () => hooks };
-  }
-
   /**
    * Counts one event handed to `count` subscribers of `stream` (a fan-out group hands it
    * to all its members at once), and observes its lag once when it is live (`at`:
@@ -104,4 +90,18 @@ export class Metrics {
     this.delivered.inc({ stream }, count);
     if (live) this.lag.observe(Math.max(0, Date.now() - new Date(at).getTime()) / 1000);
   }
+}
+
+/** An envelop (Yoga) plugin keeping `metrics`' `chat_subscriptions_active`: up when a subscription starts streaming, down when it ends. */
+export function useSubscriptionMetrics(metrics: Metrics): Plugin {
+  // the same hook objects for every subscription: an idle one keeps no closure of its own here
+  const ended = { onEnd: () => metrics.subscriptions.dec() };
+  const hooks: ReturnType<NonNullable<Plugin["onSubscribe"]>> = {
+    onSubscribeResult: ({ result }) => {
+      if (!(result && typeof result === "object" && Symbol.asyncIterator in result)) return;
+      metrics.subscriptions.inc();
+      return ended;
+    },
+  };
+  return { onSubscribe: () => hooks };
 }

@@ -14,9 +14,10 @@ import { serveGraphiQL } from "./graphiql.js";
 import { drainable } from "./http-drain.js";
 import { refuseLargeBody } from "./limits/body-size.js";
 import { clientIpOf } from "./limits/client-ip.js";
-import { queryLimitPlugins } from "./limits/query-limits.js";
-import { rateLimitPlugins } from "./limits/rate-limits.js";
+import { useQueryLimits } from "./limits/query-limits.js";
+import { useRateLimits } from "./limits/rate-limits.js";
 import { makeAccessLog } from "./logger.js";
+import { useSubscriptionMetrics } from "./metrics.js";
 import { requestContext } from "./request-context.js";
 import { isRedisUnavailable } from "./realtime/pubsub.js";
 import { useFanoutGroups } from "./realtime/fanout.js";
@@ -61,13 +62,13 @@ export function makeServer(app: App): { server: Server; close(): Promise<void> }
       useRequestParseErrors(),
       // GET /metrics: Yoga's GraphQL metrics and ours (metrics.ts); the HTTP histogram is off, its url label would explode
       usePrometheus({ registry: app.metrics.registry, endpoint: "/metrics", metrics: { graphql_yoga_http_duration: false } }),
-      app.metrics.subscriptionsPlugin(),
+      useSubscriptionMetrics(app.metrics),
       ...(app.config.SUBSCRIPTION_SHARING !== "off" ? [useSharedSubscriptionExecution(app.metrics)] : []),
       // after it: for the WebSocket room subscriptions it replaces its subscribe (realtime/fanout.ts)
       ...(app.config.SUBSCRIPTION_SHARING === "on" ? [useFanoutGroups(app.metrics, app.tracing)] : []),
       // src/limits/: query depth, cost, aliases, directives, tokens, introspection; rate limits of mutations
-      ...queryLimitPlugins(app.config),
-      ...rateLimitPlugins(app),
+      useQueryLimits(app.config),
+      useRateLimits(app),
     ],
     context: async (seed) => {
       if ("wsViewer" in seed) return makeContext(app, seed.wsViewer, seed.wsClientIp, false, seed.wsSocket);

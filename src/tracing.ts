@@ -22,7 +22,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 
 /**
- * The W3C trace context a bus payload carries when tracing is on (realtime/events.ts
+ * The W3C trace context a bus payload carries when tracing is on (realtime/event-log.ts
  * puts the publish span's there): `traceparent` as in the HTTP header
  * (`00-<trace id>-<span id>-<flags>`), and `tracestate` when the trace has one.
  */
@@ -36,7 +36,7 @@ export interface TraceCarrier {
  * message's trace (docs/architecture.md, "How a message reaches every subscriber"):
  * `sendMessage` (chat/messages.ts; child of the client's `traceparent` header when it
  * sends one) with its children `commit` (the SQL statement or transaction) and
- * `publish` (realtime/events.ts, after the commit), whose context each published
+ * `publish` (realtime/event-log.ts, after the commit), whose context each published
  * payload carries across Redis; on every node, `delivery` (realtime/fanout.ts), a
  * child of `publish`: one per event and fan-out group, whatever its member count.
  * Spans go to the OTLP collector in batches (every 5 s, and at {@link shutdown}).

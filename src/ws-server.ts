@@ -28,7 +28,7 @@ const KEEPALIVE_MS = 12_000;
 export interface WsSeed {
   wsViewer: Viewer;
   wsClientIp: string;
-  /** The operation's socket: what waits for database admission is dropped once it closes (context.ts stillWanted). */
+  /** The operation's socket: what waits for database admission is dropped once it closes (realtime/room-streams.ts). */
   wsSocket: WebSocket;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The user event log and myEvents(after:) (realtime/events.ts logUserEvents,
+ * The user event log and myEvents(after:) (realtime/event-log.ts logUserEvents,
  * realtime/room-activity.ts step 6): a row per recipient per event, written in the
  * change's transaction; RemovedFromRoom LEFT and HIDDEN on the user's other sockets;
  * myEvents(after: <sync cursor>) replays what came after the cursor (events, then a

@@ -16,7 +16,7 @@ import { getIntrospectionQuery, type GraphQLError, parse, validate } from "graph
 import { createYoga } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
-import { queryLimitPlugins } from "../src/limits/query-limits.js";
+import { useQueryLimits } from "../src/limits/query-limits.js";
 import { schema } from "../src/schema/index.js";
 import { gql, type GqlResponse, subscribe, wsClient } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
@@ -46,7 +46,7 @@ describe("the default limits", () => {
     ["GraphiQL introspection", INTROSPECTION],
   ];
   // the plugins as the server makes them, with the default configuration
-  const limited = createYoga({ schema, plugins: queryLimitPlugins(loadConfig({ JWT_SECRET: TEST_JWT_SECRET })) }).getEnveloped({});
+  const limited = createYoga({ schema, plugins: [useQueryLimits(loadConfig({ JWT_SECRET: TEST_JWT_SECRET }))] }).getEnveloped({});
 
   // (a fragment file fails "never used" on its own: only the limits' refusals count here)
   it.each(documents)("pass %s", (_name, document) => {

@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { requireMember } from "../chat/access.js";
 import type { PrismaClient } from "../db/client.js";
 import { badInput, notFound } from "../errors.js";
 import type { Attachment, MessageType } from "../generated/prisma/client.js";
@@ -27,6 +26,11 @@ export class Attachments {
     private readonly mediaParseTimeoutMs: number,
     /** How uploadFromUrl fetches (URL_FETCH_*); its maxBytes is `maxBytes`. */
     private readonly urlFetch: Omit<UrlFetchOptions, "maxBytes">,
+    /**
+     * The room membership rule a download of a sent attachment goes through (chat/access.ts requireMember,
+     * passed in by app.ts: chat/ uses attachments/, not the other way round); throws NOT_FOUND / FORBIDDEN for non-members.
+     */
+    private readonly requireMember: (roomId: string, userId: string) => Promise<unknown>,
   ) {}
 
   /**
@@ -101,7 +105,7 @@ export class Attachments {
   async download(userId: string, attachmentId: string, thumbnail: boolean, method: "GET" | "HEAD"): Promise<{ headers: FileHeaders; download: Download }> {
     const attachment = await this.db.attachment.findUnique({ where: { id: attachmentId }, include: { message: { select: { roomId: true } } } });
     if (!attachment) throw notFound("Attachment");
-    if (attachment.message) await requireMember(this.db, attachment.message.roomId, userId);
+    if (attachment.message) await this.requireMember(attachment.message.roomId, userId);
     else if (attachment.uploaderId !== userId) throw notFound("Attachment");
     const key = thumbnail ? attachment.thumbnailKey : attachment.storageKey;
     if (!key) throw notFound("Attachment");

@@ -3,7 +3,7 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
 import type { SessionCache } from "./session-cache.js";
 import { type AccessTokens, refreshTokens } from "./tokens.js";
@@ -58,7 +58,7 @@ export class Sessions {
     private readonly tokens: AccessTokens,
     /** Refresh-token (session) lifetime in seconds. */
     private readonly refreshTtlS: number,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly cache: SessionCache,
   ) {}
 

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.js";
 import { badInput } from "../errors.js";
 import type { Room } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import { showsReadReceipts } from "../users/privacy.js";
 import { requireMember } from "./access.js";
 
@@ -50,7 +50,7 @@ export function deliveryStateOf(message: { senderId: string; seq: number }, memb
 export class DeliveryReceipts {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly maxMembers: number,
   ) {}
 

@@ -1,7 +1,7 @@
 import type { Admission } from "../db/admission.js";
 import type { PrismaClient } from "../db/client.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import type { Attachments } from "../attachments/attachments.js";
 import { purge } from "./messages.js";
 
@@ -17,7 +17,7 @@ const LOG_TRIM_EVERY_MS = 60_000;
 /**
  * A purge's transaction options. Its turn comes through the admission, so its wait
  * for a connection is short; `maxWait` is long because Prisma gives a connection back
- * and throws P2028 when it got it later than that (events.ts transaction), which
+ * and throws P2028 when it got it later than that (event-log.ts transaction), which
  * would make a busy pool fail the sweep after the wait, for nothing.
  */
 const PURGE_TRANSACTION = { maxWait: 10_000, timeout: 5000 };
@@ -33,7 +33,7 @@ const PURGE_TRANSACTION = { maxWait: 10_000, timeout: 5000 };
  * waits for its turn through `admission` (db/admission.ts), so sweeps never
  * crowd requests and writes out of the pool. A sweep that finds the database
  * unavailable is skipped with a warning (`onUnavailable`); the next one retries.
- * The same sweep trims the users' event logs (UserEventLog, realtime/events.ts
+ * The same sweep trims the users' event logs (UserEventLog, realtime/event-log.ts
  * logUserEvents): rows older than `logRetentionDays` (config SYNC_RETENTION_DAYS,
  * the age past which a sync cursor is refused: src/sync/cursor.ts) go, at most
  * {@link LOG_BATCH} per statement, once a minute or at the next sweep while
@@ -48,7 +48,7 @@ export class MessageExpiry {
   constructor(
     private readonly db: PrismaClient,
     private readonly admission: Admission,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly attachments: Attachments,
     intervalMs: number,
     private readonly logRetentionDays: number,

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomInvite } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import { requireUser } from "../users/directory.js";
 import { requireMember } from "./access.js";
 import { addWithinCapacity, banned, isBanned, lockRoom } from "./rooms.js";
@@ -14,7 +14,7 @@ import { addWithinCapacity, banned, isBanned, lockRoom } from "./rooms.js";
 export class Invites {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
   ) {}
 
   /**

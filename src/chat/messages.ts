@@ -4,20 +4,11 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
-import { type BusMessage, type Events, logUserEvents } from "../realtime/events.js";
+import { type BusMessage, type EventLog, logUserEvents, type UserEventEntry } from "../realtime/event-log.js";
 import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import { showsReadReceipts } from "../users/privacy.js";
-import {
-  MESSAGE_DATES,
-  type MessageAddedPayload,
-  messageFromJson,
-  type MessageJson,
-  messageToJson,
-  type RoomEventData,
-  type RoomEventPayload,
-  topics,
-} from "../realtime/topics.js";
+import { MESSAGE_DATES, messageFromJson, type MessageJson, type RoomEventData } from "../realtime/topics.js";
 import { blockedPair, broadcastMember, notMember, requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { blockedWordError, hasBlockedWord, wordsOf } from "./room-rules.js";
@@ -52,7 +43,7 @@ export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] 
 
 /**
  * Sending, editing, deleting, reading, pinning and reacting. Every change is
- * committed with its room event (events.transaction: stored in the room's log
+ * committed with its room event (EventLog.transaction: stored in the room's log
  * with the next seq) and published after the commit, so a subscriber never sees
  * a change that a later read could miss.
  */
@@ -66,7 +57,7 @@ export class Messages {
   constructor(
     private readonly db: PrismaClient,
     private readonly writes: WritePool,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly attachments: Attachments,
     private readonly tracing: Tracing | null,
     private readonly encryption: MessageEncryption,
@@ -87,16 +78,16 @@ export class Messages {
    * transaction: one round trip to PostgreSQL. A send with mentions or
    * attachments runs it inside a transaction that also resolves the mentions
    * under the room lock, attaches the uploads and stores the notifications.
-   * Both events then go to the bus in one round trip (Events.afterCommit).
+   * The event log then publishes the message, its event and the mentions in one round trip (EventLog.messageAdded).
    * With encryption at rest on, the content is sealed before the statement
    * (security/message-encryption.ts) and the message comes back, and goes to the
    * bus, sealed: the schema's Message.content opens it.
    * A retry with the same `clientMessageId` returns the stored message and
    * publishes nothing. Once committed, the send succeeds even when the publish
-   * fails (Redis down: Events.afterCommit logs it); subscribers get the message
+   * fails (Redis down: the event log logs it); subscribers get the message
    * from PostgreSQL with the next one that reaches them, or on resubscribing with `after`.
    * With tracing on, the send is a `sendMessage` span, its write a `commit` span in it,
-   * and its publish Events.afterCommit's `publish` span (tracing.ts).
+   * and its publish the event log's `publish` span (tracing.ts).
    * Then its push notifications are enqueued (push/notifier.ts: one job, not awaited).
    * @throws UNAUTHENTICATED when `sender.sessionId` is no longer live; NOT_FOUND /
    * FORBIDDEN for non-members, and FORBIDDEN where the sender may not post
@@ -134,7 +125,7 @@ export class Messages {
     if (!content && attachmentIds.length === 0) throw badInput("input.content", "A message needs content or an attachment");
     const type = await this.typeOf(sender.userId, attachmentIds, input.type ?? null);
     const now = new Date();
-    const event: RoomEventData = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() };
+    const event = { kind: "MessageAdded", roomId: input.roomId, messageId: randomUUID() } as const;
     const sealed = this.encryption.seal(event.messageId, content);
     const words = wordsOf(content);
     const call = (mentionedIds: string[]): SendCall => ({
@@ -168,7 +159,7 @@ export class Messages {
               const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null }, data: { messageId: stored.message.id } });
               if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
             }
-            return { ...stored, notifications: await notify(tx, stored.message.id, mentionedIds) };
+            return { ...stored, notifications: await logUserEvents(tx, await mentionEvents(tx, stored.message.id, mentionedIds)) };
           });
     let sent: Sent;
     try {
@@ -180,14 +171,8 @@ export class Messages {
     }
     const { message, eventSeq, notifications } = sent;
     if (eventSeq === null) return message; // a retry: published when it was stored
-    const payload: MessageAddedPayload = { message: messageToJson(message) };
-    const roomEvent: RoomEventPayload = { ...event, seq: eventSeq, at: now.toISOString() };
     // never throws: the message is committed
-    await this.events.afterCommit([
-      [topics.roomEvents(event.roomId), roomEvent],
-      [topics.messageAdded(event.roomId), payload],
-      ...notifications,
-    ]);
+    await this.events.messageAdded({ ...event, seq: eventSeq, at: now.toISOString() }, message, notifications);
     this.sent?.(message.id);
     return message;
   }
@@ -204,10 +189,10 @@ export class Messages {
   async edit(userId: string, messageId: string, content: string): Promise<Message> {
     const { message } = await this.visible(userId, messageId, requireUnblockedMember);
     if (message.senderId !== userId) throw forbidden("Only the sender can edit a message");
-    const edited = await this.events.transaction(this.db, async (tx, record) => {
+    return this.events.transaction(this.db, async (tx, record, notify) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) throw forbidden("A deleted message cannot be edited");
-      if (this.encryption.open(messageId, current) === content) return { message: current, mentions: [] };
+      if (this.encryption.open(messageId, current) === content) return current;
       const { blockedWords } = await tx.room.findUniqueOrThrow({ where: { id: current.roomId }, select: { blockedWords: true } });
       if (hasBlockedWord(content, blockedWords)) throw blockedWordError("content");
       const editedAt = new Date();
@@ -216,10 +201,9 @@ export class Messages {
       await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
       const message = await tx.message.update({ where: { id: messageId }, data: { ...this.encryption.seal(messageId, content), editedAt, mentionedIds } });
       if (this.searchSealed) await indexForSearch(tx, messageId, content);
-      return { message, mentions: await notify(tx, messageId, mentionedIds) };
+      await notify(await mentionEvents(tx, messageId, mentionedIds));
+      return message;
     });
-    await this.events.afterCommit(edited.mentions);
-    return edited.message;
   }
 
   /**
@@ -418,15 +402,16 @@ function messageFromSqlJson({ xid: _xid, ...json }: Record<string, unknown>): Me
 }
 
 /**
- * Notifies `userIds` of their mention in `messageId`, once per user and message: the
- * new notifications, and a MentionNotification for each in its user's event log
- * (realtime/events.ts logUserEvents; two statements, none without a mention).
- * Returns what tells them on myEvents, for Events.afterCommit.
+ * Notifies `userIds` of their mention in `messageId`, once per user and message: stores
+ * the new notifications (one statement, none without a mention) and returns a
+ * MentionNotification for each, for the user event logs (realtime/event-log.ts
+ * logUserEvents, which stores them in the same transaction; the event log publishes them
+ * after the commit).
  */
-async function notify(tx: Db, messageId: string, userIds: string[]): Promise<BusMessage[]> {
+async function mentionEvents(tx: Db, messageId: string, userIds: string[]): Promise<UserEventEntry[]> {
   if (userIds.length === 0) return [];
   const created = await tx.notification.createManyAndReturn({ data: userIds.map((userId) => ({ userId, messageId })), skipDuplicates: true, select: { id: true, userId: true } });
-  return logUserEvents(tx, created.map((n) => ({ userId: n.userId, event: { kind: "MentionNotification", notificationId: n.id } })));
+  return created.map((n) => ({ userId: n.userId, event: { kind: "MentionNotification", notificationId: n.id } }));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../db/client.js";
 import { badInput } from "../errors.js";
 import type { Room } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import { requireRole } from "./access.js";
 
 /** Longest slow mode, in seconds: 6 hours (Discord's and Slack's longest). */
@@ -52,7 +52,7 @@ export const blockedWordError = (field: string) => badInput(field, "The message 
 export class RoomRules {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
   ) {}
 
   /**

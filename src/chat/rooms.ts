@@ -2,7 +2,7 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Room, RoomMember, RoomRole } from "../generated/prisma/client.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import type { LeftReason } from "../realtime/topics.js";
 import { isContact } from "../users/contacts.js";
 import { requireUser } from "../users/directory.js";
@@ -43,7 +43,7 @@ export interface UpdateRoomInput {
 export class Rooms {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
   ) {}
 
   /**

@@ -18,7 +18,7 @@ const report: GraphQLArmorRejectCallback = (context, rejection) => {
 };
 
 /**
- * The Yoga plugins that refuse costly documents before they run, over HTTP and over
+ * The Yoga plugin that refuses costly documents before they run, over HTTP and over
  * graphql-ws alike (both go through Yoga's envelop): graphql-armor's max depth, cost,
  * aliases, directives and tokens, with the limits of `config` (MAX_QUERY_*), and its
  * masking of "Did you mean …?" suggestions, which would reveal the schema when
@@ -26,7 +26,7 @@ const report: GraphQLArmorRejectCallback = (context, rejection) => {
  * GRAPHQL_INTROSPECTION is "off" (refused with GRAPHQL_VALIDATION_FAILED).
  * A refusal is a BAD_USER_INPUT error with `field: "query"` (see {@link report}).
  */
-export function queryLimitPlugins(config: Config): Plugin[] {
+export function useQueryLimits(config: Config): Plugin {
   const onReject = { propagateOnRejection: false, onReject: [report] };
   const armor = EnvelopArmorPlugin<YogaInitialContext>({
     maxDepth: { n: config.MAX_QUERY_DEPTH, ...onReject },
@@ -37,5 +37,10 @@ export function queryLimitPlugins(config: Config): Plugin[] {
     blockFieldSuggestion: { enabled: true },
   });
   const noIntrospection: Plugin = { onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) };
-  return config.GRAPHQL_INTROSPECTION === "off" ? [armor, noIntrospection] : [armor];
+  return {
+    onPluginInit: ({ addPlugin }) => {
+      addPlugin(armor);
+      if (config.GRAPHQL_INTROSPECTION === "off") addPlugin(noIntrospection);
+    },
+  };
 }

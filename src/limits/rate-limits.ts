@@ -88,13 +88,13 @@ const RULES: Record<string, { limit: LimitName; key: (call: Call) => string | un
  * at a key's first call (so windows of different users do not reset together). A
  * fixed window lets up to twice the points through across one window boundary; we
  * take that over a sliding-log of our own, since the library is atomic (one Lua
- * script per call), well kept and tested across stores. Returns no plugin when
- * RATE_LIMITS is "off".
+ * script per call), well kept and tested across stores. When RATE_LIMITS is "off",
+ * a plugin that does nothing.
  */
-export function rateLimitPlugins(app: App): Plugin[] {
-  if (app.config.RATE_LIMITS === "off") return [];
+export function useRateLimits(app: App): Plugin {
+  if (app.config.RATE_LIMITS === "off") return {};
   const limiters = new Map(Object.values(RULES).flatMap((rules) => rules.map(({ limit }) => [limit, makeLimiter(app, limit)] as const)));
-  const plugin: Plugin = {
+  return {
     async onExecute({ args, setResultAndStopExecution }) {
       const charges = chargesOf(args).map(({ limit, key }) => limiters.get(limit)!.consume(key));
       let waitMs = -1;
@@ -106,7 +106,6 @@ export function rateLimitPlugins(app: App): Plugin[] {
       if (waitMs >= 0) setResultAndStopExecution({ errors: [rateLimited(Math.max(1, Math.ceil(waitMs / 1000)))] });
     },
   };
-  return [plugin];
 }
 
 /** The counter of one limit: shared through Redis when the app has it, else in this process. */

@@ -48,7 +48,7 @@ export async function makeBus(redisUrl: string | undefined, keyPrefix: string): 
   }
   const [{ Redis }, { RedisPubSub }] = await Promise.all([import("ioredis"), import("graphql-redis-subscriptions")]);
   // the subscriber has no command timeout: its SUBSCRIBEs wait for Redis to come back;
-  // the publisher pipelines the publishes issued in one tick (Events.afterCommit: a send's events) into one write
+  // the publisher pipelines the publishes issued in one tick (EventLog.afterCommit: a send's events) into one write
   const publisher = new Redis(redisUrl, { maxRetriesPerRequest: 3, commandTimeout: COMMAND_TIMEOUT_MS, enableAutoPipelining: true });
   const subscriber = new Redis(redisUrl);
   const pubsub = new RedisPubSub({ publisher, subscriber });

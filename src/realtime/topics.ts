@@ -6,7 +6,7 @@ import type { Message } from "../generated/prisma/client.js";
  * turns them back into model objects in the subscription's `resolve`.
  * One topic per room and event kind: a node subscribes to a room's channel only
  * while it has a subscriber for it, and a publish reaches each node once.
- * With tracing on, what Events.afterCommit publishes also carries its trace
+ * With tracing on, what EventLog.afterCommit publishes also carries its trace
  * context (`traceparent`: tracing.ts TraceCarrier), which no resolver reads.
  */
 export const topics = {
@@ -119,7 +119,7 @@ export type RemovedReason = "REMOVED" | "KICKED" | "BANNED" | "ROOM_DELETED" | "
 
 /**
  * Published on `userEvents`, to one user, and stored in their event log
- * (UserEventLog) in the change's transaction (realtime/events.ts logUserEvents).
+ * (UserEventLog) in the change's transaction (realtime/event-log.ts logUserEvents).
  * `logId`: the log row's id (decimal), on what is published and what is replayed.
  */
 export type UserEventPayload = (

@@ -1,11 +1,7 @@
-import type { Context } from "../context.js";
-import { storedEvents } from "../realtime/events.js";
-import { removes } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import type { MyEventsItem, RoomActivityPayload } from "../realtime/room-activity.js";
-import { messageFromJson, type RoomEventPayload, topics, type UserEventPayload } from "../realtime/topics.js";
+import { messageFromJson, type RoomEventPayload, type UserEventPayload } from "../realtime/topics.js";
 import { builder } from "./builder.js";
-import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { type ContactRequestShape, ContactRequestRef } from "./contact.js";
 import type { Message, Notification } from "../generated/prisma/client.js";
@@ -189,36 +185,13 @@ const UserEvent = builder.unionType("UserEvent", {
   resolveType: (event) => ("kind" in event && event.kind ? event.kind : "ContactRequest"),
 });
 
-/** A room's events as a sequenced stream for `viewerId`, ending with their removal (a class: every idle subscriber keeps one). */
-class RoomEvents extends RoomStreamSource<RoomEventPayload> {
-  constructor(ctx: Context, roomId: string) {
-    super(ctx, roomId, topics.roomEvents(roomId), "lastEventSeq");
-  }
-
-  seqOf(e: RoomEventPayload): number {
-    return e.seq;
-  }
-
-  protected read(afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
-    return storedEvents(this.app.db, this.roomId, afterSeq, limit);
-  }
-
-  endsWith(e: RoomEventPayload): boolean {
-    return removes(e, this.viewerId);
-  }
-
-  delivered(e: RoomEventPayload, live: boolean, count?: number): void {
-    this.app.metrics.deliveredOn("roomEvents", e.at, live, count);
-  }
-}
-
 builder.subscriptionFields((t) => ({
   roomEvents: t.withAuth({ viewer: true }).field({
     type: RoomEvent,
     description:
       "A room's events in seq order, the viewer's own included. Members only. With `after` (an event's cursor) it first replays every event stored after it, then continues live, with no gap and no duplicate. When the viewer leaves or is removed (or the room is deleted), they get that event and the subscription ends.",
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
-    subscribe: (_root, args, ctx) => sequencedStream(new RoomEvents(ctx, args.roomId), parseCursor(args.after, "a cursor from a RoomEvent")),
+    subscribe: (_root, args, ctx) => sequencedStream(ctx.app.roomStreams.events(args.roomId, ctx.viewer.userId, ctx.socket), parseCursor(args.after, "a cursor from a RoomEvent")),
     resolve: (event: RoomEventPayload) => event,
   }),
   myEvents: t.withAuth({ viewer: true }).field({

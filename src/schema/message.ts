@@ -5,10 +5,9 @@ import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
 import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
-import { type MessageAddedPayload, messageFromJson, messageToJson, topics } from "../realtime/topics.js";
+import { type MessageAddedPayload, messageFromJson } from "../realtime/topics.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
 import { builder, forViewer } from "./builder.js";
-import { RoomStreamSource } from "./room-stream.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
 import { rules } from "./validation.js";
@@ -266,26 +265,6 @@ builder.mutationFields((t) => ({
   }),
 }));
 
-/** A room's messages as a sequenced stream for `viewerId` (a class: every idle subscriber keeps one). */
-class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
-  constructor(ctx: Context, roomId: string) {
-    super(ctx, roomId, topics.messageAdded(roomId), "lastSeq");
-  }
-
-  seqOf(p: MessageAddedPayload): number {
-    return p.message.seq;
-  }
-
-  protected async read(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
-    const rows = await this.app.db.message.findMany({ where: { roomId: this.roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit });
-    return rows.map((m) => ({ message: messageToJson(m) }));
-  }
-
-  delivered(p: MessageAddedPayload, live: boolean, count?: number): void {
-    this.app.metrics.deliveredOn("messageAdded", p.message.createdAt, live, count);
-  }
-}
-
 builder.subscriptionField("messageAdded", (t) =>
   t.withAuth({ viewer: true }).field({
     type: MessageRef,
@@ -294,7 +273,7 @@ builder.subscriptionField("messageAdded", (t) =>
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), after: t.arg.string() },
     subscribe: async (_root, args, ctx) => {
       const after = parseCursor(args.after, "the seq of a message, as a string");
-      const messages = await sequencedStream(new RoomMessages(ctx, args.roomId), after);
+      const messages = await sequencedStream(ctx.app.roomStreams.messages(args.roomId, ctx.viewer.userId, ctx.socket), after);
       return endWhenRemoved(ctx.app.pubsub, args.roomId, ctx.viewer.userId, messages);
     },
     resolve: (payload: MessageAddedPayload): Message => messageFromJson(payload.message),

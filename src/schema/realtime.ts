@@ -4,7 +4,6 @@ import type { ViewerContext } from "../context.js";
 import { endWhenRemoved } from "../realtime/removal.js";
 import { type PresencePayload, type TypingPayload, topics } from "../realtime/topics.js";
 import { builder } from "./builder.js";
-import { admitMember } from "./room-stream.js";
 import { load } from "./load.js";
 import { PresenceStatusEnum } from "./user.js";
 import { rules } from "./validation.js";
@@ -44,12 +43,12 @@ builder.mutationField("setTyping", (t) =>
  * hidden from the viewer (`hiddenFrom`: presence of users who blocked them;
  * `onlyFor`: meant for other viewers).
  * Ends when the viewer is no longer a member. The membership check is admitted
- * and batched with other set-ups (room-stream.ts admitMember).
+ * and batched with other set-ups (realtime/room-streams.ts admitMember).
  */
 function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: string[] }>(topic: (roomId: string) => string) {
   return async (_root: unknown, args: { roomId: string }, ctx: ViewerContext) => {
     const viewerId = ctx.viewer.userId;
-    await admitMember(ctx, args.roomId);
+    await ctx.app.roomStreams.admitMember(args.roomId, viewerId, ctx.socket);
     const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
       (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId) && (!event?.onlyFor || event.onlyFor.includes(viewerId)),

@@ -3,7 +3,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Contact } from "../generated/prisma/client.js";
 import type { Presence } from "../realtime/presence.js";
-import type { Events } from "../realtime/events.js";
+import type { EventLog } from "../realtime/event-log.js";
 import { requireUser } from "./directory.js";
 import { blockedEitherWay } from "./privacy.js";
 
@@ -21,12 +21,12 @@ export async function isContact(db: Db, a: string, b: string): Promise<boolean> 
  * Contacts and blocking. One Contact row per pair:
  * a PENDING request that becomes ACCEPTED. The addressee of a new request, and
  * the requester of an accepted one, get it on myEvents (stored in their event log
- * in the change's transaction: realtime/events.ts logUserEvents).
+ * in the change's transaction: realtime/event-log.ts logUserEvents).
  */
 export class Contacts {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly presence: Presence,
   ) {}
 

@@ -4,7 +4,7 @@ import type { Sessions, Viewer } from "../auth/sessions.js";
 import type { Db, PrismaClient } from "../db/client.js";
 import { badInput, unauthenticated } from "../errors.js";
 import type { RoomRole } from "../generated/prisma/client.js";
-import type { Events, RecordEvent } from "../realtime/events.js";
+import type { EventLog, RecordEvent } from "../realtime/event-log.js";
 
 /** The display name a deleted account shows, as the sender of the messages it left. */
 const DELETED_USER_NAME = "Deleted user";
@@ -60,7 +60,7 @@ interface RoomOfUser {
 export class AccountDeletion {
   constructor(
     private readonly db: PrismaClient,
-    private readonly events: Events,
+    private readonly events: EventLog,
     private readonly sessions: Sessions,
     private readonly attachments: Attachments,
   ) {}

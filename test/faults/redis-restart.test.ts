@@ -12,7 +12,7 @@ import { type ResumingSubscriber, resumingSubscriber, storedMessages } from "../
  *
  * Promise: setTyping, which needs Redis, answers SERVICE_UNAVAILABLE meanwhile;
  * every send answers OK — PostgreSQL is up, so each is committed, and a
- * publish lost with Redis is not reported as a failure (Events.afterCommit);
+ * publish lost with Redis is not reported as a failure (EventLog.afterCommit);
  * once Redis is back the nodes' ioredis connections resubscribe by themselves
  * and the WebSockets never closed, so the next published message reaches both
  * subscribers and the gap before it is filled from PostgreSQL (realtime/stream.ts);

@@ -1,9 +1,18 @@
 import { SpanKind } from "@opentelemetry/api";
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Db, PrismaClient } from "../db/client.js";
-import { Prisma } from "../generated/prisma/client.js";
+import type { Message } from "../generated/prisma/client.js";
 import type { Tracing } from "../tracing.js";
-import { type MembershipPayload, type RoomEventData, type RoomEventPayload, type SessionRevokedPayload, topics, type UserEventPayload } from "./topics.js";
+import {
+  type MembershipPayload,
+  type MessageAddedPayload,
+  messageToJson,
+  type RoomEventData,
+  type RoomEventPayload,
+  type SessionRevokedPayload,
+  topics,
+  type UserEventPayload,
+} from "./topics.js";
 
 /** Distributes `Omit<T, "at">` over a union, so event literals can be written without `at`. */
 type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
@@ -12,13 +21,19 @@ type WithoutAt<T> = T extends unknown ? Omit<T, "at"> : never;
 export type RecordEvent = (event: RoomEventData) => Promise<void>;
 
 /**
- * Stores a user event in each of `userIds`' event logs inside the caller's
- * transaction ({@link logUserEvents}); it is published to them after the commit.
+ * Stores user events in their users' event logs inside the caller's transaction
+ * ({@link logUserEvents}); they are published to them after the commit.
  */
-export type NotifyUsers = (userIds: readonly string[], event: WithoutAt<UserEventPayload>) => Promise<void>;
+export interface NotifyUsers {
+  /** The same `event` to each of `userIds`. */
+  (userIds: readonly string[], event: WithoutAt<UserEventPayload>): Promise<void>;
+  /** Each entry's event to its user (each user at most once): events of their own, e.g. each user's mention notification. */
+  (entries: readonly UserEventEntry[]): Promise<void>;
+}
 
 /**
- * Room, user and session events. Room events go through the room's log: each is
+ * Room, user and session events, and the only publisher of what a change announces
+ * once it is committed. Room events go through the room's log: each is
  * given the next per-room `seq` (Room.lastEventSeq, bumped under the room row
  * lock) and stored in the transaction that makes the change, then published
  * after the commit. Because the lock orders the commits, once event N is
@@ -36,7 +51,7 @@ export type NotifyUsers = (userIds: readonly string[], event: WithoutAt<UserEven
  * user's event log (UserEventLog, {@link logUserEvents}): sync and
  * myEvents(after:) replay it.
  */
-export class Events {
+export class EventLog {
   /** `tracing`: the node's (null when off), for {@link afterCommit}'s publish span. */
   constructor(
     private readonly pubsub: PubSubEngine,
@@ -61,12 +76,27 @@ export class Events {
         work(
           tx,
           async (event) => void recorded.push(await append(tx, event)),
-          async (userIds, event) => void notified.push(...(await logUserEvents(tx, [...new Set(userIds)].map((userId) => ({ userId, event }))))),
+          async (to: readonly string[] | readonly UserEventEntry[], event?: WithoutAt<UserEventPayload>) => {
+            const entries = event ? [...new Set(to as readonly string[])].map((userId) => ({ userId, event })) : (to as readonly UserEventEntry[]);
+            notified.push(...(await logUserEvents(tx, entries)));
+          },
         ),
       options,
     );
     await this.publish(recorded, notified);
     return result;
+  }
+
+  /**
+   * Publishes a new message once its send has committed (chat/messages.ts send: the
+   * send statement stored the message and its MessageAdded `event`, numbered
+   * `event.seq`): the event on the room's events, the message on messageAdded, then
+   * `notified`, the user events stored with it ({@link logUserEvents}: its mentions),
+   * in one write (see {@link afterCommit}); never throws.
+   */
+  messageAdded(event: Extract<RoomEventPayload, { kind: "MessageAdded" }>, message: Message, notified: readonly BusMessage[]): Promise<void> {
+    const payload: MessageAddedPayload = { message: messageToJson(message) };
+    return this.publish([event], [[topics.messageAdded(event.roomId), payload], ...notified]);
   }
 
   /** Publishes an event of a room that no longer exists (RoomDeleted): numbered after its last stored event, not stored. */
@@ -84,7 +114,7 @@ export class Events {
    * so each node's delivery continues the trace (realtime/fanout.ts); a failed
    * publish is recorded on it.
    */
-  afterCommit(messages: readonly BusMessage[]): Promise<void> {
+  private afterCommit(messages: readonly BusMessage[]): Promise<void> {
     const tracing = this.tracing;
     if (!tracing) return this.publishAll(messages, this.onPublishError);
     const attributes = { "messaging.operation.type": "send", "messaging.batch.message_count": messages.length, "chat.topics": messages.map(([topic]) => topic) };
@@ -123,7 +153,8 @@ export class Events {
     return this.afterCommit(membershipMessages(userIds, roomId, joined));
   }
 
-  private publish(events: RoomEventPayload[], users: BusMessage[] = []): Promise<void> {
+  /** After the commit: each room event on the room's events (with the Membership messages of MemberJoined and MemberLeft), then `users`. */
+  private publish(events: RoomEventPayload[], users: readonly BusMessage[] = []): Promise<void> {
     return this.afterCommit([
       ...events.flatMap((event): BusMessage[] => [
         [topics.roomEvents(event.roomId), event],
@@ -148,7 +179,7 @@ export interface UserEventEntry {
  * (UserEventLog, migration 20261205100000_sync_positions), in ONE statement inside
  * the caller's transaction, so the log has a row exactly when the change it
  * announces is committed; sync and myEvents(after:) replay it. Returns what to
- * publish after the commit (Events.afterCommit): each user's payload as stored plus
+ * publish after the commit (EventLog.afterCommit): each user's payload as stored plus
  * `logId`, the row's id, by which myEvents(after:) tells a replayed event from its
  * live copy. `entries` name each user at most once (the rows are matched to them by
  * user). Nothing is written for no entries.
