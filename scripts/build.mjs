@@ -88,7 +88,7 @@ export async function buildServer({ force = false } = {}) {
   const started = performance.now();
   if (!existsSync(SRC)) throw new Error(`no ${SRC}: nothing to build`);
   const files = sources(SRC);
-  if (!files.some((f) => f.startsWith(join(SRC, "generated") + "/"))) throw new Error("src/generated/ is missing: run `npm install` (postinstall generates the Prisma client) first");
+  if (!files.some((f) => f.startsWith(`${join(SRC, "generated")}/`))) throw new Error("src/generated/ is missing: run `npm install` (postinstall generates the Prisma client) first");
   const { version } = createRequire(import.meta.url)("esbuild/package.json");
   const stamp = fingerprint(files, version);
   const current = existsSync(join(DIST, STAMP)) ? readFileSync(join(DIST, STAMP), "utf8") : null;

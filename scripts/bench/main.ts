@@ -50,7 +50,6 @@ import {
   fanoutSeries,
   type IdleRun,
   idleRun,
-  type ManyRoomsConfig,
   manyRoomsSeries,
   manyRoomsTargets,
   newRedisPrefix,
@@ -293,7 +292,7 @@ async function main(): Promise<void> {
     failures,
   };
   const md = writeResults(resolve(ROOT, args.out!), results);
-  console.log("\n" + md);
+  console.log(`\n${md}`);
   log(`results in ${args.out}/latest.json and latest.md`);
   if (fatal) process.exitCode = 1;
 }

@@ -39,7 +39,7 @@ const server = createServer((req, res) => {
       `chat_websocket_connections ${connections}`,
       `nodejs_heap_size_used_bytes ${process.memoryUsage().heapUsed}`,
     ];
-    return void res.end(lines.join("\n") + "\n");
+    return void res.end(`${lines.join("\n")}\n`);
   }
   if (req.method === "POST" && req.url === "/send") {
     void body(req).then((text) => {

@@ -68,7 +68,7 @@ function table(header: string[], rows: unknown[][]): string {
 function targetsLine(targets: Target[]): string | null {
   if (!targets.length) return null;
   const verdict = (t: Target) => (t.met === null ? "not measured" : t.met ? "met" : "NOT met");
-  return `\n**Targets** (${targets.filter((t) => t.met).length} of ${targets.length} met): ` + targets.map((t) => `${t.name}: **${verdict(t)}** (${t.detail})`).join("; ") + ".";
+  return `\n**Targets** (${targets.filter((t) => t.met).length} of ${targets.length} met): ${targets.map((t) => `${t.name}: **${verdict(t)}** (${t.detail})`).join("; ")}.`;
 }
 
 /** The cells of a failed run's measurement columns: its error, then blanks up to `width` cells. */
@@ -206,15 +206,15 @@ export function markdown(r: BenchResults): string {
           ),
     );
   }
-  if (r.notes.length) out.push("\n## Notes\n" + r.notes.map((n) => `- ${n}`).join("\n"));
-  if (r.failures.length) out.push("\n## Failures\n" + r.failures.map((n) => `- ${n}`).join("\n"));
-  return out.join("\n") + "\n";
+  if (r.notes.length) out.push(`\n## Notes\n${r.notes.map((n) => `- ${n}`).join("\n")}`);
+  if (r.failures.length) out.push(`\n## Failures\n${r.failures.map((n) => `- ${n}`).join("\n")}`);
+  return `${out.join("\n")}\n`;
 }
 
 /** Writes latest.json and latest.md under `dir`; returns the Markdown. */
 export function writeResults(dir: string, results: BenchResults): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(resolve(dir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(resolve(dir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
   const md = markdown(results);
   writeFileSync(resolve(dir, "latest.md"), md);
   return md;

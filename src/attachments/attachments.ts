@@ -159,6 +159,7 @@ async function describeImage(uploaded: Buffer, mimeType: string, field: "file" |
 /** The client's file name without any path, control characters or excess length; "file" when nothing is left. */
 function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it strips
   const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
   return clean || "file";
 }

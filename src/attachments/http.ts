@@ -70,7 +70,10 @@ export async function serveAttachment(urls: AttachmentUrls, attachments: Attachm
   if (!match || (req.method !== "GET" && req.method !== "HEAD")) return false;
   const [, id, thumbnail] = match as unknown as [string, string, string | undefined];
   const userId = await urls.userOf(url.searchParams.get("token") ?? "", id);
-  if (!userId) return send(res, 401, "Missing, invalid or expired token"), true;
+  if (!userId) {
+    send(res, 401, "Missing, invalid or expired token");
+    return true;
+  }
   try {
     const { headers: file, download } = await attachments.download(userId, id, Boolean(thumbnail), req.method);
     if ("redirect" in download) {

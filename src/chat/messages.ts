@@ -3,7 +3,7 @@ import { type Db, type PrismaClient, WritePool } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
 import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
-import type { Message, MessageType, Room, RoomMember } from "../generated/prisma/client.js";
+import type { Message, MessageType, Room, } from "../generated/prisma/client.js";
 import { type BusMessage, type EventLog, logUserEvents, type UserEventEntry } from "../realtime/event-log.js";
 import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";

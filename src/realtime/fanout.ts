@@ -248,7 +248,7 @@ class FanoutGroup<T> {
     this.last = seq;
     if (this.members.size === 0) return;
     const tracing = this.groups.tracing;
-    const parent = tracing && tracing.contextOf(item as TraceCarrier);
+    const parent = tracing?.contextOf(item as TraceCarrier);
     if (!tracing || !parent) return this.handOut(seq, item);
     const attributes = { "messaging.operation.type": "process", "messaging.destination.name": this.source.topic, "chat.event.seq": seq, "chat.fanout.members": this.members.size };
     return tracing.inSpan("delivery", { kind: SpanKind.CONSUMER, attributes }, () => this.handOut(seq, item), parent);
@@ -334,7 +334,10 @@ class Member<T> implements AsyncIterableIterator<ExecutionResult> {
     private readonly executions: WeakSet<object>,
   ) {
     this.frameStart = nextFrameStart(socket.id);
-    this.ended = new Promise((resolve, reject) => ((this.settle = resolve), (this.reject = reject)));
+    this.ended = new Promise((resolve, reject) => {
+      this.settle = resolve;
+      this.reject = reject;
+    });
     // a failure before graphql-ws's first next() is not unhandled: next() hands the same promise over
     this.ended.catch(() => {});
   }

@@ -283,10 +283,12 @@ class ActivityRoom {
   private receive(message: MessageJson): void {
     if (this.stopped || message.seq <= this.last) return;
     this.last = message.seq;
-    if (this.memberCount <= this.hub.options.coalesceAbove) return this.enqueue(message);
-    if (this.window) return void (this.pending = message);
-    this.enqueue(message);
-    this.openWindow();
+    if (this.memberCount <= this.hub.options.coalesceAbove) this.enqueue(message);
+    else if (this.window) this.pending = message;
+    else {
+      this.enqueue(message);
+      this.openWindow();
+    }
   }
 
   /** A window: at its end, the newest message that came in it is handled and the next window opens. */

@@ -166,7 +166,8 @@ export class SequencedStream<T> implements AsyncIterableIterator<T> {
     // the awaited next item, in order: straight to the waiting next(), as pull() would hand it over
     if (this.waiting && this.source.seqOf(item) === this.last + 1) {
       this.filling = false;
-      return this.answer(this.emit(item, true));
+      this.answer(this.emit(item, true));
+      return;
     }
     this.live.push(item);
     if (this.waiting) this.answer(this.pull());
