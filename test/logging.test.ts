@@ -7,8 +7,7 @@
  * accepted and closed.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { gqlOk, registerUser, wsClient } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
+import { gqlOk, registerUser, wsClient, subscribe } from "./helpers/client.js";
 import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
 
 const { sink, lines } = logCapture();
@@ -53,7 +52,7 @@ describe("log lines", () => {
     const user = await registerUser(server.url, "wslogged");
     vi.spyOn(server.app.rooms, "create").mockRejectedValueOnce(new Error("boom over websocket"));
     const client = wsClient(server.wsUrl, user.accessToken);
-    const op = live(client, CREATE);
+    const op = subscribe(client, CREATE);
     await op.errorCode().catch(() => undefined);
     await client.dispose();
     const line = lines.find((l) => JSON.stringify(l).includes("boom over websocket"));

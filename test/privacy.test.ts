@@ -6,7 +6,7 @@
  */
 import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { errorCode, gql, gqlOk, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let server: TestServer;
@@ -42,11 +42,6 @@ async function member(prefix: string): Promise<TestUser> {
   return user;
 }
 
-/** A graphql-ws client of `user`, once the server has acknowledged it (their presence is recorded by then). */
-const connect = (user: TestUser) =>
-  new Promise<Client>((resolve) => {
-    const client = wsClient(server.wsUrl, user.accessToken, { on: { connected: () => resolve(client) } });
-  });
 
 const statusAs = (viewer: TestUser, id: string) => gqlOk(server.url, STATUS, { id }, viewer.accessToken).then((d) => d.user);
 const ownStatus = (user: TestUser) => gqlOk(server.url, ME_STATUS, {}, user.accessToken).then((d) => d.me);
@@ -68,7 +63,7 @@ async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: S
   const client = wsClient(server.wsUrl, viewer.accessToken);
   const sub = subscribe<{ presence: PresencePayload }>(client, PRESENCE, { roomId });
   const warmUp = await member("warmup");
-  await untilReceived(sub, async () => (await connect(warmUp)).dispose(), 200);
+  await untilReceived(sub, async () => (await connected(server.wsUrl, warmUp)).dispose(), 200);
   return { client, sub };
 }
 
@@ -79,7 +74,7 @@ async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: S
  */
 async function eventsBeforeMarker(sub: Subscription<{ presence: PresencePayload }>): Promise<{ events: PresencePayload[]; marker: TestUser; socket: Client }> {
   const marker = await member("marker");
-  const socket = await connect(marker);
+  const socket = await connected(server.wsUrl, marker);
   const events: PresencePayload[] = [];
   for (;;) {
     const { presence } = (await sub.next()).data!;
@@ -93,7 +88,7 @@ const of = (events: PresencePayload[], userId: string) => events.filter((e) => e
 
 /** Connects `user` once and waits until they are offline again, so they have a lastSeenAt. */
 async function seenOnce(user: TestUser): Promise<void> {
-  await (await connect(user)).dispose();
+  await (await connected(server.wsUrl, user)).dispose();
   await untilStatus(user, user.id, "OFFLINE");
   expect((await ownStatus(user)).lastSeenAt).not.toBeNull();
 }
@@ -105,7 +100,7 @@ describe("showOnlineStatus: false", () => {
     await updateSettings(hidden, { showOnlineStatus: false });
     const watch = await watchPresence(alice);
 
-    const socket = await connect(hidden);
+    const socket = await connected(server.wsUrl, hidden);
     const { events, marker, socket: markerSocket } = await eventsBeforeMarker(watch.sub);
     expect(of(events, hidden.id)).toEqual([]);
     expect(await statusAs(alice, marker.id)).toMatchObject({ status: "ONLINE" });
@@ -117,7 +112,7 @@ describe("showOnlineStatus: false", () => {
   it("publishes OFFLINE when turned off while connected, and ONLINE when turned back on", async () => {
     const toggler = await member("toggler");
     const watch = await watchPresence(alice);
-    const socket = await connect(toggler);
+    const socket = await connected(server.wsUrl, toggler);
     const next = () => watch.sub.nextWhere((e) => e.data?.presence.user.id === toggler.id).then((e) => e.data!.presence);
     expect(await next()).toMatchObject({ status: "ONLINE" });
 
@@ -135,7 +130,7 @@ describe("showOnlineStatus: false", () => {
 describe("status AWAY", () => {
   it("shows a connected user who chose AWAY as AWAY, and OFFLINE once they disconnect", async () => {
     const amy = await member("amy");
-    const socket = await connect(amy);
+    const socket = await connected(server.wsUrl, amy);
     expect((await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "AWAY" } }, amy.accessToken)).updateProfile.status).toBe("AWAY");
     expect((await statusAs(alice, amy.id)).status).toBe("AWAY");
     expect((await ownStatus(amy)).status).toBe("AWAY");
@@ -156,7 +151,7 @@ describe("a user who blocked the viewer", () => {
     const carolWatch = await watchPresence(carol);
     const beasNext = () => carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === bea.id).then((e) => e.data!.presence);
 
-    const socket = await connect(bea);
+    const socket = await connected(server.wsUrl, bea);
     expect(await beasNext()).toMatchObject({ status: "ONLINE" });
     const online = await eventsBeforeMarker(aliceWatch.sub);
     expect(of(online.events, bea.id)).toEqual([]);
@@ -176,7 +171,7 @@ describe("blocking while connected", () => {
     const gus = await member("gus");
     const aliceWatch = await watchPresence(alice);
     const carolWatch = await watchPresence(carol);
-    const socket = await connect(gus);
+    const socket = await connected(server.wsUrl, gus);
     await aliceWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
     await carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
 
