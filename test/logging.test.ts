@@ -6,17 +6,13 @@
  * (probes and /metrics at debug level only), and one line per WebSocket
  * accepted and closed.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { gqlOk, registerUser, wsClient, subscribe } from "./helpers/client.js";
-import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const { sink, lines } = logCapture();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ logTo: sink });
-});
-afterAll(() => server.close());
+const { server } = useTestServer([], { logTo: sink });
 
 const CREATE = `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`;
 

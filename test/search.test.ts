@@ -9,9 +9,9 @@
  * each other's messages.
  */
 import { randomInt } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ext, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { ext, on, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
 
 const SEARCH = `query($q: String!, $r: ID, $first: Int, $after: String) { searchMessages(query: $q, roomId: $r, first: $first, after: $after) {
@@ -27,16 +27,8 @@ const JOIN = `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`;
 const word = (prefix = "w") => prefix + Array.from({ length: 10 }, () => String.fromCharCode(97 + randomInt(26))).join("");
 
 describe("searchMessages", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser, eve: TestUser;
+  const { server, api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    api = on(server.url);
-    [alice, bob, eve] = await registerUsers(server.url, ["alice", "bob", "eve"]);
-  });
-  afterAll(() => server.close());
 
   const send = async (sender: TestUser, roomId: string, content: string): Promise<string> => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
   /** `viewer`'s hits (first page of up to 100) for `query`, optionally in one room. */

@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { gqlOk, registerUsers, subscribe, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
+import { registerUsers, subscribe, untilReceived, wsClient, connected } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
