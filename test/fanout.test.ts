@@ -12,31 +12,16 @@
  * - 1,000 subscriptions with mixed selections and variables on two nodes each get exactly their own events.
  */
 import { describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { gqlOk, registerUsers, subscribe, wsClient } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
+import { rawSocket } from "./helpers/raw-socket.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content sender { id } } }`;
 const RESUMING = `subscription($r: ID!, $a: String) { messageAdded(roomId: $r, after: $a) { seq content } }`;
 const PER_VIEWER = `subscription($r: ID!) { messageAdded(roomId: $r) { seq content deliveryState } }`;
 const EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on SequencedEvent { seq } ... on MessageAdded { message { content } } } }`;
-
-/** A raw graphql-transport-ws socket running `operations` (id → [query, variables]); keeps each next frame's text and the close. */
-function rawSocket(wsUrl: string, token: string, operations: Record<string, [string, Record<string, unknown>]>) {
-  const ws = new WebSocket(wsUrl, "graphql-transport-ws");
-  const frames: string[] = [];
-  ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
-  ws.on("message", (data) => {
-    const text = String(data);
-    if (text.includes('"connection_ack"')) {
-      for (const [id, [query, variables]] of Object.entries(operations)) ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
-    } else frames.push(text);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
-  return { ws, frames, closed };
-}
 
 describe("fan-out groups on one node", () => {
   const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { env: { WS_MAX_BUFFERED_BYTES: "65536", RATE_LIMITS: "off" } });

@@ -11,6 +11,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { gqlOk } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { useStatementCounter } from "./helpers/statements.js";
 
 // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
 // (and the rate limits off: the set-up sends more than a user may in a minute)
@@ -27,22 +28,8 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-/** Statements reported by Prisma's `query` events while `recording` is set. */
-let recording: string[] | null = null;
-beforeAll(() => {
-  server.app.db.$on("query", (e) => recording?.push(e.query));
-});
-
-/** The SQL statements the server runs while `fn` runs. */
-async function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  const statements: string[] = [];
-  recording = statements;
-  try {
-    return { result: await fn(), statements };
-  } finally {
-    recording = null;
-  }
-}
+/** The SQL statements the server runs while a function runs. */
+const countStatements = useStatementCounter(server);
 
 const MY_ROOMS = `query($first: Int) { myRooms(first: $first) {
   edges { node {
