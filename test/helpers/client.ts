@@ -150,6 +150,33 @@ export function connected(wsUrl: string, user: TestUser): Promise<Client> {
 }
 
 /**
+ * Conditions on a recorder's state, re-checked on every `notify()` (the
+ * recorder calls it on each change): `waitFor(ready, timeoutMs)` resolves true
+ * once `ready()` holds, or false if it still does not after `timeoutMs`.
+ */
+export function changes(): { notify(): void; waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> } {
+  const listeners = new Set<() => void>();
+  return {
+    notify: () => listeners.forEach((l) => l()),
+    waitFor: (ready, timeoutMs) =>
+      new Promise<boolean>((resolve) => {
+        if (ready()) return resolve(true);
+        const check = () => {
+          if (!ready()) return;
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          resolve(ready());
+        }, timeoutMs);
+        listeners.add(check);
+      }),
+  };
+}
+
+/**
  * A live subscription that records everything it gets, in the manner of
  * graphql-ws's own test client (tclient's `waitForMessage`): `events` keeps every
  * `next` payload in order, and `next`/`nextWhere` read forward from a cursor
@@ -179,8 +206,7 @@ export interface Subscription<T = any> {
 /** Starts `query` on `client` as a {@link Subscription} (any operation type); `extensions` go into the subscribe payload. */
 export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, extensions?: Record<string, unknown>): Subscription<T> {
   const events: GqlResponse<T>[] = [];
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((l) => l());
+  const { notify, waitFor } = changes();
   let done = false;
   let hasError = false;
   let errorValue: unknown;
@@ -212,22 +238,6 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
       },
     },
   );
-  /** Resolves when `ready()` holds, re-checking on every change; false after `timeoutMs`. */
-  const waitFor = (ready: () => boolean, timeoutMs: number) =>
-    new Promise<boolean>((resolve) => {
-      if (ready()) return resolve(true);
-      const check = () => {
-        if (!ready()) return;
-        clearTimeout(timer);
-        listeners.delete(check);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        resolve(ready());
-      }, timeoutMs);
-      listeners.add(check);
-    });
   let cursor = 0;
   const sub: Subscription<T> = {
     events,
