@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type Client, type ClientOptions, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { CSRF_HEADER } from "../../src/security/csrf.js";
+import { changes } from "./changes.js";
 
 /** A GraphQL response as sent on the wire. */
 export interface GqlResponse<T = any> {
@@ -147,33 +148,6 @@ export function connected(wsUrl: string, user: TestUser): Promise<Client> {
   return new Promise((resolve) => {
     const client = wsClient(wsUrl, user.accessToken, { on: { connected: () => resolve(client) } });
   });
-}
-
-/**
- * Conditions on a recorder's state, re-checked on every `notify()` (the
- * recorder calls it on each change): `waitFor(ready, timeoutMs)` resolves true
- * once `ready()` holds, or false if it still does not after `timeoutMs`.
- */
-export function changes(): { notify(): void; waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> } {
-  const listeners = new Set<() => void>();
-  return {
-    notify: () => listeners.forEach((l) => l()),
-    waitFor: (ready, timeoutMs) =>
-      new Promise<boolean>((resolve) => {
-        if (ready()) return resolve(true);
-        const check = () => {
-          if (!ready()) return;
-          clearTimeout(timer);
-          listeners.delete(check);
-          resolve(true);
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          resolve(ready());
-        }, timeoutMs);
-        listeners.add(check);
-      }),
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Client } from "graphql-ws";
-import { changes, type GqlResponse, gqlOk, type TestUser, wsClient } from "./client.js";
+import { changes } from "./changes.js";
+import { type GqlResponse, gqlOk, type TestUser, wsClient } from "./client.js";
 
 /** A message as the fault tests compare them: id and seq (String(seq) is messageAdded's `after` cursor). */
 export interface SeqMessage {
