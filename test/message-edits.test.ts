@@ -22,7 +22,6 @@ const PIN = `mutation($id: ID!) { pinMessage(id: $id) { id pinnedAt pinnedBy { i
 const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id seq content editedAt deletedAt edits { content } reactions { emoji } } } } }`;
 const PINNED = `query($r: ID!) { room(id: $r) { pinnedMessages { id } } }`;
 
-
 /** Local helper: sends `content` as `user` to room `r`; resolves the message. */
 const send = async (user: TestUser, r: string, content: string) => (await ok(user, SEND, { r, c: content })).sendMessage;
 const ms = (iso: string) => new Date(iso).getTime();

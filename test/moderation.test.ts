@@ -35,7 +35,6 @@ const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
 const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id } }`;
 const MY_EVENTS = `subscription { myEvents { __typename ... on RemovedFromRoom { roomId reason note by { id } } } }`;
 
-
 /** The room's moderation fields as `viewer` reads them. */
 const moderation = async (viewer: TestUser, r: string, status?: string) => (await ok(viewer, MODERATION, { r, s: status })).room;
 const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((e) => e.node);

@@ -38,7 +38,6 @@ async function member(prefix: string): Promise<TestUser> {
   return user;
 }
 
-
 const statusAs = (viewer: TestUser, id: string) => api.ok(viewer, STATUS, { id }).then((d) => d.user);
 const ownStatus = (user: TestUser) => api.ok(user, ME_STATUS, {}).then((d) => d.me);
 const updateSettings = (user: TestUser, input: Record<string, unknown>) => api.ok(user, UPDATE_SETTINGS, { input });

@@ -29,7 +29,6 @@ const word = (prefix = "w") => prefix + Array.from({ length: 10 }, () => String.
 describe("searchMessages", () => {
   const { server, api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
 
-
   const send = async (sender: TestUser, roomId: string, content: string): Promise<string> => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
   /** `viewer`'s hits (first page of up to 100) for `query`, optionally in one room. */
   const search = async (viewer: TestUser, query: string, roomId?: string) => (await api.ok(viewer, SEARCH, { q: query, r: roomId ?? null, first: 100 })).searchMessages.edges.map((e: any) => e.node);
