@@ -12,17 +12,16 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
+import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser, subscribe, warmUp } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
 import { closeCode, openSocket } from "./helpers/sockets.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const PASSWORD = "correct horse battery";
 const DELETE_ACCOUNT = `mutation($p: String!) { deleteAccount(password: $p) }`;
 const EXPORT = `{ exportMyData }`;
 const LOGIN = `mutation($u: String!, $p: String!) { login(input: { username: $u, password: $p }) { accessToken } }`;
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
 const UPDATE = `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`;
 const LEAVE = `mutation($r: ID!) { leaveRoom(roomId: $r) }`;
@@ -41,13 +40,10 @@ const isRoomEvent = (type: string) => (e: GqlResponse) => roomEvent(e)?.__typena
 describe("deleteAccount and exportMyData", () => {
   const { server, api, client, users: [bob, carol, dave, erin] } = useTestServer(["bob", "carol", "dave", "erin"], { redis: true });
 
-  async function makeRoom(owner: TestUser, members: TestUser[], name = "Room", type = "GROUP"): Promise<string> {
-    return (await api.ok(owner, CREATE, { input: { name, type, memberIds: members.map((m) => m.id) } })).createRoom.id;
-  }
   /** `viewer`'s live roomEvents, warmed up with RoomUpdated events made by `updater`. */
   async function watchRoom(viewer: TestUser, roomId: string, updater: TestUser) {
-    const sub = live(client(viewer), ROOM_EVENTS, { r: roomId });
-    await sub.warmUp(() => api.ok(updater, UPDATE, { r: roomId, input: { description: `warm-up ${randomUUID()}` } }));
+    const sub = subscribe(client(viewer), ROOM_EVENTS, { r: roomId });
+    await warmUp(sub, () => api.ok(updater, UPDATE, { r: roomId, input: { description: `warm-up ${randomUUID()}` } }));
     return sub;
   }
 
@@ -58,7 +54,7 @@ describe("deleteAccount and exportMyData", () => {
 
   it("refuses a wrong password with BAD_USER_INPUT on password, and changes nothing", async () => {
     const victim = await registerUser(server.url, "wrongpw");
-    const room = await makeRoom(victim, [bob]);
+    const room = await makeRoom(api, victim, { members: [bob] });
     const answer = await api.run(victim, DELETE_ACCOUNT, { p: "not the password" });
     expect(ext(answer)).toMatchObject({ code: "BAD_USER_INPUT", field: "password" });
     expect(answer.data).toBeNull();
@@ -70,7 +66,7 @@ describe("deleteAccount and exportMyData", () => {
   it("closes the user's other sockets with 4403, anonymises the profile, keeps the messages as from Deleted user, and frees the username", async () => {
     const victim = await registerUser(server.url, "leaving");
     const phone = (await gql(server.url, LOGIN, { u: victim.username, p: PASSWORD })).data!.login.accessToken as string;
-    const group = await makeRoom(victim, [bob], "Kept");
+    const group = await makeRoom(api, victim, { members: [bob], name: "Kept" });
     await api.ok(victim, SEND, { r: group, c: "words that stay" });
     await api.ok(victim, `mutation { updateProfile(input: { bio: "my bio", avatar: "https://example.com/me.png", phoneNumber: "+14155550123" }) { id } }`);
     await api.ok(victim, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: carol.id });
@@ -131,11 +127,11 @@ describe("deleteAccount and exportMyData", () => {
   it("passes ownership to the longest-standing ADMIN, else the longest-standing member, with MemberRoleChanged", async () => {
     const victim = await registerUser(server.url, "owner");
     // carol joined first as a MEMBER; dave, then erin, became ADMINs later: dave takes over
-    const withAdmins = await makeRoom(victim, [carol], "Admins");
+    const withAdmins = await makeRoom(api, victim, { members: [carol], name: "Admins" });
     await api.ok(victim, ADD, { r: withAdmins, u: dave.id, role: "ADMIN" });
     await api.ok(victim, ADD, { r: withAdmins, u: erin.id, role: "ADMIN" });
     // no ADMIN: carol (joined at creation) before erin (added later)
-    const membersOnly = await makeRoom(victim, [carol], "Members", "PUBLIC");
+    const membersOnly = await makeRoom(api, victim, { members: [carol], name: "Members", type: "PUBLIC" });
     await api.ok(victim, ADD, { r: membersOnly, u: erin.id });
     const [adminWatch, memberWatch] = await Promise.all([watchRoom(carol, withAdmins, victim), watchRoom(erin, membersOnly, victim)]);
 
@@ -158,10 +154,10 @@ describe("deleteAccount and exportMyData", () => {
     const direct = (await api.ok(victim, DIRECT, { u: bob.id })).directRoom.id as string;
     await api.ok(victim, SEND, { r: direct, c: "hi bob" });
     await api.ok(bob, SEND, { r: direct, c: "hi there" });
-    const alone = await makeRoom(victim, [], "Alone");
+    const alone = await makeRoom(api, victim, { name: "Alone" });
     await api.ok(victim, SEND, { r: alone, c: "note to self" });
     // a room the others have left is alone too
-    const deserted = await makeRoom(victim, [carol], "Deserted");
+    const deserted = await makeRoom(api, victim, { members: [carol], name: "Deserted" });
     await api.ok(carol, LEAVE, { r: deserted });
 
     await api.ok(victim, DELETE_ACCOUNT, { p: PASSWORD });
@@ -178,8 +174,8 @@ describe("deleteAccount and exportMyData", () => {
 
   it("exportMyData gives the viewer's profile, settings, contacts, blocks, rooms and own messages, never others'", async () => {
     const viewer = await registerUser(server.url, "exporter");
-    const room = await makeRoom(viewer, [bob], "Export room");
-    const left = await makeRoom(carol, [viewer], "Left room");
+    const room = await makeRoom(api, viewer, { members: [bob], name: "Export room" });
+    const left = await makeRoom(api, carol, { members: [viewer], name: "Left room" });
     await api.ok(viewer, SEND, { r: room, c: "mine one" });
     await api.ok(bob, SEND, { r: room, c: "bob's words" });
     await api.ok(viewer, SEND, { r: left, c: "mine before leaving" });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMailer } from "../src/mail/mailer.js";
 import { errorCode, ext, gql, gqlOk, registerUser, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
+import { logCapture, startTestServer, useTestServer } from "./helpers/server.js";
 import { type SmtpReceiver, startSmtpReceiver, tokenIn } from "./helpers/smtp.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
@@ -30,15 +30,11 @@ const login = (url: string, user: TestUser, password = TEST_PASSWORD) => gql(url
 
 describe("account lifecycle over SMTP", () => {
   let smtp: SmtpReceiver;
-  let server: TestServer;
   beforeAll(async () => {
     smtp = await startSmtpReceiver();
-    server = await startTestServer({ env: { SMTP_URL: smtp.url, APP_URL, MAIL_FROM: "Chat <no-reply@chat.example.test>", RATE_LIMIT_PASSWORD_RESET_IP: "1000/600" } });
   });
-  afterAll(async () => {
-    await server?.close();
-    await smtp?.close();
-  });
+  afterAll(() => smtp?.close());
+  const { server, api } = useTestServer([], () => ({ env: { SMTP_URL: smtp.url, APP_URL, MAIL_FROM: "Chat <no-reply@chat.example.test>", RATE_LIMIT_PASSWORD_RESET_IP: "1000/600" } }));
 
   /** A new user, its verification mail (sent on register) already taken from the receiver. */
   async function newUser(prefix: string): Promise<TestUser> {
@@ -54,12 +50,12 @@ describe("account lifecycle over SMTP", () => {
       expect(mail.from).toBe("no-reply@chat.example.test");
       expect(mail.subject).toBe("Verify your email address");
       expect(mail.text).toContain(`${APP_URL}/verify-email?token=`);
-      expect((await gqlOk(server.url, ME, {}, user.accessToken)).me.emailVerified).toBe(false);
+      expect((await api.ok(user, ME, {})).me.emailVerified).toBe(false);
 
       const token = tokenIn(mail, "/verify-email");
       expect((await gqlOk(server.url, VERIFY, { t: token })).verifyEmail).toEqual({ id: user.id, email: null, emailVerified: null });
-      expect((await gqlOk(server.url, ME, {}, user.accessToken)).me.emailVerified).toBe(true);
-      const seen = await gqlOk(server.url, `query($id: ID!) { user(id: $id) { email emailVerified } }`, { id: user.id }, other.accessToken);
+      expect((await api.ok(user, ME, {})).me.emailVerified).toBe(true);
+      const seen = await api.ok(other, `query($id: ID!) { user(id: $id) { email emailVerified } }`, { id: user.id });
       expect(seen.user).toEqual({ email: null, emailVerified: null });
 
       expect(ext(await gql(server.url, VERIFY, { t: token }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
@@ -73,11 +69,11 @@ describe("account lifecycle over SMTP", () => {
     it("requestEmailVerification mails a new link, and none once the address is verified", async () => {
       const user = await registerUser(server.url, "resend");
       const first = tokenIn(await smtp.nextMail(emailOf(user)), "/verify-email");
-      await gqlOk(server.url, `mutation { requestEmailVerification }`, {}, user.accessToken);
+      await api.ok(user, `mutation { requestEmailVerification }`, {});
       const second = tokenIn(await smtp.nextMail(emailOf(user)), "/verify-email");
       expect(second).not.toBe(first);
       await gqlOk(server.url, VERIFY, { t: second });
-      await gqlOk(server.url, `mutation { requestEmailVerification }`, {}, user.accessToken);
+      await api.ok(user, `mutation { requestEmailVerification }`, {});
       await server.app.outbox.drain();
       expect(smtp.mails.filter((m) => m.to.includes(emailOf(user)))).toHaveLength(2);
       expect(errorCode(await gql(server.url, `mutation { requestEmailVerification }`))).toBe("UNAUTHENTICATED");
@@ -90,7 +86,7 @@ describe("account lifecycle over SMTP", () => {
       const oldToken = tokenIn(await smtp.nextMail(emailOf(user)), "/verify-email");
       const newEmail = `new_${user.username}@example.org`;
 
-      const changed = await gqlOk(server.url, CHANGE_EMAIL, { e: newEmail.toUpperCase(), c: TEST_PASSWORD }, user.accessToken);
+      const changed = await api.ok(user, CHANGE_EMAIL, { e: newEmail.toUpperCase(), c: TEST_PASSWORD });
       expect(changed.changeEmail).toEqual({ email: newEmail, emailVerified: false });
       const notice = await smtp.nextMail(emailOf(user));
       expect(notice.subject).toBe("Your email address was changed");
@@ -98,17 +94,17 @@ describe("account lifecycle over SMTP", () => {
       const newToken = tokenIn(await smtp.nextMail(newEmail), "/verify-email");
 
       expect(ext(await gql(server.url, VERIFY, { t: oldToken }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
-      expect((await gqlOk(server.url, ME, {}, user.accessToken)).me).toMatchObject({ email: newEmail, emailVerified: false });
+      expect((await api.ok(user, ME, {})).me).toMatchObject({ email: newEmail, emailVerified: false });
       await gqlOk(server.url, VERIFY, { t: newToken });
-      expect((await gqlOk(server.url, ME, {}, user.accessToken)).me).toMatchObject({ email: newEmail, emailVerified: true });
+      expect((await api.ok(user, ME, {})).me).toMatchObject({ email: newEmail, emailVerified: true });
     });
 
     it("refuses a wrong password (currentPassword) and an address another account has (email), changing nothing", async () => {
       const [user, other] = await Promise.all([newUser("keeper"), newUser("owner")]);
-      expect(ext(await gql(server.url, CHANGE_EMAIL, { e: "x@example.org", c: "wrong password" }, user.accessToken))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
-      expect(ext(await gql(server.url, CHANGE_EMAIL, { e: emailOf(other), c: TEST_PASSWORD }, user.accessToken))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
-      expect(ext(await gql(server.url, CHANGE_EMAIL, { e: "not an address", c: TEST_PASSWORD }, user.accessToken))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
-      expect((await gqlOk(server.url, ME, {}, user.accessToken)).me.email).toBe(emailOf(user));
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "x@example.org", c: "wrong password" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: emailOf(other), c: TEST_PASSWORD }))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "not an address", c: TEST_PASSWORD }))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
+      expect((await api.ok(user, ME, {})).me.email).toBe(emailOf(user));
       await server.app.outbox.drain();
       expect(smtp.mails.filter((m) => m.to.includes("x@example.org"))).toHaveLength(0);
     });
@@ -120,12 +116,12 @@ describe("account lifecycle over SMTP", () => {
       const other = (await login(server.url, user)).data!.login;
       const [otherSocket, ownSocket] = await Promise.all([openSocket(server.wsUrl, other.accessToken), openSocket(server.wsUrl, user.accessToken)]);
 
-      expect((await gqlOk(server.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" }, user.accessToken)).changePassword).toBe(true);
+      expect((await api.ok(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" })).changePassword).toBe(true);
       expect(await closeCode(otherSocket)).toBe(CLOSE_FORBIDDEN);
-      expect(errorCode(await gql(server.url, ME, {}, other.accessToken))).toBe("UNAUTHENTICATED");
+      expect(errorCode(await api.run(other, ME, {}))).toBe("UNAUTHENTICATED");
       expect(errorCode(await gql(server.url, `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, { t: other.refreshToken }))).toBe("UNAUTHENTICATED");
       await expectStillOpen(server.url, ownSocket, user, user.accessToken);
-      expect(errorCode(await gql(server.url, ME, {}, user.accessToken))).toBeUndefined();
+      expect(errorCode(await api.run(user, ME, {}))).toBeUndefined();
 
       expect(errorCode(await login(server.url, user))).toBe("UNAUTHENTICATED");
       expect(errorCode(await login(server.url, user, "a brand new secret"))).toBeUndefined();
@@ -135,9 +131,9 @@ describe("account lifecycle over SMTP", () => {
     it("refuses a wrong current password with BAD_USER_INPUT on currentPassword and a short new one on newPassword, ending nothing", async () => {
       const user = await newUser("wrong");
       const other = (await login(server.url, user)).data!.login;
-      expect(ext(await gql(server.url, CHANGE_PASSWORD, { c: "not my password", n: "a brand new secret" }, user.accessToken))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
-      expect(ext(await gql(server.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "short" }, user.accessToken))).toMatchObject({ code: "BAD_USER_INPUT", field: "newPassword" });
-      expect(errorCode(await gql(server.url, ME, {}, other.accessToken))).toBeUndefined();
+      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: "not my password", n: "a brand new secret" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
+      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "short" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "newPassword" });
+      expect(errorCode(await api.run(other, ME, {}))).toBeUndefined();
       expect(errorCode(await login(server.url, user))).toBeUndefined();
       expect(errorCode(await gql(server.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" }))).toBe("UNAUTHENTICATED");
     });
@@ -146,7 +142,7 @@ describe("account lifecycle over SMTP", () => {
       const user = await newUser("stale");
       await gqlOk(server.url, REQUEST_RESET, { e: emailOf(user) });
       const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
-      await gqlOk(server.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" }, user.accessToken);
+      await api.ok(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" });
       expect(ext(await gql(server.url, RESET, { t: token, n: "yet another secret" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
     });
   });
@@ -187,14 +183,14 @@ describe("account lifecycle over SMTP", () => {
       await server.app.db.accountToken.update({ where: { id: row!.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
       expect(ext(await gql(server.url, RESET, { t: token, n: "too late for this" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
       expect(errorCode(await login(server.url, user))).toBeUndefined();
-      expect(errorCode(await gql(server.url, ME, {}, user.accessToken))).toBeUndefined();
+      expect(errorCode(await api.run(user, ME, {}))).toBeUndefined();
     });
 
     it("makes a link mailed before deleteAccount stop working: the deleted account cannot be taken back", async () => {
       const user = await newUser("leaver");
       await gqlOk(server.url, REQUEST_RESET, { e: emailOf(user) });
       const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
-      await gqlOk(server.url, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: TEST_PASSWORD }, user.accessToken);
+      await api.ok(user, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: TEST_PASSWORD });
       expect(ext(await gql(server.url, RESET, { t: token, n: "taking it back now" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
       expect(await server.app.db.accountToken.count({ where: { userId: user.id } })).toBe(0);
     });
@@ -272,11 +268,7 @@ describe("across two nodes sharing PostgreSQL and Redis", () => {
 });
 
 describe("password reset rate limit per client IP", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { RATE_LIMIT_PASSWORD_RESET_IP: "2/600" } });
-  });
-  afterAll(() => server?.close());
+  const { server } = useTestServer([], { env: { RATE_LIMIT_PASSWORD_RESET_IP: "2/600" } });
 
   it("refuses the third request from one IP, whatever the address", async () => {
     expect(errorCode(await gql(server.url, REQUEST_RESET, { e: "a@example.com" }))).toBeUndefined();

@@ -5,10 +5,10 @@
  * waiting at once run once, and a set-up whose socket closed while it waited
  * is dropped. (Writes during a storm of subscriptions: write-admission.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Admission, Withdrawn } from "../src/db/admission.js";
-import { type GqlResponse, gqlOk, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { type GqlResponse, registerUsers, wsClient } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
 /** A promise and its resolve, to hold a job open. */
 function deferred(): { promise: Promise<void>; resolve(): void } {
@@ -67,24 +67,20 @@ describe("Admission", () => {
 });
 
 describe("subscription set-up through admission", () => {
-  let server: TestServer;
-  let alice: TestUser, bob: TestUser;
+  // in-process pub/sub: a burst of subscribe messages reaches the head reads in one turn of the event loop;
+  // background sweeps slowed out of the counting window
+  const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000" } });
   let roomId: string;
   /** Statements reported by Prisma's `query` events while set. */
   let recording: string[] | null = null;
 
   beforeAll(async () => {
-    // in-process pub/sub: a burst of subscribe messages reaches the head reads in one turn of the event loop;
-    // background sweeps slowed out of the counting window
-    server = await startTestServer({ env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000" } });
-    [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
-    roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "r", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "r", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
     for (const content of ["one", "two", "three"]) {
-      await gqlOk(server.url, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: content }, alice.accessToken);
+      await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: content });
     }
     server.app.db.$on("query", (e) => recording?.push(e.query));
   }, 60_000);
-  afterAll(() => server?.close());
 
   const SUBSCRIPTIONS = 30;
 

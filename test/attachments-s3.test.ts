@@ -12,10 +12,10 @@
 import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXE, forgeToken, image, TEXT, withToken } from "./helpers/attachment-files.js";
-import { errorCode, ext, gqlOk, on, postFile, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
+import { errorCode, ext, gqlOk, on, postFile, registerUser, type TestUser } from "./helpers/client.js";
 import { freePort, type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { startS3, type TestS3 } from "./helpers/s3.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { startTestServer, useTestServer } from "./helpers/server.js";
 
 const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { id mimeType size url thumbnailUrl } }`;
 const CREATE = `mutation($m: [ID!]) { createRoom(input: { name: "Bucket", type: GROUP, memberIds: $m }) { id } }`;
@@ -23,20 +23,17 @@ const SEND = `mutation($r: ID!, $ids: [ID!]) { sendMessage(input: { roomId: $r, 
 const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 50) { edges { node { id attachments { id url thumbnailUrl } } } } }`;
 
 let s3: TestS3;
-let server: TestServer;
-let origin: string;
-let alice: TestUser, bob: TestUser, mallory: TestUser;
-let roomId: string;
 beforeAll(async () => {
   s3 = await startS3();
-  server = await startTestServer({ env: s3.env });
-  origin = server.url.replace(/\/graphql$/, "");
-  [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
-  roomId = (await gqlOk(server.url, CREATE, { m: [bob.id] }, alice.accessToken)).createRoom.id;
 });
-afterAll(async () => {
-  await server?.close();
-  await s3?.close();
+afterAll(() => s3?.close());
+// after the bucket's hooks: started once it runs, closed before it stops
+const { server, api, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], () => ({ env: s3.env }));
+let origin: string;
+let roomId: string;
+beforeAll(async () => {
+  origin = server.url.replace(/\/graphql$/, "");
+  roomId = (await api.ok(alice, CREATE, { m: [bob.id] })).createRoom.id;
 });
 
 /** Uploads as `user` to `url` (default: the server) and returns the attachment; fails on any error. */
@@ -129,8 +126,8 @@ describe("uploads and downloads", () => {
 describe("who gets a presigned URL: the disk store's rule", () => {
   it("a member does; a non-member, even with a validly signed token naming her, gets 404 and no URL", async () => {
     const a = await upload(alice, await image("png", 40, 30), "private.png");
-    const message = (await gqlOk(server.url, SEND, { r: roomId, ids: [a.id] }, alice.accessToken)).sendMessage;
-    const bobs = (await gqlOk(server.url, HISTORY, { r: roomId }, bob.accessToken)).messages.edges.find((e: any) => e.node.id === message.id).node.attachments[0];
+    const message = (await api.ok(alice, SEND, { r: roomId, ids: [a.id] })).sendMessage;
+    const bobs = (await api.ok(bob, HISTORY, { r: roomId })).messages.edges.find((e: any) => e.node.id === message.id).node.attachments[0];
     expect((await presigned(bobs.url)).pathname).toBe(`/${s3.bucket}/${a.id}`);
 
     expect(errorCode(await on(server.url).run(mallory, HISTORY, { r: roomId }))).toBe("NOT_FOUND");
@@ -153,25 +150,19 @@ describe("who gets a presigned URL: the disk store's rule", () => {
   });
 
   it("a removed member's URL stops redirecting (404)", async () => {
-    const room = (await gqlOk(server.url, CREATE, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    const room = (await api.ok(alice, CREATE, { m: [bob.id] })).createRoom.id;
     const a = await upload(alice, TEXT, "leaving.txt");
-    await gqlOk(server.url, SEND, { r: room, ids: [a.id] }, alice.accessToken);
-    const bobs = (await gqlOk(server.url, HISTORY, { r: room }, bob.accessToken)).messages.edges[0].node.attachments[0];
+    await api.ok(alice, SEND, { r: room, ids: [a.id] });
+    const bobs = (await api.ok(bob, HISTORY, { r: room })).messages.edges[0].node.attachments[0];
     expect((await atNode(bobs.url)).status).toBe(302);
-    await gqlOk(server.url, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: bob.id }, alice.accessToken);
+    await api.ok(alice, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: bob.id });
     const after = await atNode(bobs.url);
     expect([after.status, after.headers.get("location")]).toEqual([404, null]);
   });
 });
 
 describe("limits and failures: nothing half-written", () => {
-  let small: TestServer;
-  let uploader: TestUser;
-  beforeAll(async () => {
-    small = await startTestServer({ env: { ...s3.env, MAX_ATTACHMENT_BYTES: "100000" } });
-    uploader = await registerUser(small.url, "uploader");
-  });
-  afterAll(() => small?.close());
+  const { server: small, users: [uploader] } = useTestServer(["uploader"], () => ({ env: { ...s3.env, MAX_ATTACHMENT_BYTES: "100000" } }));
 
   it("refuses a file over MAX_ATTACHMENT_BYTES with 413 and a refused type with BAD_USER_INPUT, storing nothing", async () => {
     const keys = await s3.keys();
@@ -216,9 +207,9 @@ describe("limits and failures: nothing half-written", () => {
 
   it("deleting a message deletes its objects", async () => {
     const a = await upload(alice, await image("jpeg", 60, 40), "gone.jpg");
-    const message = (await gqlOk(server.url, SEND, { r: roomId, ids: [a.id] }, alice.accessToken)).sendMessage;
+    const message = (await api.ok(alice, SEND, { r: roomId, ids: [a.id] })).sendMessage;
     expect(await s3.keys()).toEqual(expect.arrayContaining([a.id, `${a.id}.thumb.webp`]));
-    await gqlOk(server.url, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: message.id }, alice.accessToken);
+    await api.ok(alice, `mutation($id: ID!) { deleteMessage(id: $id) { id } }`, { id: message.id });
     const keys = await s3.keys();
     expect(keys).not.toContain(a.id);
     expect(keys).not.toContain(`${a.id}.thumb.webp`);

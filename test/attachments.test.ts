@@ -9,25 +9,19 @@
  * upright without EXIF, and attachments deleted with their message (delete, expiry).
  */
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { EXE, forgeToken, image, PDF, TEXT, wav, withToken } from "./helpers/attachment-files.js";
-import { errorCode, ext, type GqlResponse, on, postFile, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { errorCode, ext, type GqlResponse, on, postFile, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
+// the suite uploads far more than a user's 30 per minute (rate-limits.test.ts tests that limit)
+const { server, api: { run, ok }, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
 let origin: string;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser, mallory: TestUser;
 let roomId: string;
 beforeAll(async () => {
-  // the suite uploads far more than a user's 30 per minute (rate-limits.test.ts tests that limit)
-  server = await startTestServer({ env: { RATE_LIMIT_UPLOAD: "1000/60" } });
   origin = server.url.replace(/\/graphql$/, "");
-  ({ run, ok } = on(server.url));
-  [alice, bob, mallory] = await registerUsers(server.url, ["alice", "bob", "mallory"]);
   roomId = (await ok(alice, CREATE, { input: { name: "Photos", type: GROUP, memberIds: [bob.id] } })).createRoom.id;
 });
-afterAll(() => server.close());
 
 const GROUP = "GROUP";
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
@@ -128,13 +122,7 @@ describe("uploadAttachment", () => {
   });
 
   describe("with MAX_ATTACHMENT_BYTES=100000", () => {
-    let small: TestServer;
-    let user: TestUser;
-    beforeAll(async () => {
-      small = await startTestServer({ env: { MAX_ATTACHMENT_BYTES: "100000" } });
-      [user] = await registerUsers(small.url, ["uploader"]);
-    });
-    afterAll(() => small.close());
+    const { server: small, users: [user] } = useTestServer(["uploader"], { env: { MAX_ATTACHMENT_BYTES: "100000" } });
 
     it("refuses a larger file with HTTP 413 and an error naming the limit", async () => {
       const { status, body } = await uploadRaw(user.accessToken, Buffer.alloc(100_001, "a"), "big.txt", "text/plain", small.url);

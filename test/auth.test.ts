@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const { server, api } = useTestServer([]);
 
 const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken expiresAt user { id username email displayName } } }`;
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;
@@ -78,7 +74,7 @@ describe("refreshToken", () => {
     const user = await registerUser(server.url, "rot");
     const { refreshToken: first } = await gqlOk(server.url, REFRESH, { t: user.refreshToken });
     expect(first.refreshToken).not.toBe(user.refreshToken);
-    expect((await gqlOk(server.url, ME, {}, first.accessToken)).me.id).toBe(user.id);
+    expect((await api.ok(first, ME, {})).me.id).toBe(user.id);
     const { refreshToken: second } = await gqlOk(server.url, REFRESH, { t: first.refreshToken });
     expect(second.accessToken).toBeTruthy();
   });
@@ -90,7 +86,7 @@ describe("refreshToken", () => {
     expect(errorCode(replay)).toBe("UNAUTHENTICATED");
     // the legitimate holder's tokens are dead too: the session is revoked
     expect(errorCode(await gql(server.url, REFRESH, { t: rotated.refreshToken }))).toBe("UNAUTHENTICATED");
-    expect(errorCode(await gql(server.url, ME, {}, rotated.accessToken))).toBe("UNAUTHENTICATED");
+    expect(errorCode(await api.run(rotated, ME, {}))).toBe("UNAUTHENTICATED");
   });
 
   it("refuses garbage with UNAUTHENTICATED", async () => {
@@ -109,9 +105,9 @@ describe("logout", () => {
   it("ends only the current session, at once", async () => {
     const user = await registerUser(server.url, "bye");
     const other = await gqlOk(server.url, LOGIN, { input: { username: user.username, password: "correct horse battery" } });
-    expect((await gqlOk(server.url, `mutation { logout }`, {}, user.accessToken)).logout).toBe(true);
-    expect(errorCode(await gql(server.url, ME, {}, user.accessToken))).toBe("UNAUTHENTICATED");
-    expect(errorCode(await gql(server.url, `mutation { logout }`, {}, user.accessToken))).toBe("UNAUTHENTICATED");
+    expect((await api.ok(user, `mutation { logout }`, {})).logout).toBe(true);
+    expect(errorCode(await api.run(user, ME, {}))).toBe("UNAUTHENTICATED");
+    expect(errorCode(await api.run(user, `mutation { logout }`, {}))).toBe("UNAUTHENTICATED");
     expect(errorCode(await gql(server.url, REFRESH, { t: user.refreshToken }))).toBe("UNAUTHENTICATED");
     expect((await gqlOk(server.url, ME, {}, other.login.accessToken)).me.id).toBe(user.id);
   });
@@ -125,7 +121,7 @@ describe("privacy", () => {
   it("shows email only to its owner", async () => {
     const a = await registerUser(server.url, "pa");
     const b = await registerUser(server.url, "pb");
-    const room = await gqlOk(server.url, `mutation($id: ID!) { directRoom(userId: $id) { members { user { id email } } } }`, { id: b.id }, a.accessToken);
+    const room = await api.ok(a, `mutation($id: ID!) { directRoom(userId: $id) { members { user { id email } } } }`, { id: b.id });
     const emails = Object.fromEntries(room.directRoom.members.map((m: any) => [m.user.id, m.user.email]));
     expect(emails[a.id]).toContain("@example.com");
     expect(emails[b.id]).toBeNull();

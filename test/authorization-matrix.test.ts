@@ -27,7 +27,7 @@ import { getNamedType, isEnumType, isListType, isNonNullType, isNullableType } f
 import { beforeAll, describe, expect, it } from "vitest";
 import { AccessTokens } from "../src/auth/tokens.js";
 import { schema } from "../src/schema/index.js";
-import { type GqlResponse, gql, registerUsers, subscribe, type Subscription, type TestUser, wsClient } from "./helpers/client.js";
+import { type GqlResponse, gql, registerUsers, subscribe, type Subscription, type TestUser, wsClient, within } from "./helpers/client.js";
 import { deepSelection, type Fill, inputSlots, type InputSlot, minimalSelection, operation, type RootField, rootFields } from "./helpers/operations.js";
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
@@ -543,13 +543,6 @@ async function untilEach(subs: Subscription[], action: (round: number) => Promis
   }
 }
 
-/** `promise`, or a rejection naming `what` after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 describe("subscriptions already open", () => {
   it("end when their member is removed (complete) or their session revoked (4403), and get nothing sent after", async () => {
     const [boss, watcher, poster, kicked, revokee] = await registerUsers(server.url, ["boss", "watcher", "poster", "kicked", "revokee"]);
@@ -581,7 +574,7 @@ describe("subscriptions already open", () => {
     const marker = `after-${randomUUID()}`;
     const fromPoster = (name: string) => (event: GqlResponse) => JSON.stringify(event).includes(marker) || event.data?.[name]?.user?.id === poster.id;
     for (const { name, sub } of watching) await untilEach([sub], (round) => TRIGGERS[name]!(poster, room, round, marker), fromPoster(name));
-    await within(Promise.all([...kickedSubs, ...revokedSubs].map((s) => s.sub.ended)), 5000, "the subscriptions did not end");
+    await within(Promise.all([...kickedSubs, ...revokedSubs].map((s) => s.sub.ended)), 5000, "the subscriptions end");
     for (const { sub } of revokedSubs) expect(((await sub.error) as { code?: number }).code).toBe(4403);
     const received = [...kickedSubs, ...revokedSubs].map(({ name, sub }) => ({ name, events: sub.drain() }));
     const leaked = received.filter(({ name, events }) => events.some(fromPoster(name)));
@@ -611,7 +604,7 @@ describe("myEvents' RoomActivity", () => {
     const login = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;
     const otherDevice = { ...revokee, accessToken: (await api.ok(revokee, login, { u: revokee.username })).login.accessToken };
     await api.ok(otherDevice, `mutation($id: ID!) { revokeSession(id: $id) }`, { id: revokedSession });
-    await within(subs.get(revokee)!.ended, 5000, "the revoked session's socket did not close");
+    await within(subs.get(revokee)!.ended, 5000, "the revoked session's socket closes");
 
     const marker = `activity-${randomUUID()}`;
     await api.ok(boss, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content: marker } });

@@ -4,15 +4,11 @@
  * requests by direction, removeContact, blockUser / blockedUsers / unblockUser,
  * and the ContactRequest events of `myEvents` over graphql-ws.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, registerUsers, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { errorCode, gql, registerUser, registerUsers, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const { server, api } = useTestServer([]);
 
 const REQUEST_FIELDS = `id status createdAt respondedAt from { id } to { id }`;
 const SEND_REQUEST = `mutation($id: ID!) { sendContactRequest(userId: $id) { ${REQUEST_FIELDS} } }`;
@@ -22,18 +18,18 @@ const CONTACTS = `query($first: Int, $after: String) { contacts(first: $first, a
 const MY_EVENTS = `subscription { myEvents { __typename ... on ContactRequest { id status from { id } } } }`;
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-const sendRequest = (from: TestUser, toId: string) => gql(server.url, SEND_REQUEST, { id: toId }, from.accessToken);
-const sendRequestOk = (from: TestUser, to: TestUser) => gqlOk(server.url, SEND_REQUEST, { id: to.id }, from.accessToken).then((d) => d.sendContactRequest);
-const respond = (user: TestUser, id: string, accept: boolean) => gql(server.url, RESPOND, { id, accept }, user.accessToken);
-const respondOk = (user: TestUser, id: string, accept: boolean) => gqlOk(server.url, RESPOND, { id, accept }, user.accessToken).then((d) => d.respondToContactRequest);
+const sendRequest = (from: TestUser, toId: string) => api.run(from, SEND_REQUEST, { id: toId });
+const sendRequestOk = (from: TestUser, to: TestUser) => api.ok(from, SEND_REQUEST, { id: to.id }).then((d) => d.sendContactRequest);
+const respond = (user: TestUser, id: string, accept: boolean) => api.run(user, RESPOND, { id, accept });
+const respondOk = (user: TestUser, id: string, accept: boolean) => api.ok(user, RESPOND, { id, accept }).then((d) => d.respondToContactRequest);
 const requests = (user: TestUser, direction?: "INCOMING" | "OUTGOING") =>
-  gqlOk(server.url, REQUESTS, direction ? { direction } : {}, user.accessToken).then((d) => d.contactRequests);
-const contactsPage = (user: TestUser, first?: number, after?: string) => gqlOk(server.url, CONTACTS, { first, after }, user.accessToken).then((d) => d.contacts);
+  api.ok(user, REQUESTS, direction ? { direction } : {}).then((d) => d.contactRequests);
+const contactsPage = (user: TestUser, first?: number, after?: string) => api.ok(user, CONTACTS, { first, after }).then((d) => d.contacts);
 const contactIds = (user: TestUser): Promise<string[]> => contactsPage(user, 100).then((c) => c.edges.map((e: any) => e.node.id));
 const mutate = (user: TestUser, name: "removeContact" | "blockUser" | "unblockUser", userId: string) =>
-  gql(server.url, `mutation($id: ID!) { ${name}(userId: $id) }`, { id: userId }, user.accessToken);
+  api.run(user, `mutation($id: ID!) { ${name}(userId: $id) }`, { id: userId });
 const blockedIds = (user: TestUser): Promise<string[]> =>
-  gqlOk(server.url, `{ blockedUsers { id } }`, {}, user.accessToken).then((d) => d.blockedUsers.map((u: any) => u.id));
+  api.ok(user, `{ blockedUsers { id } }`, {}).then((d) => d.blockedUsers.map((u: any) => u.id));
 
 /** Makes `a` and `b` contacts (a asks, b accepts). */
 async function befriend(a: TestUser, b: TestUser): Promise<void> {

@@ -7,9 +7,9 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const run = promisify(execFile);
 const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
@@ -96,13 +96,11 @@ describe("Dockerfile (runtime stage)", () => {
 });
 
 describe("the image's healthcheck command", () => {
-  let server: TestServer;
+  const { server } = useTestServer([]);
   let port: string;
   beforeAll(async () => {
-    server = await startTestServer();
     port = new URL(server.url).port;
   });
-  afterAll(() => server.close());
 
   /** Runs the HEALTHCHECK's exec-form command (`CMD ["node", …]`) as Docker would, with PORT set; resolves its exit code. */
   async function probe(): Promise<number> {

@@ -9,17 +9,16 @@
  * (Redis pub/sub); non-members refused as everywhere (NOT_FOUND / FORBIDDEN).
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, type GqlResponse, gql, type TestUser } from "./helpers/client.js";
-import { type LiveSubscription, live } from "./helpers/live.js";
+import { errorCode, ext, type GqlResponse, gql, type TestUser, subscribe, type Subscription } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const MAX_MEMBERS = 3;
-const { server, api: { run, ok }, client, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
+const { server, api, api: { run, ok }, client, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
   redis: true,
   env: { DELIVERY_RECEIPTS_MAX_MEMBERS: String(MAX_MEMBERS) },
 });
 
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq deliveryState } }`;
 const DELIVERED = `mutation($r: ID!, $s: Int!) { markDelivered(roomId: $r, upToSeq: $s) { id } }`;
 const MARK_READ = `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`;
@@ -31,9 +30,6 @@ const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: 
   ... on ReadReceipt { user { id } }
   ... on MessageAdded { message { seq } } } }`;
 
-/** Local helper: a room of `type` owned by `owner` with `members`; resolves its id. */
-const makeRoom = async (owner: TestUser, members: TestUser[], type = "GROUP"): Promise<string> =>
-  (await ok(owner, CREATE, { input: { name: "Delivery", type, memberIds: members.map((u) => u.id) } })).createRoom.id;
 /** Local helper: `user` sends each content in turn; resolves the messages' seqs. */
 async function send(user: TestUser, r: string, ...contents: string[]): Promise<number[]> {
   const seqs = [];
@@ -46,7 +42,7 @@ async function states(viewer: TestUser, r: string): Promise<Record<number, strin
   return Object.fromEntries(edges.map((e: any) => [e.node.seq, e.node.deliveryState]));
 }
 /** Local helper: the room's events as `viewer` gets them over graphql-ws, from the start of its log (gap-free: no warm-up needed). */
-const events = (viewer: TestUser, r: string): LiveSubscription => live(client(viewer), ROOM_EVENTS, { r, after: "0" });
+const events = (viewer: TestUser, r: string): Subscription => subscribe(client(viewer), ROOM_EVENTS, { r, after: "0" });
 const kind = (type: string) => (e: GqlResponse) => e.data?.roomEvents?.__typename === type;
 /** Local helper: the stored delivery marks of the room, by user id. */
 async function marks(r: string): Promise<Record<string, number>> {
@@ -56,7 +52,7 @@ async function marks(r: string): Promise<Record<string, number>> {
 
 describe("markDelivered and deliveryState", () => {
   it("is SENT until every other member acknowledged (any device of theirs), then DELIVERED; READ once one reads; null for others", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const [s1, s2] = await send(alice, r, "one", "two");
     expect(await states(alice, r)).toEqual({ [s1!]: "SENT", [s2!]: "SENT" });
 
@@ -89,7 +85,7 @@ describe("markDelivered and deliveryState", () => {
   });
 
   it("counts a read as delivered: a member who read a message has nothing left to acknowledge", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const [s1] = await send(alice, r, "one");
     // bob answers (sending moves his read marker past s1) and carol acknowledges
     await send(bob, r, "answer");
@@ -105,7 +101,7 @@ describe("markDelivered and deliveryState", () => {
   });
 
   it("refuses an upToSeq beyond the room's newest message, or below 1, with BAD_USER_INPUT on upToSeq", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const [s1] = await send(alice, r, "only");
     expect(ext(await run(bob, DELIVERED, { r, s: s1! + 1 }))).toMatchObject({ code: "BAD_USER_INPUT", field: "upToSeq" });
     expect(ext(await run(bob, DELIVERED, { r, s: 0 }))).toMatchObject({ code: "BAD_USER_INPUT", field: "upToSeq" });
@@ -113,8 +109,8 @@ describe("markDelivered and deliveryState", () => {
   });
 
   it("refuses non-members: NOT_FOUND for a GROUP room, FORBIDDEN for a PUBLIC one, UNAUTHENTICATED without a token", async () => {
-    const group = await makeRoom(alice, [bob]);
-    const publicRoom = await makeRoom(alice, [], "PUBLIC");
+    const group = await makeRoom(api, alice, { members: [bob] });
+    const publicRoom = await makeRoom(api, alice, { type: "PUBLIC" });
     const [s1] = await send(alice, group, "private");
     await send(alice, publicRoom, "public");
     const outsider = await run(mallory, DELIVERED, { r: group, s: s1 });
@@ -129,7 +125,7 @@ describe("markDelivered and deliveryState", () => {
 
 describe("DeliveryReceipt events", () => {
   it("reach the sender over graphql-ws when a member's delivery mark advances, and only then", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const sub = events(alice, r);
     const [s1, s2] = await send(alice, r, "one", "two");
     await ok(bob, DELIVERED, { r, s: s1 });
@@ -149,7 +145,7 @@ describe("DeliveryReceipt events", () => {
 
 describe("privacy: members hiding read receipts", () => {
   it("publish no DeliveryReceipt and do not make a message DELIVERED; turned back on, their mark counts", async () => {
-    const r = await makeRoom(alice, [dave]);
+    const r = await makeRoom(api, alice, { members: [dave] });
     await ok(dave, SET_RECEIPTS, { v: false });
     try {
       const sub = events(alice, r);
@@ -168,7 +164,7 @@ describe("privacy: members hiding read receipts", () => {
   });
 
   it("keep a group's messages SENT (until READ) even when everyone else acknowledged", async () => {
-    const r = await makeRoom(alice, [bob, dave]);
+    const r = await makeRoom(api, alice, { members: [bob, dave] });
     await ok(dave, SET_RECEIPTS, { v: false });
     try {
       const [s1] = await send(alice, r, "hi all");
@@ -185,7 +181,7 @@ describe("privacy: members hiding read receipts", () => {
 
 describe(`rooms above DELIVERY_RECEIPTS_MAX_MEMBERS (${MAX_MEMBERS} here)`, () => {
   it("track nothing: no mark stored, no event, SENT until READ", async () => {
-    const r = await makeRoom(alice, [bob, carol, dave]);
+    const r = await makeRoom(api, alice, { members: [bob, carol, dave] });
     const sub = events(alice, r);
     const [s1] = await send(alice, r, "to many");
     for (const member of [bob, carol, dave]) expect((await ok(member, DELIVERED, { r, s: s1 })).markDelivered.id).toBe(r);
@@ -199,7 +195,7 @@ describe(`rooms above DELIVERY_RECEIPTS_MAX_MEMBERS (${MAX_MEMBERS} here)`, () =
   });
 
   it("start tracking at the bound: a room back at the limit counts acknowledgements again", async () => {
-    const r = await makeRoom(alice, [bob, carol, dave]);
+    const r = await makeRoom(api, alice, { members: [bob, carol, dave] });
     const [s1] = await send(alice, r, "before");
     await ok(alice, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r, u: dave.id });
     for (const member of [bob, carol]) await ok(member, DELIVERED, { r, s: s1 });

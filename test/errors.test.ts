@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { gql, registerUser } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const { server, api } = useTestServer([]);
 
 describe("unexpected errors", () => {
   it("are masked for the client and logged with their detail", async () => {
     const user = await registerUser(server.url, "oops");
     const logged = vi.spyOn(server.app.logger, "error");
     vi.spyOn(server.app.rooms, "create").mockRejectedValueOnce(new Error("connection string postgres://secret@db"));
-    const result = await gql(server.url, `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`, {}, user.accessToken);
+    const result = await api.run(user, `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`, {});
     expect(result.errors?.[0]?.message).toBe("Unexpected error.");
     expect(result.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
     expect(JSON.stringify(result)).not.toContain("secret");
@@ -39,7 +35,7 @@ describe("bad pagination arguments", () => {
     const user = await registerUser(server.url, "pager");
     const logged = vi.spyOn(server.app.logger, "error");
     logged.mockClear();
-    const result = await gql(server.url, query, {}, user.accessToken);
+    const result = await api.run(user, query, {});
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field });
     expect(logged).not.toHaveBeenCalled();
   });

@@ -12,32 +12,16 @@
  * - 1,000 subscriptions with mixed selections and variables on two nodes each get exactly their own events.
  */
 import { describe, expect, it } from "vitest";
-import WebSocket from "ws";
 import { gqlOk, registerUsers, subscribe, wsClient } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
+import { rawSocket } from "./helpers/raw-socket.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content sender { id } } }`;
 const RESUMING = `subscription($r: ID!, $a: String) { messageAdded(roomId: $r, after: $a) { seq content } }`;
 const PER_VIEWER = `subscription($r: ID!) { messageAdded(roomId: $r) { seq content deliveryState } }`;
 const EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on SequencedEvent { seq } ... on MessageAdded { message { content } } } }`;
-
-/** A raw graphql-transport-ws socket running `operations` (id → [query, variables]); keeps each next frame's text and the close. */
-function rawSocket(wsUrl: string, token: string, operations: Record<string, [string, Record<string, unknown>]>) {
-  const ws = new WebSocket(wsUrl, "graphql-transport-ws");
-  const frames: string[] = [];
-  ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
-  ws.on("message", (data) => {
-    const text = String(data);
-    if (text.includes('"connection_ack"')) {
-      for (const [id, [query, variables]] of Object.entries(operations)) ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
-    } else frames.push(text);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
-  return { ws, frames, closed };
-}
 
 describe("fan-out groups on one node", () => {
   const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { env: { WS_MAX_BUFFERED_BYTES: "65536", RATE_LIMITS: "off" } });
@@ -54,8 +38,8 @@ describe("fan-out groups on one node", () => {
   it("serves members that join and leave mid-stream, one of them completing while an event is delivered", async () => {
     const { roomId, send } = await room();
     const base = await metricsOf(server.url).sample("chat_subscriptions_active");
-    const [a, b] = [live(client(alice), SHARED, { r: roomId }), live(client(bob), PER_VIEWER, { r: roomId })];
-    const leaving = live(client(bob), SHARED, { r: roomId });
+    const [a, b] = [subscribe(client(alice), SHARED, { r: roomId }), subscribe(client(bob), PER_VIEWER, { r: roomId })];
+    const leaving = subscribe(client(bob), SHARED, { r: roomId });
     await running(base + 3);
     await send("1");
     await leaving.nextWhere((e) => e.data?.messageAdded.content === "1");
@@ -63,7 +47,7 @@ describe("fan-out groups on one node", () => {
     const second = send("2");
     leaving.stop();
     await second;
-    const c = live(client(carol), SHARED, { r: roomId });
+    const c = subscribe(client(carol), SHARED, { r: roomId });
     await running(base + 3);
     for (const n of ["3", "4"]) await send(n);
     await a.nextWhere((e) => e.data?.messageAdded.content === "4");
@@ -78,7 +62,7 @@ describe("fan-out groups on one node", () => {
     // everyone leaves: the group lets go of the room's topic, a new subscriber starts a new one
     for (const s of [a, b, c]) s.stop();
     await running(base);
-    const d = live(client(carol), SHARED, { r: roomId });
+    const d = subscribe(client(carol), SHARED, { r: roomId });
     await running(base + 1);
     await send("5");
     expect(contents([await d.nextWhere(() => true)])).toEqual(["5"]);
@@ -87,14 +71,14 @@ describe("fan-out groups on one node", () => {
   it("lets a resuming subscriber join with no gap and no duplicate while messages keep coming", async () => {
     const { roomId, send } = await room();
     const base = await metricsOf(server.url).sample("chat_subscriptions_active");
-    const steady = live(client(alice), RESUMING, { r: roomId });
+    const steady = subscribe(client(alice), RESUMING, { r: roomId });
     await running(base + 1);
     for (let i = 1; i <= 5; i++) await send(String(i));
     // bob resumes after 2 while 6…15 are being sent
     const sending = (async () => {
       for (let i = 6; i <= 15; i++) await send(String(i));
     })();
-    const resumed = live(client(bob), RESUMING, { r: roomId, a: "2" });
+    const resumed = subscribe(client(bob), RESUMING, { r: roomId, a: "2" });
     await sending;
     await resumed.nextWhere((e) => e.data?.messageAdded.seq === 15);
     await steady.nextWhere((e) => e.data?.messageAdded.seq === 15);
@@ -115,9 +99,9 @@ describe("fan-out groups on one node", () => {
     const { roomId, send } = await room();
     const base = await metricsOf(server.url).sample("chat_subscriptions_active");
     const starter = wsClient(server.wsUrl, alice.accessToken);
-    live(starter, SHARED, { r: roomId });
+    subscribe(starter, SHARED, { r: roomId });
     await running(base + 1);
-    const staying = live(client(bob), SHARED, { r: roomId });
+    const staying = subscribe(client(bob), SHARED, { r: roomId });
     await running(base + 2);
     await starter.dispose();
     await running(base + 1);

@@ -8,26 +8,22 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** The flags the machine's probe uses: no sandbox as root, and no background calls to Google's hosts (the network is closed). */
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-let server: TestServer;
+const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"]);
 let browser: Browser;
-let alice: TestUser, bob: TestUser;
 let roomId: string;
 beforeAll(async () => {
-  server = await startTestServer();
-  [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
-  roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Browser", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+  roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Browser", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
 });
 
 /** Opens GraphiQL, types `query` into the editor and an Authorization header for `user` into the Headers tab. */
@@ -66,7 +62,7 @@ describe("GraphiQL in Chromium", () => {
     await expect
       .poll(
         async () => {
-          await gqlOk(server.url, SEND, { r: roomId, c: "hello from the other client" }, bob.accessToken);
+          await api.ok(bob, SEND, { r: roomId, c: "hello from the other client" });
           return responseText(subscriptionPage);
         },
         { timeout: 15_000, interval: 500 },

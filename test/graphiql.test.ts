@@ -8,9 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { gql } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 // each coding's compression, counted (the page is 9 MB: compressing it per request would cost ≈ 0.2 s each)
 const zlib = vi.hoisted(() => ({ brotli: 0, gzip: 0 }));
@@ -39,11 +39,7 @@ function getPage(url: string, headers: Record<string, string> = {}, method = "GE
 const production = (env: Record<string, string> = {}) => ({ env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env } });
 
 describe("GraphiQL (on by default outside production)", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server.close());
+  const { server } = useTestServer([]);
 
   it("is served at GET /graphql from the installed package, with no CDN", async () => {
     const response = await fetch(server.url, { headers: { accept: "text/html" } });
@@ -107,11 +103,8 @@ describe("GraphiQL (on by default outside production)", () => {
 });
 
 describe("NODE_ENV=production", () => {
-  let byDefault: TestServer, switchedOn: TestServer;
-  beforeAll(async () => {
-    [byDefault, switchedOn] = await Promise.all([startTestServer(production()), startTestServer(production({ GRAPHIQL: "on", GRAPHQL_INTROSPECTION: "on" }))]);
-  });
-  afterAll(() => Promise.all([byDefault?.close(), switchedOn?.close()]));
+  const { server: byDefault } = useTestServer([], production());
+  const { server: switchedOn } = useTestServer([], production({ GRAPHIQL: "on", GRAPHQL_INTROSPECTION: "on" }));
 
   it("by default: no GraphiQL (404) and no introspection", async () => {
     const page = await getPage(byDefault.url);

@@ -4,15 +4,11 @@
  * at any level shows up here.
  */
 import { auditServer } from "graphql-http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CSRF_HEADER } from "../src/security/csrf.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const { server } = useTestServer([]);
 
 describe("GraphQL over HTTP audits (graphql-http)", () => {
   it("passes every audit, MUSTs and SHOULDs alike", async () => {

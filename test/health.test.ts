@@ -3,21 +3,19 @@
  * migration applied, and Redis when configured), 200 naming each check, or 503
  * naming the failing ones, their errors logged and not told.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 describe.each([
   ["in-process pub/sub", false],
   ["Redis pub/sub", true],
 ])("probes (%s)", (_label, redis) => {
-  let server: TestServer;
-  let origin: string;
   const log = logCapture();
+  const { server } = useTestServer([], { redis, logTo: log.sink });
+  let origin: string;
   beforeAll(async () => {
-    server = await startTestServer({ redis, logTo: log.sink });
     origin = server.url.replace(/\/graphql$/, "");
   });
-  afterAll(() => server.close());
 
   it("/health answers 200 while the process is up", async () => {
     const res = await fetch(`${origin}/health`);

@@ -7,11 +7,11 @@
  * on the inviter's roomEvents (both over graphql-ws).
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, registerUser, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
+import { errorCode, ext, registerUser, registerUsers, type TestUser, wsClient, subscribe, warmUp } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
+const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
@@ -22,18 +22,12 @@ const DECLINE = `mutation($id: ID!) { declineInvite(id: $id) }`;
 const MY_INVITES = `{ myInvites { id room { id name } inviter { id username } invitee { id } createdAt } }`;
 const UPDATE = `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`;
 
-async function makeRoom(owner: TestUser, opts: { type?: string; admins?: TestUser[]; members?: TestUser[]; maxMembers?: number; name?: string } = {}): Promise<string> {
-  const input = { name: opts.name ?? "Room", type: opts.type ?? "GROUP", memberIds: (opts.members ?? []).map((u) => u.id), ...(opts.maxMembers ? { maxMembers: opts.maxMembers } : {}) };
-  const id = (await ok(owner, CREATE, { input })).createRoom.id as string;
-  for (const admin of opts.admins ?? []) await ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
-  return id;
-}
 const isMember = async (roomId: string, user: TestUser) => (await server.app.db.roomMember.count({ where: { roomId, userId: user.id } })) === 1;
 const myInviteIds = async (user: TestUser) => ((await ok(user, MY_INVITES)).myInvites as any[]).map((i) => i.id as string);
 
 describe("inviteToRoom", () => {
   it("in a GROUP room: the OWNER and ADMINs may invite, a MEMBER may not (FORBIDDEN)", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     const byOwner = (await ok(alice, INVITE, { r, u: dave.id })).inviteToRoom;
     expect(byOwner).toMatchObject({ room: { id: r }, inviter: { id: alice.id }, invitee: { id: dave.id } });
     expect((await ok(bob, INVITE, { r, u: erin.id })).inviteToRoom).toMatchObject({ inviter: { id: bob.id }, invitee: { id: erin.id } });
@@ -43,13 +37,13 @@ describe("inviteToRoom", () => {
   });
 
   it("in a BROADCAST room: OWNER and ADMINs only", async () => {
-    const r = await makeRoom(alice, { type: "BROADCAST", admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { type: "BROADCAST", admins: [bob], members: [carol] });
     await ok(bob, INVITE, { r, u: dave.id });
     expect(errorCode(await run(carol, INVITE, { r, u: erin.id }))).toBe("FORBIDDEN");
   });
 
   it("in a PUBLIC room: any member may invite", async () => {
-    const r = await makeRoom(alice, { type: "PUBLIC", members: [carol] });
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [carol] });
     expect((await ok(carol, INVITE, { r, u: dave.id })).inviteToRoom).toMatchObject({ room: { id: r }, inviter: { id: carol.id }, invitee: { id: dave.id } });
   });
 
@@ -60,13 +54,13 @@ describe("inviteToRoom", () => {
   });
 
   it("refuses a user who is already a member (BAD_USER_INPUT on userId)", async () => {
-    const r = await makeRoom(alice, { members: [carol] });
+    const r = await makeRoom(api, alice, { members: [carol] });
     expect(ext(await run(alice, INVITE, { r, u: carol.id }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
   });
 
   it("returns the existing invite when the user is already invited", async () => {
     const invitee = await registerUser(server.url, "again");
-    const r = await makeRoom(alice, { admins: [bob] });
+    const r = await makeRoom(api, alice, { admins: [bob] });
     const first = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom;
     const second = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom;
     expect(second.id).toBe(first.id);
@@ -78,7 +72,7 @@ describe("inviteToRoom", () => {
 
   it("refuses inviting a user who has blocked the inviter (FORBIDDEN)", async () => {
     const [owner, blocker] = await registerUsers(server.url, ["owner", "blocker"]);
-    const r = await makeRoom(owner);
+    const r = await makeRoom(api, owner);
     expect((await ok(blocker, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: owner.id })).blockUser).toBe(true);
     expect(errorCode(await run(owner, INVITE, { r, u: blocker.id }))).toBe("FORBIDDEN");
     expect(await myInviteIds(blocker)).toEqual([]);
@@ -88,8 +82,8 @@ describe("inviteToRoom", () => {
 describe("myInvites, acceptInvite and declineInvite", () => {
   it("lists the viewer's pending invites, newest first", async () => {
     const invitee = await registerUser(server.url, "invitee");
-    const r1 = await makeRoom(alice, { name: "older" });
-    const r2 = await makeRoom(bob, { name: "newer" });
+    const r1 = await makeRoom(api, alice, { name: "older" });
+    const r2 = await makeRoom(api, bob, { name: "newer" });
     const i1 = (await ok(alice, INVITE, { r: r1, u: invitee.id })).inviteToRoom.id;
     const i2 = (await ok(bob, INVITE, { r: r2, u: invitee.id })).inviteToRoom.id;
     const invites = (await ok(invitee, MY_INVITES)).myInvites;
@@ -101,7 +95,7 @@ describe("myInvites, acceptInvite and declineInvite", () => {
 
   it("acceptInvite makes the invitee a MEMBER and removes the invite; anyone else gets NOT_FOUND", async () => {
     const invitee = await registerUser(server.url, "accepter");
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
     expect(errorCode(await run(carol, ACCEPT, { id }))).toBe("NOT_FOUND");
     expect(errorCode(await run(alice, ACCEPT, { id }))).toBe("NOT_FOUND");
@@ -115,7 +109,7 @@ describe("myInvites, acceptInvite and declineInvite", () => {
 
   it("acceptInvite on a full room is FORBIDDEN and the invite stays", async () => {
     const invitee = await registerUser(server.url, "waiting");
-    const r = await makeRoom(alice, { maxMembers: 3 });
+    const r = await makeRoom(api, alice, { maxMembers: 3 });
     const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
     await ok(alice, ADD, { r, u: bob.id });
     await ok(alice, ADD, { r, u: carol.id });
@@ -129,7 +123,7 @@ describe("myInvites, acceptInvite and declineInvite", () => {
 
   it("declineInvite removes the invite without joining; only the invitee may (else NOT_FOUND)", async () => {
     const invitee = await registerUser(server.url, "decliner");
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const id = (await ok(alice, INVITE, { r, u: invitee.id })).inviteToRoom.id;
     expect(errorCode(await run(carol, DECLINE, { id }))).toBe("NOT_FOUND");
     expect(await myInviteIds(invitee)).toEqual([id]);
@@ -164,11 +158,11 @@ describe("the seed-000 flow", () => {
     const guestClient = wsClient(server.wsUrl, guest.accessToken);
     const ownerClient = wsClient(server.wsUrl, owner.accessToken);
     try {
-      const guestEvents = live(guestClient, MY_EVENTS);
+      const guestEvents = subscribe(guestClient, MY_EVENTS);
       // AddedToRoom events from throwaway rooms until the guest's myEvents is live
-      await guestEvents.warmUp(() => ok(helper, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [guest.id] } }));
-      const roomEvents = live(ownerClient, ROOM_EVENTS, { r });
-      await roomEvents.warmUp(() => ok(owner, UPDATE, { r, input: { description: `warm-up ${Date.now()}` } }));
+      await warmUp(guestEvents, () => ok(helper, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [guest.id] } }));
+      const roomEvents = subscribe(ownerClient, ROOM_EVENTS, { r });
+      await warmUp(roomEvents, () => ok(owner, UPDATE, { r, input: { description: `warm-up ${Date.now()}` } }));
 
       const invite = (await ok(owner, INVITE, { r, u: guest.id })).inviteToRoom;
       const received = await guestEvents.nextWhere((e) => e.data?.myEvents.__typename === "InviteReceived");

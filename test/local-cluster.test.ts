@@ -8,10 +8,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, wsClient } from "./helpers/client.js";
+import { gqlOk, registerUser, wsClient, subscribe, warmUp } from "./helpers/client.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { REDIS_URL } from "./helpers/env.js";
-import { live } from "./helpers/live.js";
 import { freePort } from "./helpers/node-process.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -53,9 +52,9 @@ describe("the local cluster (two nodes behind a Node.js proxy)", () => {
     const bob = await registerUser(url, "bob");
     const roomId = (await gqlOk(url, `mutation($m: [ID!]) { createRoom(input: { name: "Cluster", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
     const client = wsClient(url.replace("http", "ws"), bob.accessToken);
-    const sub = live(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
+    const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
     const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
-    await sub.warmUp(() => gqlOk(url, SEND, { r: roomId, c: "warm-up" }, alice.accessToken));
+    await warmUp(sub, () => gqlOk(url, SEND, { r: roomId, c: "warm-up" }, alice.accessToken));
     const sent = ["one", "two", "three", "four", "five", "six"];
     for (const c of sent) await gqlOk(url, SEND, { r: roomId, c }, alice.accessToken); // alternates between the nodes
     await sub.nextWhere((e) => e.data?.messageAdded.content === "six", 10_000);

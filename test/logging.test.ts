@@ -6,18 +6,13 @@
  * (probes and /metrics at debug level only), and one line per WebSocket
  * accepted and closed.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { gqlOk, registerUser, wsClient } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
-import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it, vi } from "vitest";
+import { gqlOk, registerUser, wsClient, subscribe } from "./helpers/client.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const { sink, lines } = logCapture();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer({ logTo: sink });
-});
-afterAll(() => server.close());
+const { server } = useTestServer([], { logTo: sink });
 
 const CREATE = `mutation { createRoom(input: { name: "x", type: GROUP }) { id } }`;
 
@@ -53,7 +48,7 @@ describe("log lines", () => {
     const user = await registerUser(server.url, "wslogged");
     vi.spyOn(server.app.rooms, "create").mockRejectedValueOnce(new Error("boom over websocket"));
     const client = wsClient(server.wsUrl, user.accessToken);
-    const op = live(client, CREATE);
+    const op = subscribe(client, CREATE);
     await op.errorCode().catch(() => undefined);
     await client.dispose();
     const line = lines.find((l) => JSON.stringify(l).includes("boom over websocket"));

@@ -5,23 +5,19 @@
  * metadata; the parse's time bound (MEDIA_PARSE_TIMEOUT_MS) on a file slow to read.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readMediaInfo } from "../src/attachments/media.js";
 import { media, wav } from "./helpers/attachment-files.js";
-import { on, postFile, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { on, postFile, type UserOps } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
+const { server, users: [alice, bob] } = useTestServer(["alice", "bob"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
 let ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser;
 let roomId: string;
 beforeAll(async () => {
-  server = await startTestServer({ env: { RATE_LIMIT_UPLOAD: "1000/60" } });
   ({ ok } = on(server.url));
-  [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
   roomId = (await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: "Media", type: "GROUP", memberIds: [bob.id] } })).createRoom.id;
 });
-afterAll(() => server.close());
 
 const FIELDS = `id mimeType size width height durationSeconds thumbnailUrl`;
 const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { ${FIELDS} } }`;

@@ -9,14 +9,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ext, type GqlResponse, registerUsers, type TestUser } from "./helpers/client.js";
-import { type LiveSubscription, live } from "./helpers/live.js";
+import { ext, type GqlResponse, registerUsers, type TestUser, subscribe, type Subscription, warmUp } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename
   ... on AddedToRoom { room { id } }
   ... on MentionNotification { id read readAt createdAt message { id content sender { id } room { id } } } } }`;
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id content mentions { id username } } }`;
 const EDIT = `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id content mentions { id } } }`;
 const DELETE_MESSAGE = `mutation($id: ID!) { deleteMessage(id: $id) { id deletedAt } }`;
@@ -34,8 +33,6 @@ const isMention = (messageId?: string) => (e: GqlResponse) =>
 describe("mentions and notifications", () => {
   const { server, api, client, users: [alice, bob, carol, dave, helper] } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
 
-  const makeRoom = async (owner: TestUser, members: TestUser[]): Promise<string> =>
-    (await api.ok(owner, CREATE, { input: { name: `Room ${randomUUID().slice(0, 8)}`, type: "GROUP", memberIds: members.map((u) => u.id) } })).createRoom.id;
   const send = async (sender: TestUser, roomId: string, content: string) => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage;
   /** All of `user`'s notifications (newest first), following pages. */
   async function allNotifications(user: TestUser, unread?: boolean): Promise<any[]> {
@@ -49,23 +46,23 @@ describe("mentions and notifications", () => {
     }
   }
   /** `viewer`'s live myEvents, warmed up with AddedToRoom events from throwaway rooms made by `helper`. */
-  async function watchMe(viewer: TestUser): Promise<LiveSubscription> {
-    const sub = live(client(viewer), MY_EVENTS);
-    await sub.warmUp(() => makeRoom(helper, [viewer]));
+  async function watchMe(viewer: TestUser): Promise<Subscription> {
+    const sub = subscribe(client(viewer), MY_EVENTS);
+    await warmUp(sub, () => makeRoom(api, helper, { members: [viewer] }));
     return sub;
   }
   /**
    * Makes a MentionNotification for `user` from `helper` in a fresh room and
    * waits for it on `sub`: every event published before it has then arrived.
    */
-  async function sentinel(sub: LiveSubscription, user: TestUser): Promise<void> {
-    const r = await makeRoom(helper, [user]);
+  async function sentinel(sub: Subscription, user: TestUser): Promise<void> {
+    const r = await makeRoom(api, helper, { members: [user] });
     const m = await send(helper, r, `sentinel @${user.username}`);
     await sub.nextWhere(isMention(m.id));
   }
 
   it("notifies a mentioned member on myEvents and in notifications, and lists them in Message.mentions", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const bobs = await watchMe(bob);
     const carols = await watchMe(carol);
     const m = await send(alice, r, `Hi @${bob.username} and @${carol.username}, see you`);
@@ -81,7 +78,7 @@ describe("mentions and notifications", () => {
   });
 
   it("matches usernames in any case and at the end of a sentence, once per user however often mentioned", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const bobs = await watchMe(bob);
     const m = await send(alice, r, `@${bob.username.toUpperCase()} look. Thanks @${bob.username}.`);
     expect(m.mentions).toEqual([{ id: bob.id, username: bob.username }]);
@@ -93,7 +90,7 @@ describe("mentions and notifications", () => {
 
   it("does not notify the sender, a non-member, or a member who blocked the sender", async () => {
     const [sender, blocker, member, outsider] = await registerUsers(server.url, ["sender", "blocker", "member", "outsider"]);
-    const r = await makeRoom(sender, [blocker, member]);
+    const r = await makeRoom(api, sender, { members: [blocker, member] });
     await api.ok(blocker, BLOCK, { u: sender.id });
     const watchers = { sender: await watchMe(sender), blocker: await watchMe(blocker), outsider: await watchMe(outsider) };
     const m = await send(sender, r, `@${sender.username} @${blocker.username} @${outsider.username} @${member.username}`);
@@ -111,7 +108,7 @@ describe("mentions and notifications", () => {
 
   it("a block only stops mentions from the blocked user", async () => {
     const [blocker, blocked, other] = await registerUsers(server.url, ["blocker", "blocked", "other"]);
-    const r = await makeRoom(other, [blocker, blocked]);
+    const r = await makeRoom(api, other, { members: [blocker, blocked] });
     await api.ok(blocker, BLOCK, { u: blocked.id });
     const fromBlocked = await send(blocked, r, `hey @${blocker.username}`);
     const fromOther = await send(other, r, `hey @${blocker.username}`);
@@ -124,7 +121,7 @@ describe("mentions and notifications", () => {
   });
 
   it("email addresses are not mentions", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const bobs = await watchMe(bob);
     const m = await send(alice, r, `Write to ${bob.username}@example.com or mail@${bob.username}.com or a@${bob.username}`);
     expect(m.mentions).toEqual([]);
@@ -134,13 +131,13 @@ describe("mentions and notifications", () => {
   });
 
   it("an unknown username mentions nobody", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const m = await send(alice, r, `@nobody_${randomUUID().slice(0, 8)} hello`);
     expect(m.mentions).toEqual([]);
   });
 
   it("an edit that adds a mention notifies only the newly mentioned member", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const bobs = await watchMe(bob);
     const carols = await watchMe(carol);
     const m = await send(alice, r, `ping @${bob.username}`);
@@ -162,7 +159,7 @@ describe("mentions and notifications", () => {
   });
 
   it("an edit that removes a mention and adds it back does not notify twice", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const bobs = await watchMe(bob);
     const m = await send(alice, r, `hello @${bob.username}`);
     await bobs.nextWhere(isMention(m.id));
@@ -174,7 +171,7 @@ describe("mentions and notifications", () => {
   });
 
   it("deleting the message removes its notifications", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const m = await send(alice, r, `@${bob.username} @${carol.username} secret`);
     const keep = await send(alice, r, `@${bob.username} this one stays`);
     expect((await allNotifications(bob)).filter((n) => n.message.id === m.id)).toHaveLength(1);
@@ -188,7 +185,7 @@ describe("mentions and notifications", () => {
 
   it("notifications: newest first, paged with first/after without duplicates, unread filter", async () => {
     const [sender, reader] = await registerUsers(server.url, ["sender", "reader"]);
-    const r = await makeRoom(sender, [reader]);
+    const r = await makeRoom(api, sender, { members: [reader] });
     const sent: string[] = [];
     for (let i = 0; i < 5; i++) sent.push((await send(sender, r, `note ${i} @${reader.username}`)).id);
 
@@ -233,7 +230,7 @@ describe("mentions and notifications", () => {
 
   it("markNotificationRead: sets read and readAt, is idempotent, and only for one's own notifications", async () => {
     const [sender, reader] = await registerUsers(server.url, ["sender", "reader"]);
-    const r = await makeRoom(sender, [reader]);
+    const r = await makeRoom(api, sender, { members: [reader] });
     const m = await send(sender, r, `read me @${reader.username}`);
     const [notification] = await allNotifications(reader);
     expect(notification).toMatchObject({ read: false, readAt: null, message: { id: m.id } });

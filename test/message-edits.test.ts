@@ -8,12 +8,12 @@
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
+const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq content createdAt } }`;
 const EDIT = `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id seq content createdAt editedAt edits { content editedAt } } }`;
 const DELETE = `mutation($id: ID!) { deleteMessage(id: $id) { id seq content deletedAt edits { content editedAt } reactions { emoji count } sender { id } } }`;
@@ -22,21 +22,13 @@ const PIN = `mutation($id: ID!) { pinMessage(id: $id) { id pinnedAt pinnedBy { i
 const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id seq content editedAt deletedAt edits { content } reactions { emoji } } } } }`;
 const PINNED = `query($r: ID!) { room(id: $r) { pinnedMessages { id } } }`;
 
-/** Local helper: a GROUP room owned by `owner`, with ADMINs and MEMBERs. */
-async function makeRoom(owner: TestUser, opts: { admins?: TestUser[]; members?: TestUser[] } = {}): Promise<string> {
-  const input = { name: "Edits", type: "GROUP", memberIds: [...(opts.admins ?? []), ...(opts.members ?? [])].map((u) => u.id) };
-  const id = (await ok(owner, CREATE, { input })).createRoom.id as string;
-  for (const admin of opts.admins ?? []) await ok(owner, `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`, { r: id, u: admin.id });
-  return id;
-}
-
 /** Local helper: sends `content` as `user` to room `r`; resolves the message. */
 const send = async (user: TestUser, r: string, content: string) => (await ok(user, SEND, { r, c: content })).sendMessage;
 const ms = (iso: string) => new Date(iso).getTime();
 
 describe("editMessage", () => {
   it("lets the sender edit: content trimmed, editedAt set, edits lists earlier versions oldest first", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const msg = await send(bob, r, "first version");
     expect((await ok(bob, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { editedAt edits { content } } } } }`, { r })).messages.edges[0].node).toEqual({
       editedAt: null,
@@ -64,7 +56,7 @@ describe("editMessage", () => {
   });
 
   it("refuses any other member, even the OWNER (FORBIDDEN), and a non-member of a GROUP room (NOT_FOUND), changing nothing", async () => {
-    const r = await makeRoom(alice, { admins: [carol], members: [bob] });
+    const r = await makeRoom(api, alice, { admins: [carol], members: [bob] });
     const msg = await send(bob, r, "mine");
     expect(errorCode(await run(alice, EDIT, { id: msg.id, c: "owner's words" }))).toBe("FORBIDDEN");
     expect(errorCode(await run(carol, EDIT, { id: msg.id, c: "admin's words" }))).toBe("FORBIDDEN");
@@ -77,7 +69,7 @@ describe("editMessage", () => {
   });
 
   it("lets a plain MEMBER edit their own message while another plain MEMBER is refused", async () => {
-    const r = await makeRoom(alice, { members: [bob, dave] });
+    const r = await makeRoom(api, alice, { members: [bob, dave] });
     const msg = await send(dave, r, "dave's");
     expect(errorCode(await run(bob, EDIT, { id: msg.id, c: "bob's now" }))).toBe("FORBIDDEN");
     expect((await ok(dave, EDIT, { id: msg.id, c: "dave's, edited" })).editMessage.content).toBe("dave's, edited");
@@ -88,20 +80,20 @@ describe("editMessage", () => {
     ["blank", "  \n\t "],
     ["5,001 characters", "x".repeat(5001)],
   ])("refuses %s content with BAD_USER_INPUT on content, changing nothing", async (_label, content) => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const msg = await send(alice, r, "keep me");
     expect(ext(await run(alice, EDIT, { id: msg.id, c: content }))).toMatchObject({ code: "BAD_USER_INPUT", field: "content" });
     expect((await ok(alice, HISTORY, { r })).messages.edges[0].node).toMatchObject({ content: "keep me", editedAt: null, edits: [] });
   });
 
   it("accepts exactly 5,000 characters", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const msg = await send(alice, r, "short");
     expect((await ok(alice, EDIT, { id: msg.id, c: "y".repeat(5000) })).editMessage.content).toHaveLength(5000);
   });
 
   it("is a no-op for the same content: no history entry, editedAt unchanged", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const msg = await send(alice, r, "same");
     const same = (await ok(alice, EDIT, { id: msg.id, c: "same" })).editMessage;
     expect(same).toMatchObject({ content: "same", editedAt: null, edits: [] });
@@ -114,14 +106,14 @@ describe("editMessage", () => {
   });
 
   it("compares the trimmed content: surrounding whitespace alone is the same content (no-op)", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const msg = await send(alice, r, "padded");
     const same = (await ok(alice, EDIT, { id: msg.id, c: "  padded  " })).editMessage;
     expect(same).toMatchObject({ content: "padded", editedAt: null, edits: [] });
   });
 
   it("refuses to edit a deleted message (FORBIDDEN), leaving the tombstone as it is", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const msg = await send(alice, r, "soon gone");
     await ok(alice, DELETE, { id: msg.id });
     expect(errorCode(await run(alice, EDIT, { id: msg.id, c: "resurrected" }))).toBe("FORBIDDEN");
@@ -131,7 +123,7 @@ describe("editMessage", () => {
 
 describe("deleteMessage", () => {
   it("lets the sender delete: a tombstone with the same id and seq, content \"\", deletedAt set, no edits, no reactions", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const before = await send(bob, r, "before");
     const msg = await send(bob, r, "regrettable");
     const after = await send(alice, r, "after");
@@ -157,7 +149,7 @@ describe("deleteMessage", () => {
   });
 
   it("lets the room's OWNER and ADMINs delete anyone's message", async () => {
-    const r = await makeRoom(alice, { admins: [carol], members: [bob] });
+    const r = await makeRoom(api, alice, { admins: [carol], members: [bob] });
     const first = await send(bob, r, "one");
     const second = await send(bob, r, "two");
     expect((await ok(alice, DELETE, { id: first.id })).deleteMessage).toMatchObject({ id: first.id, content: "" });
@@ -170,7 +162,7 @@ describe("deleteMessage", () => {
   });
 
   it("refuses a plain other MEMBER (FORBIDDEN) and a non-member (NOT_FOUND), changing nothing", async () => {
-    const r = await makeRoom(alice, { members: [bob, dave] });
+    const r = await makeRoom(api, alice, { members: [bob, dave] });
     const msg = await send(bob, r, "keep");
     expect(errorCode(await run(dave, DELETE, { id: msg.id }))).toBe("FORBIDDEN");
     expect(errorCode(await run(mallory, DELETE, { id: msg.id }))).toBe("NOT_FOUND");
@@ -186,7 +178,7 @@ describe("deleteMessage", () => {
   });
 
   it("is idempotent: deleting again returns the same tombstone", async () => {
-    const r = await makeRoom(alice, { admins: [carol], members: [bob] });
+    const r = await makeRoom(api, alice, { admins: [carol], members: [bob] });
     const msg = await send(bob, r, "twice");
     const first = (await ok(bob, DELETE, { id: msg.id })).deleteMessage;
     const again = (await ok(bob, DELETE, { id: msg.id })).deleteMessage;
@@ -197,7 +189,7 @@ describe("deleteMessage", () => {
   });
 
   it("unpins a pinned message", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const kept = await send(bob, r, "pinned and kept");
     const msg = await send(bob, r, "pinned, then deleted");
     await ok(alice, PIN, { id: kept.id });

@@ -4,8 +4,7 @@
  * delivery lag — moving as a client connects, subscribes, receives and leaves.
  */
 import { describe, expect, it } from "vitest";
-import { wsClient } from "./helpers/client.js";
-import { live } from "./helpers/live.js";
+import { wsClient, subscribe, warmUp } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
 
@@ -32,8 +31,8 @@ describe("GET /metrics", () => {
     const lagged = await sample("chat_event_delivery_lag_seconds_count");
 
     const client = wsClient(server.wsUrl, bob.accessToken);
-    const sub = live(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
-    await sub.warmUp(() => api.ok(alice, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "hello" }) { id } }`, { r: roomId }));
+    const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
+    await warmUp(sub, () => api.ok(alice, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "hello" }) { id } }`, { r: roomId }));
     await until("chat_websocket_connections", 1);
     await until("chat_subscriptions_active", 1);
     const sent = (await sample('chat_events_published_total{topic="message"}')) - published;

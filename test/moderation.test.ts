@@ -9,11 +9,11 @@
  * graphql-ws against a real server.
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, type GqlResponse, type TestUser } from "./helpers/client.js";
-import { live, type LiveSubscription } from "./helpers/live.js";
+import { errorCode, ext, type GqlResponse, type TestUser, subscribe, type Subscription, warmUp } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, client, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
+const { server, api, api: { run, ok }, client, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
@@ -35,36 +35,30 @@ const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
 const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id } }`;
 const MY_EVENTS = `subscription { myEvents { __typename ... on RemovedFromRoom { roomId reason note by { id } } } }`;
 
-async function makeRoom(owner: TestUser, type: "GROUP" | "PUBLIC", members: TestUser[] = [], admins: TestUser[] = []): Promise<string> {
-  const r = (await ok(owner, CREATE, { input: { name: "Moderated", type, memberIds: members.map((m) => m.id) } })).createRoom.id as string;
-  for (const admin of admins) await ok(owner, ADD, { r, u: admin.id, role: "ADMIN" });
-  return r;
-}
-
 /** The room's moderation fields as `viewer` reads them. */
 const moderation = async (viewer: TestUser, r: string, status?: string) => (await ok(viewer, MODERATION, { r, s: status })).room;
 const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((e) => e.node);
 const isMemberLeft = (userId: string) => (e: GqlResponse) => e.data?.roomEvents?.__typename === "MemberLeft" && e.data.roomEvents.user.id === userId;
 
 /** `user`'s live roomEvents and messageAdded of `r`, and their myEvents, each seen to deliver (warmed up by `alice`'s messages). */
-async function watch(user: TestUser, r: string): Promise<{ events: LiveSubscription; messages: LiveSubscription; mine: LiveSubscription }> {
+async function watch(user: TestUser, r: string): Promise<{ events: Subscription; messages: Subscription; mine: Subscription }> {
   const socket = client(user);
-  const events = live(socket, ROOM_EVENTS, { r });
-  const messages = live(socket, MESSAGE_ADDED, { r });
-  const mine = live(socket, MY_EVENTS);
-  await events.warmUp(() => ok(alice, SEND, { r, c: "warm-up" }));
-  await messages.warmUp(() => ok(alice, SEND, { r, c: "warm-up" }));
+  const events = subscribe(socket, ROOM_EVENTS, { r });
+  const messages = subscribe(socket, MESSAGE_ADDED, { r });
+  const mine = subscribe(socket, MY_EVENTS);
+  await warmUp(events, () => ok(alice, SEND, { r, c: "warm-up" }));
+  await warmUp(messages, () => ok(alice, SEND, { r, c: "warm-up" }));
   // myEvents: being added to a new room is an event of one's own
-  await mine.warmUp(() => ok(alice, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [user.id] } }));
+  await warmUp(mine, () => ok(alice, CREATE, { input: { name: "warm-up", type: "GROUP", memberIds: [user.id] } }));
   return { events, messages, mine };
 }
 
 describe("banMember", () => {
   it("removes the user now (MemberLeft BANNED with the note, their subscriptions end, RemovedFromRoom), keeps them out until unbanned, and audits both", async () => {
-    const r = await makeRoom(alice, "PUBLIC", [bob, carol]);
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [bob, carol] });
     const bobs = await watch(bob, r);
-    const carols = live(client(carol), ROOM_EVENTS, { r });
-    await carols.warmUp(() => ok(alice, SEND, { r, c: "warm-up" }));
+    const carols = subscribe(client(carol), ROOM_EVENTS, { r });
+    await warmUp(carols, () => ok(alice, SEND, { r, c: "warm-up" }));
 
     expect((await ok(alice, BAN, { r, u: bob.id, why: "spam links" })).banMember).toBe(true);
     const left = { __typename: "MemberLeft", user: { id: bob.id }, reason: "BANNED", note: "spam links", removedBy: { id: alice.id } };
@@ -102,7 +96,7 @@ describe("banMember", () => {
   });
 
   it("bans a user who is not a member: their old invite is refused until unbanned, then accepted", async () => {
-    const r = await makeRoom(alice, "GROUP", [carol]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [carol] });
     const invite = (await ok(alice, INVITE, { r, u: dave.id })).inviteToRoom.id;
     await ok(alice, BAN, { r, u: dave.id, why: "known troll" });
     const refused = await run(dave, ACCEPT, { id: invite });
@@ -114,7 +108,7 @@ describe("banMember", () => {
   });
 
   it("refuses a second ban, an unban without a ban, an unknown user, oneself and an empty reason", async () => {
-    const r = await makeRoom(alice, "GROUP", [bob]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [bob] });
     await ok(alice, BAN, { r, u: bob.id, why: "once" });
     expect(ext(await run(alice, BAN, { r, u: bob.id, why: "twice" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
     expect(errorCode(await run(alice, UNBAN, { r, u: carol.id }))).toBe("NOT_FOUND");
@@ -127,7 +121,7 @@ describe("banMember", () => {
 
 describe("kickMember", () => {
   it("removes the member now (MemberLeft KICKED, subscriptions end); they may rejoin a PUBLIC room or accept a new invite; audited", async () => {
-    const r = await makeRoom(alice, "PUBLIC", [bob]);
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [bob] });
     const bobs = await watch(bob, r);
     expect((await ok(alice, KICK, { r, u: bob.id, why: "cool off" })).kickMember).toBe(true);
     expect((await bobs.events.nextWhere(isMemberLeft(bob.id))).data!.roomEvents).toMatchObject({ reason: "KICKED", note: "cool off", removedBy: { id: alice.id } });
@@ -137,21 +131,21 @@ describe("kickMember", () => {
     expect((await ok(bob, JOIN, { r })).joinRoom.id).toBe(r);
     expect(nodes((await moderation(alice, r)).moderationLog)).toEqual([{ action: "KICK", reason: "cool off", actor: { id: alice.id }, target: { id: bob.id }, report: null }]);
 
-    const group = await makeRoom(alice, "GROUP", [bob]);
+    const group = await makeRoom(api, alice, { type: "GROUP", members: [bob] });
     await ok(alice, KICK, { r: group, u: bob.id, why: "out" });
     const invite = (await ok(alice, INVITE, { r: group, u: bob.id })).inviteToRoom.id;
     expect((await ok(bob, ACCEPT, { id: invite })).acceptInvite.id).toBe(group);
   });
 
   it("refuses a user who is not a member (NOT_FOUND)", async () => {
-    const r = await makeRoom(alice, "GROUP", [bob]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [bob] });
     expect(errorCode(await run(alice, KICK, { r, u: carol.id, why: "who?" }))).toBe("NOT_FOUND");
   });
 });
 
 describe("role rules", () => {
   it("the OWNER bans and kicks ADMINs and MEMBERs; ADMINs only MEMBERs; MEMBERs and outsiders nobody", async () => {
-    const r = await makeRoom(alice, "GROUP", [carol, dave], [bob, erin]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [carol, dave], admins: [bob, erin] });
     // an ADMIN on the OWNER or another ADMIN
     for (const op of [BAN, KICK]) {
       expect(errorCode(await run(bob, op, { r, u: alice.id, why: "coup" }))).toBe("FORBIDDEN");
@@ -174,7 +168,7 @@ describe("role rules", () => {
   });
 
   it("shows reports, the audit log and bans to the OWNER and ADMINs only (null for MEMBERs and outsiders of a PUBLIC room)", async () => {
-    const r = await makeRoom(alice, "PUBLIC", [carol], [bob]);
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [carol], admins: [bob] });
     await ok(alice, KICK, { r, u: carol.id, why: "to log something" });
     await ok(carol, JOIN, { r });
     expect(nodes((await moderation(bob, r)).moderationLog)).toHaveLength(1);
@@ -184,7 +178,7 @@ describe("role rules", () => {
 
 describe("reports", () => {
   it("a member reports a message (again: the same open report); the OWNER and ADMINs see the queue; DISMISS resolves it, audited", async () => {
-    const r = await makeRoom(alice, "GROUP", [bob, carol], [erin]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [bob, carol], admins: [erin] });
     const m = (await ok(bob, SEND, { r, c: "buy cheap watches" })).sendMessage.id;
     const report = (await ok(carol, REPORT_MESSAGE, { m, why: "spam" })).reportMessage;
     expect(report).toEqual({ id: report.id, status: "OPEN", reason: "spam", reportedUser: { id: bob.id }, message: { id: m }, room: { id: r } });
@@ -209,11 +203,11 @@ describe("reports", () => {
   });
 
   it("DELETE_MESSAGE deletes the reported message (MessageDeleted on roomEvents) and is audited; not for a report of a user", async () => {
-    const r = await makeRoom(alice, "GROUP", [bob, carol]);
+    const r = await makeRoom(api, alice, { type: "GROUP", members: [bob, carol] });
     const m = (await ok(bob, SEND, { r, c: "something awful" })).sendMessage.id;
     const report = (await ok(carol, REPORT_MESSAGE, { m, why: "abuse" })).reportMessage;
-    const events = live(client(alice), `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageDeleted { message { id content deletedAt } deletedBy { id } } } }`, { r });
-    await events.warmUp(() => ok(alice, SEND, { r, c: "warm-up" }));
+    const events = subscribe(client(alice), `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageDeleted { message { id content deletedAt } deletedBy { id } } } }`, { r });
+    await warmUp(events, () => ok(alice, SEND, { r, c: "warm-up" }));
     expect((await ok(alice, RESOLVE, { id: report.id, a: "DELETE_MESSAGE" })).resolveReport).toMatchObject({ status: "RESOLVED", resolution: "DELETE_MESSAGE" });
     const deleted = (await events.nextWhere((e) => e.data?.roomEvents?.__typename === "MessageDeleted")).data!.roomEvents;
     expect(deleted).toMatchObject({ message: { id: m, content: "" }, deletedBy: { id: alice.id } });
@@ -225,7 +219,7 @@ describe("reports", () => {
   });
 
   it("BAN_USER on a report of a user bans them (removed, kept out), audited with the report", async () => {
-    const r = await makeRoom(alice, "PUBLIC", [bob, carol]);
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [bob, carol] });
     const report = (await ok(carol, REPORT_USER, { u: bob.id, r, why: "harassment" })).reportUser;
     expect(report).toMatchObject({ status: "OPEN", reportedUser: { id: bob.id }, room: { id: r } });
     expect(errorCode(await run(carol, REPORT_USER, { u: dave.id, r, why: "not here" }))).toBe("NOT_FOUND");
@@ -253,7 +247,7 @@ describe("reporting rate limit", () => {
 
   it("refuses the third report within the window with RATE_LIMITED and retryAfter, writing nothing", async () => {
     const [reporter, owner] = limited.users;
-    const r = (await limited.api.ok(owner, CREATE, { input: { name: "Limited", type: "GROUP", memberIds: [reporter.id] } })).createRoom.id;
+    const r = await makeRoom(limited.api, owner, { name: "Limited", members: [reporter] });
     const m = (await limited.api.ok(owner, SEND, { r, c: "one" })).sendMessage.id;
     await limited.api.ok(reporter, REPORT_MESSAGE, { m, why: "first" });
     await limited.api.ok(reporter, REPORT_USER, { u: owner.id, r, why: "second" });

@@ -8,50 +8,28 @@
  * How statements are counted: the server runs in this process, and the app's
  * PrismaClient emits a `query` event per SQL statement (`app.db.$on("query")`).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gqlOk } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
+import { useStatementCounter } from "./helpers/statements.js";
 
-let server: TestServer;
-let owner: TestUser, bob: TestUser, carol: TestUser, dave: TestUser;
+// the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
+// (and the rate limits off: the set-up sends more than a user may in a minute)
+const { server, api, users: [owner, bob, carol, dave] } = useTestServer(["owner", "bob", "carol", "dave"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
 const ROOMS = 50;
 
 beforeAll(async () => {
-  // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
-  // (and the rate limits off: the set-up sends more than a user may in a minute)
-  server = await startTestServer({ env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
-  [owner, bob, carol, dave] = await registerUsers(server.url, ["owner", "bob", "carol", "dave"]);
   for (let i = 0; i < ROOMS; i++) {
     const id = (
-      await gqlOk(
-        server.url,
-        `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`,
-        { input: { name: `room ${i}`, type: i % 2 ? "GROUP" : "PUBLIC", memberIds: [bob.id, carol.id, dave.id] } },
-        owner.accessToken,
-      )
+      await api.ok(owner, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: `room ${i}`, type: i % 2 ? "GROUP" : "PUBLIC", memberIds: [bob.id, carol.id, dave.id] } })
     ).createRoom.id;
     // a message from someone else: the owner has one unread message per room
-    await gqlOk(server.url, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: id, c: `hello ${i}` }, bob.accessToken);
+    await api.ok(bob, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: id, c: `hello ${i}` });
   }
 }, 120_000);
-afterAll(() => server.close());
 
-/** Statements reported by Prisma's `query` events while `recording` is set. */
-let recording: string[] | null = null;
-beforeAll(() => {
-  server.app.db.$on("query", (e) => recording?.push(e.query));
-});
-
-/** The SQL statements the server runs while `fn` runs. */
-async function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  const statements: string[] = [];
-  recording = statements;
-  try {
-    return { result: await fn(), statements };
-  } finally {
-    recording = null;
-  }
-}
+/** The SQL statements the server runs while a function runs. */
+const countStatements = useStatementCounter(server);
 
 const MY_ROOMS = `query($first: Int) { myRooms(first: $first) {
   edges { node {
@@ -66,12 +44,12 @@ const MY_ROOMS = `query($first: Int) { myRooms(first: $first) {
 
 describe("myRooms", () => {
   it("the statement counter sees the server's statements", async () => {
-    const counted = await countStatements(() => gqlOk(server.url, `{ me { id } }`, {}, owner.accessToken));
+    const counted = await countStatements(() => api.ok(owner, `{ me { id } }`, {}));
     expect(counted.statements.length).toBeGreaterThan(0);
   });
 
   it("returns every room with its last message, unread count, first members and the viewer's membership", async () => {
-    const rooms = (await gqlOk(server.url, MY_ROOMS, { first: ROOMS }, owner.accessToken)).myRooms;
+    const rooms = (await api.ok(owner, MY_ROOMS, { first: ROOMS })).myRooms;
     expect(rooms.edges).toHaveLength(ROOMS);
     // most recent activity first: the last room made got the last message
     expect(rooms.edges.map((e: any) => e.node.name)).toEqual(Array.from({ length: ROOMS }, (_, i) => `room ${ROOMS - 1 - i}`));
@@ -92,9 +70,9 @@ describe("myRooms", () => {
     const counts: Record<number, number> = {};
     let statementsForAll: string[] = [];
     // once unmeasured, so nothing one-off (connections, caches) is counted
-    await gqlOk(server.url, MY_ROOMS, { first: 5 }, owner.accessToken);
+    await api.ok(owner, MY_ROOMS, { first: 5 });
     for (const first of [1, 5, 30, ROOMS]) {
-      const { result, statements } = await countStatements(() => gqlOk(server.url, MY_ROOMS, { first }, owner.accessToken));
+      const { result, statements } = await countStatements(() => api.ok(owner, MY_ROOMS, { first }));
       expect(result.myRooms.edges).toHaveLength(first);
       counts[first] = statements.length;
       if (first === ROOMS) statementsForAll = statements;
@@ -114,7 +92,7 @@ describe("messages (a history page)", () => {
 
   beforeAll(async () => {
     roomId = (
-      await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "history", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id, dave.id] }, owner.accessToken)
+      await api.ok(owner, `mutation($m: [ID!]) { createRoom(input: { name: "history", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id, dave.id] })
     ).createRoom.id;
     const senders = [owner, bob, carol];
     for (let i = 0; i < PAGE + 5; i++) {
@@ -122,7 +100,7 @@ describe("messages (a history page)", () => {
       // reactions on most messages: two emoji, up to three users
       for (const [user, emoji] of [[bob, "👍"], [carol, "👍"], [dave, "🎉"]] as const) {
         if ((i + user.username.length) % 4 !== 0) {
-          await gqlOk(server.url, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id, e: emoji }, user.accessToken);
+          await api.ok(user, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id, e: emoji });
         }
       }
     }
@@ -138,12 +116,12 @@ describe("messages (a history page)", () => {
   } }`;
 
   it(`reads a page of ${PAGE} with senders and reactions in at most 4 SQL statements, whatever its size`, async () => {
-    await gqlOk(server.url, HISTORY, { r: roomId, first: 5 }, owner.accessToken); // once unmeasured
+    await api.ok(owner, HISTORY, { r: roomId, first: 5 }); // once unmeasured
     const counts: Record<number, number> = {};
     let page: any;
     let statementsForPage: string[] = [];
     for (const first of [1, 10, PAGE]) {
-      const { result, statements } = await countStatements(() => gqlOk(server.url, HISTORY, { r: roomId, first }, owner.accessToken));
+      const { result, statements } = await countStatements(() => api.ok(owner, HISTORY, { r: roomId, first }));
       expect(result.messages.edges).toHaveLength(first);
       counts[first] = statements.length;
       if (first === PAGE) [page, statementsForPage] = [result.messages, statements];

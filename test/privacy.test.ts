@@ -5,20 +5,16 @@
  * allowDirectMessages, and blocks on direct rooms (directRoom, sendMessage, setTyping).
  */
 import type { Client } from "graphql-ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, gql, gqlOk, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { errorCode, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-let alice: TestUser, carol: TestUser;
+const { server, api, users: [alice, carol] } = useTestServer(["alice", "carol"], { redis: true });
 let roomId: string;
 beforeAll(async () => {
-  server = await startTestServer({ redis: true });
-  [alice, carol] = await registerUsers(server.url, ["alice", "carol"]);
-  roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Lobby", type: PUBLIC, memberIds: $m }) { id } }`, { m: [carol.id] }, alice.accessToken)).createRoom
+  roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Lobby", type: PUBLIC, memberIds: $m }) { id } }`, { m: [carol.id] })).createRoom
     .id;
 });
-afterAll(() => server.close());
 
 const PRESENCE = `subscription($roomId: ID!) { presence(roomId: $roomId) { status lastSeenAt user { id status } } }`;
 const STATUS = `query($id: ID!) { user(id: $id) { status lastSeenAt } }`;
@@ -38,21 +34,15 @@ interface PresencePayload {
 /** A new user who is a member of the lobby. */
 async function member(prefix: string): Promise<TestUser> {
   const user = await registerUser(server.url, prefix);
-  await gqlOk(server.url, `mutation($id: ID!) { joinRoom(roomId: $id) { id } }`, { id: roomId }, user.accessToken);
+  await api.ok(user, `mutation($id: ID!) { joinRoom(roomId: $id) { id } }`, { id: roomId });
   return user;
 }
 
-/** A graphql-ws client of `user`, once the server has acknowledged it (their presence is recorded by then). */
-const connect = (user: TestUser) =>
-  new Promise<Client>((resolve) => {
-    const client = wsClient(server.wsUrl, user.accessToken, { on: { connected: () => resolve(client) } });
-  });
-
-const statusAs = (viewer: TestUser, id: string) => gqlOk(server.url, STATUS, { id }, viewer.accessToken).then((d) => d.user);
-const ownStatus = (user: TestUser) => gqlOk(server.url, ME_STATUS, {}, user.accessToken).then((d) => d.me);
-const updateSettings = (user: TestUser, input: Record<string, unknown>) => gqlOk(server.url, UPDATE_SETTINGS, { input }, user.accessToken);
-const blockUser = (blocker: TestUser, id: string) => gqlOk(server.url, `mutation($id: ID!) { blockUser(userId: $id) }`, { id }, blocker.accessToken);
-const unblockUser = (blocker: TestUser, id: string) => gqlOk(server.url, `mutation($id: ID!) { unblockUser(userId: $id) }`, { id }, blocker.accessToken);
+const statusAs = (viewer: TestUser, id: string) => api.ok(viewer, STATUS, { id }).then((d) => d.user);
+const ownStatus = (user: TestUser) => api.ok(user, ME_STATUS, {}).then((d) => d.me);
+const updateSettings = (user: TestUser, input: Record<string, unknown>) => api.ok(user, UPDATE_SETTINGS, { input });
+const blockUser = (blocker: TestUser, id: string) => api.ok(blocker, `mutation($id: ID!) { blockUser(userId: $id) }`, { id });
+const unblockUser = (blocker: TestUser, id: string) => api.ok(blocker, `mutation($id: ID!) { unblockUser(userId: $id) }`, { id });
 
 /** Polls `viewer`'s view of `userId` until its status is `status`. */
 async function untilStatus(viewer: TestUser, userId: string, status: string, timeoutMs = 10_000): Promise<void> {
@@ -68,7 +58,7 @@ async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: S
   const client = wsClient(server.wsUrl, viewer.accessToken);
   const sub = subscribe<{ presence: PresencePayload }>(client, PRESENCE, { roomId });
   const warmUp = await member("warmup");
-  await untilReceived(sub, async () => (await connect(warmUp)).dispose(), 200);
+  await untilReceived(sub, async () => (await connected(server.wsUrl, warmUp)).dispose(), 200);
   return { client, sub };
 }
 
@@ -79,7 +69,7 @@ async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: S
  */
 async function eventsBeforeMarker(sub: Subscription<{ presence: PresencePayload }>): Promise<{ events: PresencePayload[]; marker: TestUser; socket: Client }> {
   const marker = await member("marker");
-  const socket = await connect(marker);
+  const socket = await connected(server.wsUrl, marker);
   const events: PresencePayload[] = [];
   for (;;) {
     const { presence } = (await sub.next()).data!;
@@ -93,7 +83,7 @@ const of = (events: PresencePayload[], userId: string) => events.filter((e) => e
 
 /** Connects `user` once and waits until they are offline again, so they have a lastSeenAt. */
 async function seenOnce(user: TestUser): Promise<void> {
-  await (await connect(user)).dispose();
+  await (await connected(server.wsUrl, user)).dispose();
   await untilStatus(user, user.id, "OFFLINE");
   expect((await ownStatus(user)).lastSeenAt).not.toBeNull();
 }
@@ -105,7 +95,7 @@ describe("showOnlineStatus: false", () => {
     await updateSettings(hidden, { showOnlineStatus: false });
     const watch = await watchPresence(alice);
 
-    const socket = await connect(hidden);
+    const socket = await connected(server.wsUrl, hidden);
     const { events, marker, socket: markerSocket } = await eventsBeforeMarker(watch.sub);
     expect(of(events, hidden.id)).toEqual([]);
     expect(await statusAs(alice, marker.id)).toMatchObject({ status: "ONLINE" });
@@ -117,7 +107,7 @@ describe("showOnlineStatus: false", () => {
   it("publishes OFFLINE when turned off while connected, and ONLINE when turned back on", async () => {
     const toggler = await member("toggler");
     const watch = await watchPresence(alice);
-    const socket = await connect(toggler);
+    const socket = await connected(server.wsUrl, toggler);
     const next = () => watch.sub.nextWhere((e) => e.data?.presence.user.id === toggler.id).then((e) => e.data!.presence);
     expect(await next()).toMatchObject({ status: "ONLINE" });
 
@@ -135,13 +125,13 @@ describe("showOnlineStatus: false", () => {
 describe("status AWAY", () => {
   it("shows a connected user who chose AWAY as AWAY, and OFFLINE once they disconnect", async () => {
     const amy = await member("amy");
-    const socket = await connect(amy);
-    expect((await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "AWAY" } }, amy.accessToken)).updateProfile.status).toBe("AWAY");
+    const socket = await connected(server.wsUrl, amy);
+    expect((await api.ok(amy, UPDATE_PROFILE, { input: { status: "AWAY" } })).updateProfile.status).toBe("AWAY");
     expect((await statusAs(alice, amy.id)).status).toBe("AWAY");
     expect((await ownStatus(amy)).status).toBe("AWAY");
-    await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "ONLINE" } }, amy.accessToken);
+    await api.ok(amy, UPDATE_PROFILE, { input: { status: "ONLINE" } });
     expect((await statusAs(alice, amy.id)).status).toBe("ONLINE");
-    await gqlOk(server.url, UPDATE_PROFILE, { input: { status: "AWAY" } }, amy.accessToken);
+    await api.ok(amy, UPDATE_PROFILE, { input: { status: "AWAY" } });
     await socket.dispose();
     await untilStatus(alice, amy.id, "OFFLINE");
   });
@@ -156,7 +146,7 @@ describe("a user who blocked the viewer", () => {
     const carolWatch = await watchPresence(carol);
     const beasNext = () => carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === bea.id).then((e) => e.data!.presence);
 
-    const socket = await connect(bea);
+    const socket = await connected(server.wsUrl, bea);
     expect(await beasNext()).toMatchObject({ status: "ONLINE" });
     const online = await eventsBeforeMarker(aliceWatch.sub);
     expect(of(online.events, bea.id)).toEqual([]);
@@ -176,7 +166,7 @@ describe("blocking while connected", () => {
     const gus = await member("gus");
     const aliceWatch = await watchPresence(alice);
     const carolWatch = await watchPresence(carol);
-    const socket = await connect(gus);
+    const socket = await connected(server.wsUrl, gus);
     await aliceWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
     await carolWatch.sub.nextWhere((e) => e.data?.presence.user.id === gus.id && e.data.presence.status === "ONLINE");
 
@@ -196,22 +186,22 @@ describe("blocking while connected", () => {
 describe("allowDirectMessages: false", () => {
   it("refuses a new direct room from a non-contact with FORBIDDEN, but not from a contact or an existing room", async () => {
     const [dora, stranger, friend, earlier] = await registerUsers(server.url, ["dora", "stranger", "friend", "earlier"]);
-    const existing = (await gqlOk(server.url, DIRECT, { id: dora.id }, earlier.accessToken)).directRoom.id;
-    const request = (await gqlOk(server.url, `mutation($id: ID!) { sendContactRequest(userId: $id) { id } }`, { id: dora.id }, friend.accessToken)).sendContactRequest;
-    await gqlOk(server.url, `mutation($id: ID!) { respondToContactRequest(id: $id, accept: true) { id } }`, { id: request.id }, dora.accessToken);
+    const existing = (await api.ok(earlier, DIRECT, { id: dora.id })).directRoom.id;
+    const request = (await api.ok(friend, `mutation($id: ID!) { sendContactRequest(userId: $id) { id } }`, { id: dora.id })).sendContactRequest;
+    await api.ok(dora, `mutation($id: ID!) { respondToContactRequest(id: $id, accept: true) { id } }`, { id: request.id });
     await updateSettings(dora, { allowDirectMessages: false });
 
-    expect(errorCode(await gql(server.url, DIRECT, { id: dora.id }, stranger.accessToken))).toBe("FORBIDDEN");
-    expect((await gqlOk(server.url, DIRECT, { id: dora.id }, friend.accessToken)).directRoom.id).toBeTruthy();
-    expect((await gqlOk(server.url, DIRECT, { id: dora.id }, earlier.accessToken)).directRoom.id).toBe(existing);
+    expect(errorCode(await api.run(stranger, DIRECT, { id: dora.id }))).toBe("FORBIDDEN");
+    expect((await api.ok(friend, DIRECT, { id: dora.id })).directRoom.id).toBeTruthy();
+    expect((await api.ok(earlier, DIRECT, { id: dora.id })).directRoom.id).toBe(existing);
   });
 });
 
 describe("blocks and direct rooms", () => {
   const actions = (user: TestUser, other: TestUser, room: string) => ({
-    directRoom: () => gql(server.url, DIRECT, { id: other.id }, user.accessToken),
-    sendMessage: () => gql(server.url, SEND, { roomId: room, content: "hi" }, user.accessToken),
-    setTyping: () => gql(server.url, SET_TYPING, { roomId: room, on: true }, user.accessToken),
+    directRoom: () => api.run(user, DIRECT, { id: other.id }),
+    sendMessage: () => api.run(user, SEND, { roomId: room, content: "hi" }),
+    setTyping: () => api.run(user, SET_TYPING, { roomId: room, on: true }),
   });
 
   it.each([
@@ -219,7 +209,7 @@ describe("blocks and direct rooms", () => {
     ["the other member blocks", false],
   ])("%s: directRoom, sendMessage and setTyping are FORBIDDEN to both until unblocked", async (_label, openerBlocks) => {
     const [opener, other] = await registerUsers(server.url, ["opener", "other"]);
-    const room = (await gqlOk(server.url, DIRECT, { id: other.id }, opener.accessToken)).directRoom.id;
+    const room = (await api.ok(opener, DIRECT, { id: other.id })).directRoom.id;
     const [blocker, blocked] = openerBlocks ? [opener, other] : [other, opener];
     const both = [actions(opener, other, room), actions(other, opener, room)];
 
@@ -239,7 +229,7 @@ describe("blocks and direct rooms", () => {
   it("refuses to open a new direct room across a block, either way", async () => {
     const [blocker, blocked] = await registerUsers(server.url, ["blocker", "blocked"]);
     await blockUser(blocker, blocked.id);
-    expect(errorCode(await gql(server.url, DIRECT, { id: blocker.id }, blocked.accessToken))).toBe("FORBIDDEN");
-    expect(errorCode(await gql(server.url, DIRECT, { id: blocked.id }, blocker.accessToken))).toBe("FORBIDDEN");
+    expect(errorCode(await api.run(blocked, DIRECT, { id: blocker.id }))).toBe("FORBIDDEN");
+    expect(errorCode(await api.run(blocker, DIRECT, { id: blocked.id }))).toBe("FORBIDDEN");
   });
 });

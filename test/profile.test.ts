@@ -3,15 +3,11 @@
  * what only the user themself sees (email, phoneNumber, settings),
  * updateSettings, `user(id)`, and the directory search `users(search, first, after)`.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const { server, api } = useTestServer([]);
 
 const SETTINGS_FIELDS = `notificationSound emailNotifications pushNotifications showOnlineStatus showReadReceipts allowDirectMessages autoJoinPublicRooms`;
 const PROFILE_FIELDS = `id username firstName lastName displayName avatar email phoneNumber bio status lastSeenAt language timezone createdAt settings { ${SETTINGS_FIELDS} }`;
@@ -40,15 +36,15 @@ async function registerAs(username: string, firstName: string, lastName: string,
   return { id: register.user.id, username, accessToken: register.accessToken, refreshToken: register.refreshToken };
 }
 
-const me = (user: TestUser) => gqlOk(server.url, ME, {}, user.accessToken).then((d) => d.me);
-const updateProfile = (user: TestUser, input: Record<string, unknown>) => gql(server.url, UPDATE_PROFILE, { input }, user.accessToken);
-const updateSettings = (user: TestUser, input: Record<string, unknown>) => gql(server.url, UPDATE_SETTINGS, { input }, user.accessToken);
-const userAs = (viewer: TestUser, id: string) => gqlOk(server.url, USER, { id }, viewer.accessToken).then((d) => d.user);
-const block = (blocker: TestUser, userId: string) => gqlOk(server.url, `mutation($id: ID!) { blockUser(userId: $id) }`, { id: userId }, blocker.accessToken);
+const me = (user: TestUser) => api.ok(user, ME, {}).then((d) => d.me);
+const updateProfile = (user: TestUser, input: Record<string, unknown>) => api.run(user, UPDATE_PROFILE, { input });
+const updateSettings = (user: TestUser, input: Record<string, unknown>) => api.run(user, UPDATE_SETTINGS, { input });
+const userAs = (viewer: TestUser, id: string) => api.ok(viewer, USER, { id }).then((d) => d.user);
+const block = (blocker: TestUser, userId: string) => api.ok(blocker, `mutation($id: ID!) { blockUser(userId: $id) }`, { id: userId });
 
 /** One page of the directory as `viewer` sees it. */
 const searchPage = (viewer: TestUser, search: string, first?: number, after?: string) =>
-  gqlOk(server.url, USERS, { search, first, after }, viewer.accessToken).then((d) => d.users);
+  api.ok(viewer, USERS, { search, first, after }).then((d) => d.users);
 /** The ids of the first page (up to 100) of a directory search. */
 const searchIds = (viewer: TestUser, search: string): Promise<string[]> => searchPage(viewer, search, 100).then((p) => p.edges.map((e: any) => e.node.id));
 
@@ -172,7 +168,7 @@ describe("user(id)", () => {
 
   it("refuses a malformed id with BAD_USER_INPUT on id", async () => {
     const viewer = await registerUser(server.url, "viewer");
-    const result = await gql(server.url, USER, { id: "nope" }, viewer.accessToken);
+    const result = await api.run(viewer, USER, { id: "nope" });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
   });
 });

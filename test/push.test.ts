@@ -9,7 +9,7 @@ import { ext, gql, gqlOk, postFile, registerUser, type TestUser, TEST_PASSWORD, 
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { loadConfig } from "../src/config.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { type TestServer, startTestServer } from "./helpers/server.js";
+import { startTestServer, useTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
 const PUSH_SERVICE_CA = fileURLToPath(new URL("./fixtures/tls/push-service.crt", import.meta.url));
@@ -30,31 +30,22 @@ const topicOf = (roomId: string) => Buffer.from(roomId.replace(/-/g, ""), "hex")
  * checks the VAPID JWT and decrypts each payload (test/helpers/push-service.ts).
  */
 function pushSuite(redis: boolean) {
-  let server: TestServer;
+  const { server, api: { ok }, users: [alice] } = useTestServer(["alice"], {
+    redis,
+    env: {
+      DATA_DIR: mkdtempSync(join(tmpdir(), "push-data-")),
+      URL_FETCH_CA_FILE: PUSH_SERVICE_CA,
+      PUSH_COALESCE_MS: String(COALESCE_MS),
+      PUSH_RETRY_BASE_MS: "100",
+      // previews go through the opening of sealed content
+      MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+    },
+  });
   let push: PushService;
-  let alice: TestUser;
-
   beforeAll(async () => {
     push = await startPushService();
-    server = await startTestServer({
-      redis,
-      env: {
-        DATA_DIR: mkdtempSync(join(tmpdir(), "push-data-")),
-        URL_FETCH_CA_FILE: PUSH_SERVICE_CA,
-        PUSH_COALESCE_MS: String(COALESCE_MS),
-        PUSH_RETRY_BASE_MS: "100",
-        // previews go through the opening of sealed content
-        MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
-      },
-    });
-    alice = await registerUser(server.url, "alice");
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await push?.close();
   });
-
-  const ok = (user: TestUser, query: string, variables: Record<string, unknown> = {}) => gqlOk(server.url, query, variables, user.accessToken);
+  afterAll(() => push?.close());
   /** A user with one registered subscription. */
   const subscribed = async (prefix: string): Promise<TestUser & { sub: TestPushSubscription }> => {
     const user = await registerUser(server.url, prefix);

@@ -18,9 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { useQueryLimits } from "../src/limits/query-limits.js";
 import { schema } from "../src/schema/index.js";
-import { gql, type GqlResponse, subscribe, wsClient } from "./helpers/client.js";
+import { gql, type GqlResponse, subscribe } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, startTestServer, TEST_JWT_SECRET, type TestServer, useTestServer } from "./helpers/server.js";
+import { logCapture, TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 /** GraphiQL's introspection query (graphiql 5 asks for all of these). */
 const INTROSPECTION = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
@@ -119,11 +119,8 @@ describe("refusals over HTTP and graphql-ws", () => {
 });
 
 describe("GRAPHQL_INTROSPECTION", () => {
-  let off: TestServer, on: TestServer;
-  beforeAll(async () => {
-    [off, on] = await Promise.all([startTestServer({ env: { GRAPHQL_INTROSPECTION: "off" } }), startTestServer()]);
-  });
-  afterAll(() => Promise.all([off?.close(), on?.close()]));
+  const { server: off } = useTestServer([], { env: { GRAPHQL_INTROSPECTION: "off" } });
+  const { server: on } = useTestServer([]);
 
   it("on (the default outside production): GraphiQL's introspection query is answered", async () => {
     const result = await gql(on.url, INTROSPECTION);

@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ext, gql, type GqlResponse, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, startTestServer, type TestServer, useTestServer } from "./helpers/server.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const TYPING = `mutation($r: ID!) { setTyping(roomId: $r, isTyping: true) }`;
@@ -142,25 +142,17 @@ describe("rate limits on one node", () => {
 });
 
 describe("RATE_LIMITS=off", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { RATE_LIMITS: "off", RATE_LIMIT_SEND_MESSAGE: "1/60" } });
-  });
-  afterAll(() => server?.close());
+  const { server, api } = useTestServer([], { env: { RATE_LIMITS: "off", RATE_LIMIT_SEND_MESSAGE: "1/60" } });
 
   it("lets every call through", async () => {
     const alice = await registerUser(server.url, "alice");
-    const roomId = (await gqlOk(server.url, `mutation { createRoom(input: { name: "Free", type: GROUP }) { id } }`, {}, alice.accessToken)).createRoom.id;
-    for (let i = 0; i < 3; i++) await gqlOk(server.url, SEND, { r: roomId, c: `free ${i}` }, alice.accessToken);
+    const roomId = (await api.ok(alice, `mutation { createRoom(input: { name: "Free", type: GROUP }) { id } }`, {})).createRoom.id;
+    for (let i = 0; i < 3; i++) await api.ok(alice, SEND, { r: roomId, c: `free ${i}` });
   });
 });
 
 describe("TRUST_PROXY=2 (two proxies append to X-Forwarded-For)", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ env: { TRUST_PROXY: "2", RATE_LIMIT_LOGIN_IP: "2/60" } });
-  });
-  afterAll(() => server?.close());
+  const { server } = useTestServer([], { env: { TRUST_PROXY: "2", RATE_LIMIT_LOGIN_IP: "2/60" } });
   const login = (forwardedFor: string) => gqlFrom(server.url, forwardedFor, LOGIN, { i: { username: "nobody", password: PASSWORD } });
 
   it("counts the second address from the right: what the client put left of it does not change the count", async () => {

@@ -9,19 +9,16 @@
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, gql, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
+const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;
 const MARK = `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id unreadCount } }`;
 const UNREAD = `query($r: ID!) { room(id: $r) { unreadCount } }`;
 const RECEIPTS = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id content sender { id } readBy { id } deliveryState } } } }`;
 const SET_RECEIPTS = `mutation($v: Boolean!) { updateSettings(input: { showReadReceipts: $v }) { showReadReceipts } }`;
 
-/** Local helper: a room of `type` owned by `owner` with `members` as MEMBERs. */
-const makeRoom = async (owner: TestUser, members: TestUser[], type = "GROUP", name = "Receipts"): Promise<string> =>
-  (await ok(owner, CREATE, { input: { name, type, memberIds: members.map((u) => u.id) } })).createRoom.id;
 /** Local helper: sends each content in turn as `user`; resolves the messages. */
 async function sendAll(user: TestUser, r: string, contents: string[]): Promise<{ id: string; seq: number }[]> {
   const sent = [];
@@ -38,7 +35,7 @@ const ids = (...users: TestUser[]) => users.map((u) => u.id).sort();
 
 describe("markRead and unreadCount", () => {
   it("moves the viewer's marker: unreadCount counts only the messages after it, per member", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const m = await sendAll(alice, r, ["1", "2", "3", "4", "5"]);
     expect(await unread(bob, r)).toBe(5);
     expect((await ok(bob, MARK, { r, m: m[2]!.id })).markRead).toEqual({ id: r, unreadCount: 2 });
@@ -53,7 +50,7 @@ describe("markRead and unreadCount", () => {
   });
 
   it("never goes backwards: marking an older message after a newer one changes nothing", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const m = await sendAll(alice, r, ["1", "2", "3", "4", "5"]);
     await ok(bob, MARK, { r, m: m[3]!.id });
     expect(await unread(bob, r)).toBe(1);
@@ -66,9 +63,9 @@ describe("markRead and unreadCount", () => {
   });
 
   it("refuses a message of another room with BAD_USER_INPUT on messageId, moving nothing", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     await sendAll(alice, r, ["here"]);
-    const other = await makeRoom(alice, [bob], "GROUP", "Other");
+    const other = await makeRoom(api, alice, { members: [bob], type: "GROUP", name: "Other" });
     const [elsewhere] = await sendAll(alice, other, ["there"]);
     expect(ext(await run(bob, MARK, { r, m: elsewhere!.id }))).toMatchObject({ code: "BAD_USER_INPUT", field: "messageId" });
     expect(await unread(bob, r)).toBe(1);
@@ -76,7 +73,7 @@ describe("markRead and unreadCount", () => {
   });
 
   it("refuses a non-member of a GROUP room with NOT_FOUND, and without a token UNAUTHENTICATED", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const [m] = await sendAll(alice, r, ["private"]);
     const outsider = await run(mallory, MARK, { r, m: m!.id });
     expect(errorCode(outsider)).toBe("NOT_FOUND");
@@ -86,7 +83,7 @@ describe("markRead and unreadCount", () => {
   });
 
   it("refuses a non-member of a PUBLIC room with FORBIDDEN (public rooms are not hidden)", async () => {
-    const r = await makeRoom(alice, [], "PUBLIC", "Open");
+    const r = await makeRoom(api, alice, { type: "PUBLIC", name: "Open" });
     const [m] = await sendAll(alice, r, ["public"]);
     expect(errorCode(await run(mallory, MARK, { r, m: m!.id }))).toBe("FORBIDDEN");
   });
@@ -94,7 +91,7 @@ describe("markRead and unreadCount", () => {
 
 describe("readBy", () => {
   it("lists the other members whose marker reached the message; never the sender, nor users hiding read receipts", async () => {
-    const r = await makeRoom(alice, [bob, carol, dave]);
+    const r = await makeRoom(api, alice, { members: [bob, carol, dave] });
     expect((await ok(dave, SET_RECEIPTS, { v: false })).updateSettings.showReadReceipts).toBe(false);
     try {
       const [m1, m2] = await sendAll(alice, r, ["one", "two"]);
@@ -122,14 +119,14 @@ describe("readBy", () => {
   });
 
   it("counts a member's own later message as having read what came before (sending moves the marker)", async () => {
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const [question] = await sendAll(alice, r, ["question?"]);
     await sendAll(bob, r, ["answer"]);
     expect((await receipts(alice, r))[question!.id]).toEqual({ readBy: ids(bob), deliveryState: "READ" });
   });
 
   it("leaves out a reader who turns showReadReceipts off afterwards, and shows them again when turned back on", async () => {
-    const r = await makeRoom(alice, [dave]);
+    const r = await makeRoom(api, alice, { members: [dave] });
     const [m] = await sendAll(alice, r, ["seen?"]);
     await ok(dave, MARK, { r, m: m!.id });
     expect((await receipts(alice, r))[m!.id]).toEqual({ readBy: ids(dave), deliveryState: "READ" });
@@ -145,7 +142,7 @@ describe("readBy", () => {
 
 describe("deliveryState", () => {
   it("is SENT for the sender until another member marks the message read, then READ; null for everyone else", async () => {
-    const r = await makeRoom(alice, [bob, carol]);
+    const r = await makeRoom(api, alice, { members: [bob, carol] });
     const [m1, m2] = await sendAll(alice, r, ["one", "two"]);
     expect(await receipts(alice, r)).toMatchObject({ [m1!.id]: { deliveryState: "SENT" }, [m2!.id]: { deliveryState: "SENT" } });
     for (const viewer of [bob, carol]) {
@@ -161,7 +158,7 @@ describe("deliveryState", () => {
   });
 
   it("is not made READ by a member who hides read receipts", async () => {
-    const r = await makeRoom(alice, [bob, dave]);
+    const r = await makeRoom(api, alice, { members: [bob, dave] });
     await ok(dave, SET_RECEIPTS, { v: false });
     try {
       const [m] = await sendAll(alice, r, ["hello"]);
@@ -221,7 +218,7 @@ describe("seed flows", () => {
   it("seed 003: support chat with per-participant unread_count and read_receipts on each message", async () => {
     // the salon admin (OWNER), a colleague (ADMIN) and the customer
     const [salonAdmin, colleague, customer] = [alice, bob, mallory];
-    const r = await makeRoom(salonAdmin, [colleague, customer], "GROUP", "Support Chat");
+    const r = await makeRoom(api, salonAdmin, { members: [colleague, customer], type: "GROUP", name: "Support Chat" });
     await ok(salonAdmin, `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`, { r, u: colleague.id });
     const [hi] = await sendAll(salonAdmin, r, ["Hi, how can I help you?"]);
 

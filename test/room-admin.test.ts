@@ -7,12 +7,12 @@
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
+const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role user { id } room { id memberCount } } }`;
 const REMOVE = `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`;
 const SET_ROLE = `mutation($r: ID!, $u: ID!, $role: RoomRole!) { updateMemberRole(roomId: $r, userId: $u, role: $role) { role user { id } } }`;
@@ -30,12 +30,6 @@ const ROOM = `query($id: ID!) { room(id: $id) { id name } }`;
  * A room owned by `owner` with the given ADMINs and MEMBERs (added with
  * createRoom memberIds and addRoomMember, the pre-issue-3 ways).
  */
-async function makeRoom(owner: TestUser, opts: { type?: string; admins?: TestUser[]; members?: TestUser[]; maxMembers?: number; name?: string } = {}): Promise<string> {
-  const input = { name: opts.name ?? "Room", type: opts.type ?? "GROUP", memberIds: (opts.members ?? []).map((u) => u.id), ...(opts.maxMembers ? { maxMembers: opts.maxMembers } : {}) };
-  const id = (await ok(owner, CREATE, { input })).createRoom.id as string;
-  for (const admin of opts.admins ?? []) await ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
-  return id;
-}
 
 /** `userId → role` of a room, straight from the database. */
 async function roles(roomId: string): Promise<Record<string, string>> {
@@ -45,7 +39,7 @@ async function roles(roomId: string): Promise<Record<string, string>> {
 
 describe("updateRoom", () => {
   it("lets the OWNER and ADMINs change name, description, avatar and maxMembers", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     const byOwner = (await ok(alice, UPDATE, { r, input: { name: "Renamed", description: "About", avatar: "https://example.com/a.png" } })).updateRoom;
     expect(byOwner).toMatchObject({ id: r, name: "Renamed", description: "About", avatar: "https://example.com/a.png", maxMembers: 100 });
     const byAdmin = (await ok(bob, UPDATE, { r, input: { maxMembers: 10 } })).updateRoom;
@@ -56,14 +50,14 @@ describe("updateRoom", () => {
   });
 
   it("refuses a MEMBER (FORBIDDEN) and a non-member of a GROUP room (NOT_FOUND), changing nothing", async () => {
-    const r = await makeRoom(alice, { members: [carol], name: "Unchanged" });
+    const r = await makeRoom(api, alice, { members: [carol], name: "Unchanged" });
     expect(errorCode(await run(carol, UPDATE, { r, input: { name: "Hijacked" } }))).toBe("FORBIDDEN");
     expect(errorCode(await run(dave, UPDATE, { r, input: { name: "Hijacked" } }))).toBe("NOT_FOUND");
     expect((await ok(alice, ROOM, { id: r })).room.name).toBe("Unchanged");
   });
 
   it("refuses maxMembers below the current member count (BAD_USER_INPUT on input.maxMembers); equal is fine", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     expect(ext(await run(alice, UPDATE, { r, input: { maxMembers: 2 } }))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.maxMembers" });
     expect((await ok(alice, UPDATE, { r, input: { maxMembers: 3 } })).updateRoom.maxMembers).toBe(3);
   });
@@ -74,7 +68,7 @@ describe("updateRoom", () => {
     [{ name: "x".repeat(101) }, "input.name"],
     [{ maxMembers: 100_000 }, "input.maxMembers"],
   ])("refuses %j with BAD_USER_INPUT on %s", async (input, field) => {
-    const r = await makeRoom(alice, { name: "Valid" });
+    const r = await makeRoom(api, alice, { name: "Valid" });
     expect(ext(await run(alice, UPDATE, { r, input }))).toMatchObject({ code: "BAD_USER_INPUT", field });
     expect((await ok(alice, ROOM, { id: r })).room.name).toBe("Valid");
   });
@@ -91,7 +85,7 @@ describe("updateRoom", () => {
 
 describe("deleteRoom", () => {
   it("is the OWNER's only: ADMIN and MEMBER get FORBIDDEN; afterwards the room is gone", async () => {
-    const r = await makeRoom(alice, { type: "PUBLIC", admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { type: "PUBLIC", admins: [bob], members: [carol] });
     await ok(carol, SEND, { r, c: "soon gone" });
     expect(errorCode(await run(bob, DELETE, { r }))).toBe("FORBIDDEN");
     expect(errorCode(await run(carol, DELETE, { r }))).toBe("FORBIDDEN");
@@ -112,26 +106,26 @@ describe("deleteRoom", () => {
 
 describe("addRoomMember", () => {
   it("lets an ADMIN add a MEMBER but not an ADMIN", async () => {
-    const r = await makeRoom(alice, { admins: [bob] });
+    const r = await makeRoom(api, alice, { admins: [bob] });
     expect((await ok(bob, ADD, { r, u: carol.id })).addRoomMember).toMatchObject({ role: "MEMBER", user: { id: carol.id }, room: { id: r, memberCount: 3 } });
     expect(errorCode(await run(bob, ADD, { r, u: dave.id, role: "ADMIN" }))).toBe("FORBIDDEN");
     expect((await roles(r))[dave.id]).toBeUndefined();
   });
 
   it("refuses role OWNER (BAD_USER_INPUT on role), even from the OWNER", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     expect(ext(await run(alice, ADD, { r, u: carol.id, role: "OWNER" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "role" });
     expect((await roles(r))[carol.id]).toBeUndefined();
   });
 
   it("refuses a user who is already a member (BAD_USER_INPUT on userId)", async () => {
-    const r = await makeRoom(alice, { members: [carol] });
+    const r = await makeRoom(api, alice, { members: [carol] });
     expect(ext(await run(alice, ADD, { r, u: carol.id, role: "ADMIN" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
     expect((await roles(r))[carol.id]).toBe("MEMBER");
   });
 
   it("refuses adding to a full room (FORBIDDEN)", async () => {
-    const r = await makeRoom(alice, { members: [bob], maxMembers: 2 });
+    const r = await makeRoom(api, alice, { members: [bob], maxMembers: 2 });
     expect(errorCode(await run(alice, ADD, { r, u: carol.id }))).toBe("FORBIDDEN");
     expect(await server.app.db.roomMember.count({ where: { roomId: r } })).toBe(2);
   });
@@ -139,14 +133,14 @@ describe("addRoomMember", () => {
 
 describe("removeRoomMember", () => {
   it("lets the OWNER remove an ADMIN and an ADMIN remove a MEMBER", async () => {
-    const r = await makeRoom(alice, { admins: [bob, dave], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob, dave], members: [carol] });
     expect((await ok(alice, REMOVE, { r, u: dave.id })).removeRoomMember).toBe(true);
     expect((await ok(bob, REMOVE, { r, u: carol.id })).removeRoomMember).toBe(true);
     expect(await roles(r)).toEqual({ [alice.id]: "OWNER", [bob.id]: "ADMIN" });
   });
 
   it("refuses an ADMIN removing an ADMIN or the OWNER, and a MEMBER removing anyone (FORBIDDEN)", async () => {
-    const r = await makeRoom(alice, { admins: [bob, dave], members: [carol, erin] });
+    const r = await makeRoom(api, alice, { admins: [bob, dave], members: [carol, erin] });
     expect(errorCode(await run(bob, REMOVE, { r, u: dave.id }))).toBe("FORBIDDEN");
     expect(errorCode(await run(bob, REMOVE, { r, u: alice.id }))).toBe("FORBIDDEN");
     expect(errorCode(await run(carol, REMOVE, { r, u: erin.id }))).toBe("FORBIDDEN");
@@ -154,7 +148,7 @@ describe("removeRoomMember", () => {
   });
 
   it("refuses removing oneself (BAD_USER_INPUT on userId) and a non-member (NOT_FOUND)", async () => {
-    const r = await makeRoom(alice, { admins: [bob] });
+    const r = await makeRoom(api, alice, { admins: [bob] });
     expect(ext(await run(bob, REMOVE, { r, u: bob.id }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
     expect(ext(await run(alice, REMOVE, { r, u: alice.id }))).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
     expect(errorCode(await run(alice, REMOVE, { r, u: carol.id }))).toBe("NOT_FOUND");
@@ -164,7 +158,7 @@ describe("removeRoomMember", () => {
 
 describe("updateMemberRole", () => {
   it("lets the OWNER promote and demote", async () => {
-    const r = await makeRoom(alice, { members: [carol] });
+    const r = await makeRoom(api, alice, { members: [carol] });
     expect((await ok(alice, SET_ROLE, { r, u: carol.id, role: "ADMIN" })).updateMemberRole).toEqual({ role: "ADMIN", user: { id: carol.id } });
     expect((await roles(r))[carol.id]).toBe("ADMIN");
     expect((await ok(alice, SET_ROLE, { r, u: carol.id, role: "MEMBER" })).updateMemberRole.role).toBe("MEMBER");
@@ -172,7 +166,7 @@ describe("updateMemberRole", () => {
   });
 
   it("is the OWNER's only (an ADMIN gets FORBIDDEN), and refuses role OWNER (BAD_USER_INPUT on role)", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     expect(errorCode(await run(bob, SET_ROLE, { r, u: carol.id, role: "ADMIN" }))).toBe("FORBIDDEN");
     expect(errorCode(await run(carol, SET_ROLE, { r, u: carol.id, role: "ADMIN" }))).toBe("FORBIDDEN");
     expect(ext(await run(alice, SET_ROLE, { r, u: carol.id, role: "OWNER" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "role" });
@@ -182,7 +176,7 @@ describe("updateMemberRole", () => {
 
 describe("transferOwnership", () => {
   it("makes the target OWNER and the old owner ADMIN; the old owner can no longer transfer", async () => {
-    const r = await makeRoom(alice, { members: [carol, bob] });
+    const r = await makeRoom(api, alice, { members: [carol, bob] });
     const room = (await ok(alice, TRANSFER, { r, u: carol.id })).transferOwnership;
     expect(room.id).toBe(r);
     expect(room.members).toEqual(
@@ -197,7 +191,7 @@ describe("transferOwnership", () => {
   });
 
   it("refuses non-owners (FORBIDDEN) and a target who is not a member (NOT_FOUND)", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     expect(errorCode(await run(bob, TRANSFER, { r, u: carol.id }))).toBe("FORBIDDEN");
     expect(errorCode(await run(alice, TRANSFER, { r, u: dave.id }))).toBe("NOT_FOUND");
     expect(await roles(r)).toEqual({ [alice.id]: "OWNER", [bob.id]: "ADMIN", [carol.id]: "MEMBER" });
@@ -206,7 +200,7 @@ describe("transferOwnership", () => {
 
 describe("leaveRoom", () => {
   it("refuses the OWNER while others remain (FORBIDDEN), then lets them leave after transferOwnership", async () => {
-    const r = await makeRoom(alice, { members: [carol] });
+    const r = await makeRoom(api, alice, { members: [carol] });
     expect(errorCode(await run(alice, LEAVE, { r }))).toBe("FORBIDDEN");
     await ok(alice, TRANSFER, { r, u: carol.id });
     expect((await ok(alice, LEAVE, { r })).leaveRoom).toBe(true);
@@ -214,7 +208,7 @@ describe("leaveRoom", () => {
   });
 
   it("deletes the room when its last member leaves", async () => {
-    const r = await makeRoom(alice, { type: "PUBLIC", members: [carol] });
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [carol] });
     await ok(carol, LEAVE, { r });
     expect((await ok(dave, ROOM, { id: r })).room).toMatchObject({ id: r });
     expect((await ok(alice, LEAVE, { r })).leaveRoom).toBe(true);
@@ -235,7 +229,7 @@ describe("BROADCAST rooms", () => {
   });
 
   it("let only the OWNER and ADMINs send messages (MEMBER gets FORBIDDEN)", async () => {
-    const r = await makeRoom(alice, { type: "BROADCAST", admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { type: "BROADCAST", admins: [bob], members: [carol] });
     expect(errorCode(await run(carol, SEND, { r, c: "may I?" }))).toBe("FORBIDDEN");
     await ok(alice, SEND, { r, c: "from the owner" });
     await ok(bob, SEND, { r, c: "from an admin" });
@@ -244,7 +238,7 @@ describe("BROADCAST rooms", () => {
   });
 
   it("cannot be joined uninvited", async () => {
-    const r = await makeRoom(alice, { type: "BROADCAST" });
+    const r = await makeRoom(api, alice, { type: "BROADCAST" });
     const result = await run(dave, JOIN, { r });
     expect(["NOT_FOUND", "FORBIDDEN"]).toContain(errorCode(result));
     expect((await roles(r))[dave.id]).toBeUndefined();
@@ -254,7 +248,7 @@ describe("BROADCAST rooms", () => {
 describe("maxMembers under concurrency", () => {
   it("is never exceeded by many concurrent acceptInvite and joinRoom calls on a nearly full room", async () => {
     // PUBLIC room, 5 seats, 2 taken: 3 free seats for 16 concurrent claims
-    const r = await makeRoom(alice, { type: "PUBLIC", members: [bob], maxMembers: 5 });
+    const r = await makeRoom(api, alice, { type: "PUBLIC", members: [bob], maxMembers: 5 });
     const invitees = await Promise.all(Array.from({ length: 8 }, (_, i) => registerUser(server.url, `inv${i}`)));
     const joiners = await Promise.all(Array.from({ length: 8 }, (_, i) => registerUser(server.url, `join${i}`)));
     const inviteIds: string[] = [];
@@ -279,10 +273,10 @@ describe("publicRooms", () => {
     const token = `Zq${Math.random().toString(36).slice(2, 8)}`;
     const names = [`${token.toUpperCase()} one`, `two ${token}`, `three-${token.toLowerCase()}-x`, `four ${token}`, `five ${token}`];
     const ids: string[] = [];
-    for (const name of names) ids.push(await makeRoom(alice, { type: "PUBLIC", name }));
-    await makeRoom(alice, { type: "GROUP", name: `group ${token}` });
-    await makeRoom(alice, { type: "BROADCAST", name: `broadcast ${token}` });
-    await makeRoom(alice, { type: "PUBLIC", name: "unrelated" });
+    for (const name of names) ids.push(await makeRoom(api, alice, { type: "PUBLIC", name }));
+    await makeRoom(api, alice, { type: "GROUP", name: `group ${token}` });
+    await makeRoom(api, alice, { type: "BROADCAST", name: `broadcast ${token}` });
+    await makeRoom(api, alice, { type: "PUBLIC", name: "unrelated" });
     // bump the oldest: it becomes the most recent
     await ok(alice, SEND, { r: ids[0], c: "bump" });
     const expected = [ids[0], ids[4], ids[3], ids[2], ids[1]];
@@ -305,8 +299,8 @@ describe("publicRooms", () => {
   });
 
   it("without a search lists PUBLIC rooms only", async () => {
-    const group = await makeRoom(alice, { type: "GROUP", name: "hidden group" });
-    const pub = await makeRoom(alice, { type: "PUBLIC", name: "visible public" });
+    const group = await makeRoom(api, alice, { type: "GROUP", name: "hidden group" });
+    const pub = await makeRoom(api, alice, { type: "PUBLIC", name: "visible public" });
     const res = (await ok(dave, PUBLIC_ROOMS, { first: 100 })).publicRooms;
     const ids = res.edges.map((e: any) => e.node.id);
     expect(ids).toContain(pub);
@@ -328,8 +322,8 @@ describe("archive and mute (per member)", () => {
 
   it("archiveRoom moves a room between myRooms(archived: false) and myRooms(archived: true), for the viewer only", async () => {
     const [owner, other] = await registerUsers(server.url, ["arch_owner", "arch_other"]);
-    const kept = await makeRoom(owner, { name: "kept", members: [other] });
-    const archived = await makeRoom(owner, { name: "archived", members: [other] });
+    const kept = await makeRoom(api, owner, { name: "kept", members: [other] });
+    const archived = await makeRoom(api, owner, { name: "archived", members: [other] });
 
     expect((await ok(owner, ARCHIVE, { r: archived })).archiveRoom).toEqual({ id: archived, viewerMembership: { archived: true, isMuted: false, mutedUntil: null } });
     expect(await myRoomIds(owner, { archived: false })).toEqual([kept]);
@@ -345,7 +339,7 @@ describe("archive and mute (per member)", () => {
   });
 
   it("muteRoom without until mutes indefinitely; with a future until sets mutedUntil; a past until is BAD_USER_INPUT; unmuteRoom clears", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     expect((await ok(alice, MUTE, { r })).muteRoom.viewerMembership).toEqual({ archived: false, isMuted: true, mutedUntil: null });
 
     const until = new Date(Date.now() + 3_600_000);
@@ -370,7 +364,7 @@ describe("archive and mute (per member)", () => {
   });
 
   it("refuses archiving or muting a room one is not a member of", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     expect(errorCode(await run(dave, ARCHIVE, { r }))).toBe("NOT_FOUND");
     expect(errorCode(await run(dave, MUTE, { r }))).toBe("NOT_FOUND");
   });

@@ -16,10 +16,10 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./helpers/client.js";
-import { type LiveSubscription, live } from "./helpers/live.js";
+import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient, subscribe, type Subscription, warmUp } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -111,10 +111,10 @@ function expectSequenced(events: GqlResponse[]) {
 }
 
 /** Waits until the subscription ends with an error and returns its `extensions` (from a `next` with errors or the error sink). */
-async function errorExtensions(sub: LiveSubscription): Promise<Record<string, unknown> | undefined> {
+async function errorExtensions(sub: Subscription): Promise<Record<string, unknown> | undefined> {
   await sub.errorCode(5000); // throws if data arrives or nothing happens
   if (sub.events.length > 0) return sub.events[0]!.errors?.[0]?.extensions;
-  const error = await sub.errored;
+  const error = await sub.error;
   return Array.isArray(error) ? (error[0] as { extensions?: Record<string, unknown> }).extensions : { error: String(error) };
 }
 
@@ -193,11 +193,11 @@ async function dropMidStream(kind: "roomEvents" | "messageAdded", s: DropScenari
   const subscribeOn = (k: number, after?: string) => {
     const c = droppableClient(s.wsUrls[k % s.wsUrls.length]!, s.subscriber.accessToken);
     s.clients.push(c.client);
-    return { ...c, sub: live(c.client, query, after === undefined ? { r: s.roomId } : { r: s.roomId, after }) };
+    return { ...c, sub: subscribe(c.client, query, after === undefined ? { r: s.roomId } : { r: s.roomId, after }) };
   };
 
   let current = subscribeOn(0);
-  await current.sub.warmUp(() =>
+  await warmUp(current.sub, () =>
     kind === "roomEvents" ? s.sender.ok(s.owner, UPDATE, { r: s.roomId, input: { description: `warm-up ${randomUUID()}` } }) : s.sender.ok(s.owner, SEND, { r: s.roomId, c: "warm-up" }),
   );
 
@@ -223,7 +223,7 @@ async function dropMidStream(kind: "roomEvents" | "messageAdded", s: DropScenari
   for (let k = 0; k < DROPS; k++) {
     for (; received < DROP_EVERY * (k + 1); received++) await orSendFailed(current.sub.nextWhere(isM, 15_000));
     current.terminate();
-    await current.sub.errored; // the socket is gone: nothing more reaches this subscription
+    await current.sub.error; // the socket is gone: nothing more reaches this subscription
     sentAtDrops.push(stored.length);
     segments.push(current.sub.events);
     const after = cursorOf(current.sub.events.at(-1)!);
@@ -263,20 +263,17 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 150 messages in a few seconds; rate-limits.test.ts tests that limit
   });
 
-  /** A GROUP room owned by alice with bob and carol as MEMBERs. */
-  const makeRoom = async (members: TestUser[] = [bob, carol]) =>
-    (await api.ok(alice, CREATE, { input: { name: "Stream", type: "GROUP", memberIds: members.map((u) => u.id) } })).createRoom.id as string;
   const send = async (r: string, c: string, sender: TestUser = alice) => (await api.ok(sender, SEND, { r, c })).sendMessage as { id: string; seq: number; content: string };
   /** `viewer`'s live roomEvents (no `after`), warmed up with RoomUpdated events by alice. */
-  async function watch(viewer: TestUser, r: string): Promise<LiveSubscription> {
-    const sub = live(client(viewer), ROOM_EVENTS, { r });
-    await sub.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
+  async function watch(viewer: TestUser, r: string): Promise<Subscription> {
+    const sub = subscribe(client(viewer), ROOM_EVENTS, { r });
+    await warmUp(sub, () => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
     return sub;
   }
 
   describe("SequencedEvent", () => {
     it("every roomEvents event has a seq (+1 per stored room event, membership and message events alike), a distinct cursor and at", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watch(carol, r);
       await api.ok(alice, ADD, { r, u: dave.id });
       const m = await send(r, "hello", bob);
@@ -303,12 +300,12 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
 
   describe("Room.eventCursor", () => {
     it("is the newest event's cursor, read with the history, so roomEvents(after: it) follows on with exactly the next events", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       await send(r, "before");
       const { room } = await api.ok(carol, `query($r: ID!) { room(id: $r) { eventCursor messages: lastMessage { content } } }`, { r });
       expect(room.messages.content).toBe("before");
       const m = await send(r, "after the snapshot");
-      const sub = live(client(carol), ROOM_EVENTS, { r, after: room.eventCursor });
+      const sub = subscribe(client(carol), ROOM_EVENTS, { r, after: room.eventCursor });
       const first = roomEvent(await sub.nextWhere(() => true));
       expect(first).toMatchObject({ __typename: "MessageAdded", seq: Number(room.eventCursor) + 1, message: { id: m.id } });
       const outsider = await api.ok(dave, `query($r: ID!) { room(id: $r) { eventCursor } }`, { r });
@@ -318,7 +315,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
 
   describe("message events on roomEvents, for the HTTP mutations", () => {
     it("MessageAdded, MessageEdited (with the earlier version) and MessageDeleted (the tombstone)", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watch(carol, r);
       const m = await send(r, "first draft", bob);
       const addedEvent = roomEvent(await sub.nextWhere(isType("MessageAdded")));
@@ -338,7 +335,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it("ReactionAdded and ReactionRemoved with the message, the user and the emoji", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watch(carol, r);
       const m = await send(r, "react to me");
       await api.ok(bob, REACT, { m: m.id, e: "🎉" });
@@ -348,7 +345,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it("ReadReceipt when a member's read marker moves (markRead)", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watch(carol, r);
       await send(r, "one");
       const two = await send(r, "two");
@@ -360,7 +357,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it("MessagePinned with pinned true for pinMessage and false for unpinMessage, and who did it", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watch(carol, r);
       const m = await send(r, "pin me", bob);
       await api.ok(alice, PIN, { id: m.id });
@@ -374,7 +371,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     it("no ReadReceipt for a user whose settings have showReadReceipts false", async () => {
       const [hider] = await registerUsers(server.url, ["hider"]);
       expect((await api.ok(hider, SETTINGS, { input: { showReadReceipts: false } })).updateSettings.showReadReceipts).toBe(false);
-      const r = await makeRoom([bob, carol, hider]);
+      const r = await makeRoom(api, alice, { members: [bob, carol, hider] });
       const sub = await watch(carol, r);
       const m = await send(r, "read me");
       await api.ok(hider, MARK_READ, { r, m: m.id });
@@ -387,10 +384,10 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
 
   describe("resume", () => {
     it("roomEvents(after: cursor) replays exactly the missed events in order, then goes on live with no duplicate or gap", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const first = client(bob);
-      const sub = live(first, ROOM_EVENTS, { r });
-      await sub.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
+      const sub = subscribe(first, ROOM_EVENTS, { r });
+      await warmUp(sub, () => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
       const a1 = await send(r, "a1");
       await send(r, "a2");
       await sub.nextWhere(isAddedWith("a2"));
@@ -407,7 +404,7 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
       const b2 = await send(r, "b2");
       await api.ok(alice, DELETE_MESSAGE, { id: a1.id });
 
-      const resumed = live(client(bob), ROOM_EVENTS, { r, after: last.cursor });
+      const resumed = subscribe(client(bob), ROOM_EVENTS, { r, after: last.cursor });
       await resumed.nextWhere(isType("MessageDeleted"));
       const replayed = resumed.events.length;
       // live from here
@@ -435,17 +432,17 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it("messageAdded(after: String(seq)) replays exactly the missed messages in order, then goes on live with no duplicate or gap", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const first = client(bob);
-      const sub = live(first, MESSAGE_ADDED, { r });
-      await sub.warmUp(() => send(r, "warm-up"));
+      const sub = subscribe(first, MESSAGE_ADDED, { r });
+      await warmUp(sub, () => send(r, "warm-up"));
       await send(r, "m1");
       await send(r, "m2", carol);
       const lastSeen = added(await sub.nextWhere((e) => added(e)?.content === "m2"));
       await first.dispose();
 
       for (const c of ["m3", "m4", "m5"]) await send(r, c);
-      const resumed = live(client(bob), MESSAGE_ADDED, { r, after: String(lastSeen.seq) });
+      const resumed = subscribe(client(bob), MESSAGE_ADDED, { r, after: String(lastSeen.seq) });
       await resumed.nextWhere((e) => added(e)?.content === "m5");
       expect(resumed.events.map((e) => added(e).content)).toEqual(["m3", "m4", "m5"]);
       await send(r, "m6", carol);
@@ -459,14 +456,14 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it("without `after`, roomEvents and messageAdded start live: nothing older is replayed", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const old = [await send(r, "old 1"), await send(r, "old 2")];
       await api.ok(alice, UPDATE, { r, input: { description: "old" } });
       const c = client(bob);
-      const events = live(c, ROOM_EVENTS, { r });
-      const messages = live(c, MESSAGE_ADDED, { r });
-      await events.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
-      await messages.warmUp(() => send(r, "warm-up"));
+      const events = subscribe(c, ROOM_EVENTS, { r });
+      const messages = subscribe(c, MESSAGE_ADDED, { r });
+      await warmUp(events, () => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
+      await warmUp(messages, () => send(r, "warm-up"));
       // anything replayed would have come before the first live event
       expect(describeEvent(events.events[0]!)).toMatch(/^RoomUpdated warm-up /);
       expect(added(messages.events[0]!).content).toBe("warm-up");
@@ -478,17 +475,17 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     });
 
     it('a malformed cursor ("garbage") is BAD_USER_INPUT with field "after"', async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const c = client(bob);
-      expect(await errorExtensions(live(c, ROOM_EVENTS, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
-      expect(await errorExtensions(live(c, MESSAGE_ADDED, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
+      expect(await errorExtensions(subscribe(c, ROOM_EVENTS, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
+      expect(await errorExtensions(subscribe(c, MESSAGE_ADDED, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
     });
 
     it("a removed member cannot resume: roomEvents and messageAdded with `after` are NOT_FOUND", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const first = client(bob);
-      const sub = live(first, ROOM_EVENTS, { r });
-      await sub.warmUp(() => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
+      const sub = subscribe(first, ROOM_EVENTS, { r });
+      await warmUp(sub, () => api.ok(alice, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }));
       const m = await send(r, "before removal");
       await sub.nextWhere(isAddedWith("before removal"));
       const cursor = roomEvent(sub.events.at(-1)!).cursor;
@@ -497,20 +494,20 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
       await api.ok(alice, REMOVE, { r, u: bob.id });
       await send(r, "after removal");
       const c = client(bob);
-      expect(await errorExtensions(live(c, ROOM_EVENTS, { r, after: cursor }))).toMatchObject({ code: "NOT_FOUND" });
-      expect(await errorExtensions(live(c, MESSAGE_ADDED, { r, after: String(m.seq) }))).toMatchObject({ code: "NOT_FOUND" });
+      expect(await errorExtensions(subscribe(c, ROOM_EVENTS, { r, after: cursor }))).toMatchObject({ code: "NOT_FOUND" });
+      expect(await errorExtensions(subscribe(c, MESSAGE_ADDED, { r, after: String(m.seq) }))).toMatchObject({ code: "NOT_FOUND" });
     });
   });
 
   describe(`the socket is cut ${DROPS} times while ${N} messages keep flowing (${SENDERS} senders), and resumed each time with the last cursor`, () => {
     it("messageAdded: every message exactly once, in order", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const result = await dropMidStream("messageAdded", { wsUrls: [server.wsUrl], sender: api, roomId: r, owner: alice, subscriber: bob, clients });
       expectGapFree("messageAdded", result);
     }, 60_000);
 
     it("roomEvents: every message exactly once, in order, seqs contiguous across the seam", async () => {
-      const r = await makeRoom();
+      const r = await makeRoom(api, alice, { members: [bob, carol] });
       const result = await dropMidStream("roomEvents", { wsUrls: [server.wsUrl], sender: api, roomId: r, owner: alice, subscriber: bob, clients });
       expectGapFree("roomEvents", result);
     }, 60_000);

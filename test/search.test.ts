@@ -9,14 +9,14 @@
  * each other's messages.
  */
 import { randomInt } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ext, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { ext, on, type TestUser } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const SEARCH = `query($q: String!, $r: ID, $first: Int, $after: String) { searchMessages(query: $q, roomId: $r, first: $first, after: $after) {
   edges { cursor node { snippet message { id content deletedAt room { id } sender { id } } } }
   pageInfo { hasNextPage endCursor } } }`;
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id content } }`;
 const EDIT = `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c) { id } }`;
 const DELETE_MESSAGE = `mutation($id: ID!) { deleteMessage(id: $id) { id } }`;
@@ -27,19 +27,8 @@ const JOIN = `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`;
 const word = (prefix = "w") => prefix + Array.from({ length: 10 }, () => String.fromCharCode(97 + randomInt(26))).join("");
 
 describe("searchMessages", () => {
-  let server: TestServer;
-  let api: UserOps;
-  let alice: TestUser, bob: TestUser, eve: TestUser;
+  const { server, api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    api = on(server.url);
-    [alice, bob, eve] = await registerUsers(server.url, ["alice", "bob", "eve"]);
-  });
-  afterAll(() => server.close());
-
-  const makeRoom = async (owner: TestUser, members: TestUser[], type = "GROUP"): Promise<string> =>
-    (await api.ok(owner, CREATE, { input: { name: `Search ${word()}`, type, memberIds: members.map((u) => u.id) } })).createRoom.id;
   const send = async (sender: TestUser, roomId: string, content: string): Promise<string> => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
   /** `viewer`'s hits (first page of up to 100) for `query`, optionally in one room. */
   const search = async (viewer: TestUser, query: string, roomId?: string) => (await api.ok(viewer, SEARCH, { q: query, r: roomId ?? null, first: 100 })).searchMessages.edges.map((e: any) => e.node);
@@ -47,10 +36,10 @@ describe("searchMessages", () => {
 
   it("finds a word in the messages of the viewer's rooms, never in a room the viewer is not in", async () => {
     const w = word();
-    const shared = await makeRoom(alice, [bob]);
-    const alicesOther = await makeRoom(alice, []);
-    const evesRoom = await makeRoom(eve, [bob]);
-    const evesPublic = await makeRoom(eve, [], "PUBLIC");
+    const shared = await makeRoom(api, alice, { members: [bob] });
+    const alicesOther = await makeRoom(api, alice);
+    const evesRoom = await makeRoom(api, eve, { members: [bob] });
+    const evesPublic = await makeRoom(api, eve, { type: "PUBLIC" });
     const m1 = await send(alice, shared, `the ${w} is here`);
     const m2 = await send(bob, shared, `${w.toUpperCase()}! said bob`);
     const m3 = await send(alice, alicesOther, `another ${w}`);
@@ -71,7 +60,7 @@ describe("searchMessages", () => {
 
   it("after leaving a room its messages no longer show", async () => {
     const w = word();
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const m = await send(alice, r, `before leaving ${w}`);
     expect(ids(await search(bob, w))).toEqual([m]);
     await api.ok(bob, LEAVE, { r });
@@ -81,9 +70,9 @@ describe("searchMessages", () => {
 
   it("roomId limits the search to one of the viewer's rooms; a GROUP room they are not in is NOT_FOUND", async () => {
     const w = word();
-    const r1 = await makeRoom(alice, [bob]);
-    const r2 = await makeRoom(alice, [bob]);
-    const evesRoom = await makeRoom(eve, []);
+    const r1 = await makeRoom(api, alice, { members: [bob] });
+    const r2 = await makeRoom(api, alice, { members: [bob] });
+    const evesRoom = await makeRoom(api, eve);
     const in1 = await send(alice, r1, `${w} in one`);
     const in2 = await send(bob, r2, `${w} in two`);
     await send(eve, evesRoom, `${w} in eve's`);
@@ -101,7 +90,7 @@ describe("searchMessages", () => {
     const a = word("a");
     const b = word("b");
     const c = word("c");
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     const ab = await send(alice, r, `${a} ${b} together`);
     const ba = await send(alice, r, `${b} then ${a}, reversed`);
     const abc = await send(alice, r, `${a} ${b} with ${c}`);
@@ -121,7 +110,7 @@ describe("searchMessages", () => {
   it("leaves deleted messages out, and finds edited messages by their current content", async () => {
     const w = word();
     const old = word("o");
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const kept = await send(alice, r, `keep ${w}`);
     const gone = await send(bob, r, `delete ${w}`);
     const edited = await send(alice, r, `was ${old}`);
@@ -137,7 +126,7 @@ describe("searchMessages", () => {
 
   it("snippet: the match in <mark>, everything else HTML-escaped, no markup of the content survives", async () => {
     const w = word();
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     await send(alice, r, `1 < 2 && "x" > 'y' ${w} <b>bold</b> <img src=x onerror=alert(1)>`);
     const [hit] = await search(alice, w);
     expect(hit.snippet).toContain(`<mark>${w}</mark>`);
@@ -149,7 +138,7 @@ describe("searchMessages", () => {
 
   it("snippet: content with <script> shows it escaped, as &#60;script&#62;", async () => {
     const w = word();
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     await send(alice, r, `<script>alert(1)</script> ${w}`);
     const [hit] = await search(alice, w);
     expect(hit.snippet).toContain(`<mark>${w}</mark>`);
@@ -159,7 +148,7 @@ describe("searchMessages", () => {
 
   it("snippet: a word written inside markup is still marked (and the markup escaped)", async () => {
     const x = word("x");
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     await send(alice, r, `<i>${x}</i>`);
     const [tagged] = await search(alice, x);
     expect(tagged.snippet).toContain(`<mark>${x}</mark>`);
@@ -169,7 +158,7 @@ describe("searchMessages", () => {
   it("marks every matched word of a phrase and of several words", async () => {
     const a = word("a");
     const b = word("b");
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     await send(alice, r, `first ${a} then some words ${b} last`);
     const [hit] = await search(alice, `${a} ${b}`);
     expect(hit.snippet).toContain(`<mark>${a}</mark>`);
@@ -179,7 +168,7 @@ describe("searchMessages", () => {
 
   it("pages with first/after: every hit once, hasNextPage false at the end", async () => {
     const w = word();
-    const r = await makeRoom(alice, [bob]);
+    const r = await makeRoom(api, alice, { members: [bob] });
     const sent: string[] = [];
     for (let i = 0; i < 7; i++) sent.push(await send(i % 2 ? bob : alice, r, `page ${i} ${w}${i % 3 === 0 ? ` ${w}` : ""}`));
 
@@ -204,7 +193,7 @@ describe("searchMessages", () => {
 
   it("best matches first, then newest", async () => {
     const w = word();
-    const r = await makeRoom(alice, []);
+    const r = await makeRoom(api, alice);
     const older = await send(alice, r, `${w} once, older`);
     const newer = await send(alice, r, `${w} once, newer`);
     const best = await send(alice, r, `${w} ${w} ${w} three times`);

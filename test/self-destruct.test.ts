@@ -10,10 +10,10 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ext, type GqlResponse, gqlOk, registerUser, type TestUser, wsClient } from "./helpers/client.js";
-import { type LiveSubscription, live } from "./helpers/live.js";
+import { ext, type GqlResponse, gqlOk, registerUser, type TestUser, wsClient, subscribe, type Subscription, warmUp } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -59,15 +59,14 @@ async function untilPurged(url: () => string, user: TestUser, roomId: string, id
 describe("self-destructing messages (one node)", () => {
   const { server, api, client, users: [alice, bob] } = useTestServer(["alice", "bob"], { redis: true, env: { EXPIRY_SWEEP_MS: String(SWEEP_MS) } });
 
-  const makeRoom = async () => (await api.ok(alice, CREATE, { input: { name: "Vanishing", type: "GROUP", memberIds: [bob.id] } })).createRoom.id as string;
-  async function watchRoom(viewer: TestUser, roomId: string): Promise<LiveSubscription> {
-    const sub = live(client(viewer), ROOM_EVENTS, { r: roomId });
-    await sub.warmUp(() => api.ok(alice, UPDATE, { r: roomId, input: { description: `warm-up ${randomUUID()}` } }));
+  async function watchRoom(viewer: TestUser, roomId: string): Promise<Subscription> {
+    const sub = subscribe(client(viewer), ROOM_EVENTS, { r: roomId });
+    await warmUp(sub, () => api.ok(alice, UPDATE, { r: roomId, input: { description: `warm-up ${randomUUID()}` } }));
     return sub;
   }
 
   it("accepts exactly the timers 5, 10, 30, 60, 300, 3600, 86400, 604800 and sets expiresAt to send time + expiresIn", async () => {
-    const r = await makeRoom();
+    const r = await makeRoom(api, alice, { members: [bob] });
     for (const expiresIn of [5, 10, 30, 60, 300, 3600, 86400, 604800]) {
       const before = Date.now();
       const m = (await api.ok(alice, SEND, { input: { roomId: r, content: `timer ${expiresIn}`, expiresIn } })).sendMessage;
@@ -88,7 +87,7 @@ describe("self-destructing messages (one node)", () => {
   });
 
   it("refuses any other expiresIn with BAD_USER_INPUT on input.expiresIn, storing nothing", async () => {
-    const r = await makeRoom();
+    const r = await makeRoom(api, alice, { members: [bob] });
     for (const expiresIn of [0, -5, 1, 4, 6, 15, 120, 604801, 2_000_000_000]) {
       const res = await api.run(alice, SEND, { input: { roomId: r, content: `bad ${expiresIn}`, expiresIn } });
       expect(res.data?.sendMessage ?? null, `${expiresIn}`).toBeNull();
@@ -99,7 +98,7 @@ describe("self-destructing messages (one node)", () => {
   });
 
   it("purges the content at expiresAt (a tombstone), with a MessageExpired on roomEvents; other messages stay", async () => {
-    const r = await makeRoom();
+    const r = await makeRoom(api, alice, { members: [bob] });
     const sub = await watchRoom(bob, r);
     const keep = (await api.ok(alice, SEND, { input: { roomId: r, content: "I stay" } })).sendMessage;
     const m = (await api.ok(alice, SEND, { input: { roomId: r, content: "This will vanish", expiresIn: 5 } })).sendMessage;
@@ -133,7 +132,7 @@ describe("self-destructing messages (one node)", () => {
   });
 
   it("a message deleted before its time gets no MessageExpired", async () => {
-    const r = await makeRoom();
+    const r = await makeRoom(api, alice, { members: [bob] });
     const sub = await watchRoom(bob, r);
     const doomed = (await api.ok(alice, SEND, { input: { roomId: r, content: "deleted first", expiresIn: 5 } })).sendMessage;
     const control = (await api.ok(alice, SEND, { input: { roomId: r, content: "expires", expiresIn: 5 } })).sendMessage;
@@ -158,8 +157,8 @@ describe("self-destructing messages survive a restart", () => {
         const keep = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "I stay" } }, alice.accessToken)).sendMessage;
         // bob follows the room on the first node and keeps the cursor of the last event he saw
         const c1 = wsClient(first.wsUrl, bob.accessToken);
-        const before = live(c1, ROOM_EVENTS, { r });
-        await before.warmUp(() => gqlOk(first.url, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }, alice.accessToken));
+        const before = subscribe(c1, ROOM_EVENTS, { r });
+        await warmUp(before, () => gqlOk(first.url, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }, alice.accessToken));
         const m = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "vanish after restart", expiresIn: 5 } }, alice.accessToken)).sendMessage;
         const expiresAt = Date.parse(m.expiresAt);
         const added = roomEvent(await before.nextWhere((e) => roomEvent(e)?.__typename === "MessageAdded" && roomEvent(e).message.id === m.id));
@@ -181,7 +180,7 @@ describe("self-destructing messages survive a restart", () => {
         // bob resumes on the new node from his cursor: the one MessageExpired is in the room's log, right after what he had
         const c = wsClient(second.wsUrl, bob.accessToken);
         try {
-          const sub = live(c, ROOM_EVENTS, { r, after: added.cursor });
+          const sub = subscribe(c, ROOM_EVENTS, { r, after: added.cursor });
           const expired = roomEvent(await sub.nextWhere(isExpired(m.id), 5000));
           expect(expired.message).toMatchObject({ id: m.id, content: "" });
           expect(Date.parse(expired.at)).toBeGreaterThanOrEqual(expiresAt - 1000);
@@ -222,8 +221,8 @@ describe("self-destructing messages with two nodes sweeping", () => {
     const r = (await gqlOk(a.url, CREATE, { input: { name: "Two sweepers", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
     const ca = wsClient(a.wsUrl, alice.accessToken);
     clients.push(ca);
-    const sub = live(ca, ROOM_EVENTS, { r });
-    await sub.warmUp(() => gqlOk(b.url, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }, alice.accessToken));
+    const sub = subscribe(ca, ROOM_EVENTS, { r });
+    await warmUp(sub, () => gqlOk(b.url, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }, alice.accessToken));
     const start = roomEvent(sub.events[sub.events.length - 1]!);
 
     // many messages due at about the same time, sent through both nodes
@@ -249,7 +248,7 @@ describe("self-destructing messages with two nodes sweeping", () => {
     // the stored log, replayed on the other node, says the same
     const cb = wsClient(b.wsUrl, bob.accessToken);
     clients.push(cb);
-    const replay = live(cb, ROOM_EVENTS, { r, after: start.cursor });
+    const replay = subscribe(cb, ROOM_EVENTS, { r, after: start.cursor });
     const lastSeq = roomEvent(sub.events[sub.events.length - 1]!).seq;
     await replay.nextWhere((e) => roomEvent(e)?.seq === lastSeq, 10_000);
     expect(replay.events.map((e) => roomEvent(e).seq)).toEqual(seqs.filter((s) => s > start.seq));

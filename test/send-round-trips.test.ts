@@ -13,27 +13,29 @@
 import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUsers, type TestUser } from "./helpers/client.js";
+
 import { startOtlpCollector } from "./helpers/otlp-collector.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 import { PUSH_SQL_MARK } from "../src/push/notifier.js";
 
 describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips, tracing $tracing", ({ tracing }) => {
-  let server: TestServer;
   let collector: Awaited<ReturnType<typeof startOtlpCollector>> | undefined;
-  let alice: TestUser, bob: TestUser;
+  beforeAll(async () => {
+    collector = tracing === "on" ? await startOtlpCollector() : undefined;
+  });
+  afterAll(() => collector?.close());
+  // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
+  const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], () => ({
+    redis: true,
+    env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off", ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {}) },
+  }));
   let roomId: string;
   /** What the server does while recording: statements on each pool, writes to the Redis publisher's socket. */
   let recording: { prisma: string[]; writes: string[]; redisWrites: number } | null = null;
 
   beforeAll(async () => {
-    collector = tracing === "on" ? await startOtlpCollector() : undefined;
-    const traces: Record<string, string> = collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {};
-    // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
-    server = await startTestServer({ redis: true, env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off", ...traces } });
     expect(server.app.tracing !== null).toBe(tracing === "on");
-    [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
-    roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
     // the push fan-out of each message (push/notifier.ts) runs in the push worker after the answer: not the send's
     server.app.db.$on("query", (e) => !e.query.includes(PUSH_SQL_MARK) && recording?.prisma.push(e.query));
     server.app.writes.onQuery((sql) => recording?.writes.push(sql));
@@ -44,10 +46,6 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
       return write(...args);
     }) as typeof socket.write;
   }, 60_000);
-  afterAll(async () => {
-    await server.close();
-    await collector?.close();
-  });
 
   const SEND = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id seq content } }`;
 
@@ -55,7 +53,7 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
   async function record(content: string): Promise<NonNullable<typeof recording>> {
     const counted = (recording = { prisma: [], writes: [], redisWrites: 0 });
     try {
-      await gqlOk(server.url, SEND, { i: { roomId, content } }, alice.accessToken);
+      await api.ok(alice, SEND, { i: { roomId, content } });
       await new Promise((r) => setTimeout(r, 50)); // the publishes are written on the next tick after the answer at the latest
       return counted;
     } finally {
@@ -64,7 +62,7 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
   }
 
   it("a plain send is one statement on the write pool, none on Prisma's, and one write to Redis", async () => {
-    await gqlOk(server.url, SEND, { i: { roomId, content: "warm-up: the token is checked and cached" } }, alice.accessToken);
+    await api.ok(alice, SEND, { i: { roomId, content: "warm-up: the token is checked and cached" } });
     for (let i = 0; i < 3; i++) {
       const counted = await record(`plain ${i}`);
       expect(counted, JSON.stringify(counted)).toMatchObject({ prisma: [], redisWrites: 1 });

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;
@@ -31,11 +31,7 @@ const sessionIdOf = async (url: string, token: string): Promise<string> => (awai
 const httpCode = async (url: string, token: string) => errorCode(await gql(url, SESSIONS, {}, token));
 
 describe("sessions on one node", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(() => server.close());
+  const { server, api } = useTestServer([]);
 
   describe("mySessions", () => {
     it("lists each login with its device, newest first, with current true only for the caller's", async () => {
@@ -74,7 +70,7 @@ describe("sessions on one node", () => {
       const [victimSocket, ownSocket] = await Promise.all([openSocket(server.wsUrl, victim.accessToken), openSocket(server.wsUrl, user.accessToken)]);
       const victimId = await sessionIdOf(server.url, victim.accessToken);
 
-      expect((await gqlOk(server.url, REVOKE, { id: victimId }, user.accessToken)).revokeSession).toBe(true);
+      expect((await api.ok(user, REVOKE, { id: victimId })).revokeSession).toBe(true);
       expect(await httpCode(server.url, victim.accessToken)).toBe("UNAUTHENTICATED");
       expect(errorCode(await gql(server.url, REFRESH, { t: victim.refreshToken }))).toBe("UNAUTHENTICATED");
       expect(await closeCode(victimSocket)).toBe(CLOSE_FORBIDDEN);
@@ -86,14 +82,14 @@ describe("sessions on one node", () => {
     it("answers NOT_FOUND for someone else's session, which keeps working", async () => {
       const [owner, intruder] = await Promise.all([registerUser(server.url, "owner"), registerUser(server.url, "intruder")]);
       const ownerSession = await sessionIdOf(server.url, owner.accessToken);
-      expect(errorCode(await gql(server.url, REVOKE, { id: ownerSession }, intruder.accessToken))).toBe("NOT_FOUND");
-      expect(errorCode(await gql(server.url, REVOKE, { id: "00000000-0000-4000-8000-000000000000" }, intruder.accessToken))).toBe("NOT_FOUND");
+      expect(errorCode(await api.run(intruder, REVOKE, { id: ownerSession }))).toBe("NOT_FOUND");
+      expect(errorCode(await api.run(intruder, REVOKE, { id: "00000000-0000-4000-8000-000000000000" }))).toBe("NOT_FOUND");
       expect(await httpCode(server.url, owner.accessToken)).toBeUndefined();
     });
 
     it("refuses a malformed id with BAD_USER_INPUT on id, and needs a logged-in user", async () => {
       const user = await registerUser(server.url, "malformed");
-      expect((await gql(server.url, REVOKE, { id: "nope" }, user.accessToken)).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
+      expect((await api.run(user, REVOKE, { id: "nope" })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
       expect(errorCode(await gql(server.url, REVOKE, { id: "00000000-0000-4000-8000-000000000000" }))).toBe("UNAUTHENTICATED");
     });
   });
@@ -103,7 +99,7 @@ describe("sessions on one node", () => {
       const user = await registerUser(server.url, "leaver");
       const other = await login(server.url, user, { deviceId: "desk", deviceType: "DESKTOP" });
       const [leaving, staying] = await Promise.all([openSocket(server.wsUrl, user.accessToken), openSocket(server.wsUrl, other.accessToken)]);
-      await gqlOk(server.url, `mutation { logout }`, {}, user.accessToken);
+      await api.ok(user, `mutation { logout }`, {});
       expect(await closeCode(leaving)).toBe(CLOSE_FORBIDDEN);
       await expectStillOpen(server.url, staying, user, other.accessToken);
       await staying.client.dispose();

@@ -11,9 +11,9 @@
  */
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { live } from "./helpers/live.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
+import { subscribe } from "./helpers/client.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content sender { id displayName } room { id name } } }`;
 const OTHER_SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;
@@ -34,7 +34,7 @@ function suite(sharing: "on" | "off") {
   async function subscribeAll(roomId: string, pairs: [typeof alice, string][]) {
     const metrics = metricsOf(server.url);
     const before = await metrics.sample("chat_subscriptions_active");
-    const subs = pairs.map(([user, query]) => live(client(user), query, { r: roomId }));
+    const subs = pairs.map(([user, query]) => subscribe(client(user), query, { r: roomId }));
     await metrics.until("chat_subscriptions_active", before + pairs.length);
     return subs;
   }

@@ -6,7 +6,7 @@
  * exits 0 within its bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 /** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
@@ -15,12 +15,6 @@ const PRESENCE_TTL_MS = 30_000;
 const SHUTDOWN_BOUND_MS = 10_000;
 /** server.ts's bound on the HTTP drain (HTTP_DRAIN_MS), after which connections are cut. */
 const HTTP_DRAIN_BOUND_MS = 5000;
-
-/** A graphql-ws client of `user` on `node`, once connected. */
-const connect = (node: NodeProcess, user: TestUser) =>
-  new Promise<ReturnType<typeof wsClient>>((resolve) => {
-    const c = wsClient(node.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
-  });
 
 describe("SIGTERM", () => {
   let group: NodeGroup<[NodeProcess, NodeProcess]>;
@@ -43,7 +37,7 @@ describe("SIGTERM", () => {
     const watcher = wsClient(a.wsUrl, alice.accessToken);
     const presence = subscribe(watcher, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
     // live on every node: carol comes and goes until her presence arrives
-    await untilReceived(presence, async () => (await connect(b, carol)).dispose(), 300);
+    await untilReceived(presence, async () => (await connected(b.wsUrl, carol)).dispose(), 300);
     let closeCode: number | undefined;
     const closed = new Promise<void>((resolve) => {
       const bobOnB = wsClient(b.wsUrl, bob.accessToken, {

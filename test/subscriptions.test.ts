@@ -1,15 +1,19 @@
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { gqlOk, registerUsers, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { registerUsers, subscribe, untilReceived, wsClient, connected } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./helpers/server.js";
+import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content sender { id username } room { id } } }`;
 const TYPING = `subscription($roomId: ID!) { typing(roomId: $roomId) { roomId isTyping user { id } } }`;
 const PRESENCE = `subscription($roomId: ID!) { presence(roomId: $roomId) { status lastSeenAt user { id status } } }`;
 const SEND = `mutation($roomId: ID!, $content: String!) { sendMessage(input: { roomId: $roomId, content: $content }) { id } }`;
 const SET_TYPING = `mutation($roomId: ID!, $on: Boolean!) { setTyping(roomId: $roomId, isTyping: $on) }`;
+
+/** The typing expiry of this file's servers (the default is 3000 ms), and when the expiry test refreshes: two thirds in. */
+const TYPING_TTL_MS = 1500;
+const REFRESH_AFTER_MS = 1000;
 
 const foreignToken = await new SignJWT({ sid: "x" })
   .setProtectedHeader({ alg: "HS256" })
@@ -31,46 +35,41 @@ describe.each([
   { mode: "in-process pub/sub", redis: false },
   { mode: "Redis pub/sub", redis: true },
 ])("subscriptions over graphql-ws ($mode)", ({ redis }) => {
-  let server: TestServer;
-  let alice: TestUser, bob: TestUser, carol: TestUser, mallory: TestUser;
+  // a short typing expiry, so the expiry test waits TYPING_TTL_MS instead of 3 s
+  const { server, api, users: [alice, bob, carol, mallory], client } = useTestServer(["alice", "bob", "carol", "mallory"], { redis, env: { TYPING_TTL_MS: String(TYPING_TTL_MS) } });
   let roomId: string;
 
   beforeAll(async () => {
-    server = await startTestServer({ redis });
-    [alice, bob, carol, mallory] = await registerUsers(server.url, ["alice", "bob", "carol", "mallory"]);
-    roomId = (
-      await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)
-    ).createRoom.id;
+    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] })).createRoom.id;
   });
-  afterAll(() => server.close());
 
   it("delivers messageAdded to members after the message is stored", async () => {
-    const client = wsClient(server.wsUrl, alice.accessToken);
-    const sub = subscribe(client, MESSAGE_ADDED, { roomId });
-    await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "warm-up" }, bob.accessToken));
-    const sent = (await gqlOk(server.url, SEND, { roomId, content: "hello alice" }, bob.accessToken)).sendMessage;
+    const ws = client(alice);
+    const sub = subscribe(ws, MESSAGE_ADDED, { roomId });
+    await untilReceived(sub, () => api.ok(bob, SEND, { roomId, content: "warm-up" }));
+    const sent = (await api.ok(bob, SEND, { roomId, content: "hello alice" })).sendMessage;
     const event = await sub.nextWhere((e) => e.data?.messageAdded.content === "hello alice");
     expect(event.data.messageAdded).toMatchObject({ id: sent.id, sender: { id: bob.id, username: bob.username }, room: { id: roomId } });
     const stored = await server.app.db.message.findUnique({ where: { id: sent.id } });
     expect(stored?.seq).toBe(event.data.messageAdded.seq);
     sub.stop();
-    await client.dispose();
+    await ws.dispose();
   });
 
   it("feeds more than ten subscribers of one room on one node without Node's listener-leak warning", async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on("warning", onWarning);
-    const client = wsClient(server.wsUrl, alice.accessToken);
+    const ws = client(alice);
     try {
-      const subs = Array.from({ length: 12 }, () => subscribe(client, MESSAGE_ADDED, { roomId }));
-      for (const sub of subs) await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "to twelve" }, bob.accessToken));
+      const subs = Array.from({ length: 12 }, () => subscribe(ws, MESSAGE_ADDED, { roomId }));
+      for (const sub of subs) await untilReceived(sub, () => api.ok(bob, SEND, { roomId, content: "to twelve" }));
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       expect(warnings).not.toContain("MaxListenersExceededWarning");
       for (const sub of subs) sub.stop();
     } finally {
       process.off("warning", onWarning);
-      await client.dispose();
+      await ws.dispose();
     }
   });
 
@@ -85,7 +84,7 @@ describe.each([
     expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
-    const sender = setInterval(() => void gqlOk(server.url, SEND, { roomId, content: "over sse" }, bob.accessToken), 200);
+    const sender = setInterval(() => void api.ok(bob, SEND, { roomId, content: "over sse" }), 200);
     try {
       while (!text.includes("over sse")) text += (await reader.read()).value ?? "";
     } finally {
@@ -96,30 +95,30 @@ describe.each([
   });
 
   it("delivers to a subscription that names the room's ID in upper case (IDs are read case-insensitively)", async () => {
-    const client = wsClient(server.wsUrl, alice.accessToken);
-    const sub = subscribe(client, MESSAGE_ADDED, { roomId: roomId.toUpperCase() });
-    const event = await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "upper" }, bob.accessToken));
+    const ws = client(alice);
+    const sub = subscribe(ws, MESSAGE_ADDED, { roomId: roomId.toUpperCase() });
+    const event = await untilReceived(sub, () => api.ok(bob, SEND, { roomId, content: "upper" }));
     expect(event.data.messageAdded.room.id).toBe(roomId);
-    await client.dispose();
+    await ws.dispose();
   });
 
   it("accepts the connection_init key in any case (Authorization)", async () => {
-    const client = wsClient(server.wsUrl, undefined, { connectionParams: { Authorization: `Bearer ${alice.accessToken}` } });
-    const sub = subscribe(client, MESSAGE_ADDED, { roomId });
-    const event = await untilReceived(sub, () => gqlOk(server.url, SEND, { roomId, content: "case" }, bob.accessToken));
+    const ws = wsClient(server.wsUrl, undefined, { connectionParams: { Authorization: `Bearer ${alice.accessToken}` } });
+    const sub = subscribe(ws, MESSAGE_ADDED, { roomId });
+    const event = await untilReceived(sub, () => api.ok(bob, SEND, { roomId, content: "case" }));
     expect(event.data.messageAdded.room.id).toBe(roomId);
-    await client.dispose();
+    await ws.dispose();
   });
 
   it("refuses a non-member's subscriptions with NOT_FOUND and sends them nothing", async () => {
-    const client = wsClient(server.wsUrl, mallory.accessToken);
+    const ws = client(mallory);
     for (const query of [MESSAGE_ADDED, TYPING, PRESENCE]) {
-      const sub = subscribe(client, query, { roomId });
+      const sub = subscribe(ws, query, { roomId });
       const result = await sub.next();
       expect(result.data ?? null).toBeNull();
       expect(result.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     }
-    await client.dispose();
+    await ws.dispose();
   });
 
   it.each([
@@ -145,10 +144,10 @@ describe.each([
     expect((await closeAfterInit(server.wsUrl, { authorization: `Bearer ${expired}` })).code).toBe(4403);
   });
 
-  it("sends isTyping: false by itself when typing is not refreshed for 3 s, and a refresh postpones it", async () => {
-    const client = wsClient(server.wsUrl, alice.accessToken);
-    const sub = subscribe(client, TYPING, { roomId });
-    const typing = (on: boolean) => gqlOk(server.url, SET_TYPING, { roomId, on }, bob.accessToken);
+  it("sends isTyping: false by itself when typing is not refreshed for TYPING_TTL_MS, and a refresh postpones it", async () => {
+    const ws = client(alice);
+    const sub = subscribe(ws, TYPING, { roomId });
+    const typing = (on: boolean) => api.ok(bob, SET_TYPING, { roomId, on });
     // each round publishes false (when bob was typing) then true; stop at bob typing
     const first = await untilReceived(sub, async () => {
       await typing(false);
@@ -164,41 +163,37 @@ describe.each([
     expect((await sub.next()).data.typing).toEqual({ roomId, isTyping: true, user: { id: bob.id } });
     const expired = await sub.next(6000);
     expect(expired.data.typing).toEqual({ roomId, isTyping: false, user: { id: bob.id } });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(TYPING_TTL_MS - 100);
 
-    // a refresh 2 s in moves the expiry to 3 s after the refresh
+    // a refresh two thirds in moves the expiry to TYPING_TTL_MS after the refresh
     await typing(true);
     const t0 = Date.now();
     expect((await sub.next()).data.typing.isTyping).toBe(true);
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, REFRESH_AFTER_MS));
     await typing(true);
     expect((await sub.next(6000)).data.typing.isTyping).toBe(false);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(4900);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(REFRESH_AFTER_MS + TYPING_TTL_MS - 100);
     sub.stop();
-    await client.dispose();
+    await ws.dispose();
   }, 30_000);
 
   it("publishes ONLINE when a member's first socket opens and OFFLINE when their last one closes", async () => {
-    const client = wsClient(server.wsUrl, alice.accessToken);
-    const sub = subscribe(client, PRESENCE, { roomId });
-    const connect = (user: TestUser) =>
-      new Promise<ReturnType<typeof wsClient>>((resolve) => {
-        const c = wsClient(server.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
-      });
+    const ws = client(alice);
+    const sub = subscribe(ws, PRESENCE, { roomId });
     // carol comes and goes until alice's subscription is live on every node
-    await untilReceived(sub, async () => (await connect(carol)).dispose(), 200);
+    await untilReceived(sub, async () => (await connected(server.wsUrl, carol)).dispose(), 200);
 
-    const bob1 = await connect(bob);
+    const bob1 = await connected(server.wsUrl, bob);
     const online = await sub.nextWhere((e) => e.data?.presence.user.id === bob.id);
     expect(online.data.presence).toMatchObject({ status: "ONLINE", user: { id: bob.id, status: "ONLINE" } });
-    const bob2 = await connect(bob);
+    const bob2 = await connected(server.wsUrl, bob);
     await bob1.dispose();
     await bob2.dispose();
     const offline = await sub.nextWhere((e) => e.data?.presence.user.id === bob.id);
     expect(offline.data.presence).toMatchObject({ status: "OFFLINE", user: { id: bob.id, status: "OFFLINE" } });
     expect(new Date(offline.data.presence.lastSeenAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
     sub.stop();
-    await client.dispose();
+    await ws.dispose();
   });
 
   it("forgets a socket that closed while its token was being checked: its user is not left ONLINE", async () => {
@@ -214,17 +209,14 @@ describe.each([
         socket.close(1000);
       });
       socket.on("close", () => gone());
+      // the closing handshake is over: the server's socket left OPEN when it answered the close frame
       await closed;
-      // and the server has seen the close too
-      await new Promise((r) => setTimeout(r, 200));
     });
     await locked;
     // a later socket of dave's comes and goes: he is OFFLINE after it, and no connection is counted
-    const later = await new Promise<ReturnType<typeof wsClient>>((resolve) => {
-      const c = wsClient(server.wsUrl, dave!.accessToken, { on: { connected: () => resolve(c) } });
-    });
+    const later = await connected(server.wsUrl, dave);
     await later.dispose();
     await metricsOf(server.url).until("chat_websocket_connections", 0);
-    expect((await gqlOk(server.url, `{ me { status } }`, {}, dave!.accessToken)).me.status).toBe("OFFLINE");
+    expect((await api.ok(dave, `{ me { status } }`, {})).me.status).toBe("OFFLINE");
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
 import { errorCode, ext, gql, registerUsers, subscribe, type Subscription, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { useStatementCounter } from "./helpers/statements.js";
 
 // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting
 // window; rate limits off: the set-up sends more than a user may in a minute
@@ -332,17 +333,7 @@ describe("sync", () => {
 });
 
 describe("sync's cost", () => {
-  /** Statements reported by Prisma's `query` events while `recording` is set (as test/my-rooms.test.ts counts them). */
-  let recording: string[] | null = null;
-  const countStatements = async <T>(fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> => {
-    const statements: string[] = [];
-    recording = statements;
-    try {
-      return { result: await fn(), statements };
-    } finally {
-      recording = null;
-    }
-  };
+  const countStatements = useStatementCounter(server);
 
   const COUNTED = `query($since: String) { sync(since: $since) {
     rooms { room { id name type } messages { id content sender { id displayName } } limited previousCursor unreadCount lastSeq messageCursor }
@@ -352,7 +343,6 @@ describe("sync's cost", () => {
   } }`;
 
   it("reads in the same small number of SQL statements whatever the number of rooms (1 or 30 changed)", async () => {
-    server.app.db.$on("query", (e) => recording?.push(e.query));
     const counts: Record<string, number> = {};
     const reports: Record<string, string[]> = {};
     for (const n of [1, 30]) {

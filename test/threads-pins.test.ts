@@ -9,14 +9,14 @@
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
+import { makeRoom } from "./helpers/rooms.js";
 
-const { server, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
+const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
   env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 100+ messages for the pin cap; rate-limits.test.ts tests that limit
 });
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
-const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id seq content createdAt threadRoot { id } } }`;
 const DELETE = `mutation($id: ID!) { deleteMessage(id: $id) { id } }`;
 const THREAD_INFO = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { node { id seq content threadRoot { id } threadReplyCount threadLastReplyAt } } } }`;
@@ -26,13 +26,6 @@ const PIN = `mutation($id: ID!) { pinMessage(id: $id) { id pinnedAt pinnedBy { i
 const UNPIN = `mutation($id: ID!) { unpinMessage(id: $id) { id pinnedAt pinnedBy { id } } }`;
 const PINNED = `query($r: ID!) { room(id: $r) { pinnedMessages { id content pinnedAt pinnedBy { id } } } }`;
 
-/** Local helper: a room of `type` owned by `owner` with ADMINs and MEMBERs. */
-async function makeRoom(owner: TestUser, opts: { type?: string; admins?: TestUser[]; members?: TestUser[] } = {}): Promise<string> {
-  const input = { name: "Threads", type: opts.type ?? "GROUP", memberIds: [...(opts.admins ?? []), ...(opts.members ?? [])].map((u) => u.id) };
-  const id = (await ok(owner, CREATE, { input })).createRoom.id as string;
-  for (const admin of opts.admins ?? []) await ok(owner, `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`, { r: id, u: admin.id });
-  return id;
-}
 /** Local helper: sends a message (in a thread when `threadRootId` is given); resolves it. */
 const send = async (user: TestUser, r: string, content: string, threadRootId?: string) =>
   (await ok(user, SEND, { input: { roomId: r, content, ...(threadRootId ? { threadRootId } : {}) } })).sendMessage;
@@ -46,7 +39,7 @@ const pinnedIds = async (viewer: TestUser, r: string): Promise<string[]> => (awa
 
 describe("threads", () => {
   it("sendMessage with threadRootId replies in the root's thread; the root counts replies and the last reply's time", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const root = await send(alice, r, "shall we talk about X?");
     const other = await send(alice, r, "unrelated");
     expect(await node(alice, THREAD_INFO, r, root.id)).toMatchObject({ threadRoot: null, threadReplyCount: 0, threadLastReplyAt: null });
@@ -69,7 +62,7 @@ describe("threads", () => {
   });
 
   it("Message.thread lists the replies oldest first, paged with first/after", async () => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const root = await send(alice, r, "root");
     const replies = [];
     for (let i = 1; i <= 5; i++) {
@@ -103,11 +96,11 @@ describe("threads", () => {
     ["a deleted message", "deleted"],
     ["an unknown message", "unknown"],
   ])("refuses threadRootId pointing to %s with BAD_USER_INPUT on input.threadRootId, storing nothing", async (_label, kind) => {
-    const r = await makeRoom(alice, { members: [bob] });
+    const r = await makeRoom(api, alice, { members: [bob] });
     const root = await send(alice, r, "root");
     const targets: Record<string, () => Promise<string>> = {
       reply: async () => (await send(bob, r, "a reply", root.id)).id,
-      elsewhere: async () => (await send(alice, await makeRoom(alice, { members: [bob] }), "over there")).id,
+      elsewhere: async () => (await send(alice, await makeRoom(api, alice, { members: [bob] }), "over there")).id,
       deleted: async () => {
         const gone = await send(alice, r, "gone");
         await ok(alice, DELETE, { id: gone.id });
@@ -126,7 +119,7 @@ describe("threads", () => {
 
 describe("pins", () => {
   it("in a GROUP room the OWNER and ADMINs pin (pinnedAt, pinnedBy); a MEMBER gets FORBIDDEN, a non-member NOT_FOUND", async () => {
-    const r = await makeRoom(alice, { admins: [bob], members: [carol] });
+    const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
     const [m1, m2, m3] = [await send(carol, r, "one"), await send(carol, r, "two"), await send(carol, r, "three")];
 
     const byOwner = (await ok(alice, PIN, { id: m1.id })).pinMessage;
@@ -150,7 +143,7 @@ describe("pins", () => {
   });
 
   it("in a PUBLIC room a MEMBER who joined gets FORBIDDEN", async () => {
-    const r = await makeRoom(alice, { type: "PUBLIC" });
+    const r = await makeRoom(api, alice, { type: "PUBLIC" });
     await ok(dave, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, { r });
     const m = await send(dave, r, "pin me?");
     expect(errorCode(await run(dave, PIN, { id: m.id }))).toBe("FORBIDDEN");
@@ -169,7 +162,7 @@ describe("pins", () => {
   });
 
   it("orders pinnedMessages by when they were pinned, not by message order; re-pinning after an unpin moves it to the top", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const [older, newer, third] = [await send(alice, r, "older"), await send(alice, r, "newer"), await send(alice, r, "third")];
     await ok(alice, PIN, { id: newer.id });
     await ok(alice, PIN, { id: older.id });
@@ -181,7 +174,7 @@ describe("pins", () => {
   });
 
   it("is idempotent: pinning a pinned message keeps its pin, unpinning an unpinned one is fine", async () => {
-    const r = await makeRoom(alice, { admins: [bob] });
+    const r = await makeRoom(api, alice, { admins: [bob] });
     const m = await send(alice, r, "pin once");
     const first = (await ok(alice, PIN, { id: m.id })).pinMessage;
     const again = (await ok(alice, PIN, { id: m.id })).pinMessage;
@@ -197,7 +190,7 @@ describe("pins", () => {
   });
 
   it("refuses to pin a deleted message (FORBIDDEN)", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const m = await send(alice, r, "gone");
     await ok(alice, DELETE, { id: m.id });
     expect(errorCode(await run(alice, PIN, { id: m.id }))).toBe("FORBIDDEN");
@@ -205,7 +198,7 @@ describe("pins", () => {
   });
 
   it("allows at most 50 pinned messages per room: the 51st pin is FORBIDDEN until one is unpinned", async () => {
-    const r = await makeRoom(alice);
+    const r = await makeRoom(api, alice);
     const messages = [];
     for (let i = 1; i <= 51; i++) messages.push(await send(alice, r, `m${i}`));
     for (const m of messages.slice(0, 50)) await ok(alice, PIN, { id: m.id });
@@ -226,9 +219,9 @@ describe("pins", () => {
   });
 
   it("pins are per room: another room's 50 pins do not count", async () => {
-    const full = await makeRoom(alice);
+    const full = await makeRoom(api, alice);
     for (let i = 1; i <= 50; i++) await ok(alice, PIN, { id: (await send(alice, full, `f${i}`)).id });
-    const other = await makeRoom(alice);
+    const other = await makeRoom(api, alice);
     const m = await send(alice, other, "room two");
     expect((await ok(alice, PIN, { id: m.id })).pinMessage.pinnedBy).toEqual({ id: alice.id });
     expect(await pinnedIds(alice, other)).toEqual([m.id]);

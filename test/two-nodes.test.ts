@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 /**
@@ -51,21 +51,17 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
   it("delivers presence on A for connections to B, keeps B's users ONLINE past the TTL, and takes a killed node's users OFFLINE within it", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
-    const connect = (node: NodeProcess, user: TestUser) =>
-      new Promise<ReturnType<typeof wsClient>>((resolve) => {
-        const c = wsClient(node.wsUrl, user.accessToken, { on: { connected: () => resolve(c) } });
-      });
     const bobsNext = (timeoutMs?: number) => sub.nextWhere((e) => e.data?.presence.user.id === bob.id, timeoutMs).then((e) => e.data.presence);
     // carol comes and goes until alice's subscription is live
-    await untilReceived(sub, async () => (await connect(b, carol)).dispose(), 300);
+    await untilReceived(sub, async () => (await connected(b.wsUrl, carol)).dispose(), 300);
 
-    const bobOnB = await connect(b, bob);
+    const bobOnB = await connected(b.wsUrl, bob);
     expect(await bobsNext()).toEqual({ status: "ONLINE", user: { id: bob.id } });
     await bobOnB.dispose();
     expect(await bobsNext()).toEqual({ status: "OFFLINE", user: { id: bob.id } });
 
     // node B dies without closing its sockets: node A's sweep notices once the TTL has run out
-    const orphan = await connect(b, bob);
+    const orphan = await connected(b.wsUrl, bob);
     expect((await bobsNext()).status).toBe("ONLINE");
     // while B lives, its heartbeats keep bob ONLINE well past the TTL
     await expect(bobsNext(PRESENCE_TTL_MS * 2)).rejects.toThrow();

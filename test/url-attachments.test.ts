@@ -16,16 +16,22 @@ import ipaddr from "ipaddr.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchUrl, refusedAddress } from "../src/attachments/url-fetch.js";
 import { EXE, media } from "./helpers/attachment-files.js";
-import { ext, gql, on, registerUsers, type TestUser, type UserOps } from "./helpers/client.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { ext, gql, on } from "./helpers/client.js";
+import { useTestServer } from "./helpers/server.js";
 
 const CERT = new URL("./fixtures/tls/media-server.crt", import.meta.url);
 const KEY = new URL("./fixtures/tls/media-server.key", import.meta.url);
 const MAX_BYTES = 64 * 1024;
 
-let server: TestServer;
-let run: UserOps["run"], ok: UserOps["ok"];
-let alice: TestUser, bob: TestUser;
+const { server, api: { run, ok }, users: [alice, bob] } = useTestServer(["alice", "bob"], {
+  env: {
+    RATE_LIMIT_UPLOAD: "1000/60",
+    MAX_ATTACHMENT_BYTES: String(MAX_BYTES),
+    URL_FETCH_TIMEOUT_MS: "1000",
+    URL_FETCH_ALLOWED_RANGES: "127.0.0.2/32",
+    URL_FETCH_CA_FILE: CERT.pathname,
+  },
+});
 let roomId: string;
 /** The media server on 127.0.0.2 (allowed) and the same handler on 127.0.0.1 (loopback: must never be reached). */
 let media2: Server, media1: Server;
@@ -65,17 +71,6 @@ beforeAll(async () => {
   base = `https://127.0.0.2:${(media2.address() as AddressInfo).port}`;
   loopbackPort = (media1.address() as AddressInfo).port;
 
-  server = await startTestServer({
-    env: {
-      RATE_LIMIT_UPLOAD: "1000/60",
-      MAX_ATTACHMENT_BYTES: String(MAX_BYTES),
-      URL_FETCH_TIMEOUT_MS: "1000",
-      URL_FETCH_ALLOWED_RANGES: "127.0.0.2/32",
-      URL_FETCH_CA_FILE: CERT.pathname,
-    },
-  });
-  ({ run, ok } = on(server.url));
-  [alice, bob] = await registerUsers(server.url, ["alice", "bob"]);
   roomId = (await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: "Twilio", type: "GROUP", memberIds: [bob.id] } })).createRoom.id;
 });
 afterAll(async () => {
@@ -83,7 +78,6 @@ afterAll(async () => {
   media1?.closeAllConnections();
   media2?.closeAllConnections();
   await Promise.all([new Promise((r) => media1?.close(r)), new Promise((r) => media2?.close(r))]);
-  await server?.close();
 });
 
 const FETCH = `mutation($url: String!) { uploadAttachmentFromUrl(url: $url) { id filename mimeType size width height durationSeconds url } }`;

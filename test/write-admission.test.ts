@@ -16,9 +16,9 @@
  * message); STORM_* variables resize it.
  */
 import type { Client } from "graphql-ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GqlResponse, gql, gqlOk, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
-import { logCapture, startTestServer, type TestServer } from "./helpers/server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type GqlResponse, registerUsers, type TestUser, wsClient } from "./helpers/client.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 /** Sockets cycling through connect, subscribe, drop, at once. */
@@ -35,8 +35,19 @@ const FIRST_WAIT_MS = 5000;
 /** The node's Prisma pool: small, so that the storm's reads fill it. */
 const POOL_SIZE = env("STORM_POOL_SIZE", 3);
 
-let server: TestServer;
 const log = logCapture();
+const { server, api } = useTestServer([], {
+  redis: true,
+  logTo: log.sink,
+  env: {
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+    ...(process.env.STORM_SETUP_CONNECTIONS ? { DATABASE_SETUP_CONNECTIONS: process.env.STORM_SETUP_CONNECTIONS } : {}),
+    EXPIRY_SWEEP_MS: "100",
+    RATE_LIMITS: "off",
+    WS_MESSAGES_PER_S: "1000",
+    WS_MESSAGE_BURST: "1000",
+  },
+});
 let sender: TestUser;
 let members: TestUser[];
 let roomId: string;
@@ -45,32 +56,19 @@ let sideRoomIds: string[];
 const SIDE_ROOMS = 2;
 
 beforeAll(async () => {
-  server = await startTestServer({
-    redis: true,
-    logTo: log.sink,
-    env: {
-      DATABASE_POOL_SIZE: String(POOL_SIZE),
-      ...(process.env.STORM_SETUP_CONNECTIONS ? { DATABASE_SETUP_CONNECTIONS: process.env.STORM_SETUP_CONNECTIONS } : {}),
-      EXPIRY_SWEEP_MS: "100",
-      RATE_LIMITS: "off",
-      WS_MESSAGES_PER_S: "1000",
-      WS_MESSAGE_BURST: "1000",
-    },
-  });
   [sender, ...members] = await registerUsers(server.url, ["sender", "m1", "m2", "m3", "m4"]);
-  roomId = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "storm", type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id) }, sender.accessToken)).createRoom.id;
+  roomId = (await api.ok(sender, `mutation($m: [ID!]) { createRoom(input: { name: "storm", type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id) })).createRoom.id;
   sideRoomIds = await Promise.all(
     Array.from({ length: SIDE_ROOMS }, async (_, i) =>
-      (await gqlOk(server.url, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id), n: `side ${i}` }, sender.accessToken)).createRoom.id,
+      (await api.ok(sender, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id), n: `side ${i}` })).createRoom.id,
     ),
   );
   for (let i = 0; i < HISTORY; i++) await send(i, `history ${i}`);
 }, 120_000);
-afterAll(() => server?.close());
 
 const SEND = `mutation($r: ID!, $c: String!, $k: String, $e: Int) { sendMessage(input: { roomId: $r, content: $c, clientMessageId: $k, expiresIn: $e }) { id seq } }`;
 function send(i: number, content: string, expiresIn?: number): Promise<GqlResponse<{ sendMessage: { id: string; seq: number } }>> {
-  return gql(server.url, SEND, { r: roomId, c: content, k: `k-${i}-${content}`, e: expiresIn ?? null }, sender.accessToken);
+  return api.run(sender, SEND, { r: roomId, c: content, k: `k-${i}-${content}`, e: expiresIn ?? null });
 }
 
 /** The outcome of one write: its answer, for the checks, and how long it took. */
@@ -226,8 +224,8 @@ describe("a storm of subscriptions", () => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
-        await timed("addReaction", () => gql(server.url, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id: target.id, e: ["👍", "🎉", "👀"][k % 3] }, member.accessToken), writes);
-        await timed("markRead", () => gql(server.url, `mutation($r: ID!, $id: ID!) { markRead(roomId: $r, messageId: $id) { id } }`, { r: roomId, id: target.id }, member.accessToken), writes);
+        await timed("addReaction", () => api.run(member, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id: target.id, e: ["👍", "🎉", "👀"][k % 3] }), writes);
+        await timed("markRead", () => api.run(member, `mutation($r: ID!, $id: ID!) { markRead(roomId: $r, messageId: $id) { id } }`, { r: roomId, id: target.id }), writes);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     });

@@ -5,40 +5,10 @@ import WebSocket from "ws";
 import { subscribe, untilReceived } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
+import { type RawSocket, rawSocket } from "./helpers/raw-socket.js";
 
 const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content } }`;
 const SEND = `mutation($roomId: ID!, $content: String!) { sendMessage(input: { roomId: $roomId, content: $content }) { id seq } }`;
-
-/** A raw graphql-transport-ws socket: what a hostile or broken client sends, frame by frame. */
-interface RawSocket {
-  ws: WebSocket;
-  send(message: object): void;
-  /** Resolves when the server acknowledged connection_init. */
-  acked: Promise<void>;
-  /** Resolves with the close code and reason. */
-  closed: Promise<{ code: number; reason: string }>;
-  /** Ids of subscriptions that got at least one `next`. */
-  nexts: Set<string>;
-}
-
-/** Opens a raw socket; with `token` it sends connection_init with it at once. */
-function rawSocket(wsUrl: string, token?: string): RawSocket {
-  const ws = new WebSocket(wsUrl, "graphql-transport-ws");
-  const nexts = new Set<string>();
-  const send = (message: object) => ws.send(JSON.stringify(message));
-  let onAck!: () => void;
-  const acked = new Promise<void>((resolve) => (onAck = resolve));
-  ws.on("open", () => {
-    if (token) send({ type: "connection_init", payload: { authorization: `Bearer ${token}` } });
-  });
-  ws.on("message", (data) => {
-    const message = JSON.parse(String(data)) as { type: string; id?: string };
-    if (message.type === "connection_ack") onAck();
-    if (message.type === "next") nexts.add(message.id!);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
-  return { ws, send, acked, closed, nexts };
-}
 
 /** V8's full garbage collection, enabled at run time (vitest's workers run without --expose-gc). */
 setFlagsFromString("--expose-gc");

@@ -22,27 +22,12 @@ import { markShared, type PayloadSlot, sharedPayload, spliceSharedJson } from ".
 import { schema } from "../src/schema/index.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { logCapture, useTestServer } from "./helpers/server.js";
+import { rawSocket } from "./helpers/raw-socket.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content createdAt sender { id displayName } room { id name } } }`;
 const PER_VIEWER = `subscription($r: ID!) { messageAdded(roomId: $r) { id content deliveryState room { unreadCount } } }`;
 /** Content that JSON escapes in every way: quotes, backslashes, NUL as text, U+2028, non-ASCII, an emoji; and the placeholder's look. */
 const CONTENT = 'say "\\u0000payload"} \\ ✓ \u2028 😀';
-
-/** A raw graphql-transport-ws socket that runs `operations` (id → query, with variables `{ r: roomId }`) once acknowledged and keeps every `next` frame's text. */
-function operationsSocket(wsUrl: string, token: string, roomId: string, operations: Record<string, string>) {
-  const ws = new WebSocket(wsUrl, "graphql-transport-ws");
-  const frames = new Map<string, string[]>(Object.keys(operations).map((id) => [id, []]));
-  ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
-  ws.on("message", (data) => {
-    const text = String(data);
-    const message = JSON.parse(text) as { type: string; id?: string };
-    if (message.type === "connection_ack") {
-      for (const [id, query] of Object.entries(operations)) ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables: { r: roomId } } }));
-    }
-    if (message.type === "next") frames.get(message.id!)!.push(text);
-  });
-  return { frames, close: () => ws.close() };
-}
 
 /** The frames graphql-ws builds for `result` itself (its `emit.next`: `{ ...result }`, errors through `toJSON()`) and through our `onNext` and splice. */
 function framesOf(result: ExecutionResult) {
@@ -116,10 +101,10 @@ describe("the binding", () => {
     const roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Frames \\"x\\"", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id as string;
     const send = async (content: string) =>
       (await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: content })).sendMessage.id as string;
-    const ours = operationsSocket(server.wsUrl, alice.accessToken, roomId, { s: SHARED, p: PER_VIEWER });
-    const oursBob = operationsSocket(server.wsUrl, bob.accessToken, roomId, { s: SHARED });
-    const theirs = operationsSocket(reference.wsUrl, alice.accessToken, roomId, { s: SHARED, p: PER_VIEWER });
-    const all = [...ours.frames.values(), ...oursBob.frames.values(), ...theirs.frames.values()];
+    const ours = rawSocket(server.wsUrl, alice.accessToken, { s: [SHARED, { r: roomId }], p: [PER_VIEWER, { r: roomId }] });
+    const oursBob = rawSocket(server.wsUrl, bob.accessToken, { s: [SHARED, { r: roomId }] });
+    const theirs = rawSocket(reference.wsUrl, alice.accessToken, { s: [SHARED, { r: roomId }], p: [PER_VIEWER, { r: roomId }] });
+    const all = [...ours.nexts.values(), ...oursBob.nexts.values(), ...theirs.nexts.values()];
     // no "subscribed" acknowledgement in the protocol: send until every operation had an event
     for (const deadline = Date.now() + 10_000; all.some((frames) => frames.length === 0); await new Promise((r) => setTimeout(r, 100))) {
       if (Date.now() > deadline) throw new Error("the subscriptions did not start");
@@ -133,15 +118,15 @@ describe("the binding", () => {
     const frameOf = (frames: string[]) => frames.find((f) => f.includes(`"id":"${id}"`));
     await expect.poll(() => all.every((frames) => frameOf(frames))).toBe(true);
 
-    const [shared, perViewer] = [frameOf(ours.frames.get("s")!)!, frameOf(ours.frames.get("p")!)!];
+    const [shared, perViewer] = [frameOf(ours.nexts.get("s")!)!, frameOf(ours.nexts.get("p")!)!];
     expect(JSON.parse(shared).payload.data.messageAdded.content).toBe(CONTENT);
-    expect(shared).toBe(frameOf(theirs.frames.get("s")!));
-    expect(frameOf(oursBob.frames.get("s")!)).toBe(shared);
-    expect(perViewer).toBe(frameOf(theirs.frames.get("p")!));
+    expect(shared).toBe(frameOf(theirs.nexts.get("s")!));
+    expect(frameOf(oursBob.nexts.get("s")!)).toBe(shared);
+    expect(perViewer).toBe(frameOf(theirs.nexts.get("p")!));
     expect(JSON.parse(perViewer).payload.data.messageAdded.deliveryState).toBe("SENT");
     // the shared selection was executed once for both of our sockets; the per-viewer one is not counted
     expect([(await metrics.sample("chat_shared_executions_total")) - executions, (await metrics.sample("chat_shared_results_total")) - results]).toEqual([1, 2]);
-    for (const socket of [ours, oursBob, theirs]) socket.close();
+    for (const socket of [ours, oursBob, theirs]) socket.ws.close();
   });
 
   it("pings every 12 s and cuts a socket that does not answer by the next ping, keeping one that does", async () => {

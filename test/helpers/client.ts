@@ -2,6 +2,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { type Client, type ClientOptions, createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { CSRF_HEADER } from "../../src/security/csrf.js";
+import { changes } from "./changes.js";
 
 /** A GraphQL response as sent on the wire. */
 export interface GqlResponse<T = any> {
@@ -135,72 +136,120 @@ export function wsClient(wsUrl: ClientOptions["url"], token?: string, options: P
   });
 }
 
+/** `promise`, or a rejection naming `what` after `ms` (a bound on "at once", not a sleep). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer!: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A {@link wsClient} of `user` at `wsUrl`, once the server has acknowledged it (their presence is recorded by then). */
+export function connected(wsUrl: string, user: TestUser): Promise<Client> {
+  return new Promise((resolve) => {
+    const client = wsClient(wsUrl, user.accessToken, { on: { connected: () => resolve(client) } });
+  });
+}
+
 /**
- * A live subscription whose events are queued: `next()` waits for the next
- * event (rejecting after `timeoutMs`); `error` resolves when the server ends it
- * with an error (a GraphQLError list, or a CloseEvent); `stop()` unsubscribes.
+ * A live subscription that records everything it gets, in the manner of
+ * graphql-ws's own test client (tclient's `waitForMessage`): `events` keeps every
+ * `next` payload in order, and `next`/`nextWhere` read forward from a cursor
+ * (waiting up to `timeoutMs`, 5000 ms by default, then rejecting).
  */
 export interface Subscription<T = any> {
+  /** Every `next` payload so far, in order (including those already taken by `next`). */
+  events: GqlResponse<T>[];
+  /** The first event after the cursor (moves the cursor past it). */
   next(timeoutMs?: number): Promise<GqlResponse<T>>;
-  /** Skips events until one satisfies `match` (all within `timeoutMs`). */
+  /** The first event after the cursor that satisfies `match`, skipping the others (moves the cursor past it). */
   nextWhere(match: (event: GqlResponse<T>) => boolean, timeoutMs?: number): Promise<GqlResponse<T>>;
+  /** The events after the cursor, taken now (moves the cursor to the end; all of them once `ended` has resolved). */
+  drain(): GqlResponse<T>[];
+  /** Resolves with what the error sink got: a GraphQLError list, or a CloseEvent. */
   error: Promise<unknown>;
+  /** Resolves when the server completes the subscription. */
+  completed: Promise<void>;
+  isCompleted(): boolean;
   /** Resolves when the subscription ends: the server completed it, ended it with an error, or the socket closed. */
   ended: Promise<void>;
-  /** The events received and not yet taken by `next`, taken now (all of them, once `ended` has resolved). */
-  drain(): GqlResponse<T>[];
+  /** Waits until the subscription has ended with an error, and gives its code (`extensions.code` or `close:<code>`). */
+  errorCode(timeoutMs?: number): Promise<string | undefined>;
   stop(): void;
 }
 
 /** Starts `query` on `client` as a {@link Subscription} (any operation type); `extensions` go into the subscribe payload. */
 export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, extensions?: Record<string, unknown>): Subscription<T> {
-  const queue: GqlResponse<T>[] = [];
-  const waiters: ((value: GqlResponse<T>) => void)[] = [];
+  const events: GqlResponse<T>[] = [];
+  const { notify, waitFor } = changes();
+  let done = false;
+  let hasError = false;
+  let errorValue: unknown;
   let onError!: (e: unknown) => void;
   const error = new Promise<unknown>((resolve) => (onError = resolve));
+  let onComplete!: () => void;
+  const completed = new Promise<void>((resolve) => (onComplete = resolve));
   let onEnd!: () => void;
   const ended = new Promise<void>((resolve) => (onEnd = resolve));
   const stop = client.subscribe<T>(
     { query, variables, ...(extensions ? { extensions } : {}) },
     {
       next: (value) => {
-        const waiter = waiters.shift();
-        if (waiter) waiter(value as GqlResponse<T>);
-        else queue.push(value as GqlResponse<T>);
+        events.push(value as GqlResponse<T>);
+        notify();
       },
       error: (e) => {
+        hasError = true;
+        errorValue = e;
         onError(e);
         onEnd();
+        notify();
       },
-      complete: onEnd,
+      complete: () => {
+        done = true;
+        onComplete();
+        onEnd();
+        notify();
+      },
     },
   );
+  let cursor = 0;
   const sub: Subscription<T> = {
+    events,
     error,
+    completed,
     ended,
-    drain: () => queue.splice(0),
+    isCompleted: () => done,
     stop,
-    nextWhere: async (match, timeoutMs = 5000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const event = await sub.next(Math.max(1, deadline - Date.now()));
-        if (match(event)) return event;
-      }
+    drain: () => {
+      const taken = events.slice(cursor);
+      cursor = events.length;
+      return taken;
     },
-    next: (timeoutMs = 5000) => {
-      const queued = queue.shift();
-      if (queued) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const waiter = (value: GqlResponse<T>) => {
-          clearTimeout(timer);
-          resolve(value);
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`no event within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
+    next: async (timeoutMs = 5000) => {
+      if (!(await waitFor(() => events.length > cursor, timeoutMs))) throw new Error(`no event within ${timeoutMs} ms`);
+      return events[cursor++]!;
+    },
+    nextWhere: async (match, timeoutMs = 5000) => {
+      let found = -1;
+      const ok = await waitFor(() => {
+        found = events.findIndex((e, i) => i >= cursor && match(e));
+        return found >= 0;
+      }, timeoutMs);
+      if (!ok) throw new Error(`no matching event within ${timeoutMs} ms; since the last match: ${JSON.stringify(events.slice(cursor))}`);
+      cursor = found + 1;
+      return events[found]!;
+    },
+    errorCode: async (timeoutMs = 5000) => {
+      await waitFor(() => events.length > 0 || hasError, timeoutMs);
+      if (events.length > 0) {
+        const first = events[0]!;
+        if (first.data) throw new Error(`expected an error, got data ${JSON.stringify(first)}`);
+        return first.errors?.[0]?.extensions?.code;
+      }
+      if (!hasError) throw new Error(`no error within ${timeoutMs} ms`);
+      if (Array.isArray(errorValue)) return (errorValue[0] as { extensions?: { code?: string } })?.extensions?.code;
+      if (errorValue && typeof errorValue === "object" && "code" in errorValue) return `close:${(errorValue as { code: number }).code}`;
+      return String(errorValue);
     },
   };
   return sub;
@@ -223,4 +272,13 @@ export async function untilReceived<T>(subscription: Subscription<T>, action: ()
     }
   }
   throw new Error(`subscription received nothing within ${timeoutMs} ms`);
+}
+
+/**
+ * {@link untilReceived}, then skips whatever else has arrived (the answers to
+ * further warm-up actions), so the cursor of `subscription` is past the warm-up.
+ */
+export async function warmUp(subscription: Subscription, action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void> {
+  await untilReceived(subscription, action, intervalMs, timeoutMs);
+  subscription.drain();
 }

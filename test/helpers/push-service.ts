@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { importJWK, type JWTPayload, jwtVerify } from "jose";
+import { inbox } from "./changes.js";
 
 /** The self-signed certificate the push service serves (CN "chat-graphql test push service", SAN 127.0.0.1 and localhost, valid 100 years). */
 const CERT_FILE = fileURLToPath(new URL("../fixtures/tls/push-service.crt", import.meta.url));
@@ -128,10 +129,9 @@ class Refusal extends Error {
 export async function startPushService(): Promise<PushService> {
   const ca = readFileSync(CERT_FILE, "utf8");
   const subscriptions = new Map<string, Subscription>();
-  const pushes: ReceivedPush[] = [];
+  const received = inbox<ReceivedPush>();
+  const pushes = received.items;
   const rejected: RejectedPush[] = [];
-  const taken = new Set<ReceivedPush>();
-  const waiters = new Set<() => void>();
   let origin = "";
 
   const server = createServer({ cert: ca, key: readFileSync(KEY_FILE) }, (req, res) => {
@@ -151,8 +151,7 @@ export async function startPushService(): Promise<PushService> {
       const headers = checkHeaders(req, body);
       const payload = body.length ? parsed(decrypt(body, subscription)) : null;
       const status = subscription.gone ? 410 : (subscription.script.shift() ?? 201);
-      pushes.push({ endpoint, subscriptionId: id, status, headers, vapid, payload });
-      for (const wake of waiters) wake();
+      received.add({ endpoint, subscriptionId: id, status, headers, vapid, payload });
       if (status === 201) res.writeHead(201, { location: `${origin}/message/${randomBytes(8).toString("base64url")}`, ttl: String(headers.ttl) }).end();
       else res.writeHead(status).end();
     } catch (error) {
@@ -172,27 +171,11 @@ export async function startPushService(): Promise<PushService> {
     return subscription;
   };
 
-  const next: PushService["next"] = ({ endpoint, timeoutMs = 5000, includeRefused = false } = {}) =>
-    new Promise((resolve, reject) => {
-      const find = () => {
-        const push = pushes.find((p) => !taken.has(p) && (endpoint === undefined || p.endpoint === endpoint) && (includeRefused || (p.status >= 200 && p.status < 300)));
-        if (!push) return false;
-        taken.add(push);
-        done();
-        resolve(push);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no push${endpoint ? ` to ${endpoint}` : ""} within ${timeoutMs} ms (rejected so far: ${JSON.stringify(rejected)})`));
-      }, timeoutMs);
-      const wake = () => void find();
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-      };
-      if (!find()) waiters.add(wake);
-    });
+  const next: PushService["next"] = async ({ endpoint, timeoutMs = 5000, includeRefused = false } = {}) => {
+    const push = await received.take((p) => (endpoint === undefined || p.endpoint === endpoint) && (includeRefused || (p.status >= 200 && p.status < 300)), timeoutMs);
+    if (!push) throw new Error(`no push${endpoint ? ` to ${endpoint}` : ""} within ${timeoutMs} ms (rejected so far: ${JSON.stringify(rejected)})`);
+    return push;
+  };
 
   return {
     origin,

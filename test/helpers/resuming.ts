@@ -1,4 +1,5 @@
 import type { Client } from "graphql-ws";
+import { changes } from "./changes.js";
 import { type GqlResponse, gqlOk, type TestUser, wsClient } from "./client.js";
 
 /** A message as the fault tests compare them: id and seq (String(seq) is messageAdded's `after` cursor). */
@@ -40,7 +41,7 @@ export function resumingSubscriber(url: string | (() => string | Promise<string>
   const received: SeqMessage[] = [];
   const connections: string[] = [];
   const errors: unknown[] = [];
-  const listeners = new Set<() => void>();
+  const { notify, waitFor } = changes();
   let last = after;
   let unsubscribe: (() => void) | null = null;
   let generation = 0;
@@ -55,7 +56,7 @@ export function resumingSubscriber(url: string | (() => string | Promise<string>
             received.push(value.data.messageAdded);
             last = value.data.messageAdded.seq;
           } else errors.push(value.errors);
-          listeners.forEach((l) => l());
+          notify();
         },
         error: (e) => void (mine === generation && errors.push(e)),
         complete: () => {},
@@ -78,27 +79,15 @@ export function resumingSubscriber(url: string | (() => string | Promise<string>
       },
     },
   });
-  const waitFor = (done: () => boolean, what: string, timeoutMs: number) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        listeners.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`${what} not received within ${timeoutMs} ms; got ${JSON.stringify(received)}, errors ${JSON.stringify(errors)}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
+  const until = async (done: () => boolean, what: string, timeoutMs: number) => {
+    if (!(await waitFor(done, timeoutMs))) throw new Error(`${what} not received within ${timeoutMs} ms; got ${JSON.stringify(received)}, errors ${JSON.stringify(errors)}`);
+  };
   return {
     received,
     connections,
     errors,
-    until: (id, timeoutMs = 10_000) => waitFor(() => received.some((m) => m.id === id), `message ${id}`, timeoutMs),
-    untilAny: (timeoutMs = 10_000) => waitFor(() => received.length > 0, "a message", timeoutMs),
+    until: (id, timeoutMs = 10_000) => until(() => received.some((m) => m.id === id), `message ${id}`, timeoutMs),
+    untilAny: (timeoutMs = 10_000) => until(() => received.length > 0, "a message", timeoutMs),
     dispose: () => client.dispose() as Promise<void>,
   };
 }

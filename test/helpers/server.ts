@@ -42,6 +42,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** How {@link startTestServer} starts a server (each part described there). */
+export interface TestServerOptions {
+  redis?: boolean;
+  env?: Record<string, string>;
+  logTo?: DestinationStream;
+}
+
 /**
  * Starts a real server in this process on a free port, against its own fresh
  * database on the real PostgreSQL, with Redis pub/sub when `redis` is true
@@ -49,7 +56,7 @@ export interface TestServer {
  * `env` overrides configuration variables; `logTo` receives the app's log lines
  * (the production logger at info level), which are otherwise silent.
  */
-export async function startTestServer(options: { redis?: boolean; env?: Record<string, string>; logTo?: DestinationStream } = {}): Promise<TestServer> {
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const attachments = await mkdtemp(join(tmpdir(), "chat-attachments-"));
   const config = loadConfig({
@@ -102,7 +109,9 @@ export interface TestServerHarness<Names extends readonly string[]> {
 
 /**
  * Registers the hooks of a suite that runs against one {@link startTestServer}
- * (`options` as there) in the current `describe` (or file): `beforeAll` starts it
+ * (`options` as there, or a function giving them, called by `beforeAll`: for
+ * options known only once an earlier hook has run, such as another service's
+ * address) in the current `describe` (or file): `beforeAll` starts it
  * and registers one user per name in `names`, `afterEach` disposes the clients
  * opened with `client`, `afterAll` closes the server. Returns the
  * {@link TestServerHarness}, e.g.
@@ -110,7 +119,7 @@ export interface TestServerHarness<Names extends readonly string[]> {
  */
 export function useTestServer<const Names extends readonly string[]>(
   names: Names,
-  options: Parameters<typeof startTestServer>[0] = {},
+  options: TestServerOptions | (() => TestServerOptions) = {},
 ): TestServerHarness<Names> {
   let started: TestServer | undefined;
   const current = () => {
@@ -143,7 +152,7 @@ export function useTestServer<const Names extends readonly string[]>(
   };
 
   beforeAll(async () => {
-    started = await startTestServer(options);
+    started = await startTestServer(typeof options === "function" ? options() : options);
     const registered = await registerUsers(started.url, names);
     registered.forEach((user, i) => Object.assign(users[i]!, user));
   });

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
+import { inbox } from "./changes.js";
 
 /** A mail the {@link SmtpReceiver} got: its envelope recipients and its parsed content. */
 export interface ReceivedMail {
@@ -27,22 +28,19 @@ export interface SmtpReceiver {
  * TLS or authentication, parsing each mail with mailparser.
  */
 export async function startSmtpReceiver(): Promise<SmtpReceiver> {
-  const mails: ReceivedMail[] = [];
-  const taken = new Set<ReceivedMail>();
-  const waiters = new Set<() => void>();
+  const received = inbox<ReceivedMail>();
   const server = new SMTPServer({
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
     onData(stream, session, callback) {
       simpleParser(stream)
         .then((parsed: ParsedMail) => {
-          mails.push({
+          received.add({
             to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
             subject: parsed.subject ?? "",
             text: parsed.text ?? "",
           });
-          for (const wake of waiters) wake();
           callback();
         })
         .catch(callback);
@@ -51,29 +49,13 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.server.address() as AddressInfo;
 
-  const nextMail = (address: string, timeoutMs = 5000) =>
-    new Promise<ReceivedMail>((resolve, reject) => {
-      const find = () => {
-        const mail = mails.find((m) => !taken.has(m) && m.to.includes(address.toLowerCase()));
-        if (!mail) return false;
-        taken.add(mail);
-        done();
-        resolve(mail);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no mail to ${address} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const wake = () => void find();
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-      };
-      if (!find()) waiters.add(wake);
-    });
+  const nextMail = async (address: string, timeoutMs = 5000) => {
+    const mail = await received.take((m) => m.to.includes(address.toLowerCase()), timeoutMs);
+    if (!mail) throw new Error(`no mail to ${address} within ${timeoutMs} ms`);
+    return mail;
+  };
 
-  return { url: `smtp://127.0.0.1:${port}`, mails, nextMail, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `smtp://127.0.0.1:${port}`, mails: received.items, nextMail, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 /** The token of the link `<origin><path>?token=<token>` in a mail's text; fails when there is none. */

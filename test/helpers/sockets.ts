@@ -1,6 +1,6 @@
 import type { Client } from "graphql-ws";
 import { expect } from "vitest";
-import { gqlOk, subscribe, type TestUser, untilReceived, wsClient } from "./client.js";
+import { gqlOk, subscribe, type TestUser, untilReceived, within, wsClient } from "./client.js";
 
 /** A graphql-ws socket that is open, and how (with which code) it closes. */
 export interface Socket {
@@ -32,9 +32,7 @@ export function openSocket(wsUrl: string, token: string): Promise<Socket> {
 
 /** The close code of `socket`, failing if it stays open for `timeoutMs`. */
 export function closeCode(socket: Socket, timeoutMs = 5000): Promise<number> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms`)), timeoutMs)));
-  return Promise.race([socket.closed, timeout]).finally(() => clearTimeout(timer));
+  return within(socket.closed, timeoutMs, "the socket closing");
 }
 
 /** Fails unless `socket` still carries subscriptions: a message sent to `user`'s own room reaches it. */
