@@ -37,7 +37,7 @@ describe("Admission", () => {
     gates[1]!.resolve();
     await tick();
     expect(started).toEqual([0, 1, 2]);
-    gates.forEach((g) => g.resolve());
+    for (const g of gates) g.resolve();
     expect(await Promise.all(runs)).toEqual([0, 1, 2, 3, 4]);
     expect([admission.active, admission.waiting]).toEqual([0, 0]);
   });

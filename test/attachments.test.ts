@@ -11,7 +11,7 @@
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EXE, forgeToken, image, PDF, TEXT, wav, withToken } from "./helpers/attachment-files.js";
-import { errorCode, ext, type GqlResponse, on, postFile, type TestUser } from "./helpers/client.js";
+import { errorCode, ext, type GqlResponse, postFile, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 // the suite uploads far more than a user's 30 per minute (rate-limits.test.ts tests that limit)

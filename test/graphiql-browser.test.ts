@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestUser } from "./helpers/client.js";
+import type { TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";

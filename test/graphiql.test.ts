@@ -18,8 +18,14 @@ vi.mock("node:zlib", async (original) => {
   const actual = await original<typeof import("node:zlib")>();
   return {
     ...actual,
-    brotliCompress: (...args: Parameters<typeof actual.brotliCompress>) => (zlib.brotli++, actual.brotliCompress(...args)),
-    gzip: (...args: Parameters<typeof actual.gzip>) => (zlib.gzip++, actual.gzip(...args)),
+    brotliCompress: (...args: Parameters<typeof actual.brotliCompress>) => {
+      zlib.brotli++;
+      return actual.brotliCompress(...args);
+    },
+    gzip: (...args: Parameters<typeof actual.gzip>) => {
+      zlib.gzip++;
+      return actual.gzip(...args);
+    },
   };
 });
 

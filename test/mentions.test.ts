@@ -31,7 +31,7 @@ const isMention = (messageId?: string) => (e: GqlResponse) =>
   myEvent(e)?.__typename === "MentionNotification" && (messageId === undefined || myEvent(e).message.id === messageId);
 
 describe("mentions and notifications", () => {
-  const { server, api, client, users: [alice, bob, carol, dave, helper] } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
+  const { server, api, client, users: [alice, bob, carol, _dave, helper] } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
 
   const send = async (sender: TestUser, roomId: string, content: string) => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage;
   /** All of `user`'s notifications (newest first), following pages. */

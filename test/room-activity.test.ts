@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GqlResponse, gqlOk, registerUser, subscribe, type Subscription, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { type TestServer, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount at message: lastMessage { id content sender { id } } room { id } } } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
@@ -116,7 +116,10 @@ describe("RoomActivity on myEvents (one node)", () => {
     const store = server.app.activity.store as { recipients: (...args: never[]) => Promise<unknown> };
     const original = store.recipients;
     let reads = 0;
-    store.recipients = (...args) => (reads++, original(...args));
+    store.recipients = (...args) => {
+      reads++;
+      return original(...args);
+    };
     const rooms = server.app.activity.roomCount;
     const counter = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values[0]?.value ?? 0;
     const { sharedExecutions, sharedResults } = server.app.metrics;

@@ -21,7 +21,7 @@ describe("Node.js runtime", () => {
   it("is the Docker image's, in every stage", () => {
     const images = DockerfileParser.parse(read("Dockerfile"))
       .getFROMs()
-      .map((from) => from.getImageName() + ":" + from.getImageTag());
+      .map((from) => `${from.getImageName()}:${from.getImageTag()}`);
     expect(images.length).toBeGreaterThan(0);
     for (const image of images) {
       const major = /^node:(\d+)-/.exec(image)?.[1];

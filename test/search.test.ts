@@ -10,7 +10,7 @@
  */
 import { randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ext, on, type TestUser } from "./helpers/client.js";
+import { ext, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
 
@@ -27,7 +27,7 @@ const JOIN = `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`;
 const word = (prefix = "w") => prefix + Array.from({ length: 10 }, () => String.fromCharCode(97 + randomInt(26))).join("");
 
 describe("searchMessages", () => {
-  const { server, api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
+  const { api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
 
   const send = async (sender: TestUser, roomId: string, content: string): Promise<string> => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
   /** `viewer`'s hits (first page of up to 100) for `query`, optionally in one room. */

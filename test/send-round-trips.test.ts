@@ -33,6 +33,7 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
   /** What the server does while recording: statements on each pool, writes to the Redis publisher's socket. */
   let recording: { prisma: string[]; writes: string[]; redisWrites: number } | null = null;
 
+  // biome-ignore lint/suspicious/noDuplicateTestHooks: the collector (first hook) must be up before the server starts, this one needs the server
   beforeAll(async () => {
     expect(server.app.tracing !== null).toBe(tracing === "on");
     roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;

@@ -16,7 +16,7 @@ import ipaddr from "ipaddr.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchUrl, refusedAddress } from "../src/attachments/url-fetch.js";
 import { EXE, media } from "./helpers/attachment-files.js";
-import { ext, gql, on } from "./helpers/client.js";
+import { ext, gql, } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 const CERT = new URL("./fixtures/tls/media-server.crt", import.meta.url);
@@ -138,7 +138,7 @@ describe("uploadAttachmentFromUrl", () => {
   it.each([
     ["http", () => `http://127.0.0.2:${(media2.address() as AddressInfo).port}/media/clip.mp4`, /Only https/],
     ["another scheme", () => "ftp://example.com/a.mp4", /Only https/],
-    ["credentials in the URL", () => base.replace("https://", "https://user:pw@") + "/media/clip.mp4", /credentials/],
+    ["credentials in the URL", () => `${base.replace("https://", "https://user:pw@")}/media/clip.mp4`, /credentials/],
     ["not a URL", () => "clip.mp4", /not a URL/],
     ["a URL over 2048 characters", () => `${base}/${"a".repeat(2048)}`, /longer than 2048/],
     ["a host that does not resolve", () => "https://no-such-host.invalid/a.mp4", /does not resolve/],

@@ -129,7 +129,7 @@ describe("database errors", () => {
         expect(timedOut).toMatchObject({ message: "timeout exceeded when trying to connect" });
         expect(isDatabaseUnavailable(timedOut)).toBe(true);
       } finally {
-        held.forEach((c) => c.release());
+        for (const c of held) c.release();
       }
     });
 

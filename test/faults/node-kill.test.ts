@@ -51,7 +51,11 @@ describe("a node killed with SIGKILL", () => {
     let failOver!: () => void;
     const failedOver = new Promise<void>((resolve) => (failOver = resolve));
     let asked = 0;
-    const balancer = async () => (asked++ === 0 ? a.wsUrl : (await failedOver, b.wsUrl));
+    const balancer = async () => {
+      if (asked++ === 0) return a.wsUrl;
+      await failedOver;
+      return b.wsUrl;
+    };
     const subscriber = resumingSubscriber(balancer, alice, roomId);
     try {
       // live on A (no "subscribed" acknowledgement in the protocol: send until one arrives)

@@ -107,7 +107,7 @@ const wrongType = fc.oneof(
 );
 
 /** What a variable of each GraphQL type is given: mostly plausible values of that type, sometimes hostile ones or anything. */
-const valueOf = (targets: Targets) =>
+const valueFrom = (targets: Targets) =>
   ({
     ID: id(targets),
     Cursor: cursor(targets),
@@ -118,7 +118,7 @@ const valueOf = (targets: Targets) =>
     Enum: fc.constantFrom("GROUP", "PUBLIC", "BROADCAST", "DIRECT", "MEMBER", "ADMIN", "OWNER", "TEXT", "VOICE", "SYSTEM", "INCOMING", "OUTGOING", "ONLINE", "OFFLINE", "nope"),
   }) satisfies Record<string, fc.Arbitrary<unknown>>;
 
-type Kind = keyof ReturnType<typeof valueOf>;
+type Kind = keyof ReturnType<typeof valueFrom>;
 
 /** An operation template: the document, and the kind of value each variable takes (an object spec for input objects). */
 interface Template {
@@ -185,7 +185,7 @@ export const TEMPLATES: Template[] = [
 
 /** A template's variables: each declared one mostly of its kind, sometimes of a wrong type, sometimes left out. */
 function variables(targets: Targets, vars: Template["vars"]): fc.Arbitrary<Record<string, unknown>> {
-  const values = valueOf(targets);
+  const values = valueFrom(targets);
   const one = (kind: Kind) => fc.oneof({ weight: 6, arbitrary: values[kind] as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: wrongType });
   const record = (spec: Record<string, Kind>) => fc.record(Object.fromEntries(Object.entries(spec).map(([k, kind]) => [k, one(kind)])), { requiredKeys: [] });
   return fc.record(

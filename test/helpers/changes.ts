@@ -6,7 +6,9 @@
 export function changes(): { notify(): void; waitFor(ready: () => boolean, timeoutMs: number): Promise<boolean> } {
   const listeners = new Set<() => void>();
   return {
-    notify: () => listeners.forEach((l) => l()),
+    notify: () => {
+      for (const l of listeners) l();
+    },
     waitFor: (ready, timeoutMs) =>
       new Promise<boolean>((resolve) => {
         if (ready()) return resolve(true);

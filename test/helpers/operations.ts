@@ -71,11 +71,11 @@ export function inputSlots(field: GraphQLField<unknown, unknown>): InputSlot[] {
  */
 export type Fill = (slot: InputSlot) => unknown;
 
-function valueOf(slot: InputSlot, fill: Fill): unknown {
+function valueFrom(slot: InputSlot, fill: Fill): unknown {
   const named = getNamedType(slot.type);
   if (isInputObjectType(named)) {
     const entries = Object.values(named.getFields())
-      .map((f) => [f.name, valueOf(slotOf(f, slot.path), fill)] as const)
+      .map((f) => [f.name, valueFrom(slotOf(f, slot.path), fill)] as const)
       .filter(([, value]) => value !== undefined);
     return entries.length > 0 || slot.required ? Object.fromEntries(entries) : undefined;
   }
@@ -93,7 +93,7 @@ function valueOf(slot: InputSlot, fill: Fill): unknown {
 export function operation(root: RootField, fill: Fill, selection: string): { query: string; variables: Record<string, unknown> } {
   const variables: Record<string, unknown> = {};
   for (const arg of root.field.args) {
-    const value = valueOf(slotOf(arg, []), fill);
+    const value = valueFrom(slotOf(arg, []), fill);
     if (value !== undefined) variables[arg.name] = value;
   }
   const names = Object.keys(variables);

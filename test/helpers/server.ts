@@ -154,7 +154,7 @@ export function useTestServer<const Names extends readonly string[]>(
   beforeAll(async () => {
     started = await startTestServer(typeof options === "function" ? options() : options);
     const registered = await registerUsers(started.url, names);
-    registered.forEach((user, i) => Object.assign(users[i]!, user));
+    for (const [i, user] of registered.entries()) Object.assign(users[i]!, user);
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.dispose()));
