@@ -88,11 +88,13 @@ export async function buildServer({ force = false } = {}) {
   const started = performance.now();
   if (!existsSync(SRC)) throw new Error(`no ${SRC}: nothing to build`);
   const files = sources(SRC);
-  if (!files.some((f) => f.startsWith(`${join(SRC, "generated")}/`))) throw new Error("src/generated/ is missing: run `npm install` (postinstall generates the Prisma client) first");
+  if (!files.some((f) => f.startsWith(`${join(SRC, "generated")}/`)))
+    throw new Error("src/generated/ is missing: run `npm install` (postinstall generates the Prisma client) first");
   const { version } = createRequire(import.meta.url)("esbuild/package.json");
   const stamp = fingerprint(files, version);
   const current = existsSync(join(DIST, STAMP)) ? readFileSync(join(DIST, STAMP), "utf8") : null;
-  if (!force && current === stamp && existsSync(SERVER_NODE_ARGS[1])) return { built: false, files: files.length, ms: Math.round(performance.now() - started) };
+  if (!force && current === stamp && existsSync(SERVER_NODE_ARGS[1]))
+    return { built: false, files: files.length, ms: Math.round(performance.now() - started) };
 
   // a sibling of dist/, so the maps' relative paths (../src/…) stay right after the rename
   const tmp = join(ROOT, `.dist-${process.pid}-${Date.now()}`);
@@ -120,5 +122,7 @@ export async function buildServer({ force = false } = {}) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { built, files, ms } = await buildServer({ force: process.argv.includes("--force") });
-  console.log(built ? `built dist/ from ${files} files of src/ in ${ms} ms` : `dist/ is up to date with src/ (${files} files, checked in ${ms} ms)`);
+  console.log(
+    built ? `built dist/ from ${files} files of src/ in ${ms} ms` : `dist/ is up to date with src/ (${files} files, checked in ${ms} ms)`,
+  );
 }

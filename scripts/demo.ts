@@ -69,18 +69,28 @@ export async function seedDemo(app: App): Promise<DemoOutcome> {
 
   const users: User[] = [];
   for (const { username, firstName, lastName } of DEMO_PEOPLE) {
-    users.push(existing.get(username) ?? (await app.sessions.register({ username, email: emailOf(username), password: DEMO_PASSWORD, firstName, lastName })).user);
+    users.push(
+      existing.get(username) ??
+        (await app.sessions.register({ username, email: emailOf(username), password: DEMO_PASSWORD, firstName, lastName })).user,
+    );
   }
   const [ada, grace, alan, hedy, edsger] = users as [User, User, User, User, User];
-  const lobby = await roomMadeBy(app, ada, "PUBLIC", "General", () => app.rooms.create(ada.id, { name: "General", description: "Everyone is welcome", type: "PUBLIC" }));
+  const lobby = await roomMadeBy(app, ada, "PUBLIC", "General", () =>
+    app.rooms.create(ada.id, { name: "General", description: "Everyone is welcome", type: "PUBLIC" }),
+  );
   for (const u of [grace, alan, hedy, edsger]) await app.rooms.join(u.id, lobby.id);
   const project = await roomMadeBy(app, grace, "GROUP", "Project X", () =>
     app.rooms.create(grace.id, { name: "Project X", description: "The secret one", type: "GROUP", memberIds: [ada.id, alan.id] }),
   );
   const direct = await app.rooms.direct(ada.id, grace.id);
 
-  const send = (sender: User, roomId: string, clientMessageId: string, content: string, more: { replyToId?: string | null; threadRootId?: string } = {}) =>
-    app.messages.send({ userId: sender.id, sessionId: null }, { roomId, content, clientMessageId, ...more });
+  const send = (
+    sender: User,
+    roomId: string,
+    clientMessageId: string,
+    content: string,
+    more: { replyToId?: string | null; threadRootId?: string } = {},
+  ) => app.messages.send({ userId: sender.id, sessionId: null }, { roomId, content, clientMessageId, ...more });
   for (const [key, room, members] of [
     ["general", lobby, users],
     ["project", project, [grace, ada, alan]],
@@ -89,24 +99,33 @@ export async function seedDemo(app: App): Promise<DemoOutcome> {
     let previous: string | null = null;
     for (let i = 0; i < MESSAGES_PER_ROOM; i++) {
       const mention = i === 7 ? ` @${members[(i + 1) % members.length]!.username}` : "";
-      const message = await send(members[i % members.length]!, room.id, `demo:${key}:${i}`, `${LINES[i % LINES.length]}${mention}`, { replyToId: i % 9 === 4 ? previous : null });
+      const message = await send(members[i % members.length]!, room.id, `demo:${key}:${i}`, `${LINES[i % LINES.length]}${mention}`, {
+        replyToId: i % 9 === 4 ? previous : null,
+      });
       if (i % 6 === 0) await app.messages.react(members[(i + 1) % members.length]!.id, message.id, i % 12 === 0 ? "🎉" : "👍", true);
       previous = message.id;
     }
     for (const m of members) await app.messages.markRead(m.id, room.id, previous!);
   }
   const root = await send(ada, lobby.id, "demo:offsite", "Ideas for the offsite? Reply in the thread");
-  for (const [n, [u, idea]] of ([
-    [grace, "A lake"],
-    [alan, "Mountains!"],
-    [edsger, "Anywhere with good coffee"],
-  ] as const).entries()) {
+  for (const [n, [u, idea]] of (
+    [
+      [grace, "A lake"],
+      [alan, "Mountains!"],
+      [edsger, "Anywhere with good coffee"],
+    ] as const
+  ).entries()) {
     await send(u, lobby.id, `demo:offsite:${n}`, idea, { threadRootId: root.id });
   }
   await app.messages.pin(ada.id, root.id, true);
 
   const rooms = [lobby.id, project.id, direct.id];
-  return { made: true, users: users.length, rooms: rooms.length, messages: await app.db.message.count({ where: { roomId: { in: rooms } } }) };
+  return {
+    made: true,
+    users: users.length,
+    rooms: rooms.length,
+    messages: await app.db.message.count({ where: { roomId: { in: rooms } } }),
+  };
 }
 
 /**
@@ -115,7 +134,9 @@ export async function seedDemo(app: App): Promise<DemoOutcome> {
  */
 async function demoUsersIn(app: App): Promise<Map<string, User>> {
   const usernames: ReadonlySet<string> = new Set(DEMO_PEOPLE.map((p) => p.username));
-  const found = await app.db.user.findMany({ where: { OR: [{ username: { in: [...usernames] } }, { email: { in: [...usernames].map(emailOf) } }] } });
+  const found = await app.db.user.findMany({
+    where: { OR: [{ username: { in: [...usernames] } }, { email: { in: [...usernames].map(emailOf) } }] },
+  });
   for (const user of found) {
     const conflict = !usernames.has(user.username)
       ? `user "${user.username}" has the demo's email ${user.email}`
@@ -131,7 +152,10 @@ async function demoUsersIn(app: App): Promise<Map<string, User>> {
 
 /** True when the demo's last step is done: ada's thread root is pinned. */
 async function pinnedRoot(app: App, ada: User): Promise<boolean> {
-  const root = await app.db.message.findUnique({ where: { senderId_clientMessageId: { senderId: ada.id, clientMessageId: "demo:offsite" } }, select: { pinnedAt: true } });
+  const root = await app.db.message.findUnique({
+    where: { senderId_clientMessageId: { senderId: ada.id, clientMessageId: "demo:offsite" } },
+    select: { pinnedAt: true },
+  });
   return root?.pinnedAt != null;
 }
 

@@ -52,7 +52,9 @@ let next = 0;
 const target = () => `http://127.0.0.1:${nodePorts[next++ % nodePorts.length]}`;
 const server = createServer((req, res) => void proxy.web(req, res, { target: target() }));
 server.on("upgrade", (req, socket, head) => void proxy.ws(req, socket as Socket, { target: target() }, head));
-server.listen(port, "127.0.0.1", () => console.log(`cluster proxy ready at http://127.0.0.1:${port}/graphql → nodes on ${nodePorts.join(", ")}`));
+server.listen(port, "127.0.0.1", () =>
+  console.log(`cluster proxy ready at http://127.0.0.1:${port}/graphql → nodes on ${nodePorts.join(", ")}`),
+);
 
 let stopping = false;
 async function stop(code: number): Promise<void> {
@@ -60,7 +62,9 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   server.close();
   await Promise.all(
-    nodes.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM")) : null)),
+    nodes.map((child) =>
+      child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM")) : null,
+    ),
   );
   process.exit(code);
 }

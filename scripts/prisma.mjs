@@ -58,7 +58,13 @@ let nodeArgs = [];
 if (schemaCommand) {
   cli = require.resolve("prisma-migrate/build/index.js");
   nodeArgs = ["--require", join(root, "scripts", "wasm-timers.cjs")];
-  const schemaFlags = new Set(["--schema", "--from-schema-datamodel", "--to-schema-datamodel", "--from-schema-datasource", "--to-schema-datasource"]);
+  const schemaFlags = new Set([
+    "--schema",
+    "--from-schema-datamodel",
+    "--to-schema-datamodel",
+    "--from-schema-datasource",
+    "--to-schema-datasource",
+  ]);
   cliArgs = args.map((arg, i) => {
     const [flag, value] = arg.split("=", 2);
     if (value !== undefined && schemaFlags.has(flag)) return `${flag}=${withDatasourceUrl(resolve(value))}`;

@@ -1,5 +1,5 @@
-import type { Logger } from "pino";
 import { join } from "node:path";
+import type { Logger } from "pino";
 import { Accounts } from "./account/accounts.js";
 import { Attachments } from "./attachments/attachments.js";
 import { AttachmentUrls } from "./attachments/http.js";
@@ -8,9 +8,9 @@ import { SessionCache } from "./auth/session-cache.js";
 import { Sessions } from "./auth/sessions.js";
 import { AccessTokens } from "./auth/tokens.js";
 import { requireMember } from "./chat/access.js";
+import { activityStore } from "./chat/activity.js";
 import { DeliveryReceipts } from "./chat/delivery.js";
 import { MessageExpiry } from "./chat/expiry.js";
-import { activityStore } from "./chat/activity.js";
 import { Invites } from "./chat/invites.js";
 import { Messages } from "./chat/messages.js";
 import { REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, Reencryption } from "./chat/reencryption.js";
@@ -21,22 +21,22 @@ import type { Config } from "./config.js";
 import type { App } from "./context.js";
 import { Admission } from "./db/admission.js";
 import { makePrisma, WritePool } from "./db/client.js";
-import { MessageEncryption } from "./security/message-encryption.js";
 import { type Database, openDatabase } from "./db/open.js";
 import { makeMailer } from "./mail/mailer.js";
 import { Outbox } from "./mail/outbox.js";
-import { startPush } from "./push/start.js";
 import { Metrics } from "./metrics.js";
 import { Bans } from "./moderation/bans.js";
 import { Reports } from "./moderation/reports.js";
+import { startPush } from "./push/start.js";
+import { EventLog } from "./realtime/event-log.js";
 import { Presence } from "./realtime/presence.js";
 import { MemoryPresenceStore, RedisPresenceStore } from "./realtime/presence-store.js";
 import { makeBus } from "./realtime/pubsub.js";
-import { EventLog } from "./realtime/event-log.js";
 import { RoomActivity } from "./realtime/room-activity.js";
 import { RoomStreams } from "./realtime/room-streams.js";
 import { type SessionRevokedPayload, topics } from "./realtime/topics.js";
 import { MemoryTypingStore, RedisTypingStore, Typing } from "./realtime/typing.js";
+import { MessageEncryption } from "./security/message-encryption.js";
 import { makeTracing } from "./tracing.js";
 import { Contacts } from "./users/contacts.js";
 import { AccountDeletion } from "./users/deletion.js";
@@ -56,7 +56,9 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const { url: databaseUrl, stop: stopDatabase } = database ?? (await openDatabase(config, logger).opened);
   const db = makePrisma(databaseUrl, config.DATABASE_POOL_SIZE);
   if (logger.isLevelEnabled("trace")) db.$on("query", (e) => logger.trace({ sql: e.query, ms: e.duration }, "sql"));
-  const writes = new WritePool(databaseUrl, config.DATABASE_WRITE_POOL_SIZE, (err) => logger.warn({ err }, "write pool: idle connection lost"));
+  const writes = new WritePool(databaseUrl, config.DATABASE_WRITE_POOL_SIZE, (err) =>
+    logger.warn({ err }, "write pool: idle connection lost"),
+  );
   if (logger.isLevelEnabled("trace")) writes.onQuery((sql) => logger.trace({ sql, pool: "writes" }, "sql"));
 
   // subscription set-up, WebSocket authentication, presence and the expiry sweep share these connections (db/admission.ts)
@@ -89,7 +91,12 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
             where: { id: userId },
             select: { showOnlineStatus: true, away: true, lastSeenAt: true, blocks: { select: { blockedId: true } } },
           });
-          return { visible: user.showOnlineStatus, away: user.away, lastSeenAt: user.lastSeenAt, blockedIds: user.blocks.map((b) => b.blockedId) };
+          return {
+            visible: user.showOnlineStatus,
+            away: user.away,
+            lastSeenAt: user.lastSeenAt,
+            blockedIds: user.blocks.map((b) => b.blockedId),
+          };
         }),
       // a deleted account's lastSeenAt stays null (users/deletion.ts): its sockets close after the deletion has committed
       touchLastSeen: (userId, at) =>
@@ -104,30 +111,70 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   const typing = new Typing(typingStore, bus.pubsub, config.TYPING_TTL_MS, onError);
   // the membership rule (chat/access.ts) for the modules below chat/ that need it
   const memberOf = (roomId: string, userId: string) => requireMember(db, roomId, userId);
-  const eventLog = new EventLog(bus.pubsub, (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"), tracing);
+  const eventLog = new EventLog(
+    bus.pubsub,
+    (err) => logger.error({ err }, "publish after commit failed (subscribers catch up from the database)"),
+    tracing,
+  );
   const store = await makeStore(config);
-  const attachments = new Attachments(db, store, config.MAX_ATTACHMENT_BYTES, config.MEDIA_PARSE_TIMEOUT_MS, {
-    timeoutMs: config.URL_FETCH_TIMEOUT_MS,
-    allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
-    extraCa: config.URL_FETCH_CA_FILE ?? [],
-  }, memberOf);
-  const expiry = new MessageExpiry(db, admission, eventLog, attachments, config.EXPIRY_SWEEP_MS, config.SYNC_RETENTION_DAYS, onError, (err) =>
-    logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
+  const attachments = new Attachments(
+    db,
+    store,
+    config.MAX_ATTACHMENT_BYTES,
+    config.MEDIA_PARSE_TIMEOUT_MS,
+    {
+      timeoutMs: config.URL_FETCH_TIMEOUT_MS,
+      allowedRanges: config.URL_FETCH_ALLOWED_RANGES,
+      extraCa: config.URL_FETCH_CA_FILE ?? [],
+    },
+    memberOf,
+  );
+  const expiry = new MessageExpiry(
+    db,
+    admission,
+    eventLog,
+    attachments,
+    config.EXPIRY_SWEEP_MS,
+    config.SYNC_RETENTION_DAYS,
+    onError,
+    (err) => logger.warn({ err }, "expiry sweep skipped: database unavailable (the next sweep retries)"),
   );
   // encryption at rest (MESSAGE_ENCRYPTION_KEYS): sealed messages are searched through MessageSearch only with MESSAGE_SEARCH=on
   const encryption = new MessageEncryption(config.MESSAGE_ENCRYPTION_KEYS);
   const searchSealed = encryption.enabled && config.MESSAGE_SEARCH === "on";
-  const reencryption = new Reencryption(db, admission, encryption, searchSealed, REENCRYPTION_BATCH, REENCRYPTION_INTERVAL_MS, onError, (err) =>
-    logger.warn({ err }, "re-encryption skipped: database unavailable (the next run retries)"),
+  const reencryption = new Reencryption(
+    db,
+    admission,
+    encryption,
+    searchSealed,
+    REENCRYPTION_BATCH,
+    REENCRYPTION_INTERVAL_MS,
+    onError,
+    (err) => logger.warn({ err }, "re-encryption skipped: database unavailable (the next run retries)"),
   );
 
   const rooms = new Rooms(db, eventLog);
   // push notifications (push/): off only in production without VAPID keys
   const push = startPush(config, db, presence, encryption, logger);
-  const messages = new Messages(db, writes, eventLog, attachments, tracing, encryption, searchSealed, push.notifier && ((id) => push.notifier!.messageSent(id)));
+  const messages = new Messages(
+    db,
+    writes,
+    eventLog,
+    attachments,
+    tracing,
+    encryption,
+    searchSealed,
+    push.notifier && ((id) => push.notifier!.messageSent(id)),
+  );
   const bans = new Bans(db, rooms);
 
-  const sessions = new Sessions(db, new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S), config.REFRESH_TOKEN_TTL_S, eventLog, sessionCache);
+  const sessions = new Sessions(
+    db,
+    new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_S),
+    config.REFRESH_TOKEN_TTL_S,
+    eventLog,
+    sessionCache,
+  );
   const outbox = new Outbox(makeMailer(config, logger), logger);
   const accounts = new Accounts(db, sessions, outbox, {
     appUrl: (config.APP_URL ?? config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ""),

@@ -40,14 +40,19 @@ export interface EncryptionKey {
  * @throws a ZodError naming the entry that is not.
  */
 function parseEncryptionKeys(list: string, ctx: z.RefinementCtx): EncryptionKey[] {
-  const keys = list.split(",").map((entry) => entry.trim()).filter(Boolean).map((entry) => {
-    const [id = "", base64 = ""] = entry.split(":", 2);
-    return { id, key: Buffer.from(base64, "base64"), base64 };
-  });
+  const keys = list
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const [id = "", base64 = ""] = entry.split(":", 2);
+      return { id, key: Buffer.from(base64, "base64"), base64 };
+    });
   if (keys.length === 0) ctx.addIssue({ code: "custom", message: "must list at least one <keyId>:<base64 key>" });
   for (const { id, key, base64 } of keys) {
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) ctx.addIssue({ code: "custom", message: `key id "${id}" must be 1-32 letters, digits, _ or -` });
-    else if (key.length !== 32 || key.toString("base64") !== base64) ctx.addIssue({ code: "custom", message: `key "${id}" must be 32 bytes in base64 (openssl rand -base64 32)` });
+    else if (key.length !== 32 || key.toString("base64") !== base64)
+      ctx.addIssue({ code: "custom", message: `key "${id}" must be 32 bytes in base64 (openssl rand -base64 32)` });
   }
   if (new Set(keys.map((k) => k.id)).size !== keys.length) ctx.addIssue({ code: "custom", message: "key ids must be unique" });
   return keys.map(({ id, key }) => ({ id, key }));
@@ -84,7 +89,11 @@ const EnvSchema = z
     /** Access-token lifetime in seconds (default 15 min). */
     ACCESS_TOKEN_TTL_S: z.coerce.number().int().positive().default(900),
     /** Refresh-token (session) lifetime in seconds (default 30 days). */
-    REFRESH_TOKEN_TTL_S: z.coerce.number().int().positive().default(30 * 24 * 3600),
+    REFRESH_TOKEN_TTL_S: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(30 * 24 * 3600),
     /** Presence TTL in ms: a node that stops heart-beating takes its users OFFLINE within this (+ one sweep). */
     PRESENCE_TTL_MS: z.coerce.number().int().min(1000).max(60_000).default(30_000),
     /** Typing expiry in ms: typing ends this long after the last setTyping(true) (default 3 s). */
@@ -136,7 +145,12 @@ const EnvSchema = z
     /** `true`: path-style URLs (`<endpoint>/<bucket>/<key>`), as MinIO and most self-hosted S3 servers need; `false` (default): `<bucket>.<endpoint host>`. */
     S3_FORCE_PATH_STYLE: z.stringbool().default(false),
     /** Largest upload in bytes (default 25 MiB). */
-    MAX_ATTACHMENT_BYTES: z.coerce.number().int().min(1024).max(1024 ** 3).default(25 * 1024 * 1024),
+    MAX_ATTACHMENT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 ** 3)
+      .default(25 * 1024 * 1024),
     /**
      * Longest the duration and video size of an audio or video upload are read for,
      * in ms (attachments/media.ts); a file that takes longer is stored without them.
@@ -153,8 +167,20 @@ const EnvSchema = z
     URL_FETCH_ALLOWED_RANGES: z
       .string()
       .default("")
-      .transform((list) => list.split(",").map((r) => r.trim()).filter(Boolean))
-      .pipe(z.array(z.string().refine((r) => ipaddr.isValidCIDR(r), "must be a CIDR such as 10.1.2.0/24 or fd00::/64").transform((r) => ipaddr.parseCIDR(r)))),
+      .transform((list) =>
+        list
+          .split(",")
+          .map((r) => r.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .refine((r) => ipaddr.isValidCIDR(r), "must be a CIDR such as 10.1.2.0/24 or fd00::/64")
+            .transform((r) => ipaddr.parseCIDR(r)),
+        ),
+      ),
     /** A PEM file of CA certificates trusted by uploadAttachmentFromUrl and by push notifications (push/web-push.ts) besides Node's roots (a private CA); read once at start. */
     URL_FETCH_CA_FILE: z.string().transform(readPemFile).optional(),
     /** The server's public origin for attachment URLs, e.g. https://chat.example.com; unset: path-only URLs. */
@@ -176,9 +202,19 @@ const EnvSchema = z
      */
     APP_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** How long a password-reset token lives, in seconds (default 30 min, OWASP Forgot Password Cheat Sheet: short-lived). */
-    PASSWORD_RESET_TTL_S: z.coerce.number().int().min(60).max(24 * 3600).default(30 * 60),
+    PASSWORD_RESET_TTL_S: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(24 * 3600)
+      .default(30 * 60),
     /** How long an email-verification token lives, in seconds (default 48 h). */
-    EMAIL_VERIFICATION_TTL_S: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(48 * 3600),
+    EMAIL_VERIFICATION_TTL_S: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 24 * 3600)
+      .default(48 * 3600),
     /** How often each node purges self-destructing messages whose time has come, in ms. */
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** PostgreSQL connections of this node's Prisma pool. */
@@ -201,7 +237,12 @@ const EnvSchema = z
      */
     SUBSCRIPTION_SHARING: z.enum(["on", "memo", "off"]).default("on"),
     /** Largest GraphQL-over-HTTP request body (not multipart) in bytes; larger ones get HTTP 413 (default 1 MiB, as the WebSocket maxPayload). */
-    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** Deepest selection allowed (graphql-armor max-depth; introspection exempt). The deepest operation in examples/, README and tests is 8. */
     MAX_QUERY_DEPTH: z.coerce.number().int().min(1).default(10),
     /** Highest graphql-armor cost (objects 2, scalars 1, ×1.5 per level, × a literal `first`). The costliest operation in examples/, README and tests is ≈ 14,050. */
@@ -296,7 +337,12 @@ const EnvSchema = z
     /** requestEmailVerification per user: each sends a mail. */
     RATE_LIMIT_VERIFICATION_MAIL: rateRule.prefault("5/3600"),
     /** Largest WebSocket frame (message) a client may send, in bytes; a larger one closes the socket with 1009 (default 1 MiB). */
-    WS_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    WS_MAX_PAYLOAD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** How long a new WebSocket may take to send `connection_init`, in ms; then it is closed with 4408 (default 10 s). */
     WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /**
@@ -325,7 +371,12 @@ const EnvSchema = z
      * (clients retry and resume with `after:`). 4 MiB: one replay page (200 messages
      * of up to 5000 characters) fits; a stuck client costs at most this.
      */
-    WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(16 * 1024).max(1024 ** 3).default(4 * 1024 * 1024),
+    WS_MAX_BUFFERED_BYTES: z.coerce
+      .number()
+      .int()
+      .min(16 * 1024)
+      .max(1024 ** 3)
+      .default(4 * 1024 * 1024),
     /**
      * Origins whose pages may call the API from a browser (CORS), comma-separated,
      * e.g. `https://chat.example.com,https://admin.example.com`; `*` allows any.
@@ -335,8 +386,22 @@ const EnvSchema = z
     CORS_ORIGINS: z
       .string()
       .default("")
-      .transform((list) => list.split(",").map((o) => o.trim()).filter(Boolean))
-      .pipe(z.array(z.union([z.literal("*"), z.url({ protocol: /^https?$/ }).refine((o) => new URL(o).origin === o, "must be an origin such as https://chat.example.com (no path or trailing slash)")]))),
+      .transform((list) =>
+        list
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z.union([
+            z.literal("*"),
+            z
+              .url({ protocol: /^https?$/ })
+              .refine((o) => new URL(o).origin === o, "must be an origin such as https://chat.example.com (no path or trailing slash)"),
+          ]),
+        ),
+      ),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /**
      * Where traces go (OpenTelemetry's standard variable, src/tracing.ts): "otlp" (OTLP over
@@ -363,9 +428,18 @@ const EnvSchema = z
      * Unset outside production: a pair is generated once into `<DATA_DIR>/vapid-keys`.
      * Unset in production (both): push notifications are off (src/push/).
      */
-    VAPID_PUBLIC_KEY: z.string().refine((k) => isBase64url(k, 65) && Buffer.from(k, "base64url")[0] === 4, "must be a P-256 public key: 65 bytes uncompressed, base64url").optional(),
+    VAPID_PUBLIC_KEY: z
+      .string()
+      .refine(
+        (k) => isBase64url(k, 65) && Buffer.from(k, "base64url")[0] === 4,
+        "must be a P-256 public key: 65 bytes uncompressed, base64url",
+      )
+      .optional(),
     /** The VAPID private key: 32 bytes in base64url. */
-    VAPID_PRIVATE_KEY: z.string().refine((k) => isBase64url(k, 32), "must be a P-256 private key: 32 bytes, base64url").optional(),
+    VAPID_PRIVATE_KEY: z
+      .string()
+      .refine((k) => isBase64url(k, 32), "must be a P-256 private key: 32 bytes, base64url")
+      .optional(),
     /** Who push services contact about this server's pushes (RFC 8292 §2.1 `sub`): a `mailto:` or `https:` URL. Required in production when push is on. */
     VAPID_SUBJECT: z.url({ protocol: /^(mailto|https)$/, message: "must be a mailto: or https: URL" }).optional(),
     /**
@@ -391,7 +465,10 @@ const EnvSchema = z
     path: ["DATABASE_SETUP_CONNECTIONS"],
     message: "must be less than DATABASE_POOL_SIZE (the rest is kept for requests and writes)",
   })
-  .refine((env) => env.ATTACHMENTS_STORE !== "s3" || env.S3_BUCKET, { path: ["S3_BUCKET"], message: "is required when ATTACHMENTS_STORE=s3" })
+  .refine((env) => env.ATTACHMENTS_STORE !== "s3" || env.S3_BUCKET, {
+    path: ["S3_BUCKET"],
+    message: "is required when ATTACHMENTS_STORE=s3",
+  })
   .refine((env) => env.ATTACHMENTS_STORE === "s3" || !env.S3_BUCKET, {
     path: ["S3_BUCKET"],
     message: "is set, but uploads go to disk: set ATTACHMENTS_STORE=s3 to keep them in the bucket (or unset S3_BUCKET)",
@@ -445,7 +522,10 @@ function readTrustedDocuments(path: string, ctx: z.RefinementCtx): ReadonlyMap<s
   try {
     const parsed = TrustedDocumentsFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
     if (parsed.success) return new Map(Object.entries(parsed.data));
-    ctx.addIssue({ code: "custom", message: `${path} is not a JSON object of hash → document: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `${path} is not a JSON object of hash → document: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}`,
+    });
   } catch (err) {
     ctx.addIssue({ code: "custom", message: `cannot read ${path}: ${(err as Error).message}` });
   }

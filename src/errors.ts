@@ -19,7 +19,10 @@ export const badInput = (field: string, message: string) => error("BAD_USER_INPU
  * syncs from scratch (`sync(since: null)`).
  */
 export const syncCursorExpired = (field: string, retentionDays: number) =>
-  error("BAD_USER_INPUT", `${field} is older than the sync retention window (${retentionDays} days); sync from scratch with since: null`, { field, reason: "SYNC_CURSOR_EXPIRED" });
+  error("BAD_USER_INPUT", `${field} is older than the sync retention window (${retentionDays} days); sync from scratch with since: null`, {
+    field,
+    reason: "SYNC_CURSOR_EXPIRED",
+  });
 /** No valid access token, or its session has ended. */
 export const unauthenticated = (message = "Authentication required") => error("UNAUTHENTICATED", message);
 /** Authenticated, but not allowed. */
@@ -44,7 +47,8 @@ export const rateLimited = (retryAfterS?: number, message = `Too many requests; 
  * `clientMessageId` returns the stored message, addReaction and markRead are
  * idempotent. `at` is the error it replaces, for its `path` and `nodes`.
  */
-export const serviceUnavailable = (at?: GraphQLError, service = "Database") => error("SERVICE_UNAVAILABLE", `${service} unavailable; retry later`, {}, at);
+export const serviceUnavailable = (at?: GraphQLError, service = "Database") =>
+  error("SERVICE_UNAVAILABLE", `${service} unavailable; retry later`, {}, at);
 
 /**
  * Gives Pothos' own input errors (plugin-relay's pagination arguments,

@@ -27,7 +27,14 @@ const CACHE_CONTROL = "no-cache";
 
 /** The page's bytes in each coding, made on first use, in zlib's thread pool (not on the event loop). */
 const compress: Record<Encoding, (html: Buffer) => Promise<Buffer>> = {
-  br: (html) => promisify(brotliCompress)(html, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT, [constants.BROTLI_PARAM_SIZE_HINT]: html.length } }),
+  br: (html) =>
+    promisify(brotliCompress)(html, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+        [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+        [constants.BROTLI_PARAM_SIZE_HINT]: html.length,
+      },
+    }),
   gzip: (html) => promisify(gzip)(html, { level: 9 }),
   identity: async (html) => html,
 };
@@ -48,7 +55,9 @@ async function pageIn(encoding: Encoding): Promise<{ etag: string; body: Buffer 
   if (!page) {
     // a 9 MB module, costly to load: loaded by the first page asked for, not at start
     const { renderGraphiQL } = await import("@graphql-yoga/render-graphiql");
-    const html = Buffer.from(renderGraphiQL({ title: "Chat GraphQL", subscriptionsProtocol: "SSE", additionalHeaders: { [CSRF_HEADER]: "graphiql" } }));
+    const html = Buffer.from(
+      renderGraphiQL({ title: "Chat GraphQL", subscriptionsProtocol: "SSE", additionalHeaders: { [CSRF_HEADER]: "graphiql" } }),
+    );
     page = { html, etag: `W/"${createHash("sha256").update(html).digest("base64url")}"`, coded: new Map() };
   }
   const { html, etag, coded } = page;
@@ -68,7 +77,11 @@ type PickEncoding = (available: readonly string[], options: { preferred: readonl
  * and a weak ETag; an If-None-Match that matches it (the `fresh` package's rules)
  * gets 304 without a body.
  */
-export async function serveGraphiQL(req: IncomingMessage, res: ServerResponse, { endpoint, on }: { endpoint: string; on: boolean }): Promise<boolean> {
+export async function serveGraphiQL(
+  req: IncomingMessage,
+  res: ServerResponse,
+  { endpoint, on }: { endpoint: string; on: boolean },
+): Promise<boolean> {
   if ((req.method !== "GET" && req.method !== "HEAD") || !req.headers.accept?.includes("text/html")) return false;
   const path = req.url?.split("?")[0];
   if (path !== endpoint && path !== `${endpoint}/`) return false;

@@ -38,7 +38,9 @@ export async function serveHealth(app: App, req: IncomingMessage, res: ServerRes
 /** Undefined when `probe` resolves within CHECK_TIMEOUT_MS; else what it threw (as an Error), or a timeout Error. */
 async function failureOf(probe: () => Promise<unknown>): Promise<Error | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)),
+  );
   try {
     await Promise.race([probe(), timeout]);
     return undefined;

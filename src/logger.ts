@@ -15,7 +15,16 @@ export function makeLogger(level: string, pretty: boolean, destination?: Destina
     level,
     mixin: () => requestContext.getStore() ?? {},
     redact: {
-      paths: ["req.headers.authorization", "*.password", "*.currentPassword", "*.newPassword", "*.token", "*.accessToken", "*.refreshToken", "*.authorization"],
+      paths: [
+        "req.headers.authorization",
+        "*.password",
+        "*.currentPassword",
+        "*.newPassword",
+        "*.token",
+        "*.accessToken",
+        "*.refreshToken",
+        "*.authorization",
+      ],
       censor: "[redacted]",
     },
     ...(pretty ? { transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l" } } } : {}),

@@ -37,14 +37,18 @@ try {
 } catch (err) {
   // e.g. EADDRINUSE: a process with nothing listening must not run on
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === "EADDRINUSE" ? "is in use (is the server already running? Stop it, or set PORT)" : `cannot be listened on (${code})`;
+  const reason =
+    code === "EADDRINUSE" ? "is in use (is the server already running? Stop it, or set PORT)" : `cannot be listened on (${code})`;
   logger.fatal({ err }, `port ${config.PORT} on ${config.HOST} ${reason}`);
   await closeApp();
   process.exit(1);
 }
 const address = server.address();
 const port = typeof address === "object" && address ? address.port : config.PORT;
-logger.info({ port }, `chat server ready at http://localhost:${port}/graphql (${config.GRAPHIQL === "on" ? "GraphiQL, " : ""}HTTP and WebSocket)`);
+logger.info(
+  { port },
+  `chat server ready at http://localhost:${port}/graphql (${config.GRAPHIQL === "on" ? "GraphiQL, " : ""}HTTP and WebSocket)`,
+);
 
 let stopping = false;
 /** Graceful shutdown: the server drains (server.ts close), then the services stop, the embedded PostgreSQL last (app.ts close). */

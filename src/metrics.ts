@@ -1,7 +1,7 @@
 import type { PubSubEngine } from "graphql-subscriptions";
 import type { Plugin } from "graphql-yoga";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Admission } from "./db/admission.js";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The node's Prometheus metrics, in a registry of its own (several apps can
@@ -33,8 +33,16 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  readonly connections = new Gauge({ name: "chat_websocket_connections", help: "Authenticated graphql-ws sockets open on this node", registers: [this.registry] });
-  readonly subscriptions = new Gauge({ name: "chat_subscriptions_active", help: "GraphQL subscriptions running on this node", registers: [this.registry] });
+  readonly connections = new Gauge({
+    name: "chat_websocket_connections",
+    help: "Authenticated graphql-ws sockets open on this node",
+    registers: [this.registry],
+  });
+  readonly subscriptions = new Gauge({
+    name: "chat_subscriptions_active",
+    help: "GraphQL subscriptions running on this node",
+    registers: [this.registry],
+  });
   readonly published = new Counter({
     name: "chat_events_published_total",
     help: "Events published by this node, by topic kind",
@@ -47,8 +55,16 @@ export class Metrics {
     labelNames: ["stream"] as const,
     registers: [this.registry],
   });
-  readonly sharedExecutions = new Counter({ name: "chat_shared_executions_total", help: "Subscription events executed once for all their subscribers on this node", registers: [this.registry] });
-  readonly sharedResults = new Counter({ name: "chat_shared_results_total", help: "Subscription results handed out from shared executions on this node", registers: [this.registry] });
+  readonly sharedExecutions = new Counter({
+    name: "chat_shared_executions_total",
+    help: "Subscription events executed once for all their subscribers on this node",
+    registers: [this.registry],
+  });
+  readonly sharedResults = new Counter({
+    name: "chat_shared_results_total",
+    help: "Subscription results handed out from shared executions on this node",
+    registers: [this.registry],
+  });
   readonly wsClosed = new Counter({
     name: "chat_ws_closed_total",
     help: "WebSockets closed by a limit on this node, by reason",
@@ -64,12 +80,22 @@ export class Metrics {
 
   /** Reports `admission`'s running and waiting jobs as `chat_db_admission_active` and `chat_db_admission_waiting`, read at each scrape. */
   watchAdmission(admission: Admission): void {
-    new Gauge({ name: "chat_db_admission_active", help: "Database jobs that can wait (subscription set-up, authentication, presence, sweeps) running now", registers: [this.registry], collect() {
-      this.set(admission.active);
-    } });
-    new Gauge({ name: "chat_db_admission_waiting", help: "Database jobs that can wait, waiting for a permit", registers: [this.registry], collect() {
-      this.set(admission.waiting);
-    } });
+    new Gauge({
+      name: "chat_db_admission_active",
+      help: "Database jobs that can wait (subscription set-up, authentication, presence, sweeps) running now",
+      registers: [this.registry],
+      collect() {
+        this.set(admission.active);
+      },
+    });
+    new Gauge({
+      name: "chat_db_admission_waiting",
+      help: "Database jobs that can wait, waiting for a permit",
+      registers: [this.registry],
+      collect() {
+        this.set(admission.waiting);
+      },
+    });
   }
 
   /** Makes every publish on `pubsub`, whoever publishes, count in `chat_events_published_total` by topic kind (the part after the id). */

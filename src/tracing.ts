@@ -3,10 +3,10 @@ import type { IncomingHttpHeaders } from "node:http";
 import {
   type Context,
   context,
+  DiagLogLevel,
   defaultTextMapGetter,
   defaultTextMapSetter,
   diag,
-  DiagLogLevel,
   ROOT_CONTEXT,
   type Span,
   type SpanOptions,
@@ -17,7 +17,13 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 
@@ -123,13 +129,23 @@ export function makeTracing(config: Config, logger: Logger): Tracing | null {
   const url = config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base && `${base.replace(/\/$/, "")}/v1/traces`);
   if ((config.OTEL_TRACES_EXPORTER ?? (url ? "otlp" : "none")) === "none") return null;
   const log = logger.child({ component: "tracing" });
-  diag.setLogger({ error: (message) => log.error(message), warn: (message) => log.warn(message), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+  diag.setLogger(
+    { error: (message) => log.error(message), warn: (message) => log.warn(message), info: () => {}, debug: () => {}, verbose: () => {} },
+    DiagLogLevel.WARN,
+  );
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const root = config.OTEL_TRACES_SAMPLER === "parentbased_traceidratio" ? new TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG) : new AlwaysOnSampler();
+  const root =
+    config.OTEL_TRACES_SAMPLER === "parentbased_traceidratio"
+      ? new TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG)
+      : new AlwaysOnSampler();
   return new Tracing(
     new TracerProvider({
       resource: defaultResource().merge(
-        resourceFromAttributes({ "service.name": config.OTEL_SERVICE_NAME, "service.instance.id": randomUUID(), "process.pid": process.pid }),
+        resourceFromAttributes({
+          "service.name": config.OTEL_SERVICE_NAME,
+          "service.instance.id": randomUUID(),
+          "process.pid": process.pid,
+        }),
       ),
       sampler: new ParentBasedSampler({ root }),
       spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter(url ? { url } : {}) })],

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import { type DocumentNode, type ExecutionArgs, type execute, GraphQLError, type subscribe } from "graphql";
-import { CloseCode, type Context as ProtocolContext, handleProtocols, makeServer as makeProtocol, type SubscribePayload } from "graphql-ws";
+import { CloseCode, handleProtocols, makeServer as makeProtocol, type Context as ProtocolContext, type SubscribePayload } from "graphql-ws";
 import type { YogaServerInstance } from "graphql-yoga";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Viewer } from "./auth/sessions.js";
@@ -106,7 +106,11 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
 
   // session id → this node's open sockets of that session, closed when it is revoked anywhere
   const sessions = new SessionSockets();
-  const revokedSubscription = app.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => sessions.close(sessionId), {});
+  const revokedSubscription = app.pubsub.subscribe(
+    topics.sessionRevoked,
+    ({ sessionId }: SessionRevokedPayload) => sessions.close(sessionId),
+    {},
+  );
 
   const protocol = makeProtocol<ConnectionParams, Connection>({
     connectionInitWaitTimeout: app.config.WS_CONNECTION_INIT_TIMEOUT_MS,
@@ -118,9 +122,12 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
     onClose: (ctx) => forget(ctx.extra),
     onSubscribe: (ctx, id, params) => {
       // ctx.subscriptions already holds the new operation's id
-      if (!ctx.extra.guard.admitOperation(Object.keys(ctx.subscriptions).length)) return [rateLimited(undefined, "Too many subscriptions on one socket")];
+      if (!ctx.extra.guard.admitOperation(Object.keys(ctx.subscriptions).length))
+        return [rateLimited(undefined, "Too many subscriptions on one socket")];
       const seed: WsSeed = { wsViewer: ctx.extra.viewer!, wsClientIp: ctx.extra.clientIp, wsSocket: ctx.extra.socket };
-      return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () => prepare(seed, params, { id, write: ctx.extra.write }));
+      return requestContext.run({ requestId: `${ctx.extra.connectionId}/${id}` }, () =>
+        prepare(seed, params, { id, write: ctx.extra.write }),
+      );
     },
     // a shared subscription result is serialized once for all its sockets (realtime/shared-json.ts)
     onNext: (ctx, _id, _payload, _args, result) => sharedPayload(result, ctx.extra.payload),
@@ -211,7 +218,10 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
     // 5. close
     socket.once("close", (code, reason) => {
       // the reason is not logged: a client may put anything there
-      log.info({ code, durationMs: Date.now() - openedAt, userId: conn.viewer?.userId, connectionId: conn.connectionId }, "WebSocket closed");
+      log.info(
+        { code, durationMs: Date.now() - openedAt, userId: conn.viewer?.userId, connectionId: conn.connectionId },
+        "WebSocket closed",
+      );
       clearInterval(keepalive);
       guard.closed();
       closed(code, String(reason)).catch((err: unknown) => log.error({ err }, "WebSocket cleanup failed"));
@@ -232,13 +242,15 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
     // admitted (db/admission.ts): a reconnect storm's session checks wait their turn instead of filling the pool
     // ahead of writes, and are dropped for sockets that closed meanwhile
     const authenticated = () => app.sessions.authenticate(authorizationOf(ctx.connectionParams), { fresh: true });
-    const viewer = await app.admission.run(authenticated, () => conn.socket.readyState === WebSocket.OPEN).catch((err: unknown) => {
-      if (err instanceof Withdrawn) return undefined;
-      if (!isDatabaseUnavailable(err)) throw err;
-      // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
-      conn.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);
-      return undefined;
-    });
+    const viewer = await app.admission
+      .run(authenticated, () => conn.socket.readyState === WebSocket.OPEN)
+      .catch((err: unknown) => {
+        if (err instanceof Withdrawn) return undefined;
+        if (!isDatabaseUnavailable(err)) throw err;
+        // 1013, which graphql-ws clients retry; an exception would close with 4500, which they do not
+        conn.socket.close(CLOSE_TRY_AGAIN_LATER, serviceUnavailable().message);
+        return undefined;
+      });
     if (viewer === undefined) return false;
     if (!viewer) {
       conn.socket.close(CloseCode.Forbidden, "Forbidden: missing, invalid or expired access token");
@@ -273,7 +285,11 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
    * is answered with its GraphQLError, like one that does not validate, instead of closing the socket.
    * `socket`: the operation's id and its socket's frame write, for a fan-out group to write with.
    */
-  async function prepare(seed: WsSeed, params: SubscribePayload, socket: Pick<FanoutSocket, "id" | "write">): Promise<ExecutionArgs | readonly GraphQLError[]> {
+  async function prepare(
+    seed: WsSeed,
+    params: SubscribePayload,
+    socket: Pick<FanoutSocket, "id" | "write">,
+  ): Promise<ExecutionArgs | readonly GraphQLError[]> {
     const enveloped = yoga.getEnveloped(seed);
     let document: DocumentNode;
     try {
@@ -285,7 +301,12 @@ export function serveWebSockets(app: App, server: Server, yoga: WsYoga, document
     const errors = enveloped.validate(enveloped.schema, document);
     if (errors.length > 0) return withoutHttp(errors);
     const execute = enveloped.execute as OperationRoot["execute"];
-    const root: OperationRoot = { execute, subscribe: enveloped.subscribe, requestId: requestContext.getStore()!.requestId, fanout: { ...socket, execute } };
+    const root: OperationRoot = {
+      execute,
+      subscribe: enveloped.subscribe,
+      requestId: requestContext.getStore()!.requestId,
+      fanout: { ...socket, execute },
+    };
     return {
       schema: enveloped.schema,
       operationName: params.operationName,

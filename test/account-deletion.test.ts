@@ -12,11 +12,11 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCode, ext, gql, registerUser, type GqlResponse, type TestUser, subscribe, warmUp } from "./helpers/client.js";
+import { errorCode, ext, type GqlResponse, gql, registerUser, subscribe, type TestUser, warmUp } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { makeRoom } from "./helpers/rooms.js";
 import { useTestServer } from "./helpers/server.js";
 import { closeCode, openSocket } from "./helpers/sockets.js";
-import { makeRoom } from "./helpers/rooms.js";
 
 const PASSWORD = "correct horse battery";
 const DELETE_ACCOUNT = `mutation($p: String!) { deleteAccount(password: $p) }`;
@@ -38,7 +38,12 @@ const roomEvent = (e: GqlResponse) => e.data?.roomEvents;
 const isRoomEvent = (type: string) => (e: GqlResponse) => roomEvent(e)?.__typename === type;
 
 describe("deleteAccount and exportMyData", () => {
-  const { server, api, client, users: [bob, carol, dave, erin] } = useTestServer(["bob", "carol", "dave", "erin"], { redis: true });
+  const {
+    server,
+    api,
+    client,
+    users: [bob, carol, dave, erin],
+  } = useTestServer(["bob", "carol", "dave", "erin"], { redis: true });
 
   /** `viewer`'s live roomEvents, warmed up with RoomUpdated events made by `updater`. */
   async function watchRoom(viewer: TestUser, roomId: string, updater: TestUser) {
@@ -58,7 +63,11 @@ describe("deleteAccount and exportMyData", () => {
     const answer = await api.run(victim, DELETE_ACCOUNT, { p: "not the password" });
     expect(ext(answer)).toMatchObject({ code: "BAD_USER_INPUT", field: "password" });
     expect(answer.data).toBeNull();
-    expect((await api.ok(victim, `{ me { id username deleted } }`)).me).toEqual({ id: victim.id, username: victim.username, deleted: false });
+    expect((await api.ok(victim, `{ me { id username deleted } }`)).me).toEqual({
+      id: victim.id,
+      username: victim.username,
+      deleted: false,
+    });
     expect((await api.ok(bob, MEMBERS, { r: room })).room.members).toHaveLength(2);
     expect((await gql(server.url, LOGIN, { u: victim.username, p: PASSWORD })).data?.login.accessToken).toBeTruthy();
   });
@@ -68,7 +77,10 @@ describe("deleteAccount and exportMyData", () => {
     const phone = (await gql(server.url, LOGIN, { u: victim.username, p: PASSWORD })).data!.login.accessToken as string;
     const group = await makeRoom(api, victim, { members: [bob], name: "Kept" });
     await api.ok(victim, SEND, { r: group, c: "words that stay" });
-    await api.ok(victim, `mutation { updateProfile(input: { bio: "my bio", avatar: "https://example.com/me.png", phoneNumber: "+14155550123" }) { id } }`);
+    await api.ok(
+      victim,
+      `mutation { updateProfile(input: { bio: "my bio", avatar: "https://example.com/me.png", phoneNumber: "+14155550123" }) { id } }`,
+    );
     await api.ok(victim, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: carol.id });
     await api.ok(victim, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: dave.id });
     const unsent = await server.app.attachments.upload(victim.id, new File(["draft"], "draft.txt", { type: "text/plain" }));
@@ -83,17 +95,42 @@ describe("deleteAccount and exportMyData", () => {
     const left = roomEvent(await watcher.nextWhere(isRoomEvent("MemberLeft")));
     expect(left).toMatchObject({ roomId: group, user: { id: victim.id, displayName: "Deleted user", deleted: true }, reason: "LEFT" });
     const history = (await api.ok(bob, HISTORY, { r: group })).messages.edges.map((e: any) => e.node);
-    expect(history.find((m: any) => m.content === "words that stay").sender).toEqual({ id: victim.id, username: `deleted-${victim.id}`, displayName: "Deleted user", deleted: true });
+    expect(history.find((m: any) => m.content === "words that stay").sender).toEqual({
+      id: victim.id,
+      username: `deleted-${victim.id}`,
+      displayName: "Deleted user",
+      deleted: true,
+    });
 
     // every token and credential is dead
-    for (const token of [victim.accessToken, phone]) expect(errorCode(await gql(server.url, `{ me { id } }`, {}, token))).toBe("UNAUTHENTICATED");
-    expect(errorCode(await gql(server.url, `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, { t: victim.refreshToken }))).toBe("UNAUTHENTICATED");
+    for (const token of [victim.accessToken, phone])
+      expect(errorCode(await gql(server.url, `{ me { id } }`, {}, token))).toBe("UNAUTHENTICATED");
+    expect(
+      errorCode(
+        await gql(server.url, `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, { t: victim.refreshToken }),
+      ),
+    ).toBe("UNAUTHENTICATED");
     expect(errorCode(await gql(server.url, LOGIN, { u: victim.username, p: PASSWORD }))).toBe("UNAUTHENTICATED");
-    expect(errorCode(await gql(server.url, `mutation { login(input: { email: "${victim.username}@example.com", password: "${PASSWORD}" }) { accessToken } }`))).toBe("UNAUTHENTICATED");
+    expect(
+      errorCode(
+        await gql(
+          server.url,
+          `mutation { login(input: { email: "${victim.username}@example.com", password: "${PASSWORD}" }) { accessToken } }`,
+        ),
+      ),
+    ).toBe("UNAUTHENTICATED");
 
     // the row is a tombstone: nothing personal left
     const row = await server.app.db.user.findUniqueOrThrow({ where: { id: victim.id } });
-    expect(row).toMatchObject({ username: `deleted-${victim.id}`, email: `deleted-${victim.id}`, displayName: "Deleted user", avatar: null, bio: null, phoneNumber: null, lastSeenAt: null });
+    expect(row).toMatchObject({
+      username: `deleted-${victim.id}`,
+      email: `deleted-${victim.id}`,
+      displayName: "Deleted user",
+      avatar: null,
+      bio: null,
+      phoneNumber: null,
+      lastSeenAt: null,
+    });
     expect(row.deletedAt).toBeInstanceOf(Date);
     expect(row.passwordHash.startsWith("$argon2")).toBe(false);
     const [contacts, blocks, sessions] = await Promise.all([
@@ -110,7 +147,9 @@ describe("deleteAccount and exportMyData", () => {
     const directory = await api.ok(bob, `query($s: String) { users(search: $s, first: 100) { edges { node { id } } } }`, { s: "deleted" });
     expect(directory.users.edges.map((e: any) => e.node.id)).not.toContain(victim.id);
     expect(errorCode(await api.run(bob, DIRECT, { u: victim.id }))).toBe("NOT_FOUND");
-    expect(errorCode(await api.run(carol, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: victim.id }))).toBe("NOT_FOUND");
+    expect(errorCode(await api.run(carol, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: victim.id }))).toBe(
+      "NOT_FOUND",
+    );
     const again = await gql(server.url, `mutation($i: RegisterInput!) { register(input: $i) { user { id username } } }`, {
       i: { username: victim.username, email: `${victim.username}@example.com`, password: PASSWORD, firstName: "New", lastName: "Person" },
     });
@@ -137,12 +176,24 @@ describe("deleteAccount and exportMyData", () => {
 
     await api.ok(victim, DELETE_ACCOUNT, { p: PASSWORD });
 
-    expect(roomEvent(await adminWatch.nextWhere(isRoomEvent("MemberRoleChanged")))).toMatchObject({ roomId: withAdmins, user: { id: dave.id }, role: "OWNER", previousRole: "ADMIN", changedBy: { id: victim.id } });
+    expect(roomEvent(await adminWatch.nextWhere(isRoomEvent("MemberRoleChanged")))).toMatchObject({
+      roomId: withAdmins,
+      user: { id: dave.id },
+      role: "OWNER",
+      previousRole: "ADMIN",
+      changedBy: { id: victim.id },
+    });
     expect(roomEvent(await adminWatch.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ user: { id: victim.id }, reason: "LEFT" });
-    expect(roomEvent(await memberWatch.nextWhere(isRoomEvent("MemberRoleChanged")))).toMatchObject({ roomId: membersOnly, user: { id: carol.id }, role: "OWNER", previousRole: "MEMBER" });
+    expect(roomEvent(await memberWatch.nextWhere(isRoomEvent("MemberRoleChanged")))).toMatchObject({
+      roomId: membersOnly,
+      user: { id: carol.id },
+      role: "OWNER",
+      previousRole: "MEMBER",
+    });
     expect(roomEvent(await memberWatch.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ user: { id: victim.id }, reason: "LEFT" });
 
-    const roles = async (r: string) => Object.fromEntries((await api.ok(carol, MEMBERS, { r })).room.members.map((m: any) => [m.user.id, m.role]));
+    const roles = async (r: string) =>
+      Object.fromEntries((await api.ok(carol, MEMBERS, { r })).room.members.map((m: any) => [m.user.id, m.role]));
     expect(await roles(withAdmins)).toEqual({ [carol.id]: "MEMBER", [dave.id]: "OWNER", [erin.id]: "ADMIN" });
     expect(await roles(membersOnly)).toEqual({ [carol.id]: "OWNER", [erin.id]: "MEMBER" });
     // the new owner owns for real
@@ -189,11 +240,18 @@ describe("deleteAccount and exportMyData", () => {
 
     const data = (await api.ok(viewer, EXPORT)).exportMyData;
 
-    expect(data.profile).toMatchObject({ id: viewer.id, username: viewer.username, email: `${viewer.username}@example.com`, firstName: "exporter" });
+    expect(data.profile).toMatchObject({
+      id: viewer.id,
+      username: viewer.username,
+      email: `${viewer.username}@example.com`,
+      firstName: "exporter",
+    });
     expect(data.profile).not.toHaveProperty("passwordHash");
     expect(JSON.stringify(data)).not.toContain("$argon2");
     expect(data.settings).toMatchObject({ showReadReceipts: false, showOnlineStatus: true });
-    expect(data.contacts).toEqual([expect.objectContaining({ userId: dave.id, username: dave.username, status: "PENDING", direction: "SENT" })]);
+    expect(data.contacts).toEqual([
+      expect.objectContaining({ userId: dave.id, username: dave.username, status: "PENDING", direction: "SENT" }),
+    ]);
     expect(data.blocks).toEqual([expect.objectContaining({ userId: erin.id, username: erin.username })]);
     expect(data.rooms).toEqual([expect.objectContaining({ id: room, name: "Export room", type: "GROUP", role: "OWNER" })]);
     expect(Number.isNaN(Date.parse(data.rooms[0].joinedAt))).toBe(false);

@@ -34,7 +34,9 @@ describe("account lifecycle over SMTP", () => {
     smtp = await startSmtpReceiver();
   });
   afterAll(() => smtp?.close());
-  const { server, api } = useTestServer([], () => ({ env: { SMTP_URL: smtp.url, APP_URL, MAIL_FROM: "Chat <no-reply@chat.example.test>", RATE_LIMIT_PASSWORD_RESET_IP: "1000/600" } }));
+  const { server, api } = useTestServer([], () => ({
+    env: { SMTP_URL: smtp.url, APP_URL, MAIL_FROM: "Chat <no-reply@chat.example.test>", RATE_LIMIT_PASSWORD_RESET_IP: "1000/600" },
+  }));
 
   /** A new user, its verification mail (sent on register) already taken from the receiver. */
   async function newUser(prefix: string): Promise<TestUser> {
@@ -101,9 +103,18 @@ describe("account lifecycle over SMTP", () => {
 
     it("refuses a wrong password (currentPassword) and an address another account has (email), changing nothing", async () => {
       const [user, other] = await Promise.all([newUser("keeper"), newUser("owner")]);
-      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "x@example.org", c: "wrong password" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
-      expect(ext(await api.run(user, CHANGE_EMAIL, { e: emailOf(other), c: TEST_PASSWORD }))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
-      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "not an address", c: TEST_PASSWORD }))).toMatchObject({ code: "BAD_USER_INPUT", field: "email" });
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "x@example.org", c: "wrong password" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "currentPassword",
+      });
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: emailOf(other), c: TEST_PASSWORD }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "email",
+      });
+      expect(ext(await api.run(user, CHANGE_EMAIL, { e: "not an address", c: TEST_PASSWORD }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "email",
+      });
       expect((await api.ok(user, ME, {})).me.email).toBe(emailOf(user));
       await server.app.outbox.drain();
       expect(smtp.mails.filter((m) => m.to.includes("x@example.org"))).toHaveLength(0);
@@ -114,12 +125,19 @@ describe("account lifecycle over SMTP", () => {
     it("ends every other session (its socket closed with 4403) and keeps the caller's", async () => {
       const user = await newUser("changer");
       const other = (await login(server.url, user)).data!.login;
-      const [otherSocket, ownSocket] = await Promise.all([openSocket(server.wsUrl, other.accessToken), openSocket(server.wsUrl, user.accessToken)]);
+      const [otherSocket, ownSocket] = await Promise.all([
+        openSocket(server.wsUrl, other.accessToken),
+        openSocket(server.wsUrl, user.accessToken),
+      ]);
 
       expect((await api.ok(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" })).changePassword).toBe(true);
       expect(await closeCode(otherSocket)).toBe(CLOSE_FORBIDDEN);
       expect(errorCode(await api.run(other, ME, {}))).toBe("UNAUTHENTICATED");
-      expect(errorCode(await gql(server.url, `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, { t: other.refreshToken }))).toBe("UNAUTHENTICATED");
+      expect(
+        errorCode(
+          await gql(server.url, `mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }`, { t: other.refreshToken }),
+        ),
+      ).toBe("UNAUTHENTICATED");
       await expectStillOpen(server.url, ownSocket, user, user.accessToken);
       expect(errorCode(await api.run(user, ME, {}))).toBeUndefined();
 
@@ -131,8 +149,14 @@ describe("account lifecycle over SMTP", () => {
     it("refuses a wrong current password with BAD_USER_INPUT on currentPassword and a short new one on newPassword, ending nothing", async () => {
       const user = await newUser("wrong");
       const other = (await login(server.url, user)).data!.login;
-      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: "not my password", n: "a brand new secret" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "currentPassword" });
-      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "short" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "newPassword" });
+      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: "not my password", n: "a brand new secret" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "currentPassword",
+      });
+      expect(ext(await api.run(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "short" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "newPassword",
+      });
       expect(errorCode(await api.run(other, ME, {}))).toBeUndefined();
       expect(errorCode(await login(server.url, user))).toBeUndefined();
       expect(errorCode(await gql(server.url, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" }))).toBe("UNAUTHENTICATED");
@@ -143,7 +167,10 @@ describe("account lifecycle over SMTP", () => {
       await gqlOk(server.url, REQUEST_RESET, { e: emailOf(user) });
       const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
       await api.ok(user, CHANGE_PASSWORD, { c: TEST_PASSWORD, n: "a brand new secret" });
-      expect(ext(await gql(server.url, RESET, { t: token, n: "yet another secret" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
+      expect(ext(await gql(server.url, RESET, { t: token, n: "yet another secret" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "token",
+      });
     });
   });
 
@@ -151,7 +178,10 @@ describe("account lifecycle over SMTP", () => {
     it("mails a single-use link; resetting sets the password and ends every session, sockets closed with 4403", async () => {
       const user = await newUser("forgetful");
       const phone = (await login(server.url, user)).data!.login;
-      const [socket, phoneSocket] = await Promise.all([openSocket(server.wsUrl, user.accessToken), openSocket(server.wsUrl, phone.accessToken)]);
+      const [socket, phoneSocket] = await Promise.all([
+        openSocket(server.wsUrl, user.accessToken),
+        openSocket(server.wsUrl, phone.accessToken),
+      ]);
 
       expect(await gqlOk(server.url, REQUEST_RESET, { e: ` ${emailOf(user).toUpperCase()} ` })).toEqual({ requestPasswordReset: true });
       const mail = await smtp.nextMail(emailOf(user));
@@ -162,12 +192,16 @@ describe("account lifecycle over SMTP", () => {
       expect(await gqlOk(server.url, RESET, { t: token, n: "remembered at last" })).toEqual({ resetPassword: true });
       expect(await closeCode(socket)).toBe(CLOSE_FORBIDDEN);
       expect(await closeCode(phoneSocket)).toBe(CLOSE_FORBIDDEN);
-      for (const accessToken of [user.accessToken, phone.accessToken]) expect(errorCode(await gql(server.url, ME, {}, accessToken))).toBe("UNAUTHENTICATED");
+      for (const accessToken of [user.accessToken, phone.accessToken])
+        expect(errorCode(await gql(server.url, ME, {}, accessToken))).toBe("UNAUTHENTICATED");
       expect(errorCode(await login(server.url, user))).toBe("UNAUTHENTICATED");
       expect(errorCode(await login(server.url, user, "remembered at last"))).toBeUndefined();
 
       // single use
-      expect(ext(await gql(server.url, RESET, { t: token, n: "someone else's choice" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
+      expect(ext(await gql(server.url, RESET, { t: token, n: "someone else's choice" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "token",
+      });
       expect(errorCode(await login(server.url, user, "remembered at last"))).toBeUndefined();
     });
 
@@ -181,7 +215,10 @@ describe("account lifecycle over SMTP", () => {
       expect(row!.expiresAt.getTime() - row!.createdAt.getTime()).toBe(30 * 60 * 1000);
 
       await server.app.db.accountToken.update({ where: { id: row!.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
-      expect(ext(await gql(server.url, RESET, { t: token, n: "too late for this" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
+      expect(ext(await gql(server.url, RESET, { t: token, n: "too late for this" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "token",
+      });
       expect(errorCode(await login(server.url, user))).toBeUndefined();
       expect(errorCode(await api.run(user, ME, {}))).toBeUndefined();
     });
@@ -191,7 +228,10 @@ describe("account lifecycle over SMTP", () => {
       await gqlOk(server.url, REQUEST_RESET, { e: emailOf(user) });
       const token = tokenIn(await smtp.nextMail(emailOf(user)), "/reset-password");
       await api.ok(user, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: TEST_PASSWORD });
-      expect(ext(await gql(server.url, RESET, { t: token, n: "taking it back now" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
+      expect(ext(await gql(server.url, RESET, { t: token, n: "taking it back now" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "token",
+      });
       expect(await server.app.db.accountToken.count({ where: { userId: user.id } })).toBe(0);
     });
 
@@ -206,8 +246,14 @@ describe("account lifecycle over SMTP", () => {
     });
 
     it("refuses a malformed token and a short new password with BAD_USER_INPUT on the argument", async () => {
-      expect(ext(await gql(server.url, RESET, { t: "x".repeat(10), n: "long enough password" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "token" });
-      expect(ext(await gql(server.url, RESET, { t: "A".repeat(43), n: "short" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "newPassword" });
+      expect(ext(await gql(server.url, RESET, { t: "x".repeat(10), n: "long enough password" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "token",
+      });
+      expect(ext(await gql(server.url, RESET, { t: "A".repeat(43), n: "short" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "newPassword",
+      });
     });
 
     it("answers an unknown address exactly as a known one, and mails nothing", async () => {
@@ -284,7 +330,9 @@ describe("mail without SMTP_URL", () => {
     try {
       const user = await registerUser(server.url, "devmail");
       await server.app.outbox.drain();
-      const line = lines.find((l) => l.msg === "mail not sent (SMTP_URL is unset): logged instead" && (l.mail as { to: string }).to === emailOf(user));
+      const line = lines.find(
+        (l) => l.msg === "mail not sent (SMTP_URL is unset): logged instead" && (l.mail as { to: string }).to === emailOf(user),
+      );
       const text = (line!.mail as { text: string }).text;
       const token = /\/verify-email\?token=([\w-]+)/.exec(text)![1]!;
       expect((await gqlOk(server.url, VERIFY, { t: token })).verifyEmail.id).toBe(user.id);
@@ -296,7 +344,11 @@ describe("mail without SMTP_URL", () => {
   it("in production drops mails with a warning at start and per mail, never logging the link", async () => {
     const { sink, lines } = logCapture();
     const mailer = makeMailer({ NODE_ENV: "production", MAIL_FROM: "x <x@example.com>" }, pino(sink));
-    await mailer.send({ to: "a@example.com", subject: "Reset your password", text: "https://chat.example.com/reset-password?token=secret" });
+    await mailer.send({
+      to: "a@example.com",
+      subject: "Reset your password",
+      text: "https://chat.example.com/reset-password?token=secret",
+    });
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.map((l) => [l.level, l.msg])).toEqual([
       [40, "SMTP_URL is unset: account mails (password reset, email verification) are dropped, not sent"],

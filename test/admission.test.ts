@@ -55,7 +55,10 @@ describe("Admission", () => {
     const first = admission.run(() => gate.promise);
     let wanted = true;
     let ran = false;
-    const second = admission.run(async () => void (ran = true), () => wanted);
+    const second = admission.run(
+      async () => void (ran = true),
+      () => wanted,
+    );
     const third = admission.run(async () => "third");
     wanted = false;
     gate.resolve();
@@ -69,15 +72,24 @@ describe("Admission", () => {
 describe("subscription set-up through admission", () => {
   // in-process pub/sub: a burst of subscribe messages reaches the head reads in one turn of the event loop;
   // background sweeps slowed out of the counting window
-  const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000" } });
+  const {
+    server,
+    api,
+    users: [alice, bob],
+  } = useTestServer(["alice", "bob"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000" } });
   let roomId: string;
   /** Statements reported by Prisma's `query` events while set. */
   let recording: string[] | null = null;
 
   beforeAll(async () => {
-    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "r", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "r", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })
+    ).createRoom.id;
     for (const content of ["one", "two", "three"]) {
-      await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: content });
+      await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, {
+        r: roomId,
+        c: content,
+      });
     }
     server.app.db.$on("query", (e) => recording?.push(e.query));
   }, 60_000);
@@ -124,7 +136,8 @@ describe("subscription set-up through admission", () => {
       const heads = statements.filter((s) => s.includes("unnest"));
       const replays = statements.filter((s) => /FROM "public"\."Message"/.test(s));
       const report = JSON.stringify({ permits: server.app.admission.permits, statements }, null, 1);
-      if (process.env.WRITE_ADMISSION_REPORT) console.log(JSON.stringify({ subscriptions: SUBSCRIPTIONS, headStatements: heads.length, replayStatements: replays.length }));
+      if (process.env.WRITE_ADMISSION_REPORT)
+        console.log(JSON.stringify({ subscriptions: SUBSCRIPTIONS, headStatements: heads.length, replayStatements: replays.length }));
       // all waiting at once: one batch (a second if the burst is split across turns)
       expect(heads.length, report).toBeLessThanOrEqual(2);
       // identical replays asked in one turn share one read (likewise)
@@ -141,7 +154,10 @@ describe("subscription set-up through admission", () => {
     const client = wsClient(server.wsUrl, carol!.accessToken);
     try {
       const answer = await new Promise<unknown>((resolve) =>
-        client.subscribe({ query: `subscription($r: ID!) { messageAdded(roomId: $r) { seq } }`, variables: { r: roomId } }, { next: resolve, error: resolve, complete: () => resolve(null) }),
+        client.subscribe(
+          { query: `subscription($r: ID!) { messageAdded(roomId: $r) { seq } }`, variables: { r: roomId } },
+          { next: resolve, error: resolve, complete: () => resolve(null) },
+        ),
       );
       expect(answer).toMatchObject({ errors: [{ extensions: { code: "NOT_FOUND" } }] });
     } finally {

@@ -28,7 +28,11 @@ beforeAll(async () => {
 });
 afterAll(() => s3?.close());
 // after the bucket's hooks: started once it runs, closed before it stops
-const { server, api, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], () => ({ env: s3.env }));
+const {
+  server,
+  api,
+  users: [alice, bob, mallory],
+} = useTestServer(["alice", "bob", "mallory"], () => ({ env: s3.env }));
 let origin: string;
 let roomId: string;
 beforeAll(async () => {
@@ -37,7 +41,12 @@ beforeAll(async () => {
 });
 
 /** Uploads as `user` to `url` (default: the server) and returns the attachment; fails on any error. */
-async function upload(user: TestUser, bytes: Uint8Array, filename: string, url = server.url): Promise<{ id: string; mimeType: string; size: number; url: string; thumbnailUrl: string | null }> {
+async function upload(
+  user: TestUser,
+  bytes: Uint8Array,
+  filename: string,
+  url = server.url,
+): Promise<{ id: string; mimeType: string; size: number; url: string; thumbnailUrl: string | null }> {
   const { status, body } = await postFile(url, UPLOAD, { bytes, filename, type: "application/octet-stream" }, user.accessToken);
   if (status !== 200 || body.errors) throw new Error(`upload failed: HTTP ${status} ${JSON.stringify(body)}`);
   return body.data!.uploadAttachment;
@@ -162,11 +171,19 @@ describe("who gets a presigned URL: the disk store's rule", () => {
 });
 
 describe("limits and failures: nothing half-written", () => {
-  const { server: small, users: [uploader] } = useTestServer(["uploader"], () => ({ env: { ...s3.env, MAX_ATTACHMENT_BYTES: "100000" } }));
+  const {
+    server: small,
+    users: [uploader],
+  } = useTestServer(["uploader"], () => ({ env: { ...s3.env, MAX_ATTACHMENT_BYTES: "100000" } }));
 
   it("refuses a file over MAX_ATTACHMENT_BYTES with 413 and a refused type with BAD_USER_INPUT, storing nothing", async () => {
     const keys = await s3.keys();
-    const big = await postFile(small.url, UPLOAD, { bytes: Buffer.alloc(100_001, "a"), filename: "big.txt", type: "text/plain" }, uploader.accessToken);
+    const big = await postFile(
+      small.url,
+      UPLOAD,
+      { bytes: Buffer.alloc(100_001, "a"), filename: "big.txt", type: "text/plain" },
+      uploader.accessToken,
+    );
     expect(big.status).toBe(413);
     const exe = await postFile(small.url, UPLOAD, { bytes: EXE, filename: "setup.exe", type: "image/png" }, uploader.accessToken);
     expect(ext(exe.body)).toMatchObject({ code: "BAD_USER_INPUT", field: "file" });
@@ -182,7 +199,12 @@ describe("limits and failures: nothing half-written", () => {
     const before = await small.app.db.attachment.count();
     await small.app.db.$executeRawUnsafe(`ALTER TABLE "Attachment" ADD CONSTRAINT test_no_inserts CHECK (false) NOT VALID`);
     try {
-      const { body } = await postFile(small.url, UPLOAD, { bytes: await image("png", 20, 20), filename: "doomed.png", type: "image/png" }, uploader.accessToken);
+      const { body } = await postFile(
+        small.url,
+        UPLOAD,
+        { bytes: await image("png", 20, 20), filename: "doomed.png", type: "image/png" },
+        uploader.accessToken,
+      );
       expect(body.data?.uploadAttachment ?? null).toBeNull();
       expect(body.errors).toHaveLength(1);
     } finally {
@@ -198,7 +220,10 @@ describe("limits and failures: nothing half-written", () => {
       const user = await registerUser(down.url, "stranded");
       const { body } = await postFile(down.url, UPLOAD, { bytes: TEXT, filename: "lost.txt", type: "text/plain" }, user.accessToken);
       expect(body.data?.uploadAttachment ?? null).toBeNull();
-      expect(body.errors?.[0]).toMatchObject({ message: "Attachment storage unavailable; retry later", extensions: { code: "SERVICE_UNAVAILABLE" } });
+      expect(body.errors?.[0]).toMatchObject({
+        message: "Attachment storage unavailable; retry later",
+        extensions: { code: "SERVICE_UNAVAILABLE" },
+      });
       expect(await down.app.db.attachment.count()).toBe(0);
     } finally {
       await down.close();

@@ -15,7 +15,11 @@ import { errorCode, ext, type GqlResponse, postFile, type TestUser } from "./hel
 import { useTestServer } from "./helpers/server.js";
 
 // the suite uploads far more than a user's 30 per minute (rate-limits.test.ts tests that limit)
-const { server, api: { run, ok }, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
+const {
+  server,
+  api: { run, ok },
+  users: [alice, bob, mallory],
+} = useTestServer(["alice", "bob", "mallory"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
 let origin: string;
 let roomId: string;
 beforeAll(async () => {
@@ -34,7 +38,13 @@ const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 100) { edges { nod
 // ---- helpers ----
 
 /** POSTs uploadAttachment as a GraphQL multipart request; resolves the HTTP status and the parsed body. */
-async function uploadRaw(token: string | undefined, bytes: Uint8Array, filename: string, type = "application/octet-stream", baseUrl = server.url): Promise<{ status: number; body: GqlResponse }> {
+async function uploadRaw(
+  token: string | undefined,
+  bytes: Uint8Array,
+  filename: string,
+  type = "application/octet-stream",
+  baseUrl = server.url,
+): Promise<{ status: number; body: GqlResponse }> {
   return postFile(baseUrl, UPLOAD, { bytes, filename, type }, token);
 }
 
@@ -49,11 +59,17 @@ async function upload(user: TestUser, bytes: Uint8Array, filename: string, type?
 async function download(url: string): Promise<{ status: number; type: string | null; headers: Headers; bytes: Buffer }> {
   expect(url).toMatch(/^\/attachments\/[0-9a-f-]{36}(\/thumbnail)?\?token=/);
   const response = await fetch(origin + url);
-  return { status: response.status, type: response.headers.get("content-type"), headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    headers: response.headers,
+    bytes: Buffer.from(await response.arrayBuffer()),
+  };
 }
 
 const send = (user: TestUser, input: Record<string, unknown>, room = roomId) => run(user, SEND, { input: { roomId: room, ...input } });
-const sendOk = async (user: TestUser, input: Record<string, unknown>, room = roomId) => (await ok(user, SEND, { input: { roomId: room, ...input } })).sendMessage;
+const sendOk = async (user: TestUser, input: Record<string, unknown>, room = roomId) =>
+  (await ok(user, SEND, { input: { roomId: room, ...input } })).sendMessage;
 const messageCount = async (room = roomId) => (await ok(alice, HISTORY, { r: room })).messages.edges.length as number;
 const attachmentRow = (id: string) => server.app.db.attachment.findUniqueOrThrow({ where: { id } });
 
@@ -92,7 +108,14 @@ describe("uploadAttachment", () => {
 
   it("takes plain UTF-8 text as text/plain, with no size in pixels and no thumbnail", async () => {
     const a = await upload(alice, TEXT, "list.txt", "image/png");
-    expect(a).toMatchObject({ mimeType: "text/plain", filename: "list.txt", size: TEXT.length, width: null, height: null, thumbnailUrl: null });
+    expect(a).toMatchObject({
+      mimeType: "text/plain",
+      filename: "list.txt",
+      size: TEXT.length,
+      width: null,
+      height: null,
+      thumbnailUrl: null,
+    });
     expect(a.url).toMatch(/^\/attachments\//);
   });
 
@@ -104,7 +127,10 @@ describe("uploadAttachment", () => {
   it.each([
     ["a Windows executable", EXE],
     ["random binary with NULs", Buffer.from([0x01, 0x02, 0x00, 0x00, 0x03, 0xff, 0xfe, 0x00, 0x07, 0x80, 0x81, 0x00])],
-    ["a PNG signature with garbage after it", Buffer.concat([(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), Buffer.from("IHDR not really an image")])],
+    [
+      "a PNG signature with garbage after it",
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from("IHDR not really an image")]),
+    ],
     ["an empty file", Buffer.alloc(0)],
   ])("refuses %s with BAD_USER_INPUT on file, storing nothing", async (_label, bytes) => {
     const before = await server.app.db.attachment.count();
@@ -122,7 +148,10 @@ describe("uploadAttachment", () => {
   });
 
   describe("with MAX_ATTACHMENT_BYTES=100000", () => {
-    const { server: small, users: [user] } = useTestServer(["uploader"], { env: { MAX_ATTACHMENT_BYTES: "100000" } });
+    const {
+      server: small,
+      users: [user],
+    } = useTestServer(["uploader"], { env: { MAX_ATTACHMENT_BYTES: "100000" } });
 
     it("refuses a larger file with HTTP 413 and an error naming the limit", async () => {
       const { status, body } = await uploadRaw(user.accessToken, Buffer.alloc(100_001, "a"), "big.txt", "text/plain", small.url);
@@ -149,7 +178,14 @@ describe("sendMessage with attachments", () => {
     const message = await sendOk(alice, { attachmentIds: [a.id] });
     expect(message).toMatchObject({ type: "IMAGE", content: "" });
     expect(message.attachments).toHaveLength(1);
-    expect(message.attachments[0]).toMatchObject({ id: a.id, mimeType: "image/png", filename: "photo.png", size: png.length, width: 800, height: 600 });
+    expect(message.attachments[0]).toMatchObject({
+      id: a.id,
+      mimeType: "image/png",
+      filename: "photo.png",
+      size: png.length,
+      width: 800,
+      height: 600,
+    });
     expect(await messageCount()).toBe(before + 1);
     expect((await attachmentRow(a.id)).messageId).toBe(message.id);
 
@@ -246,7 +282,9 @@ describe("sendMessage with attachments", () => {
     });
 
     it("11 attachments", async () => {
-      const ids = await Promise.all(Array.from({ length: 11 }, (_, i) => upload(alice, Buffer.from(`file ${i}\n`), `f${i}.txt`).then((a) => a.id as string)));
+      const ids = await Promise.all(
+        Array.from({ length: 11 }, (_, i) => upload(alice, Buffer.from(`file ${i}\n`), `f${i}.txt`).then((a) => a.id as string)),
+      );
       await expectRefused(alice, { attachmentIds: ids }, "input.attachmentIds", ids);
       // ten are fine
       expect((await sendOk(alice, { attachmentIds: ids.slice(0, 10) })).attachments).toHaveLength(10);
@@ -334,7 +372,10 @@ describe("downloads", () => {
     expect((await download(forgedThumb)).status).toBe(404);
     // and mallory cannot attach it to a message of her own
     const own = (await ok(mallory, CREATE, { input: { name: "Mine", type: GROUP } })).createRoom.id;
-    expect(ext(await send(mallory, { attachmentIds: [a.id] }, own))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.attachmentIds" });
+    expect(ext(await send(mallory, { attachmentIds: [a.id] }, own))).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.attachmentIds",
+    });
   });
 
   it("404s for an attachment that does not exist, and a text file's thumbnail", async () => {
@@ -357,7 +398,12 @@ describe("privacy of images and purged messages", () => {
     expect(a).toMatchObject({ mimeType: "image/jpeg", width: 300, height: 400 });
     const stored = await download(a.url);
     const meta = await sharp(stored.bytes).metadata();
-    expect({ width: meta.width, height: meta.height, exif: meta.exif, orientation: meta.orientation }).toEqual({ width: 300, height: 400, exif: undefined, orientation: undefined });
+    expect({ width: meta.width, height: meta.height, exif: meta.exif, orientation: meta.orientation }).toEqual({
+      width: 300,
+      height: 400,
+      exif: undefined,
+      orientation: undefined,
+    });
     expect(a.size).toBe(stored.bytes.length);
   });
 
@@ -371,7 +417,8 @@ describe("privacy of images and purged messages", () => {
     const message = await sendOk(alice, { attachmentIds: [a.id] });
     const { url, thumbnailUrl } = message.attachments[0];
     expect((await download(url)).status).toBe(200);
-    const tombstone = (await ok(alice, `mutation($id: ID!) { deleteMessage(id: $id) { attachments { id } } }`, { id: message.id })).deleteMessage;
+    const tombstone = (await ok(alice, `mutation($id: ID!) { deleteMessage(id: $id) { attachments { id } } }`, { id: message.id }))
+      .deleteMessage;
     expect(tombstone.attachments).toEqual([]);
     expect((await download(url)).status).toBe(404);
     expect((await download(thumbnailUrl)).status).toBe(404);

@@ -43,7 +43,9 @@ describe("register", () => {
     ["firstName", "   "],
     ["phoneNumber", "12345"],
   ])("refuses a bad %s with BAD_USER_INPUT and writes nothing", async (field, value) => {
-    const result = await gql(server.url, REGISTER, { input: input({ username: "fresh_name", email: "fresh@example.com", [field]: value }) });
+    const result = await gql(server.url, REGISTER, {
+      input: input({ username: "fresh_name", email: "fresh@example.com", [field]: value }),
+    });
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: `input.${field}` });
     expect(await server.app.db.user.count({ where: { username: "fresh_name" } })).toBe(0);
   });
@@ -51,7 +53,9 @@ describe("register", () => {
 
 describe("login", () => {
   it("accepts email or username, case-insensitively", async () => {
-    const byEmail = await gqlOk(server.url, LOGIN, { input: { email: "ADA@example.com", password: "analytical engine", deviceType: "WEB" } });
+    const byEmail = await gqlOk(server.url, LOGIN, {
+      input: { email: "ADA@example.com", password: "analytical engine", deviceType: "WEB" },
+    });
     const byName = await gqlOk(server.url, LOGIN, { input: { username: "ada_lovelace", password: "analytical engine" } });
     expect(byEmail.login.user.id).toBe(byName.login.user.id);
   });

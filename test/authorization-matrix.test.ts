@@ -27,15 +27,31 @@ import { getNamedType, isEnumType, isListType, isNonNullType, isNullableType } f
 import { beforeAll, describe, expect, it } from "vitest";
 import { AccessTokens } from "../src/auth/tokens.js";
 import { schema } from "../src/schema/index.js";
-import { type GqlResponse, gql, registerUsers, subscribe, type Subscription, type TestUser, wsClient, within } from "./helpers/client.js";
-import { deepSelection, type Fill, inputSlots, type InputSlot, minimalSelection, operation, type RootField, rootFields } from "./helpers/operations.js";
+import { type GqlResponse, gql, registerUsers, type Subscription, subscribe, type TestUser, within, wsClient } from "./helpers/client.js";
+import {
+  deepSelection,
+  type Fill,
+  type InputSlot,
+  inputSlots,
+  minimalSelection,
+  operation,
+  type RootField,
+  rootFields,
+} from "./helpers/operations.js";
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 /** What a room-scoped argument refers to. */
 type Ref = "room" | "message" | "invite" | "attachment" | "notification" | "report";
 
 /** Arguments and input fields, by name, that refer to something in a room. */
-const ROOM_REFS: Record<string, Ref> = { roomId: "room", messageId: "message", threadRootId: "message", replyToId: "message", attachmentIds: "attachment", reportId: "report" };
+const ROOM_REFS: Record<string, Ref> = {
+  roomId: "room",
+  messageId: "message",
+  threadRootId: "message",
+  replyToId: "message",
+  attachmentIds: "attachment",
+  reportId: "report",
+};
 
 /** What the `id` argument of each field refers to: a room thing, or something of the viewer's own (null). */
 const ID_REFS: Record<string, Ref | null> = {
@@ -92,7 +108,8 @@ const NOT_ROOM_SCOPED: Record<string, string> = {
   sync: "the viewer's own rooms, messages, rooms left and invites since the viewer's cursor (read by every persona below: no target data)",
   notifications: "the viewer's notifications (read by every persona below)",
   myEvents: "the viewer's own events",
-  deleteAccount: "deletes the viewer's own account (its rooms are left through the same room locks and events as leaveRoom: account-deletion.test.ts)",
+  deleteAccount:
+    "deletes the viewer's own account (its rooms are left through the same room locks and events as leaveRoom: account-deletion.test.ts)",
   exportMyData: "the viewer's own data (read by every persona below: only their own messages)",
   webPushPublicKey: "the server's public VAPID key, the same for everybody",
   registerPushSubscription: "a subscription of the viewer's own session (push.test.ts)",
@@ -132,7 +149,14 @@ interface Target {
 
 /** Who tries, against which room, and what answer is expected. */
 interface Column {
-  persona: "stranger" | "removed member" | "blocked user" | "expired token" | "revoked session" | "other room's member" | "other room's member, mixing ids";
+  persona:
+    | "stranger"
+    | "removed member"
+    | "blocked user"
+    | "expired token"
+    | "revoked session"
+    | "other room's member"
+    | "other room's member, mixing ids";
   token: string;
   target: Target;
   expect: "unauthenticated" | "outsider" | "blocked" | "mixing";
@@ -147,7 +171,8 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
     target: "PUBLIC",
     fields: ["room", "joinRoom", "publicRooms"],
     reveals: ["room", "members"],
-    because: "PUBLIC rooms are discoverable and open: room(id) answers any PUBLIC room, publicRooms lists them, joinRoom joins (README Rooms; seed 000 is_public rooms and POST /rooms/{id}/join). Messages stay hidden until joined.",
+    because:
+      "PUBLIC rooms are discoverable and open: room(id) answers any PUBLIC room, publicRooms lists them, joinRoom joins (README Rooms; seed 000 is_public rooms and POST /rooms/{id}/join). Messages stay hidden until joined.",
   },
   {
     persona: "removed member",
@@ -159,7 +184,28 @@ const ALLOWED: { persona: Column["persona"]; target: RoomType; fields: string[];
   {
     persona: "blocked user",
     target: "DIRECT",
-    fields: ["messages", "room", "searchMessages", "myRooms", "sync", "exportMyData", "markRead", "markDelivered", "deleteMessage", "archiveRoom", "unarchiveRoom", "muteRoom", "unmuteRoom", "deleteRoom", "joinRoom", "leaveRoom", "messageAdded", "roomEvents", "typing", "presence"],
+    fields: [
+      "messages",
+      "room",
+      "searchMessages",
+      "myRooms",
+      "sync",
+      "exportMyData",
+      "markRead",
+      "markDelivered",
+      "deleteMessage",
+      "archiveRoom",
+      "unarchiveRoom",
+      "muteRoom",
+      "unmuteRoom",
+      "deleteRoom",
+      "joinRoom",
+      "leaveRoom",
+      "messageAdded",
+      "roomEvents",
+      "typing",
+      "presence",
+    ],
     reveals: KINDS,
     because:
       "a block stops what reaches the blocker (README Contacts and blocking: no new direct room, no messages; no presence), not membership: the blocked user keeps the DIRECT room's history (myRooms, messages and sync as before the block; exportMyData: the room and their own message in it), may take back their own messages (deleteMessage) and keeps their own settings of it (read marker, delivery mark, archive, mute, hiding it with deleteRoom, leaving; joinRoom is a no-op for a member). Their subscriptions get nothing new: neither side may post, react or type, and the blocker's presence is hidden from them.",
@@ -180,7 +226,9 @@ const allowedFor = (column: Column, field: string) =>
 /** The markers of `target` (kinds not in `reveals`) that appear in `response`. */
 function leaks(response: unknown, target: Target, reveals: readonly Kind[] = []): string[] {
   const text = JSON.stringify(response);
-  return KINDS.filter((k) => !reveals.includes(k)).flatMap((k) => target.markers[k].filter((m) => text.includes(m)).map((m) => `${k} ${m}`));
+  return KINDS.filter((k) => !reveals.includes(k)).flatMap((k) =>
+    target.markers[k].filter((m) => text.includes(m)).map((m) => `${k} ${m}`),
+  );
 }
 
 /** Values of the non-reference arguments, by name; the rest is generated from the type. */
@@ -200,7 +248,12 @@ function filler(root: RootField, target: Target, mixing?: { slot: InputSlot; own
   return (slot) => {
     const ref = refOf(slot);
     if (ref) {
-      const from = !mixing || mixing.slot.path.join(".") === slot.path.join(".") ? target : slot.name === "roomId" || slot.required ? mixing.own : null;
+      const from =
+        !mixing || mixing.slot.path.join(".") === slot.path.join(".")
+          ? target
+          : slot.name === "roomId" || slot.required
+            ? mixing.own
+            : null;
       const value = from?.refs[ref];
       const list = isListType(isNonNullType(slot.type) ? slot.type.ofType : slot.type);
       return value === undefined ? undefined : list ? [value] : value;
@@ -211,7 +264,12 @@ function filler(root: RootField, target: Target, mixing?: { slot: InputSlot; own
     if (!slot.required) return undefined;
     const named = getNamedType(slot.type);
     if (isEnumType(named)) return named.getValues()[0]!.value;
-    const byType: Record<string, unknown> = { String: "x", Int: 1, Boolean: true, DateTime: new Date(Date.now() + 86_400_000).toISOString() };
+    const byType: Record<string, unknown> = {
+      String: "x",
+      Int: 1,
+      Boolean: true,
+      DateTime: new Date(Date.now() + 86_400_000).toISOString(),
+    };
     if (!(named.name in byType)) throw new Error(`${root.name}: no value for ${slot.path.join(".")} (${named.name}); add it to VALUES`);
     return byType[named.name];
   };
@@ -243,7 +301,9 @@ function refusalProblem(response: GqlResponse, root: RootField, column: Column):
     return value === null && documentedNull ? null : `not refused: ${JSON.stringify(response).slice(0, 200)}`;
   }
   if (value !== undefined && value !== null) return `refused with ${code}, but data too`;
-  return expectedCodes(column).includes(code) ? null : `refused with ${code}, expected ${expectedCodes(column).join(" or ")} (${response.errors![0]!.message})`;
+  return expectedCodes(column).includes(code)
+    ? null
+    : `refused with ${code}, expected ${expectedCodes(column).join(" or ")} (${response.errors![0]!.message})`;
 }
 
 /** The rows of a room that any write would change. */
@@ -268,9 +328,12 @@ async function snapshot(roomId: string): Promise<string> {
 }
 
 // the deep selections reach every field of the result, far beyond any real operation: document limits raised (they have their own test)
-const { server, api, client, clients, users } = useTestServer(["owner", "member", "removed", "stranger", "blocked", "invitee", "other", "colleague"], {
-  env: { MAX_QUERY_DEPTH: "50", MAX_QUERY_TOKENS: "100000", MAX_QUERY_COST: "10000000" },
-});
+const { server, api, client, clients, users } = useTestServer(
+  ["owner", "member", "removed", "stranger", "blocked", "invitee", "other", "colleague"],
+  {
+    env: { MAX_QUERY_DEPTH: "50", MAX_QUERY_TOKENS: "100000", MAX_QUERY_COST: "10000000" },
+  },
+);
 const [owner, member, removed, stranger, blocked, invitee, other, colleague] = users;
 
 /** What a case came to. */
@@ -293,14 +356,27 @@ describe("authorization matrix", () => {
    * reaction, read marker and report of the message, and unless DIRECT an invite. `userId` arguments get a member
    * other than the author (the other member of a DIRECT room).
    */
-  async function makeTarget(type: RoomType, creator: TestUser, members: TestUser[], mention: TestUser, label: string, author = creator): Promise<Target> {
+  async function makeTarget(
+    type: RoomType,
+    creator: TestUser,
+    members: TestUser[],
+    mention: TestUser,
+    label: string,
+    author = creator,
+  ): Promise<Target> {
     const name = type === "DIRECT" ? null : `room-${label}-${tag}`;
     const room =
       type === "DIRECT"
         ? (await api.ok(creator, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: members[0]!.id })).directRoom.id
-        : (await api.ok(creator, `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`, { i: { name, type, memberIds: members.map((m) => m.id) } })).createRoom.id;
+        : (
+            await api.ok(creator, `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`, {
+              i: { name, type, memberIds: members.map((m) => m.id) },
+            })
+          ).createRoom.id;
     const word = `zq${label}${tag}`;
-    const attachment = (await server.app.attachments.upload(author.id, new File([`file ${word}`], `file-${word}.txt`, { type: "text/plain" }))).id;
+    const attachment = (
+      await server.app.attachments.upload(author.id, new File([`file ${word}`], `file-${word}.txt`, { type: "text/plain" }))
+    ).id;
     const content = `${word} first @${mention.username}`;
     const send = `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`;
     const message = (await api.ok(author, send, { i: { roomId: room, content, attachmentIds: [attachment] } })).sendMessage.id;
@@ -312,8 +388,12 @@ describe("authorization matrix", () => {
     await api.ok(creator, `mutation($m: ID!) { pinMessage(id: $m) { id } }`, { m: message });
     const notification = (await server.app.db.notification.findFirstOrThrow({ where: { messageId: message, userId: mention.id } })).id;
     const invite =
-      type === "DIRECT" ? undefined : (await api.ok(creator, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: room, u: invitee.id })).inviteToRoom.id;
-    const report = (await api.ok(replier, `mutation($m: ID!) { reportMessage(messageId: $m, reason: "reported") { id } }`, { m: message })).reportMessage.id;
+      type === "DIRECT"
+        ? undefined
+        : (await api.ok(creator, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: room, u: invitee.id }))
+            .inviteToRoom.id;
+    const report = (await api.ok(replier, `mutation($m: ID!) { reportMessage(messageId: $m, reason: "reported") { id } }`, { m: message }))
+      .reportMessage.id;
     return {
       type,
       refs: { room, message, invite, attachment, notification, report },
@@ -340,7 +420,10 @@ describe("authorization matrix", () => {
     ]);
     // the removed member: removed a moment before the matrix, from both rooms
     for (const target of [group, publicRoom]) {
-      await api.ok(owner, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: target.refs.room, u: removed.id });
+      await api.ok(owner, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, {
+        r: target.refs.room,
+        u: removed.id,
+      });
       target.markers.members = target.markers.members.filter((id) => id !== removed.id);
     }
     // the blocked user: still a member of the DIRECT room, blocked by the other member
@@ -372,13 +455,18 @@ describe("authorization matrix", () => {
   it("classifies every root field: room-scoped by its arguments, or listed as not room-scoped", () => {
     const unlisted = roots.filter((r) => !roomScoped.includes(r) && !(r.name in NOT_ROOM_SCOPED)).map((r) => r.name);
     const listedButScoped = roomScoped.filter((r) => r.name in NOT_ROOM_SCOPED).map((r) => r.name);
-    const stale = [...Object.keys(NOT_ROOM_SCOPED), ...ALLOWED.flatMap((a) => a.fields)].filter((name) => !roots.some((r) => r.name === name));
+    const stale = [...Object.keys(NOT_ROOM_SCOPED), ...ALLOWED.flatMap((a) => a.fields)].filter(
+      (name) => !roots.some((r) => r.name === name),
+    );
     expect({ unlisted, listedButScoped, stale }).toEqual({ unlisted: [], listedButScoped: [], stale: [] });
     expect(roomScoped.length).toBeGreaterThan(0);
   });
 
   it("shows no target data in the viewer's own lists (every query without required arguments), to any persona", async () => {
-    const lists = roots.filter((r) => r.kind === "query" && !roomScoped.includes(r) && !r.field.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined));
+    const lists = roots.filter(
+      (r) =>
+        r.kind === "query" && !roomScoped.includes(r) && !r.field.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined),
+    );
     const failures: string[] = [];
     for (const column of columns.filter((c) => c.expect !== "mixing")) {
       await Promise.all(
@@ -388,7 +476,10 @@ describe("authorization matrix", () => {
           const found = leaks(response, column.target, ["members", ...(allowedFor(column, root.name)?.reveals ?? [])]);
           const code = response.errors?.[0]?.extensions?.code;
           const wrong = column.expect === "unauthenticated" ? code !== "UNAUTHENTICATED" : code !== undefined;
-          if (found.length || wrong) failures.push(`${column.persona} @ ${column.target.type}: ${root.name}: ${code ?? "answered"}${found.length ? `, leaks ${found.join(", ")}` : ""}`);
+          if (found.length || wrong)
+            failures.push(
+              `${column.persona} @ ${column.target.type}: ${root.name}: ${code ?? "answered"}${found.length ? `, leaks ${found.join(", ")}` : ""}`,
+            );
         }),
       );
     }
@@ -412,7 +503,11 @@ describe("authorization matrix", () => {
             const allowed = allowedFor(column, root.name);
             if (!fill) record(root, null, "not applicable");
             // after every refusal: these may change the persona's membership
-            else if (allowed) allowedRuns.push({ field: root.name, run: async () => void record(root, await allowedHttp(column, root, fill, allowed.reveals), "allowed") });
+            else if (allowed)
+              allowedRuns.push({
+                field: root.name,
+                run: async () => void record(root, await allowedHttp(column, root, fill, allowed.reveals), "allowed"),
+              });
             else record(root, await refusedHttp(column, root, fill, snapshots));
           }
           await Promise.all(
@@ -473,7 +568,11 @@ async function refusedHttp(column: Column, root: RootField, fill: Fill, snapshot
   const after = before === null ? null : await snapshot(roomId);
   if (after !== null) snapshots.set(roomId, after);
   const found = leaks(response, column.target);
-  const problems = [refusalProblem(response, root, column), found.length ? `leaks ${found.join(", ")}` : null, after !== before ? "changed the room's rows" : null];
+  const problems = [
+    refusalProblem(response, root, column),
+    found.length ? `leaks ${found.join(", ")}` : null,
+    after !== before ? "changed the room's rows" : null,
+  ];
   return problems.filter(Boolean).join("; ") || null;
 }
 
@@ -496,7 +595,10 @@ async function refusedSubscription(column: Column, root: RootField, fill: Fill):
   const { query, variables } = operation(root, fill, minimalSelection(root.field.type));
   const sub = subscribe(client, query, variables);
   const first = await Promise.race([
-    sub.next(5000).then((response) => ({ response }), (timeout: Error) => ({ timeout })),
+    sub.next(5000).then(
+      (response) => ({ response }),
+      (timeout: Error) => ({ timeout }),
+    ),
     sub.error.then((closed) => ({ closed })),
   ]);
   if ("timeout" in first) return `no refusal: ${first.timeout.message}`;
@@ -514,16 +616,23 @@ const MEMBERSHIP_CHANGES = ["joinRoom", "leaveRoom"];
 
 /** "12 queries, 30 mutations, 4 subscriptions". */
 function kinds(fields: RootField[]): string {
-  return (["query", "mutation", "subscription"] as const).map((k) => `${fields.filter((f) => f.kind === k).length} ${k === "query" ? "queries" : `${k}s`}`).join(", ");
+  return (["query", "mutation", "subscription"] as const)
+    .map((k) => `${fields.filter((f) => f.kind === k).length} ${k === "query" ? "queries" : `${k}s`}`)
+    .join(", ");
 }
 
 /** How a room-scoped subscription is made to fire: `actor` does something in `room` (`round` alternates state, `content` marks messages). */
 const TRIGGERS: Record<string, (actor: TestUser, room: string, round: number, content: string) => Promise<unknown>> = {
-  messageAdded: (actor, room, _round, content) => api.ok(actor, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content } }),
+  messageAdded: (actor, room, _round, content) =>
+    api.ok(actor, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content } }),
   roomEvents: (actor, room, round, content) => TRIGGERS.messageAdded!(actor, room, round, content),
-  typing: (actor, room, round) => api.ok(actor, `mutation($r: ID!, $t: Boolean!) { setTyping(roomId: $r, isTyping: $t) }`, { r: room, t: round % 2 === 0 }),
+  typing: (actor, room, round) =>
+    api.ok(actor, `mutation($r: ID!, $t: Boolean!) { setTyping(roomId: $r, isTyping: $t) }`, { r: room, t: round % 2 === 0 }),
   // the actor has a socket open: a status change is announced to the rooms
-  presence: (actor, _room, round) => api.ok(actor, `mutation($s: PresenceStatus!) { updateProfile(input: { status: $s }) { id } }`, { s: round % 2 === 0 ? "AWAY" : "ONLINE" }),
+  presence: (actor, _room, round) =>
+    api.ok(actor, `mutation($s: PresenceStatus!) { updateProfile(input: { status: $s }) { id } }`, {
+      s: round % 2 === 0 ? "AWAY" : "ONLINE",
+    }),
 };
 
 /**
@@ -532,13 +641,25 @@ const TRIGGERS: Record<string, (actor: TestUser, room: string, round: number, co
  * live, or that an event reached them, without a sleep.
  * @throws Error after `timeoutMs`.
  */
-async function untilEach(subs: Subscription[], action: (round: number) => Promise<unknown>, match: (event: GqlResponse) => boolean, timeoutMs = 10_000): Promise<void> {
+async function untilEach(
+  subs: Subscription[],
+  action: (round: number) => Promise<unknown>,
+  match: (event: GqlResponse) => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let waiting = subs;
   for (let round = 0; waiting.length > 0; round++) {
     if (Date.now() > deadline) throw new Error(`${waiting.length} subscriptions got no matching event within ${timeoutMs} ms`);
     await action(round);
-    const got = await Promise.all(waiting.map((sub) => sub.nextWhere(match, 200).then(() => true, () => false)));
+    const got = await Promise.all(
+      waiting.map((sub) =>
+        sub.nextWhere(match, 200).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     waiting = waiting.filter((_, i) => !got[i]);
   }
 }
@@ -546,7 +667,11 @@ async function untilEach(subs: Subscription[], action: (round: number) => Promis
 describe("subscriptions already open", () => {
   it("end when their member is removed (complete) or their session revoked (4403), and get nothing sent after", async () => {
     const [boss, watcher, poster, kicked, revokee] = await registerUsers(server.url, ["boss", "watcher", "poster", "kicked", "revokee"]);
-    const room = (await api.ok(boss, `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`, { i: { name: "live", type: "GROUP", memberIds: [watcher.id, poster.id, kicked.id, revokee.id] } })).createRoom.id;
+    const room = (
+      await api.ok(boss, `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`, {
+        i: { name: "live", type: "GROUP", memberIds: [watcher.id, poster.id, kicked.id, revokee.id] },
+      })
+    ).createRoom.id;
     const live = roomScoped.filter((r) => r.kind === "subscription");
     expect(live.filter((r) => !(r.name in TRIGGERS)).map((r) => r.name)).toEqual([]);
     // boss and poster act with sockets open (presence); watcher, kicked and revokee subscribe to everything
@@ -562,8 +687,15 @@ describe("subscriptions already open", () => {
     const [watching, kickedSubs, revokedSubs] = [open(watcher), open(kicked), open(revokee)];
     // live: each has had an event (alternating rounds, as typing and presence publish changes only)
     const everyone = [...watching, ...kickedSubs, ...revokedSubs];
-    for (const { name } of live) await untilEach(everyone.filter((s) => s.name === name).map((s) => s.sub), (round) => TRIGGERS[name]!(boss, room, round, "warm-up"), () => true);
-    const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find((s: { current: boolean }) => s.current).id;
+    for (const { name } of live)
+      await untilEach(
+        everyone.filter((s) => s.name === name).map((s) => s.sub),
+        (round) => TRIGGERS[name]!(boss, room, round, "warm-up"),
+        () => true,
+      );
+    const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find(
+      (s: { current: boolean }) => s.current,
+    ).id;
 
     await api.ok(boss, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: kicked.id });
     const login = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;
@@ -572,7 +704,8 @@ describe("subscriptions already open", () => {
 
     // after: the poster, silent so far, fires every subscription until the watcher (still a member) has each event
     const marker = `after-${randomUUID()}`;
-    const fromPoster = (name: string) => (event: GqlResponse) => JSON.stringify(event).includes(marker) || event.data?.[name]?.user?.id === poster.id;
+    const fromPoster = (name: string) => (event: GqlResponse) =>
+      JSON.stringify(event).includes(marker) || event.data?.[name]?.user?.id === poster.id;
     for (const { name, sub } of watching) await untilEach([sub], (round) => TRIGGERS[name]!(poster, room, round, marker), fromPoster(name));
     await within(Promise.all([...kickedSubs, ...revokedSubs].map((s) => s.sub.ended)), 5000, "the subscriptions end");
     for (const { sub } of revokedSubs) expect(((await sub.error) as { code?: number }).code).toBe(4403);
@@ -587,20 +720,37 @@ describe("subscriptions already open", () => {
 
 describe("myEvents' RoomActivity", () => {
   it("reaches the room's members only: not a stranger, a removed member, another room's member, a revoked session", async () => {
-    const [boss, watcher, kicked, outsider, revokee, greeter] = await registerUsers(server.url, ["boss", "watcher", "kicked", "outsider", "revokee", "greeter"]);
+    const [boss, watcher, kicked, outsider, revokee, greeter] = await registerUsers(server.url, [
+      "boss",
+      "watcher",
+      "kicked",
+      "outsider",
+      "revokee",
+      "greeter",
+    ]);
     const create = `mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }`;
-    const room = (await api.ok(boss, create, { i: { name: "activity", type: "GROUP", memberIds: [watcher.id, kicked.id, revokee.id] } })).createRoom.id;
+    const room = (await api.ok(boss, create, { i: { name: "activity", type: "GROUP", memberIds: [watcher.id, kicked.id, revokee.id] } }))
+      .createRoom.id;
     await api.ok(outsider, create, { i: { name: "elsewhere", type: "GROUP", memberIds: [] } });
     const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId lastMessage { content } room { name } } } }`;
     const subs = new Map([watcher, kicked, outsider, revokee, stranger].map((user) => [user, subscribe(client(user), MY_EVENTS)]));
     // live: each has had an event of its own (a contact request, taken back and sent again until it arrives)
     const request = (user: TestUser, round: number) =>
-      round % 2 === 0 ? api.ok(greeter, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: user.id }) : api.ok(greeter, `mutation($u: ID!) { removeContact(userId: $u) }`, { u: user.id });
-    for (const [user, sub] of subs) await untilEach([sub], (round) => request(user, round), () => true);
+      round % 2 === 0
+        ? api.ok(greeter, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: user.id })
+        : api.ok(greeter, `mutation($u: ID!) { removeContact(userId: $u) }`, { u: user.id });
+    for (const [user, sub] of subs)
+      await untilEach(
+        [sub],
+        (round) => request(user, round),
+        () => true,
+      );
     for (const sub of subs.values()) sub.drain();
 
     await api.ok(boss, `mutation($r: ID!, $u: ID!) { removeRoomMember(roomId: $r, userId: $u) }`, { r: room, u: kicked.id });
-    const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find((s: { current: boolean }) => s.current).id;
+    const revokedSession = (await api.ok(revokee, `{ mySessions { id current } }`)).mySessions.find(
+      (s: { current: boolean }) => s.current,
+    ).id;
     const login = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;
     const otherDevice = { ...revokee, accessToken: (await api.ok(revokee, login, { u: revokee.username })).login.accessToken };
     await api.ok(otherDevice, `mutation($id: ID!) { revokeSession(id: $id) }`, { id: revokedSession });
@@ -609,10 +759,20 @@ describe("myEvents' RoomActivity", () => {
     const marker = `activity-${randomUUID()}`;
     await api.ok(boss, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: room, content: marker } });
     const seen = await subs.get(watcher)!.nextWhere((e) => JSON.stringify(e).includes(marker));
-    expect(seen.data.myEvents).toEqual({ __typename: "RoomActivity", roomId: room, lastMessage: { content: marker }, room: { name: "activity" } });
+    expect(seen.data.myEvents).toEqual({
+      __typename: "RoomActivity",
+      roomId: room,
+      lastMessage: { content: marker },
+      room: { name: "activity" },
+    });
     // the others: give the node as long again as it took the watcher, then nothing of the room may have come
     await expect(subs.get(outsider)!.nextWhere((e) => JSON.stringify(e).includes(room), 500)).rejects.toThrow();
-    const leaked = [kicked, outsider, revokee, stranger].filter((user) => subs.get(user)!.drain().some((e) => JSON.stringify(e).includes(marker)));
+    const leaked = [kicked, outsider, revokee, stranger].filter((user) =>
+      subs
+        .get(user)!
+        .drain()
+        .some((e) => JSON.stringify(e).includes(marker)),
+    );
     expect(leaked.map((u) => u.username)).toEqual([]);
   }, 60_000);
 });

@@ -10,7 +10,12 @@ import { describe, expect, it } from "vitest";
 import { ext, type GqlResponse, subscribe, untilReceived } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, api: { run, ok }, users: [owner, admin, member], client } = useTestServer(["owner", "admin", "member"], { env: { RATE_LIMITS: "off" } });
+const {
+  server,
+  api: { run, ok },
+  users: [owner, admin, member],
+  client,
+} = useTestServer(["owner", "admin", "member"], { env: { RATE_LIMITS: "off" } });
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SET_ROLE = `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`;
@@ -21,7 +26,8 @@ const EDIT = `mutation($id: ID!, $c: String!) { editMessage(id: $id, content: $c
 
 /** A GROUP room of `owner` with `admin` as ADMIN and `member`, blocking `words`. */
 async function room(words: string[]): Promise<string> {
-  const r = (await ok(owner, CREATE, { input: { name: "Words", type: "GROUP", memberIds: [admin.id, member.id] } })).createRoom.id as string;
+  const r = (await ok(owner, CREATE, { input: { name: "Words", type: "GROUP", memberIds: [admin.id, member.id] } })).createRoom
+    .id as string;
   await ok(owner, SET_ROLE, { r, u: admin.id });
   if (words.length) await ok(owner, BLOCK, { r, w: words });
   return r;
@@ -37,7 +43,11 @@ const messageCount = (roomId: string) => server.app.db.message.count({ where: { 
 describe("setBlockedWords", () => {
   it("is the OWNER's and ADMINs': stored normalized, sorted, without duplicates; a MEMBER is FORBIDDEN and sees null", async () => {
     const r = await room([]);
-    expect((await ok(admin, BLOCK, { r, w: ["Spam", "spam", "  ＥＧＧＳ ", "ham"] })).setBlockedWords.blockedWords).toEqual(["eggs", "ham", "spam"]);
+    expect((await ok(admin, BLOCK, { r, w: ["Spam", "spam", "  ＥＧＧＳ ", "ham"] })).setBlockedWords.blockedWords).toEqual([
+      "eggs",
+      "ham",
+      "spam",
+    ]);
     expect((await ok(owner, WORDS, { r })).room.blockedWords).toEqual(["eggs", "ham", "spam"]);
     expect((await ok(member, WORDS, { r })).room.blockedWords).toBeNull();
     expect(ext(await run(member, BLOCK, { r, w: [] }))?.code).toBe("FORBIDDEN");
@@ -46,11 +56,16 @@ describe("setBlockedWords", () => {
 
   it("refuses more than 200 words (BAD_USER_INPUT on `words`), or a word over 50 characters, empty, or more than one word (on `words.<index>`)", async () => {
     const r = await room([]);
-    expect(ext(await run(owner, BLOCK, { r, w: Array.from({ length: 201 }, (_, i) => `w${i}`) }))).toMatchObject({ code: "BAD_USER_INPUT", field: "words" });
+    expect(ext(await run(owner, BLOCK, { r, w: Array.from({ length: 201 }, (_, i) => `w${i}`) }))).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "words",
+    });
     for (const bad of ["x".repeat(51), " ", "two words", "dot.ted"]) {
       expect(ext(await run(owner, BLOCK, { r, w: ["fine", bad] })), bad).toMatchObject({ code: "BAD_USER_INPUT", field: "words.1" });
     }
-    expect((await ok(owner, BLOCK, { r, w: Array.from({ length: 200 }, (_, i) => `w${i}`) })).setBlockedWords.blockedWords).toHaveLength(200);
+    expect((await ok(owner, BLOCK, { r, w: Array.from({ length: 200 }, (_, i) => `w${i}`) })).setBlockedWords.blockedWords).toHaveLength(
+      200,
+    );
     expect((await ok(owner, BLOCK, { r, w: ["y".repeat(50), "naïve", "日本"] })).setBlockedWords.blockedWords).toHaveLength(3);
   });
 });
@@ -58,7 +73,8 @@ describe("setBlockedWords", () => {
 describe("blocked words on sendMessage and editMessage", () => {
   it("refuses a send with a blocked word in any case and punctuation, with BAD_USER_INPUT on input.content, storing nothing", async () => {
     const r = await room(["spam", "naïve"]);
-    for (const content of ["spam", "Buy SPAM now", "spam!", "(Spam)", "eggs,spam", "so NAÏVE"]) refusedOn(await send(content, r), "input.content");
+    for (const content of ["spam", "Buy SPAM now", "spam!", "(Spam)", "eggs,spam", "so NAÏVE"])
+      refusedOn(await send(content, r), "input.content");
     expect(await messageCount(r)).toBe(0);
   });
 
@@ -82,7 +98,11 @@ describe("blocked words on sendMessage and editMessage", () => {
     await ok(owner, BLOCK, { r, w: ["spam"] });
     refusedOn(await run(member, EDIT, { id, c: "now SPAM" }), "content");
     const stored = await server.app.db.message.findUniqueOrThrow({ where: { id }, include: { edits: true } });
-    expect({ content: stored.content, editedAt: stored.editedAt, edits: stored.edits }).toEqual({ content: "fine words", editedAt: null, edits: [] });
+    expect({ content: stored.content, editedAt: stored.editedAt, edits: stored.edits }).toEqual({
+      content: "fine words",
+      editedAt: null,
+      edits: [],
+    });
     expect((await ok(member, EDIT, { id, c: "spammy but fine" })).editMessage.content).toBe("spammy but fine");
   });
 
@@ -92,7 +112,9 @@ describe("blocked words on sendMessage and editMessage", () => {
     await untilReceived(watcher, () => ok(owner, SEND, { i: { roomId: r, content: "ping" } }));
     const ws = client(member);
     refusedOn(await subscribe(ws, SEND, { i: { roomId: r, content: "spam over ws" } }).next(), "input.content");
-    expect((await subscribe(ws, SEND, { i: { roomId: r, content: "fine over ws" } }).next()).data?.sendMessage.content).toBe("fine over ws");
+    expect((await subscribe(ws, SEND, { i: { roomId: r, content: "fine over ws" } }).next()).data?.sendMessage.content).toBe(
+      "fine over ws",
+    );
     expect((await watcher.nextWhere((e) => e.data?.messageAdded.content !== "ping")).data?.messageAdded.content).toBe("fine over ws");
   });
 

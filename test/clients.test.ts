@@ -10,12 +10,20 @@
  */
 import { randomUUID } from "node:crypto";
 import type { OperationResult } from "@urql/core";
-import { filter, onPush, pipe, take, toPromise } from "wonka";
 import { afterEach, describe, expect, onTestFinished, test, vi } from "vitest";
+import { filter, onPush, pipe, take, toPromise } from "wonka";
 import WebSocket from "ws";
 import { type ApolloChat, createApolloChat } from "../examples/clients/apollo.js";
 import { createUrqlChat, type UrqlChat } from "../examples/clients/urql.js";
-import { CreateRoomDocument, MyRoomsDocument, type MyRoomsQuery, type MyRoomsQueryVariables, PostMessageDocument, RoomCursorDocument, RoomSummaryFragmentDoc } from "../examples/generated/graphql.js";
+import {
+  CreateRoomDocument,
+  MyRoomsDocument,
+  type MyRoomsQuery,
+  type MyRoomsQueryVariables,
+  PostMessageDocument,
+  RoomCursorDocument,
+  RoomSummaryFragmentDoc,
+} from "../examples/generated/graphql.js";
 import { errorCode, gql, gqlOk, registerUser } from "./helpers/client.js";
 import { type TestServer, useTestServer } from "./helpers/server.js";
 
@@ -73,12 +81,27 @@ const apollo: Driver<ApolloChat> = {
     return { chat: createApolloChat({ httpUrl: server.url, wsUrl: server.wsUrl, webSocketImpl: impl, ws }), sockets };
   },
   async myRooms(chat, first) {
-    const { data, error } = await chat.client.query({ query: MyRoomsDocument, variables: { first }, fetchPolicy: "network-only", errorPolicy: "all" });
+    const { data, error } = await chat.client.query({
+      query: MyRoomsDocument,
+      variables: { first },
+      fetchPolicy: "network-only",
+      errorPolicy: "all",
+    });
     const code = error && "errors" in error ? (error.errors as { extensions?: { code?: unknown } }[])[0]?.extensions?.code : error?.message;
-    return { code, rooms: (data?.myRooms.edges ?? []).map(({ node }) => ({ id: node.id, unreadCount: node.unreadCount, last: node.lastMessage?.content ?? null })) };
+    return {
+      code,
+      rooms: (data?.myRooms.edges ?? []).map(({ node }) => ({
+        id: node.id,
+        unreadCount: node.unreadCount,
+        last: node.lastMessage?.content ?? null,
+      })),
+    };
   },
   async createRoom(chat, memberIds) {
-    const { data } = await chat.client.mutate({ mutation: CreateRoomDocument, variables: { input: { name: "Clients", type: "GROUP", memberIds } } });
+    const { data } = await chat.client.mutate({
+      mutation: CreateRoomDocument,
+      variables: { input: { name: "Clients", type: "GROUP", memberIds } },
+    });
     return data!.createRoom.id;
   },
   async roomCursor(chat, roomId) {
@@ -100,7 +123,11 @@ const urql: Driver<UrqlChat> = {
     const { data, error } = await chat.client.query(MyRoomsDocument, { first }, { requestPolicy: "network-only" }).toPromise();
     return {
       code: error?.graphQLErrors[0]?.extensions?.code ?? error?.networkError?.message,
-      rooms: (data?.myRooms.edges ?? []).map(({ node }) => ({ id: node.id, unreadCount: node.unreadCount, last: node.lastMessage?.content ?? null })),
+      rooms: (data?.myRooms.edges ?? []).map(({ node }) => ({
+        id: node.id,
+        unreadCount: node.unreadCount,
+        last: node.lastMessage?.content ?? null,
+      })),
     };
   },
   async createRoom(chat, memberIds) {
@@ -143,11 +170,18 @@ describe("Apollo Client and urql against the server", () => {
 
     expect((await apollo.myRooms(bob)).rooms).toEqual([{ id: roomId, unreadCount: 0, last: null }]);
     expect((await apollo.myRooms(alice)).rooms).toEqual([{ id: roomId, unreadCount: 0, last: null }]);
-    const summary = (chat: ApolloChat) => chat.client.cache.readFragment({ id: chat.client.cache.identify({ __typename: "Room", id: roomId }), fragment: RoomSummaryFragmentDoc });
+    const summary = (chat: ApolloChat) =>
+      chat.client.cache.readFragment({
+        id: chat.client.cache.identify({ __typename: "Room", id: roomId }),
+        fragment: RoomSummaryFragmentDoc,
+      });
 
     const received: { seq: number; content: string }[] = [];
     bob.followMessages(roomId, "0", (m) => received.push({ seq: m.seq, content: m.content }));
-    const { data } = await alice.client.mutate({ mutation: PostMessageDocument, variables: { input: { roomId, content: "hello from Apollo" } } });
+    const { data } = await alice.client.mutate({
+      mutation: PostMessageDocument,
+      variables: { input: { roomId, content: "hello from Apollo" } },
+    });
     expect(data!.sendMessage).toMatchObject({ seq: 1, content: "hello from Apollo" });
     // the mutation result normalized into the sender's cached room
     expect(summary(alice)).toMatchObject({ unreadCount: 0, lastMessage: { id: data!.sendMessage.id, content: "hello from Apollo" } });
@@ -204,13 +238,31 @@ describe("Apollo Client and urql against the server", () => {
       const { chat: bob, sockets } = make(driver, { retryWait: gate.retryWait });
       const { userId: bobId } = await bob.register(input(`${name.slice(0, 2)}_bob`));
       const alice = await registerUser(server.url, `${name.slice(0, 2)}_alice`);
-      const roomId = (await gqlOk(server.url, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: "Resume", type: "GROUP", memberIds: [bobId] } }, alice.accessToken)).createRoom.id as string;
-      const send = (content: string) => gqlOk(server.url, `mutation($input: SendMessageInput!) { sendMessage(input: $input) { seq } }`, { input: { roomId, content } }, alice.accessToken);
+      const roomId = (
+        await gqlOk(
+          server.url,
+          `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`,
+          { input: { name: "Resume", type: "GROUP", memberIds: [bobId] } },
+          alice.accessToken,
+        )
+      ).createRoom.id as string;
+      const send = (content: string) =>
+        gqlOk(
+          server.url,
+          `mutation($input: SendMessageInput!) { sendMessage(input: $input) { seq } }`,
+          { input: { roomId, content } },
+          alice.accessToken,
+        );
 
       const messages: [number, string][] = [];
       const events: [number, string, number | null][] = [];
       const ended: unknown[] = [];
-      const messageStream = bob.followMessages(roomId, "0", (m) => messages.push([m.seq, m.content]), (e) => ended.push(e));
+      const messageStream = bob.followMessages(
+        roomId,
+        "0",
+        (m) => messages.push([m.seq, m.content]),
+        (e) => ended.push(e),
+      );
       const eventStream = bob.followRoomEvents(
         roomId,
         await driver.roomCursor(bob, roomId),
@@ -268,9 +320,15 @@ describe("catch-up through sync (examples/clients/catch-up.ts)", () => {
       const { userId: bobId } = await bob.register(input(`${name.slice(0, 2)}_cu_bob`));
       const alice = await registerUser(server.url, `${name.slice(0, 2)}_cu_alice`);
       const ok = (query: string, variables: Record<string, unknown>) => gqlOk(server.url, query, variables, alice.accessToken);
-      const create = async (n: string) => (await ok(`mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: n, type: "GROUP", memberIds: [bobId] } })).createRoom.id as string;
+      const create = async (n: string) =>
+        (
+          await ok(`mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, {
+            input: { name: n, type: "GROUP", memberIds: [bobId] },
+          })
+        ).createRoom.id as string;
       const roomId = await create("Catch-up");
-      const send = (content: string) => ok(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { seq } }`, { input: { roomId, content } });
+      const send = (content: string) =>
+        ok(`mutation($input: SendMessageInput!) { sendMessage(input: $input) { seq } }`, { input: { roomId, content } });
 
       // the app's state: the room's messages by seq; a sync is merged in (it may hold messages the live stream gave
       // already: it lists what came since the previous sync), a live message must be new
@@ -288,7 +346,13 @@ describe("catch-up through sync (examples/clients/catch-up.ts)", () => {
         onMessage: (_roomId, message) => (seqs.includes(message.seq) ? repeated : seqs).push(message.seq),
         onEvent: (e) =>
           events.push(
-            e.__typename === "RoomActivity" ? `activity ${e.lastMessage?.seq}` : e.__typename === "AddedToRoom" ? `added ${e.room.id}` : e.__typename === "MentionNotification" ? `mention ${e.message.seq}` : e.__typename,
+            e.__typename === "RoomActivity"
+              ? `activity ${e.lastMessage?.seq}`
+              : e.__typename === "AddedToRoom"
+                ? `added ${e.room.id}`
+                : e.__typename === "MentionNotification"
+                  ? `mention ${e.message.seq}`
+                  : e.__typename,
           ),
         onError: (e) => errors.push(e),
       });
@@ -307,7 +371,9 @@ describe("catch-up through sync (examples/clients/catch-up.ts)", () => {
       sockets[0]!.terminate();
       await send("while offline, before the sync");
       await vi.waitFor(() => expect(session.syncs).toBe(2));
-      await send(`while offline, after the sync @${(await gqlOk(server.url, "{ me { username } }", {}, bob.tokens.pair!.accessToken)).me.username}`);
+      await send(
+        `while offline, after the sync @${(await gqlOk(server.url, "{ me { username } }", {}, bob.tokens.pair!.accessToken)).me.username}`,
+      );
       const other = await create("Later");
       await send("last while offline");
       gate.release();
@@ -328,7 +394,9 @@ describe("catch-up through sync (examples/clients/catch-up.ts)", () => {
 });
 
 describe("a server that runs only trusted documents (GRAPHQL_TRUSTED_DOCUMENTS=only)", () => {
-  const { server } = useTestServer([], { env: { GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" } });
+  const { server } = useTestServer([], {
+    env: { GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" },
+  });
   const chats: Chat[] = [];
   afterEach(async () => {
     await Promise.all(chats.splice(0).map((c) => c.dispose()));
@@ -374,10 +442,14 @@ describe("token refresh (access tokens live 1 s)", () => {
       await chat.register(input(`${name.slice(0, 2)}_tok`));
       const before = chat.tokens.pair!;
       // wait out the 1 s lifetime, by asking the server until it refuses the token
-      await vi.waitFor(async () => expect(errorCode(await gql(server.url, "{ myRooms { edges { cursor } } }", {}, before.accessToken))).toBe("UNAUTHENTICATED"), {
-        timeout: 5000,
-        interval: 100,
-      });
+      await vi.waitFor(
+        async () =>
+          expect(errorCode(await gql(server.url, "{ myRooms { edges { cursor } } }", {}, before.accessToken))).toBe("UNAUTHENTICATED"),
+        {
+          timeout: 5000,
+          interval: 100,
+        },
+      );
 
       // three queries at once, each UNAUTHENTICATED first: one refresh, three retries
       const results = await Promise.all([1, 2, 3].map((first) => driver.myRooms(chat, first)));

@@ -33,18 +33,37 @@ describe("configuration", () => {
     expect(first.VAPID_SUBJECT).toBe("mailto:push@localhost");
     expect(statSync(join(dir, "vapid-keys")).mode & 0o777).toBe(0o600);
     // kept: the same pair on the next start
-    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({ VAPID_PUBLIC_KEY: first.VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY: first.VAPID_PRIVATE_KEY });
+    expect(loadConfig({ DATA_DIR: dir })).toMatchObject({
+      VAPID_PUBLIC_KEY: first.VAPID_PUBLIC_KEY,
+      VAPID_PRIVATE_KEY: first.VAPID_PRIVATE_KEY,
+    });
 
     const production = { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), DATA_DIR: dir };
     // neither: push off, nothing generated
     expect(loadConfig(production)).toMatchObject({ VAPID_PUBLIC_KEY: undefined, VAPID_PRIVATE_KEY: undefined, VAPID_SUBJECT: undefined });
     const keys = { VAPID_PUBLIC_KEY: first.VAPID_PUBLIC_KEY!, VAPID_PRIVATE_KEY: first.VAPID_PRIVATE_KEY! };
-    expect(loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com" })).toMatchObject({ ...keys, VAPID_SUBJECT: "mailto:ops@example.com" });
-    expect(() => loadConfig({ ...production, VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY, VAPID_SUBJECT: "mailto:ops@example.com" })).toThrowError(/VAPID_PRIVATE_KEY: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together/);
+    expect(loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com" })).toMatchObject({
+      ...keys,
+      VAPID_SUBJECT: "mailto:ops@example.com",
+    });
+    expect(() =>
+      loadConfig({ ...production, VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY, VAPID_SUBJECT: "mailto:ops@example.com" }),
+    ).toThrowError(/VAPID_PRIVATE_KEY: VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together/);
     expect(() => loadConfig({ ...production, ...keys })).toThrowError(/VAPID_SUBJECT: is required when NODE_ENV=production/);
-    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "http://example.com" })).toThrowError(/VAPID_SUBJECT: must be a mailto: or https: URL/);
-    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com", VAPID_PUBLIC_KEY: randomBytes(64).toString("base64url") })).toThrowError(/VAPID_PUBLIC_KEY: must be a P-256 public key/);
-    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com", VAPID_PRIVATE_KEY: "short" })).toThrowError(/VAPID_PRIVATE_KEY: must be a P-256 private key/);
+    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "http://example.com" })).toThrowError(
+      /VAPID_SUBJECT: must be a mailto: or https: URL/,
+    );
+    expect(() =>
+      loadConfig({
+        ...production,
+        ...keys,
+        VAPID_SUBJECT: "mailto:ops@example.com",
+        VAPID_PUBLIC_KEY: randomBytes(64).toString("base64url"),
+      }),
+    ).toThrowError(/VAPID_PUBLIC_KEY: must be a P-256 public key/);
+    expect(() => loadConfig({ ...production, ...keys, VAPID_SUBJECT: "mailto:ops@example.com", VAPID_PRIVATE_KEY: "short" })).toThrowError(
+      /VAPID_PRIVATE_KEY: must be a P-256 private key/,
+    );
     expect(() => loadConfig({ DATA_DIR: dir, PUSH_COALESCE_MS: "-1" })).toThrowError(/PUSH_COALESCE_MS:/);
   });
 
@@ -62,14 +81,18 @@ describe("configuration", () => {
       "replace-me-with-a-long-random-string-please",
       "this-is-a-placeholder-this-is-a-placeholder",
     ]) {
-      expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: placeholder })).toThrowError(/JWT_SECRET: is a placeholder \(it contains "\w+"\), not a key/);
+      expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: placeholder })).toThrowError(
+        /JWT_SECRET: is a placeholder \(it contains "\w+"\), not a key/,
+      );
     }
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     for (const key of [randomBytes(48).toString("base64"), randomBytes(32).toString("hex")]) {
       expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: key, DATA_DIR: dir }).JWT_SECRET).toBe(key);
     }
     // outside production a test or development key may be anything long enough
-    expect(loadConfig({ NODE_ENV: "test", JWT_SECRET: "test-secret-test-secret-test-secret", DATA_DIR: dir }).JWT_SECRET).toBe("test-secret-test-secret-test-secret");
+    expect(loadConfig({ NODE_ENV: "test", JWT_SECRET: "test-secret-test-secret-test-secret", DATA_DIR: dir }).JWT_SECRET).toBe(
+      "test-secret-test-secret-test-secret",
+    );
   });
 
   it("keeps part of the database pool for requests: DATABASE_SETUP_CONNECTIONS below DATABASE_POOL_SIZE", () => {
@@ -77,18 +100,33 @@ describe("configuration", () => {
     const defaults = loadConfig({ DATA_DIR: dir });
     expect(defaults.DATABASE_POOL_SIZE).toBe(10);
     expect(defaults.DATABASE_SETUP_CONNECTIONS).toBeUndefined(); // half the pool (app.ts)
-    expect(loadConfig({ DATA_DIR: dir, DATABASE_POOL_SIZE: "20", DATABASE_SETUP_CONNECTIONS: "8" })).toMatchObject({ DATABASE_POOL_SIZE: 20, DATABASE_SETUP_CONNECTIONS: 8 });
-    expect(() => loadConfig({ DATA_DIR: dir, DATABASE_SETUP_CONNECTIONS: "10" })).toThrowError(/DATABASE_SETUP_CONNECTIONS: must be less than DATABASE_POOL_SIZE/);
+    expect(loadConfig({ DATA_DIR: dir, DATABASE_POOL_SIZE: "20", DATABASE_SETUP_CONNECTIONS: "8" })).toMatchObject({
+      DATABASE_POOL_SIZE: 20,
+      DATABASE_SETUP_CONNECTIONS: 8,
+    });
+    expect(() => loadConfig({ DATA_DIR: dir, DATABASE_SETUP_CONNECTIONS: "10" })).toThrowError(
+      /DATABASE_SETUP_CONNECTIONS: must be less than DATABASE_POOL_SIZE/,
+    );
   });
 
   it("checks the OpenTelemetry variables, tracing being off by default", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     const defaults = loadConfig({ DATA_DIR: dir });
-    expect(defaults).toMatchObject({ OTEL_SERVICE_NAME: "chat-graphql", OTEL_TRACES_SAMPLER: "parentbased_always_on", OTEL_TRACES_SAMPLER_ARG: 1 });
-    expect(defaults.OTEL_TRACES_EXPORTER ?? defaults.OTEL_EXPORTER_OTLP_ENDPOINT ?? defaults.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).toBeUndefined();
-    expect(loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" })).toMatchObject({ OTEL_TRACES_SAMPLER_ARG: 0.25 });
+    expect(defaults).toMatchObject({
+      OTEL_SERVICE_NAME: "chat-graphql",
+      OTEL_TRACES_SAMPLER: "parentbased_always_on",
+      OTEL_TRACES_SAMPLER_ARG: 1,
+    });
+    expect(
+      defaults.OTEL_TRACES_EXPORTER ?? defaults.OTEL_EXPORTER_OTLP_ENDPOINT ?? defaults.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    ).toBeUndefined();
+    expect(loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" })).toMatchObject({
+      OTEL_TRACES_SAMPLER_ARG: 0.25,
+    });
     expect(() => loadConfig({ DATA_DIR: dir, OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toThrowError(/OTEL_EXPORTER_OTLP_ENDPOINT:/);
-    expect(() => loadConfig({ DATA_DIR: dir, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "grpc://collector:4317" })).toThrowError(/OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:/);
+    expect(() => loadConfig({ DATA_DIR: dir, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "grpc://collector:4317" })).toThrowError(
+      /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT:/,
+    );
     expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_EXPORTER: "zipkin" })).toThrowError(/OTEL_TRACES_EXPORTER:/);
     expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER: "always_off" })).toThrowError(/OTEL_TRACES_SAMPLER:/);
     expect(() => loadConfig({ DATA_DIR: dir, OTEL_TRACES_SAMPLER_ARG: "2" })).toThrowError(/OTEL_TRACES_SAMPLER_ARG:/);
@@ -98,7 +136,15 @@ describe("configuration", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     expect(loadConfig({ DATA_DIR: dir })).toMatchObject({ ATTACHMENTS_STORE: "disk", S3_REGION: "us-east-1", S3_FORCE_PATH_STYLE: false });
     const s3 = { DATA_DIR: dir, ATTACHMENTS_STORE: "s3", S3_BUCKET: "chat-files" };
-    expect(loadConfig({ ...s3, S3_ENDPOINT: "http://127.0.0.1:9000", S3_FORCE_PATH_STYLE: "true", S3_ACCESS_KEY_ID: "id", S3_SECRET_ACCESS_KEY: "secret" })).toMatchObject({
+    expect(
+      loadConfig({
+        ...s3,
+        S3_ENDPOINT: "http://127.0.0.1:9000",
+        S3_FORCE_PATH_STYLE: "true",
+        S3_ACCESS_KEY_ID: "id",
+        S3_SECRET_ACCESS_KEY: "secret",
+      }),
+    ).toMatchObject({
       ATTACHMENTS_STORE: "s3",
       S3_BUCKET: "chat-files",
       S3_ENDPOINT: "http://127.0.0.1:9000",
@@ -108,7 +154,9 @@ describe("configuration", () => {
     expect(loadConfig({ ...s3, S3_REGION: "auto" }).S3_ACCESS_KEY_ID).toBeUndefined();
     expect(() => loadConfig({ DATA_DIR: dir, ATTACHMENTS_STORE: "s3" })).toThrowError(/S3_BUCKET: is required when ATTACHMENTS_STORE=s3/);
     expect(() => loadConfig({ DATA_DIR: dir, S3_BUCKET: "chat-files" })).toThrowError(/S3_BUCKET: is set, but uploads go to disk/);
-    expect(() => loadConfig({ ...s3, S3_ACCESS_KEY_ID: "id" })).toThrowError(/S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/);
+    expect(() => loadConfig({ ...s3, S3_ACCESS_KEY_ID: "id" })).toThrowError(
+      /S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together/,
+    );
     expect(() => loadConfig({ ...s3, S3_BUCKET: "Chat_Files" })).toThrowError(/S3_BUCKET: must be a bucket name/);
     expect(() => loadConfig({ ...s3, S3_ENDPOINT: "minio:9000" })).toThrowError(/S3_ENDPOINT:/);
     expect(() => loadConfig({ ...s3, S3_FORCE_PATH_STYLE: "maybe" })).toThrowError(/S3_FORCE_PATH_STYLE:/);
@@ -126,18 +174,28 @@ describe("configuration", () => {
 
   it("GRAPHQL_TRUSTED_DOCUMENTS allow and only need GRAPHQL_TRUSTED_DOCUMENTS_FILE, a readable JSON object of hash → document", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
-    const env = (mode: string, file?: string) => ({ DATA_DIR: dir, GRAPHQL_TRUSTED_DOCUMENTS: mode, ...(file ? { GRAPHQL_TRUSTED_DOCUMENTS_FILE: file } : {}) });
+    const env = (mode: string, file?: string) => ({
+      DATA_DIR: dir,
+      GRAPHQL_TRUSTED_DOCUMENTS: mode,
+      ...(file ? { GRAPHQL_TRUSTED_DOCUMENTS_FILE: file } : {}),
+    });
     expect(loadConfig({ DATA_DIR: dir }).GRAPHQL_TRUSTED_DOCUMENTS).toBe("off");
     for (const mode of ["allow", "only"]) {
-      expect(() => loadConfig(env(mode))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only/);
+      expect(() => loadConfig(env(mode))).toThrowError(
+        /GRAPHQL_TRUSTED_DOCUMENTS_FILE: is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only/,
+      );
     }
-    expect(() => loadConfig(env("only", join(dir, "missing.json")))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: cannot read .*missing\.json: ENOENT/);
+    expect(() => loadConfig(env("only", join(dir, "missing.json")))).toThrowError(
+      /GRAPHQL_TRUSTED_DOCUMENTS_FILE: cannot read .*missing\.json: ENOENT/,
+    );
     const notJson = join(dir, "not.json");
     writeFileSync(notJson, "{ nope");
     expect(() => loadConfig(env("only", notJson))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: cannot read .*not\.json: .*JSON/);
     const wrongShape = join(dir, "list.json");
     writeFileSync(wrongShape, JSON.stringify({ abc: 1 }));
-    expect(() => loadConfig(env("allow", wrongShape))).toThrowError(/GRAPHQL_TRUSTED_DOCUMENTS_FILE: .*list\.json is not a JSON object of hash → document/);
+    expect(() => loadConfig(env("allow", wrongShape))).toThrowError(
+      /GRAPHQL_TRUSTED_DOCUMENTS_FILE: .*list\.json is not a JSON object of hash → document/,
+    );
     const good = join(dir, "good.json");
     writeFileSync(good, JSON.stringify({ abc: "{ me { id } }" }));
     expect(loadConfig(env("only", good)).GRAPHQL_TRUSTED_DOCUMENTS_FILE).toEqual(new Map([["abc", "{ me { id } }"]]));

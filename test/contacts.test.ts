@@ -21,7 +21,8 @@ const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 const sendRequest = (from: TestUser, toId: string) => api.run(from, SEND_REQUEST, { id: toId });
 const sendRequestOk = (from: TestUser, to: TestUser) => api.ok(from, SEND_REQUEST, { id: to.id }).then((d) => d.sendContactRequest);
 const respond = (user: TestUser, id: string, accept: boolean) => api.run(user, RESPOND, { id, accept });
-const respondOk = (user: TestUser, id: string, accept: boolean) => api.ok(user, RESPOND, { id, accept }).then((d) => d.respondToContactRequest);
+const respondOk = (user: TestUser, id: string, accept: boolean) =>
+  api.ok(user, RESPOND, { id, accept }).then((d) => d.respondToContactRequest);
 const requests = (user: TestUser, direction?: "INCOMING" | "OUTGOING") =>
   api.ok(user, REQUESTS, direction ? { direction } : {}).then((d) => d.contactRequests);
 const contactsPage = (user: TestUser, first?: number, after?: string) => api.ok(user, CONTACTS, { first, after }).then((d) => d.contacts);

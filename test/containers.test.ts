@@ -32,7 +32,12 @@ const runtime = dockerfile.getInstructions().filter(inRuntime);
 const at = (keyword: string) => runtime.findIndex((i) => i.getKeyword() === keyword);
 const args = (i: Instruction | undefined) => i?.getArgumentsContent() ?? "";
 /** The runtime stage's ENV variables and its healthcheck. */
-const env = new Map(dockerfile.getENVs().filter(inRuntime).flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()] as const)));
+const env = new Map(
+  dockerfile
+    .getENVs()
+    .filter(inRuntime)
+    .flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()] as const)),
+);
 const healthcheck = dockerfile.getHEALTHCHECKs().filter(inRuntime)[0]!;
 
 describe("docker-compose.yml", () => {
@@ -44,7 +49,8 @@ describe("docker-compose.yml", () => {
   it("restarts every service, and starts the nodes once PostgreSQL and Redis pass their healthchecks", () => {
     for (const [name, service] of Object.entries(compose.services)) expect([name, service.restart]).toEqual([name, "unless-stopped"]);
     expect(compose.services.redis!.healthcheck?.test.join(" ")).toMatch(/redis-cli .*ping/);
-    for (const node of nodes) expect(node.depends_on).toEqual({ postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
+    for (const node of nodes)
+      expect(node.depends_on).toEqual({ postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
   });
 
   it("probes PostgreSQL over TCP, which the image's init-time temporary server does not listen on", () => {
@@ -75,7 +81,12 @@ describe("Dockerfile (runtime stage)", () => {
     expect(env.get("ATTACHMENTS_DIR")).toBe("/data/attachments");
     // uploads, and scripts/prisma.mjs's schema copies for `prisma migrate deploy` (under WORKDIR /app)
     for (const dir of [env.get("ATTACHMENTS_DIR")!, "node_modules/.cache/prisma-migrate"]) {
-      const made = runtime.findIndex((i) => i.getKeyword() === "RUN" && /^mkdir -p [^&]*/.exec(args(i))?.[0].split(" ").includes(dir) && new RegExp(`chown node:node [^&]*${dir}`).test(args(i)));
+      const made = runtime.findIndex(
+        (i) =>
+          i.getKeyword() === "RUN" &&
+          /^mkdir -p [^&]*/.exec(args(i))?.[0].split(" ").includes(dir) &&
+          new RegExp(`chown node:node [^&]*${dir}`).test(args(i)),
+      );
       expect(made, `a RUN making ${dir} node's`).toBeGreaterThanOrEqual(0);
       expect(made, `${dir} made node's before USER`).toBeLessThan(at("USER"));
     }

@@ -9,12 +9,18 @@
  * (Redis pub/sub); non-members refused as everywhere (NOT_FOUND / FORBIDDEN).
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, type GqlResponse, gql, type TestUser, subscribe, type Subscription } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
+import { errorCode, ext, type GqlResponse, gql, type Subscription, subscribe, type TestUser } from "./helpers/client.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MAX_MEMBERS = 3;
-const { server, api, api: { run, ok }, client, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
+const {
+  server,
+  api,
+  api: { run, ok },
+  client,
+  users: [alice, bob, carol, dave, mallory],
+} = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
   redis: true,
   env: { DELIVERY_RECEIPTS_MAX_MEMBERS: String(MAX_MEMBERS) },
 });

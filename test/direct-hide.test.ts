@@ -36,7 +36,9 @@ describe("deleteRoom on a DIRECT room", () => {
     // nothing changes for ben, and the room still exists for both: history, membership
     expect(await api.ok(ben, MY_ROOMS, { a: false })).toEqual(bensBefore);
     expect((await api.ok(ann, `query($r: ID!) { room(id: $r) { id memberCount } }`, { r })).room).toEqual({ id: r, memberCount: 2 });
-    expect((await api.ok(ann, `query($r: ID!) { messages(roomId: $r, last: 10) { edges { node { content } } } }`, { r })).messages.edges).toHaveLength(1);
+    expect(
+      (await api.ok(ann, `query($r: ID!) { messages(roomId: $r, last: 10) { edges { node { content } } } }`, { r })).messages.edges,
+    ).toHaveLength(1);
     expect(await server.app.db.roomMember.count({ where: { roomId: r } })).toBe(2);
     // calling it again is harmless
     expect((await api.ok(ann, DELETE, { r })).deleteRoom).toBe(true);
@@ -70,14 +72,19 @@ describe("deleteRoom on a DIRECT room", () => {
     const r = await directRoom(ben, cat);
     const socket = client(cat);
     const events = subscribe(socket, `subscription { myEvents { __typename ... on RoomActivity { message: lastMessage { content } } } }`);
-    const roomEvents = subscribe(socket, `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageAdded { message { content } } } }`, { r });
+    const roomEvents = subscribe(
+      socket,
+      `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageAdded { message { content } } } }`,
+      { r },
+    );
     // live: messages reach both subscriptions
     await untilReceived(events, () => api.ok(ben, SEND, { r, c: "warm-up" }));
     await untilReceived(roomEvents, () => api.ok(ben, SEND, { r, c: "warm-up" }));
     await api.ok(ben, DELETE, { r });
     await api.ok(cat, SEND, { r, c: "after" });
     // past the warm-ups, the next thing either gets is the message sent after the hide
-    const notWarmUp = (e: { data?: Record<string, { message?: { content: string } }> }) => Object.values(e.data ?? {})[0]?.message?.content !== "warm-up";
+    const notWarmUp = (e: { data?: Record<string, { message?: { content: string } }> }) =>
+      Object.values(e.data ?? {})[0]?.message?.content !== "warm-up";
     expect((await events.nextWhere(notWarmUp)).data.myEvents).toEqual({ __typename: "RoomActivity", message: { content: "after" } });
     expect((await roomEvents.nextWhere(notWarmUp)).data.roomEvents).toEqual({ __typename: "MessageAdded", message: { content: "after" } });
   });
@@ -85,7 +92,9 @@ describe("deleteRoom on a DIRECT room", () => {
   it("is refused to a non-member (NOT_FOUND), and stays OWNER-only for other rooms (FORBIDDEN)", async () => {
     const r = await directRoom(ann, ben);
     expect(errorCode(await api.run(cat, DELETE, { r }))).toBe("NOT_FOUND");
-    const group = (await api.ok(ann, `mutation($m: [ID!]) { createRoom(input: { name: "g", type: GROUP, memberIds: $m }) { id } }`, { m: [ben.id] })).createRoom.id;
+    const group = (
+      await api.ok(ann, `mutation($m: [ID!]) { createRoom(input: { name: "g", type: GROUP, memberIds: $m }) { id } }`, { m: [ben.id] })
+    ).createRoom.id;
     expect(errorCode(await api.run(ben, DELETE, { r: group }))).toBe("FORBIDDEN");
     expect(await listed(ben)).toContain(group);
   });

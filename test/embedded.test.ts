@@ -24,7 +24,13 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
   });
 
   /** Nothing configured but where the data goes, and a free port for the embedded PostgreSQL. */
-  const embeddedEnv = async () => ({ NODE_ENV: "development", DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: "", REDIS_URL: "" });
+  const embeddedEnv = async () => ({
+    NODE_ENV: "development",
+    DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(await freePort()),
+    DATABASE_URL: "",
+    REDIS_URL: "",
+  });
 
   it("starts telling its progress, serves, and keeps data and tokens across a restart that applies no migration", async () => {
     const env = await embeddedEnv();
@@ -61,18 +67,28 @@ describe("embedded default (no DATABASE_URL, no REDIS_URL)", () => {
     await node?.stop();
     node = await startNode(await embeddedEnv(), 120_000);
     const user = await registerUser(node.url, "drain");
-    const { createRoom } = await gqlOk(node.url, `mutation { createRoom(input: { name: "Drain", type: GROUP }) { id } }`, {}, user.accessToken);
+    const { createRoom } = await gqlOk(
+      node.url,
+      `mutation { createRoom(input: { name: "Drain", type: GROUP }) { id } }`,
+      {},
+      user.accessToken,
+    );
     const send = { query: `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { content } }` };
     // in flight: each request's head read by the server (its 100 Continue), its body still to come
     const requests = await Promise.all(Array.from({ length: 10 }, () => headSent(node!.url, user.accessToken)));
     const exit = new Promise<number | null>((resolve) => node!.child.once("exit", resolve));
     node.child.kill("SIGTERM");
-    const answers = await Promise.all(requests.map((finish, i) => finish(JSON.stringify({ ...send, variables: { r: createRoom.id, c: `m${i}` } }))));
+    const answers = await Promise.all(
+      requests.map((finish, i) => finish(JSON.stringify({ ...send, variables: { r: createRoom.id, c: `m${i}` } }))),
+    );
     expect(answers).toEqual(answers.map((_, i) => ({ status: 200, body: { data: { sendMessage: { content: `m${i}` } } } })));
     expect(await exit).toBe(0);
     // no request failed on the way down, and nothing was logged as an error (a write-pool connection that
     // PostgreSQL ends while idle is a warning the pool recovers from: seen once under a full CI run's load)
-    const errors = node.output().split("\n").filter((line) => /"level":(50|60)/.test(line) || line.includes("Database unavailable"));
+    const errors = node
+      .output()
+      .split("\n")
+      .filter((line) => /"level":(50|60)/.test(line) || line.includes("Database unavailable"));
     expect(errors).toEqual([]);
   }, 240_000);
 });
@@ -96,7 +112,10 @@ type Answer = { status: number; body: unknown };
  * sends the body and resolves the answer; rejects if the request fails before.
  */
 function headSent(url: string, token: string): Promise<(body: string) => Promise<Answer>> {
-  const req = request(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}`, expect: "100-continue" } });
+  const req = request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, expect: "100-continue" },
+  });
   const answer = new Promise<Answer>((resolve, reject) => {
     req.once("error", reject).once("response", (res) => {
       let text = "";

@@ -37,9 +37,14 @@ async function everyRow(server: TestServer): Promise<string[]> {
   const client = new pg.Client({ connectionString: server.app.config.DATABASE_URL });
   await client.connect();
   try {
-    const tables = await client.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`);
+    const tables = await client.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
+    );
     const rows: string[] = [];
-    for (const { table_name } of tables.rows) rows.push(...(await client.query<{ row: string }>(`SELECT t::text AS row FROM "${table_name}" t`)).rows.map((r) => `${table_name}: ${r.row}`));
+    for (const { table_name } of tables.rows)
+      rows.push(
+        ...(await client.query<{ row: string }>(`SELECT t::text AS row FROM "${table_name}" t`)).rows.map((r) => `${table_name}: ${r.row}`),
+      );
     return rows;
   } finally {
     await client.end();
@@ -51,7 +56,12 @@ const room = async (ok: (u: TestUser, q: string, v?: Record<string, unknown>) =>
   (await ok(owner, CREATE, { m: members.map((m) => m.id) })).createRoom.id as string;
 
 describe("encryption at rest, search off", () => {
-  const { server, api: { run, ok }, users: [alice, bob], client } = useTestServer(["alice", "bob"], {
+  const {
+    server,
+    api: { run, ok },
+    users: [alice, bob],
+    client,
+  } = useTestServer(["alice", "bob"], {
     redis: true,
     env: { MESSAGE_ENCRYPTION_KEYS: `k1:${K1}`, MESSAGE_SEARCH: "off", RATE_LIMITS: "off" },
   });
@@ -65,7 +75,11 @@ describe("encryption at rest, search off", () => {
     const r = await room(ok, alice, [bob]);
     const ws = client(bob);
     const added = subscribe(ws, `subscription($r: ID!) { messageAdded(roomId: $r) { content replyTo { content } } }`, { r });
-    const events = subscribe(ws, `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageEdited { message { content edits { content } } } } }`, { r });
+    const events = subscribe(
+      ws,
+      `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageEdited { message { content edits { content } } } } }`,
+      { r },
+    );
     await untilReceived(added, () => ok(alice, SEND, { i: { roomId: r, content: "warm-up" } }));
 
     const first = (await ok(alice, SEND, { i: { roomId: r, content: `quokka alpha for @${bob.username}` } })).sendMessage;
@@ -85,7 +99,10 @@ describe("encryption at rest, search off", () => {
       replyTo: { content: `quokka alpha for @${bob.username}` },
     });
     const edited = await events.nextWhere((e) => e.data?.roomEvents.__typename === "MessageEdited");
-    expect(edited.data!.roomEvents.message).toEqual({ content: "quokka charlie", edits: [{ content: `quokka alpha for @${bob.username}` }] });
+    expect(edited.data!.roomEvents.message).toEqual({
+      content: "quokka charlie",
+      edits: [{ content: `quokka alpha for @${bob.username}` }],
+    });
 
     // every read over HTTP: history, edits, replies' previews, room list, notifications, the data export
     const history = (await ok(bob, HISTORY, { r })).messages.edges.map((e: { node: unknown }) => e.node);
@@ -125,7 +142,10 @@ describe("encryption at rest, search off", () => {
     const r = await room(ok, alice, []);
     for (const content of ["🦘🇦🇺 naïve cafe\u0301", "\u202Eevil\u202C \u200D", "é".repeat(5000)]) {
       const { id } = (await ok(alice, SEND, { i: { roomId: r, content } })).sendMessage;
-      expect((await ok(alice, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id content } } } }`, { r })).messages.edges[0].node).toEqual({ id, content });
+      expect(
+        (await ok(alice, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id content } } } }`, { r })).messages.edges[0]
+          .node,
+      ).toEqual({ id, content });
     }
   });
 
@@ -139,7 +159,8 @@ describe("encryption at rest, search off", () => {
     const r = await room(ok, alice, [bob]);
     const a = (await ok(alice, SEND, { i: { roomId: r, content: "numbat one" } })).sendMessage.id;
     const b = (await ok(alice, SEND, { i: { roomId: r, content: "numbat two" } })).sendMessage.id;
-    await server.app.db.$executeRaw`UPDATE "Message" SET content = (SELECT content FROM "Message" WHERE id = ${a}::uuid) WHERE id = ${b}::uuid`;
+    await server.app.db
+      .$executeRaw`UPDATE "Message" SET content = (SELECT content FROM "Message" WHERE id = ${a}::uuid) WHERE id = ${b}::uuid`;
     const result = await run(alice, `query($r: ID!) { messages(roomId: $r, first: 2) { edges { node { id content } } } }`, { r });
     expect(result.errors?.[0]?.message).toBe("Unexpected error.");
     expect(JSON.stringify(result)).not.toContain("numbat one");
@@ -148,7 +169,8 @@ describe("encryption at rest, search off", () => {
   it("re-encryption drops lexemes left from when search was on", async () => {
     const r = await room(ok, alice, []);
     const id = (await ok(alice, SEND, { i: { roomId: r, content: "left over" } })).sendMessage.id;
-    await server.app.db.$executeRaw`INSERT INTO "MessageSearch" ("messageId", vector) VALUES (${id}::uuid, to_tsvector('simple', 'left over'))`;
+    await server.app.db
+      .$executeRaw`INSERT INTO "MessageSearch" ("messageId", vector) VALUES (${id}::uuid, to_tsvector('simple', 'left over'))`;
     expect(await server.app.reencryption.runUntilDone()).toBe(1);
     expect(await server.app.db.messageSearch.count()).toBe(0);
   });
@@ -156,7 +178,11 @@ describe("encryption at rest, search off", () => {
 
 describe("key rotation", () => {
   // k2 is current; k1 still opens what it sealed
-  const { server, api: { ok }, users: [alice] } = useTestServer(["alice"], { env: { MESSAGE_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}`, MESSAGE_SEARCH: "off", RATE_LIMITS: "off" } });
+  const {
+    server,
+    api: { ok },
+    users: [alice],
+  } = useTestServer(["alice"], { env: { MESSAGE_ENCRYPTION_KEYS: `k2:${K2},k1:${K1}`, MESSAGE_SEARCH: "off", RATE_LIMITS: "off" } });
 
   it("re-encrypts rows under k1 and plaintext rows to k2 in batches; every text reads the same before and after", async () => {
     const r = await room(ok, alice, []);
@@ -172,12 +198,20 @@ describe("key rotation", () => {
     }
     await server.app.db.messageEdit.updateMany({ where: { messageId: ids[0] }, data: old.seal(ids[0]!, "echidna 0") });
     const before = (await ok(alice, HISTORY, { r })).messages;
-    expect(before.edges.map((e: { node: { content: string } }) => e.node.content)).toEqual(["echidna 4", "echidna 3", "echidna 2", "echidna 1", "echidna 0, edited"]);
+    expect(before.edges.map((e: { node: { content: string } }) => e.node.content)).toEqual([
+      "echidna 4",
+      "echidna 3",
+      "echidna 2",
+      "echidna 1",
+      "echidna 0, edited",
+    ]);
 
     const keys = async () =>
-      (await server.app.db.$queryRaw<{ key: string | null }[]>`
+      (
+        await server.app.db.$queryRaw<{ key: string | null }[]>`
         SELECT "contentKeyId" AS key FROM "Message" WHERE "roomId" = ${r}::uuid UNION ALL
-        SELECT e."contentKeyId" FROM "MessageEdit" e JOIN "Message" m ON m.id = e."messageId" WHERE m."roomId" = ${r}::uuid`).map((k) => k.key ?? "none");
+        SELECT e."contentKeyId" FROM "MessageEdit" e JOIN "Message" m ON m.id = e."messageId" WHERE m."roomId" = ${r}::uuid`
+      ).map((k) => k.key ?? "none");
     const job = new Reencryption(server.app.db, server.app.admission, server.app.encryption, false, 2, 3_600_000, (err) => {
       throw err;
     });
@@ -197,10 +231,16 @@ describe("key rotation", () => {
 });
 
 describe("encryption at rest, search on", () => {
-  const { server, api: { ok }, users: [alice] } = useTestServer(["alice"], { env: { MESSAGE_ENCRYPTION_KEYS: `k1:${K1}`, MESSAGE_SEARCH: "on", RATE_LIMITS: "off" } });
+  const {
+    server,
+    api: { ok },
+    users: [alice],
+  } = useTestServer(["alice"], { env: { MESSAGE_ENCRYPTION_KEYS: `k1:${K1}`, MESSAGE_SEARCH: "on", RATE_LIMITS: "off" } });
 
   it("keeps the GIN-indexed lexemes in MessageSearch, finds sealed messages with snippets, and follows edits and deletes", async () => {
-    const indexes = await server.app.db.$queryRaw<{ indexdef: string }[]>`SELECT indexdef FROM pg_indexes WHERE tablename = 'MessageSearch' AND indexname = 'MessageSearch_vector_idx'`;
+    const indexes = await server.app.db.$queryRaw<
+      { indexdef: string }[]
+    >`SELECT indexdef FROM pg_indexes WHERE tablename = 'MessageSearch' AND indexname = 'MessageSearch_vector_idx'`;
     expect(indexes[0]?.indexdef).toMatch(/USING gin \(vector\)/);
 
     const r = await room(ok, alice, []);
@@ -212,7 +252,9 @@ describe("encryption at rest, search on", () => {
     const raw = await server.app.db.message.findUniqueOrThrow({ where: { id } });
     expect(raw.contentKeyId).toBe("k1");
     expect(raw.content).not.toContain("zebra");
-    const [lexemes] = await server.app.db.$queryRaw<{ vector: string }[]>`SELECT vector::text FROM "MessageSearch" WHERE "messageId" = ${id}::uuid`;
+    const [lexemes] = await server.app.db.$queryRaw<
+      { vector: string }[]
+    >`SELECT vector::text FROM "MessageSearch" WHERE "messageId" = ${id}::uuid`;
     expect(lexemes!.vector).toContain("'zebra'");
 
     await ok(alice, EDIT, { id, c: "giraffe now" });

@@ -13,7 +13,10 @@ describe("unexpected errors", () => {
     expect(result.errors?.[0]?.message).toBe("Unexpected error.");
     expect(result.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
     expect(JSON.stringify(result)).not.toContain("secret");
-    expect(logged).toHaveBeenCalledWith(expect.objectContaining({ err: expect.objectContaining({ message: "connection string postgres://secret@db" }) }), expect.any(String));
+    expect(logged).toHaveBeenCalledWith(
+      expect.objectContaining({ err: expect.objectContaining({ message: "connection string postgres://secret@db" }) }),
+      expect.any(String),
+    );
   });
 
   it("leave expected errors (with a code) as they are, unlogged", async () => {

@@ -15,8 +15,8 @@ import { describe, expect, it } from "vitest";
 import { gqlOk, registerUsers, subscribe, wsClient } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
 import { rawSocket } from "./helpers/raw-socket.js";
+import { useTestServer } from "./helpers/server.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content sender { id } } }`;
 const RESUMING = `subscription($r: ID!, $a: String) { messageAdded(roomId: $r, after: $a) { seq content } }`;
@@ -24,12 +24,20 @@ const PER_VIEWER = `subscription($r: ID!) { messageAdded(roomId: $r) { seq conte
 const EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on SequencedEvent { seq } ... on MessageAdded { message { content } } } }`;
 
 describe("fan-out groups on one node", () => {
-  const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { env: { WS_MAX_BUFFERED_BYTES: "65536", RATE_LIMITS: "off" } });
+  const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], {
+    env: { WS_MAX_BUFFERED_BYTES: "65536", RATE_LIMITS: "off" },
+  });
   const [alice, bob, carol] = users;
 
   async function room() {
-    const roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Fan", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] })).createRoom.id as string;
-    const send = async (content: string) => (await api.ok(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { seq } }`, { i: { roomId, content } })).sendMessage.seq as number;
+    const roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Fan", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id, carol.id],
+      })
+    ).createRoom.id as string;
+    const send = async (content: string) =>
+      (await api.ok(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { seq } }`, { i: { roomId, content } })).sendMessage
+        .seq as number;
     return { roomId, send };
   }
   const running = async (count: number) => metricsOf(server.url).until("chat_subscriptions_active", count, 10_000);
@@ -87,7 +95,10 @@ describe("fan-out groups on one node", () => {
     expect(seqs(steady)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     // resumed from a cursor, bob is in alice's group all the same: one execution, two deliveries per message
     const metrics = metricsOf(server.url);
-    const [executions, delivered] = [await metrics.sample("chat_shared_executions_total"), await metrics.sample(`chat_events_delivered_total{stream="messageAdded"}`)];
+    const [executions, delivered] = [
+      await metrics.sample("chat_shared_executions_total"),
+      await metrics.sample(`chat_events_delivered_total{stream="messageAdded"}`),
+    ];
     await send("16");
     await resumed.nextWhere((e) => e.data?.messageAdded.seq === 16);
     await steady.nextWhere((e) => e.data?.messageAdded.seq === 16);
@@ -142,7 +153,8 @@ describe("fan-out groups on one node", () => {
       const message = JSON.parse(frame) as { id: string; payload: unknown };
       expect(frame).toBe(JSON.stringify({ id: message.id, type: "next", payload: message.payload }));
     }
-    const perViewer = (frames: string[]) => JSON.parse(frames.find((f) => f.startsWith('{"id":"p"'))!).payload.data.messageAdded.deliveryState;
+    const perViewer = (frames: string[]) =>
+      JSON.parse(frames.find((f) => f.startsWith('{"id":"p"'))!).payload.data.messageAdded.deliveryState;
     expect([perViewer(x.frames), perViewer(z.frames)]).toEqual(["SENT", null]);
     for (const s of [x, y, z]) s.ws.close();
   });
@@ -151,7 +163,11 @@ describe("fan-out groups on one node", () => {
     const { roomId, send } = await room();
     const base = await metricsOf(server.url).sample("chat_subscriptions_active");
     const SUBSCRIPTIONS = 90;
-    const slow = rawSocket(server.wsUrl, carol.accessToken, Object.fromEntries(Array.from({ length: SUBSCRIPTIONS }, (_, i) => [`s${i}`, [SHARED, { r: roomId }]])));
+    const slow = rawSocket(
+      server.wsUrl,
+      carol.accessToken,
+      Object.fromEntries(Array.from({ length: SUBSCRIPTIONS }, (_, i) => [`s${i}`, [SHARED, { r: roomId }]])),
+    );
     const fast = subscribe(client(bob), SHARED, { r: roomId });
     await running(base + SUBSCRIPTIONS + 1);
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
@@ -179,7 +195,16 @@ describe("fan-out groups on two nodes", () => {
       const memberIds = users.slice(1).map((u) => u.id);
       const rooms: string[] = [];
       for (let i = 0; i < 4; i++) {
-        rooms.push((await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "R${i}", type: GROUP, memberIds: $m }) { id } }`, { m: memberIds }, users[0].accessToken)).createRoom.id);
+        rooms.push(
+          (
+            await gqlOk(
+              a.url,
+              `mutation($m: [ID!]) { createRoom(input: { name: "R${i}", type: GROUP, memberIds: $m }) { id } }`,
+              { m: memberIds },
+              users[0].accessToken,
+            )
+          ).createRoom.id,
+        );
       }
       const selections = [SHARED, PER_VIEWER, EVENTS];
       // 20 sockets (10 per node), 50 subscriptions each: every (room, selection) pair on every node
@@ -192,11 +217,21 @@ describe("fan-out groups on two nodes", () => {
           subs.push({ room, selection, user: c % 4, sub: subscribe(client, selections[selection]!, { r: rooms[room] }) });
         }
       });
-      await Promise.all([metricsOf(a.url).until("chat_subscriptions_active", 500, 90_000), metricsOf(b.url).until("chat_subscriptions_active", 500, 90_000)]);
-      for (let i = 0; i < 4; i++) await gqlOk(b.url, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId: rooms[i], content: `to R${i}` } }, users[0].accessToken);
+      await Promise.all([
+        metricsOf(a.url).until("chat_subscriptions_active", 500, 90_000),
+        metricsOf(b.url).until("chat_subscriptions_active", 500, 90_000),
+      ]);
+      for (let i = 0; i < 4; i++)
+        await gqlOk(
+          b.url,
+          `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`,
+          { i: { roomId: rooms[i], content: `to R${i}` } },
+          users[0].accessToken,
+        );
       for (const { room, selection, user, sub } of subs) {
         const event = (await sub.next(15_000)).data as any;
-        if (selection === 2) expect(event.roomEvents).toEqual({ __typename: "MessageAdded", seq: expect.any(Number), message: { content: `to R${room}` } });
+        if (selection === 2)
+          expect(event.roomEvents).toEqual({ __typename: "MessageAdded", seq: expect.any(Number), message: { content: `to R${room}` } });
         else expect(event.messageAdded.content).toBe(`to R${room}`);
         if (selection === 1) expect(event.messageAdded.deliveryState).toBe(user === 0 ? "SENT" : null);
       }

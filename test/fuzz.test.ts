@@ -20,10 +20,22 @@ import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { CSRF_HEADER } from "../src/security/csrf.js";
+import {
+  type Caller,
+  CONTENT_LIMIT,
+  type Frame,
+  frames,
+  malformedQuery,
+  malformedRequest,
+  messageContent,
+  operation,
+  type RawRequest,
+  type Targets,
+  TEMPLATES,
+} from "./fuzz/arbitraries.js";
+import { ALLOWED_CLOSE_CODES, fingerprint, wellFormed } from "./fuzz/oracle.js";
 import { gqlOk, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
-import { CONTENT_LIMIT, type Caller, type Frame, frames, malformedQuery, malformedRequest, messageContent, operation, type RawRequest, TEMPLATES, type Targets } from "./fuzz/arbitraries.js";
-import { ALLOWED_CLOSE_CODES, fingerprint, wellFormed } from "./fuzz/oracle.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const MiB = 2 ** 20;
@@ -48,18 +60,28 @@ const MAX_RUNS: Record<Property, number> = { operations: 4_000, queries: 3_000, 
  * frames), ~4 KiB a request or ~8 KiB a query crosses its limit: sockets closed while
  * their token was checked, kept for good (2.7 KiB each, fixed), grew frames by 14.3 MiB.
  */
-const HEAP_GROWTH_LIMIT: Record<Property, number> = { operations: 16 * MiB, queries: 128 * MiB, requests: 8 * MiB, unicode: 8 * MiB, frames: 8 * MiB };
+const HEAP_GROWTH_LIMIT: Record<Property, number> = {
+  operations: 16 * MiB,
+  queries: 128 * MiB,
+  requests: 8 * MiB,
+  unicode: 8 * MiB,
+  frames: 8 * MiB,
+};
 
 const errorLines: string[] = [];
 const sink = new Writable({
   write(chunk, _encoding, done) {
-    for (const line of String(chunk).split("\n").filter(Boolean)) if ((JSON.parse(line) as { level: number }).level >= 50) errorLines.push(line);
+    for (const line of String(chunk).split("\n").filter(Boolean))
+      if ((JSON.parse(line) as { level: number }).level >= 50) errorLines.push(line);
     done();
   },
 });
 
 // rate limits (RATE_LIMITS, src/limits/) would refuse the fuzzer's hundreds of sends per minute: not what is tested here
-const { server, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { logTo: sink, env: { RATE_LIMITS: "off" } });
+const {
+  server,
+  users: [alice, bob, mallory],
+} = useTestServer(["alice", "bob", "mallory"], { logTo: sink, env: { RATE_LIMITS: "off" } });
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -83,14 +105,21 @@ const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) {
 const regressions = {
   /** A Prisma cursor with a number where the UUID id goes (`GPC:N:1`): the database refused it, "Unexpected error.". */
   operations: [
-    { query: TEMPLATES.find((t) => t.query.includes("notifications("))!.query, variables: { after: "R1BDOk46MQ==" } as Record<string, unknown>, caller: "member" as Caller },
+    {
+      query: TEMPLATES.find((t) => t.query.includes("notifications("))!.query,
+      variables: { after: "R1BDOk46MQ==" } as Record<string, unknown>,
+      caller: "member" as Caller,
+    },
     // an anonymous subscription over HTTP: its subscribe read the missing viewer (TypeError), HTTP 500
     { query: "subscription { myEvents { __typename } }", variables: {}, caller: "anonymous" as Caller },
   ],
   /** ~2,400 nested selections: graphql-js' parser overflowed the stack, HTTP 500 (graphql-armor's token limit stops it, src/limits/). */
   queries: [`${"{ me ".repeat(2400)}${"}".repeat(2400)}`],
   /** GET parameters that are not JSON: Yoga's GET parser threw a SyntaxError, HTTP 500. */
-  requests: [{ method: "GET", contentType: null, body: null, search: "?query={me{id}}&variables=nope", csrf: true }, { method: "GET", contentType: null, body: null, search: "?query={me{id}}&extensions={", csrf: true }] as RawRequest[],
+  requests: [
+    { method: "GET", contentType: null, body: null, search: "?query={me{id}}&variables=nope", csrf: true },
+    { method: "GET", contentType: null, body: null, search: "?query={me{id}}&extensions={", csrf: true },
+  ] as RawRequest[],
   /**
    * A lone surrogate, and NUL: PostgreSQL refused the text, "Unexpected error.".
    * 5,000 4-byte emoji: refused as over 5,000 characters (they were counted in UTF-16 units); 5,001: refused.
@@ -105,11 +134,23 @@ let heapBefore: number;
 let heapAtStart: number;
 
 beforeAll(async () => {
-  const room = (await gqlOk(server.url, `mutation($m: [ID!]) { createRoom(input: { name: "Fuzz", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
-  const otherRoom = (await gqlOk(server.url, `mutation { createRoom(input: { name: "Mallory's", type: GROUP }) { id } }`, {}, mallory.accessToken)).createRoom.id;
-  const publicRoom = (await gqlOk(server.url, `mutation { createRoom(input: { name: "Lobby", type: PUBLIC }) { id } }`, {}, bob.accessToken)).createRoom.id;
+  const room = (
+    await gqlOk(
+      server.url,
+      `mutation($m: [ID!]) { createRoom(input: { name: "Fuzz", type: GROUP, memberIds: $m }) { id } }`,
+      { m: [bob.id] },
+      alice.accessToken,
+    )
+  ).createRoom.id;
+  const otherRoom = (
+    await gqlOk(server.url, `mutation { createRoom(input: { name: "Mallory's", type: GROUP }) { id } }`, {}, mallory.accessToken)
+  ).createRoom.id;
+  const publicRoom = (
+    await gqlOk(server.url, `mutation { createRoom(input: { name: "Lobby", type: PUBLIC }) { id } }`, {}, bob.accessToken)
+  ).createRoom.id;
   const message = (await gqlOk(server.url, SEND, { input: { roomId: room, content: "hello @bob" } }, alice.accessToken)).sendMessage.id;
-  const otherMessage = (await gqlOk(server.url, SEND, { input: { roomId: otherRoom, content: "mine" } }, mallory.accessToken)).sendMessage.id;
+  const otherMessage = (await gqlOk(server.url, SEND, { input: { roomId: otherRoom, content: "mine" } }, mallory.accessToken)).sendMessage
+    .id;
   targets = { roomId: room, ids: [room, otherRoom, publicRoom, message, otherMessage, alice.id, bob.id, mallory.id] };
   heapBefore = heapUsed();
 });
@@ -142,7 +183,12 @@ const bearer: Record<Caller, () => string | undefined> = {
 async function post(body: unknown, authorization?: string) {
   const response = await fetch(server.url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json", [CSRF_HEADER]: "1", ...(authorization ? { authorization } : {}) },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/graphql-response+json",
+      [CSRF_HEADER]: "1",
+      ...(authorization ? { authorization } : {}),
+    },
     body: JSON.stringify(body),
   });
   return { status: response.status, body: await wellFormed(response) };
@@ -153,7 +199,7 @@ async function post(body: unknown, authorization?: string) {
  * examples. No shrinking (endOnFailure): shrinking a large input (a 12,000-character
  * query) has no time bound; the failing input is reported as it was generated.
  */
-const params = <T,>(property: Property, examples: T[] = []): fc.Parameters<T> => ({
+const params = <T>(property: Property, examples: T[] = []): fc.Parameters<T> => ({
   seed: SEED,
   numRuns: MAX_RUNS[property],
   examples,
@@ -172,7 +218,10 @@ describe("hostile input (fast-check)", () => {
         count("operations", `${status} ${body?.errors?.[0]?.extensions?.code ?? (body?.errors ? "other error" : "ok")}`);
         if (mutation && refused) expect(await fingerprint(server.app.db), `${mutation} was refused but wrote`).toBe(before);
       }),
-      params("operations", regressions.operations.map((op) => [op] as [typeof op])),
+      params(
+        "operations",
+        regressions.operations.map((op) => [op] as [typeof op]),
+      ),
     );
     expect(errorLines).toEqual([]);
     expectHeapWithinLimit("operations");
@@ -184,7 +233,10 @@ describe("hostile input (fast-check)", () => {
         const { status, body } = await post({ query }, bearer.member());
         count("queries", `${status} ${body?.errors?.[0]?.extensions?.code ?? (body?.errors ? "other error" : "ok")}`);
       }),
-      params("queries", regressions.queries.map((q) => [q] as [string])),
+      params(
+        "queries",
+        regressions.queries.map((q) => [q] as [string]),
+      ),
     );
     expect(errorLines).toEqual([]);
     expectHeapWithinLimit("queries");
@@ -196,13 +248,23 @@ describe("hostile input (fast-check)", () => {
         const withBody = req.method !== "GET" && req.body !== null;
         const response = await fetch(server.url + req.search, {
           method: req.method,
-          headers: { ...(req.contentType ? { "content-type": req.contentType } : {}), ...(req.csrf ? { [CSRF_HEADER]: "1" } : {}), authorization: bearer.member()! },
+          headers: {
+            ...(req.contentType ? { "content-type": req.contentType } : {}),
+            ...(req.csrf ? { [CSRF_HEADER]: "1" } : {}),
+            authorization: bearer.member()!,
+          },
           body: withBody ? req.body : undefined,
         });
         const body = await wellFormed(response);
-        count("requests", `${response.status} ${body?.errors?.[0]?.extensions?.code ?? (body?.errors ? "other error" : body ? "ok" : "not json")}`);
+        count(
+          "requests",
+          `${response.status} ${body?.errors?.[0]?.extensions?.code ?? (body?.errors ? "other error" : body ? "ok" : "not json")}`,
+        );
       }),
-      params("requests", regressions.requests.map((r) => [r] as [RawRequest])),
+      params(
+        "requests",
+        regressions.requests.map((r) => [r] as [RawRequest]),
+      ),
     );
     expect(errorLines).toEqual([]);
     expectHeapWithinLimit("requests");
@@ -224,11 +286,22 @@ describe("hostile input (fast-check)", () => {
         expect(body?.errors).toBeUndefined();
         const sent = body!.data.sendMessage as { id: string; content: string };
         const stored = await server.app.db.message.findUniqueOrThrow({ where: { id: sent.id } });
-        const read = (await gqlOk(server.url, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id content } } } }`, { r: targets.roomId }, bob.accessToken)).messages.edges[0].node;
+        const read = (
+          await gqlOk(
+            server.url,
+            `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id content } } } }`,
+            { r: targets.roomId },
+            bob.accessToken,
+          )
+        ).messages.edges[0].node;
         expect(read.id).toBe(sent.id);
-        for (const got of [sent.content, stored.content, read.content]) expect(Buffer.from(got, "utf8").equals(Buffer.from(expected, "utf8"))).toBe(true);
+        for (const got of [sent.content, stored.content, read.content])
+          expect(Buffer.from(got, "utf8").equals(Buffer.from(expected, "utf8"))).toBe(true);
       }),
-      params("unicode", regressions.unicode.map((c) => [c] as [string])),
+      params(
+        "unicode",
+        regressions.unicode.map((c) => [c] as [string]),
+      ),
     );
     expect(errorLines).toEqual([]);
     expectHeapWithinLimit("unicode");
@@ -244,10 +317,15 @@ describe("hostile input (fast-check)", () => {
         count("frames", outcome === "alive" ? "alive" : `close ${outcome}`);
         if (outcome !== "alive") expect(ALLOWED_CLOSE_CODES, `closed with ${outcome}`).toContain(outcome);
       }),
-      params("frames", regressions.frames.map((f) => [f] as [Frame[]])),
+      params(
+        "frames",
+        regressions.frames.map((f) => [f] as [Frame[]]),
+      ),
     );
     // the other socket still gets its events
-    const event = await untilReceived(live, () => gqlOk(server.url, SEND, { input: { roomId: targets.roomId, content: "still here" } }, alice.accessToken));
+    const event = await untilReceived(live, () =>
+      gqlOk(server.url, SEND, { input: { roomId: targets.roomId, content: "still here" } }, alice.accessToken),
+    );
     expect(event.data.messageAdded.content).toBe("still here");
     await watcher.dispose();
     expect(errorLines).toEqual([]);
@@ -256,7 +334,9 @@ describe("hostile input (fast-check)", () => {
 
   it("afterwards the server still answers", async () => {
     expect((await gqlOk(server.url, `{ me { id } }`, {}, alice.accessToken)).me.id).toBe(alice.id);
-    console.info(`fuzz heap: ${(heapBefore / MiB).toFixed(1)} MiB before, growth ${((heapUsed() - heapBefore) / MiB).toFixed(1)} MiB in all`);
+    console.info(
+      `fuzz heap: ${(heapBefore / MiB).toFixed(1)} MiB before, growth ${((heapUsed() - heapBefore) / MiB).toFixed(1)} MiB in all`,
+    );
   });
 });
 

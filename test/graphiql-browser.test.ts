@@ -13,13 +13,29 @@ import { useTestServer } from "./helpers/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** The flags the machine's probe uses: no sandbox as root, and no background calls to Google's hosts (the network is closed). */
-const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
-const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"]);
+const {
+  server,
+  api,
+  users: [alice, bob],
+} = useTestServer(["alice", "bob"]);
 let browser: Browser;
 let roomId: string;
 beforeAll(async () => {
-  roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Browser", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+  roomId = (
+    await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Browser", type: GROUP, memberIds: $m }) { id } }`, {
+      m: [bob.id],
+    })
+  ).createRoom.id;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
 }, 60_000);
 afterAll(async () => {
@@ -34,7 +50,11 @@ async function openGraphiQL(query: string, user: TestUser): Promise<Page> {
   expect(response!.headers()["content-encoding"]).toBe("br");
   await replaceText(page, ".graphiql-query-editor .monaco-editor", query);
   await page.getByText("Headers", { exact: true }).click();
-  await replaceText(page, ".graphiql-editor-tool .monaco-editor >> visible=true", JSON.stringify({ Authorization: `Bearer ${user.accessToken}` }));
+  await replaceText(
+    page,
+    ".graphiql-editor-tool .monaco-editor >> visible=true",
+    JSON.stringify({ Authorization: `Bearer ${user.accessToken}` }),
+  );
   return page;
 }
 
@@ -55,7 +75,10 @@ describe("GraphiQL in Chromium", () => {
     await page.locator(".graphiql-execute-button").click();
     await expect.poll(() => responseText(page), { timeout: 10_000 }).toContain(alice.username);
 
-    const subscriptionPage = await openGraphiQL(`subscription { messageAdded(roomId: "${roomId}") { content sender { username } } }`, alice);
+    const subscriptionPage = await openGraphiQL(
+      `subscription { messageAdded(roomId: "${roomId}") { content sender { username } } }`,
+      alice,
+    );
     await subscriptionPage.locator(".graphiql-execute-button").click();
     const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
     // the SSE subscription starts asynchronously: send until the page shows one

@@ -32,17 +32,23 @@ vi.mock("node:zlib", async (original) => {
 /** GETs `url` as a browser asks for a page, with `headers` besides; resolves status, headers and the raw (still coded) body. */
 function getPage(url: string, headers: Record<string, string> = {}, method = "GET") {
   return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
-    const req = request(url, { method, headers: { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      url,
+      { method, headers: { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on("error", reject).end();
   });
 }
 
 /** NODE_ENV=production needs a real key: the tests' JWT secret is a placeholder there. */
-const production = (env: Record<string, string> = {}) => ({ env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env } });
+const production = (env: Record<string, string> = {}) => ({
+  env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env },
+});
 
 describe("GraphiQL (on by default outside production)", () => {
   const { server } = useTestServer([]);
@@ -78,7 +84,11 @@ describe("GraphiQL (on by default outside production)", () => {
       }
     }
     expect(zlib).toEqual({ brotli: 1, gzip: 1 });
-    const sizes = { identity: plain.body.length, br: (await getPage(server.url, { "accept-encoding": "br" })).body.length, gzip: (await getPage(server.url, { "accept-encoding": "gzip" })).body.length };
+    const sizes = {
+      identity: plain.body.length,
+      br: (await getPage(server.url, { "accept-encoding": "br" })).body.length,
+      gzip: (await getPage(server.url, { "accept-encoding": "gzip" })).body.length,
+    };
     console.log("GraphiQL page bytes:", sizes);
     expect(sizes.br).toBeLessThan(sizes.identity / 4);
     expect(sizes.gzip).toBeLessThan(sizes.identity / 3);
@@ -99,11 +109,18 @@ describe("GraphiQL (on by default outside production)", () => {
     expect((await getPage(server.url, { "accept-encoding": "br", "if-none-match": 'W/"other"' })).status).toBe(200);
 
     const head = await getPage(server.url, { "accept-encoding": "br" }, "HEAD");
-    expect([head.status, head.body.length, head.headers["content-length"], head.headers.etag]).toEqual([200, 0, first.headers["content-length"], etag]);
+    expect([head.status, head.body.length, head.headers["content-length"], head.headers.etag]).toEqual([
+      200,
+      0,
+      first.headers["content-length"],
+      etag,
+    ]);
   });
 
   it("leaves GraphQL over GET to Yoga", async () => {
-    const response = await fetch(`${server.url}?query=${encodeURIComponent("{ __typename }")}`, { headers: { accept: "application/json", "x-graphql-yoga-csrf": "1" } });
+    const response = await fetch(`${server.url}?query=${encodeURIComponent("{ __typename }")}`, {
+      headers: { accept: "application/json", "x-graphql-yoga-csrf": "1" },
+    });
     expect(await response.json()).toEqual({ data: { __typename: "Query" } });
   });
 });
@@ -114,15 +131,24 @@ describe("NODE_ENV=production", () => {
 
   it("by default: no GraphiQL (404) and no introspection", async () => {
     const page = await getPage(byDefault.url);
-    expect([page.status, page.headers["content-type"], page.body.toString()]).toEqual([404, "text/plain; charset=utf-8", "GraphiQL is off on this server (GRAPHIQL)\n"]);
+    expect([page.status, page.headers["content-type"], page.body.toString()]).toEqual([
+      404,
+      "text/plain; charset=utf-8",
+      "GraphiQL is off on this server (GRAPHIQL)\n",
+    ]);
     const result = await gql(byDefault.url, `{ __schema { queryType { name } } }`);
-    expect(result.errors?.[0]).toMatchObject({ message: expect.stringMatching(/introspection/), extensions: { code: "GRAPHQL_VALIDATION_FAILED" } });
+    expect(result.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/introspection/),
+      extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+    });
   });
 
   it("GRAPHIQL=on and GRAPHQL_INTROSPECTION=on: both served", async () => {
     const page = await getPage(switchedOn.url, { "accept-encoding": "gzip" });
     expect([page.status, page.headers["content-encoding"]]).toEqual([200, "gzip"]);
     expect(gunzipSync(page.body).toString()).toContain("Chat GraphQL");
-    expect(await gql(switchedOn.url, `{ __schema { queryType { name } } }`)).toEqual({ data: { __schema: { queryType: { name: "Query" } } } });
+    expect(await gql(switchedOn.url, `{ __schema { queryType { name } } }`)).toEqual({
+      data: { __schema: { queryType: { name: "Query" } } },
+    });
   });
 });

@@ -7,12 +7,16 @@
  * on the inviter's roomEvents (both over graphql-ws).
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, registerUser, registerUsers, type TestUser, wsClient, subscribe, warmUp } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
+import { errorCode, ext, registerUser, registerUsers, subscribe, type TestUser, warmUp, wsClient } from "./helpers/client.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
-
+const {
+  server,
+  api,
+  api: { run, ok },
+  users: [alice, bob, carol, dave, erin],
+} = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
@@ -22,7 +26,8 @@ const DECLINE = `mutation($id: ID!) { declineInvite(id: $id) }`;
 const MY_INVITES = `{ myInvites { id room { id name } inviter { id username } invitee { id } createdAt } }`;
 const UPDATE = `mutation($r: ID!, $input: UpdateRoomInput!) { updateRoom(roomId: $r, input: $input) { id } }`;
 
-const isMember = async (roomId: string, user: TestUser) => (await server.app.db.roomMember.count({ where: { roomId, userId: user.id } })) === 1;
+const isMember = async (roomId: string, user: TestUser) =>
+  (await server.app.db.roomMember.count({ where: { roomId, userId: user.id } })) === 1;
 const myInviteIds = async (user: TestUser) => ((await ok(user, MY_INVITES)).myInvites as any[]).map((i) => i.id as string);
 
 describe("inviteToRoom", () => {
@@ -44,7 +49,11 @@ describe("inviteToRoom", () => {
 
   it("in a PUBLIC room: any member may invite", async () => {
     const r = await makeRoom(api, alice, { type: "PUBLIC", members: [carol] });
-    expect((await ok(carol, INVITE, { r, u: dave.id })).inviteToRoom).toMatchObject({ room: { id: r }, inviter: { id: carol.id }, invitee: { id: dave.id } });
+    expect((await ok(carol, INVITE, { r, u: dave.id })).inviteToRoom).toMatchObject({
+      room: { id: r },
+      inviter: { id: carol.id },
+      invitee: { id: dave.id },
+    });
   });
 
   it("refuses DIRECT rooms (FORBIDDEN)", async () => {
@@ -88,7 +97,11 @@ describe("myInvites, acceptInvite and declineInvite", () => {
     const i2 = (await ok(bob, INVITE, { r: r2, u: invitee.id })).inviteToRoom.id;
     const invites = (await ok(invitee, MY_INVITES)).myInvites;
     expect(invites.map((i: any) => i.id)).toEqual([i2, i1]);
-    expect(invites[0]).toMatchObject({ room: { id: r2, name: "newer" }, inviter: { id: bob.id, username: bob.username }, invitee: { id: invitee.id } });
+    expect(invites[0]).toMatchObject({
+      room: { id: r2, name: "newer" },
+      inviter: { id: bob.id, username: bob.username },
+      invitee: { id: invitee.id },
+    });
     // nobody else sees them
     expect(await myInviteIds(alice)).not.toContain(i1);
   });
@@ -150,10 +163,13 @@ describe("the seed-000 flow", () => {
     const guest = await registerUser(server.url, "seedguest");
     const helper = await registerUser(server.url, "seedhelper");
     const profile = (
-      await ok(owner, `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id displayName bio } }`, { input: { displayName: "The Owner", bio: "I run things" } })
+      await ok(owner, `mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id displayName bio } }`, {
+        input: { displayName: "The Owner", bio: "I run things" },
+      })
     ).updateProfile;
     expect(profile).toEqual({ id: owner.id, displayName: "The Owner", bio: "I run things" });
-    const r = (await ok(owner, `mutation { createRoom(input: { name: "Project X", type: GROUP, description: "secret" }) { id name } }`)).createRoom.id;
+    const r = (await ok(owner, `mutation { createRoom(input: { name: "Project X", type: GROUP, description: "secret" }) { id name } }`))
+      .createRoom.id;
 
     const guestClient = wsClient(server.wsUrl, guest.accessToken);
     const ownerClient = wsClient(server.wsUrl, owner.accessToken);
@@ -168,13 +184,25 @@ describe("the seed-000 flow", () => {
       const received = await guestEvents.nextWhere((e) => e.data?.myEvents.__typename === "InviteReceived");
       expect(received.data!.myEvents).toMatchObject({
         __typename: "InviteReceived",
-        invite: { id: invite.id, room: { id: r, name: "Project X" }, inviter: { id: owner.id, username: owner.username, displayName: "The Owner" }, invitee: { id: guest.id } },
+        invite: {
+          id: invite.id,
+          room: { id: r, name: "Project X" },
+          inviter: { id: owner.id, username: owner.username, displayName: "The Owner" },
+          invitee: { id: guest.id },
+        },
       });
       expect(Number.isNaN(Date.parse(received.data!.myEvents.at))).toBe(false);
 
       await ok(guest, ACCEPT, { id: invite.id });
       const joined = await roomEvents.nextWhere((e) => e.data?.roomEvents.__typename === "MemberJoined");
-      expect(joined.data!.roomEvents).toMatchObject({ __typename: "MemberJoined", roomId: r, user: { id: guest.id, username: guest.username }, role: "MEMBER", addedBy: null, invitedBy: { id: owner.id } });
+      expect(joined.data!.roomEvents).toMatchObject({
+        __typename: "MemberJoined",
+        roomId: r,
+        user: { id: guest.id, username: guest.username },
+        role: "MEMBER",
+        addedBy: null,
+        invitedBy: { id: owner.id },
+      });
       expect(await myInviteIds(guest)).toEqual([]);
     } finally {
       await guestClient.dispose();

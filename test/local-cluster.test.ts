@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, wsClient, subscribe, warmUp } from "./helpers/client.js";
+import { gqlOk, registerUser, subscribe, warmUp, wsClient } from "./helpers/client.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { REDIS_URL } from "./helpers/env.js";
 import { freePort } from "./helpers/node-process.js";
@@ -25,7 +25,15 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}/graphql`;
   cluster = spawn(process.execPath, ["--import", "tsx", "scripts/local-cluster.ts"], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), NODE_PORTS: `${a},${b}`, DATABASE_URL: database.url, REDIS_URL, REDIS_KEY_PREFIX: `test:${randomUUID()}:`, LOG_LEVEL: "warn" },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      NODE_PORTS: `${a},${b}`,
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+      LOG_LEVEL: "warn",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   cluster.stdout!.on("data", (d) => (output += d));
@@ -35,7 +43,10 @@ beforeAll(async () => {
   let readyInARow = 0;
   while (readyInARow < 2) {
     if (Date.now() > deadline) throw new Error(`cluster not ready:\n${output}`);
-    const ok = await fetch(url.replace("/graphql", "/ready")).then((r) => r.ok, () => false);
+    const ok = await fetch(url.replace("/graphql", "/ready")).then(
+      (r) => r.ok,
+      () => false,
+    );
     readyInARow = ok ? readyInARow + 1 : 0;
     if (!ok) await new Promise((r) => setTimeout(r, 250));
   }
@@ -50,7 +61,14 @@ describe("the local cluster (two nodes behind a Node.js proxy)", () => {
   it("delivers over graphql-ws through the proxy every message sent through either node, in order", async () => {
     const alice = await registerUser(url, "alice");
     const bob = await registerUser(url, "bob");
-    const roomId = (await gqlOk(url, `mutation($m: [ID!]) { createRoom(input: { name: "Cluster", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
+    const roomId = (
+      await gqlOk(
+        url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Cluster", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [bob.id] },
+        alice.accessToken,
+      )
+    ).createRoom.id;
     const client = wsClient(url.replace("http", "ws"), bob.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, { r: roomId });
     const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
@@ -67,6 +85,11 @@ describe("the local cluster (two nodes behind a Node.js proxy)", () => {
     const exited = new Promise<number | null>((resolve) => cluster.once("exit", resolve));
     cluster.kill("SIGTERM");
     expect(await exited).toBe(0);
-    expect(await fetch(url.replace("/graphql", "/health")).then(() => "answered", () => "refused")).toBe("refused");
+    expect(
+      await fetch(url.replace("/graphql", "/health")).then(
+        () => "answered",
+        () => "refused",
+      ),
+    ).toBe("refused");
   }, 30_000);
 });

@@ -7,7 +7,7 @@
  * accepted and closed.
  */
 import { describe, expect, it, vi } from "vitest";
-import { gqlOk, registerUser, wsClient, subscribe } from "./helpers/client.js";
+import { gqlOk, registerUser, subscribe, wsClient } from "./helpers/client.js";
 import { logCapture, useTestServer } from "./helpers/server.js";
 
 const { sink, lines } = logCapture();
@@ -40,7 +40,11 @@ describe("log lines", () => {
   });
 
   it("get a fresh request id when the client sends none or a bad one", async () => {
-    const response = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "bad id with spaces" }, body: JSON.stringify({ query: "{ me { id } }" }) });
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "bad id with spaces" },
+      body: JSON.stringify({ query: "{ me { id } }" }),
+    });
     expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -82,7 +86,11 @@ describe("log lines", () => {
       expect((await fetch(new URL(path, server.url), { headers: { "x-request-id": `probe${path.replace("/", "-")}` } })).status).toBe(200);
     }
     // a request sent after them is logged: theirs would be by now
-    await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "after-probes" }, body: JSON.stringify({ query: "{ __typename }" }) });
+    await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "after-probes" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
     await vi.waitFor(() => expect(lines.some((l) => l.requestId === "after-probes" && l.msg === "request completed")).toBe(true));
     expect(lines.filter((l) => String(l.requestId).startsWith("probe-"))).toEqual([]);
   });
@@ -94,7 +102,13 @@ describe("log lines", () => {
     expect(connected).toMatchObject({ level: 30, component: "ws", connectionId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     await client.dispose();
     const closed = await lineWhere((l) => l.msg === "WebSocket closed" && l.userId === user.id);
-    expect(closed).toMatchObject({ level: 30, component: "ws", code: 1000, connectionId: connected.connectionId, durationMs: expect.any(Number) });
+    expect(closed).toMatchObject({
+      level: 30,
+      component: "ws",
+      code: 1000,
+      connectionId: connected.connectionId,
+      durationMs: expect.any(Number),
+    });
 
     // refused at connection_init: the close is logged, with no user yet
     const refused = wsClient(server.wsUrl, "not-a-token");

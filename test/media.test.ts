@@ -11,12 +11,19 @@ import { media, wav } from "./helpers/attachment-files.js";
 import { on, postFile, type UserOps } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, users: [alice, bob] } = useTestServer(["alice", "bob"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
+const {
+  server,
+  users: [alice, bob],
+} = useTestServer(["alice", "bob"], { env: { RATE_LIMIT_UPLOAD: "1000/60" } });
 let ok: UserOps["ok"];
 let roomId: string;
 beforeAll(async () => {
   ({ ok } = on(server.url));
-  roomId = (await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: "Media", type: "GROUP", memberIds: [bob.id] } })).createRoom.id;
+  roomId = (
+    await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, {
+      input: { name: "Media", type: "GROUP", memberIds: [bob.id] },
+    })
+  ).createRoom.id;
 });
 
 const FIELDS = `id mimeType size width height durationSeconds thumbnailUrl`;
@@ -74,7 +81,10 @@ describe("audio and video metadata", () => {
     const video = await upload(media("clip.mp4"), "clip.mp4");
     const { id } = (await ok(alice, SEND, { input: { roomId, attachmentIds: [video.id] } })).sendMessage;
     const node = (await ok(bob, HISTORY, { r: roomId })).messages.edges.find((e: any) => e.node.id === id)?.node;
-    expect(node).toMatchObject({ type: "VIDEO", attachments: [{ id: video.id, width: 64, height: 48, durationSeconds: video.durationSeconds }] });
+    expect(node).toMatchObject({
+      type: "VIDEO",
+      attachments: [{ id: video.id, width: 64, height: 48, durationSeconds: video.durationSeconds }],
+    });
   });
 
   it("uploads truncated, garbage and lying files with null metadata, and stays up", async () => {
@@ -107,6 +117,10 @@ describe("readMediaInfo's time bound", () => {
     const started = performance.now();
     expect(await readMediaInfo(slow, "video/mp4", 1)).toEqual({ durationSeconds: null, width: null, height: null });
     expect(performance.now() - started).toBeLessThan(500);
-    expect(await readMediaInfo(slow, "video/mp4", 10_000)).toMatchObject({ width: 64, height: 48, durationSeconds: expect.closeTo(1.02, 1) });
+    expect(await readMediaInfo(slow, "video/mp4", 10_000)).toMatchObject({
+      width: 64,
+      height: 48,
+      durationSeconds: expect.closeTo(1.02, 1),
+    });
   });
 });

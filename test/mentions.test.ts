@@ -9,9 +9,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ext, type GqlResponse, registerUsers, type TestUser, subscribe, type Subscription, warmUp } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
+import { ext, type GqlResponse, registerUsers, type Subscription, subscribe, type TestUser, warmUp } from "./helpers/client.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename
   ... on AddedToRoom { room { id } }
@@ -31,9 +31,15 @@ const isMention = (messageId?: string) => (e: GqlResponse) =>
   myEvent(e)?.__typename === "MentionNotification" && (messageId === undefined || myEvent(e).message.id === messageId);
 
 describe("mentions and notifications", () => {
-  const { server, api, client, users: [alice, bob, carol, _dave, helper] } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
+  const {
+    server,
+    api,
+    client,
+    users: [alice, bob, carol, _dave, helper],
+  } = useTestServer(["alice", "bob", "carol", "dave", "helper"], { redis: true });
 
-  const send = async (sender: TestUser, roomId: string, content: string) => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage;
+  const send = async (sender: TestUser, roomId: string, content: string) =>
+    (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage;
   /** All of `user`'s notifications (newest first), following pages. */
   async function allNotifications(user: TestUser, unread?: boolean): Promise<any[]> {
     const nodes: any[] = [];
@@ -69,12 +75,24 @@ describe("mentions and notifications", () => {
     expect(m.mentions.map((u: any) => u.id).sort()).toEqual([bob.id, carol.id].sort());
 
     const event = myEvent(await bobs.nextWhere(isMention(m.id)));
-    expect(event).toMatchObject({ read: false, readAt: null, message: { id: m.id, content: m.content, sender: { id: alice.id }, room: { id: r } } });
+    expect(event).toMatchObject({
+      read: false,
+      readAt: null,
+      message: { id: m.id, content: m.content, sender: { id: alice.id }, room: { id: r } },
+    });
     expect(Number.isNaN(Date.parse(event.createdAt))).toBe(false);
     await carols.nextWhere(isMention(m.id));
 
     const stored = (await allNotifications(bob)).filter((n) => n.message.id === m.id);
-    expect(stored).toEqual([{ id: event.id, read: false, readAt: null, createdAt: event.createdAt, message: { id: m.id, content: m.content, sender: { id: alice.id }, room: { id: r } } }]);
+    expect(stored).toEqual([
+      {
+        id: event.id,
+        read: false,
+        readAt: null,
+        createdAt: event.createdAt,
+        message: { id: m.id, content: m.content, sender: { id: alice.id }, room: { id: r } },
+      },
+    ]);
   });
 
   it("matches usernames in any case and at the end of a sentence, once per user however often mentioned", async () => {
@@ -101,7 +119,10 @@ describe("mentions and notifications", () => {
       const user = { sender, blocker, outsider }[name as keyof typeof watchers];
       await sentinel(sub, user);
       expect(sub.events.filter(isMention(m.id)), name).toEqual([]);
-      expect((await allNotifications(user)).filter((n) => n.message.id === m.id), name).toEqual([]);
+      expect(
+        (await allNotifications(user)).filter((n) => n.message.id === m.id),
+        name,
+      ).toEqual([]);
     }
     expect((await allNotifications(member)).filter((n) => n.message.id === m.id)).toHaveLength(1);
   });

@@ -7,10 +7,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, type TestUser } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
+const {
+  server,
+  api,
+  api: { run, ok },
+  users: [alice, bob, carol, dave, mallory],
+} = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
@@ -30,7 +35,10 @@ describe("editMessage", () => {
   it("lets the sender edit: content trimmed, editedAt set, edits lists earlier versions oldest first", async () => {
     const r = await makeRoom(api, alice, { members: [bob] });
     const msg = await send(bob, r, "first version");
-    expect((await ok(bob, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { editedAt edits { content } } } } }`, { r })).messages.edges[0].node).toEqual({
+    expect(
+      (await ok(bob, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { editedAt edits { content } } } } }`, { r })).messages
+        .edges[0].node,
+    ).toEqual({
       editedAt: null,
       edits: [],
     });
@@ -52,7 +60,11 @@ describe("editMessage", () => {
 
     // other members see the same through history
     const seen = (await ok(alice, HISTORY, { r })).messages.edges.find((e: any) => e.node.id === msg.id).node;
-    expect(seen).toMatchObject({ content: "third version", editedAt: twice.editedAt, edits: [{ content: "first version" }, { content: "second version" }] });
+    expect(seen).toMatchObject({
+      content: "third version",
+      editedAt: twice.editedAt,
+      edits: [{ content: "first version" }, { content: "second version" }],
+    });
   });
 
   it("refuses any other member, even the OWNER (FORBIDDEN), and a non-member of a GROUP room (NOT_FOUND), changing nothing", async () => {
@@ -122,7 +134,7 @@ describe("editMessage", () => {
 });
 
 describe("deleteMessage", () => {
-  it("lets the sender delete: a tombstone with the same id and seq, content \"\", deletedAt set, no edits, no reactions", async () => {
+  it('lets the sender delete: a tombstone with the same id and seq, content "", deletedAt set, no edits, no reactions', async () => {
     const r = await makeRoom(api, alice, { members: [bob] });
     const before = await send(bob, r, "before");
     const msg = await send(bob, r, "regrettable");
@@ -197,7 +209,9 @@ describe("deleteMessage", () => {
     expect((await ok(bob, PINNED, { r })).room.pinnedMessages.map((m: any) => m.id)).toEqual([msg.id, kept.id]);
 
     await ok(bob, DELETE, { id: msg.id });
-    const node = (await ok(bob, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id pinnedAt pinnedBy { id } } } } }`, { r })).messages.edges[0].node;
+    const node = (
+      await ok(bob, `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { id pinnedAt pinnedBy { id } } } } }`, { r })
+    ).messages.edges[0].node;
     expect(node).toEqual({ id: msg.id, pinnedAt: null, pinnedBy: null });
     expect((await ok(bob, PINNED, { r })).room.pinnedMessages.map((m: any) => m.id)).toEqual([kept.id]);
   });

@@ -3,10 +3,16 @@ import { errorCode, gql, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 // it sends far more than a user's 60 messages a minute (rate-limits.test.ts tests that limit)
-const { server, api, users: [alice, bob, mallory] } = useTestServer(["alice", "bob", "mallory"], { env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" } });
+const {
+  server,
+  api,
+  users: [alice, bob, mallory],
+} = useTestServer(["alice", "bob", "mallory"], { env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" } });
 let roomId: string;
 beforeAll(async () => {
-  roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Chat", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+  roomId = (
+    await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Chat", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })
+  ).createRoom.id;
 });
 
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { id seq content createdAt clientMessageId sender { id } room { id } replyTo { id content } } }`;
@@ -40,10 +46,14 @@ describe("sendMessage", () => {
   });
 
   it("returns one message for a clientMessageId sent to two rooms at once (the loser meets the unique key, not the room lock)", async () => {
-    const other = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Twin", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    const other = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Twin", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })
+    ).createRoom.id;
     for (let i = 0; i < 5; i++) {
       const key = `twin-${i}`;
-      const results = await Promise.all([roomId, other, roomId, other].map((r) => api.run(alice, SEND, { input: { roomId: r, content: "twice", clientMessageId: key } })));
+      const results = await Promise.all(
+        [roomId, other, roomId, other].map((r) => api.run(alice, SEND, { input: { roomId: r, content: "twice", clientMessageId: key } })),
+      );
       expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined, undefined]);
       expect(new Set(results.map((r) => r.data?.sendMessage.id)).size).toBe(1);
       expect(await server.app.db.message.count({ where: { clientMessageId: key } })).toBe(1);
@@ -116,14 +126,21 @@ describe("reactions", () => {
   it("refuses a non-emoji with BAD_USER_INPUT on emoji", async () => {
     const msg = (await api.ok(alice, SEND, { input: { roomId, content: "x" } })).sendMessage;
     for (const e of ["a", "👍👍", "", "<script>"]) {
-      expect((await api.run(alice, REACT("addReaction"), { id: msg.id, e })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "emoji" });
+      expect((await api.run(alice, REACT("addReaction"), { id: msg.id, e })).errors?.[0]?.extensions).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "emoji",
+      });
     }
   });
 });
 
 describe("unreadCount", () => {
   it("counts messages after the member's read marker; sending moves the marker", async () => {
-    const room = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Unread", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    const room = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Unread", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id],
+      })
+    ).createRoom.id;
     for (const c of ["a", "b", "c"]) await api.ok(alice, SEND, { input: { roomId: room, content: c } });
     const UNREAD = `query($id: ID!) { room(id: $id) { unreadCount lastMessage { content } } }`;
     expect((await api.ok(bob, UNREAD, { id: room })).room).toEqual({ unreadCount: 3, lastMessage: { content: "c" } });

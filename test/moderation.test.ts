@@ -9,11 +9,17 @@
  * graphql-ws against a real server.
  */
 import { describe, expect, it } from "vitest";
-import { errorCode, ext, type GqlResponse, type TestUser, subscribe, type Subscription, warmUp } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
+import { errorCode, ext, type GqlResponse, type Subscription, subscribe, type TestUser, warmUp } from "./helpers/client.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, client, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
+const {
+  server,
+  api,
+  api: { run, ok },
+  client,
+  users: [alice, bob, carol, dave, erin],
+} = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId: $r, userId: $u, role: $role) { role } }`;
@@ -38,7 +44,8 @@ const MY_EVENTS = `subscription { myEvents { __typename ... on RemovedFromRoom {
 /** The room's moderation fields as `viewer` reads them. */
 const moderation = async (viewer: TestUser, r: string, status?: string) => (await ok(viewer, MODERATION, { r, s: status })).room;
 const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((e) => e.node);
-const isMemberLeft = (userId: string) => (e: GqlResponse) => e.data?.roomEvents?.__typename === "MemberLeft" && e.data.roomEvents.user.id === userId;
+const isMemberLeft = (userId: string) => (e: GqlResponse) =>
+  e.data?.roomEvents?.__typename === "MemberLeft" && e.data.roomEvents.user.id === userId;
 
 /** `user`'s live roomEvents and messageAdded of `r`, and their myEvents, each seen to deliver (warmed up by `alice`'s messages). */
 async function watch(user: TestUser, r: string): Promise<{ events: Subscription; messages: Subscription; mine: Subscription }> {
@@ -76,7 +83,12 @@ describe("banMember", () => {
     expect(await server.app.db.roomMember.count({ where: { roomId: r, userId: bob.id } })).toBe(0);
 
     // every way back in is refused while banned
-    const refusals = [await run(bob, JOIN, { r }), await run(alice, INVITE, { r, u: bob.id }), await run(carol, INVITE, { r, u: bob.id }), await run(alice, ADD, { r, u: bob.id })];
+    const refusals = [
+      await run(bob, JOIN, { r }),
+      await run(alice, INVITE, { r, u: bob.id }),
+      await run(carol, INVITE, { r, u: bob.id }),
+      await run(alice, ADD, { r, u: bob.id }),
+    ];
     for (const refusal of refusals) {
       expect(errorCode(refusal)).toBe("FORBIDDEN");
       expect(refusal.errors![0]!.message).toMatch(/banned/i);
@@ -124,12 +136,21 @@ describe("kickMember", () => {
     const r = await makeRoom(api, alice, { type: "PUBLIC", members: [bob] });
     const bobs = await watch(bob, r);
     expect((await ok(alice, KICK, { r, u: bob.id, why: "cool off" })).kickMember).toBe(true);
-    expect((await bobs.events.nextWhere(isMemberLeft(bob.id))).data!.roomEvents).toMatchObject({ reason: "KICKED", note: "cool off", removedBy: { id: alice.id } });
+    expect((await bobs.events.nextWhere(isMemberLeft(bob.id))).data!.roomEvents).toMatchObject({
+      reason: "KICKED",
+      note: "cool off",
+      removedBy: { id: alice.id },
+    });
     await bobs.events.completed;
     await bobs.messages.completed;
-    expect((await bobs.mine.nextWhere((e) => e.data?.myEvents?.__typename === "RemovedFromRoom")).data!.myEvents).toMatchObject({ reason: "KICKED", note: "cool off" });
+    expect((await bobs.mine.nextWhere((e) => e.data?.myEvents?.__typename === "RemovedFromRoom")).data!.myEvents).toMatchObject({
+      reason: "KICKED",
+      note: "cool off",
+    });
     expect((await ok(bob, JOIN, { r })).joinRoom.id).toBe(r);
-    expect(nodes((await moderation(alice, r)).moderationLog)).toEqual([{ action: "KICK", reason: "cool off", actor: { id: alice.id }, target: { id: bob.id }, report: null }]);
+    expect(nodes((await moderation(alice, r)).moderationLog)).toEqual([
+      { action: "KICK", reason: "cool off", actor: { id: alice.id }, target: { id: bob.id }, report: null },
+    ]);
 
     const group = await makeRoom(api, alice, { type: "GROUP", members: [bob] });
     await ok(alice, KICK, { r: group, u: bob.id, why: "out" });
@@ -181,13 +202,30 @@ describe("reports", () => {
     const r = await makeRoom(api, alice, { type: "GROUP", members: [bob, carol], admins: [erin] });
     const m = (await ok(bob, SEND, { r, c: "buy cheap watches" })).sendMessage.id;
     const report = (await ok(carol, REPORT_MESSAGE, { m, why: "spam" })).reportMessage;
-    expect(report).toEqual({ id: report.id, status: "OPEN", reason: "spam", reportedUser: { id: bob.id }, message: { id: m }, room: { id: r } });
+    expect(report).toEqual({
+      id: report.id,
+      status: "OPEN",
+      reason: "spam",
+      reportedUser: { id: bob.id },
+      message: { id: m },
+      room: { id: r },
+    });
     expect((await ok(carol, REPORT_MESSAGE, { m, why: "spam!" })).reportMessage.id).toBe(report.id);
     expect(errorCode(await run(bob, REPORT_MESSAGE, { m, why: "me" }))).toBe("FORBIDDEN");
     expect(errorCode(await run(dave, REPORT_MESSAGE, { m, why: "outsider" }))).toBe("NOT_FOUND");
 
     const queue = nodes((await moderation(erin, r)).reports);
-    expect(queue).toEqual([{ id: report.id, status: "OPEN", resolution: null, reason: "spam", reporter: { id: carol.id }, reportedUser: { id: bob.id }, message: { id: m } }]);
+    expect(queue).toEqual([
+      {
+        id: report.id,
+        status: "OPEN",
+        resolution: null,
+        reason: "spam",
+        reporter: { id: carol.id },
+        reportedUser: { id: bob.id },
+        message: { id: m },
+      },
+    ]);
     expect(errorCode(await run(carol, RESOLVE, { id: report.id, a: "DISMISS" }))).toBe("FORBIDDEN");
     expect(errorCode(await run(dave, RESOLVE, { id: report.id, a: "DISMISS" }))).toBe("NOT_FOUND");
 
@@ -197,7 +235,9 @@ describe("reports", () => {
     const after = await moderation(alice, r);
     expect(nodes(after.reports)).toEqual([]);
     expect(nodes((await moderation(alice, r, "RESOLVED")).reports).map((x) => x.id)).toEqual([report.id]);
-    expect(nodes(after.moderationLog)).toEqual([{ action: "DISMISS_REPORT", reason: "spam", actor: { id: erin.id }, target: { id: bob.id }, report: { id: report.id } }]);
+    expect(nodes(after.moderationLog)).toEqual([
+      { action: "DISMISS_REPORT", reason: "spam", actor: { id: erin.id }, target: { id: bob.id }, report: { id: report.id } },
+    ]);
     // resolved: the reporter may report it again, a new report
     expect((await ok(carol, REPORT_MESSAGE, { m, why: "still spam" })).reportMessage.id).not.toBe(report.id);
   });
@@ -206,15 +246,27 @@ describe("reports", () => {
     const r = await makeRoom(api, alice, { type: "GROUP", members: [bob, carol] });
     const m = (await ok(bob, SEND, { r, c: "something awful" })).sendMessage.id;
     const report = (await ok(carol, REPORT_MESSAGE, { m, why: "abuse" })).reportMessage;
-    const events = subscribe(client(alice), `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageDeleted { message { id content deletedAt } deletedBy { id } } } }`, { r });
+    const events = subscribe(
+      client(alice),
+      `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on MessageDeleted { message { id content deletedAt } deletedBy { id } } } }`,
+      { r },
+    );
     await warmUp(events, () => ok(alice, SEND, { r, c: "warm-up" }));
-    expect((await ok(alice, RESOLVE, { id: report.id, a: "DELETE_MESSAGE" })).resolveReport).toMatchObject({ status: "RESOLVED", resolution: "DELETE_MESSAGE" });
+    expect((await ok(alice, RESOLVE, { id: report.id, a: "DELETE_MESSAGE" })).resolveReport).toMatchObject({
+      status: "RESOLVED",
+      resolution: "DELETE_MESSAGE",
+    });
     const deleted = (await events.nextWhere((e) => e.data?.roomEvents?.__typename === "MessageDeleted")).data!.roomEvents;
     expect(deleted).toMatchObject({ message: { id: m, content: "" }, deletedBy: { id: alice.id } });
-    expect(nodes((await moderation(alice, r)).moderationLog)).toEqual([{ action: "DELETE_MESSAGE", reason: "abuse", actor: { id: alice.id }, target: { id: bob.id }, report: { id: report.id } }]);
+    expect(nodes((await moderation(alice, r)).moderationLog)).toEqual([
+      { action: "DELETE_MESSAGE", reason: "abuse", actor: { id: alice.id }, target: { id: bob.id }, report: { id: report.id } },
+    ]);
 
     const userReport = (await ok(carol, REPORT_USER, { u: bob.id, r, why: "rude" })).reportUser;
-    expect(ext(await run(alice, RESOLVE, { id: userReport.id, a: "DELETE_MESSAGE" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "action" });
+    expect(ext(await run(alice, RESOLVE, { id: userReport.id, a: "DELETE_MESSAGE" }))).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "action",
+    });
     expect((await server.app.db.report.findUniqueOrThrow({ where: { id: userReport.id } })).status).toBe("OPEN");
   });
 
@@ -226,12 +278,17 @@ describe("reports", () => {
     expect(errorCode(await run(carol, REPORT_USER, { u: carol.id, r, why: "me" }))).toBe("FORBIDDEN");
     expect(errorCode(await run(dave, REPORT_USER, { u: bob.id, r, why: "outsider" }))).toBe("FORBIDDEN"); // a PUBLIC room not joined
 
-    expect((await ok(alice, RESOLVE, { id: report.id, a: "BAN_USER" })).resolveReport).toMatchObject({ status: "RESOLVED", resolution: "BAN_USER" });
+    expect((await ok(alice, RESOLVE, { id: report.id, a: "BAN_USER" })).resolveReport).toMatchObject({
+      status: "RESOLVED",
+      resolution: "BAN_USER",
+    });
     expect(await server.app.db.roomMember.count({ where: { roomId: r, userId: bob.id } })).toBe(0);
     expect(errorCode(await run(bob, JOIN, { r }))).toBe("FORBIDDEN");
     const after = await moderation(alice, r);
     expect(after.bans).toEqual([{ user: { id: bob.id }, bannedBy: { id: alice.id }, reason: "harassment" }]);
-    expect(nodes(after.moderationLog)).toEqual([{ action: "BAN", reason: "harassment", actor: { id: alice.id }, target: { id: bob.id }, report: { id: report.id } }]);
+    expect(nodes(after.moderationLog)).toEqual([
+      { action: "BAN", reason: "harassment", actor: { id: alice.id }, target: { id: bob.id }, report: { id: report.id } },
+    ]);
   });
 
   it("a report of a user without a room is stored for the operators: no room's queue, nobody resolves it through the API", async () => {

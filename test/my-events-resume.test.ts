@@ -12,7 +12,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
-import { type GqlResponse, gqlOk, registerUser, registerUsers, subscribe, type Subscription, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
+import {
+  type GqlResponse,
+  gqlOk,
+  registerUser,
+  registerUsers,
+  type Subscription,
+  subscribe,
+  TEST_PASSWORD,
+  type TestUser,
+  wsClient,
+} from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
 
@@ -54,9 +64,14 @@ function label(e: Event): string {
   }
 }
 
-const createRoom = async (owner: TestUser, name: string, members: TestUser[]): Promise<string> => (await api.ok(owner, CREATE, { n: name, m: members.map((m) => m.id) })).createRoom.id;
-const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> => (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
-type Sync = { nextCursor: string; rooms: { room: { id: string }; messages: { id: string; seq: number }[]; lastSeq: number; messageCursor: string }[] };
+const createRoom = async (owner: TestUser, name: string, members: TestUser[]): Promise<string> =>
+  (await api.ok(owner, CREATE, { n: name, m: members.map((m) => m.id) })).createRoom.id;
+const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> =>
+  (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
+type Sync = {
+  nextCursor: string;
+  rooms: { room: { id: string }; messages: { id: string; seq: number }[]; lastSeq: number; messageCursor: string }[];
+};
 const sync = async (user: TestUser, since: string | null = null): Promise<Sync> => (await api.ok(user, SYNC, { since })).sync;
 const snapshotOf = (cursor: string) => (JSON.parse(Buffer.from(cursor.slice(3), "base64url").toString()) as { s: string }).s;
 
@@ -80,10 +95,12 @@ async function until(sub: Subscription, actor: TestUser, roomId: string): Promis
 
 /** The user's event log rows (payload kinds), oldest first. */
 const logOf = async (userId: string) =>
-  (await server.app.db.userEventLog.findMany({ where: { userId }, orderBy: { id: "asc" }, select: { id: true, payload: true } })).map((r) => ({
-    id: String(r.id),
-    ...(r.payload as { kind: string; reason?: string; roomId?: string }),
-  }));
+  (await server.app.db.userEventLog.findMany({ where: { userId }, orderBy: { id: "asc" }, select: { id: true, payload: true } })).map(
+    (r) => ({
+      id: String(r.id),
+      ...(r.payload as { kind: string; reason?: string; roomId?: string }),
+    }),
+  );
 
 describe("the user event log", () => {
   it("gets one row per recipient for each user event, with the id the live copy carries", async () => {
@@ -93,7 +110,8 @@ describe("the user event log", () => {
     const room = await createRoom(ann, "logged", [ben, cat]);
     const added = event(await sub.nextWhere((e) => event(e).__typename === "AddedToRoom"));
     expect(added.room.id).toBe(room);
-    for (const user of [ben, cat]) expect((await logOf(user.id)).filter((r) => r.kind === "AddedToRoom" && r.roomId === room)).toHaveLength(1);
+    for (const user of [ben, cat])
+      expect((await logOf(user.id)).filter((r) => r.kind === "AddedToRoom" && r.roomId === room)).toHaveLength(1);
     expect(await logOf(ann.id)).toEqual([]); // the creator is told nothing
     // a contact request, a mention: one row each, for the addressee
     await api.ok(ann, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: ben.id });
@@ -116,12 +134,22 @@ describe("the user event log", () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const room = await createRoom(ann, "atomic", []);
     const db = server.app.db;
-    await db.$executeRawUnsafe(`CREATE FUNCTION test_refuse_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$`);
-    await db.$executeRawUnsafe(`CREATE TRIGGER test_refuse_log BEFORE INSERT ON "UserEventLog" FOR EACH ROW WHEN (NEW."userId" = '${ben.id}') EXECUTE FUNCTION test_refuse_log()`);
+    await db.$executeRawUnsafe(
+      `CREATE FUNCTION test_refuse_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'log refused'; END $$`,
+    );
+    await db.$executeRawUnsafe(
+      `CREATE TRIGGER test_refuse_log BEFORE INSERT ON "UserEventLog" FOR EACH ROW WHEN (NEW."userId" = '${ben.id}') EXECUTE FUNCTION test_refuse_log()`,
+    );
     try {
-      const add = await api.run(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, { r: room, u: ben.id });
+      const add = await api.run(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, {
+        r: room,
+        u: ben.id,
+      });
       expect(add.errors?.[0]?.extensions?.code).toBe("INTERNAL_SERVER_ERROR");
-      const invite = await api.run(ann, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: room, u: ben.id });
+      const invite = await api.run(ann, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, {
+        r: room,
+        u: ben.id,
+      });
       expect(invite.errors).toBeDefined();
       expect(await db.roomMember.count({ where: { roomId: room, userId: ben.id } })).toBe(0);
       expect(await db.roomInvite.count({ where: { roomId: room, inviteeId: ben.id } })).toBe(0);
@@ -131,7 +159,10 @@ describe("the user event log", () => {
     }
     // and a change that fails writes no row
     await api.ok(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, { r: room, u: ben.id });
-    const again = await api.run(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, { r: room, u: ben.id });
+    const again = await api.run(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, {
+      r: room,
+      u: ben.id,
+    });
     expect(again.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
     expect((await logOf(ben.id)).map((r) => r.kind)).toEqual(["AddedToRoom"]);
   });
@@ -155,10 +186,20 @@ describe("the user event log", () => {
     const direct = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
     await phone.nextWhere((e) => event(e).__typename === "DirectRoomCreated");
     await api.ok(ben, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r: direct });
-    expect(event(await phone.next())).toMatchObject({ __typename: "RemovedFromRoom", roomId: direct, reason: "HIDDEN", by: { id: ben.id } });
+    expect(event(await phone.next())).toMatchObject({
+      __typename: "RemovedFromRoom",
+      roomId: direct,
+      reason: "HIDDEN",
+      by: { id: ben.id },
+    });
     const m = await send(ann, direct, "back again");
     expect(event(await phone.next())).toMatchObject({ __typename: "RoomActivity", roomId: direct, lastMessage: { id: m.id } });
-    expect((await logOf(ben.id)).map((r) => `${r.kind} ${r.reason ?? ""}`.trim())).toEqual(["AddedToRoom", "RemovedFromRoom LEFT", "DirectRoomCreated", "RemovedFromRoom HIDDEN"]);
+    expect((await logOf(ben.id)).map((r) => `${r.kind} ${r.reason ?? ""}`.trim())).toEqual([
+      "AddedToRoom",
+      "RemovedFromRoom LEFT",
+      "DirectRoomCreated",
+      "RemovedFromRoom HIDDEN",
+    ]);
 
     // the OWNER who deletes a room: their other devices hear it too
     const doomed = await createRoom(ben, "doomed", [ann]);
@@ -188,7 +229,9 @@ describe("myEvents(after:)", () => {
     const replayed = await until(sub, ann, busy);
     // his events in the order they happened, then one RoomActivity per changed room (its newest message), not for the room he left
     expect(replayed.slice(0, 3).map(label)).toEqual([`added ${later}`, `mention ${newest.id}`, `removed ${quiet} LEFT`]);
-    expect(replayed.slice(3).map(label).sort()).toEqual([`activity ${busy} #${newest.seq}`, `activity ${later} #${laterMessage.seq}`].sort());
+    expect(replayed.slice(3).map(label).sort()).toEqual(
+      [`activity ${busy} #${newest.seq}`, `activity ${later} #${laterMessage.seq}`].sort(),
+    );
     expect(replayed.find((e) => e.__typename === "RoomActivity" && e.roomId === busy)).toMatchObject({ unreadCount: 3 });
     // nothing from before the cursor (the contact request, the first messages)
     expect(replayed.some((e) => e.__typename === "ContactRequest" || e.lastMessage?.content === "before the cursor")).toBe(false);
@@ -219,7 +262,10 @@ describe("myEvents(after:)", () => {
       // room activity: seqs rising (no duplicate), up to the newest message
       const seqs = got.filter((e) => e.__typename === "RoomActivity").map((e) => e.lastMessage.seq as number);
       expect(seqs.length, `round ${round}`).toBeGreaterThan(0);
-      expect([...seqs].sort((a, b) => a - b), `round ${round}`).toEqual([...new Set(seqs)]);
+      expect(
+        [...seqs].sort((a, b) => a - b),
+        `round ${round}`,
+      ).toEqual([...new Set(seqs)]);
       expect(seqs.at(-1), `round ${round}`).toBe(sent.at(-1)!.seq);
       await c.dispose();
     }
@@ -244,7 +290,10 @@ describe("myEvents(after:)", () => {
     const mine = myEvents(ben, during.nextCursor);
     const follows = rooms.map((r) => {
       const synced = during.rooms.find((s) => s.room.id === r);
-      return subscribe(client(ben), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { seq } }`, { r, after: synced?.messageCursor ?? String(since[r]) });
+      return subscribe(client(ben), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { seq } }`, {
+        r,
+        after: synced?.messageCursor ?? String(since[r]),
+      });
     });
     await sending;
     const total = (r: string) => since[r]! + PER_ROOM;
@@ -278,7 +327,10 @@ describe("myEvents(after:)", () => {
     const refusal = async (sub: Subscription) => (await sub.next()).errors?.[0]?.extensions;
     expect(await refusal(myEvents(alice, "nonsense"))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
     const { nextCursor } = await sync(bob);
-    const old = encodeSyncCursor({ snapshot: snapshotOf(nextCursor), at: Date.now() - (server.app.config.SYNC_RETENTION_DAYS * 86_400_000 + 60_000) });
+    const old = encodeSyncCursor({
+      snapshot: snapshotOf(nextCursor),
+      at: Date.now() - (server.app.config.SYNC_RETENTION_DAYS * 86_400_000 + 60_000),
+    });
     expect(await refusal(myEvents(carol, old))).toMatchObject({ code: "BAD_USER_INPUT", field: "after", reason: "SYNC_CURSOR_EXPIRED" });
   });
 });
@@ -294,7 +346,8 @@ describe("the event log's sweep", () => {
     await db.$executeRaw`INSERT INTO "UserEventLog" ("userId", payload, "createdAt") VALUES
       (${dora.id}::uuid, '{"kind":"InviteReceived","inviteId":"old"}', now() - make_interval(days => ${days + 1}::int)),
       (${dora.id}::uuid, '{"kind":"InviteReceived","inviteId":"recent"}', now() - make_interval(days => ${days - 1}::int))`;
-    const inviteIds = async () => (await db.userEventLog.findMany({ where: { userId: dora.id } })).map((r) => (r.payload as { inviteId: string }).inviteId);
+    const inviteIds = async () =>
+      (await db.userEventLog.findMany({ where: { userId: dora.id } })).map((r) => (r.payload as { inviteId: string }).inviteId);
     await expect.poll(inviteIds, { timeout: 10_000, interval: 200 }).toEqual(["recent"]);
   });
 });
@@ -311,9 +364,11 @@ describe("myEvents(after:) across two nodes sharing PostgreSQL and Redis", () =>
   afterAll(() => group?.stop());
 
   it("subscribed on one node while the other takes the sends and mentions: each once (10 rounds)", async () => {
-    const ok = (url: string, user: TestUser, query: string, variables: Record<string, unknown>) => gqlOk(url, query, variables, user.accessToken);
+    const ok = (url: string, user: TestUser, query: string, variables: Record<string, unknown>) =>
+      gqlOk(url, query, variables, user.accessToken);
     const room = (await ok(b.url, ann, CREATE, { n: "across", m: [ben.id] })).createRoom.id as string;
-    const sendB = async (content: string) => (await ok(b.url, ann, SEND, { r: room, c: content })).sendMessage as { id: string; seq: number };
+    const sendB = async (content: string) =>
+      (await ok(b.url, ann, SEND, { r: room, c: content })).sendMessage as { id: string; seq: number };
     for (let round = 0; round < 10; round++) {
       const { nextCursor } = (await ok(a.url, ben, SYNC, { since: null })).sync as Sync;
       const c = wsClient(a.wsUrl, ben.accessToken);
@@ -332,9 +387,15 @@ describe("myEvents(after:) across two nodes sharing PostgreSQL and Redis", () =>
           if (e.__typename === "RoomActivity" && e.lastMessage?.id === sentinel.id) break;
           got.push(e);
         }
-        expect(got.filter((e) => e.__typename === "MentionNotification").map((e) => e.message.id), `round ${round}`).toEqual(sent.map((m) => m.id));
+        expect(
+          got.filter((e) => e.__typename === "MentionNotification").map((e) => e.message.id),
+          `round ${round}`,
+        ).toEqual(sent.map((m) => m.id));
         const seqs = got.filter((e) => e.__typename === "RoomActivity").map((e) => e.lastMessage.seq as number);
-        expect([...new Set(seqs)].sort((x, y) => x - y), `round ${round}`).toEqual(seqs);
+        expect(
+          [...new Set(seqs)].sort((x, y) => x - y),
+          `round ${round}`,
+        ).toEqual(seqs);
         expect(seqs.at(-1), `round ${round}`).toBe(sent.at(-1)!.seq);
       } finally {
         await c.dispose();

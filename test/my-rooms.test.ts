@@ -15,16 +15,25 @@ import { useStatementCounter } from "./helpers/statements.js";
 
 // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
 // (and the rate limits off: the set-up sends more than a user may in a minute)
-const { server, api, users: [owner, bob, carol, dave] } = useTestServer(["owner", "bob", "carol", "dave"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
+const {
+  server,
+  api,
+  users: [owner, bob, carol, dave],
+} = useTestServer(["owner", "bob", "carol", "dave"], { env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off" } });
 const ROOMS = 50;
 
 beforeAll(async () => {
   for (let i = 0; i < ROOMS; i++) {
     const id = (
-      await api.ok(owner, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: `room ${i}`, type: i % 2 ? "GROUP" : "PUBLIC", memberIds: [bob.id, carol.id, dave.id] } })
+      await api.ok(owner, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, {
+        input: { name: `room ${i}`, type: i % 2 ? "GROUP" : "PUBLIC", memberIds: [bob.id, carol.id, dave.id] },
+      })
     ).createRoom.id;
     // a message from someone else: the owner has one unread message per room
-    await api.ok(bob, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: id, c: `hello ${i}` });
+    await api.ok(bob, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, {
+      r: id,
+      c: `hello ${i}`,
+    });
   }
 }, 120_000);
 
@@ -92,13 +101,26 @@ describe("messages (a history page)", () => {
 
   beforeAll(async () => {
     roomId = (
-      await api.ok(owner, `mutation($m: [ID!]) { createRoom(input: { name: "history", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id, dave.id] })
+      await api.ok(owner, `mutation($m: [ID!]) { createRoom(input: { name: "history", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id, carol.id, dave.id],
+      })
     ).createRoom.id;
     const senders = [owner, bob, carol];
     for (let i = 0; i < PAGE + 5; i++) {
-      const id = (await gqlOk(server.url, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: `m${i}` }, senders[i % 3]!.accessToken)).sendMessage.id;
+      const id = (
+        await gqlOk(
+          server.url,
+          `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`,
+          { r: roomId, c: `m${i}` },
+          senders[i % 3]!.accessToken,
+        )
+      ).sendMessage.id;
       // reactions on most messages: two emoji, up to three users
-      for (const [user, emoji] of [[bob, "👍"], [carol, "👍"], [dave, "🎉"]] as const) {
+      for (const [user, emoji] of [
+        [bob, "👍"],
+        [carol, "👍"],
+        [dave, "🎉"],
+      ] as const) {
         if ((i + user.username.length) % 4 !== 0) {
           await api.ok(user, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id, e: emoji });
         }
@@ -138,13 +160,21 @@ describe("messages (a history page)", () => {
     for (const node of nodes) {
       const i = Number(node.content.slice(1));
       expect(node.sender.username).toBe([owner, bob, carol][i % 3]!.username);
-      const reacted = ([[bob, "👍"], [carol, "👍"], [dave, "🎉"]] as const).filter(([user]) => (i + user.username.length) % 4 !== 0);
+      const reacted = (
+        [
+          [bob, "👍"],
+          [carol, "👍"],
+          [dave, "🎉"],
+        ] as const
+      ).filter(([user]) => (i + user.username.length) % 4 !== 0);
       const expected = ["👍", "🎉"]
         .map((emoji) => ({ emoji, users: reacted.filter(([, e]) => e === emoji).map(([u]) => u.username) }))
         .filter((g) => g.users.length > 0);
-      expect(node.reactions.map((g: any) => ({ emoji: g.emoji, users: g.users.map((u: any) => u.username).sort() })).sort((a: any, b: any) => a.emoji.localeCompare(b.emoji))).toEqual(
-        expected.map((g) => ({ ...g, users: g.users.sort() })).sort((a, b) => a.emoji.localeCompare(b.emoji)),
-      );
+      expect(
+        node.reactions
+          .map((g: any) => ({ emoji: g.emoji, users: g.users.map((u: any) => u.username).sort() }))
+          .sort((a: any, b: any) => a.emoji.localeCompare(b.emoji)),
+      ).toEqual(expected.map((g) => ({ ...g, users: g.users.sort() })).sort((a, b) => a.emoji.localeCompare(b.emoji)));
       for (const group of node.reactions) expect(group.count).toBe(group.users.length);
       expect(node.reactions.every((g: any) => g.viewerHasReacted === false)).toBe(true); // the owner reacted to none
     }

@@ -6,14 +6,31 @@
  */
 import type { Client } from "graphql-ws";
 import { beforeAll, describe, expect, it } from "vitest";
-import { errorCode, registerUser, registerUsers, subscribe, type Subscription, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
+import {
+  connected,
+  errorCode,
+  registerUser,
+  registerUsers,
+  type Subscription,
+  subscribe,
+  type TestUser,
+  untilReceived,
+  wsClient,
+} from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, api, users: [alice, carol] } = useTestServer(["alice", "carol"], { redis: true });
+const {
+  server,
+  api,
+  users: [alice, carol],
+} = useTestServer(["alice", "carol"], { redis: true });
 let roomId: string;
 beforeAll(async () => {
-  roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Lobby", type: PUBLIC, memberIds: $m }) { id } }`, { m: [carol.id] })).createRoom
-    .id;
+  roomId = (
+    await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Lobby", type: PUBLIC, memberIds: $m }) { id } }`, {
+      m: [carol.id],
+    })
+  ).createRoom.id;
 });
 
 const PRESENCE = `subscription($roomId: ID!) { presence(roomId: $roomId) { status lastSeenAt user { id status } } }`;
@@ -67,7 +84,9 @@ async function watchPresence(viewer: TestUser): Promise<{ client: Client; sub: S
  * event (a marker: whatever was published before it has arrived by then).
  * Resolves them with the marker, still connected.
  */
-async function eventsBeforeMarker(sub: Subscription<{ presence: PresencePayload }>): Promise<{ events: PresencePayload[]; marker: TestUser; socket: Client }> {
+async function eventsBeforeMarker(
+  sub: Subscription<{ presence: PresencePayload }>,
+): Promise<{ events: PresencePayload[]; marker: TestUser; socket: Client }> {
   const marker = await member("marker");
   const socket = await connected(server.wsUrl, marker);
   const events: PresencePayload[] = [];
@@ -187,7 +206,8 @@ describe("allowDirectMessages: false", () => {
   it("refuses a new direct room from a non-contact with FORBIDDEN, but not from a contact or an existing room", async () => {
     const [dora, stranger, friend, earlier] = await registerUsers(server.url, ["dora", "stranger", "friend", "earlier"]);
     const existing = (await api.ok(earlier, DIRECT, { id: dora.id })).directRoom.id;
-    const request = (await api.ok(friend, `mutation($id: ID!) { sendContactRequest(userId: $id) { id } }`, { id: dora.id })).sendContactRequest;
+    const request = (await api.ok(friend, `mutation($id: ID!) { sendContactRequest(userId: $id) { id } }`, { id: dora.id }))
+      .sendContactRequest;
     await api.ok(dora, `mutation($id: ID!) { respondToContactRequest(id: $id, accept: true) { id } }`, { id: request.id });
     await updateSettings(dora, { allowDirectMessages: false });
 

@@ -46,7 +46,8 @@ const block = (blocker: TestUser, userId: string) => api.ok(blocker, `mutation($
 const searchPage = (viewer: TestUser, search: string, first?: number, after?: string) =>
   api.ok(viewer, USERS, { search, first, after }).then((d) => d.users);
 /** The ids of the first page (up to 100) of a directory search. */
-const searchIds = (viewer: TestUser, search: string): Promise<string[]> => searchPage(viewer, search, 100).then((p) => p.edges.map((e: any) => e.node.id));
+const searchIds = (viewer: TestUser, search: string): Promise<string[]> =>
+  searchPage(viewer, search, 100).then((p) => p.edges.map((e: any) => e.node.id));
 
 describe("displayName", () => {
   it("defaults to 'firstName lastName' and follows name changes until one is set", async () => {
@@ -130,7 +131,14 @@ describe("what only the user themself sees", () => {
   });
 
   it("hides them (null) from anybody else, who still sees the public fields", async () => {
-    expect(await userAs(other, owner.id)).toMatchObject({ id: owner.id, username: owner.username, bio: "public bio", email: null, phoneNumber: null, settings: null });
+    expect(await userAs(other, owner.id)).toMatchObject({
+      id: owner.id,
+      username: owner.username,
+      bio: "public bio",
+      email: null,
+      phoneNumber: null,
+      settings: null,
+    });
   });
 });
 
@@ -158,7 +166,12 @@ describe("updateSettings", () => {
 describe("user(id)", () => {
   it("returns the user with that id", async () => {
     const [viewer, target] = await registerUsers(server.url, ["viewer", "target"]);
-    expect(await userAs(viewer, target.id)).toMatchObject({ id: target.id, username: target.username, displayName: "target Test", status: "OFFLINE" });
+    expect(await userAs(viewer, target.id)).toMatchObject({
+      id: target.id,
+      username: target.username,
+      displayName: "target Test",
+      status: "OFFLINE",
+    });
   });
 
   it("is null for an unknown id", async () => {

@@ -1,4 +1,4 @@
-import { request, Agent } from "node:https";
+import { Agent, request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import webpush, { type RequestOptions, WebPushError } from "web-push";
 import { type PushService, startPushService } from "./helpers/push-service.js";
@@ -67,9 +67,16 @@ describe("push service double", () => {
   it("refuses a JWT signed by another key than k (403), and records it", async () => {
     const subscription = push.newSubscription();
     const other = webpush.generateVAPIDKeys();
-    const sending = webpush.sendNotification(subscription, "{}", { ...options, vapidDetails: { subject: SUBJECT, publicKey: vapid.publicKey, privateKey: other.privateKey } });
+    const sending = webpush.sendNotification(subscription, "{}", {
+      ...options,
+      vapidDetails: { subject: SUBJECT, publicKey: vapid.publicKey, privateKey: other.privateKey },
+    });
     expect(await statusOf(sending)).toBe(403);
-    expect(push.rejected.at(-1)).toMatchObject({ endpoint: subscription.endpoint, status: 403, reason: expect.stringMatching(/signature/) });
+    expect(push.rejected.at(-1)).toMatchObject({
+      endpoint: subscription.endpoint,
+      status: 403,
+      reason: expect.stringMatching(/signature/),
+    });
     expect(push.pushes.filter((p) => p.endpoint === subscription.endpoint)).toEqual([]);
   });
 
@@ -78,7 +85,13 @@ describe("push service double", () => {
     const before = push.rejected.length;
     expect(await sendWithAuthorization(subscription, undefined)).toBe(401);
 
-    const elsewhere = webpush.getVapidHeaders("https://push.example", SUBJECT, vapid.publicKey, vapid.privateKey, "aes128gcm").Authorization;
+    const elsewhere = webpush.getVapidHeaders(
+      "https://push.example",
+      SUBJECT,
+      vapid.publicKey,
+      vapid.privateKey,
+      "aes128gcm",
+    ).Authorization;
     expect(await sendWithAuthorization(subscription, elsewhere)).toBe(403);
 
     const otherKeys = { ...subscription, keys: push.newSubscription().keys };
@@ -93,7 +106,8 @@ describe("push service double", () => {
     const subscription = push.newSubscription();
     push.respondWith(subscription.endpoint, [503, 503]);
     const statuses = [];
-    for (let i = 0; i < 3; i++) statuses.push(await statusOf(webpush.sendNotification(subscription, JSON.stringify({ attempt: i }), options)));
+    for (let i = 0; i < 3; i++)
+      statuses.push(await statusOf(webpush.sendNotification(subscription, JSON.stringify({ attempt: i }), options)));
     expect(statuses).toEqual([503, 503, 201]);
     expect((await push.next({ endpoint: subscription.endpoint })).payload).toEqual({ attempt: 2 });
     expect(push.pushes.filter((p) => p.endpoint === subscription.endpoint).map((p) => p.status)).toEqual([503, 503, 201]);

@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { image } from "./helpers/attachment-files.js";
-import { ext, gql, gqlOk, postFile, registerUser, type TestUser, TEST_PASSWORD, wsClient } from "./helpers/client.js";
-import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { loadConfig } from "../src/config.js";
+import { image } from "./helpers/attachment-files.js";
+import { ext, gql, gqlOk, postFile, registerUser, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { startTestServer, useTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
@@ -35,7 +35,11 @@ const topicOf = (roomId: string) => Buffer.from(roomId.replace(/-/g, ""), "hex")
  * checks the VAPID JWT and decrypts each payload (test/helpers/push-service.ts).
  */
 function pushSuite(redis: boolean) {
-  const { server, api: { ok }, users: [alice] } = useTestServer(["alice"], {
+  const {
+    server,
+    api: { ok },
+    users: [alice],
+  } = useTestServer(["alice"], {
     redis,
     env: {
       DATA_DIR: mkdtempSync(join(tmpdir(), "push-data-")),
@@ -58,8 +62,10 @@ function pushSuite(redis: boolean) {
     await ok(user, REGISTER, { input: sub });
     return { ...user, sub };
   };
-  const group = async (members: TestUser[]) => (await ok(alice, GROUP, { n: `Room ${randomBytes(3).toString("hex")}`, m: members.map((m) => m.id) })).createRoom.id as string;
-  const send = async (from: TestUser, roomId: string, content: string) => (await ok(from, SEND, { r: roomId, c: content })).sendMessage as { id: string; seq: number };
+  const group = async (members: TestUser[]) =>
+    (await ok(alice, GROUP, { n: `Room ${randomBytes(3).toString("hex")}`, m: members.map((m) => m.id) })).createRoom.id as string;
+  const send = async (from: TestUser, roomId: string, content: string) =>
+    (await ok(from, SEND, { r: roomId, c: content })).sendMessage as { id: string; seq: number };
   /** Fails when a delivered push reaches `endpoint` within {@link NO_PUSH_WAIT_MS}. */
   const noPush = async (endpoint: string) => {
     await expect(push.next({ endpoint, timeoutMs: NO_PUSH_WAIT_MS })).rejects.toThrow(/no push/);
@@ -100,7 +106,10 @@ function pushSuite(redis: boolean) {
       [{ ...good, endpoint: "ftp://push.example.com/x" }, "input.endpoint"],
       [{ ...good, keys: { ...good.keys, p256dh: randomBytes(64).toString("base64url") } }, "input.keys.p256dh"],
       // 65 bytes, but not an uncompressed point
-      [{ ...good, keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([3]), randomBytes(64)]).toString("base64url") } }, "input.keys.p256dh"],
+      [
+        { ...good, keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([3]), randomBytes(64)]).toString("base64url") } },
+        "input.keys.p256dh",
+      ],
       [{ ...good, keys: { ...good.keys, auth: randomBytes(15).toString("base64url") } }, "input.keys.auth"],
       [{ ...good, keys: { ...good.keys, auth: "not base64url!!!" } }, "input.keys.auth"],
     ];
@@ -140,13 +149,31 @@ function pushSuite(redis: boolean) {
     const root = await send(alice, roomId, "a thread");
     await push.next({ endpoint: bob.sub.endpoint });
     await ok(bob, `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`, { r: roomId, m: root.id });
-    const reply = (await ok(alice, `mutation($r: ID!, $t: ID!) { sendMessage(input: { roomId: $r, content: "in the thread", threadRootId: $t }) { id } }`, { r: roomId, t: root.id }))
-      .sendMessage;
-    expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({ messageId: reply.id, body: "in the thread", unreadCount: 1 });
+    const reply = (
+      await ok(
+        alice,
+        `mutation($r: ID!, $t: ID!) { sendMessage(input: { roomId: $r, content: "in the thread", threadRootId: $t }) { id } }`,
+        { r: roomId, t: root.id },
+      )
+    ).sendMessage;
+    expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({
+      messageId: reply.id,
+      body: "in the thread",
+      unreadCount: 1,
+    });
 
-    const upload = await postFile(server.url, `mutation($file: File!) { uploadAttachment(file: $file) { id } }`, { bytes: await image("png"), filename: "p.png", type: "image/png" }, alice.accessToken);
-    const photo = (await ok(alice, `mutation($r: ID!, $a: [ID!]) { sendMessage(input: { roomId: $r, attachmentIds: $a }) { id } }`, { r: roomId, a: [upload.body.data.uploadAttachment.id] }))
-      .sendMessage;
+    const upload = await postFile(
+      server.url,
+      `mutation($file: File!) { uploadAttachment(file: $file) { id } }`,
+      { bytes: await image("png"), filename: "p.png", type: "image/png" },
+      alice.accessToken,
+    );
+    const photo = (
+      await ok(alice, `mutation($r: ID!, $a: [ID!]) { sendMessage(input: { roomId: $r, attachmentIds: $a }) { id } }`, {
+        r: roomId,
+        a: [upload.body.data.uploadAttachment.id],
+      })
+    ).sendMessage;
     expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({ messageId: photo.id, body: "📷 Photo" });
   });
 
@@ -177,7 +204,13 @@ function pushSuite(redis: boolean) {
       const direct = (await ok(alice, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: carol.id })).directRoom.id;
       const dm = await send(alice, direct, "direct, carol is here");
       const pushed = await push.next({ endpoint: carol.sub.endpoint });
-      expect(pushed.payload).toMatchObject({ type: "message", roomType: "DIRECT", roomName: "alice Test", messageId: dm.id, body: "direct, carol is here" });
+      expect(pushed.payload).toMatchObject({
+        type: "message",
+        roomType: "DIRECT",
+        roomName: "alice Test",
+        messageId: dm.id,
+        body: "direct, carol is here",
+      });
       expect(pushed.headers.urgency).toBe("high");
     } finally {
       await client.dispose();
@@ -217,7 +250,15 @@ function pushSuite(redis: boolean) {
     const roomId = await group([bob]);
     const sent = await send(alice, roomId, "secret plans");
     const received = await push.next({ endpoint: bob.sub.endpoint });
-    expect(received.payload).toEqual({ type: "message", roomId, roomName: expect.any(String), roomType: "GROUP", messageId: sent.id, seq: sent.seq, unreadCount: 1 });
+    expect(received.payload).toEqual({
+      type: "message",
+      roomId,
+      roomName: expect.any(String),
+      roomType: "GROUP",
+      messageId: sent.id,
+      seq: sent.seq,
+      unreadCount: 1,
+    });
     expect(JSON.stringify(received.payload)).not.toMatch(/secret|alice/);
   });
 
@@ -247,10 +288,15 @@ function pushSuite(redis: boolean) {
   it("moves a re-registered endpoint to the new session, and drops a session's subscriptions when it ends", async () => {
     const bob = await subscribed("bob");
     const login = async () =>
-      (await gqlOk(server.url, `mutation($l: String!, $p: String!) { login(input: { username: $l, password: $p }) { accessToken } }`, { l: bob.username, p: TEST_PASSWORD })).login
-        .accessToken as string;
+      (
+        await gqlOk(server.url, `mutation($l: String!, $p: String!) { login(input: { username: $l, password: $p }) { accessToken } }`, {
+          l: bob.username,
+          p: TEST_PASSWORD,
+        })
+      ).login.accessToken as string;
     const phone = { ...bob, accessToken: await login() };
-    const sessionOf = async (endpoint: string) => (await server.app.db.pushSubscription.findUniqueOrThrow({ where: { endpoint } })).sessionId;
+    const sessionOf = async (endpoint: string) =>
+      (await server.app.db.pushSubscription.findUniqueOrThrow({ where: { endpoint } })).sessionId;
     const laptopSession = await sessionOf(bob.sub.endpoint);
     // the same endpoint from the phone's session moves there
     await ok(phone, REGISTER, { input: bob.sub });
@@ -273,14 +319,23 @@ function pushSuite(redis: boolean) {
     const desktop = { ...bob, accessToken: await login() };
     const desktopSub = push.newSubscription();
     await ok(desktop, REGISTER, { input: desktopSub });
-    await ok(bob, `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }`, { c: TEST_PASSWORD, n: `${TEST_PASSWORD} 2` });
+    await ok(bob, `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }`, {
+      c: TEST_PASSWORD,
+      n: `${TEST_PASSWORD} 2`,
+    });
     expect(await subscriptionsOf({ endpoint: desktopSub.endpoint })).toBe(0);
     expect(await subscriptionsOf({ sessionId: laptopSession })).toBe(0); // moved to the phone earlier
     // unregister, and the laptop's own again
     const laptopSub = push.newSubscription();
     await ok(bob, REGISTER, { input: laptopSub });
-    expect((await ok(bob, `mutation($e: String!) { unregisterPushSubscription(endpoint: $e) }`, { e: laptopSub.endpoint })).unregisterPushSubscription).toBe(true);
-    expect((await ok(bob, `mutation($e: String!) { unregisterPushSubscription(endpoint: $e) }`, { e: laptopSub.endpoint })).unregisterPushSubscription).toBe(false);
+    expect(
+      (await ok(bob, `mutation($e: String!) { unregisterPushSubscription(endpoint: $e) }`, { e: laptopSub.endpoint }))
+        .unregisterPushSubscription,
+    ).toBe(true);
+    expect(
+      (await ok(bob, `mutation($e: String!) { unregisterPushSubscription(endpoint: $e) }`, { e: laptopSub.endpoint }))
+        .unregisterPushSubscription,
+    ).toBe(false);
     expect(await subscriptionsOf({ endpoint: laptopSub.endpoint })).toBe(0);
   });
 
@@ -300,7 +355,8 @@ function pushSuite(redis: boolean) {
 }
 
 describe("push notifications in production", () => {
-  const production = (env: Record<string, string>) => startTestServer({ env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env } });
+  const production = (env: Record<string, string>) =>
+    startTestServer({ env: { NODE_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), ...env } });
   let push: PushService;
   beforeAll(async () => {
     push = await startPushService();
@@ -322,13 +378,25 @@ describe("push notifications in production", () => {
 
   it("takes only https endpoints on public addresses (SSRF), unless URL_FETCH_ALLOWED_RANGES exempts them", async () => {
     const keys = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "push-keys-")) });
-    const vapid = { VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY!, VAPID_PRIVATE_KEY: keys.VAPID_PRIVATE_KEY!, VAPID_SUBJECT: "mailto:ops@example.com" };
-    for (const [env, allowed] of [[{}, false], [{ URL_FETCH_ALLOWED_RANGES: "127.0.0.1/32" }, true]] as const) {
+    const vapid = {
+      VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY!,
+      VAPID_PRIVATE_KEY: keys.VAPID_PRIVATE_KEY!,
+      VAPID_SUBJECT: "mailto:ops@example.com",
+    };
+    for (const [env, allowed] of [
+      [{}, false],
+      [{ URL_FETCH_ALLOWED_RANGES: "127.0.0.1/32" }, true],
+    ] as const) {
       const server = await production({ ...vapid, ...env });
       try {
         const user = await registerUser(server.url, "prod");
         const sub = push.newSubscription();
-        const http = await gql(server.url, REGISTER, { input: { ...sub, endpoint: sub.endpoint.replace("https:", "http:") } }, user.accessToken);
+        const http = await gql(
+          server.url,
+          REGISTER,
+          { input: { ...sub, endpoint: sub.endpoint.replace("https:", "http:") } },
+          user.accessToken,
+        );
         expect(ext(http)).toMatchObject({ code: "BAD_USER_INPUT", field: "input.endpoint" });
         const loopback = await gql(server.url, REGISTER, { input: sub }, user.accessToken);
         if (allowed) expect(loopback.errors).toBeUndefined();
@@ -371,14 +439,21 @@ describe("push notifications with two nodes (one queue in Redis)", () => {
     const rooms: string[] = [];
     for (let i = 0; i < 6; i++) rooms.push((await gqlOk(a.url, GROUP, { n: `Two ${i}`, m: [bob.id] }, alice.accessToken)).createRoom.id);
     // one message per room, through either node: one push each
-    const sent = await Promise.all(rooms.map(async (r, i) => (await gqlOk((i % 2 ? b : a).url, SEND, { r, c: `m${i}` }, alice.accessToken)).sendMessage.id as string));
+    const sent = await Promise.all(
+      rooms.map(async (r, i) => (await gqlOk((i % 2 ? b : a).url, SEND, { r, c: `m${i}` }, alice.accessToken)).sendMessage.id as string),
+    );
     const received = await Promise.all(rooms.map(() => push.next({ endpoint: sub.endpoint })));
     expect(received.map((p) => (p.payload as { messageId: string }).messageId).sort()).toEqual([...sent].sort());
     // a burst in one room through both nodes: one push, the newest message
     const burst = await gqlOk(a.url, GROUP, { n: "Burst", m: [bob.id] }, alice.accessToken);
     let last = "";
-    for (let i = 0; i < 4; i++) last = (await gqlOk((i % 2 ? b : a).url, SEND, { r: burst.createRoom.id, c: `burst ${i}` }, alice.accessToken)).sendMessage.id;
-    expect((await push.next({ endpoint: sub.endpoint })).payload).toMatchObject({ roomId: burst.createRoom.id, messageId: last, unreadCount: 4 });
+    for (let i = 0; i < 4; i++)
+      last = (await gqlOk((i % 2 ? b : a).url, SEND, { r: burst.createRoom.id, c: `burst ${i}` }, alice.accessToken)).sendMessage.id;
+    expect((await push.next({ endpoint: sub.endpoint })).payload).toMatchObject({
+      roomId: burst.createRoom.id,
+      messageId: last,
+      unreadCount: 4,
+    });
     await expect(push.next({ endpoint: sub.endpoint, timeoutMs: NO_PUSH_WAIT_MS })).rejects.toThrow(/no push/);
     expect(push.pushes.filter((p) => p.endpoint === sub.endpoint)).toHaveLength(7);
     expect(push.rejected).toEqual([]);

@@ -12,33 +12,64 @@ import { readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { getIntrospectionQuery, type GraphQLError, parse, validate } from "graphql";
+import { type GraphQLError, getIntrospectionQuery, parse, validate } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { useQueryLimits } from "../src/limits/query-limits.js";
 import { schema } from "../src/schema/index.js";
-import { gql, type GqlResponse, subscribe } from "./helpers/client.js";
+import { type GqlResponse, gql, subscribe } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { logCapture, TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 /** GraphiQL's introspection query (graphiql 5 asks for all of these). */
-const INTROSPECTION = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
+const INTROSPECTION = getIntrospectionQuery({
+  descriptions: true,
+  specifiedByUrl: true,
+  directiveIsRepeatable: true,
+  schemaDescription: true,
+  inputValueDeprecation: true,
+  oneOf: true,
+});
 
 /** Past each default limit (depth 10, aliases 15, directives 50, tokens 1000, cost 20,000), and the message naming it. */
 const nest = (n: number, inner: string): string => (n === 0 ? inner : `replyTo { ${nest(n - 1, inner)} }`);
 const PAST_LIMITS: [string, string, RegExp][] = [
-  ["depth", `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { ${nest(7, "id")} } } } }`, /^Query depth limit of 10 exceeded, found 11\.$/],
+  [
+    "depth",
+    `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { ${nest(7, "id")} } } } }`,
+    /^Query depth limit of 10 exceeded, found 11\.$/,
+  ],
   ["aliases", `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: me { id }`).join(" ")} }`, /^Aliases limit of 15 exceeded, found 16\.$/],
-  ["directives", `{ me { ${Array.from({ length: 51 }, () => "id @include(if: true)").join(" ")} } }`, /^Directives limit of 50 exceeded, found 51\.$/],
-  ["tokens", `mutation { createRoom(input: { name: "x", type: GROUP, memberIds: [${'"u" '.repeat(1000)}] }) { id } }`, /^Token limit of 1000 exceeded\.$/],
-  ["cost", `{ myRooms(first: 100) { edges { node { members(first: 50) { user { id username displayName } } } } } }`, /^Query Cost limit of 20000 exceeded, found \d+(\.\d+)?\.$/],
+  [
+    "directives",
+    `{ me { ${Array.from({ length: 51 }, () => "id @include(if: true)").join(" ")} } }`,
+    /^Directives limit of 50 exceeded, found 51\.$/,
+  ],
+  [
+    "tokens",
+    `mutation { createRoom(input: { name: "x", type: GROUP, memberIds: [${'"u" '.repeat(1000)}] }) { id } }`,
+    /^Token limit of 1000 exceeded\.$/,
+  ],
+  [
+    "cost",
+    `{ myRooms(first: 100) { edges { node { members(first: 50) { user { id username displayName } } } } } }`,
+    /^Query Cost limit of 20000 exceeded, found \d+(\.\d+)?\.$/,
+  ],
 ];
 
 describe("the default limits", () => {
   /** Every document in examples/, every README example, GraphiQL's introspection query. */
   const graphqlFiles = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === "generated" ? [] : graphqlFiles(join(dir, e.name))) : e.name.endsWith(".graphql") ? [join(dir, e.name)] : []));
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? e.name === "generated"
+          ? []
+          : graphqlFiles(join(dir, e.name))
+        : e.name.endsWith(".graphql")
+          ? [join(dir, e.name)]
+          : [],
+    );
   const readme = readFileSync("README.md", "utf8");
   const documents: [string, string][] = [
     ...graphqlFiles("examples").map((f): [string, string] => [f, readFileSync(f, "utf8")]),
@@ -50,7 +81,9 @@ describe("the default limits", () => {
 
   // (a fragment file fails "never used" on its own: only the limits' refusals count here)
   it.each(documents)("pass %s", (_name, document) => {
-    const refusals = limited.validate(limited.schema, limited.parse(document)).filter((e: GraphQLError) => e.extensions.code === "BAD_USER_INPUT");
+    const refusals = limited
+      .validate(limited.schema, limited.parse(document))
+      .filter((e: GraphQLError) => e.extensions.code === "BAD_USER_INPUT");
     expect(refusals.map((e: GraphQLError) => e.message)).toEqual([]);
   });
 
@@ -61,52 +94,72 @@ describe("the default limits", () => {
 
 describe("refusals over HTTP and graphql-ws", () => {
   const { sink, lines } = logCapture();
-  const { server, users: [alice], client } = useTestServer(["alice"], { logTo: sink });
+  const {
+    server,
+    users: [alice],
+    client,
+  } = useTestServer(["alice"], { logTo: sink });
 
-  it.each(PAST_LIMITS)("over HTTP with Accept: application/graphql-response+json: %s → 400, BAD_USER_INPUT on query, the limit named", async (_limit, document, message) => {
-    const response = await fetch(server.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/graphql-response+json", authorization: `Bearer ${alice.accessToken}` },
-      body: JSON.stringify({ query: document, variables: { r: "x" } }),
-    });
-    const body = (await response.json()) as GqlResponse;
-    expect(response.status).toBe(400);
-    expect(body.data).toBeUndefined();
-    expect(body.errors).toHaveLength(1);
-    expect(body.errors![0]!.message).toMatch(message);
-    expect(body.errors![0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "query" });
-  });
-
-  it.each(PAST_LIMITS)("over HTTP with Accept: application/json or */* (curl's and fetch's): %s → the same refusal, HTTP 200", async (_limit, document, message) => {
-    for (const accept of ["application/json", "*/*"]) {
+  it.each(PAST_LIMITS)(
+    "over HTTP with Accept: application/graphql-response+json: %s → 400, BAD_USER_INPUT on query, the limit named",
+    async (_limit, document, message) => {
       const response = await fetch(server.url, {
         method: "POST",
-        headers: { "content-type": "application/json", accept, authorization: `Bearer ${alice.accessToken}` },
+        headers: {
+          "content-type": "application/json",
+          accept: "application/graphql-response+json",
+          authorization: `Bearer ${alice.accessToken}`,
+        },
         body: JSON.stringify({ query: document, variables: { r: "x" } }),
       });
       const body = (await response.json()) as GqlResponse;
-      expect([accept, response.status]).toEqual([accept, 200]);
+      expect(response.status).toBe(400);
+      expect(body.data).toBeUndefined();
       expect(body.errors).toHaveLength(1);
       expect(body.errors![0]!.message).toMatch(message);
-    }
-  });
+      expect(body.errors![0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "query" });
+    },
+  );
+
+  it.each(PAST_LIMITS)(
+    "over HTTP with Accept: application/json or */* (curl's and fetch's): %s → the same refusal, HTTP 200",
+    async (_limit, document, message) => {
+      for (const accept of ["application/json", "*/*"]) {
+        const response = await fetch(server.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept, authorization: `Bearer ${alice.accessToken}` },
+          body: JSON.stringify({ query: document, variables: { r: "x" } }),
+        });
+        const body = (await response.json()) as GqlResponse;
+        expect([accept, response.status]).toEqual([accept, 200]);
+        expect(body.errors).toHaveLength(1);
+        expect(body.errors![0]!.message).toMatch(message);
+      }
+    },
+  );
 
   it("a selection 51 deep breaks the cost limit first (×1.5 per level), then the depth limit: two errors, cost first", async () => {
     const document = `query($r: ID!) { messages(roomId: $r, first: 1) { edges { node { ${nest(47, "id")} } } } }`;
     const result = await gql(server.url, document, { r: "x" }, alice.accessToken);
-    expect(result.errors!.map((e) => e.message)).toEqual([expect.stringMatching(/^Query Cost limit of 20000 exceeded, found 3188107497\.\d+\.$/), "Query depth limit of 10 exceeded, found 51."]);
+    expect(result.errors!.map((e) => e.message)).toEqual([
+      expect.stringMatching(/^Query Cost limit of 20000 exceeded, found 3188107497\.\d+\.$/),
+      "Query depth limit of 10 exceeded, found 51.",
+    ]);
     expect(result.errors!.map((e) => e.extensions)).toEqual([0, 1].map(() => ({ code: "BAD_USER_INPUT", field: "query" })));
   });
 
-  it.each(PAST_LIMITS)("over graphql-ws: %s → an error message with BAD_USER_INPUT, the socket stays open", async (_limit, document, message) => {
-    const ws = client(alice);
-    const errors = (await subscribe(ws, document, { r: "x" }).error) as GqlResponse["errors"];
-    expect(errors).toHaveLength(1);
-    expect(errors![0]!.message).toMatch(message);
-    expect(errors![0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "query" });
-    // the same socket still serves
-    expect((await subscribe(ws, `{ me { id } }`).next()).data).toEqual({ me: { id: alice.id } });
-  });
+  it.each(PAST_LIMITS)(
+    "over graphql-ws: %s → an error message with BAD_USER_INPUT, the socket stays open",
+    async (_limit, document, message) => {
+      const ws = client(alice);
+      const errors = (await subscribe(ws, document, { r: "x" }).error) as GqlResponse["errors"];
+      expect(errors).toHaveLength(1);
+      expect(errors![0]!.message).toMatch(message);
+      expect(errors![0]!.extensions).toEqual({ code: "BAD_USER_INPUT", field: "query" });
+      // the same socket still serves
+      expect((await subscribe(ws, `{ me { id } }`).next()).data).toEqual({ me: { id: alice.id } });
+    },
+  );
 
   it("masks field suggestions, which would reveal the schema", async () => {
     const result = await gql(server.url, `{ me { usernam } }`, {}, alice.accessToken);
@@ -132,7 +185,10 @@ describe("GRAPHQL_INTROSPECTION", () => {
     for (const query of [INTROSPECTION, `{ __type(name: "User") { name } }`]) {
       const result = await gql(off.url, query);
       expect(result.data).toBeUndefined();
-      expect(result.errors?.[0]).toMatchObject({ message: expect.stringMatching(/introspection/), extensions: { code: "GRAPHQL_VALIDATION_FAILED" } });
+      expect(result.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/introspection/),
+        extensions: { code: "GRAPHQL_VALIDATION_FAILED" },
+      });
     }
     expect(await gql(off.url, `{ __typename me { id } }`)).toEqual({ data: { __typename: "Query", me: null } });
   });
@@ -164,7 +220,9 @@ describe("MAX_BODY_BYTES (default 1 MiB)", () => {
   const expectTooLarge = (status: number, text: string) => {
     expect(status).toBe(413);
     expect(JSON.parse(text)).toEqual({
-      errors: [{ message: `Request body larger than ${LIMIT} bytes (MAX_BODY_BYTES)`, extensions: { code: "BAD_USER_INPUT", field: "body" } }],
+      errors: [
+        { message: `Request body larger than ${LIMIT} bytes (MAX_BODY_BYTES)`, extensions: { code: "BAD_USER_INPUT", field: "body" } },
+      ],
     });
   };
 

@@ -9,7 +9,7 @@
  * over HTTP, multipart and graphql-ws; one count for two node processes on one Redis; RATE_LIMITS=off turns them off.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ext, gql, type GqlResponse, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
+import { ext, type GqlResponse, gql, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { logCapture, useTestServer } from "./helpers/server.js";
 
@@ -40,11 +40,22 @@ function expectRefused(result: GqlResponse, windowS: number): number {
   return retryAfter;
 }
 
-const registerInput = (name: string) => ({ username: name, email: `${name}@example.com`, password: PASSWORD, firstName: "R", lastName: "L" });
+const registerInput = (name: string) => ({
+  username: name,
+  email: `${name}@example.com`,
+  password: PASSWORD,
+  firstName: "R",
+  lastName: "L",
+});
 
 describe("rate limits on one node", () => {
   const { sink, lines } = logCapture();
-  const { server, api, users: [alice, bob], client } = useTestServer(["alice", "bob"], {
+  const {
+    server,
+    api,
+    users: [alice, bob],
+    client,
+  } = useTestServer(["alice", "bob"], {
     logTo: sink,
     env: {
       TRUST_PROXY: "1",
@@ -58,7 +69,11 @@ describe("rate limits on one node", () => {
   });
   let roomId: string;
   beforeAll(async () => {
-    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Limits", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Limits", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id],
+      })
+    ).createRoom.id;
   });
   const messages = () => server.app.db.message.count({ where: { roomId } });
 
@@ -77,7 +92,11 @@ describe("rate limits on one node", () => {
 
   it("counts each aliased root field as a call, and refuses the whole operation (nothing written)", async () => {
     const before = await messages();
-    const result = await api.run(bob, `mutation($r: ID!) { ${[1, 2, 3, 4].map((i) => `m${i}: sendMessage(input: { roomId: $r, content: "alias ${i}" }) { id }`).join(" ")} }`, { r: roomId });
+    const result = await api.run(
+      bob,
+      `mutation($r: ID!) { ${[1, 2, 3, 4].map((i) => `m${i}: sendMessage(input: { roomId: $r, content: "alias ${i}" }) { id }`).join(" ")} }`,
+      { r: roomId },
+    );
     expectRefused(result, 2);
     expect(await messages()).toBe(before);
   });
@@ -127,11 +146,18 @@ describe("rate limits on one node", () => {
 
   it("deleteAccount per user (its password check, as login per account): the 3rd guess of 2 per minute is refused, even with the right password", async () => {
     const name = `guessed_${process.pid}`;
-    const registered = await gqlFrom(server.url, "10.3.0.1", `mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }`, { i: registerInput(name) });
+    const registered = await gqlFrom(
+      server.url,
+      "10.3.0.1",
+      `mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } } }`,
+      { i: registerInput(name) },
+    );
     const { accessToken, user } = registered.data!.register;
     // from a new address each time: the count is the user's, not the address'
-    const guess = (password: string, ip: string) => gqlFrom(server.url, ip, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: password }, accessToken);
-    for (const [i, wrong] of ["guess number 1", "guess number 2"].entries()) expect(ext(await guess(wrong, `10.3.1.${i}`))).toMatchObject({ code: "BAD_USER_INPUT", field: "password" });
+    const guess = (password: string, ip: string) =>
+      gqlFrom(server.url, ip, `mutation($p: String!) { deleteAccount(password: $p) }`, { p: password }, accessToken);
+    for (const [i, wrong] of ["guess number 1", "guess number 2"].entries())
+      expect(ext(await guess(wrong, `10.3.1.${i}`))).toMatchObject({ code: "BAD_USER_INPUT", field: "password" });
     expectRefused(await guess(PASSWORD, "10.3.1.9"), 60);
     expect((await server.app.db.user.findUniqueOrThrow({ where: { id: user.id } })).deletedAt).toBeNull();
   });
@@ -179,15 +205,31 @@ describe("two nodes on one Redis", () => {
   beforeAll(async () => {
     group = await startNodes(2, { RATE_LIMIT_SEND_MESSAGE: "5/60", RATE_LIMIT_LOGIN_IP: "3/60" });
     alice = await registerUser(group.nodes[0].url, "alice");
-    roomId = (await gqlOk(group.nodes[1].url, `mutation { createRoom(input: { name: "Shared", type: GROUP }) { id } }`, {}, alice.accessToken)).createRoom.id;
+    roomId = (
+      await gqlOk(group.nodes[1].url, `mutation { createRoom(input: { name: "Shared", type: GROUP }) { id } }`, {}, alice.accessToken)
+    ).createRoom.id;
   }, 120_000);
   afterAll(() => group?.stop());
 
   it("share one count: sends alternating between the nodes, exactly the limit (5) pass", async () => {
     const results = [];
     for (let i = 0; i < 8; i++) results.push(await gql(group.nodes[i % 2]!.url, SEND, { r: roomId, c: `n${i}` }, alice.accessToken));
-    expect(results.map((r) => (r.errors ? ext(r)!.code : "ok"))).toEqual(["ok", "ok", "ok", "ok", "ok", "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]);
-    const stored = await gqlOk(group.nodes[0].url, `query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { content } } } }`, { r: roomId }, alice.accessToken);
+    expect(results.map((r) => (r.errors ? ext(r)!.code : "ok"))).toEqual([
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "RATE_LIMITED",
+      "RATE_LIMITED",
+      "RATE_LIMITED",
+    ]);
+    const stored = await gqlOk(
+      group.nodes[0].url,
+      `query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { content } } } }`,
+      { r: roomId },
+      alice.accessToken,
+    );
     expect(stored.messages.edges).toHaveLength(5);
   });
 

@@ -18,9 +18,9 @@ import WebSocket from "ws";
 import { createApolloChat } from "../examples/clients/apollo.js";
 import type { ChatClient, ChatClientOptions } from "../examples/clients/chat.js";
 import { createUrqlChat } from "../examples/clients/urql.js";
+import { CreateRoomDocument, RegisterDocument, SendMessageDocument } from "../examples/generated/graphql.js";
 import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
-import { CreateRoomDocument, RegisterDocument, SendMessageDocument } from "../examples/generated/graphql.js";
 import { errorCode, gql, persistedOk } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
@@ -32,7 +32,11 @@ let node: NodeProcess;
 beforeAll(async () => {
   // the DOM's page is on another origin than the server: allow it (CORS_ORIGINS, src/security/cors.ts);
   // only the example clients' trusted documents run (src/security/trusted-documents.ts)
-  group = await startNodes(1, { CORS_ORIGINS: window.location.origin, GRAPHQL_TRUSTED_DOCUMENTS: "only", GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json" });
+  group = await startNodes(1, {
+    CORS_ORIGINS: window.location.origin,
+    GRAPHQL_TRUSTED_DOCUMENTS: "only",
+    GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json",
+  });
   [node] = group.nodes;
 }, 90_000);
 afterAll(() => group?.stop());
@@ -87,7 +91,9 @@ describe.each(libraries)("$name", (library) => {
   it("render the history, then a message sent from the form and one sent by another user, through the subscription, once each and in order", async () => {
     // the node runs only trusted documents: the test's own operations go by hash too
     const [alice, bob] = await Promise.all([register("alice"), register("bob")]);
-    const roomId = (await persistedOk(node.url, CreateRoomDocument, { input: { name: "Hooks", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
+    const roomId = (
+      await persistedOk(node.url, CreateRoomDocument, { input: { name: "Hooks", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)
+    ).createRoom.id;
     const bobSays = (content: string) => persistedOk(node.url, SendMessageDocument, { input: { roomId, content } }, bob.accessToken);
     await bobSays("earlier");
     const [aliceName, bobName] = [alice.displayName, bob.displayName];
@@ -109,7 +115,10 @@ describe.each(libraries)("$name", (library) => {
       sendFromForm(container, "from the form");
       await vi.waitFor(() => expect(shown(container)).toHaveLength(2), { timeout: 10_000 });
       await bobSays("from bob");
-      await vi.waitFor(() => expect(shown(container)).toEqual([`${bobName}: earlier`, `${aliceName}: from the form`, `${bobName}: from bob`]), { timeout: 10_000 });
+      await vi.waitFor(
+        () => expect(shown(container)).toEqual([`${bobName}: earlier`, `${aliceName}: from the form`, `${bobName}: from bob`]),
+        { timeout: 10_000 },
+      );
     } finally {
       root.unmount();
       container.remove();

@@ -21,7 +21,9 @@ describe("README API examples", () => {
     const used = new Set(
       blocks.flatMap((block) =>
         parse(block).definitions.flatMap((d) =>
-          d.kind === Kind.OPERATION_DEFINITION ? d.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? `${d.operation}.${s.name.value}` : "")) : [],
+          d.kind === Kind.OPERATION_DEFINITION
+            ? d.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? `${d.operation}.${s.name.value}` : ""))
+            : [],
         ),
       ),
     );
@@ -30,7 +32,9 @@ describe("README API examples", () => {
       ["mutation", schema.getMutationType()],
       ["subscription", schema.getSubscriptionType()],
     ];
-    const missing = roots.flatMap(([op, type]) => Object.keys(type?.getFields() ?? {}).map((f) => `${op}.${f}`)).filter((f) => !used.has(f));
+    const missing = roots
+      .flatMap(([op, type]) => Object.keys(type?.getFields() ?? {}).map((f) => `${op}.${f}`))
+      .filter((f) => !used.has(f));
     expect(missing).toEqual([]);
   });
 });
@@ -45,7 +49,8 @@ describe("README and the seed's demo (scripts/demo.ts)", () => {
         Field(field) {
           if (field.name.value !== "register") return;
           visit(field, {
-            ObjectField: (f) => void (["username", "email"].includes(f.name.value) && f.value.kind === Kind.STRING && registered.push(f.value.value)),
+            ObjectField: (f) =>
+              void (["username", "email"].includes(f.name.value) && f.value.kind === Kind.STRING && registered.push(f.value.value)),
           });
         },
       });

@@ -8,10 +8,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, gql, type TestUser } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
+const {
+  server,
+  api,
+  api: { run, ok },
+  users: [alice, bob, carol, dave, mallory],
+} = useTestServer(["alice", "bob", "carol", "dave", "mallory"]);
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;
 const MARK = `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id unreadCount } }`;
@@ -29,7 +34,9 @@ const unread = async (user: TestUser, r: string): Promise<number> => (await ok(u
 /** Local helper: `messageId → { readBy (sorted ids), deliveryState }` as `viewer` sees the room's history. */
 async function receipts(viewer: TestUser, r: string): Promise<Record<string, { readBy: string[]; deliveryState: string | null }>> {
   const edges = (await ok(viewer, RECEIPTS, { r })).messages.edges;
-  return Object.fromEntries(edges.map((e: any) => [e.node.id, { readBy: e.node.readBy.map((u: any) => u.id).sort(), deliveryState: e.node.deliveryState }]));
+  return Object.fromEntries(
+    edges.map((e: any) => [e.node.id, { readBy: e.node.readBy.map((u: any) => u.id).sort(), deliveryState: e.node.deliveryState }]),
+  );
 }
 const ids = (...users: TestUser[]) => users.map((u) => u.id).sort();
 
@@ -176,7 +183,8 @@ describe("deliveryState", () => {
 describe("seed flows", () => {
   const CONVERSATIONS = `query { myRooms(first: 20) { edges { node { id type unreadCount lastMessage { content } } } } }`;
   const OPEN = `query($r: ID!) { messages(roomId: $r, first: 50) { edges { node { id content sender { id } readBy { id } deliveryState } } } }`;
-  const conversation = async (user: TestUser, r: string) => (await ok(user, CONVERSATIONS)).myRooms.edges.map((e: any) => e.node).find((n: any) => n.id === r);
+  const conversation = async (user: TestUser, r: string) =>
+    (await ok(user, CONVERSATIONS)).myRooms.edges.map((e: any) => e.node).find((n: any) => n.id === r);
 
   it("seed 001: conversation list with unread_count, messages marked read as they scroll into view (in any order), ✓✓ for the sender", async () => {
     // a direct conversation between two friends
@@ -219,7 +227,10 @@ describe("seed flows", () => {
     // the salon admin (OWNER), a colleague (ADMIN) and the customer
     const [salonAdmin, colleague, customer] = [alice, bob, mallory];
     const r = await makeRoom(api, salonAdmin, { members: [colleague, customer], type: "GROUP", name: "Support Chat" });
-    await ok(salonAdmin, `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`, { r, u: colleague.id });
+    await ok(salonAdmin, `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`, {
+      r,
+      u: colleague.id,
+    });
     const [hi] = await sendAll(salonAdmin, r, ["Hi, how can I help you?"]);
 
     // participants: the admin has unread_count 0, the customer 1

@@ -1,6 +1,13 @@
 import { PubSub } from "graphql-subscriptions";
 import { describe, expect, it } from "vitest";
-import { type ActivityFeed, type ActivityReplay, type ActivityStore, type MyEventsItem, RoomActivity, type RoomActivityPayload } from "../src/realtime/room-activity.js";
+import {
+  type ActivityFeed,
+  type ActivityReplay,
+  type ActivityStore,
+  type MyEventsItem,
+  RoomActivity,
+  type RoomActivityPayload,
+} from "../src/realtime/room-activity.js";
 import { type MessageJson, topics } from "../src/realtime/topics.js";
 
 /**
@@ -19,13 +26,17 @@ describe("room activity hub", () => {
       recipients: async (roomId, _senderId, seq, viewerIds) => {
         reads.push(`${roomId}#${seq}`);
         const inRoom = members[roomId] ?? [];
-        return { memberCount: inRoom.length, recipients: viewerIds.filter((id) => inRoom.includes(id)).map((userId) => ({ userId, unreadCount: seq, muted: false })) };
+        return {
+          memberCount: inRoom.length,
+          recipients: viewerIds.filter((id) => inRoom.includes(id)).map((userId) => ({ userId, unreadCount: seq, muted: false })),
+        };
       },
       replay: async () => replays.shift()!(),
     };
     const errors: unknown[] = [];
     const hub = new RoomActivity(pubsub, store, options, (e) => errors.push(e));
-    const message = (roomId: string, seq: number) => ({ id: `${roomId}-${seq}`, roomId, seq, senderId: "sender", content: `m${seq}` }) as unknown as MessageJson;
+    const message = (roomId: string, seq: number) =>
+      ({ id: `${roomId}-${seq}`, roomId, seq, senderId: "sender", content: `m${seq}` }) as unknown as MessageJson;
     const publish = (roomId: string, seq: number) => pubsub.publish(topics.messageAdded(roomId), { message: message(roomId, seq) });
     return { pubsub, hub, reads, errors, publish, replays };
   }
@@ -96,7 +107,14 @@ describe("room activity hub", () => {
   it("keeps a hidden DIRECT room (RemovedFromRoom HIDDEN) registered: its next message shows it again", async () => {
     const { pubsub, hub, publish } = node({ d: ["ann"] });
     const feed = await hub.open("ann");
-    await pubsub.publish(topics.userEvents("ann"), { kind: "RemovedFromRoom", roomId: "d", roomName: null, reason: "HIDDEN", byId: "ann", at: "" });
+    await pubsub.publish(topics.userEvents("ann"), {
+      kind: "RemovedFromRoom",
+      roomId: "d",
+      roomName: null,
+      reason: "HIDDEN",
+      byId: "ann",
+      at: "",
+    });
     expect(hub.roomCount).toBe(1);
     await publish("d", 1);
     expect((await queued(feed)).map((i) => i.kind)).toEqual(["RemovedFromRoom", "RoomActivity"]);
@@ -104,9 +122,13 @@ describe("room activity hub", () => {
 
   it("myEvents(after:): the replay first, then live items it does not cover, each once, whenever the live copy arrives", async () => {
     const { pubsub, hub, publish, replays } = node({ r: ["ann"], s: ["ann"] });
-    const user = (logId: string) => pubsub.publish(topics.userEvents("ann"), { kind: "InviteReceived", inviteId: `i${logId}`, at: "", logId });
+    const user = (logId: string) =>
+      pubsub.publish(topics.userEvents("ann"), { kind: "InviteReceived", inviteId: `i${logId}`, at: "", logId });
     const replayed: ActivityReplay = {
-      events: [{ kind: "InviteReceived", inviteId: "i1", at: "", logId: "1" }, { kind: "InviteReceived", inviteId: "i3", at: "", logId: "3" }],
+      events: [
+        { kind: "InviteReceived", inviteId: "i1", at: "", logId: "1" },
+        { kind: "InviteReceived", inviteId: "i3", at: "", logId: "3" },
+      ],
       activity: [{ kind: "RoomActivity", roomId: "r", message: null, seq: 5, unreadCount: 5, at: "" }],
       heads: { r: 5, s: 2 },
     };

@@ -6,7 +6,16 @@
  * node; coalesced in big rooms; once per socket across two nodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GqlResponse, gqlOk, registerUser, subscribe, type Subscription, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import {
+  type GqlResponse,
+  gqlOk,
+  registerUser,
+  type Subscription,
+  subscribe,
+  type TestUser,
+  untilReceived,
+  wsClient,
+} from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { useTestServer } from "./helpers/server.js";
 
@@ -16,7 +25,12 @@ const CREATE = `mutation($n: String!, $t: CreatableRoomType!, $m: [ID!]) { creat
 const LAST = `query($r: ID!) { room(id: $r) { lastMessage { id } } }`;
 const MARK_READ = `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`;
 
-type Activity = { roomId: string; unreadCount: number; message: { id: string; content: string; sender: { id: string } } | null; room: { id: string } };
+type Activity = {
+  roomId: string;
+  unreadCount: number;
+  message: { id: string; content: string; sender: { id: string } } | null;
+  room: { id: string };
+};
 const activity = (e: GqlResponse): Activity | undefined => (e.data?.myEvents.__typename === "RoomActivity" ? e.data.myEvents : undefined);
 /** Matches the RoomActivity of the message with `content`. */
 const about = (content: string) => (e: GqlResponse) => activity(e)?.message?.content === content;
@@ -45,7 +59,11 @@ describe("RoomActivity on myEvents (one node)", () => {
   const opened: { dispose(): unknown }[] = [];
   const { server, users } = useTestServer(["ann", "ben", "cat", "dan"]);
   const [ann, ben, cat, dan] = users;
-  const { ok, live, warm } = helpers(() => server.url, () => server.wsUrl, opened);
+  const { ok, live, warm } = helpers(
+    () => server.url,
+    () => server.wsUrl,
+    opened,
+  );
   afterAll(() => Promise.all(opened.map((c) => c.dispose())));
 
   it("reaches every socket of the viewer once, for a room they do not follow, with the unread count; the sender's sockets too", async () => {
@@ -55,7 +73,12 @@ describe("RoomActivity on myEvents (one node)", () => {
     const first = (await ok(cat, SEND, { r: room, c: "one" })).sendMessage.id;
     await ok(cat, SEND, { r: room, c: "two" });
     for (const sub of [phone, laptop]) {
-      expect(activity(await sub.nextWhere(about("one")))).toMatchObject({ roomId: room, room: { id: room }, unreadCount: 1, message: { id: first, content: "one", sender: { id: cat.id } } });
+      expect(activity(await sub.nextWhere(about("one")))).toMatchObject({
+        roomId: room,
+        room: { id: room },
+        unreadCount: 1,
+        message: { id: first, content: "one", sender: { id: cat.id } },
+      });
       expect(activity(await sub.nextWhere(about("two")))?.unreadCount).toBe(2);
       // once: nothing else about these two messages
       await expect(sub.nextWhere((e) => ["one", "two"].includes(activity(e)?.message?.content ?? ""), 300)).rejects.toThrow();
@@ -144,9 +167,15 @@ describe("RoomActivity on myEvents (one node)", () => {
 
 describe("RoomActivity in a room above ACTIVITY_COALESCE_ABOVE", () => {
   const opened: { dispose(): unknown }[] = [];
-  const { server, users } = useTestServer(["eve", "fay", "gus", "hal"], { env: { ACTIVITY_COALESCE_ABOVE: "3", ACTIVITY_COALESCE_MS: "400" } });
+  const { server, users } = useTestServer(["eve", "fay", "gus", "hal"], {
+    env: { ACTIVITY_COALESCE_ABOVE: "3", ACTIVITY_COALESCE_MS: "400" },
+  });
   const [eve, fay, gus, hal] = users;
-  const { ok, live, warm } = helpers(() => server.url, () => server.wsUrl, opened);
+  const { ok, live, warm } = helpers(
+    () => server.url,
+    () => server.wsUrl,
+    opened,
+  );
   afterAll(() => Promise.all(opened.map((c) => c.dispose())));
 
   it("gives at most one event per window, the last with the newest message and count", async () => {
@@ -188,8 +217,16 @@ describe("RoomActivity across two nodes sharing PostgreSQL and Redis", () => {
   });
 
   it("reaches each socket once, on either node, for a message sent through either", async () => {
-    const onA = helpers(() => a.url, () => a.wsUrl, opened);
-    const onB = helpers(() => b.url, () => b.wsUrl, opened);
+    const onA = helpers(
+      () => a.url,
+      () => a.wsUrl,
+      opened,
+    );
+    const onB = helpers(
+      () => b.url,
+      () => b.wsUrl,
+      opened,
+    );
     const room = (await onA.ok(ann, CREATE, { n: "across", t: "GROUP", m: [ben.id, cat.id] })).createRoom.id;
     // ann on both nodes (twice on A), ben on B
     const anns = [onA.live(ann), onA.live(ann), onB.live(ann)];

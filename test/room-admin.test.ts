@@ -6,10 +6,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, erin] } = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
+const {
+  server,
+  api,
+  api: { run, ok },
+  users: [alice, bob, carol, dave, erin],
+} = useTestServer(["alice", "bob", "carol", "dave", "erin"]);
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 
@@ -40,13 +45,17 @@ async function roles(roomId: string): Promise<Record<string, string>> {
 describe("updateRoom", () => {
   it("lets the OWNER and ADMINs change name, description, avatar and maxMembers", async () => {
     const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
-    const byOwner = (await ok(alice, UPDATE, { r, input: { name: "Renamed", description: "About", avatar: "https://example.com/a.png" } })).updateRoom;
+    const byOwner = (await ok(alice, UPDATE, { r, input: { name: "Renamed", description: "About", avatar: "https://example.com/a.png" } }))
+      .updateRoom;
     expect(byOwner).toMatchObject({ id: r, name: "Renamed", description: "About", avatar: "https://example.com/a.png", maxMembers: 100 });
     const byAdmin = (await ok(bob, UPDATE, { r, input: { maxMembers: 10 } })).updateRoom;
     // omitted fields are unchanged
     expect(byAdmin).toMatchObject({ name: "Renamed", description: "About", avatar: "https://example.com/a.png", maxMembers: 10 });
     expect(new Date(byAdmin.updatedAt).getTime()).toBeGreaterThanOrEqual(new Date(byOwner.updatedAt).getTime());
-    expect(await server.app.db.room.findUnique({ where: { id: r }, select: { name: true, maxMembers: true } })).toEqual({ name: "Renamed", maxMembers: 10 });
+    expect(await server.app.db.room.findUnique({ where: { id: r }, select: { name: true, maxMembers: true } })).toEqual({
+      name: "Renamed",
+      maxMembers: 10,
+    });
   });
 
   it("refuses a MEMBER (FORBIDDEN) and a non-member of a GROUP room (NOT_FOUND), changing nothing", async () => {
@@ -58,7 +67,10 @@ describe("updateRoom", () => {
 
   it("refuses maxMembers below the current member count (BAD_USER_INPUT on input.maxMembers); equal is fine", async () => {
     const r = await makeRoom(api, alice, { admins: [bob], members: [carol] });
-    expect(ext(await run(alice, UPDATE, { r, input: { maxMembers: 2 } }))).toMatchObject({ code: "BAD_USER_INPUT", field: "input.maxMembers" });
+    expect(ext(await run(alice, UPDATE, { r, input: { maxMembers: 2 } }))).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "input.maxMembers",
+    });
     expect((await ok(alice, UPDATE, { r, input: { maxMembers: 3 } })).updateRoom.maxMembers).toBe(3);
   });
 
@@ -107,7 +119,11 @@ describe("deleteRoom", () => {
 describe("addRoomMember", () => {
   it("lets an ADMIN add a MEMBER but not an ADMIN", async () => {
     const r = await makeRoom(api, alice, { admins: [bob] });
-    expect((await ok(bob, ADD, { r, u: carol.id })).addRoomMember).toMatchObject({ role: "MEMBER", user: { id: carol.id }, room: { id: r, memberCount: 3 } });
+    expect((await ok(bob, ADD, { r, u: carol.id })).addRoomMember).toMatchObject({
+      role: "MEMBER",
+      user: { id: carol.id },
+      room: { id: r, memberCount: 3 },
+    });
     expect(errorCode(await run(bob, ADD, { r, u: dave.id, role: "ADMIN" }))).toBe("FORBIDDEN");
     expect((await roles(r))[dave.id]).toBeUndefined();
   });
@@ -159,7 +175,10 @@ describe("removeRoomMember", () => {
 describe("updateMemberRole", () => {
   it("lets the OWNER promote and demote", async () => {
     const r = await makeRoom(api, alice, { members: [carol] });
-    expect((await ok(alice, SET_ROLE, { r, u: carol.id, role: "ADMIN" })).updateMemberRole).toEqual({ role: "ADMIN", user: { id: carol.id } });
+    expect((await ok(alice, SET_ROLE, { r, u: carol.id, role: "ADMIN" })).updateMemberRole).toEqual({
+      role: "ADMIN",
+      user: { id: carol.id },
+    });
     expect((await roles(r))[carol.id]).toBe("ADMIN");
     expect((await ok(alice, SET_ROLE, { r, u: carol.id, role: "MEMBER" })).updateMemberRole.role).toBe("MEMBER");
     expect((await roles(r))[carol.id]).toBe("MEMBER");
@@ -220,9 +239,13 @@ describe("leaveRoom", () => {
 describe("BROADCAST rooms", () => {
   it("can be created, with an avatar", async () => {
     const room = (
-      await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { type avatar updatedAt viewerMembership { role } } }`, {
-        input: { name: "News", type: "BROADCAST", avatar: "https://example.com/news.png" },
-      })
+      await ok(
+        alice,
+        `mutation($input: CreateRoomInput!) { createRoom(input: $input) { type avatar updatedAt viewerMembership { role } } }`,
+        {
+          input: { name: "News", type: "BROADCAST", avatar: "https://example.com/news.png" },
+        },
+      )
     ).createRoom;
     expect(room).toMatchObject({ type: "BROADCAST", avatar: "https://example.com/news.png", viewerMembership: { role: "OWNER" } });
     expect(Number.isNaN(Date.parse(room.updatedAt))).toBe(false);
@@ -325,7 +348,10 @@ describe("archive and mute (per member)", () => {
     const kept = await makeRoom(api, owner, { name: "kept", members: [other] });
     const archived = await makeRoom(api, owner, { name: "archived", members: [other] });
 
-    expect((await ok(owner, ARCHIVE, { r: archived })).archiveRoom).toEqual({ id: archived, viewerMembership: { archived: true, isMuted: false, mutedUntil: null } });
+    expect((await ok(owner, ARCHIVE, { r: archived })).archiveRoom).toEqual({
+      id: archived,
+      viewerMembership: { archived: true, isMuted: false, mutedUntil: null },
+    });
     expect(await myRoomIds(owner, { archived: false })).toEqual([kept]);
     expect(((await ok(owner, MY_ROOMS_DEFAULT)).myRooms.edges as any[]).map((e) => e.node.id)).toEqual([kept]);
     expect(await myRoomIds(owner, { archived: true })).toEqual([archived]);
@@ -348,17 +374,31 @@ describe("archive and mute (per member)", () => {
     expect(new Date(muted.mutedUntil).getTime()).toBe(until.getTime());
     // visible through room(id) as well, and only for the viewer
     expect((await ok(alice, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership.isMuted).toBe(true);
-    expect((await ok(bob, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership).toEqual({ archived: false, isMuted: false, mutedUntil: null });
+    expect((await ok(bob, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership).toEqual({
+      archived: false,
+      isMuted: false,
+      mutedUntil: null,
+    });
     // private to alice: in the member list, bob reads her membership as not muted
-    const members = (await ok(bob, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted mutedUntil archived } } }`, { id: r })).room.members;
-    expect(members.find((m: any) => m.user.id === alice.id)).toEqual({ user: { id: alice.id }, isMuted: false, mutedUntil: null, archived: false });
-    const own = (await ok(alice, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted } } }`, { id: r })).room.members;
+    const members = (
+      await ok(bob, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted mutedUntil archived } } }`, { id: r })
+    ).room.members;
+    expect(members.find((m: any) => m.user.id === alice.id)).toEqual({
+      user: { id: alice.id },
+      isMuted: false,
+      mutedUntil: null,
+      archived: false,
+    });
+    const own = (await ok(alice, `query($id: ID!) { room(id: $id) { members(first: 10) { user { id } isMuted } } }`, { id: r })).room
+      .members;
     expect(own.find((m: any) => m.user.id === alice.id).isMuted).toBe(true);
 
     const past = await run(alice, MUTE, { r, until: new Date(Date.now() - 60_000).toISOString() });
     expect(ext(past)).toMatchObject({ code: "BAD_USER_INPUT", field: "until" });
     // the earlier mute stands
-    expect(new Date((await ok(alice, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership.mutedUntil).getTime()).toBe(until.getTime());
+    expect(
+      new Date((await ok(alice, `query($id: ID!) { room(id: $id) { ${VM} } }`, { id: r })).room.viewerMembership.mutedUntil).getTime(),
+    ).toBe(until.getTime());
 
     expect((await ok(alice, UNMUTE, { r })).unmuteRoom.viewerMembership).toEqual({ archived: false, isMuted: false, mutedUntil: null });
   });

@@ -10,10 +10,22 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GqlResponse, on, registerUser, registerUsers, type TestUser, wsClient, subscribe, type Subscription, warmUp, connected, within } from "./helpers/client.js";
+import {
+  connected,
+  type GqlResponse,
+  on,
+  registerUser,
+  registerUsers,
+  type Subscription,
+  subscribe,
+  type TestUser,
+  warmUp,
+  within,
+  wsClient,
+} from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
   ... on MemberJoined { roomId user { id } role addedBy { id } at }
@@ -46,12 +58,18 @@ const SET_TYPING = `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isT
 
 const roomEvent = (e: GqlResponse) => e.data?.roomEvents;
 const myEvent = (e: GqlResponse) => e.data?.myEvents;
-const isRoomEvent = (type: string, userId?: string) => (e: GqlResponse) => roomEvent(e)?.__typename === type && (userId === undefined || roomEvent(e)?.user?.id === userId);
+const isRoomEvent = (type: string, userId?: string) => (e: GqlResponse) =>
+  roomEvent(e)?.__typename === type && (userId === undefined || roomEvent(e)?.user?.id === userId);
 const isMyEvent = (type: string, roomId?: string) => (e: GqlResponse) =>
   myEvent(e)?.__typename === type && (roomId === undefined || (myEvent(e)?.roomId ?? myEvent(e)?.room?.id) === roomId);
 
 describe("room and user events (one node, Redis pub/sub)", () => {
-  const { server, api, client, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], { redis: true });
+  const {
+    server,
+    api,
+    client,
+    users: [alice, bob, carol, dave],
+  } = useTestServer(["alice", "bob", "carol", "dave"], { redis: true });
 
   /** `viewer`'s live roomEvents on `roomId`, warmed up with RoomUpdated events made by `updater` (an OWNER or ADMIN). */
   async function watchRoom(viewer: TestUser, roomId: string, updater: TestUser): Promise<Subscription> {
@@ -80,16 +98,31 @@ describe("room and user events (one node, Redis pub/sub)", () => {
       const r = await makeRoom(api, alice);
       const sub = await watchRoom(alice, r, alice);
       await api.ok(alice, ADD, { r, u: carol.id, role: "ADMIN" });
-      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberJoined")))).toMatchObject({ roomId: r, user: { id: carol.id }, role: "ADMIN", addedBy: { id: alice.id } });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberJoined")))).toMatchObject({
+        roomId: r,
+        user: { id: carol.id },
+        role: "ADMIN",
+        addedBy: { id: alice.id },
+      });
     });
 
     it("MemberLeft with reason LEFT (removedBy null) and REMOVED (removedBy the remover)", async () => {
       const r = await makeRoom(api, alice, { members: [bob, carol] });
       const sub = await watchRoom(alice, r, alice);
       await api.ok(bob, LEAVE, { r });
-      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ roomId: r, user: { id: bob.id }, reason: "LEFT", removedBy: null });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({
+        roomId: r,
+        user: { id: bob.id },
+        reason: "LEFT",
+        removedBy: null,
+      });
       await api.ok(alice, REMOVE, { r, u: carol.id });
-      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({ roomId: r, user: { id: carol.id }, reason: "REMOVED", removedBy: { id: alice.id } });
+      expect(roomEvent(await sub.nextWhere(isRoomEvent("MemberLeft")))).toMatchObject({
+        roomId: r,
+        user: { id: carol.id },
+        reason: "REMOVED",
+        removedBy: { id: alice.id },
+      });
     });
 
     it("MemberRoleChanged for updateMemberRole, and two of them for transferOwnership", async () => {
@@ -104,8 +137,13 @@ describe("room and user events (one node, Redis pub/sub)", () => {
         changedBy: { id: alice.id },
       });
       await api.ok(alice, TRANSFER, { r, u: bob.id });
-      const changes = [roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged"))), roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged")))];
-      const byUser = Object.fromEntries(changes.map((c) => [c.user.id, { role: c.role, previousRole: c.previousRole, changedBy: c.changedBy }]));
+      const changes = [
+        roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged"))),
+        roomEvent(await sub.nextWhere(isRoomEvent("MemberRoleChanged"))),
+      ];
+      const byUser = Object.fromEntries(
+        changes.map((c) => [c.user.id, { role: c.role, previousRole: c.previousRole, changedBy: c.changedBy }]),
+      );
       expect(byUser).toEqual({
         [bob.id]: { role: "OWNER", previousRole: "ADMIN", changedBy: { id: alice.id } },
         [alice.id]: { role: "ADMIN", previousRole: "OWNER", changedBy: { id: alice.id } },
@@ -145,26 +183,45 @@ describe("room and user events (one node, Redis pub/sub)", () => {
       const sub = await watchMe(bob);
       const r1 = await makeRoom(api, alice, { name: "added later" });
       await api.ok(alice, ADD, { r: r1, u: bob.id });
-      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r1)))).toMatchObject({ room: { id: r1, name: "added later" }, addedBy: { id: alice.id } });
+      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r1)))).toMatchObject({
+        room: { id: r1, name: "added later" },
+        addedBy: { id: alice.id },
+      });
       const r2 = await makeRoom(api, carol, { name: "made with bob", members: [bob] });
-      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r2)))).toMatchObject({ room: { id: r2, name: "made with bob" }, addedBy: { id: carol.id } });
+      expect(myEvent(await sub.nextWhere(isMyEvent("AddedToRoom", r2)))).toMatchObject({
+        room: { id: r2, name: "made with bob" },
+        addedBy: { id: carol.id },
+      });
     });
 
     it("RemovedFromRoom with reason REMOVED, and ROOM_DELETED when the room is deleted", async () => {
       const sub = await watchMe(bob);
       const r1 = await makeRoom(api, alice, { name: "Bye", members: [bob] });
       await api.ok(alice, REMOVE, { r: r1, u: bob.id });
-      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r1)))).toMatchObject({ roomId: r1, roomName: "Bye", reason: "REMOVED", by: { id: alice.id } });
+      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r1)))).toMatchObject({
+        roomId: r1,
+        roomName: "Bye",
+        reason: "REMOVED",
+        by: { id: alice.id },
+      });
       const r2 = await makeRoom(api, alice, { name: "Doomed", members: [bob] });
       await api.ok(alice, DELETE, { r: r2 });
-      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r2)))).toMatchObject({ roomId: r2, roomName: "Doomed", reason: "ROOM_DELETED", by: { id: alice.id } });
+      expect(myEvent(await sub.nextWhere(isMyEvent("RemovedFromRoom", r2)))).toMatchObject({
+        roomId: r2,
+        roomName: "Doomed",
+        reason: "ROOM_DELETED",
+        by: { id: alice.id },
+      });
     });
 
     it("DirectRoomCreated to the other user when a new direct room is opened, and not again afterwards", async () => {
       const [opener, other] = await registerUsers(server.url, ["opener", "other"]);
       const sub = await watchMe(other);
       const roomId = (await api.ok(opener, DIRECT, { u: other.id })).directRoom.id;
-      expect(myEvent(await sub.nextWhere(isMyEvent("DirectRoomCreated", roomId)))).toMatchObject({ room: { id: roomId, type: "DIRECT" }, createdBy: { id: opener.id } });
+      expect(myEvent(await sub.nextWhere(isMyEvent("DirectRoomCreated", roomId)))).toMatchObject({
+        room: { id: roomId, type: "DIRECT" },
+        createdBy: { id: opener.id },
+      });
       expect((await api.ok(opener, DIRECT, { u: other.id })).directRoom.id).toBe(roomId);
       expect((await api.ok(other, DIRECT, { u: opener.id })).directRoom.id).toBe(roomId);
       // a later event on the same stream: anything published by the repeated calls came before it
@@ -186,7 +243,11 @@ describe("room and user events (one node, Redis pub/sub)", () => {
       await warmUp(carolsMessages, () => api.ok(alice, SEND, { r, c: "warm-up" }));
 
       await api.ok(alice, REMOVE, { r, u: bob.id });
-      expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({ roomId: r, reason: "REMOVED", removedBy: { id: alice.id } });
+      expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({
+        roomId: r,
+        reason: "REMOVED",
+        removedBy: { id: alice.id },
+      });
       await within(events.completed, 5000, "bob's roomEvents completes");
       await within(messages.completed, 5000, "bob's messageAdded completes");
 
@@ -264,7 +325,11 @@ describe("a removed member stops receiving the room's events at once, across two
     await warmUp(carolsMessages, () => viaB.ok(alice, SEND, { r, c: "warm-up" }), 300);
 
     await viaB.ok(alice, REMOVE, { r, u: bob.id });
-    expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({ roomId: r, reason: "REMOVED", removedBy: { id: alice.id } });
+    expect(roomEvent(await events.nextWhere(isRoomEvent("MemberLeft", bob.id)))).toMatchObject({
+      roomId: r,
+      reason: "REMOVED",
+      removedBy: { id: alice.id },
+    });
     await within(events.completed, 5000, "bob's roomEvents on A completes");
     await within(messages.completed, 5000, "bob's messageAdded on A completes");
 

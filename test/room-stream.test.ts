@@ -16,10 +16,21 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type GqlResponse, on, registerUser, registerUsers, type TestUser, type UserOps, wsClient, subscribe, type Subscription, warmUp } from "./helpers/client.js";
+import {
+  type GqlResponse,
+  on,
+  registerUser,
+  registerUsers,
+  type Subscription,
+  subscribe,
+  type TestUser,
+  type UserOps,
+  warmUp,
+  wsClient,
+} from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -89,7 +100,8 @@ function describeEvent(e: GqlResponse): string | undefined {
   }
 }
 /** The events described, without sender ReadReceipts and without the warm-up RoomUpdated events. */
-const described = (events: GqlResponse[]) => events.map(describeEvent).filter((d): d is string => d !== undefined && !d.startsWith("RoomUpdated warm-up"));
+const described = (events: GqlResponse[]) =>
+  events.map(describeEvent).filter((d): d is string => d !== undefined && !d.startsWith("RoomUpdated warm-up"));
 
 /** Fails unless `seqs` are integers going up by exactly 1. */
 function expectContiguous(seqs: number[], from?: number) {
@@ -187,7 +199,8 @@ interface DropResult {
  */
 async function dropMidStream(kind: "roomEvents" | "messageAdded", s: DropScenario): Promise<DropResult> {
   const query = kind === "roomEvents" ? ROOM_EVENTS : MESSAGE_ADDED;
-  const contentOf = (e: GqlResponse): string | undefined => (kind === "roomEvents" ? (isType("MessageAdded")(e) ? roomEvent(e).message.content : undefined) : added(e)?.content);
+  const contentOf = (e: GqlResponse): string | undefined =>
+    kind === "roomEvents" ? (isType("MessageAdded")(e) ? roomEvent(e).message.content : undefined) : added(e)?.content;
   const isM = (e: GqlResponse) => contentOf(e)?.startsWith("m-") === true;
   const cursorOf = (e: GqlResponse) => (kind === "roomEvents" ? roomEvent(e).cursor : String(added(e).seq));
   const subscribeOn = (k: number, after?: string) => {
@@ -198,7 +211,9 @@ async function dropMidStream(kind: "roomEvents" | "messageAdded", s: DropScenari
 
   let current = subscribeOn(0);
   await warmUp(current.sub, () =>
-    kind === "roomEvents" ? s.sender.ok(s.owner, UPDATE, { r: s.roomId, input: { description: `warm-up ${randomUUID()}` } }) : s.sender.ok(s.owner, SEND, { r: s.roomId, c: "warm-up" }),
+    kind === "roomEvents"
+      ? s.sender.ok(s.owner, UPDATE, { r: s.roomId, input: { description: `warm-up ${randomUUID()}` } })
+      : s.sender.ok(s.owner, SEND, { r: s.roomId, c: "warm-up" }),
   );
 
   const resubscribed = Array.from({ length: DROPS }, gate);
@@ -242,7 +257,10 @@ async function dropMidStream(kind: "roomEvents" | "messageAdded", s: DropScenari
 /** What was received across the drops is every message exactly once, in seq order; seqs are contiguous across every seam. */
 function expectGapFree(kind: "roomEvents" | "messageAdded", result: DropResult) {
   // every drop happened while messages were flowing
-  expect(result.sentAtDrops.every((sent) => sent < N), JSON.stringify(result.sentAtDrops)).toBe(true);
+  expect(
+    result.sentAtDrops.every((sent) => sent < N),
+    JSON.stringify(result.sentAtDrops),
+  ).toBe(true);
   expect(result.expected).toHaveLength(N);
   const all = result.segments.flat();
   for (const e of all) expect(e.errors, JSON.stringify(e)).toBeUndefined();
@@ -258,12 +276,19 @@ function expectGapFree(kind: "roomEvents" | "messageAdded", result: DropResult) 
 }
 
 describe("the room event stream (one node, Redis pub/sub)", () => {
-  const { server, api, client, clients, users: [alice, bob, carol, dave] } = useTestServer(["alice", "bob", "carol", "dave"], {
+  const {
+    server,
+    api,
+    client,
+    clients,
+    users: [alice, bob, carol, dave],
+  } = useTestServer(["alice", "bob", "carol", "dave"], {
     redis: true,
     env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 150 messages in a few seconds; rate-limits.test.ts tests that limit
   });
 
-  const send = async (r: string, c: string, sender: TestUser = alice) => (await api.ok(sender, SEND, { r, c })).sendMessage as { id: string; seq: number; content: string };
+  const send = async (r: string, c: string, sender: TestUser = alice) =>
+    (await api.ok(sender, SEND, { r, c })).sendMessage as { id: string; seq: number; content: string };
   /** `viewer`'s live roomEvents (no `after`), warmed up with RoomUpdated events by alice. */
   async function watch(viewer: TestUser, r: string): Promise<Subscription> {
     const sub = subscribe(client(viewer), ROOM_EVENTS, { r });
@@ -339,9 +364,17 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
       const sub = await watch(carol, r);
       const m = await send(r, "react to me");
       await api.ok(bob, REACT, { m: m.id, e: "🎉" });
-      expect(roomEvent(await sub.nextWhere(isType("ReactionAdded")))).toMatchObject({ message: { id: m.id }, user: { id: bob.id }, emoji: "🎉" });
+      expect(roomEvent(await sub.nextWhere(isType("ReactionAdded")))).toMatchObject({
+        message: { id: m.id },
+        user: { id: bob.id },
+        emoji: "🎉",
+      });
       await api.ok(bob, UNREACT, { m: m.id, e: "🎉" });
-      expect(roomEvent(await sub.nextWhere(isType("ReactionRemoved")))).toMatchObject({ message: { id: m.id }, user: { id: bob.id }, emoji: "🎉" });
+      expect(roomEvent(await sub.nextWhere(isType("ReactionRemoved")))).toMatchObject({
+        message: { id: m.id },
+        user: { id: bob.id },
+        emoji: "🎉",
+      });
     });
 
     it("ReadReceipt when a member's read marker moves (markRead)", async () => {
@@ -365,7 +398,11 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
       expect(pinned).toMatchObject({ message: { id: m.id }, pinned: true, by: { id: alice.id } });
       expect(Number.isNaN(Date.parse(pinned.message.pinnedAt))).toBe(false);
       await api.ok(alice, UNPIN, { id: m.id });
-      expect(roomEvent(await sub.nextWhere(isType("MessagePinned")))).toMatchObject({ message: { id: m.id, pinnedAt: null }, pinned: false, by: { id: alice.id } });
+      expect(roomEvent(await sub.nextWhere(isType("MessagePinned")))).toMatchObject({
+        message: { id: m.id, pinnedAt: null },
+        pinned: false,
+        by: { id: alice.id },
+      });
     });
 
     it("no ReadReceipt for a user whose settings have showReadReceipts false", async () => {
@@ -428,7 +465,11 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
         `MessageAdded ${b2.id}`,
         `MessageDeleted ${a1.id}`,
       ]);
-      expect(described(resumed.events.slice(replayed))).toEqual([`MessageAdded ${c1.id}`, `ReactionRemoved ${b1.id} ${carol.id} 👍`, `MessagePinned ${b1.id} false`]);
+      expect(described(resumed.events.slice(replayed))).toEqual([
+        `MessageAdded ${c1.id}`,
+        `ReactionRemoved ${b1.id} ${carol.id} 👍`,
+        `MessagePinned ${b1.id} false`,
+      ]);
     });
 
     it("messageAdded(after: String(seq)) replays exactly the missed messages in order, then goes on live with no duplicate or gap", async () => {
@@ -477,8 +518,14 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
     it('a malformed cursor ("garbage") is BAD_USER_INPUT with field "after"', async () => {
       const r = await makeRoom(api, alice, { members: [bob, carol] });
       const c = client(bob);
-      expect(await errorExtensions(subscribe(c, ROOM_EVENTS, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
-      expect(await errorExtensions(subscribe(c, MESSAGE_ADDED, { r, after: "garbage" }))).toMatchObject({ code: "BAD_USER_INPUT", field: "after" });
+      expect(await errorExtensions(subscribe(c, ROOM_EVENTS, { r, after: "garbage" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "after",
+      });
+      expect(await errorExtensions(subscribe(c, MESSAGE_ADDED, { r, after: "garbage" }))).toMatchObject({
+        code: "BAD_USER_INPUT",
+        field: "after",
+      });
     });
 
     it("a removed member cannot resume: roomEvents and messageAdded with `after` are NOT_FOUND", async () => {
@@ -502,13 +549,27 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
   describe(`the socket is cut ${DROPS} times while ${N} messages keep flowing (${SENDERS} senders), and resumed each time with the last cursor`, () => {
     it("messageAdded: every message exactly once, in order", async () => {
       const r = await makeRoom(api, alice, { members: [bob, carol] });
-      const result = await dropMidStream("messageAdded", { wsUrls: [server.wsUrl], sender: api, roomId: r, owner: alice, subscriber: bob, clients });
+      const result = await dropMidStream("messageAdded", {
+        wsUrls: [server.wsUrl],
+        sender: api,
+        roomId: r,
+        owner: alice,
+        subscriber: bob,
+        clients,
+      });
       expectGapFree("messageAdded", result);
     }, 60_000);
 
     it("roomEvents: every message exactly once, in order, seqs contiguous across the seam", async () => {
       const r = await makeRoom(api, alice, { members: [bob, carol] });
-      const result = await dropMidStream("roomEvents", { wsUrls: [server.wsUrl], sender: api, roomId: r, owner: alice, subscriber: bob, clients });
+      const result = await dropMidStream("roomEvents", {
+        wsUrls: [server.wsUrl],
+        sender: api,
+        roomId: r,
+        owner: alice,
+        subscriber: bob,
+        clients,
+      });
       expectGapFree("roomEvents", result);
     }, 60_000);
   });
@@ -535,7 +596,14 @@ describe("the socket is cut while messages keep flowing, across two nodes: subsc
     it(`${kind}: every message exactly once, in order`, async () => {
       const viaB = on(b.url);
       const r = (await viaB.ok(alice, CREATE, { input: { name: "Across", type: "GROUP", memberIds: [bob.id] } })).createRoom.id;
-      const result = await dropMidStream(kind, { wsUrls: [a.wsUrl, b.wsUrl], sender: viaB, roomId: r, owner: alice, subscriber: bob, clients });
+      const result = await dropMidStream(kind, {
+        wsUrls: [a.wsUrl, b.wsUrl],
+        sender: viaB,
+        roomId: r,
+        owner: alice,
+        subscriber: bob,
+        clients,
+      });
       expectGapFree(kind, result);
     }, 60_000);
   }

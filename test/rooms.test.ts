@@ -2,7 +2,11 @@ import { describe, expect, it } from "vitest";
 import { errorCode, gql, registerUser, registerUsers, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, api, users: [alice, bob, carol] } = useTestServer(["alice", "bob", "carol"]);
+const {
+  server,
+  api,
+  users: [alice, bob, carol],
+} = useTestServer(["alice", "bob", "carol"]);
 
 const ROOM_FIELDS = `id type name description maxMembers memberCount members { role user { id } } viewerMembership { role }`;
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { ${ROOM_FIELDS} } }`;
@@ -10,7 +14,9 @@ const createRoom = (user: TestUser, input: Record<string, unknown>) => api.run(u
 
 describe("createRoom", () => {
   it("makes the creator OWNER and the listed users MEMBERs", async () => {
-    const { createRoom: room } = await api.ok(alice, CREATE, { input: { name: " Team ", type: "GROUP", memberIds: [bob.id, bob.id, alice.id] } });
+    const { createRoom: room } = await api.ok(alice, CREATE, {
+      input: { name: " Team ", type: "GROUP", memberIds: [bob.id, bob.id, alice.id] },
+    });
     expect(room).toMatchObject({ type: "GROUP", name: "Team", maxMembers: 100, memberCount: 2, viewerMembership: { role: "OWNER" } });
     expect(room.members).toEqual([
       { role: "OWNER", user: { id: alice.id } },
@@ -50,13 +56,19 @@ describe("directRoom", () => {
 
   it("refuses oneself (BAD_USER_INPUT) and unknown users (NOT_FOUND)", async () => {
     const DIRECT = `mutation($id: ID!) { directRoom(userId: $id) { id } }`;
-    expect((await api.run(alice, DIRECT, { id: alice.id })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
+    expect((await api.run(alice, DIRECT, { id: alice.id })).errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "userId",
+    });
     expect(errorCode(await api.run(alice, DIRECT, { id: "00000000-0000-4000-8000-000000000000" }))).toBe("NOT_FOUND");
   });
 
   it("reads a user ID in upper case as the same user: oneself is refused, another user gets the pair's one room", async () => {
     const DIRECT = `mutation($id: ID!) { directRoom(userId: $id) { id } }`;
-    expect((await api.run(alice, DIRECT, { id: alice.id.toUpperCase() })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
+    expect((await api.run(alice, DIRECT, { id: alice.id.toUpperCase() })).errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "userId",
+    });
     const lower = await api.ok(alice, DIRECT, { id: carol.id });
     const upper = await api.ok(alice, DIRECT, { id: carol.id.toUpperCase() });
     expect(upper.directRoom.id).toBe(lower.directRoom.id);
@@ -77,7 +89,9 @@ describe("joinRoom and leaveRoom", () => {
   it("keeps maxMembers under concurrent joins", async () => {
     const room = (await api.ok(alice, CREATE, { input: { name: "Tiny", type: "PUBLIC", maxMembers: 3 } })).createRoom;
     const joiners = await Promise.all(Array.from({ length: 6 }, (_, i) => registerUser(server.url, `j${i}`)));
-    const results = await Promise.all(joiners.map((u) => api.run(u, `mutation($id: ID!) { joinRoom(roomId: $id) { id } }`, { id: room.id })));
+    const results = await Promise.all(
+      joiners.map((u) => api.run(u, `mutation($id: ID!) { joinRoom(roomId: $id) { id } }`, { id: room.id })),
+    );
     expect(results.filter((r) => !r.errors).length).toBe(2);
     expect(results.filter((r) => errorCode(r) === "FORBIDDEN").length).toBe(4);
     expect(await server.app.db.roomMember.count({ where: { roomId: room.id } })).toBe(3);
@@ -108,7 +122,10 @@ describe("addRoomMember", () => {
     await api.ok(bob, ADD, { r: room.id, u: carol.id });
     expect(errorCode(await api.run(carol, ADD, { r: room.id, u: dave.id }))).toBe("FORBIDDEN");
     expect(errorCode(await api.run(dave, ADD, { r: room.id, u: erin.id }))).toBe("NOT_FOUND");
-    expect((await api.run(alice, ADD, { r: room.id, u: carol.id })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "userId" });
+    expect((await api.run(alice, ADD, { r: room.id, u: carol.id })).errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "userId",
+    });
   });
 });
 
@@ -132,7 +149,10 @@ describe("room and myRooms", () => {
     const ROOM = `query($id: ID!) { room(id: $id) { id } }`;
     expect((await api.ok(frank, ROOM, { id: ids[0] })).room.id).toBe(ids[0]);
     expect((await api.ok(alice, ROOM, { id: ids[0] })).room).toBeNull();
-    expect((await api.run(alice, ROOM, { id: "not-a-uuid" })).errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });
+    expect((await api.run(alice, ROOM, { id: "not-a-uuid" })).errors?.[0]?.extensions).toMatchObject({
+      code: "BAD_USER_INPUT",
+      field: "id",
+    });
   });
 });
 
@@ -142,7 +162,8 @@ describe("autoJoinPublicRooms", () => {
     await api.ok(eager, `mutation { updateSettings(input: { autoJoinPublicRooms: true }) { autoJoinPublicRooms } }`, {});
     const make = async (input: Record<string, unknown>) => (await api.ok(host, CREATE, { input })).createRoom.id as string;
     const membership = async (roomId: string) =>
-      (await api.ok(eager, `query($id: ID!) { room(id: $id) { viewerMembership { role } } }`, { id: roomId })).room?.viewerMembership ?? null;
+      (await api.ok(eager, `query($id: ID!) { room(id: $id) { viewerMembership { role } } }`, { id: roomId })).room?.viewerMembership ??
+      null;
 
     expect(await membership(await make({ name: "Open", type: "PUBLIC" }))).toEqual({ role: "MEMBER" });
     expect(await membership(await make({ name: "Closed", type: "GROUP" }))).toBeNull();

@@ -11,8 +11,8 @@
 import { randomInt } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ext, type TestUser } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const SEARCH = `query($q: String!, $r: ID, $first: Int, $after: String) { searchMessages(query: $q, roomId: $r, first: $first, after: $after) {
   edges { cursor node { snippet message { id content deletedAt room { id } sender { id } } } }
@@ -27,11 +27,16 @@ const JOIN = `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`;
 const word = (prefix = "w") => prefix + Array.from({ length: 10 }, () => String.fromCharCode(97 + randomInt(26))).join("");
 
 describe("searchMessages", () => {
-  const { api, users: [alice, bob, eve] } = useTestServer(["alice", "bob", "eve"]);
+  const {
+    api,
+    users: [alice, bob, eve],
+  } = useTestServer(["alice", "bob", "eve"]);
 
-  const send = async (sender: TestUser, roomId: string, content: string): Promise<string> => (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
+  const send = async (sender: TestUser, roomId: string, content: string): Promise<string> =>
+    (await api.ok(sender, SEND, { r: roomId, c: content })).sendMessage.id;
   /** `viewer`'s hits (first page of up to 100) for `query`, optionally in one room. */
-  const search = async (viewer: TestUser, query: string, roomId?: string) => (await api.ok(viewer, SEARCH, { q: query, r: roomId ?? null, first: 100 })).searchMessages.edges.map((e: any) => e.node);
+  const search = async (viewer: TestUser, query: string, roomId?: string) =>
+    (await api.ok(viewer, SEARCH, { q: query, r: roomId ?? null, first: 100 })).searchMessages.edges.map((e: any) => e.node);
   const ids = (hits: any[]) => hits.map((h) => h.message.id).sort();
 
   it("finds a word in the messages of the viewer's rooms, never in a room the viewer is not in", async () => {
@@ -50,7 +55,12 @@ describe("searchMessages", () => {
     const hits = await search(alice, w);
     expect(ids(hits)).toEqual([m1, m2, m3].sort());
     const m2hit = hits.find((h: any) => h.message.id === m2);
-    expect(m2hit.message).toMatchObject({ content: `${w.toUpperCase()}! said bob`, room: { id: shared }, sender: { id: bob.id }, deletedAt: null });
+    expect(m2hit.message).toMatchObject({
+      content: `${w.toUpperCase()}! said bob`,
+      room: { id: shared },
+      sender: { id: bob.id },
+      deletedAt: null,
+    });
     expect(ids(await search(bob, w))).toEqual([m1, m2, hidden].sort());
     expect(ids(await search(eve, w))).toEqual([hidden, hiddenPublic].sort());
     // joining the PUBLIC room makes its messages searchable
@@ -86,7 +96,7 @@ describe("searchMessages", () => {
     expect(ext(res)).toMatchObject({ code: "NOT_FOUND" });
   });
 
-  it("web-search syntax: \"phrases\", -excluded words, or", async () => {
+  it('web-search syntax: "phrases", -excluded words, or', async () => {
     const a = word("a");
     const b = word("b");
     const c = word("c");

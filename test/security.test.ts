@@ -11,11 +11,14 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { ARGON2_PARAMS } from "../src/auth/passwords.js";
 import { CSRF_HEADER } from "../src/security/csrf.js";
-import { errorCode, gql, type GqlResponse } from "./helpers/client.js";
+import { errorCode, type GqlResponse, gql } from "./helpers/client.js";
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 const ALLOWED_ORIGIN = "https://app.example.com";
-const { server, users: [alice] } = useTestServer(["alice"], { env: { CORS_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com` } });
+const {
+  server,
+  users: [alice],
+} = useTestServer(["alice"], { env: { CORS_ORIGINS: `${ALLOWED_ORIGIN},https://admin.example.com` } });
 
 const ME = "{ me { id } }";
 
@@ -32,27 +35,41 @@ describe("CSRF prevention: requests a cross-site page can send without a preflig
     ["a GET query", () => ({ method: "GET", search: `?query=${encodeURIComponent(ME)}` })],
     ["a POST with text/plain", () => ({ method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ query: ME }) })],
     ["a POST with multipart/form-data", () => ({ method: "POST", body: formOf(ME) })],
-    ["a POST with application/x-www-form-urlencoded", () => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `query=${encodeURIComponent(ME)}` })],
+    [
+      "a POST with application/x-www-form-urlencoded",
+      () => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `query=${encodeURIComponent(ME)}` }),
+    ],
   ];
 
   it.each(cases)("refuses %s without it (403, nothing run)", async (_label, make) => {
     const { search = "", ...init } = make();
-    const response = await fetch(server.url + search, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${alice.accessToken}` } });
+    const response = await fetch(server.url + search, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${alice.accessToken}` },
+    });
     expect(response.status).toBe(403);
     const body = (await response.json()) as GqlResponse;
     expect(body.data ?? null).toBeNull();
     expect(body.errors?.[0]?.message).toMatch(/CSRF/);
   });
 
-  it.each(cases.filter(([label]) => !label.includes("text/plain") && !label.includes("urlencoded")))("runs %s with it", async (_label, make) => {
-    const { search = "", ...init } = make();
-    const response = await fetch(server.url + search, {
-      ...init,
-      headers: { ...(init.headers as Record<string, string>), [CSRF_HEADER]: "1", accept: "application/json", authorization: `Bearer ${alice.accessToken}` },
-    });
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as GqlResponse).data?.me.id).toBe(alice.id);
-  });
+  it.each(cases.filter(([label]) => !label.includes("text/plain") && !label.includes("urlencoded")))(
+    "runs %s with it",
+    async (_label, make) => {
+      const { search = "", ...init } = make();
+      const response = await fetch(server.url + search, {
+        ...init,
+        headers: {
+          ...(init.headers as Record<string, string>),
+          [CSRF_HEADER]: "1",
+          accept: "application/json",
+          authorization: `Bearer ${alice.accessToken}`,
+        },
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as GqlResponse).data?.me.id).toBe(alice.id);
+    },
+  );
 
   it("lets JSON POSTs through without it (browsers preflight them)", async () => {
     expect((await gql(server.url, ME, {}, alice.accessToken)).data?.me.id).toBe(alice.id);
@@ -72,7 +89,11 @@ describe("CORS (CORS_ORIGINS)", () => {
     expect(response.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
     expect(response.headers.get("access-control-allow-headers")).toMatch(/authorization/);
     expect(response.headers.get("access-control-allow-credentials")).toBeNull();
-    const post = await fetch(server.url, { method: "POST", headers: { origin: ALLOWED_ORIGIN, "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
+    const post = await fetch(server.url, {
+      method: "POST",
+      headers: { origin: ALLOWED_ORIGIN, "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
     expect(post.headers.get("access-control-allow-origin")).toBe(ALLOWED_ORIGIN);
   });
 
@@ -115,16 +136,36 @@ describe("access tokens (JWT)", () => {
   });
 
   it.each([
-    ["alg none (unsigned)", async () => new UnsecuredJWT({ ...(await claims()) }).setSubject(alice.id).setIssuer("chat-graphql").setAudience("chat-graphql:api").setExpirationTime(now() + 600).encode()],
+    [
+      "alg none (unsigned)",
+      async () =>
+        new UnsecuredJWT({ ...(await claims()) })
+          .setSubject(alice.id)
+          .setIssuer("chat-graphql")
+          .setAudience("chat-graphql:api")
+          .setExpirationTime(now() + 600)
+          .encode(),
+    ],
     ["another algorithm (HS512, right key)", otherAlgorithm],
     ["another issuer", () => signed({ issuer: "someone-else" })],
     ["another audience (the attachment URLs')", () => signed({ audience: "chat-graphql:attachment" })],
     ["another key", () => signed({ secret: "another-secret-another-secret-another-secret" })],
-    ["a tampered payload (signature no longer matches)", async () => {
-      const [head, , signature] = (await signed()).split(".");
-      const payload = Buffer.from(JSON.stringify({ ...(await claims()), sub: "00000000-0000-0000-0000-000000000000", iss: "chat-graphql", aud: "chat-graphql:api", exp: now() + 600 })).toString("base64url");
-      return `${head}.${payload}.${signature}`;
-    }],
+    [
+      "a tampered payload (signature no longer matches)",
+      async () => {
+        const [head, , signature] = (await signed()).split(".");
+        const payload = Buffer.from(
+          JSON.stringify({
+            ...(await claims()),
+            sub: "00000000-0000-0000-0000-000000000000",
+            iss: "chat-graphql",
+            aud: "chat-graphql:api",
+            exp: now() + 600,
+          }),
+        ).toString("base64url");
+        return `${head}.${payload}.${signature}`;
+      },
+    ],
   ])("refuses %s with UNAUTHENTICATED", async (_label, make) => {
     const result = await gql(server.url, ME, {}, await make());
     expect(errorCode(result)).toBe("UNAUTHENTICATED");
@@ -159,10 +200,17 @@ describe("uploads", () => {
   it("types a file declared image/png but holding HTML by its bytes (text/plain), and serves it as a download with nosniff", async () => {
     const html = "<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>";
     const form = new FormData();
-    form.append("operations", JSON.stringify({ query: `mutation($file: File!) { uploadAttachment(file: $file) { mimeType url } }`, variables: { file: null } }));
+    form.append(
+      "operations",
+      JSON.stringify({ query: `mutation($file: File!) { uploadAttachment(file: $file) { mimeType url } }`, variables: { file: null } }),
+    );
     form.append("map", JSON.stringify({ 0: ["variables.file"] }));
     form.append("0", new Blob([html], { type: "image/png" }), "cat.png");
-    const response = await fetch(server.url, { method: "POST", headers: { authorization: `Bearer ${alice.accessToken}`, [CSRF_HEADER]: "1" }, body: form });
+    const response = await fetch(server.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice.accessToken}`, [CSRF_HEADER]: "1" },
+      body: form,
+    });
     const attachment = ((await response.json()) as GqlResponse).data?.uploadAttachment;
     expect(attachment.mimeType).toBe("text/plain");
 

@@ -18,8 +18,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PASSWORD, DEMO_PEOPLE } from "../scripts/demo.js";
 import { startApp } from "../src/app.js";
-import type { App } from "../src/context.js";
 import { loadConfig } from "../src/config.js";
+import type { App } from "../src/context.js";
 import { createTestDatabase } from "./helpers/database.js";
 import { TEST_JWT_SECRET } from "./helpers/server.js";
 
@@ -48,7 +48,17 @@ const seedEnv = (db: Database) => ({ ...process.env, DATABASE_URL: db.url, DATA_
 const seed = (db: Database) => run(process.execPath, seedArgs, { cwd: root, env: seedEnv(db) });
 
 /** The demo as counted in SQL on a fresh database (3 rooms × 120 messages, a thread root and its 3 replies; a reaction on every 6th; 10 read markers). */
-const DEMO = { users: 5, rooms: 3, messages: 364, reactions: 60, threadReplies: 3, pinned: 1, readMarkers: 10, roomsWithSeqGaps: 0, roomsWithEventGaps: 0 };
+const DEMO = {
+  users: 5,
+  rooms: 3,
+  messages: 364,
+  reactions: 60,
+  threadReplies: 3,
+  pinned: 1,
+  readMarkers: 10,
+  roomsWithSeqGaps: 0,
+  roomsWithEventGaps: 0,
+};
 
 async function counts(db: Database): Promise<typeof DEMO> {
   const client = new pg.Client({ connectionString: db.url });
@@ -72,7 +82,13 @@ async function counts(db: Database): Promise<typeof DEMO> {
 
 /** Runs `fn` with the app's services on `db` (as the server runs them), and closes them. */
 async function withApp<T>(db: Database, fn: (app: App) => Promise<T>): Promise<T> {
-  const config = loadConfig({ NODE_ENV: "test", DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, DATA_DIR: dataDir, ATTACHMENTS_DIR: join(dataDir, "attachments") });
+  const config = loadConfig({
+    NODE_ENV: "test",
+    DATABASE_URL: db.url,
+    JWT_SECRET: TEST_JWT_SECRET,
+    DATA_DIR: dataDir,
+    ATTACHMENTS_DIR: join(dataDir, "attachments"),
+  });
   const { app, close } = await startApp(config, pino({ level: "silent" }));
   try {
     return await fn(app);
@@ -117,7 +133,8 @@ describe("npm run seed", () => {
     expect((await seed(db)).stdout).toMatch(`Seeded 5 users, 3 rooms and ${DEMO.messages} messages`);
     expect(await counts(db)).toEqual(DEMO);
     await withApp(db, async (app) => {
-      for (const { username } of DEMO_PEOPLE) expect((await app.sessions.login({ login: username, password: DEMO_PASSWORD })).user.username).toBe(username);
+      for (const { username } of DEMO_PEOPLE)
+        expect((await app.sessions.login({ login: username, password: DEMO_PASSWORD })).user.username).toBe(username);
     });
     expect((await seed(db)).stdout).toMatch(/nothing changed/);
   }, 180_000);

@@ -10,10 +10,20 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ext, type GqlResponse, gqlOk, registerUser, type TestUser, wsClient, subscribe, type Subscription, warmUp } from "./helpers/client.js";
+import {
+  ext,
+  type GqlResponse,
+  gqlOk,
+  registerUser,
+  type Subscription,
+  subscribe,
+  type TestUser,
+  warmUp,
+  wsClient,
+} from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -29,7 +39,8 @@ const DELETE_MESSAGE = `mutation($id: ID!) { deleteMessage(id: $id) { id deleted
 
 const SWEEP_MS = 200;
 const roomEvent = (e: GqlResponse) => e.data?.roomEvents;
-const isExpired = (messageId?: string) => (e: GqlResponse) => roomEvent(e)?.__typename === "MessageExpired" && (messageId === undefined || roomEvent(e).message.id === messageId);
+const isExpired = (messageId?: string) => (e: GqlResponse) =>
+  roomEvent(e)?.__typename === "MessageExpired" && (messageId === undefined || roomEvent(e).message.id === messageId);
 
 /** The message `id` of `roomId` as `user` sees it in `messages` at `url`. */
 async function messageOf(url: string, user: TestUser, roomId: string, id: string): Promise<any> {
@@ -42,7 +53,13 @@ async function messageOf(url: string, user: TestUser, roomId: string, id: string
  * (epoch ms); resolves with it and when it was first seen purged. Connection
  * errors (a node starting) count as "not yet".
  */
-async function untilPurged(url: () => string, user: TestUser, roomId: string, id: string, deadline: number): Promise<{ message: any; seenAt: number }> {
+async function untilPurged(
+  url: () => string,
+  user: TestUser,
+  roomId: string,
+  id: string,
+  deadline: number,
+): Promise<{ message: any; seenAt: number }> {
   let last: unknown;
   while (Date.now() < deadline) {
     try {
@@ -57,7 +74,12 @@ async function untilPurged(url: () => string, user: TestUser, roomId: string, id
 }
 
 describe("self-destructing messages (one node)", () => {
-  const { server, api, client, users: [alice, bob] } = useTestServer(["alice", "bob"], { redis: true, env: { EXPIRY_SWEEP_MS: String(SWEEP_MS) } });
+  const {
+    server,
+    api,
+    client,
+    users: [alice, bob],
+  } = useTestServer(["alice", "bob"], { redis: true, env: { EXPIRY_SWEEP_MS: String(SWEEP_MS) } });
 
   async function watchRoom(viewer: TestUser, roomId: string): Promise<Subscription> {
     const sub = subscribe(client(viewer), ROOM_EVENTS, { r: roomId });
@@ -142,7 +164,9 @@ describe("self-destructing messages (one node)", () => {
     await api.ok(alice, UPDATE, { r, input: { description: "after" } });
     await sub.nextWhere((e) => roomEvent(e)?.__typename === "RoomUpdated");
     expect(sub.events.filter(isExpired(doomed.id))).toEqual([]);
-    expect(sub.events.filter((e) => roomEvent(e)?.__typename === "MessageDeleted" && roomEvent(e).message.id === doomed.id)).toHaveLength(1);
+    expect(sub.events.filter((e) => roomEvent(e)?.__typename === "MessageDeleted" && roomEvent(e).message.id === doomed.id)).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -153,15 +177,19 @@ describe("self-destructing messages survive a restart", () => {
       try {
         const [first] = group.nodes;
         const [alice, bob] = await Promise.all([registerUser(first.url, "alice"), registerUser(first.url, "bob")]);
-        const r = (await gqlOk(first.url, CREATE, { input: { name: "Restart", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
+        const r = (await gqlOk(first.url, CREATE, { input: { name: "Restart", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken))
+          .createRoom.id;
         const keep = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "I stay" } }, alice.accessToken)).sendMessage;
         // bob follows the room on the first node and keeps the cursor of the last event he saw
         const c1 = wsClient(first.wsUrl, bob.accessToken);
         const before = subscribe(c1, ROOM_EVENTS, { r });
         await warmUp(before, () => gqlOk(first.url, UPDATE, { r, input: { description: `warm-up ${randomUUID()}` } }, alice.accessToken));
-        const m = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "vanish after restart", expiresIn: 5 } }, alice.accessToken)).sendMessage;
+        const m = (await gqlOk(first.url, SEND, { input: { roomId: r, content: "vanish after restart", expiresIn: 5 } }, alice.accessToken))
+          .sendMessage;
         const expiresAt = Date.parse(m.expiresAt);
-        const added = roomEvent(await before.nextWhere((e) => roomEvent(e)?.__typename === "MessageAdded" && roomEvent(e).message.id === m.id));
+        const added = roomEvent(
+          await before.nextWhere((e) => roomEvent(e)?.__typename === "MessageAdded" && roomEvent(e).message.id === m.id),
+        );
         await c1.dispose();
         await first.stop(signal);
         // the test only means something when the node was gone before the message was due
@@ -218,7 +246,8 @@ describe("self-destructing messages with two nodes sweeping", () => {
   afterAll(() => group?.stop());
 
   it("each expiring message gets exactly one MessageExpired, whichever node purges it", async () => {
-    const r = (await gqlOk(a.url, CREATE, { input: { name: "Two sweepers", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken)).createRoom.id;
+    const r = (await gqlOk(a.url, CREATE, { input: { name: "Two sweepers", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken))
+      .createRoom.id;
     const ca = wsClient(a.wsUrl, alice.accessToken);
     clients.push(ca);
     const sub = subscribe(ca, ROOM_EVENTS, { r });
@@ -229,7 +258,12 @@ describe("self-destructing messages with two nodes sweeping", () => {
     const COUNT = 12;
     const sent = await Promise.all(
       Array.from({ length: COUNT }, (_, i) =>
-        gqlOk(i % 2 ? a.url : b.url, SEND, { input: { roomId: r, content: `burst ${i}`, expiresIn: 5 } }, (i % 3 ? alice : bob).accessToken).then((d) => d.sendMessage),
+        gqlOk(
+          i % 2 ? a.url : b.url,
+          SEND,
+          { input: { roomId: r, content: `burst ${i}`, expiresIn: 5 } },
+          (i % 3 ? alice : bob).accessToken,
+        ).then((d) => d.sendMessage),
       ),
     );
     const ids = sent.map((m: any) => m.id as string);
@@ -252,7 +286,12 @@ describe("self-destructing messages with two nodes sweeping", () => {
     const lastSeq = roomEvent(sub.events[sub.events.length - 1]!).seq;
     await replay.nextWhere((e) => roomEvent(e)?.seq === lastSeq, 10_000);
     expect(replay.events.map((e) => roomEvent(e).seq)).toEqual(seqs.filter((s) => s > start.seq));
-    expect(replay.events.filter(isExpired()).map((e) => roomEvent(e).message.id).sort()).toEqual([...ids].sort());
+    expect(
+      replay.events
+        .filter(isExpired())
+        .map((e) => roomEvent(e).message.id)
+        .sort(),
+    ).toEqual([...ids].sort());
 
     // and every message is a tombstone
     for (const id of ids) {

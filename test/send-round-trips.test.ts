@@ -13,10 +13,9 @@
 import type { RedisPubSub } from "graphql-redis-subscriptions";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-
+import { PUSH_SQL_MARK } from "../src/push/notifier.js";
 import { startOtlpCollector } from "./helpers/otlp-collector.js";
 import { useTestServer } from "./helpers/server.js";
-import { PUSH_SQL_MARK } from "../src/push/notifier.js";
 
 describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips, tracing $tracing", ({ tracing }) => {
   let collector: Awaited<ReturnType<typeof startOtlpCollector>> | undefined;
@@ -25,9 +24,18 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
   });
   afterAll(() => collector?.close());
   // the background sweeps (expired messages, presence) run their own statements: slowed out of the counting window
-  const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], () => ({
+  const {
+    server,
+    api,
+    users: [alice, bob],
+  } = useTestServer(["alice", "bob"], () => ({
     redis: true,
-    env: { EXPIRY_SWEEP_MS: "60000", PRESENCE_TTL_MS: "60000", RATE_LIMITS: "off", ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {}) },
+    env: {
+      EXPIRY_SWEEP_MS: "60000",
+      PRESENCE_TTL_MS: "60000",
+      RATE_LIMITS: "off",
+      ...(collector ? { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } : {}),
+    },
   }));
   let roomId: string;
   /** What the server does while recording: statements on each pool, writes to the Redis publisher's socket. */
@@ -36,7 +44,11 @@ describe.each([{ tracing: "off" }, { tracing: "on" }])("sendMessage round trips,
   // biome-ignore lint/suspicious/noDuplicateTestHooks: the collector (first hook) must be up before the server starts, this one needs the server
   beforeAll(async () => {
     expect(server.app.tracing !== null).toBe(tracing === "on");
-    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id;
+    roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Trips", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id],
+      })
+    ).createRoom.id;
     // the push fan-out of each message (push/notifier.ts) runs in the push worker after the answer: not the send's
     server.app.db.$on("query", (e) => !e.query.includes(PUSH_SQL_MARK) && recording?.prisma.push(e.query));
     server.app.writes.onQuery((sql) => recording?.writes.push(sql));

@@ -41,7 +41,8 @@ describe("session cache across two nodes", () => {
     group = await startNodes(2, { REDIS_URL: redis.url, RATE_LIMITS: "off" });
     [a, b] = group.nodes;
     user = await registerUser(a.url, "cached");
-    roomId = (await gqlOk(a.url, `mutation { createRoom(input: { name: "Cache", type: GROUP }) { id } }`, {}, user.accessToken)).createRoom.id;
+    roomId = (await gqlOk(a.url, `mutation { createRoom(input: { name: "Cache", type: GROUP }) { id } }`, {}, user.accessToken)).createRoom
+      .id;
   }, 120_000);
 
   afterAll(async () => {
@@ -69,7 +70,10 @@ describe("session cache across two nodes", () => {
     const db = new pg.Client({ connectionString: group.env.DATABASE_URL });
     await db.connect();
     try {
-      const { rowCount } = await db.query(`UPDATE "Session" SET "revokedAt" = now() WHERE "userId" = $1 AND "revokedAt" IS NULL AND "createdAt" = (SELECT max("createdAt") FROM "Session" WHERE "userId" = $1)`, [user.id]);
+      const { rowCount } = await db.query(
+        `UPDATE "Session" SET "revokedAt" = now() WHERE "userId" = $1 AND "revokedAt" IS NULL AND "createdAt" = (SELECT max("createdAt") FROM "Session" WHERE "userId" = $1)`,
+        [user.id],
+      );
       expect(rowCount).toBe(1);
     } finally {
       await db.end();
@@ -92,6 +96,9 @@ describe("session cache across two nodes", () => {
     }
     const next = await sessionCachedOnB();
     expect((await gqlOk(a.url, `mutation { logout }`, {}, next)).logout).toBe(true);
-    await until(async () => errorCode(await gql(b.url, ME, {}, next)) === "UNAUTHENTICATED", "node B refuses the logged-out token after Redis came back");
+    await until(
+      async () => errorCode(await gql(b.url, ME, {}, next)) === "UNAUTHENTICATED",
+      "node B refuses the logged-out token after Redis came back",
+    );
   }, 60_000);
 });

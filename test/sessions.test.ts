@@ -67,7 +67,10 @@ describe("sessions on one node", () => {
     it("ends another own session at once: its token is refused over HTTP and its socket closed with 4403, the caller's stays open", async () => {
       const user = await registerUser(server.url, "revoker");
       const victim = await login(server.url, user, { deviceId: "lost_phone", deviceType: "MOBILE" });
-      const [victimSocket, ownSocket] = await Promise.all([openSocket(server.wsUrl, victim.accessToken), openSocket(server.wsUrl, user.accessToken)]);
+      const [victimSocket, ownSocket] = await Promise.all([
+        openSocket(server.wsUrl, victim.accessToken),
+        openSocket(server.wsUrl, user.accessToken),
+      ]);
       const victimId = await sessionIdOf(server.url, victim.accessToken);
 
       expect((await api.ok(user, REVOKE, { id: victimId })).revokeSession).toBe(true);
@@ -98,7 +101,10 @@ describe("sessions on one node", () => {
     it("closes the session's sockets with 4403, and only that session's", async () => {
       const user = await registerUser(server.url, "leaver");
       const other = await login(server.url, user, { deviceId: "desk", deviceType: "DESKTOP" });
-      const [leaving, staying] = await Promise.all([openSocket(server.wsUrl, user.accessToken), openSocket(server.wsUrl, other.accessToken)]);
+      const [leaving, staying] = await Promise.all([
+        openSocket(server.wsUrl, user.accessToken),
+        openSocket(server.wsUrl, other.accessToken),
+      ]);
       await api.ok(user, `mutation { logout }`, {});
       expect(await closeCode(leaving)).toBe(CLOSE_FORBIDDEN);
       await expectStillOpen(server.url, staying, user, other.accessToken);

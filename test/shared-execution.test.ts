@@ -11,9 +11,9 @@
  */
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { subscribe } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
-import { subscribe } from "./helpers/client.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content sender { id displayName } room { id name } } }`;
 const OTHER_SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;
@@ -25,8 +25,13 @@ function suite(sharing: "on" | "off") {
 
   /** A room of alice, bob and carol; `send` posts as alice. */
   async function room() {
-    const roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Shared", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] })).createRoom.id as string;
-    const send = (content: string) => api.ok(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId, content } });
+    const roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Shared", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id, carol.id],
+      })
+    ).createRoom.id as string;
+    const send = (content: string) =>
+      api.ok(alice, `mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }`, { i: { roomId, content } });
     return { roomId, send };
   }
 
@@ -44,7 +49,10 @@ function suite(sharing: "on" | "off") {
     const { sample } = metricsOf(server.url);
     const [executions, results] = [await sample("chat_shared_executions_total"), await sample("chat_shared_results_total")];
     await work();
-    return { executions: (await sample("chat_shared_executions_total")) - executions, results: (await sample("chat_shared_results_total")) - results };
+    return {
+      executions: (await sample("chat_shared_executions_total")) - executions,
+      results: (await sample("chat_shared_results_total")) - results,
+    };
   }
 
   /** The raw text of every `next` frame `user` gets on a socket of its own running `query` under operation id `id`. */
@@ -54,7 +62,8 @@ function suite(sharing: "on" | "off") {
     await new Promise<void>((resolve) => ws.once("open", () => resolve()));
     ws.on("message", (data) => {
       const text = String(data);
-      if (text.includes('"connection_ack"')) ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables: { r: roomId } } }));
+      if (text.includes('"connection_ack"'))
+        ws.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables: { r: roomId } } }));
       else frames.push(text);
     });
     ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${user.accessToken}` } }));
@@ -69,7 +78,11 @@ describe("SUBSCRIPTION_SHARING=on (the default)", () => {
 
   it("executes a viewer-independent selection once per event for all its subscribers, who get the same data", async () => {
     const { roomId, send } = await room();
-    const subs = await subscribeAll(roomId, [[alice, SHARED], [bob, SHARED], [carol, SHARED]]);
+    const subs = await subscribeAll(roomId, [
+      [alice, SHARED],
+      [bob, SHARED],
+      [carol, SHARED],
+    ]);
     const moved = await counted(async () => {
       await send("one");
       await send("two");
@@ -84,7 +97,12 @@ describe("SUBSCRIPTION_SHARING=on (the default)", () => {
 
   it("executes different documents apart, and a viewer-dependent selection per subscriber with each viewer's own value", async () => {
     const { roomId, send } = await room();
-    const [aliceOwn, bobOwn, carolShared, bobOther] = await subscribeAll(roomId, [[alice, PER_VIEWER], [bob, PER_VIEWER], [carol, SHARED], [bob, OTHER_SHARED]]);
+    const [aliceOwn, bobOwn, carolShared, bobOther] = await subscribeAll(roomId, [
+      [alice, PER_VIEWER],
+      [bob, PER_VIEWER],
+      [carol, SHARED],
+      [bob, OTHER_SHARED],
+    ]);
     const moved = await counted(async () => {
       await send("mine");
       for (const sub of [aliceOwn!, bobOwn!, carolShared!, bobOther!]) await sub.nextWhere((e) => e.data?.messageAdded.content === "mine");
@@ -130,7 +148,11 @@ describe("SUBSCRIPTION_SHARING=off", () => {
 
   it("executes every subscriber's selection itself, with the same data", async () => {
     const { roomId, send } = await room();
-    const subs = await subscribeAll(roomId, [[alice, SHARED], [bob, SHARED], [carol, SHARED]]);
+    const subs = await subscribeAll(roomId, [
+      [alice, SHARED],
+      [bob, SHARED],
+      [carol, SHARED],
+    ]);
     const moved = await counted(async () => {
       await send("alone");
       for (const sub of subs) await sub.nextWhere((e) => e.data?.messageAdded.content === "alone");

@@ -6,7 +6,7 @@
  * exits 0 within its bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
+import { connected, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 /** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
@@ -28,8 +28,14 @@ describe("SIGTERM", () => {
     alice = await registerUser(a.url, "alice");
     bob = await registerUser(b.url, "bob");
     carol = await registerUser(b.url, "carol");
-    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Bye", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken))
-      .createRoom.id;
+    roomId = (
+      await gqlOk(
+        a.url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Bye", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [bob.id, carol.id] },
+        alice.accessToken,
+      )
+    ).createRoom.id;
   }, 120_000);
   afterAll(() => group?.stop());
 
@@ -56,7 +62,10 @@ describe("SIGTERM", () => {
     b.child.kill("SIGTERM");
     await closed;
     expect(closeCode).toBe(1001);
-    const offline = await presence.nextWhere((e) => e.data?.presence.user.id === bob.id && e.data.presence.status === "OFFLINE", PRESENCE_TTL_MS / 3);
+    const offline = await presence.nextWhere(
+      (e) => e.data?.presence.user.id === bob.id && e.data.presence.status === "OFFLINE",
+      PRESENCE_TTL_MS / 3,
+    );
     expect(offline.data.presence.status).toBe("OFFLINE");
     expect(Date.now() - stoppedAt).toBeLessThan(PRESENCE_TTL_MS / 3);
     expect(await exit).toBe(0);

@@ -12,7 +12,12 @@ import { describe, expect, it } from "vitest";
 import { ext, type GqlResponse, subscribe, type TestUser, untilReceived } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
-const { server, api: { run, ok }, users: [owner, admin, member, other], client } = useTestServer(["owner", "admin", "member", "other"], { env: { RATE_LIMITS: "off" } });
+const {
+  server,
+  api: { run, ok },
+  users: [owner, admin, member, other],
+  client,
+} = useTestServer(["owner", "admin", "member", "other"], { env: { RATE_LIMITS: "off" } });
 
 const CREATE = `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`;
 const SET_ROLE = `mutation($r: ID!, $u: ID!) { updateMemberRole(roomId: $r, userId: $u, role: ADMIN) { role } }`;
@@ -23,17 +28,20 @@ const HISTORY = `query($r: ID!) { messages(roomId: $r, first: 50) { edges { node
 
 /** A GROUP room of `owner` with `admin` as ADMIN and `member`, `other` as MEMBERs, in slow mode of `seconds` (0: off). */
 async function slowRoom(seconds: number): Promise<string> {
-  const r = (await ok(owner, CREATE, { input: { name: "Slow", type: "GROUP", memberIds: [admin.id, member.id, other.id] } })).createRoom.id as string;
+  const r = (await ok(owner, CREATE, { input: { name: "Slow", type: "GROUP", memberIds: [admin.id, member.id, other.id] } })).createRoom
+    .id as string;
   await ok(owner, SET_ROLE, { r, u: admin.id });
   if (seconds > 0) expect((await ok(owner, SLOW, { r, s: seconds })).setSlowMode.slowModeSeconds).toBe(seconds);
   return r;
 }
 
-const send = (user: TestUser, roomId: string, content: string, clientMessageId?: string) => run(user, SEND, { i: { roomId, content, clientMessageId } });
+const send = (user: TestUser, roomId: string, content: string, clientMessageId?: string) =>
+  run(user, SEND, { i: { roomId, content, clientMessageId } });
 
 /** Moves `user`'s last send in the room `seconds` into the past, as if they had waited. */
 async function wait(user: TestUser, roomId: string, seconds: number): Promise<void> {
-  await server.app.db.$executeRaw`UPDATE "RoomMember" SET "lastSentAt" = "lastSentAt" - make_interval(secs => ${seconds}) WHERE "roomId" = ${roomId}::uuid AND "userId" = ${user.id}::uuid`;
+  await server.app.db
+    .$executeRaw`UPDATE "RoomMember" SET "lastSentAt" = "lastSentAt" - make_interval(secs => ${seconds}) WHERE "roomId" = ${roomId}::uuid AND "userId" = ${user.id}::uuid`;
 }
 
 /** Asserts slow mode's refusal: RATE_LIMITED, no data, and returns `retryAfter`. */
@@ -45,7 +53,8 @@ function expectSlowed(result: GqlResponse): number {
 }
 
 /** The room's message contents, oldest first. */
-const contents = async (roomId: string) => (await ok(owner, HISTORY, { r: roomId })).messages.edges.map((e: { node: { content: string } }) => e.node.content).reverse();
+const contents = async (roomId: string) =>
+  (await ok(owner, HISTORY, { r: roomId })).messages.edges.map((e: { node: { content: string } }) => e.node.content).reverse();
 
 describe("setSlowMode", () => {
   it("is the OWNER's and ADMINs': a MEMBER is FORBIDDEN, an outsider NOT_FOUND; Room.slowModeSeconds shows it to members", async () => {
@@ -60,7 +69,11 @@ describe("setSlowMode", () => {
 
   it("tells the room's subscribers with RoomUpdated over graphql-ws", async () => {
     const r = await slowRoom(0);
-    const events = subscribe(client(member), `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on RoomUpdated { room { slowModeSeconds } updatedBy { id } } } }`, { r });
+    const events = subscribe(
+      client(member),
+      `subscription($r: ID!) { roomEvents(roomId: $r) { __typename ... on RoomUpdated { room { slowModeSeconds } updatedBy { id } } } }`,
+      { r },
+    );
     const updated = await untilReceived(events, () => ok(admin, SLOW, { r, s: 15 }));
     expect(updated.data?.roomEvents).toEqual({ __typename: "RoomUpdated", room: { slowModeSeconds: 15 }, updatedBy: { id: admin.id } });
   });

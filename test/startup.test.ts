@@ -16,10 +16,14 @@ describe("a PORT already in use", () => {
   }, 120_000);
   afterAll(() => group?.stop());
 
-  it("exits 1 at once, naming the port", async () => {
-    const port = new URL(group.nodes[0].url).port;
-    // the same command again, as `PORT=<port> npm start` twice
-    const second = startNode({ ...group.env, PORT: port }, EXIT_BOUND_MS);
-    await expect(second).rejects.toThrow(new RegExp(`exited with code 1 before it was ready[^]*port ${port}\\b`));
-  }, EXIT_BOUND_MS + 5_000);
+  it(
+    "exits 1 at once, naming the port",
+    async () => {
+      const port = new URL(group.nodes[0].url).port;
+      // the same command again, as `PORT=<port> npm start` twice
+      const second = startNode({ ...group.env, PORT: port }, EXIT_BOUND_MS);
+      await expect(second).rejects.toThrow(new RegExp(`exited with code 1 before it was ready[^]*port ${port}\\b`));
+    },
+    EXIT_BOUND_MS + 5_000,
+  );
 });

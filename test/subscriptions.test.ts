@@ -1,7 +1,7 @@
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { registerUsers, subscribe, untilReceived, wsClient, connected } from "./helpers/client.js";
+import { connected, registerUsers, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
@@ -36,11 +36,20 @@ describe.each([
   { mode: "Redis pub/sub", redis: true },
 ])("subscriptions over graphql-ws ($mode)", ({ redis }) => {
   // a short typing expiry, so the expiry test waits TYPING_TTL_MS instead of 3 s
-  const { server, api, users: [alice, bob, carol, mallory], client } = useTestServer(["alice", "bob", "carol", "mallory"], { redis, env: { TYPING_TTL_MS: String(TYPING_TTL_MS) } });
+  const {
+    server,
+    api,
+    users: [alice, bob, carol, mallory],
+    client,
+  } = useTestServer(["alice", "bob", "carol", "mallory"], { redis, env: { TYPING_TTL_MS: String(TYPING_TTL_MS) } });
   let roomId: string;
 
   beforeAll(async () => {
-    roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] })).createRoom.id;
+    roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Live", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id, carol.id],
+      })
+    ).createRoom.id;
   });
 
   it("delivers messageAdded to members after the message is stored", async () => {

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
-import { errorCode, ext, gql, registerUsers, subscribe, type Subscription, type TestUser } from "./helpers/client.js";
+import { errorCode, ext, gql, registerUsers, type Subscription, subscribe, type TestUser } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 import { useStatementCounter } from "./helpers/statements.js";
 
@@ -47,7 +47,8 @@ interface Sync {
   invites: { id: string; room: { id: string; name: string } }[];
 }
 
-const sync = async (user: TestUser, since: string | null = null, limit?: number): Promise<Sync> => (await api.ok(user, SYNC, { since, limit })).sync;
+const sync = async (user: TestUser, since: string | null = null, limit?: number): Promise<Sync> =>
+  (await api.ok(user, SYNC, { since, limit })).sync;
 const roomOf = (s: Sync, roomId: string) => s.rooms.find((r) => r.room.id === roomId);
 
 async function createRoom(owner: TestUser, name: string, members: TestUser[], type = "GROUP"): Promise<string> {
@@ -58,7 +59,8 @@ async function createRoom(owner: TestUser, name: string, members: TestUser[], ty
 }
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;
-const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> => (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
+const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> =>
+  (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
 
 describe("sync", () => {
   it("the initial sync returns every room of the viewer with its newest messages, counts and cursors", async () => {
@@ -71,9 +73,24 @@ describe("sync", () => {
     expect(s.initial).toBe(true);
     expect(s.leftRooms).toEqual([]);
     expect(s.rooms.map((r) => r.room.id).sort()).toEqual([quiet, busy].sort());
-    expect(roomOf(s, quiet)).toMatchObject({ joined: true, messages: [], limited: false, previousCursor: null, unreadCount: 0, lastSeq: 0, messageCursor: "0" });
+    expect(roomOf(s, quiet)).toMatchObject({
+      joined: true,
+      messages: [],
+      limited: false,
+      previousCursor: null,
+      unreadCount: 0,
+      lastSeq: 0,
+      messageCursor: "0",
+    });
     const b = roomOf(s, busy)!;
-    expect(b).toMatchObject({ room: { name: "busy", type: "GROUP" }, joined: true, limited: true, unreadCount: 25, lastSeq: 25, messageCursor: "25" });
+    expect(b).toMatchObject({
+      room: { name: "busy", type: "GROUP" },
+      joined: true,
+      limited: true,
+      unreadCount: 25,
+      lastSeq: 25,
+      messageCursor: "25",
+    });
     expect(b.messages.map((m) => m.content)).toEqual(Array.from({ length: 10 }, (_, k) => `busy ${16 + k}`));
     expect(b.messages.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, k) => 16 + k));
     expect(b.messages.every((m) => m.sender.id === ben.id)).toBe(true);
@@ -94,7 +111,14 @@ describe("sync", () => {
     const sent = [await send(ben, b, "one"), await send(ben, b, "two"), await send(ben, b, "three")];
     const next = await sync(ann, nothing.nextCursor);
     expect(next.rooms.map((r) => r.room.id)).toEqual([b]);
-    expect(next.rooms[0]).toMatchObject({ joined: false, limited: false, previousCursor: null, unreadCount: 3, lastSeq: 3, messageCursor: "3" });
+    expect(next.rooms[0]).toMatchObject({
+      joined: false,
+      limited: false,
+      previousCursor: null,
+      unreadCount: 3,
+      lastSeq: 3,
+      messageCursor: "3",
+    });
     expect(next.rooms[0]!.messages.map((m) => m.id)).toEqual(sent.map((m) => m.id));
     // the viewer's own message moves their read marker: the room changes, nothing is unread
     await send(ann, a, "mine");
@@ -115,16 +139,32 @@ describe("sync", () => {
     expect(room).toMatchObject({ limited: true, unreadCount: 31, lastSeq: 31 });
     expect(room.messages.map((m) => m.id)).toEqual(sent.slice(-8).map((m) => m.id));
     const page = (
-      await api.ok(ann, `query($r: ID!, $after: String) { messages(roomId: $r, first: 100, after: $after) { edges { node { id seq } } } }`, { r, after: room.previousCursor })
+      await api.ok(
+        ann,
+        `query($r: ID!, $after: String) { messages(roomId: $r, first: 100, after: $after) { edges { node { id seq } } } }`,
+        { r, after: room.previousCursor },
+      )
     ).messages.edges.map((e: { node: { id: string; seq: number } }) => e.node);
     // newest first, starting right below the oldest message returned, down to the first
     expect(page.map((m: { seq: number }) => m.seq)).toEqual(Array.from({ length: 23 }, (_, k) => 23 - k));
-    expect([...page].reverse().concat(room.messages).map((m: { id: string }) => m.id).slice(1)).toEqual(sent.map((m) => m.id));
+    expect(
+      [...page]
+        .reverse()
+        .concat(room.messages)
+        .map((m: { id: string }) => m.id)
+        .slice(1),
+    ).toEqual(sent.map((m) => m.id));
 
     // exactly limitPerRoom new messages is not limited; limitPerRoom 0 gives positions and counts only
     for (let i = 1; i <= 8; i++) await send(ben, r, `more ${i}`);
     expect(roomOf(await sync(ann, s.nextCursor, 8), r)).toMatchObject({ limited: false, previousCursor: null, lastSeq: 39 });
-    expect(roomOf(await sync(ann, s.nextCursor, 0), r)).toMatchObject({ messages: [], limited: true, previousCursor: null, unreadCount: 39, lastSeq: 39 });
+    expect(roomOf(await sync(ann, s.nextCursor, 0), r)).toMatchObject({
+      messages: [],
+      limited: true,
+      previousCursor: null,
+      unreadCount: 39,
+      lastSeq: 39,
+    });
   });
 
   it("a read marker moved elsewhere, a mute or an archive changes the room (no new message)", async () => {
@@ -154,10 +194,17 @@ describe("sync", () => {
     const open = await createRoom(ben, "open", [], "PUBLIC");
     await api.ok(ann, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, { r: open });
     const invitedTo = await createRoom(ben, "invited", []);
-    const invite = (await api.ok(ben, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: invitedTo, u: ann.id })).inviteToRoom.id;
+    const invite = (
+      await api.ok(ben, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: invitedTo, u: ann.id })
+    ).inviteToRoom.id;
 
     const s2 = await sync(ann, s1.nextCursor);
-    expect(s2.rooms.map((r) => [r.room.id, r.joined]).sort()).toEqual([[added, true], [open, true]].sort());
+    expect(s2.rooms.map((r) => [r.room.id, r.joined]).sort()).toEqual(
+      [
+        [added, true],
+        [open, true],
+      ].sort(),
+    );
     expect(roomOf(s2, added)!.messages.map((m) => m.content)).toEqual(["welcome"]);
     expect(s2.invites).toEqual([{ id: invite, room: { id: invitedTo, name: "invited" }, inviter: { id: ben.id } }]);
 
@@ -192,7 +239,12 @@ describe("sync", () => {
 
     const s2 = await sync(ann, s1.nextCursor);
     const byRoom = Object.fromEntries(s2.leftRooms.map((l) => [l.roomId, [l.roomName, l.reason]]));
-    expect(byRoom).toEqual({ [left]: ["left", "LEFT"], [removed]: ["removed", "REMOVED"], [deleted]: ["deleted", "ROOM_DELETED"], [direct]: [null, "HIDDEN"] });
+    expect(byRoom).toEqual({
+      [left]: ["left", "LEFT"],
+      [removed]: ["removed", "REMOVED"],
+      [deleted]: ["deleted", "ROOM_DELETED"],
+      [direct]: [null, "HIDDEN"],
+    });
     for (const l of s2.leftRooms) expect(Date.parse(l.at)).toBeGreaterThanOrEqual(before - 1000);
     // the room joined again is a room of the viewer's, joined since the cursor
     expect(s2.rooms.map((r) => [r.room.id, r.joined])).toEqual([[back, true]]);
@@ -214,7 +266,9 @@ describe("sync", () => {
     expect(s1.rooms).toEqual([]);
     await send(ben, r, "hello?");
     const s2 = await sync(ann, s1.nextCursor);
-    expect(s2.rooms.map((x) => [x.room.id, x.room.type, x.unreadCount, x.messages.map((m) => m.content)])).toEqual([[r, "DIRECT", 2, ["hello?"]]]);
+    expect(s2.rooms.map((x) => [x.room.id, x.room.type, x.unreadCount, x.messages.map((m) => m.content)])).toEqual([
+      [r, "DIRECT", 2, ["hello?"]],
+    ]);
   });
 
   it("two consecutive syncs with messages sent between return each message once", async () => {
@@ -234,7 +288,11 @@ describe("sync", () => {
 
   it("messages committed while syncs run appear in exactly one of the syncs, and messageAdded(after: messageCursor) hands over with no gap and no duplicate", async () => {
     const [ann, ben, cat] = await registerUsers(server.url, ["ann", "ben", "cat"]);
-    const rooms = [await createRoom(ann, "c1", [ben, cat]), await createRoom(ann, "c2", [ben, cat]), await createRoom(ben, "c3", [ann, cat])];
+    const rooms = [
+      await createRoom(ann, "c1", [ben, cat]),
+      await createRoom(ann, "c2", [ben, cat]),
+      await createRoom(ben, "c3", [ann, cat]),
+    ];
     let cursor = (await sync(ann)).nextCursor;
     const PER_ROOM = 40;
     const seen = new Map<string, number>();
@@ -263,7 +321,10 @@ describe("sync", () => {
       }
       const first = roomOf(s, rooms[0]!);
       if (!handOver && first && Number(first.messageCursor) < PER_ROOM) {
-        const sub = subscribe(client(ann), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, { r: rooms[0], after: first.messageCursor });
+        const sub = subscribe(client(ann), `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, {
+          r: rooms[0],
+          after: first.messageCursor,
+        });
         handOver = { cursor: first.messageCursor, syncIds: new Set(first.messages.map((m) => m.id)), sub };
       }
       cursor = s.nextCursor;
@@ -283,7 +344,9 @@ describe("sync", () => {
     const live: { id: string; seq: number }[] = [];
     for (let seq = Number(handOver!.cursor) + 1; seq <= PER_ROOM; seq++) live.push((await handOver!.sub.next()).data!.messageAdded);
     handOver!.sub.stop();
-    expect(live.map((m) => m.seq)).toEqual(Array.from({ length: PER_ROOM - Number(handOver!.cursor) }, (_, k) => Number(handOver!.cursor) + 1 + k));
+    expect(live.map((m) => m.seq)).toEqual(
+      Array.from({ length: PER_ROOM - Number(handOver!.cursor) }, (_, k) => Number(handOver!.cursor) + 1 + k),
+    );
     expect(live.some((m) => handOver!.syncIds.has(m.id))).toBe(false);
   });
 
@@ -292,10 +355,14 @@ describe("sync", () => {
     const r = await createRoom(ann, "events", [ben]);
     const s = await sync(ann);
     await api.ok(ann, `mutation($r: ID!, $u: ID!) { addRoomMember(roomId: $r, userId: $u) { role } }`, { r, u: cat.id });
-    const sub = subscribe(client(ann), `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename ... on SequencedEvent { seq } } }`, {
-      r,
-      after: roomOf(s, r)!.eventCursor,
-    });
+    const sub = subscribe(
+      client(ann),
+      `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename ... on SequencedEvent { seq } } }`,
+      {
+        r,
+        after: roomOf(s, r)!.eventCursor,
+      },
+    );
     const first = (await sub.next()).data!.roomEvents;
     sub.stop();
     expect(first).toEqual({ __typename: "MemberJoined", seq: Number(roomOf(s, r)!.eventCursor) + 1 });
@@ -303,7 +370,11 @@ describe("sync", () => {
 
   it("cursor errors: not a cursor → BAD_USER_INPUT on since; older than SYNC_RETENTION_DAYS → SYNC_CURSOR_EXPIRED; limitPerRoom out of range", async () => {
     // not a cursor; a cursor whose snapshot PostgreSQL would refuse (xmin > xmax, an in-progress id outside [xmin, xmax))
-    for (const since of ["nonsense", encodeSyncCursor({ snapshot: "5:3:", at: Date.now() }), encodeSyncCursor({ snapshot: "3:5:6", at: Date.now() })]) {
+    for (const since of [
+      "nonsense",
+      encodeSyncCursor({ snapshot: "5:3:", at: Date.now() }),
+      encodeSyncCursor({ snapshot: "3:5:6", at: Date.now() }),
+    ]) {
       const bad = await api.run(alice, SYNC, { since });
       expect(errorCode(bad)).toBe("BAD_USER_INPUT");
       expect(ext(bad)?.field).toBe("since");
@@ -358,7 +429,11 @@ describe("sync's cost", () => {
       for (const [i, r] of rooms.entries()) for (let k = 0; k < 3; k++) await send(i % 2 ? bob : carol, r, `m ${k}`);
       const next = await countStatements(() => api.ok(viewer!, COUNTED, { since: first.result.sync.nextCursor }));
       expect(next.result.sync.rooms).toHaveLength(n);
-      expect(next.result.sync.rooms.every((r: { messages: { sender: { displayName: string } }[] }) => r.messages.length === 3 && r.messages[0]!.sender.displayName)).toBe(true);
+      expect(
+        next.result.sync.rooms.every(
+          (r: { messages: { sender: { displayName: string } }[] }) => r.messages.length === 3 && r.messages[0]!.sender.displayName,
+        ),
+      ).toBe(true);
       counts[`initial ${n}`] = first.statements.length;
       counts[`incremental ${n}`] = next.statements.length;
       reports[`incremental ${n}`] = next.statements;
@@ -372,11 +447,17 @@ describe("sync's cost", () => {
 });
 
 describe("sync with encryption at rest", () => {
-  const encrypted = useTestServer(["ann", "ben"], { env: { MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`, MESSAGE_SEARCH: "off" } });
+  const encrypted = useTestServer(["ann", "ben"], {
+    env: { MESSAGE_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`, MESSAGE_SEARCH: "off" },
+  });
 
   it("returns messages opened, as every other read does", async () => {
     const [ann, ben] = encrypted.users;
-    const r = (await encrypted.api.ok(ann, `mutation($u: ID!) { createRoom(input: { name: "sealed", type: GROUP, memberIds: [$u] }) { id } }`, { u: ben.id })).createRoom.id;
+    const r = (
+      await encrypted.api.ok(ann, `mutation($u: ID!) { createRoom(input: { name: "sealed", type: GROUP, memberIds: [$u] }) { id } }`, {
+        u: ben.id,
+      })
+    ).createRoom.id;
     const first = (await encrypted.api.ok(ann, SYNC, {})).sync as Sync;
     await encrypted.api.ok(ben, SEND, { r, c: "the plaintext" });
     const stored = await encrypted.server.app.db.message.findFirstOrThrow({ where: { roomId: r } });

@@ -8,10 +8,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, type TestUser } from "./helpers/client.js";
-import { useTestServer } from "./helpers/server.js";
 import { makeRoom } from "./helpers/rooms.js";
+import { useTestServer } from "./helpers/server.js";
 
-const { server, api, api: { run, ok }, users: [alice, bob, carol, dave, mallory] } = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
+const {
+  server,
+  api,
+  api: { run, ok },
+  users: [alice, bob, carol, dave, mallory],
+} = useTestServer(["alice", "bob", "carol", "dave", "mallory"], {
   env: { RATE_LIMIT_SEND_MESSAGE: "1000/60" }, // 100+ messages for the pin cap; rate-limits.test.ts tests that limit
 });
 
@@ -35,7 +40,8 @@ async function node(viewer: TestUser, query: string, r: string, id: string, vars
   if (!found) throw new Error(`message ${id} not in the history of ${r}`);
   return found.node;
 }
-const pinnedIds = async (viewer: TestUser, r: string): Promise<string[]> => (await ok(viewer, PINNED, { r })).room.pinnedMessages.map((m: any) => m.id);
+const pinnedIds = async (viewer: TestUser, r: string): Promise<string[]> =>
+  (await ok(viewer, PINNED, { r })).room.pinnedMessages.map((m: any) => m.id);
 
 describe("threads", () => {
   it("sendMessage with threadRootId replies in the root's thread; the root counts replies and the last reply's time", async () => {
@@ -52,7 +58,11 @@ describe("threads", () => {
     const second = await send(alice, r, "great", root.id);
     seen = await node(bob, THREAD_INFO, r, root.id);
     expect(seen).toMatchObject({ threadRoot: null, threadReplyCount: 2, threadLastReplyAt: second.createdAt });
-    expect(await node(bob, THREAD_INFO, r, second.id)).toMatchObject({ threadRoot: { id: root.id }, threadReplyCount: 0, threadLastReplyAt: null });
+    expect(await node(bob, THREAD_INFO, r, second.id)).toMatchObject({
+      threadRoot: { id: root.id },
+      threadReplyCount: 0,
+      threadLastReplyAt: null,
+    });
     // other top-level messages are untouched
     expect(await node(bob, THREAD_INFO, r, other.id)).toMatchObject({ threadRoot: null, threadReplyCount: 0, threadLastReplyAt: null });
 

@@ -15,13 +15,13 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, registerUsers, subscribe, type Subscription, untilReceived, wsClient } from "./helpers/client.js";
+import { loadConfig } from "../src/config.js";
+import { makeTracing, Tracing } from "../src/tracing.js";
+import { gqlOk, registerUser, registerUsers, type Subscription, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { REDIS_URL } from "./helpers/env.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { type CollectedSpan, startOtlpCollector } from "./helpers/otlp-collector.js";
 import { startTestServer } from "./helpers/server.js";
-import { loadConfig } from "../src/config.js";
-import { makeTracing, Tracing } from "../src/tracing.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;
@@ -56,7 +56,14 @@ describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
     const [a, b] = group.nodes;
     const [alice, carol] = await registerUsers(a.url, ["alice", "carol"]);
     const bob = await registerUser(b.url, "bob");
-    const roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Traced", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)).createRoom.id;
+    const roomId = (
+      await gqlOk(
+        a.url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Traced", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [bob.id, carol.id] },
+        alice.accessToken,
+      )
+    ).createRoom.id;
     // alice and carol on A share one fan-out group (same selection), bob is alone in his on B
     const clients = [wsClient(a.wsUrl, alice.accessToken), wsClient(a.wsUrl, carol.accessToken), wsClient(b.wsUrl, bob.accessToken)];
     const subs: Subscription[] = clients.map((client) => subscribe(client, MESSAGE_ADDED, { r: roomId }));
@@ -69,7 +76,11 @@ describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
     const payload = await publishedOn(`room:${roomId}:message`, async () => {
       const response = await fetch(b.url, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${bob.accessToken}`, traceparent: `00-${traceId}-${clientSpanId}-01` },
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${bob.accessToken}`,
+          traceparent: `00-${traceId}-${clientSpanId}-01`,
+        },
         body: JSON.stringify({ query: SEND, variables: { r: roomId, c: "traced" } }),
       });
       sentId = ((await response.json()) as { data: { sendMessage: { id: string } } }).data.sendMessage.id;
@@ -98,7 +109,11 @@ describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
     const deliveries = named("delivery");
     expect(deliveries).toHaveLength(2);
     for (const delivery of deliveries) {
-      expect(delivery).toMatchObject({ parentSpanId: publish!.spanId, kind: 5, attributes: { "messaging.destination.name": `room:${roomId}:message` } });
+      expect(delivery).toMatchObject({
+        parentSpanId: publish!.spanId,
+        kind: 5,
+        attributes: { "messaging.destination.name": `room:${roomId}:message` },
+      });
     }
     const membersByNode = Object.fromEntries(deliveries.map((d) => [pid(d), d.attributes["chat.fanout.members"]]));
     expect(membersByNode).toEqual({ [a.child.pid!]: 2, [b.child.pid!]: 1 });
@@ -111,7 +126,11 @@ describe("traces, on or off", () => {
     const tracingOf = (env: Record<string, string>) => makeTracing(loadConfig({ DATA_DIR: dir, ...env }), pino({ level: "silent" }));
     expect(tracingOf({})).toBeNull();
     expect(tracingOf({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" })).toBeNull();
-    const configured: Record<string, string>[] = [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" }, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" }, { OTEL_TRACES_EXPORTER: "otlp" }];
+    const configured: Record<string, string>[] = [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" },
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://127.0.0.1:4318/v1/traces" },
+      { OTEL_TRACES_EXPORTER: "otlp" },
+    ];
     for (const env of configured) {
       const tracing = tracingOf(env);
       expect(tracing, JSON.stringify(env)).toBeInstanceOf(Tracing);
@@ -124,8 +143,12 @@ describe("traces, on or off", () => {
     try {
       expect(server.app.tracing).toBeNull();
       const alice = await registerUser(server.url, "untraced");
-      const roomId = (await gqlOk(server.url, `mutation { createRoom(input: { name: "Plain", type: GROUP }) { id } }`, {}, alice.accessToken)).createRoom.id;
-      const payload = await publishedOn(`room:${roomId}:message`, () => gqlOk(server.url, SEND, { r: roomId, c: "plain" }, alice.accessToken));
+      const roomId = (
+        await gqlOk(server.url, `mutation { createRoom(input: { name: "Plain", type: GROUP }) { id } }`, {}, alice.accessToken)
+      ).createRoom.id;
+      const payload = await publishedOn(`room:${roomId}:message`, () =>
+        gqlOk(server.url, SEND, { r: roomId, c: "plain" }, alice.accessToken),
+      );
       expect(Object.keys(payload)).toEqual(["message"]);
     } finally {
       await server.close();

@@ -18,8 +18,9 @@ import { useTestServer } from "./helpers/server.js";
 const ME = "query Me { me { username } }";
 const MESSAGES = "subscription Messages($roomId: ID!) { messageAdded(roomId: $roomId) { content } }";
 const REGISTER = "mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id username } } }";
-const CREATE_ROOM = "mutation CreateRoom($memberIds: [ID!]) { createRoom(input: { name: \"Trusted\", type: GROUP, memberIds: $memberIds }) { id } }";
-const SEND = "mutation Send($roomId: ID!) { sendMessage(input: { roomId: $roomId, content: \"by hash\" }) { id } }";
+const CREATE_ROOM =
+  'mutation CreateRoom($memberIds: [ID!]) { createRoom(input: { name: "Trusted", type: GROUP, memberIds: $memberIds }) { id } }';
+const SEND = 'mutation Send($roomId: ID!) { sendMessage(input: { roomId: $roomId, content: "by hash" }) { id } }';
 const UNKNOWN = "query Unknown { me { id } }";
 
 const sha256 = (document: string) => createHash("sha256").update(document).digest("hex");
@@ -36,14 +37,24 @@ type Outcome = "runs" | "PERSISTED_QUERY_NOT_SUPPORTED" | "PERSISTED_QUERY_NOT_F
 /** Each way of sending an operation, and its outcome under each mode. */
 const WAYS: { way: string; query: string; extensions?: Record<string, unknown>; outcome: Record<Mode, Outcome> }[] = [
   { way: "as text", query: ME, outcome: { off: "runs", allow: "runs", only: "PERSISTED_QUERY_ONLY" } },
-  { way: "by a known hash alone", query: "", extensions: byHash(ME), outcome: { off: "PERSISTED_QUERY_NOT_SUPPORTED", allow: "runs", only: "runs" } },
+  {
+    way: "by a known hash alone",
+    query: "",
+    extensions: byHash(ME),
+    outcome: { off: "PERSISTED_QUERY_NOT_SUPPORTED", allow: "runs", only: "runs" },
+  },
   {
     way: "by an unknown hash alone",
     query: "",
     extensions: byHash(UNKNOWN),
     outcome: { off: "PERSISTED_QUERY_NOT_SUPPORTED", allow: "PERSISTED_QUERY_NOT_FOUND", only: "PERSISTED_QUERY_NOT_FOUND" },
   },
-  { way: "as text with its known hash", query: ME, extensions: byHash(ME), outcome: { off: "runs", allow: "runs", only: "PERSISTED_QUERY_ONLY" } },
+  {
+    way: "as text with its known hash",
+    query: ME,
+    extensions: byHash(ME),
+    outcome: { off: "runs", allow: "runs", only: "PERSISTED_QUERY_ONLY" },
+  },
   { way: "as neither text nor hash", query: "", outcome: { off: "BAD_REQUEST", allow: "BAD_REQUEST", only: "PERSISTED_QUERY_ONLY" } },
 ];
 
@@ -62,7 +73,9 @@ function outcomeOf(result: GqlResponse) {
   return { code: result.errors[0]!.extensions?.code, message: result.errors[0]!.message };
 }
 const expected = (outcome: Outcome, username: string) =>
-  outcome === "runs" ? { data: { me: { username } } } : { code: outcome, message: MESSAGE[outcome] ? expect.stringMatching(MESSAGE[outcome]!) : expect.any(String) };
+  outcome === "runs"
+    ? { data: { me: { username } } }
+    : { code: outcome, message: MESSAGE[outcome] ? expect.stringMatching(MESSAGE[outcome]!) : expect.any(String) };
 
 describe.each(["off", "allow", "only"] as const)("GRAPHQL_TRUSTED_DOCUMENTS=%s", (mode) => {
   const env: Record<string, string> = mode === "off" ? {} : { GRAPHQL_TRUSTED_DOCUMENTS: mode, GRAPHQL_TRUSTED_DOCUMENTS_FILE: LIST };
@@ -109,27 +122,37 @@ describe.each(["off", "allow", "only"] as const)("GRAPHQL_TRUSTED_DOCUMENTS=%s",
     expect(outcomeOf((await response.json()) as GqlResponse)).toEqual(expected(outcome[mode], alice.username));
   });
 
-  it.each(WAYS)(`over graphql-ws: an operation $way → $outcome.${mode}, and the socket stays open`, async ({ query, extensions, outcome }) => {
-    const ws = client(alice);
-    const operation = subscribe(ws, query, {}, extensions);
-    const result = outcome[mode] === "runs" ? await operation.next() : { errors: (await operation.error) as GqlResponse["errors"] };
-    expect(outcomeOf(result)).toEqual(expected(outcome[mode], alice.username));
-    // the same socket runs the next operation, sent the way this mode runs it
-    const next = mode === "off" ? subscribe(ws, ME) : subscribe(ws, "", {}, byHash(ME));
-    expect((await next.next()).data).toEqual({ me: { username: alice.username } });
-  });
+  it.each(WAYS)(
+    `over graphql-ws: an operation $way → $outcome.${mode}, and the socket stays open`,
+    async ({ query, extensions, outcome }) => {
+      const ws = client(alice);
+      const operation = subscribe(ws, query, {}, extensions);
+      const result = outcome[mode] === "runs" ? await operation.next() : { errors: (await operation.error) as GqlResponse["errors"] };
+      expect(outcomeOf(result)).toEqual(expected(outcome[mode], alice.username));
+      // the same socket runs the next operation, sent the way this mode runs it
+      const next = mode === "off" ? subscribe(ws, ME) : subscribe(ws, "", {}, byHash(ME));
+      expect((await next.next()).data).toEqual({ me: { username: alice.username } });
+    },
+  );
 
   it.runIf(mode !== "off")("over graphql-ws: a subscription by hash delivers its events", async () => {
     const bob = await register();
     const roomId = (await run(CREATE_ROOM, { memberIds: [bob.id] }, alice.accessToken)).createRoom.id;
     const messages = subscribe(client(bob), "", { roomId }, byHash(MESSAGES));
-    expect((await untilReceived(messages, () => run(SEND, { roomId }, alice.accessToken))).data).toEqual({ messageAdded: { content: "by hash" } });
+    expect((await untilReceived(messages, () => run(SEND, { roomId }, alice.accessToken))).data).toEqual({
+      messageAdded: { content: "by hash" },
+    });
   });
 
   it.runIf(mode === "only")("over SSE: a subscription's text is refused like any other", async () => {
     const response = await fetch(server.url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${alice.accessToken}`, [CSRF_HEADER]: "1" },
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${alice.accessToken}`,
+        [CSRF_HEADER]: "1",
+      },
       body: JSON.stringify({ query: MESSAGES, variables: { roomId: "x" } }),
     });
     const stream = await response.text();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient, connected } from "./helpers/client.js";
+import { connected, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 
 /**
@@ -19,7 +19,14 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
     alice = await registerUser(a.url, "alice");
     bob = await registerUser(b.url, "bob");
     carol = await registerUser(b.url, "carol");
-    roomId = (await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id] }, alice.accessToken)).createRoom.id;
+    roomId = (
+      await gqlOk(
+        a.url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [bob.id, carol.id] },
+        alice.accessToken,
+      )
+    ).createRoom.id;
   }, 120_000);
 
   afterAll(() => group?.stop());
@@ -38,7 +45,8 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
   it("delivers typing on A for setTyping through B, including B's expiry", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { typing(roomId: $r) { isTyping user { id } } }`, { r: roomId });
-    const typing = (on: boolean) => gqlOk(b.url, `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`, { r: roomId, on }, bob.accessToken);
+    const typing = (on: boolean) =>
+      gqlOk(b.url, `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`, { r: roomId, on }, bob.accessToken);
     const first = await untilReceived(sub, async () => {
       await typing(false);
       await typing(true);
@@ -51,7 +59,8 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
   it("delivers presence on A for connections to B, keeps B's users ONLINE past the TTL, and takes a killed node's users OFFLINE within it", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
     const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
-    const bobsNext = (timeoutMs?: number) => sub.nextWhere((e) => e.data?.presence.user.id === bob.id, timeoutMs).then((e) => e.data.presence);
+    const bobsNext = (timeoutMs?: number) =>
+      sub.nextWhere((e) => e.data?.presence.user.id === bob.id, timeoutMs).then((e) => e.data.presence);
     // carol comes and goes until alice's subscription is live
     await untilReceived(sub, async () => (await connected(b.wsUrl, carol)).dispose(), 300);
 

@@ -16,14 +16,18 @@ import ipaddr from "ipaddr.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchUrl, refusedAddress } from "../src/attachments/url-fetch.js";
 import { EXE, media } from "./helpers/attachment-files.js";
-import { ext, gql, } from "./helpers/client.js";
+import { ext, gql } from "./helpers/client.js";
 import { useTestServer } from "./helpers/server.js";
 
 const CERT = new URL("./fixtures/tls/media-server.crt", import.meta.url);
 const KEY = new URL("./fixtures/tls/media-server.key", import.meta.url);
 const MAX_BYTES = 64 * 1024;
 
-const { server, api: { run, ok }, users: [alice, bob] } = useTestServer(["alice", "bob"], {
+const {
+  server,
+  api: { run, ok },
+  users: [alice, bob],
+} = useTestServer(["alice", "bob"], {
   env: {
     RATE_LIMIT_UPLOAD: "1000/60",
     MAX_ATTACHMENT_BYTES: String(MAX_BYTES),
@@ -45,7 +49,8 @@ beforeAll(async () => {
     const path = new URL(req.url ?? "/", "https://x").pathname;
     if (path === "/media/clip.mp4") return res.writeHead(200, { "content-type": "video/mp4" }).end(media("clip.mp4"));
     if (path === "/media/voice") return res.writeHead(200).end(media("voice.ogg")); // no Content-Type: the bytes decide
-    if (path === "/page.html") return res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><script>alert(1)</script></html>");
+    if (path === "/page.html")
+      return res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><script>alert(1)</script></html>");
     if (path === "/program") return res.writeHead(200, { "content-type": "application/octet-stream" }).end(EXE);
     if (path === "/declared-big") return res.writeHead(200, { "content-type": "video/mp4", "content-length": MAX_BYTES + 1 }).end();
     if (path === "/streamed-big") {
@@ -58,7 +63,8 @@ beforeAll(async () => {
     if (path === "/to-clip") return res.writeHead(302, { location: "/media/clip.mp4" }).end();
     if (path === "/to-loopback") return res.writeHead(302, { location: `https://127.0.0.1:${loopbackPort}/media/clip.mp4` }).end();
     if (path === "/to-localhost") return res.writeHead(301, { location: `https://localhost:${loopbackPort}/media/clip.mp4` }).end();
-    if (path === "/to-http") return res.writeHead(307, { location: `http://127.0.0.2:${(media2.address() as AddressInfo).port}/media/clip.mp4` }).end();
+    if (path === "/to-http")
+      return res.writeHead(307, { location: `http://127.0.0.2:${(media2.address() as AddressInfo).port}/media/clip.mp4` }).end();
     if (path === "/loop") return res.writeHead(302, { location: "/loop" }).end();
     res.writeHead(404).end();
   };
@@ -67,11 +73,18 @@ beforeAll(async () => {
     loopbackHits++;
     routes(req, res);
   });
-  await Promise.all([new Promise<void>((r) => media2.listen(0, "127.0.0.2", r)), new Promise<void>((r) => media1.listen(0, "127.0.0.1", r))]);
+  await Promise.all([
+    new Promise<void>((r) => media2.listen(0, "127.0.0.2", r)),
+    new Promise<void>((r) => media1.listen(0, "127.0.0.1", r)),
+  ]);
   base = `https://127.0.0.2:${(media2.address() as AddressInfo).port}`;
   loopbackPort = (media1.address() as AddressInfo).port;
 
-  roomId = (await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, { input: { name: "Twilio", type: "GROUP", memberIds: [bob.id] } })).createRoom.id;
+  roomId = (
+    await ok(alice, `mutation($input: CreateRoomInput!) { createRoom(input: $input) { id } }`, {
+      input: { name: "Twilio", type: "GROUP", memberIds: [bob.id] },
+    })
+  ).createRoom.id;
 });
 afterAll(async () => {
   for (const res of held) res.destroy();
@@ -102,13 +115,24 @@ describe("uploadAttachmentFromUrl", () => {
     expect(a.durationSeconds).toBeCloseTo(1.02, 1);
     const download = await fetch(server.url.replace(/\/graphql$/, "") + a.url);
     expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
-    const sent = (await ok(alice, SEND, { input: { roomId, type: "VOICE", attachmentIds: [(await ok(alice, FETCH, { url: `${base}/media/voice` })).uploadAttachmentFromUrl.id] } })).sendMessage;
+    const sent = (
+      await ok(alice, SEND, {
+        input: {
+          roomId,
+          type: "VOICE",
+          attachmentIds: [(await ok(alice, FETCH, { url: `${base}/media/voice` })).uploadAttachmentFromUrl.id],
+        },
+      })
+    ).sendMessage;
     expect(sent.type).toBe("VOICE");
     expect((await ok(alice, SEND, { input: { roomId, attachmentIds: [a.id] } })).sendMessage.type).toBe("VIDEO");
   });
 
   it("follows a redirect to an allowed address", async () => {
-    expect((await ok(alice, FETCH, { url: `${base}/to-clip` })).uploadAttachmentFromUrl).toMatchObject({ filename: "clip.mp4", mimeType: "video/mp4" });
+    expect((await ok(alice, FETCH, { url: `${base}/to-clip` })).uploadAttachmentFromUrl).toMatchObject({
+      filename: "clip.mp4",
+      mimeType: "video/mp4",
+    });
   });
 
   it("refuses anonymous callers", async () => {
@@ -187,7 +211,9 @@ describe("fetchUrl", () => {
     expect(fetched.bytes.equals(media("clip.mp4"))).toBe(true);
     expect(loopbackHits).toBe(hits + 1);
     // without the extra CA the self-signed certificate is refused
-    await expect(fetchUrl(`https://localhost:${loopbackPort}/media/clip.mp4`, { ...options, extraCa: [] })).rejects.toMatchObject({ extensions: { code: "BAD_USER_INPUT", field: "url" } });
+    await expect(fetchUrl(`https://localhost:${loopbackPort}/media/clip.mp4`, { ...options, extraCa: [] })).rejects.toMatchObject({
+      extensions: { code: "BAD_USER_INPUT", field: "url" },
+    });
   });
 });
 

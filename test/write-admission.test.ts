@@ -57,10 +57,21 @@ const SIDE_ROOMS = 2;
 
 beforeAll(async () => {
   [sender, ...members] = await registerUsers(server.url, ["sender", "m1", "m2", "m3", "m4"]);
-  roomId = (await api.ok(sender, `mutation($m: [ID!]) { createRoom(input: { name: "storm", type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id) })).createRoom.id;
+  roomId = (
+    await api.ok(sender, `mutation($m: [ID!]) { createRoom(input: { name: "storm", type: GROUP, memberIds: $m }) { id } }`, {
+      m: members.map((m) => m.id),
+    })
+  ).createRoom.id;
   sideRoomIds = await Promise.all(
-    Array.from({ length: SIDE_ROOMS }, async (_, i) =>
-      (await api.ok(sender, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, { m: members.map((m) => m.id), n: `side ${i}` })).createRoom.id,
+    Array.from(
+      { length: SIDE_ROOMS },
+      async (_, i) =>
+        (
+          await api.ok(sender, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, {
+            m: members.map((m) => m.id),
+            n: `side ${i}`,
+          })
+        ).createRoom.id,
     ),
   );
   for (let i = 0; i < HISTORY; i++) await send(i, `history ${i}`);
@@ -89,7 +100,12 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!) : NaN;
 };
-const summary = (values: number[]) => ({ n: values.length, p50: percentile(values, 50), p95: percentile(values, 95), max: percentile(values, 100) });
+const summary = (values: number[]) => ({
+  n: values.length,
+  p50: percentile(values, 50),
+  p95: percentile(values, 95),
+  max: percentile(values, 100),
+});
 
 /** What the storm's subscriptions saw. */
 interface Storm {
@@ -134,7 +150,11 @@ async function stormSocket(i: number, head: () => number, done: () => boolean, s
       const code = Array.isArray(e) ? (e as GqlResponse["errors"])![0]?.extensions?.code : `close:${(e as { code?: number }).code}`;
       storm.failures.push(String(code));
     };
-    const sink = (next: (value: GqlResponse) => void) => ({ next: (value: GqlResponse) => (value.errors ? failed(value.errors) : next(value)), error: failed, complete: () => {} });
+    const sink = (next: (value: GqlResponse) => void) => ({
+      next: (value: GqlResponse) => (value.errors ? failed(value.errors) : next(value)),
+      error: failed,
+      complete: () => {},
+    });
     const replays: { after: number; seqs: number[]; first: Promise<void> }[] = [];
     for (let k = 0; k < SUBSCRIPTIONS_PER_SOCKET; k++) {
       const kind = (i + cycle + k) % 4; // 0: live; 1: after the last but one; 2: from far back; 3: a recent cursor
@@ -167,10 +187,16 @@ async function stormSocket(i: number, head: () => number, done: () => boolean, s
           break;
         }
         case 2:
-          client.subscribe({ query: TYPING, variables: { r: roomId } }, sink(() => {}));
+          client.subscribe(
+            { query: TYPING, variables: { r: roomId } },
+            sink(() => {}),
+          );
           break;
         default:
-          client.subscribe({ query: PRESENCE, variables: { r: roomId } }, sink(() => {}));
+          client.subscribe(
+            { query: PRESENCE, variables: { r: roomId } },
+            sink(() => {}),
+          );
       }
     }
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, FIRST_WAIT_MS));
@@ -188,8 +214,18 @@ async function stormSocket(i: number, head: () => number, done: () => boolean, s
 describe("a storm of subscriptions", () => {
   it("never starves writes: every write succeeds or answers SERVICE_UNAVAILABLE, the sweep keeps working", async () => {
     const writes: Write[] = [];
-    const rooms = await server.app.db.room.findMany({ where: { id: { in: [roomId, ...sideRoomIds] } }, select: { id: true, lastEventSeq: true } });
-    const storm: Storm = { cycles: 0, eventHeads: new Map(rooms.map((r) => [r.id, r.lastEventSeq])), firstReplayed: [], gaveUp: 0, outOfOrder: [], failures: [] };
+    const rooms = await server.app.db.room.findMany({
+      where: { id: { in: [roomId, ...sideRoomIds] } },
+      select: { id: true, lastEventSeq: true },
+    });
+    const storm: Storm = {
+      cycles: 0,
+      eventHeads: new Map(rooms.map((r) => [r.id, r.lastEventSeq])),
+      firstReplayed: [],
+      gaveUp: 0,
+      outOfOrder: [],
+      failures: [],
+    };
     const sent: { id: string; seq: number; expires: boolean }[] = [];
     let head = HISTORY;
     let sending = true;
@@ -204,7 +240,14 @@ describe("a storm of subscriptions", () => {
       sampledAt = now;
       waiting.push(server.app.admission.waiting);
     }, 100);
-    const clients = Array.from({ length: STORM_SOCKETS }, (_, i) => stormSocket(i, () => head, () => !sending, storm));
+    const clients = Array.from({ length: STORM_SOCKETS }, (_, i) =>
+      stormSocket(
+        i,
+        () => head,
+        () => !sending,
+        storm,
+      ),
+    );
     const sends = (async () => {
       for (let i = 0; i < SENDS; i++) {
         const expires = i < SELF_DESTRUCTING;
@@ -224,8 +267,21 @@ describe("a storm of subscriptions", () => {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
-        await timed("addReaction", () => api.run(member, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, { id: target.id, e: ["👍", "🎉", "👀"][k % 3] }), writes);
-        await timed("markRead", () => api.run(member, `mutation($r: ID!, $id: ID!) { markRead(roomId: $r, messageId: $id) { id } }`, { r: roomId, id: target.id }), writes);
+        await timed(
+          "addReaction",
+          () =>
+            api.run(member, `mutation($id: ID!, $e: String!) { addReaction(messageId: $id, emoji: $e) { id } }`, {
+              id: target.id,
+              e: ["👍", "🎉", "👀"][k % 3],
+            }),
+          writes,
+        );
+        await timed(
+          "markRead",
+          () =>
+            api.run(member, `mutation($r: ID!, $id: ID!) { markRead(roomId: $r, messageId: $id) { id } }`, { r: roomId, id: target.id }),
+          writes,
+        );
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     });
@@ -262,10 +318,19 @@ describe("a storm of subscriptions", () => {
     };
     if (process.env.WRITE_ADMISSION_REPORT) console.log(JSON.stringify(report));
 
-    expect(bad.map((w) => ({ op: w.op, errors: w.result.errors })), JSON.stringify(report)).toEqual([]);
-    expect(logged.map((l) => ({ msg: l.msg, err: (l.err as { message?: string } | undefined)?.message })), "logged failures").toEqual([]);
+    expect(
+      bad.map((w) => ({ op: w.op, errors: w.result.errors })),
+      JSON.stringify(report),
+    ).toEqual([]);
+    expect(
+      logged.map((l) => ({ msg: l.msg, err: (l.err as { message?: string } | undefined)?.message })),
+      "logged failures",
+    ).toEqual([]);
     // a subscription that could not start says so retryably: SERVICE_UNAVAILABLE, or a close with 1013 before connection_ack
-    expect(storm.failures.filter((f) => f !== "SERVICE_UNAVAILABLE" && f !== "close:1013"), "subscription failures").toEqual([]);
+    expect(
+      storm.failures.filter((f) => f !== "SERVICE_UNAVAILABLE" && f !== "close:1013"),
+      "subscription failures",
+    ).toEqual([]);
     expect(storm.outOfOrder, "subscriptions with a gap or a duplicate").toEqual([]);
     // the storm happened: every client subscribed at least once, and replays were delivered
     expect(storm.cycles).toBeGreaterThanOrEqual(STORM_SOCKETS);

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { subscribe, untilReceived } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
-import { useTestServer } from "./helpers/server.js";
 import { type RawSocket, rawSocket } from "./helpers/raw-socket.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content } }`;
 const SEND = `mutation($roomId: ID!, $content: String!) { sendMessage(input: { roomId: $roomId, content: $content }) { id seq } }`;
@@ -26,15 +26,30 @@ describe("WebSocket abuse limits", () => {
   const MAX_BUFFERED = 256 * 1024;
   const MAX_PAYLOAD = 64 * 1024;
   // the default subscription cap and message rate; the others small enough to test; no sendMessage rate limit (it sends 200 messages)
-  const { server, api, users: [alice, bob, carol, mallory], client } = useTestServer(["alice", "bob", "carol", "mallory"], {
-    env: { WS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED), WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), WS_CONNECTION_INIT_TIMEOUT_MS: "500", RATE_LIMITS: "off" },
+  const {
+    server,
+    api,
+    users: [alice, bob, carol, mallory],
+    client,
+  } = useTestServer(["alice", "bob", "carol", "mallory"], {
+    env: {
+      WS_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
+      WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+      WS_CONNECTION_INIT_TIMEOUT_MS: "500",
+      RATE_LIMITS: "off",
+    },
   });
   const metrics = () => metricsOf(server.url);
   const closedBy = (reason: string) => `chat_ws_closed_total{reason="${reason}"}`;
 
   /** A room of alice, bob and carol, and alice's live messageAdded subscription on it. */
   async function liveRoom(name: string) {
-    const roomId = (await api.ok(alice, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id, carol.id], n: name })).createRoom.id as string;
+    const roomId = (
+      await api.ok(alice, `mutation($m: [ID!], $n: String!) { createRoom(input: { name: $n, type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id, carol.id],
+        n: name,
+      })
+    ).createRoom.id as string;
     const send = (content: string) => api.ok(bob, SEND, { roomId, content }).then((d) => d.sendMessage as { id: string; seq: number });
     const watcher = subscribe(client(alice), MESSAGE_ADDED, { roomId });
     await untilReceived(watcher, () => send("warm-up"));
@@ -48,7 +63,8 @@ describe("WebSocket abuse limits", () => {
     await Promise.all([stormer.acked, flooder.acked]);
 
     // 150 subscriptions: over the cap of 100, within the burst of 200 messages
-    for (let i = 0; i < 150; i++) stormer.send({ id: `s${i}`, type: "subscribe", payload: { query: "subscription { myEvents { __typename } }" } });
+    for (let i = 0; i < 150; i++)
+      stormer.send({ id: `s${i}`, type: "subscribe", payload: { query: "subscription { myEvents { __typename } }" } });
     // pings until the server closes the socket
     let pings = 0;
     const flood = () => {
@@ -101,7 +117,8 @@ describe("WebSocket abuse limits", () => {
     const MESSAGES = 200;
     const slow = rawSocket(server.wsUrl, carol.accessToken);
     await slow.acked;
-    for (let i = 0; i < SUBSCRIPTIONS; i++) slow.send({ id: `m${i}`, type: "subscribe", payload: { query: MESSAGE_ADDED, variables: { roomId } } });
+    for (let i = 0; i < SUBSCRIPTIONS; i++)
+      slow.send({ id: `m${i}`, type: "subscribe", payload: { query: MESSAGE_ADDED, variables: { roomId } } });
     // the protocol has no "subscribed" acknowledgement: send until each subscription had an event
     for (const deadline = Date.now() + 10_000; slow.nexts.size < SUBSCRIPTIONS; await new Promise((r) => setTimeout(r, 100))) {
       if (Date.now() > deadline) throw new Error(`${slow.nexts.size} of ${SUBSCRIPTIONS} subscriptions live`);
@@ -117,7 +134,8 @@ describe("WebSocket abuse limits", () => {
     const content = "€".repeat(4900);
     const sending = (async () => {
       const sent: number[] = [];
-      for (let i = 0; i < MESSAGES; i += 10) sent.push(...(await Promise.all([...Array(10).keys()].map((j) => send(`${i + j} ${content}`)))).map((m) => m.seq));
+      for (let i = 0; i < MESSAGES; i += 10)
+        sent.push(...(await Promise.all([...Array(10).keys()].map((j) => send(`${i + j} ${content}`)))).map((m) => m.seq));
       return sent.sort((x, y) => x - y);
     })();
     await metrics().until(closedBy("slow_consumer"), 1, 20_000);

@@ -21,8 +21,8 @@ import { makeContext } from "../src/context.js";
 import { markShared, type PayloadSlot, sharedPayload, spliceSharedJson } from "../src/realtime/shared-json.js";
 import { schema } from "../src/schema/index.js";
 import { metricsOf } from "./helpers/metrics.js";
-import { logCapture, useTestServer } from "./helpers/server.js";
 import { rawSocket } from "./helpers/raw-socket.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const SHARED = `subscription($r: ID!) { messageAdded(roomId: $r) { id seq content createdAt sender { id displayName } room { id name } } }`;
 const PER_VIEWER = `subscription($r: ID!) { messageAdded(roomId: $r) { id content deliveryState room { unreadCount } } }`;
@@ -32,7 +32,11 @@ const CONTENT = 'say "\\u0000payload"} \\ ✓ \u2028 😀';
 /** The frames graphql-ws builds for `result` itself (its `emit.next`: `{ ...result }`, errors through `toJSON()`) and through our `onNext` and splice. */
 function framesOf(result: ExecutionResult) {
   const { errors, ...rest } = result;
-  const own = stringifyMessage({ id: "1", type: MessageType.Next, payload: { ...rest, ...(errors ? { errors: errors.map((e) => e.toJSON()) } : {}) } });
+  const own = stringifyMessage({
+    id: "1",
+    type: MessageType.Next,
+    payload: { ...rest, ...(errors ? { errors: errors.map((e) => e.toJSON()) } : {}) },
+  });
   const slot: PayloadSlot = {};
   const payload = sharedPayload(result, slot) ?? { ...rest, ...(errors ? { errors: errors.map((e) => e.toJSON()) } : {}) };
   const ours = spliceSharedJson(stringifyMessage({ id: "1", type: MessageType.Next, payload }), slot);
@@ -71,7 +75,11 @@ describe("shared JSON (src/realtime/shared-json.ts)", () => {
 
 describe("the binding", () => {
   const { sink, lines } = logCapture();
-  const { server, api, users: [alice, bob] } = useTestServer(["alice", "bob"], { logTo: sink });
+  const {
+    server,
+    api,
+    users: [alice, bob],
+  } = useTestServer(["alice", "bob"], { logTo: sink });
 
   /** graphql-ws's own `use/ws` server on the same app and schema (no Yoga, no shared execution, no splice): the reference. */
   let reference: { http: Server; wss: WebSocketServer; wsUrl: string };
@@ -98,9 +106,18 @@ describe("the binding", () => {
   });
 
   it("writes next frames byte-identical to graphql-ws's own use/ws server, for a shared and a per-viewer selection", async () => {
-    const roomId = (await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Frames \\"x\\"", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] })).createRoom.id as string;
+    const roomId = (
+      await api.ok(alice, `mutation($m: [ID!]) { createRoom(input: { name: "Frames \\"x\\"", type: GROUP, memberIds: $m }) { id } }`, {
+        m: [bob.id],
+      })
+    ).createRoom.id as string;
     const send = async (content: string) =>
-      (await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, { r: roomId, c: content })).sendMessage.id as string;
+      (
+        await api.ok(alice, `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`, {
+          r: roomId,
+          c: content,
+        })
+      ).sendMessage.id as string;
     const ours = rawSocket(server.wsUrl, alice.accessToken, { s: [SHARED, { r: roomId }], p: [PER_VIEWER, { r: roomId }] });
     const oursBob = rawSocket(server.wsUrl, bob.accessToken, { s: [SHARED, { r: roomId }] });
     const theirs = rawSocket(reference.wsUrl, alice.accessToken, { s: [SHARED, { r: roomId }], p: [PER_VIEWER, { r: roomId }] });
@@ -125,7 +142,10 @@ describe("the binding", () => {
     expect(perViewer).toBe(frameOf(theirs.nexts.get("p")!));
     expect(JSON.parse(perViewer).payload.data.messageAdded.deliveryState).toBe("SENT");
     // the shared selection was executed once for both of our sockets; the per-viewer one is not counted
-    expect([(await metrics.sample("chat_shared_executions_total")) - executions, (await metrics.sample("chat_shared_results_total")) - results]).toEqual([1, 2]);
+    expect([
+      (await metrics.sample("chat_shared_executions_total")) - executions,
+      (await metrics.sample("chat_shared_results_total")) - results,
+    ]).toEqual([1, 2]);
     for (const socket of [ours, oursBob, theirs]) socket.ws.close();
   });
 
@@ -153,12 +173,20 @@ describe("the binding", () => {
     vi.spyOn(server.app.sessions, "authenticate").mockRejectedValueOnce(new Error("boom"));
     const ws = new WebSocket(server.wsUrl, "graphql-transport-ws");
     ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${alice.accessToken}` } })));
-    expect(await new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })))).toEqual({ code: 4500, reason: "boom" });
-    expect(lines.filter((l) => l.level === 50).map((l) => [l.msg, (l.err as { message: string }).message])).toContainEqual(["WebSocket message handling failed", "boom"]);
+    expect(await new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })))).toEqual({
+      code: 4500,
+      reason: "boom",
+    });
+    expect(lines.filter((l) => l.level === 50).map((l) => [l.msg, (l.err as { message: string }).message])).toContainEqual([
+      "WebSocket message handling failed",
+      "boom",
+    ]);
     vi.restoreAllMocks();
     // the next socket is served
     const next = new WebSocket(server.wsUrl, "graphql-transport-ws");
-    next.on("open", () => next.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${alice.accessToken}` } })));
+    next.on("open", () =>
+      next.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${alice.accessToken}` } })),
+    );
     await new Promise<void>((resolve) => next.on("message", (data) => JSON.parse(String(data)).type === "connection_ack" && resolve()));
     next.close();
   });

@@ -62,7 +62,12 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
   // eslint-disable-next-line prefer-const -- the refresh exchange needs the client made below
   let client: ApolloClient;
   const tokens = new TokenStore(async (refreshToken) => {
-    const { data } = await client.mutate({ mutation: RefreshTokenDocument, variables: { refreshToken }, context: { skipAuth: true } satisfies AuthContext, fetchPolicy: "no-cache" });
+    const { data } = await client.mutate({
+      mutation: RefreshTokenDocument,
+      variables: { refreshToken },
+      context: { skipAuth: true } satisfies AuthContext,
+      fetchPolicy: "no-cache",
+    });
     return data!.refreshToken;
   });
 
@@ -71,7 +76,8 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
   const auth = new ApolloLink((operation, forward) => {
     const { skipAuth } = operation.getContext() as AuthContext;
     const authorization = skipAuth ? undefined : tokens.authorization();
-    if (authorization) operation.setContext(({ headers }: { headers?: Record<string, string> }) => ({ headers: { ...headers, authorization } }));
+    if (authorization)
+      operation.setContext(({ headers }: { headers?: Record<string, string> }) => ({ headers: { ...headers, authorization } }));
     return forward(operation);
   });
 
@@ -89,7 +95,9 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
   });
 
   const persisted = new PersistedQueryLink({
-    generateHash: (document) => trustedHash(document) ?? Promise.reject(new Error(`${getOperationAST(document)?.name?.value ?? "An anonymous operation"} is not among the trusted documents`)),
+    generateHash: (document) =>
+      trustedHash(document) ??
+      Promise.reject(new Error(`${getOperationAST(document)?.name?.value ?? "An anonymous operation"} is not among the trusted documents`)),
   });
 
   const transport = split(
@@ -98,7 +106,9 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
       return definition.kind === "OperationDefinition" && definition.operation === "subscription";
     },
     // per operation: whether the persisted-query link sends its text (HttpLink reads the same flag)
-    new ApolloLink((operation) => new GraphQLWsLink(forSocket(ws, (operation.getContext() as HttpContext).http?.includeQuery !== false)).request(operation)),
+    new ApolloLink((operation) =>
+      new GraphQLWsLink(forSocket(ws, (operation.getContext() as HttpContext).http?.includeQuery !== false)).request(operation),
+    ),
     new HttpLink({ uri: options.httpUrl }),
   );
 
@@ -136,12 +146,28 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
     followMessages(roomId, after, onEvent, onEnd) {
       // results go to the cache: each message, and its room's unreadCount and lastMessage
       const stream = open((after) => client.subscribe({ query: FollowMessagesDocument, variables: { roomId, after } }));
-      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }), position: (m) => String(m.seq), onEvent, onEnd });
+      return follow({
+        ws,
+        after,
+        open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }),
+        position: (m) => String(m.seq),
+        onEvent,
+        onEnd,
+      });
     },
     followRoomEvents(roomId, after, onEvent, onEnd) {
       // events have no id to normalize by (and a union would need possibleTypes): not cached
-      const stream = open((after) => client.subscribe({ query: FollowRoomEventsDocument, variables: { roomId, after }, fetchPolicy: "no-cache" }));
-      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+      const stream = open((after) =>
+        client.subscribe({ query: FollowRoomEventsDocument, variables: { roomId, after }, fetchPolicy: "no-cache" }),
+      );
+      return follow({
+        ws,
+        after,
+        open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }),
+        position: (e) => e.cursor,
+        onEvent,
+        onEnd,
+      });
     },
     catchUp(handlers) {
       // the sync goes to the normalized cache (rooms and messages by id); events are not cached (a union)
@@ -149,7 +175,8 @@ export function createApolloChat(options: ApolloChatOptions): ApolloChat {
       return catchUp({
         ...handlers,
         ws,
-        sync: async (since) => (await client.query({ query: CatchUpDocument, variables: { since }, fetchPolicy: "network-only" })).data!.sync,
+        sync: async (since) =>
+          (await client.query({ query: CatchUpDocument, variables: { since }, fetchPolicy: "network-only" })).data!.sync,
         expired: (error) => CombinedGraphQLErrors.is(error) && isExpiredCursor(error.errors),
         openMyEvents: (after, sink) => myEvents(after, { ...sink, next: (data) => sink.next(data.myEvents) }),
         openMessages: (roomId) => {

@@ -2,8 +2,15 @@
  * What the Apollo and urql example clients have in common: their options and
  * their surface. `C` is the library's client (ApolloClient, or urql's Client).
  */
-import { type ClientOptions as WsOptions, type Client as WsClient, createClient } from "graphql-ws";
-import type { CatchUpQuery, FollowMessagesSubscription, FollowMyEventsSubscription, FollowRoomEventsSubscription, LoginInput, RegisterInput } from "../generated/graphql.js";
+import { createClient, type Client as WsClient, type ClientOptions as WsOptions } from "graphql-ws";
+import type {
+  CatchUpQuery,
+  FollowMessagesSubscription,
+  FollowMyEventsSubscription,
+  FollowRoomEventsSubscription,
+  LoginInput,
+  RegisterInput,
+} from "../generated/graphql.js";
 import type { CatchUp, CatchUpOptions } from "./catch-up.js";
 import type { FollowedStream } from "./resume.js";
 import type { TokenStore } from "./tokens.js";
@@ -29,9 +36,19 @@ export interface ChatClient<C> {
   register(input: RegisterInput): Promise<{ userId: string }>;
   login(input: LoginInput): Promise<{ userId: string }>;
   /** messageAdded(roomId, after), resumed from the last `seq` after a dropped socket (resume.ts). */
-  followMessages(roomId: string, after: string | null, onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  followMessages(
+    roomId: string,
+    after: string | null,
+    onEvent: (message: FollowMessagesSubscription["messageAdded"]) => void,
+    onEnd?: (error?: unknown) => void,
+  ): FollowedStream;
   /** roomEvents(roomId, after), resumed from the last `cursor` after a dropped socket (resume.ts). */
-  followRoomEvents(roomId: string, after: string | null, onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void, onEnd?: (error?: unknown) => void): FollowedStream;
+  followRoomEvents(
+    roomId: string,
+    after: string | null,
+    onEvent: (event: FollowRoomEventsSubscription["roomEvents"]) => void,
+    onEnd?: (error?: unknown) => void,
+  ): FollowedStream;
   /**
    * Catch-up (catch-up.ts): sync now and on every reconnect, then myEvents(after:)
    * and messageAdded(after:) of the rooms opened with `openRoom`.

@@ -11,8 +11,9 @@
  *   await chat.login({ username, password }); // or { email, password }
  *   const { data } = await chat.client.query(MyRoomsDocument, {}).toPromise();
  */
+
+import { Client, type CombinedError, cacheExchange, fetchExchange, subscriptionExchange } from "@urql/core";
 import { authExchange } from "@urql/exchange-auth";
-import { cacheExchange, Client, type CombinedError, fetchExchange, subscriptionExchange } from "@urql/core";
 import { persistedExchange } from "@urql/exchange-persisted";
 import { onEnd, pipe, subscribe } from "wonka";
 import {
@@ -82,7 +83,11 @@ export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
           },
         };
       }),
-      persistedExchange({ generateHash: async (_text, document) => trustedHash(document) ?? "", enableForMutation: true, enableForSubscriptions: true }),
+      persistedExchange({
+        generateHash: async (_text, document) => trustedHash(document) ?? "",
+        enableForMutation: true,
+        enableForSubscriptions: true,
+      }),
       fetchExchange,
       subscriptionExchange({
         // without the text while the hash alone is sent (`query` undefined); graphql-ws wants a string
@@ -126,11 +131,25 @@ export function createUrqlChat(options: UrqlChatOptions): UrqlChat {
     },
     followMessages(roomId, after, onEvent, onEnd) {
       const stream = open((after) => client.subscription(FollowMessagesDocument, { roomId, after }));
-      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }), position: (m) => String(m.seq), onEvent, onEnd });
+      return follow({
+        ws,
+        after,
+        open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.messageAdded) }),
+        position: (m) => String(m.seq),
+        onEvent,
+        onEnd,
+      });
     },
     followRoomEvents(roomId, after, onEvent, onEnd) {
       const stream = open((after) => client.subscription(FollowRoomEventsDocument, { roomId, after }));
-      return follow({ ws, after, open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }), position: (e) => e.cursor, onEvent, onEnd });
+      return follow({
+        ws,
+        after,
+        open: (after, sink) => stream(after, { ...sink, next: (data) => sink.next(data.roomEvents) }),
+        position: (e) => e.cursor,
+        onEvent,
+        onEnd,
+      });
     },
     catchUp(handlers) {
       const myEvents = open((after) => client.subscription(FollowMyEventsDocument, { after }));

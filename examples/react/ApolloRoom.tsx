@@ -7,7 +7,13 @@
  * Driven in test/react-hooks.test.tsx.
  */
 import { useEffect } from "react";
-import { RoomMessageAddedDocument, type RoomMessageAddedSubscription, type RoomMessageAddedSubscriptionVariables, useRoomHistoryQuery, useSendRoomMessageMutation } from "../generated/apollo-hooks.js";
+import {
+  RoomMessageAddedDocument,
+  type RoomMessageAddedSubscription,
+  type RoomMessageAddedSubscriptionVariables,
+  useRoomHistoryQuery,
+  useSendRoomMessageMutation,
+} from "../generated/apollo-hooks.js";
 import { MessageList, timeline } from "./MessageList.js";
 
 /** The messages of room `roomId` (the latest 50, then live), and a send form. */
@@ -23,12 +29,21 @@ export function ApolloRoom({ roomId }: { roomId: string }) {
         updateQuery: (_, { complete, previousData, subscriptionData }) => {
           const message = subscriptionData.data.messageAdded;
           if (!complete || previousData.messages.edges.some((edge) => edge.node.id === message.id)) return undefined;
-          return { ...previousData, messages: { ...previousData.messages, edges: [{ __typename: "MessageEdge", node: message }, ...previousData.messages.edges] } };
+          return {
+            ...previousData,
+            messages: { ...previousData.messages, edges: [{ __typename: "MessageEdge", node: message }, ...previousData.messages.edges] },
+          };
         },
       }),
     [roomId, subscribeToMore],
   );
   const [send, sent] = useSendRoomMessageMutation();
   const older = history.data?.messages.edges.map((edge) => edge.node) ?? [];
-  return <MessageList messages={timeline(older, [])} error={(history.error ?? sent.error)?.message} onSend={(content) => send({ variables: { roomId, content } })} />;
+  return (
+    <MessageList
+      messages={timeline(older, [])}
+      error={(history.error ?? sent.error)?.message}
+      onSend={(content) => send({ variables: { roomId, content } })}
+    />
+  );
 }

@@ -45,5 +45,8 @@ export function MessageList({ messages, onSend, error }: MessageListProps) {
 /** `older` (newest first, as `messages` pages) then `live` (in arrival order), oldest first, each id once. */
 export function timeline(older: readonly RoomMessageFragment[], live: readonly RoomMessageFragment[]): RoomMessageFragment[] {
   const seen = new Set<string>();
-  return [...older].reverse().concat(live).filter((m) => !seen.has(m.id) && seen.add(m.id));
+  return [...older]
+    .reverse()
+    .concat(live)
+    .filter((m) => !seen.has(m.id) && seen.add(m.id));
 }

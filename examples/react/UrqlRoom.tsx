@@ -13,8 +13,17 @@ import { MessageList, timeline } from "./MessageList.js";
 /** The messages of room `roomId` (the latest 50, then live), and a send form. */
 export function UrqlRoom({ roomId }: { roomId: string }) {
   const [history] = useRoomHistoryQuery({ variables: { roomId, first: 50 } });
-  const [live] = useRoomMessageAddedSubscription({ variables: { roomId } }, (received: RoomMessageFragment[] = [], event) => [...received, event.messageAdded]);
+  const [live] = useRoomMessageAddedSubscription({ variables: { roomId } }, (received: RoomMessageFragment[] = [], event) => [
+    ...received,
+    event.messageAdded,
+  ]);
   const [sent, send] = useSendRoomMessageMutation();
   const older = history.data?.messages.edges.map((edge) => edge.node) ?? [];
-  return <MessageList messages={timeline(older, live.data ?? [])} error={(history.error ?? live.error ?? sent.error)?.message} onSend={(content) => send({ roomId, content })} />;
+  return (
+    <MessageList
+      messages={timeline(older, live.data ?? [])}
+      error={(history.error ?? live.error ?? sent.error)?.message}
+      onSend={(content) => send({ roomId, content })}
+    />
+  );
 }

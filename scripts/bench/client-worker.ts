@@ -22,9 +22,11 @@
 import WebSocket from "ws";
 import { type HistogramPairs, record } from "./stats.js";
 
-export const SUBSCRIPTION = "subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content createdAt sender { id displayName } } }";
+export const SUBSCRIPTION =
+  "subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id seq content createdAt sender { id displayName } } }";
 /** BENCH_MY_EVENTS=1: what each socket also subscribes to (a room list's fields). */
-export const MY_EVENTS_SUBSCRIPTION = "subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount lastMessage { id content createdAt } } } }";
+export const MY_EVENTS_SUBSCRIPTION =
+  "subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount lastMessage { id content createdAt } } } }";
 const MY_EVENTS = process.env.BENCH_MY_EVENTS === "1";
 /** What the sender writes at the start of each message's content, followed by its Date.now(). */
 export const STAMP = "bench t=";
@@ -175,7 +177,19 @@ function report(expectedByRoom: Record<string, number>): WorkerReport {
     missing += Math.max(0, expected - client.count);
     extra += Math.max(0, client.count - expected);
   }
-  return { deliveries, missing, extra, hist: [...hist.entries()], firstRecv, lastRecv, frameBytes, closed: { ...closed }, activity, unstamped, unstampedSample };
+  return {
+    deliveries,
+    missing,
+    extra,
+    hist: [...hist.entries()],
+    firstRecv,
+    lastRecv,
+    frameBytes,
+    closed: { ...closed },
+    activity,
+    unstamped,
+    unstampedSample,
+  };
 }
 
 process.on("message", async (request: Request) => {

@@ -11,8 +11,9 @@
  * robin, each room with `perRoom` subscribers).
  * Units: times in ms (epoch ms for instants), rates per second, CPU in % of one core.
  */
-import type { ClientFleet } from "./clients.js";
+
 import { STAMP } from "./client-worker.js";
+import type { ClientFleet } from "./clients.js";
 import { cpuMs, type ServerProcess, sleep } from "./procs.js";
 import { type LatencySummary, summarize } from "./stats.js";
 
@@ -34,7 +35,8 @@ export function graphqlSender(url: string, token: string): Sender {
       signal: AbortSignal.timeout(30_000),
     });
     const body = (await response.json()) as { errors?: { message: string }[] };
-    if (!response.ok || body.errors) throw new Error(`sendMessage ${response.status}: ${JSON.stringify(body.errors ?? body).slice(0, 200)}`);
+    if (!response.ok || body.errors)
+      throw new Error(`sendMessage ${response.status}: ${JSON.stringify(body.errors ?? body).slice(0, 200)}`);
   };
 }
 
@@ -42,7 +44,11 @@ export function graphqlSender(url: string, token: string): Sender {
 export function rawSender(url: string, sender: { id: string; displayName: string }): Sender {
   const trigger = url.replace(/\/graphql$/, "/send");
   return async (roomId, content) => {
-    const response = await fetch(trigger, { method: "POST", body: JSON.stringify({ roomId, content, sender }), signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(trigger, {
+      method: "POST",
+      body: JSON.stringify({ roomId, content, sender }),
+      signal: AbortSignal.timeout(30_000),
+    });
     if (!response.ok) throw new Error(`raw /send ${response.status}`);
     await response.arrayBuffer();
   };

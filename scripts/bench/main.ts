@@ -39,10 +39,10 @@ import os from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { buildServer } from "../build.mjs";
 import { REDIS_URL } from "../../test/helpers/env.js";
+import { buildServer } from "../build.mjs";
 import type { Load } from "./fanout.js";
-import { killAll, machineBusyPct, openFilesLimit, OUR_SERVER, ROOT, startServer } from "./procs.js";
+import { killAll, machineBusyPct, OUR_SERVER, openFilesLimit, ROOT, startServer } from "./procs.js";
 import { type BenchResults, fanoutRatios, writeResults } from "./report.js";
 import {
   type BenchContext,
@@ -57,8 +57,8 @@ import {
   type Stack,
 } from "./scenarios.js";
 import { createBenchDatabase, seed } from "./seed.js";
-import { syncScenario, type SyncRun } from "./sync.js";
-import { writesScenario, writesTargets, type WritesRun } from "./writes.js";
+import { type SyncRun, syncScenario } from "./sync.js";
+import { type WritesRun, writesScenario, writesTargets } from "./writes.js";
 
 const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes", "sync"] as const;
 
@@ -75,7 +75,8 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick!;
 const selected = new Set((args.scenario ?? [...SCENARIOS]).flatMap((s) => s.split(",")).map((s) => s.trim()));
-for (const s of selected) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(", ")}`);
+for (const s of selected)
+  if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}; one of ${SCENARIOS.join(", ")}`);
 const clients = Math.max(1, Number(args.clients));
 
 /** File descriptors a server needs besides its sockets (pools, Redis, stdio, tsx…). */
@@ -95,21 +96,32 @@ const params = {
   fanout: { subscribers: quick ? [200, 1000] : [1000, 5000, 10000], deliveryBudget: quick ? 20_000 : 100_000, concurrency: 4 },
   fanout2nodes: { subscribers: quick ? [1000] : [1000, 5000, 10000] },
   /** Each configuration a series (ours; on one node also ceiling and naive); --many-rooms replaces them. */
-  manyRooms: (quick ? ["100x5@50"] : ["2000x5@200", "2000x5@200/2", "1x10000@2", "1x10000@2/2"]).map((spec) => parseManyRooms(spec, manyRoomsDefaults)),
-  idle: { connections: quick ? [200, 1000] : [5000, 10000, 50000], timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 } },
+  manyRooms: (quick ? ["100x5@50"] : ["2000x5@200", "2000x5@200/2", "1x10000@2", "1x10000@2/2"]).map((spec) =>
+    parseManyRooms(spec, manyRoomsDefaults),
+  ),
+  idle: {
+    connections: quick ? [200, 1000] : [5000, 10000, 50000],
+    timing: quick ? { beforeMs: 2000, afterMs: 2000 } : { beforeMs: 3000, afterMs: 10_000 },
+  },
   /** `count.low` messages per side at concurrency 1, `count.high` above, each level and side stopped after `timeCapMs`. */
-  writes: { concurrency: [1, 2, 4, 8, 16, 32, 64], count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 }, timeCapMs: quick ? 2000 : 10_000 },
+  writes: {
+    concurrency: [1, 2, 4, 8, 16, 32, 64],
+    count: quick ? { low: 50, high: 150 } : { low: 400, high: 1500 },
+    timeCapMs: quick ? 2000 : 10_000,
+  },
   /** One viewer in `rooms` rooms, `changed` of them with `perRoom` new messages; `runs` timed incremental syncs (500 rooms, 50 changed: the sync target's sizes). */
   sync: { rooms: 500, changed: 50, perRoom: 5, runs: quick ? 20 : 50 },
   stacks: (args.stacks?.split(",").map((s) => s.trim()) ?? ["ours", "ceiling", "naive"]) as Stack[],
 };
-for (const s of params.stacks) if (!["ours", "ceiling", "naive"].includes(s)) throw new Error(`unknown stack ${s}; --stacks takes ours, ceiling, naive`);
+for (const s of params.stacks)
+  if (!["ours", "ceiling", "naive"].includes(s)) throw new Error(`unknown stack ${s}; --stacks takes ours, ceiling, naive`);
 if (args.n) {
   const ns = args.n.split(",").map(Number);
   if (ns.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--n takes positive integers: ${args.n}`);
   params.fanout.subscribers = params.fanout2nodes.subscribers = params.idle.connections = ns;
 }
-if (args["many-rooms"]) params.manyRooms = args["many-rooms"].flatMap((s) => s.split(",")).map((spec) => parseManyRooms(spec, manyRoomsDefaults));
+if (args["many-rooms"])
+  params.manyRooms = args["many-rooms"].flatMap((s) => s.split(",")).map((spec) => parseManyRooms(spec, manyRoomsDefaults));
 /** Messages of a fan-out burst to N subscribers. */
 const messagesFor = (n: number) => Math.min(50, Math.max(10, Math.round(params.fanout.deliveryBudget / n)));
 const HARD_TIMEOUT_MS = quick ? 10 * 60_000 : 45 * 60_000;
@@ -160,10 +172,17 @@ async function dropRedisKeys(prefix: string): Promise<void> {
 
 async function main(): Promise<void> {
   busyAtStart = await machineBusyPct();
-  log(`scenarios: ${[...selected].join(", ")}${quick ? " (quick)" : ""}; ${clients} client processes; ulimit -n ${fdLimit}; machine ${busyAtStart}% busy`);
-  if (busyAtStart > 20) notes.push(`The machine was ${busyAtStart}% busy before the run (all ${os.cpus().length} CPUs, /proc/stat): other processes shared the cores, so the numbers are noisier and lower than on an idle machine.`);
+  log(
+    `scenarios: ${[...selected].join(", ")}${quick ? " (quick)" : ""}; ${clients} client processes; ulimit -n ${fdLimit}; machine ${busyAtStart}% busy`,
+  );
+  if (busyAtStart > 20)
+    notes.push(
+      `The machine was ${busyAtStart}% busy before the run (all ${os.cpus().length} CPUs, /proc/stat): other processes shared the cores, so the numbers are noisier and lower than on an idle machine.`,
+    );
   if (fdLimit < Math.max(...params.idle.connections) + FD_HEADROOM) {
-    notes.push(`ulimit -n is ${fdLimit} (\`npm run bench\` raises the soft limit to the hard one; a higher hard limit needs root with CAP_SYS_RESOURCE): a server can hold about ${maxSockets} sockets, so larger N are capped to that.`);
+    notes.push(
+      `ulimit -n is ${fdLimit} (\`npm run bench\` raises the soft limit to the hard one; a higher hard limit needs root with CAP_SYS_RESOURCE): a server can hold about ${maxSockets} sockets, so larger N are capped to that.`,
+    );
   }
 
   const build = await buildServer();
@@ -182,7 +201,12 @@ async function main(): Promise<void> {
   let sync: SyncRun | undefined;
   try {
     log(`database ${db.name}: migrating (first server start)`);
-    const migrator = await startServer("migrate", OUR_SERVER, { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret }, 120_000);
+    const migrator = await startServer(
+      "migrate",
+      OUR_SERVER,
+      { DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: `${redisPrefix}migrate:`, JWT_SECRET: jwtSecret },
+      120_000,
+    );
     await migrator.stop();
 
     const need = Math.max(
@@ -193,17 +217,49 @@ async function main(): Promise<void> {
       selected.has("sync") ? 1 : 0,
     );
     const roomSets = selected.has("many-rooms") ? params.manyRooms : [];
-    log(`seeding ${need} users with sessions and tokens${roomSets.length ? `, room sets ${roomSets.map((m) => `${m.rooms} × ${m.perRoom}`).join(", ")}` : ""}`);
+    log(
+      `seeding ${need} users with sessions and tokens${roomSets.length ? `, room sets ${roomSets.map((m) => `${m.rooms} × ${m.perRoom}`).join(", ")}` : ""}`,
+    );
     const seedStarted = Date.now();
-    const data = await seed(db.url, jwtSecret, { users: need, roomSets, writers: Math.max(...params.writes.concurrency), syncRooms: selected.has("sync") ? params.sync.rooms : 0 });
+    const data = await seed(db.url, jwtSecret, {
+      users: need,
+      roomSets,
+      writers: Math.max(...params.writes.concurrency),
+      syncRooms: selected.has("sync") ? params.sync.rooms : 0,
+    });
     log(`seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
-    const ctx: BenchContext = { databaseUrl: db.url, jwtSecret, redisPrefix, data, clients, connectConcurrency: params.connectConcurrency, childTimeoutMs: HARD_TIMEOUT_MS, log };
+    const ctx: BenchContext = {
+      databaseUrl: db.url,
+      jwtSecret,
+      redisPrefix,
+      data,
+      clients,
+      connectConcurrency: params.connectConcurrency,
+      childTimeoutMs: HARD_TIMEOUT_MS,
+      log,
+    };
 
-    const burst = (n: number): Load => ({ kind: "burst", room: data.bigRoom, messages: messagesFor(n), concurrency: params.fanout.concurrency });
+    const burst = (n: number): Load => ({
+      kind: "burst",
+      room: data.bigRoom,
+      messages: messagesFor(n),
+      concurrency: params.fanout.concurrency,
+    });
     const fanoutNs = params.fanout.subscribers.map(cap);
     if (selected.has("fanout-1node")) {
       // ours first; with the idle scenario selected it also gives the idle figures at these N
-      for (const stack of params.stacks) fanout.push(...(await fanoutSeries(ctx, "fanout-1node", stack, 1, fanoutNs, burst, stack === "ours" && selected.has("idle") ? params.idle.timing : undefined)));
+      for (const stack of params.stacks)
+        fanout.push(
+          ...(await fanoutSeries(
+            ctx,
+            "fanout-1node",
+            stack,
+            1,
+            fanoutNs,
+            burst,
+            stack === "ours" && selected.has("idle") ? params.idle.timing : undefined,
+          )),
+        );
     }
     if (selected.has("fanout-2nodes")) {
       const ns = params.fanout2nodes.subscribers.map(cap);
@@ -241,15 +297,36 @@ async function main(): Promise<void> {
     // the naive baseline breaking down under load is a finding, not a failure of the run
     const fatalHere = r.stack !== "naive" || Boolean(r.error);
     if (r.error) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.error.split("\n")[0]}`, fatalHere);
-    else if (r.result && (r.result.missing > 0 || r.result.sendErrors > 0)) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.result.missing} deliveries missing, ${r.result.sendErrors} send errors${r.result.sendErrorSample ? ` (${r.result.sendErrorSample})` : ""}`, fatalHere);
-    if (r.serverErrors) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`, fatalHere);
-    if (r.setup && r.setup.failed > 0) fail(`${r.scenario} ${r.stack} N=${r.subscribers}: ${r.setup.failed} sockets failed to subscribe (${r.setup.errors.join(" | ")})`, fatalHere);
+    else if (r.result && (r.result.missing > 0 || r.result.sendErrors > 0))
+      fail(
+        `${r.scenario} ${r.stack} N=${r.subscribers}: ${r.result.missing} deliveries missing, ${r.result.sendErrors} send errors${r.result.sendErrorSample ? ` (${r.result.sendErrorSample})` : ""}`,
+        fatalHere,
+      );
+    if (r.serverErrors)
+      fail(
+        `${r.scenario} ${r.stack} N=${r.subscribers}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`,
+        fatalHere,
+      );
+    if (r.setup && r.setup.failed > 0)
+      fail(
+        `${r.scenario} ${r.stack} N=${r.subscribers}: ${r.setup.failed} sockets failed to subscribe (${r.setup.errors.join(" | ")})`,
+        fatalHere,
+      );
   }
   for (const r of idle) if (r.error) fail(`idle N=${r.connections}: ${r.error.split("\n")[0]}`);
-  for (const r of writes) if (r.error || r.ours?.errors || r.raw?.errors) fail(`writes c=${r.concurrency}: ${r.error ?? `${r.ours?.errors ?? 0} / ${r.raw?.errors ?? 0} errors (${r.ours?.errorSample ?? r.raw?.errorSample})`}`);
+  for (const r of writes)
+    if (r.error || r.ours?.errors || r.raw?.errors)
+      fail(
+        `writes c=${r.concurrency}: ${r.error ?? `${r.ours?.errors ?? 0} / ${r.raw?.errors ?? 0} errors (${r.ours?.errorSample ?? r.raw?.errorSample})`}`,
+      );
   if (sync?.error) fail(`sync: ${sync.error.split("\n")[0]}`);
-  if (sync?.serverErrors?.length) fail(`sync: the server logged ${sync.serverErrors.length} distinct error(s), first: ${sync.serverErrors[0]!.slice(0, 400)}`);
-  for (const r of writes) if (r.serverErrors) fail(`writes c=${r.concurrency}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`);
+  if (sync?.serverErrors?.length)
+    fail(`sync: the server logged ${sync.serverErrors.length} distinct error(s), first: ${sync.serverErrors[0]!.slice(0, 400)}`);
+  for (const r of writes)
+    if (r.serverErrors)
+      fail(
+        `writes c=${r.concurrency}: the server logged ${r.serverErrors.length} distinct error(s), first: ${r.serverErrors[0]!.slice(0, 400)}`,
+      );
   if (fanout.some((r) => r.manyRooms)) {
     notes.push(
       `Many rooms: room r's subscribers are users r·perRoom … (one socket and one messageAdded subscription each, spread over ${clients} client processes); ` +
@@ -257,17 +334,25 @@ async function main(): Promise<void> {
         "(delayed sends: sends that waited for one, i.e. the server did not keep up). Each stack runs on fresh server(s) with the same sockets and load.",
     );
   }
-  const oursHeaps = [...fanout.filter((r) => r.stack !== "ceiling").flatMap((r) => r.memory?.heapUsedBytes ?? []), ...idle.map((r) => r.heapUsedAfterBytes)];
+  const oursHeaps = [
+    ...fanout.filter((r) => r.stack !== "ceiling").flatMap((r) => r.memory?.heapUsedBytes ?? []),
+    ...idle.map((r) => r.heapUsedAfterBytes),
+  ];
   if (oursHeaps.length > 0 && oursHeaps.every((h) => h == null)) {
-    notes.push("Our server's /metrics has no nodejs_heap_size_used_bytes (prom-client default metrics): heap columns are n/a for it; memory per connection is from RSS (/proc/<pid>/status VmRSS), which includes freed-but-unreturned memory.");
+    notes.push(
+      "Our server's /metrics has no nodejs_heap_size_used_bytes (prom-client default metrics): heap columns are n/a for it; memory per connection is from RSS (/proc/<pid>/status VmRSS), which includes freed-but-unreturned memory.",
+    );
   }
-  const frames = new Map(fanout.filter((r) => r.result?.frameBytes && r.scenario === "fanout-1node").map((r) => [r.stack, r.result!.frameBytes!]));
-  if (frames.size > 1) notes.push(`Frame sizes per delivery (bytes): ${[...frames].map(([s, b]) => `${s} ${b}`).join(", ")}.`);
-  if (fanout.some((r) => r.load.kind === "burst")) notes.push(
-    `Fan-out load: a burst of M messages (${params.fanout.subscribers.map((n) => `M=${messagesFor(n)} for N=${n}`).join(", ")}), ${params.fanout.concurrency} sends in flight, from the bench process; ` +
-      `subscribers spread over ${clients} client processes, connected ${params.connectConcurrency} handshakes at a time. ` +
-      `Each stack's N values are one series on the same server(s), growing the subscribers (setup s: connecting the added ones, not measured).`,
+  const frames = new Map(
+    fanout.filter((r) => r.result?.frameBytes && r.scenario === "fanout-1node").map((r) => [r.stack, r.result!.frameBytes!]),
   );
+  if (frames.size > 1) notes.push(`Frame sizes per delivery (bytes): ${[...frames].map(([s, b]) => `${s} ${b}`).join(", ")}.`);
+  if (fanout.some((r) => r.load.kind === "burst"))
+    notes.push(
+      `Fan-out load: a burst of M messages (${params.fanout.subscribers.map((n) => `M=${messagesFor(n)} for N=${n}`).join(", ")}), ${params.fanout.concurrency} sends in flight, from the bench process; ` +
+        `subscribers spread over ${clients} client processes, connected ${params.connectConcurrency} handshakes at a time. ` +
+        `Each stack's N values are one series on the same server(s), growing the subscribers (setup s: connecting the added ones, not measured).`,
+    );
 
   if (writes.length) {
     notes.push(
@@ -280,7 +365,18 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     durationS: Math.round((Date.now() - started) / 1000),
     argv: process.argv.slice(2),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?", totalMemBytes: os.totalmem(), node: process.version, platform: os.platform(), release: os.release(), openFilesLimit: fdLimit, loadAvgAtStart: loadAtStart, busyPctAtStart: busyAtStart, loadAvgAtEnd: Math.round(os.loadavg()[0]! * 100) / 100 },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? "?",
+      totalMemBytes: os.totalmem(),
+      node: process.version,
+      platform: os.platform(),
+      release: os.release(),
+      openFilesLimit: fdLimit,
+      loadAvgAtStart: loadAtStart,
+      busyPctAtStart: busyAtStart,
+      loadAvgAtEnd: Math.round(os.loadavg()[0]! * 100) / 100,
+    },
     params: { quick, scenarios: [...selected], maxSocketsPerServer: maxSockets, ...params },
     fanout,
     ratios: fanoutRatios(fanout),

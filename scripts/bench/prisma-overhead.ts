@@ -36,7 +36,9 @@ try {
   const rows = {
     "prisma findUnique": await cost(() => db.room.findUnique({ where: { id }, select: { lastSeq: true } })),
     "prisma $queryRaw": await cost(() => db.$queryRaw`SELECT "lastSeq" FROM "Room" WHERE id = ${id}::uuid`),
-    "prisma $transaction (1 findUnique)": await cost(() => db.$transaction((tx) => tx.room.findUnique({ where: { id }, select: { lastSeq: true } }))),
+    "prisma $transaction (1 findUnique)": await cost(() =>
+      db.$transaction((tx) => tx.room.findUnique({ where: { id }, select: { lastSeq: true } })),
+    ),
     "pg query": await cost(() => pool.query(`SELECT "lastSeq" FROM "Room" WHERE id = $1::uuid`, [id])),
   };
   console.log("| call | CPU ms | wall ms |\n|---|---|---|");

@@ -15,8 +15,8 @@
 import { type ChildProcess, execSync, fork, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ROOT, SERVER_NODE_ARGS } from "../build.mjs";
 import { freePort } from "../../test/helpers/node-process.js";
+import { ROOT, SERVER_NODE_ARGS } from "../build.mjs";
 
 export { ROOT };
 
@@ -46,7 +46,14 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "S
 
 /** Forks a TypeScript module of scripts/bench as a child with an IPC channel (`process.send`). */
 export function forkTs(file: string, env: Record<string, string> = {}): ChildProcess {
-  return track(fork(resolve(ROOT, "scripts/bench", file), [], { cwd: ROOT, execArgv: ["--import", "tsx"], env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] }));
+  return track(
+    fork(resolve(ROOT, "scripts/bench", file), [], {
+      cwd: ROOT,
+      execArgv: ["--import", "tsx"],
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    }),
+  );
 }
 
 /** A server process under test. */
@@ -86,7 +93,12 @@ export const CEILING_SERVER: readonly string[] = ["--import", "tsx", "scripts/be
  * process's and PORT/HOST set; resolves once `GET /health` answers 200; rejects
  * with its output when it exits first or is not ready within `timeoutMs`.
  */
-export async function startServer(label: string, server: readonly string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServer(
+  label: string,
+  server: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const port = await freePort();
   const child = track(
     spawn(process.execPath, [...EXTRA_NODE_ARGS, "--expose-gc", "--import", "./scripts/bench/gc-on-signal.mjs", ...server], {
@@ -116,7 +128,10 @@ export async function startServer(label: string, server: readonly string[], env:
       await stopChild(child, "SIGKILL");
       throw new Error(`${label} not ready in ${timeoutMs} ms:\n${output}`);
     }
-    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    const ok = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await sleep(200);
   }
@@ -135,7 +150,8 @@ export async function startServer(label: string, server: readonly string[], env:
     },
     stop: () => stopChild(child),
     // a CPU profile is written only on a graceful exit (up to the server's own 10 s shutdown bound)
-    kill: () => (EXTRA_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? stopChild(child, "SIGTERM", 30_000) : stopChild(child, "SIGKILL")),
+    kill: () =>
+      EXTRA_NODE_ARGS.some((a) => a.startsWith("--cpu-prof")) ? stopChild(child, "SIGTERM", 30_000) : stopChild(child, "SIGKILL"),
   };
 }
 
@@ -179,7 +195,10 @@ export function openFilesLimit(): number {
 /** `GET /metrics` of `url` as name → value (samples of one name summed over labels); empty on any error. */
 export async function scrape(url: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const text = await fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => "");
+  const text = await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+    (r) => r.text(),
+    () => "",
+  );
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#")) continue;
     const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);

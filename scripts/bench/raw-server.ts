@@ -43,8 +43,18 @@ const server = createServer((req, res) => {
   }
   if (req.method === "POST" && req.url === "/send") {
     void body(req).then((text) => {
-      const { roomId, content, sender } = JSON.parse(text) as { roomId: string; content: string; sender: { id: string; displayName: string } };
-      const messageAdded = { id: randomUUID(), seq: ++seq, content, createdAt: new Date().toISOString(), sender: { id: sender.id, displayName: sender.displayName } };
+      const { roomId, content, sender } = JSON.parse(text) as {
+        roomId: string;
+        content: string;
+        sender: { id: string; displayName: string };
+      };
+      const messageAdded = {
+        id: randomUUID(),
+        seq: ++seq,
+        content,
+        createdAt: new Date().toISOString(),
+        sender: { id: sender.id, displayName: sender.displayName },
+      };
       const frame = JSON.stringify({ id: "1", type: "next", payload: { data: { messageAdded } } });
       const sockets = rooms.get(roomId) ?? new Set();
       for (const socket of sockets) socket.send(frame);
@@ -55,7 +65,11 @@ const server = createServer((req, res) => {
   res.writeHead(404).end();
 });
 
-const wss = new WebSocketServer({ server, path: "/graphql", handleProtocols: (protocols) => (protocols.has("graphql-transport-ws") ? "graphql-transport-ws" : false) });
+const wss = new WebSocketServer({
+  server,
+  path: "/graphql",
+  handleProtocols: (protocols) => (protocols.has("graphql-transport-ws") ? "graphql-transport-ws" : false),
+});
 wss.on("connection", (socket) => {
   let room: string | null = null;
   let acked = false;

@@ -25,7 +25,18 @@ export interface BenchResults {
   date: string;
   durationS: number;
   argv: string[];
-  machine: { cpus: number; cpuModel: string; totalMemBytes: number; node: string; platform: string; release: string; openFilesLimit: number; loadAvgAtStart: number; busyPctAtStart: number; loadAvgAtEnd: number };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    totalMemBytes: number;
+    node: string;
+    platform: string;
+    release: string;
+    openFilesLimit: number;
+    loadAvgAtStart: number;
+    busyPctAtStart: number;
+    loadAvgAtEnd: number;
+  };
   /** Parameters of every scenario as run (N values, messages, rates, client processes…). */
   params: Record<string, unknown>;
   fanout: FanoutRun[];
@@ -42,7 +53,8 @@ export interface BenchResults {
 
 /** Delivery-rate ratios for each N that has runs of the stacks compared. */
 export function fanoutRatios(runs: FanoutRun[]): FanoutRatios[] {
-  const rate = (scenario: string, stack: Stack, n: number) => runs.find((r) => r.scenario === scenario && r.stack === stack && r.subscribers === n && !r.error)?.result;
+  const rate = (scenario: string, stack: Stack, n: number) =>
+    runs.find((r) => r.scenario === scenario && r.stack === stack && r.subscribers === n && !r.error)?.result;
   const ns = [...new Set(runs.filter((r) => r.scenario.startsWith("fanout")).map((r) => r.subscribers))].sort((a, b) => a - b);
   return ns.map((n) => {
     const ours = rate("fanout-1node", "ours", n);
@@ -61,7 +73,9 @@ const num = (v: number | null | undefined) => (v == null ? "n/a" : v.toLocaleStr
 const cell = (v: unknown) => String(v).replaceAll("|", "\\|");
 
 function table(header: string[], rows: unknown[][]): string {
-  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
+  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join(
+    "\n",
+  );
 }
 
 /** One Markdown paragraph, "**Targets** (k of n met): " then each target's name, verdict (met, NOT met, not measured) and figures; null when there are none. */
@@ -89,7 +103,22 @@ export function markdown(r: BenchResults): string {
     out.push("\n## Fan-out (deliveries/s = deliveries ÷ (last receive − first send); latency = publish → receive)");
     out.push(
       table(
-        ["scenario", "stack", "nodes", "N subs", "msgs", "deliveries/s", "p50 ms", "p99 ms", "max ms", "server CPU %", "RSS MiB", "heap MiB", "missing", "setup s"],
+        [
+          "scenario",
+          "stack",
+          "nodes",
+          "N subs",
+          "msgs",
+          "deliveries/s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "server CPU %",
+          "RSS MiB",
+          "heap MiB",
+          "missing",
+          "setup s",
+        ],
         bursts.map((f) => {
           const m = f.result;
           const msgs = f.load.kind === "burst" ? f.load.messages : "";
@@ -116,10 +145,24 @@ export function markdown(r: BenchResults): string {
   }
   const paced = r.fanout.filter((f) => f.manyRooms);
   if (paced.length) {
-    out.push("\n## Many rooms (messageAdded subscribers in many small rooms, paced sends round robin over the rooms; latency = publish → receive)");
+    out.push(
+      "\n## Many rooms (messageAdded subscribers in many small rooms, paced sends round robin over the rooms; latency = publish → receive)",
+    );
     out.push(
       table(
-        ["configuration", "stack", "msg/s sent (target)", "deliveries", "p50 ms", "p99 ms", "max ms", "server CPU %", "missing", "delayed sends", "setup s"],
+        [
+          "configuration",
+          "stack",
+          "msg/s sent (target)",
+          "deliveries",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "server CPU %",
+          "missing",
+          "delayed sends",
+          "setup s",
+        ],
         paced.map((f) => {
           const m = f.result;
           const c = f.manyRooms!;
@@ -149,19 +192,35 @@ export function markdown(r: BenchResults): string {
     out.push(
       table(
         ["N subs", "ours ÷ ceiling", "ours ÷ naive", "p99 ours ÷ ceiling", "2 nodes ÷ 1 node"],
-        r.ratios.map((x) => [num(x.subscribers), num(x.oursOverCeiling), num(x.oursOverNaive), num(x.p99OursOverCeiling), num(x.twoNodesOverOneNode)]),
+        r.ratios.map((x) => [
+          num(x.subscribers),
+          num(x.oursOverCeiling),
+          num(x.oursOverNaive),
+          num(x.p99OursOverCeiling),
+          num(x.twoNodesOverOneNode),
+        ]),
       ),
     );
   }
   if (r.idle.length) {
-    out.push("\n## Idle connections (one subscription each; heap after a forced full GC, RSS the lowest sample while settling; before vs after connecting)");
+    out.push(
+      "\n## Idle connections (one subscription each; heap after a forced full GC, RSS the lowest sample while settling; before vs after connecting)",
+    );
     out.push(
       table(
         ["N conns", "measured in", "connects/s", "heap B/conn", "RSS B/conn", "RSS after MiB", "idle CPU %"],
         r.idle.map((i) =>
           i.error
             ? [num(i.connections), i.measuredIn, `FAILED: ${i.error.split("\n")[0]!.slice(0, 80)}`, "", "", "", ""]
-            : [num(i.connections) + (i.connections < i.requested ? ` (of ${num(i.requested)})` : ""), i.measuredIn, num(i.connectsPerS), num(i.heapPerConnectionBytes), num(i.rssPerConnectionBytes), mib(i.rssAfterBytes), num(i.idleCpuPct)],
+            : [
+                num(i.connections) + (i.connections < i.requested ? ` (of ${num(i.requested)})` : ""),
+                i.measuredIn,
+                num(i.connectsPerS),
+                num(i.heapPerConnectionBytes),
+                num(i.rssPerConnectionBytes),
+                mib(i.rssAfterBytes),
+                num(i.idleCpuPct),
+              ],
         ),
       ),
     );
@@ -170,7 +229,17 @@ export function markdown(r: BenchResults): string {
     out.push("\n## Writes (sendMessage over HTTP vs raw INSERT + PUBLISH loop; latency per send; CPU ms per send: the server's)");
     out.push(
       table(
-        ["concurrency", "ours msgs/s", "raw msgs/s", "ours ÷ raw", "ours p50 / p99 ms", "raw p50 / p99 ms", "ours errors", "raw errors", "ours CPU ms/send"],
+        [
+          "concurrency",
+          "ours msgs/s",
+          "raw msgs/s",
+          "ours ÷ raw",
+          "ours p50 / p99 ms",
+          "raw p50 / p99 ms",
+          "ours errors",
+          "raw errors",
+          "ours CPU ms/send",
+        ],
         r.writes.map((w) =>
           w.ours && w.raw
             ? [
@@ -193,15 +262,35 @@ export function markdown(r: BenchResults): string {
   }
   if (r.sync) {
     const s = r.sync;
-    out.push(`\n## Sync (one user in ${s.params.rooms} rooms; ${s.params.changed} with ${s.params.perRoom} new messages each; request → answer over HTTP, one at a time)`);
+    out.push(
+      `\n## Sync (one user in ${s.params.rooms} rooms; ${s.params.changed} with ${s.params.perRoom} new messages each; request → answer over HTTP, one at a time)`,
+    );
     out.push(
       s.error || !s.initial || !s.incremental
         ? `FAILED: ${(s.error ?? "no figures").split("\n")[0]}`
         : table(
             ["sync", "rooms answered", "messages", "bytes", "p50 ms", "p99 ms", "runs", "SQL statements"],
             [
-              ["initial (since: null)", s.initial.rooms, "", num(s.initial.bytes), num(s.initial.latency.p50Ms), num(s.initial.latency.p99Ms), s.initial.latency.count, ""],
-              ["incremental", s.incremental.rooms, s.incremental.messages, num(s.incremental.bytes), num(s.incremental.latency.p50Ms), num(s.incremental.latency.p99Ms), s.incremental.latency.count, num(s.statements)],
+              [
+                "initial (since: null)",
+                s.initial.rooms,
+                "",
+                num(s.initial.bytes),
+                num(s.initial.latency.p50Ms),
+                num(s.initial.latency.p99Ms),
+                s.initial.latency.count,
+                "",
+              ],
+              [
+                "incremental",
+                s.incremental.rooms,
+                s.incremental.messages,
+                num(s.incremental.bytes),
+                num(s.incremental.latency.p50Ms),
+                num(s.incremental.latency.p99Ms),
+                s.incremental.latency.count,
+                num(s.statements),
+              ],
             ],
           ),
     );

@@ -19,12 +19,23 @@
  */
 import { randomBytes } from "node:crypto";
 import os from "node:os";
+import { REDIS_URL } from "../../test/helpers/env.js";
 import { ClientFleet, type SocketSpec } from "./clients.js";
 import { type FanoutMeasurement, graphqlSender, type Load, measureFanout, rawSender, type Sender } from "./fanout.js";
-import { CEILING_SERVER, cpuMs, forcedGcHeapBytes, heapUsedBytes, OUR_SERVER, rssBytes, type ServerProcess, sleep, startServer, waitForMetric } from "./procs.js";
-import { type BenchData, roomSetKey, type RoomShape } from "./seed.js";
+import {
+  CEILING_SERVER,
+  cpuMs,
+  forcedGcHeapBytes,
+  heapUsedBytes,
+  OUR_SERVER,
+  rssBytes,
+  type ServerProcess,
+  sleep,
+  startServer,
+  waitForMetric,
+} from "./procs.js";
+import { type BenchData, type RoomShape, roomSetKey } from "./seed.js";
 import type { Target } from "./stats.js";
-import { REDIS_URL } from "../../test/helpers/env.js";
 
 export type Stack = "ours" | "ceiling" | "naive";
 
@@ -127,7 +138,9 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
     // the load generators send far faster than any user may
     RATE_LIMITS: "off",
   };
-  const started = await Promise.allSettled(Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, OUR_SERVER, env)));
+  const started = await Promise.allSettled(
+    Array.from({ length: nodes }, (_, i) => startServer(`${stack}${nodes > 1 ? `-node${i + 1}` : ""}`, OUR_SERVER, env)),
+  );
   const ok = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (failed) {
@@ -140,7 +153,9 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
 /** The sender for `stack`, sending to `server`. */
 export function senderFor(ctx: BenchContext, stack: Stack, server: ServerProcess): Sender {
   const { sender } = ctx.data;
-  return stack === "ceiling" ? rawSender(server.url, { id: sender.userId, displayName: sender.displayName }) : graphqlSender(server.url, sender.token);
+  return stack === "ceiling"
+    ? rawSender(server.url, { id: sender.userId, displayName: sender.displayName })
+    : graphqlSender(server.url, sender.token);
 }
 
 /** A client fleet subscribed to `servers`, grown batch by batch. */
@@ -165,10 +180,24 @@ class Subscribers {
     const waitMs = 60_000 + sockets.length * 20;
     const opened = await this.fleet.open(sockets, ctx.connectConcurrency, waitMs);
     this.count += opened.ok;
-    const active = await waitForMetric(servers.map((s) => s.metricsUrl), "chat_subscriptions_active", this.count, waitMs);
+    const active = await waitForMetric(
+      servers.map((s) => s.metricsUrl),
+      "chat_subscriptions_active",
+      this.count,
+      waitMs,
+    );
     const connectMs = Date.now() - started;
     const serverCpuPct = servers.map((s, i) => Math.round(((cpuMs(s.pid) - cpu0[i]!) / connectMs) * 1000) / 10);
-    const setup: Setup = { added: sockets.length, connectMs, opened: opened.ok, failed: opened.failed, errors: opened.errors, subscriptionsActive: active, serverCpuPct, loadAvg };
+    const setup: Setup = {
+      added: sockets.length,
+      connectMs,
+      opened: opened.ok,
+      failed: opened.failed,
+      errors: opened.errors,
+      subscriptionsActive: active,
+      serverCpuPct,
+      loadAvg,
+    };
     ctx.log(
       `  +${opened.ok}/${sockets.length} sockets subscribed in ${(connectMs / 1000).toFixed(1)} s (servers count ${active}; server CPU ${serverCpuPct.join(" + ")}%, load avg ${loadAvg})` +
         (opened.failed ? `; failed: ${opened.errors.join(" | ")}` : ""),
@@ -184,7 +213,10 @@ class Subscribers {
 }
 
 async function memoryOf(servers: ServerProcess[]): Promise<ServerMemory> {
-  return { heapUsedBytes: await Promise.all(servers.map((s) => heapUsedBytes(s.metricsUrl))), rssBytes: servers.map((s) => rssBytes(s.pid)) };
+  return {
+    heapUsedBytes: await Promise.all(servers.map((s) => heapUsedBytes(s.metricsUrl))),
+    rssBytes: servers.map((s) => rssBytes(s.pid)),
+  };
 }
 
 /** Forced-GC heap readings per memory measurement (see {@link settledMemory}). */
@@ -217,7 +249,13 @@ async function settledMemory(server: ServerProcess, settleMs: number): Promise<{
 }
 
 /** The idle figures of `connections` sockets given the server's memory before any (`before`) and after settling now. */
-async function idleFigures(ctx: BenchContext, run: IdleRun, server: ServerProcess, before: { heap: number | null; rss: number }, setup: Setup[]): Promise<IdleRun> {
+async function idleFigures(
+  ctx: BenchContext,
+  run: IdleRun,
+  server: ServerProcess,
+  before: { heap: number | null; rss: number },
+  setup: Setup[],
+): Promise<IdleRun> {
   const after = await settledMemory(server, run.settleMs);
   const n = run.connections;
   const connectMs = setup.reduce((s, x) => s + x.connectMs, 0);
@@ -269,13 +307,28 @@ export async function fanoutSeries(
       // burst: every subscriber in the one room; paced: perRoom subscribers in each room
       const roomOf = (i: number) => (load.kind === "burst" ? load.room : load.rooms[Math.floor(i / load.perRoom)]!);
       const sockets: SocketSpec[] = [];
-      for (let i = subscribers.count; i < run.subscribers; i++) sockets.push({ url: servers[i % servers.length]!.wsUrl, token: data.users[i]!.token, roomId: roomOf(i) });
+      for (let i = subscribers.count; i < run.subscribers; i++)
+        sockets.push({ url: servers[i % servers.length]!.wsUrl, token: data.users[i]!.token, roomId: roomOf(i) });
       run.setup = await subscribers.add(sockets);
       setups.push(run.setup);
       const subscribersByRoom: Record<string, number> = {};
       for (let i = 0; i < subscribers.count; i++) subscribersByRoom[roomOf(i)] = (subscribersByRoom[roomOf(i)] ?? 0) + 1;
-      if (before) run.idle = await idleFigures(ctx, { stack, requested: run.subscribers, connections: subscribers.count, measuredIn: "fanout-1node", settleMs: idle!.afterMs }, servers[0]!, before, setups);
-      run.result = await measureFanout({ fleet: subscribers.fleet, send: senderFor(ctx, stack, servers[0]!), servers, load, subscribersByRoom, drainMs: 120_000 });
+      if (before)
+        run.idle = await idleFigures(
+          ctx,
+          { stack, requested: run.subscribers, connections: subscribers.count, measuredIn: "fanout-1node", settleMs: idle!.afterMs },
+          servers[0]!,
+          before,
+          setups,
+        );
+      run.result = await measureFanout({
+        fleet: subscribers.fleet,
+        send: senderFor(ctx, stack, servers[0]!),
+        servers,
+        load,
+        subscribersByRoom,
+        drainMs: 120_000,
+      });
       run.memory = await memoryOf(servers);
       const serverErrors = servers.flatMap((s) => s.takeErrors());
       if (serverErrors.length) run.serverErrors = serverErrors;
@@ -296,7 +349,10 @@ export async function fanoutSeries(
     const serverErrors = servers.flatMap((s) => s.takeErrors());
     const failed = runs.find((r) => !r.result);
     if (failed && serverErrors.length) failed.serverErrors = serverErrors;
-    for (const run of runs) if (!run.result) run.error = run.setup || run === runs.find((r) => !r.result) ? error : `skipped: a smaller N of this series failed (${error.split("\n")[0]})`;
+    for (const run of runs)
+      if (!run.result)
+        run.error =
+          run.setup || run === runs.find((r) => !r.result) ? error : `skipped: a smaller N of this series failed (${error.split("\n")[0]})`;
   } finally {
     await Promise.all([subscribers?.close(), ...servers.map((s) => s.kill())]);
   }
@@ -337,7 +393,8 @@ export function manyRoomsLabel(c: ManyRoomsConfig): string {
 export function parseManyRooms(spec: string, defaults: Pick<ManyRoomsConfig, "durationS" | "maxInFlight">): ManyRoomsConfig {
   const match = /^(\d+)x(\d+)@(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(spec.trim());
   const [rooms, perRoom, ratePerS, nodes] = match ? [Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4] ?? 1)] : [];
-  if (!rooms || !perRoom || !ratePerS || !nodes) throw new Error(`--many-rooms takes <rooms>x<perRoom>@<msg/s>[/<nodes>], e.g. 1000x5@200 or 2000x5@200/2: ${spec}`);
+  if (!rooms || !perRoom || !ratePerS || !nodes)
+    throw new Error(`--many-rooms takes <rooms>x<perRoom>@<msg/s>[/<nodes>], e.g. 1000x5@200 or 2000x5@200/2: ${spec}`);
   return { rooms, perRoom, ratePerS, nodes, ...defaults, p99TargetMs: p99TargetMs(rooms) };
 }
 
@@ -355,10 +412,18 @@ export function p99TargetMs(rooms: number): number {
 export async function manyRoomsSeries(ctx: BenchContext, config: ManyRoomsConfig, stacks: Stack[]): Promise<FanoutRun[]> {
   const rooms = ctx.data.roomSets[roomSetKey(config)];
   if (!rooms) throw new Error(`no room set ${roomSetKey(config)} was seeded`);
-  const load: Load = { kind: "paced", rooms, perRoom: config.perRoom, ratePerS: config.ratePerS, durationS: config.durationS, maxInFlight: config.maxInFlight };
+  const load: Load = {
+    kind: "paced",
+    rooms,
+    perRoom: config.perRoom,
+    ratePerS: config.ratePerS,
+    durationS: config.durationS,
+    maxInFlight: config.maxInFlight,
+  };
   const runs: FanoutRun[] = [];
   for (const stack of config.nodes === 1 ? stacks : ["ours" as const]) {
-    for (const run of await fanoutSeries(ctx, "many-rooms", stack, config.nodes, [config.rooms * config.perRoom], () => load)) runs.push({ ...run, manyRooms: config });
+    for (const run of await fanoutSeries(ctx, "many-rooms", stack, config.nodes, [config.rooms * config.perRoom], () => load))
+      runs.push({ ...run, manyRooms: config });
   }
   return runs;
 }
@@ -375,13 +440,21 @@ export function manyRoomsTargets(runs: FanoutRun[]): Target[] {
     return {
       name: `p99 publish → receive < ${c.p99TargetMs} ms, ${manyRoomsLabel(c)}`,
       met: m ? m.missing === 0 && m.sendErrors === 0 && m.latency.p99Ms !== null && m.latency.p99Ms < c.p99TargetMs! : false,
-      detail: m ? `ours ${m.latency.p99Ms ?? "n/a"} ms${m.missing ? ` (${m.missing} deliveries missing)` : ""}${others.length ? `; ${others.join(", ")}` : ""}` : `failed: ${(ours?.error ?? "not run").split("\n")[0]!.slice(0, 80)}`,
+      detail: m
+        ? `ours ${m.latency.p99Ms ?? "n/a"} ms${m.missing ? ` (${m.missing} deliveries missing)` : ""}${others.length ? `; ${others.join(", ")}` : ""}`
+        : `failed: ${(ours?.error ?? "not run").split("\n")[0]!.slice(0, 80)}`,
     };
   });
 }
 
 /** Idle run on a fresh server: `n` connections (users 0…n−1), one messageAdded subscription each on the big room; memory before and after connecting (see {@link IdleTiming}). */
-export async function idleRun(ctx: BenchContext, requested: number, n: number, timing: IdleTiming, stack: Stack = "ours"): Promise<IdleRun> {
+export async function idleRun(
+  ctx: BenchContext,
+  requested: number,
+  n: number,
+  timing: IdleTiming,
+  stack: Stack = "ours",
+): Promise<IdleRun> {
   const run: IdleRun = { stack, requested, connections: n, measuredIn: "idle", settleMs: timing.afterMs };
   ctx.log(`idle: ${stack}, ${n} connections${n < requested ? ` (${requested} requested, capped by ulimit -n)` : ""}`);
   let servers: ServerProcess[] = [];
@@ -391,7 +464,9 @@ export async function idleRun(ctx: BenchContext, requested: number, n: number, t
     const server = servers[0]!;
     const before = await settledMemory(server, timing.beforeMs);
     subscribers = new Subscribers(ctx, servers);
-    const setup = await subscribers.add(ctx.data.users.slice(0, n).map((u) => ({ url: server.wsUrl, token: u.token, roomId: ctx.data.bigRoom })));
+    const setup = await subscribers.add(
+      ctx.data.users.slice(0, n).map((u) => ({ url: server.wsUrl, token: u.token, roomId: ctx.data.bigRoom })),
+    );
     run.connections = subscribers.count;
     await idleFigures(ctx, run, server, before, [setup]);
   } catch (e) {

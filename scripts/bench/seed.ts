@@ -66,7 +66,11 @@ export function roomSetKey(shape: RoomShape): string {
 export async function createBenchDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `chat_bench_${randomBytes(6).toString("hex")}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  return { name, url: databaseUrl(name), drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }
 
 /** Inserts the users, sessions, rooms and memberships of `sizes` into the migrated database at `url`; signs a token per user. */
@@ -101,8 +105,11 @@ export async function seed(url: string, jwtSecret: string, sizes: SeedSizes): Pr
     const roomSets: Record<string, string[]> = {};
     for (const shape of sizes.roomSets) {
       const key = roomSetKey(shape);
-      if (shape.rooms * shape.perRoom > subscribers.length) throw new Error(`room set ${key} needs ${shape.rooms * shape.perRoom} users, ${subscribers.length} seeded`);
-      roomSets[key] ??= Array.from({ length: shape.rooms }, (_, r) => room(`bench ${key} room ${r}`, subscribers.slice(r * shape.perRoom, (r + 1) * shape.perRoom)));
+      if (shape.rooms * shape.perRoom > subscribers.length)
+        throw new Error(`room set ${key} needs ${shape.rooms * shape.perRoom} users, ${subscribers.length} seeded`);
+      roomSets[key] ??= Array.from({ length: shape.rooms }, (_, r) =>
+        room(`bench ${key} room ${r}`, subscribers.slice(r * shape.perRoom, (r + 1) * shape.perRoom)),
+      );
     }
     const writeRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench writes ${w}`, []));
     const rawWriteRooms = Array.from({ length: sizes.writers }, (_, w) => room(`bench raw writes ${w}`, []));

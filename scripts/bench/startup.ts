@@ -19,8 +19,8 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DIST, ROOT } from "../build.mjs";
 import { freePort } from "../../test/helpers/node-process.js";
+import { DIST, ROOT } from "../build.mjs";
 
 /** How long one start may take before the bench gives up on it, in ms. */
 const START_BOUND_MS = 120_000;
@@ -42,7 +42,14 @@ function textOf(line: string): string {
 
 /** Runs `npm start` on `dataDir` until it is ready, then stops it and waits until its PostgreSQL is down. */
 async function start(dataDir: string): Promise<Start> {
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATABASE_URL: "", REDIS_URL: "" };
+  const env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(await freePort()),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    DATABASE_URL: "",
+    REDIS_URL: "",
+  };
   const began = performance.now();
   // its own process group: SIGTERM reaches npm and the server alike
   const child = spawn("npm", ["start"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -91,7 +98,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const firsts: number[] = [];
 const laters: number[] = [];
-console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (${process.version})`);
+console.log(
+  `load average before: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")} (${process.version})`,
+);
 for (let round = 1; round <= Number(values.rounds); round++) {
   const dataDir = mkdtempSync(join(tmpdir(), "chat-startup-"));
   chmodSync(dataDir, 0o755); // as root, PostgreSQL runs as the `postgres` user, which must enter it
@@ -112,4 +123,8 @@ for (let round = 1; round <= Number(values.rounds); round++) {
 }
 console.log(`\nfirst start: median ${seconds(median(firsts))} (${firsts.map(seconds).join(", ")})`);
 console.log(`later start: median ${seconds(median(laters))} (${laters.map(seconds).join(", ")})`);
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);

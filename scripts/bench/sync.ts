@@ -10,11 +10,11 @@
  * Units: latency in ms; response size in bytes.
  */
 import { randomUUID } from "node:crypto";
+import { REDIS_URL } from "../../test/helpers/env.js";
 import { graphqlSender } from "./fanout.js";
 import { OUR_SERVER, type ServerProcess, startServer } from "./procs.js";
 import { type BenchContext, startStack } from "./scenarios.js";
 import { type LatencySummary, summarizeSamples } from "./stats.js";
-import { REDIS_URL } from "../../test/helpers/env.js";
 
 /** The sizes of the sync scenario. */
 export interface SyncParams {
@@ -105,11 +105,15 @@ export async function syncScenario(ctx: BenchContext, params: SyncParams): Promi
     const cursor = initial.last.sync.nextCursor;
 
     const send = graphqlSender(server!.url, ctx.data.sender.token);
-    const sends = rooms.slice(0, params.changed).flatMap((r) => Array.from({ length: params.perRoom }, (_, k) => () => send(r, `sync bench ${k}`)));
+    const sends = rooms
+      .slice(0, params.changed)
+      .flatMap((r) => Array.from({ length: params.perRoom }, (_, k) => () => send(r, `sync bench ${k}`)));
     // eight in flight, each room's messages in order
-    await Promise.all(Array.from({ length: 8 }, async (_, lane) => {
-      for (let i = lane; i < sends.length; i += 8) await sends[i]!();
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, lane) => {
+        for (let i = lane; i < sends.length; i += 8) await sends[i]!();
+      }),
+    );
     ctx.log(`sync: ${params.changed} rooms got ${params.perRoom} messages each; timing ${params.runs} incremental syncs`);
     const incremental = await timed(server!.url, viewer.token, cursor, params.runs, params.changed);
     run.incremental = {

@@ -49,7 +49,13 @@ export interface WritesRun {
 const WARM_UP_SENDS = 2000;
 
 /** Runs `count` operations with `concurrency` lanes (`op(lane)`), stopping early after `timeCapMs`; `cpu()` is read before and after (ms). */
-async function drive(concurrency: number, count: number, timeCapMs: number, op: (lane: number) => Promise<void>, cpu: () => number): Promise<WriteResult> {
+async function drive(
+  concurrency: number,
+  count: number,
+  timeCapMs: number,
+  op: (lane: number) => Promise<void>,
+  cpu: () => number,
+): Promise<WriteResult> {
   const samples: number[] = [];
   let left = count;
   let errors = 0;
@@ -84,7 +90,12 @@ async function drive(concurrency: number, count: number, timeCapMs: number, op: 
 }
 
 /** The writes scenario at each of `levels`; `countFor(c)` messages per level and side. */
-export async function writesScenario(ctx: BenchContext, levels: number[], countFor: (c: number) => number, timeCapMs: number): Promise<WritesRun[]> {
+export async function writesScenario(
+  ctx: BenchContext,
+  levels: number[],
+  countFor: (c: number) => number,
+  timeCapMs: number,
+): Promise<WritesRun[]> {
   const { data } = ctx;
   const runs: WritesRun[] = levels.map((c) => ({ concurrency: c, count: countFor(c), oursOverRaw: null }));
   let server: ServerProcess | undefined;
@@ -104,13 +115,10 @@ export async function writesScenario(ctx: BenchContext, levels: number[], countF
       const roomId = data.rawWriteRooms[lane]!;
       const seq = (rawSeq.get(roomId) ?? 0) + 1;
       rawSeq.set(roomId, seq);
-      const { rows } = await pool.query(`INSERT INTO "Message" (id, "roomId", seq, "senderId", content) VALUES ($1, $2, $3, $4, $5) RETURNING *`, [
-        randomUUID(),
-        roomId,
-        seq,
-        data.sender.userId,
-        stampedContent(seq),
-      ]);
+      const { rows } = await pool.query(
+        `INSERT INTO "Message" (id, "roomId", seq, "senderId", content) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+        [randomUUID(), roomId, seq, data.sender.userId, stampedContent(seq)],
+      );
       await redis.publish(`${ctx.redisPrefix}raw:room:${roomId}:message`, JSON.stringify({ message: rows[0] }));
     };
     const oursOp = (lane: number) => send(data.writeRooms[lane]!, stampedContent(lane));
@@ -170,17 +178,31 @@ export function writesTargets(runs: WritesRun[]): Target[] {
   const rTop = at(T.noErrorsAt);
   const errorsTop = rTop ? (rTop.ours?.errors ?? 0) + (rTop.serverErrors?.length ?? 0) : null;
   return [
-    { name: `ours ÷ raw ≥ ${T.ratioAt8} at concurrency 8`, met: r8 ? (r8.oursOverRaw ?? 0) >= T.ratioAt8 : null, detail: r8 ? `${r8.oursOverRaw ?? r8.error ?? "n/a"}` : "not run" },
+    {
+      name: `ours ÷ raw ≥ ${T.ratioAt8} at concurrency 8`,
+      met: r8 ? (r8.oursOverRaw ?? 0) >= T.ratioAt8 : null,
+      detail: r8 ? `${r8.oursOverRaw ?? r8.error ?? "n/a"}` : "not run",
+    },
     {
       name: `ours ÷ raw ≥ ${T.ratioEverywhere} at every concurrency 1–64`,
       met: worst ? everywhere.every((r) => (r.oursOverRaw ?? 0) >= T.ratioEverywhere) : null,
-      detail: worst ? `lowest ${worst.oursOverRaw ?? "n/a"} at ${worst.concurrency} (levels ${everywhere.map((r) => r.concurrency).join(", ")})` : "not run",
+      detail: worst
+        ? `lowest ${worst.oursOverRaw ?? "n/a"} at ${worst.concurrency} (levels ${everywhere.map((r) => r.concurrency).join(", ")})`
+        : "not run",
     },
-    { name: `p50 < ${T.p50AtOneMs} ms at concurrency 1`, met: r1 ? p50 !== null && p50 < T.p50AtOneMs : null, detail: r1 ? `${p50 ?? "n/a"} ms` : "not run" },
+    {
+      name: `p50 < ${T.p50AtOneMs} ms at concurrency 1`,
+      met: r1 ? p50 !== null && p50 < T.p50AtOneMs : null,
+      detail: r1 ? `${p50 ?? "n/a"} ms` : "not run",
+    },
     {
       name: `no errors at concurrency ${T.noErrorsAt}`,
       met: rTop ? !rTop.error && errorsTop === 0 : null,
-      detail: rTop ? (rTop.error ? `failed: ${rTop.error.split("\n")[0]!.slice(0, 80)}` : `${rTop.ours?.errors ?? 0} failed sends, ${rTop.serverErrors?.length ?? 0} distinct server error lines`) : "not run",
+      detail: rTop
+        ? rTop.error
+          ? `failed: ${rTop.error.split("\n")[0]!.slice(0, 80)}`
+          : `${rTop.ours?.errors ?? 0} failed sends, ${rTop.serverErrors?.length ?? 0} distinct server error lines`
+        : "not run",
     },
   ];
 }

@@ -63,7 +63,11 @@ export class Accounts {
       const user = await this.db.user.findUnique({ where: { email }, select: { id: true, email: true } });
       if (!user) return null;
       const secret = await accountTokens.issue(this.db, user.id, "PASSWORD_RESET", this.settings.passwordResetTtlS);
-      return passwordResetMail(user.email, linkTo(this.settings.appUrl, LINK_PATHS.PASSWORD_RESET, secret), this.settings.passwordResetTtlS);
+      return passwordResetMail(
+        user.email,
+        linkTo(this.settings.appUrl, LINK_PATHS.PASSWORD_RESET, secret),
+        this.settings.passwordResetTtlS,
+      );
     });
   }
 
@@ -101,7 +105,9 @@ export class Accounts {
   async verifyEmail(token: string): Promise<string> {
     return this.db.$transaction(async (tx) => {
       const spent = await accountTokens.spend(tx, token, "EMAIL_VERIFICATION");
-      const { count } = spent ? await tx.user.updateMany({ where: { id: spent.userId, email: spent.email! }, data: { emailVerifiedAt: new Date() } }) : { count: 0 };
+      const { count } = spent
+        ? await tx.user.updateMany({ where: { id: spent.userId, email: spent.email! }, data: { emailVerifiedAt: new Date() } })
+        : { count: 0 };
       if (count !== 1) throw badInput("token", "This verification link is invalid, used or expired");
       return spent!.userId;
     });

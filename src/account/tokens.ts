@@ -26,7 +26,9 @@ export const accountTokens = {
     const now = new Date();
     // the user's dead tokens go, so rows stay bounded by the rate limits on issuing
     await db.accountToken.deleteMany({ where: { userId, purpose, OR: [{ usedAt: { not: null } }, { expiresAt: { lte: now } }] } });
-    await db.accountToken.create({ data: { userId, purpose, email, tokenHash: sha256(secret), createdAt: now, expiresAt: new Date(now.getTime() + ttlS * 1000) } });
+    await db.accountToken.create({
+      data: { userId, purpose, email, tokenHash: sha256(secret), createdAt: now, expiresAt: new Date(now.getTime() + ttlS * 1000) },
+    });
     return secret;
   },
 

@@ -43,7 +43,8 @@ export class Attachments {
    * the store's error (store.ts isStoreUnavailable) or the database's as they come.
    */
   async upload(userId: string, file: File): Promise<Attachment> {
-    if (typeof (file as Partial<File> | null)?.arrayBuffer !== "function") throw badInput("file", "file must be a file part of a multipart request");
+    if (typeof (file as Partial<File> | null)?.arrayBuffer !== "function")
+      throw badInput("file", "file must be a file part of a multipart request");
     if (file.size > this.maxBytes) throw badInput("file", `The file is larger than ${this.maxBytes} bytes`);
     return this.save(userId, Buffer.from(await file.arrayBuffer()), file.name, "file");
   }
@@ -69,7 +70,10 @@ export class Attachments {
     const image = mimeType.startsWith("image/") ? await describeImage(uploaded, mimeType, field) : null;
     const media = /^(audio|video)\//.test(mimeType) ? await readMediaInfo(uploaded, mimeType, this.mediaParseTimeoutMs) : null;
     const bytes = image?.bytes ?? uploaded;
-    const files = [{ key: id, data: bytes, type: mimeType }, ...(image ? [{ key: `${id}.thumb.webp`, data: image.thumbnail, type: "image/webp" }] : [])];
+    const files = [
+      { key: id, data: bytes, type: mimeType },
+      ...(image ? [{ key: `${id}.thumb.webp`, data: image.thumbnail, type: "image/webp" }] : []),
+    ];
     try {
       const stored = await Promise.allSettled(files.map((f) => this.store.put(f.key, f.data, f.type)));
       const failed = stored.find((s) => s.status === "rejected");
@@ -102,8 +106,16 @@ export class Attachments {
    * @throws NOT_FOUND when missing or not visible to them (no thumbnail, another
    * room, someone else's unsent upload); FORBIDDEN for a PUBLIC room they have not joined.
    */
-  async download(userId: string, attachmentId: string, thumbnail: boolean, method: "GET" | "HEAD"): Promise<{ headers: FileHeaders; download: Download }> {
-    const attachment = await this.db.attachment.findUnique({ where: { id: attachmentId }, include: { message: { select: { roomId: true } } } });
+  async download(
+    userId: string,
+    attachmentId: string,
+    thumbnail: boolean,
+    method: "GET" | "HEAD",
+  ): Promise<{ headers: FileHeaders; download: Download }> {
+    const attachment = await this.db.attachment.findUnique({
+      where: { id: attachmentId },
+      include: { message: { select: { roomId: true } } },
+    });
     if (!attachment) throw notFound("Attachment");
     if (attachment.message) await this.requireMember(attachment.message.roomId, userId);
     else if (attachment.uploaderId !== userId) throw notFound("Attachment");
@@ -144,22 +156,32 @@ const REENCODED = new Set(["image/jpeg", "image/png", "image/webp"]);
  * stripped, so a phone photo's location does not travel with it.
  * @throws BAD_USER_INPUT on `field` when the image cannot be decoded.
  */
-async function describeImage(uploaded: Buffer, mimeType: string, field: "file" | "url"): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
+async function describeImage(
+  uploaded: Buffer,
+  mimeType: string,
+  field: "file" | "url",
+): Promise<{ width: number; height: number; thumbnail: Buffer; bytes: Buffer | null }> {
   const { default: sharp } = await import("sharp"); // loaded by the first image, not at start (docs/performance.md)
   try {
     const bytes = REENCODED.has(mimeType) ? await sharp(uploaded).rotate().toBuffer() : null;
     const { autoOrient } = await sharp(bytes ?? uploaded).metadata();
-    const thumbnail = await sharp(uploaded).rotate().resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true }).webp().toBuffer();
+    const thumbnail = await sharp(uploaded)
+      .rotate()
+      .resize(THUMBNAIL_PX, THUMBNAIL_PX, { fit: "inside", withoutEnlargement: true })
+      .webp()
+      .toBuffer();
     return { width: autoOrient.width, height: autoOrient.height, thumbnail, bytes };
   } catch {
     throw badInput(field, "The image could not be read");
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what cleanFilename strips
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
 /** The client's file name without any path, control characters or excess length; "file" when nothing is left. */
 function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? "";
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it strips
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, "").trim().slice(0, 255);
+  const clean = base.replace(CONTROL_CHARACTERS, "").trim().slice(0, 255);
   return clean || "file";
 }

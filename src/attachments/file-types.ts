@@ -44,4 +44,3 @@ export async function sniff(bytes: Buffer): Promise<string | null> {
     return null;
   }
 }
-

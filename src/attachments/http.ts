@@ -64,7 +64,12 @@ const ROUTE = /^\/attachments\/([0-9a-f-]{36})(\/thumbnail)?$/;
  * download passes the checks again (the bytes may be: that URL stays the same for
  * minutes).
  */
-export async function serveAttachment(urls: AttachmentUrls, attachments: Attachments, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+export async function serveAttachment(
+  urls: AttachmentUrls,
+  attachments: Attachments,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const match = ROUTE.exec(url.pathname);
   if (!match || (req.method !== "GET" && req.method !== "HEAD")) return false;

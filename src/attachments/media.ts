@@ -37,12 +37,18 @@ const MAX_SIDE_PX = 65_535;
 export async function readMediaInfo(bytes: Buffer, mimeType: string, timeoutMs: number): Promise<MediaInfo> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error(`media parse exceeded ${timeoutMs} ms`)), timeoutMs);
-  const timedOut = new Promise<never>((_, reject) => abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true }));
+  const timedOut = new Promise<never>((_, reject) =>
+    abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true }),
+  );
   timedOut.catch(() => undefined);
   try {
     // loaded by the first audio or video upload, not at start
     const [{ fromWebStream }, { parseFromTokenizer }] = await Promise.all([import("strtok3"), import("music-metadata")]);
-    const tokenizer = fromWebStream(chunks(bytes, abort.signal), { abortSignal: abort.signal, maxBufferSize: MAX_READ_BYTES, fileInfo: { mimeType, size: bytes.length } });
+    const tokenizer = fromWebStream(chunks(bytes, abort.signal), {
+      abortSignal: abort.signal,
+      maxBufferSize: MAX_READ_BYTES,
+      fileInfo: { mimeType, size: bytes.length },
+    });
     try {
       const { format } = await Promise.race([parseFromTokenizer(tokenizer, { duration: true, skipCovers: true }), timedOut]);
       const video = format.trackInfo.find((t) => t.video?.pixelWidth && t.video.pixelHeight)?.video;
@@ -51,7 +57,8 @@ export async function readMediaInfo(bytes: Buffer, mimeType: string, timeoutMs: 
       const height = side(video?.pixelHeight);
       const duration = format.duration;
       return {
-        durationSeconds: duration !== undefined && Number.isFinite(duration) && duration > 0 && duration <= MAX_DURATION_S ? duration : null,
+        durationSeconds:
+          duration !== undefined && Number.isFinite(duration) && duration > 0 && duration <= MAX_DURATION_S ? duration : null,
         width: width && height ? width : null,
         height: width && height ? height : null,
       };

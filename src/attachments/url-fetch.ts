@@ -156,7 +156,13 @@ function get(url: URL, addresses: LookupAddress[], options: UrlFetchOptions, sig
       },
     });
     req.on("response", done);
-    req.on("error", (e) => fail(signal.aborted ? badInput("url", `The URL did not answer within ${options.timeoutMs} ms`) : badInput("url", `The URL could not be fetched (${(e as NodeJS.ErrnoException).code ?? e.message})`)));
+    req.on("error", (e) =>
+      fail(
+        signal.aborted
+          ? badInput("url", `The URL did not answer within ${options.timeoutMs} ms`)
+          : badInput("url", `The URL could not be fetched (${(e as NodeJS.ErrnoException).code ?? e.message})`),
+      ),
+    );
     req.end();
   });
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
-import type { User } from "../generated/prisma/client.js";
 import { badInput, notFound, unauthenticated } from "../errors.js";
+import type { User } from "../generated/prisma/client.js";
 import type { EventLog } from "../realtime/event-log.js";
 import { dummyHash, hashPassword, verifyPassword } from "./passwords.js";
 import type { SessionCache } from "./session-cache.js";

@@ -17,8 +17,14 @@ export class AccessTokens {
   private readonly key: Promise<CryptoKey>;
 
   /** `secret` is the JWT_SECRET; `ttlS` the token lifetime in seconds. */
-  constructor(secret: string, readonly ttlS: number) {
-    this.key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  constructor(
+    secret: string,
+    readonly ttlS: number,
+  ) {
+    this.key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
   }
 
   /** Returns the compact JWT and its expiry. */
@@ -41,7 +47,12 @@ export class AccessTokens {
    */
   async verify(token: string): Promise<(AccessClaims & { expiresAtMs: number }) | null> {
     try {
-      const { payload } = await jwtVerify(token, await this.key, { algorithms: [ALGORITHM], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ["exp"] });
+      const { payload } = await jwtVerify(token, await this.key, {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        requiredClaims: ["exp"],
+      });
       if (typeof payload.sub !== "string" || typeof payload.sid !== "string") return null;
       return { userId: payload.sub, sessionId: payload.sid, expiresAtMs: payload.exp! * 1000 };
     } catch {

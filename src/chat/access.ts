@@ -88,4 +88,5 @@ export const broadcastMember = () => forbidden("Only the room's OWNER and ADMINs
  * now. A member who left or was removed keeps no window into the room through
  * the messages that mentioned them (their content, thread, reactions, members).
  */
-export const inRoomsOf = (userId: string) => ({ message: { room: { members: { some: { userId } } } } }) satisfies Prisma.NotificationWhereInput;
+export const inRoomsOf = (userId: string) =>
+  ({ message: { room: { members: { some: { userId } } } } }) satisfies Prisma.NotificationWhereInput;

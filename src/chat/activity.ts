@@ -91,7 +91,16 @@ async function replay(db: Db, userId: string, snapshot: string): Promise<Activit
   const activity = changed.flatMap((r): RoomActivityPayload[] => {
     const message = messages.get(r.messageId!);
     if (!message) return []; // its room was deleted between the two reads
-    return [{ kind: "RoomActivity", roomId: r.roomId, message: r.muted ? null : messageToJson(message), seq: r.lastSeq, unreadCount: r.unreadCount, at: message.createdAt.toISOString() }];
+    return [
+      {
+        kind: "RoomActivity",
+        roomId: r.roomId,
+        message: r.muted ? null : messageToJson(message),
+        seq: r.lastSeq,
+        unreadCount: r.unreadCount,
+        at: message.createdAt.toISOString(),
+      },
+    ];
   });
   return { events, activity, heads: Object.fromEntries(rooms.map((r) => [r.roomId, r.lastSeq])) };
 }

@@ -31,7 +31,11 @@ export type DeliveryState = "SENT" | "DELIVERED" | "READ";
  * - SENT otherwise: stored, and in a room above `maxMembers` (delivery is not
  *   tracked there) until it is READ.
  */
-export function deliveryStateOf(message: { senderId: string; seq: number }, members: readonly ReceiptMarker[], maxMembers: number): DeliveryState {
+export function deliveryStateOf(
+  message: { senderId: string; seq: number },
+  members: readonly ReceiptMarker[],
+  maxMembers: number,
+): DeliveryState {
   const others = members.filter((m) => m.userId !== message.senderId);
   if (others.some((m) => m.showsReceipts && m.lastReadSeq >= message.seq)) return "READ";
   const delivered = (m: ReceiptMarker) => m.showsReceipts && Math.max(m.lastDeliveredSeq, m.lastReadSeq) >= message.seq;
@@ -65,7 +69,10 @@ export class DeliveryReceipts {
    */
   async markDelivered(userId: string, roomId: string, upToSeq: number): Promise<Room> {
     await requireMember(this.db, roomId, userId);
-    const { _count, ...room } = await this.db.room.findUniqueOrThrow({ where: { id: roomId }, include: { _count: { select: { members: true } } } });
+    const { _count, ...room } = await this.db.room.findUniqueOrThrow({
+      where: { id: roomId },
+      include: { _count: { select: { members: true } } },
+    });
     if (upToSeq > room.lastSeq) throw badInput("upToSeq", "upToSeq must be the seq of a message of this room");
     if (_count.members > this.maxMembers) return room;
     const shows = await showsReadReceipts(this.db, userId);

@@ -1,8 +1,8 @@
+import type { Attachments } from "../attachments/attachments.js";
 import type { Admission } from "../db/admission.js";
 import type { PrismaClient } from "../db/client.js";
 import { isDatabaseUnavailable } from "../db/errors.js";
 import type { EventLog } from "../realtime/event-log.js";
-import type { Attachments } from "../attachments/attachments.js";
 import { purge } from "./messages.js";
 
 /** How many expired messages one sweep purges at most (the next sweep takes the rest). */
@@ -107,15 +107,19 @@ export class MessageExpiry {
   /** One expired message per transaction: room locks are then taken one at a time, so sweeping nodes cannot deadlock. */
   private async purgeOne(): Promise<boolean> {
     const files = await this.admission.run(() =>
-      this.events.transaction(this.db, async (tx, record) => {
-        const [due] = await tx.$queryRaw<{ id: string; roomId: string }[]>`
+      this.events.transaction(
+        this.db,
+        async (tx, record) => {
+          const [due] = await tx.$queryRaw<{ id: string; roomId: string }[]>`
           SELECT id, "roomId" FROM "Message"
           WHERE "expiresAt" <= now() AND "deletedAt" IS NULL
           ORDER BY "expiresAt" LIMIT 1 FOR UPDATE SKIP LOCKED`;
-        if (!due) return null;
-        await record({ kind: "MessageExpired", roomId: due.roomId, messageId: due.id });
-        return (await purge(tx, due.id)).files;
-      }, PURGE_TRANSACTION),
+          if (!due) return null;
+          await record({ kind: "MessageExpired", roomId: due.roomId, messageId: due.id });
+          return (await purge(tx, due.id)).files;
+        },
+        PURGE_TRANSACTION,
+      ),
     );
     if (files) await this.attachments.removeFiles(files);
     return files !== null;

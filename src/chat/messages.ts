@@ -1,15 +1,23 @@
 import { randomUUID } from "node:crypto";
+import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
 import { type Db, type PrismaClient, WritePool } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound, rateLimited, unauthenticated } from "../errors.js";
-import { type Attachments, messageTypeOf } from "../attachments/attachments.js";
-import type { Message, MessageType, Room, } from "../generated/prisma/client.js";
+import type { Message, MessageType, Room } from "../generated/prisma/client.js";
 import { type BusMessage, type EventLog, logUserEvents, type UserEventEntry } from "../realtime/event-log.js";
+import { MESSAGE_DATES, type MessageJson, messageFromJson, type RoomEventData } from "../realtime/topics.js";
 import type { MessageEncryption } from "../security/message-encryption.js";
 import type { Tracing } from "../tracing.js";
 import { showsReadReceipts } from "../users/privacy.js";
-import { MESSAGE_DATES, messageFromJson, type MessageJson, type RoomEventData } from "../realtime/topics.js";
-import { blockedPair, broadcastMember, notMember, requireMember, requirePoster, requireUnblockedMember, unblockedMember } from "./access.js";
+import {
+  blockedPair,
+  broadcastMember,
+  notMember,
+  requireMember,
+  requirePoster,
+  requireUnblockedMember,
+  unblockedMember,
+} from "./access.js";
 import { mentionedUsernames, resolveMentions } from "./mentions.js";
 import { blockedWordError, hasBlockedWord, wordsOf } from "./room-rules.js";
 import { lockRoom } from "./rooms.js";
@@ -39,7 +47,6 @@ export interface SendMessageInput {
 
 /** The self-destruct timers a message may have, in seconds (5 s … 7 days). */
 export const SELF_DESTRUCT_TIMERS_S = [5, 10, 30, 60, 300, 3600, 86400, 604800] as const;
-
 
 /**
  * Sending, editing, deleting, reading, pinning and reacting. Every change is
@@ -156,7 +163,10 @@ export class Messages {
             const stored = await sendStatement(tx, call(mentionedIds));
             if (stored.eventSeq === null) return { ...stored, notifications: [] }; // a retry
             if (attachmentIds.length > 0) {
-              const attached = await tx.attachment.updateMany({ where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null }, data: { messageId: stored.message.id } });
+              const attached = await tx.attachment.updateMany({
+                where: { id: { in: attachmentIds }, uploaderId: sender.userId, messageId: null },
+                data: { messageId: stored.message.id },
+              });
               if (attached.count !== attachmentIds.length) throw unusableAttachments(); // sent by a concurrent message
             }
             return { ...stored, notifications: await logUserEvents(tx, await mentionEvents(tx, stored.message.id, mentionedIds)) };
@@ -199,7 +209,10 @@ export class Messages {
       const mentionedIds = await resolveMentions(tx, current.roomId, userId, content);
       await tx.messageEdit.create({ data: { messageId, content: current.content, contentKeyId: current.contentKeyId, editedAt } });
       await record({ kind: "MessageEdited", roomId: current.roomId, messageId });
-      const message = await tx.message.update({ where: { id: messageId }, data: { ...this.encryption.seal(messageId, content), editedAt, mentionedIds } });
+      const message = await tx.message.update({
+        where: { id: messageId },
+        data: { ...this.encryption.seal(messageId, content), editedAt, mentionedIds },
+      });
       if (this.searchSealed) await indexForSearch(tx, messageId, content);
       await notify(await mentionEvents(tx, messageId, mentionedIds));
       return message;
@@ -215,7 +228,8 @@ export class Messages {
    */
   async delete(userId: string, messageId: string): Promise<Message> {
     const { message, membership } = await this.visible(userId, messageId, requireMember);
-    if (message.senderId !== userId && membership.role === "MEMBER") throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
+    if (message.senderId !== userId && membership.role === "MEMBER")
+      throw forbidden("Only the sender or a room OWNER or ADMIN can delete a message");
     const { message: tombstone, files } = await this.events.transaction(this.db, async (tx, record) => {
       const current = await lockMessage(tx, messageId);
       if (current.deletedAt) return { message: current, files: [] };
@@ -239,7 +253,10 @@ export class Messages {
     if (message?.roomId !== roomId) throw badInput("messageId", "messageId must be a message of this room");
     const showReadReceipts = await showsReadReceipts(this.db, userId);
     return this.events.transaction(this.db, async (tx, record) => {
-      const { count } = await tx.roomMember.updateMany({ where: { roomId, userId, lastReadSeq: { lt: message.seq } }, data: { lastReadSeq: message.seq } });
+      const { count } = await tx.roomMember.updateMany({
+        where: { roomId, userId, lastReadSeq: { lt: message.seq } },
+        data: { lastReadSeq: message.seq },
+      });
       if (count > 0 && showReadReceipts) await record({ kind: "ReadReceipt", roomId, messageId, userId });
       return tx.room.findUniqueOrThrow({ where: { id: roomId } });
     });
@@ -252,7 +269,10 @@ export class Messages {
    * (role, deleted message, the room has MAX_PINNED pinned already, a DIRECT room of a blocked pair).
    */
   async pin(userId: string, messageId: string, pinned: boolean): Promise<Message> {
-    const { message, membership: { membership, type } } = await this.visible(userId, messageId, unblockedMember);
+    const {
+      message,
+      membership: { membership, type },
+    } = await this.visible(userId, messageId, unblockedMember);
     if (type !== "DIRECT" && membership.role === "MEMBER") throw forbidden("Only a room OWNER or ADMIN can pin messages");
     return this.events.transaction(this.db, async (tx, record) => {
       await lockRoom(tx, message.roomId); // counts and pins one at a time per room
@@ -263,7 +283,10 @@ export class Messages {
         throw forbidden(`A room can have at most ${MAX_PINNED} pinned messages; unpin one first`);
       }
       await record({ kind: "MessagePinned", roomId: current.roomId, messageId, pinned, byId: userId });
-      return tx.message.update({ where: { id: messageId }, data: pinned ? { pinnedAt: new Date(), pinnedById: userId } : { pinnedAt: null, pinnedById: null } });
+      return tx.message.update({
+        where: { id: messageId },
+        data: pinned ? { pinnedAt: new Date(), pinnedById: userId } : { pinnedAt: null, pinnedById: null },
+      });
     });
   }
 
@@ -290,7 +313,11 @@ export class Messages {
    * The message and the viewer's membership of its room, checked by `access`.
    * @throws NOT_FOUND, or FORBIDDEN for a PUBLIC room they have not joined; what `access` throws.
    */
-  private async visible<M>(userId: string, messageId: string, access: (db: Db, roomId: string, userId: string) => Promise<M>): Promise<{ message: Message; membership: M }> {
+  private async visible<M>(
+    userId: string,
+    messageId: string,
+    access: (db: Db, roomId: string, userId: string) => Promise<M>,
+  ): Promise<{ message: Message; membership: M }> {
     const message = await this.db.message.findUnique({ where: { id: messageId } });
     if (!message) throw notFound("Message");
     return { message, membership: await access(this.db, message.roomId, userId) };
@@ -301,7 +328,10 @@ export class Messages {
     const attachments =
       attachmentIds.length === 0
         ? []
-        : await this.db.attachment.findMany({ where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null }, select: { id: true, mimeType: true } });
+        : await this.db.attachment.findMany({
+            where: { id: { in: attachmentIds }, uploaderId: senderId, messageId: null },
+            select: { id: true, mimeType: true },
+          });
     if (attachments.length !== attachmentIds.length) throw unusableAttachments();
     const first = attachments.find((a) => a.id === attachmentIds[0]);
     const natural: MessageType = first ? messageTypeOf(first.mimeType) : "TEXT";
@@ -311,10 +341,13 @@ export class Messages {
       (requested === "VOICE" && natural === "AUDIO") ||
       (requested === "FILE" && natural !== "TEXT");
     if (requested === "SYSTEM") throw badInput("input.type", "SYSTEM messages come only from the server");
-    if (!fits) throw badInput("input.type", first ? `A ${requested} message cannot carry ${first.mimeType}` : `A ${requested} message needs an attachment of that kind`);
+    if (!fits)
+      throw badInput(
+        "input.type",
+        first ? `A ${requested} message cannot carry ${first.mimeType}` : `A ${requested} message needs an attachment of that kind`,
+      );
     return requested ?? natural;
   }
-
 
   private findRetry(senderId: string, clientMessageId: string): Promise<Message | null> {
     return this.db.message.findUnique({ where: { senderId_clientMessageId: { senderId, clientMessageId } } });
@@ -383,10 +416,29 @@ const SEND_REFUSALS: Record<string, (retryAfter: number) => Error> = {
  * violation on `clientMessageId` when a concurrent retry stored it first.
  */
 async function sendStatement(db: WritePool | Db, c: SendCall): Promise<{ message: Message; eventSeq: number | null }> {
-  const values = [c.sessionId, c.senderId, c.event.roomId, c.event.messageId, c.type, c.content, c.replyToId, c.threadRootId, c.clientMessageId, c.mentionedIds,
-    c.expiresAt?.toISOString() ?? null, c.now.toISOString(), JSON.stringify({ ...c.event, at: c.now.toISOString() }), c.words, c.contentKeyId, c.searchText];
+  const values = [
+    c.sessionId,
+    c.senderId,
+    c.event.roomId,
+    c.event.messageId,
+    c.type,
+    c.content,
+    c.replyToId,
+    c.threadRootId,
+    c.clientMessageId,
+    c.mentionedIds,
+    c.expiresAt?.toISOString() ?? null,
+    c.now.toISOString(),
+    JSON.stringify({ ...c.event, at: c.now.toISOString() }),
+    c.words,
+    c.contentKeyId,
+    c.searchText,
+  ];
   type Row = { status: string; eventSeq: number | null; message: Record<string, unknown> | null; retryAfter: number | null };
-  const [row] = db instanceof WritePool ? await db.query<Row>("chat_send_message", SEND_SQL, values) : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
+  const [row] =
+    db instanceof WritePool
+      ? await db.query<Row>("chat_send_message", SEND_SQL, values)
+      : await db.$queryRawUnsafe<Row[]>(SEND_SQL, ...values);
   const refusal = SEND_REFUSALS[row!.status];
   if (refusal) throw refusal(row!.retryAfter ?? 1);
   return { message: messageFromSqlJson(row!.message!), eventSeq: row!.eventSeq };
@@ -410,7 +462,11 @@ function messageFromSqlJson({ xid: _xid, ...json }: Record<string, unknown>): Me
  */
 async function mentionEvents(tx: Db, messageId: string, userIds: string[]): Promise<UserEventEntry[]> {
   if (userIds.length === 0) return [];
-  const created = await tx.notification.createManyAndReturn({ data: userIds.map((userId) => ({ userId, messageId })), skipDuplicates: true, select: { id: true, userId: true } });
+  const created = await tx.notification.createManyAndReturn({
+    data: userIds.map((userId) => ({ userId, messageId })),
+    skipDuplicates: true,
+    select: { id: true, userId: true },
+  });
   return created.map((n) => ({ userId: n.userId, event: { kind: "MentionNotification", notificationId: n.id } }));
 }
 

@@ -82,7 +82,8 @@ export class Reencryption {
             SELECT id, to_tsvector('simple', t) FROM unnest(${messages.map((m) => m.id)}::uuid[], ${texts}::text[]) AS u(id, t)
             ON CONFLICT ("messageId") DO UPDATE SET vector = EXCLUDED.vector`;
         } else if (!this.searchSealed) {
-          dropped = await tx.$executeRaw`DELETE FROM "MessageSearch" WHERE "messageId" IN (SELECT "messageId" FROM "MessageSearch" LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED)`;
+          dropped =
+            await tx.$executeRaw`DELETE FROM "MessageSearch" WHERE "messageId" IN (SELECT "messageId" FROM "MessageSearch" LIMIT ${this.batchSize} FOR UPDATE SKIP LOCKED)`;
         }
         return messages.length + edits.length + dropped;
       }, BATCH_TRANSACTION),

@@ -55,7 +55,8 @@ export class Rooms {
   async create(userId: string, input: CreateRoomInput): Promise<Room> {
     const others = [...new Set(input.memberIds ?? [])].filter((id) => id !== userId);
     const maxMembers = input.maxMembers ?? DEFAULT_MAX_MEMBERS;
-    if (others.length + 1 > maxMembers) throw badInput("input.maxMembers", `maxMembers (${maxMembers}) is less than the ${others.length + 1} initial members`);
+    if (others.length + 1 > maxMembers)
+      throw badInput("input.maxMembers", `maxMembers (${maxMembers}) is less than the ${others.length + 1} initial members`);
     const found = await this.db.user.count({ where: { id: { in: others }, deletedAt: null } });
     if (found !== others.length) throw badInput("input.memberIds", "Unknown user in memberIds");
     const room = await this.events.transaction(this.db, async (tx, _record, notify) => {
@@ -198,7 +199,8 @@ export class Rooms {
     const actor = await requireRole(this.db, roomId, actorId, ["OWNER", "ADMIN"]);
     const target = await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } } });
     if (!target && !removal.nonMember) throw notFound("Member");
-    if (target && !outranks(actor.role, target.role)) throw forbidden(`A room ${actor.role} cannot ${VERB[removal.reason]} a ${target.role}`);
+    if (target && !outranks(actor.role, target.role))
+      throw forbidden(`A room ${actor.role} cannot ${VERB[removal.reason]} a ${target.role}`);
     const note = removal.note ?? null;
     await this.events.transaction(this.db, async (tx, record, notify) => {
       const room = await lockRoom(tx, roomId);
@@ -206,7 +208,14 @@ export class Rooms {
         const { count } = await tx.roomMember.deleteMany({ where: { roomId, userId, role: target.role } });
         if (count === 0) throw notFound("Member"); // left or changed role meanwhile
         await record({ kind: "MemberLeft", roomId, userId, reason: removal.reason, byId: actorId, ...(note === null ? {} : { note }) });
-        await notify([userId], { kind: "RemovedFromRoom", roomId, roomName: room?.name ?? null, reason: removal.reason, byId: actorId, note });
+        await notify([userId], {
+          kind: "RemovedFromRoom",
+          roomId,
+          roomName: room?.name ?? null,
+          reason: removal.reason,
+          byId: actorId,
+          note,
+        });
       }
       await removal.also?.(tx);
     });
@@ -267,7 +276,12 @@ export class Rooms {
       await record({ kind: "RoomUpdated", roomId, byId: actorId });
       return tx.room.update({
         where: { id: roomId },
-        data: { name: input.name ?? undefined, description: input.description, avatar: input.avatar, maxMembers: input.maxMembers ?? undefined },
+        data: {
+          name: input.name ?? undefined,
+          description: input.description,
+          avatar: input.avatar,
+          maxMembers: input.maxMembers ?? undefined,
+        },
       });
     });
   }

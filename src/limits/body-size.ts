@@ -39,7 +39,9 @@ export async function refuseLargeBody(req: IncomingMessage, res: ServerResponse,
 /** Answers `req` with the 413 (whole, by its Content-Length), then closes its connection lingeringly. */
 function tooLarge(req: IncomingMessage, res: ServerResponse, maxBytes: number): true {
   const body = JSON.stringify({ errors: [badInput("body", `Request body larger than ${maxBytes} bytes (MAX_BODY_BYTES)`).toJSON()] });
-  res.writeHead(413, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" }).write(body);
+  res
+    .writeHead(413, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" })
+    .write(body);
   lingeringClose(req, res);
   return true;
 }

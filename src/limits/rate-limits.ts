@@ -112,7 +112,9 @@ export function useRateLimits(app: App): Plugin {
 function makeLimiter(app: App, limit: LimitName): RateLimiterAbstract {
   const { points, durationS: duration } = app.config[limit] as Config[LimitName];
   const memory = new RateLimiterMemory({ points, duration });
-  return app.redis ? new RateLimiterRedis({ storeClient: app.redis, keyPrefix: `rl:${limit}`, points, duration, insuranceLimiter: memory }) : memory;
+  return app.redis
+    ? new RateLimiterRedis({ storeClient: app.redis, keyPrefix: `rl:${limit}`, points, duration, insuranceLimiter: memory })
+    : memory;
 }
 
 /** The (limit, key) pairs a mutation's root fields count against; none for other operations. */

@@ -89,7 +89,11 @@ export class SocketGuard {
       return true;
     }
     const { messageBurst, messagesPerS } = this.limits;
-    this.closeFor(CLOSE_TOO_MANY_REQUESTS, `Too many requests: more than ${messageBurst} messages at once or ${messagesPerS} per second`, "message_rate");
+    this.closeFor(
+      CLOSE_TOO_MANY_REQUESTS,
+      `Too many requests: more than ${messageBurst} messages at once or ${messagesPerS} per second`,
+      "message_rate",
+    );
     return false;
   }
 
@@ -101,7 +105,11 @@ export class SocketGuard {
    */
   admitOperation(active: number): boolean {
     if (active <= this.limits.maxSubscriptions) return true;
-    this.closeFor(CLOSE_TOO_MANY_REQUESTS, `Too many requests: more than ${this.limits.maxSubscriptions} subscriptions on one socket`, "subscriptions");
+    this.closeFor(
+      CLOSE_TOO_MANY_REQUESTS,
+      `Too many requests: more than ${this.limits.maxSubscriptions} subscriptions on one socket`,
+      "subscriptions",
+    );
     return false;
   }
 

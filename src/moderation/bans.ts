@@ -1,7 +1,7 @@
-import type { PrismaClient } from "../db/client.js";
-import { badInput, notFound } from "../errors.js";
 import { requireRole } from "../chat/access.js";
 import { isBanned, type Rooms } from "../chat/rooms.js";
+import type { PrismaClient } from "../db/client.js";
+import { badInput, notFound } from "../errors.js";
 import { audit } from "./log.js";
 
 /**

@@ -1,9 +1,9 @@
-import type { PrismaClient } from "../db/client.js";
-import { badInput, forbidden, notFound } from "../errors.js";
-import type { Report, ReportResolution } from "../generated/prisma/client.js";
 import { requireMember, requireRole } from "../chat/access.js";
 import type { Messages } from "../chat/messages.js";
 import { isBanned } from "../chat/rooms.js";
+import type { PrismaClient } from "../db/client.js";
+import { badInput, forbidden, notFound } from "../errors.js";
+import type { Report, ReportResolution } from "../generated/prisma/client.js";
 import type { Bans } from "./bans.js";
 import { audit } from "./log.js";
 
@@ -29,7 +29,10 @@ export class Reports {
    * BAD_USER_INPUT on `messageId` for a deleted message.
    */
   async reportMessage(reporterId: string, messageId: string, reason: string): Promise<Report> {
-    const message = await this.db.message.findUnique({ where: { id: messageId }, select: { roomId: true, senderId: true, deletedAt: true } });
+    const message = await this.db.message.findUnique({
+      where: { id: messageId },
+      select: { roomId: true, senderId: true, deletedAt: true },
+    });
     if (!message) throw notFound("Message");
     await requireMember(this.db, message.roomId, reporterId);
     if (message.senderId === reporterId) throw forbidden("You cannot report your own message");
@@ -48,7 +51,8 @@ export class Reports {
     if (userId === reporterId) throw forbidden("You cannot report yourself");
     if (roomId) {
       await requireMember(this.db, roomId, reporterId);
-      if (!(await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } }, select: { userId: true } }))) throw notFound("Member");
+      if (!(await this.db.roomMember.findUnique({ where: { roomId_userId: { roomId, userId } }, select: { userId: true } })))
+        throw notFound("Member");
     } else if (!(await this.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) {
       throw notFound("User");
     }
@@ -77,7 +81,8 @@ export class Reports {
     }
     if (action === "BAN_USER") {
       if (report.targetUserId === actorId) throw badInput("action", "You cannot ban yourself");
-      if (!(await isBanned(this.db, roomId, report.targetUserId))) await this.bans.ban(actorId, roomId, report.targetUserId, report.reason, reportId);
+      if (!(await isBanned(this.db, roomId, report.targetUserId)))
+        await this.bans.ban(actorId, roomId, report.targetUserId, report.reason, reportId);
     }
     return this.db.$transaction(async (tx) => {
       const { count } = await tx.report.updateMany({
@@ -99,7 +104,10 @@ export class Reports {
    * (`target` keys it). Tries again when that one was resolved between the two
    * statements (its key cleared): the next insert then succeeds.
    */
-  private async file(data: Pick<Report, "reporterId" | "roomId" | "messageId" | "targetUserId" | "reason">, target: string): Promise<Report> {
+  private async file(
+    data: Pick<Report, "reporterId" | "roomId" | "messageId" | "targetUserId" | "reason">,
+    target: string,
+  ): Promise<Report> {
     const openKey = `${data.reporterId}:${target}`;
     await this.db.report.createMany({ data: [{ ...data, openKey }], skipDuplicates: true });
     return (await this.db.report.findUnique({ where: { openKey } })) ?? this.file(data, target);

@@ -109,11 +109,15 @@ export class PushNotifier {
     await Promise.all(
       recipients.map(({ userId, roomId, mentioned }) => {
         const kind = mentioned ? "mention" : "message";
-        return this.add("notify", { userId, roomId, kind }, {
-          attempts: ATTEMPTS.notify,
-          delayMs: this.coalesceMs,
-          dedup: { id: `${kind}:${userId}:${roomId}`, ttlMs: this.coalesceMs },
-        });
+        return this.add(
+          "notify",
+          { userId, roomId, kind },
+          {
+            attempts: ATTEMPTS.notify,
+            delayMs: this.coalesceMs,
+            dedup: { id: `${kind}:${userId}:${roomId}`, ttlMs: this.coalesceMs },
+          },
+        );
       }),
     );
   }
@@ -164,10 +168,16 @@ export class PushNotifier {
       where: { userId, session: { revokedAt: null, expiresAt: { gt: new Date() } } },
       select: { id: true, endpoint: true, p256dh: true, auth: true },
     });
-    const delivery = { ttlS: PUSH_TTL_S, urgency: kind === "mention" || row.roomType === "DIRECT" ? "high" : "normal", topic: topicOf(roomId) } as const;
+    const delivery = {
+      ttlS: PUSH_TTL_S,
+      urgency: kind === "mention" || row.roomType === "DIRECT" ? "high" : "normal",
+      topic: topicOf(roomId),
+    } as const;
     const json = JSON.stringify(payload);
     await Promise.all(
-      subscriptions.map((s) => this.add("send", { subscriptionId: s.id, request: this.sender.prepare(s, json, delivery) }, { attempts: ATTEMPTS.send })),
+      subscriptions.map((s) =>
+        this.add("send", { subscriptionId: s.id, request: this.sender.prepare(s, json, delivery) }, { attempts: ATTEMPTS.send }),
+      ),
     );
   }
 

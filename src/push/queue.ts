@@ -88,7 +88,10 @@ export class BullJobQueue implements JobQueue {
     this.#worker.on("error", (err) => this.logger.warn({ err }, "push worker: Redis error"));
     this.#worker.on("failed", (job, err) => {
       const final = !job || err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.logger[final ? "error" : "warn"]({ err, job: job?.name, attempt: job?.attemptsMade }, final ? "push job failed" : "push job failed; retried");
+      this.logger[final ? "error" : "warn"](
+        { err, job: job?.name, attempt: job?.attemptsMade },
+        final ? "push job failed" : "push job failed; retried",
+      );
     });
   }
 
@@ -189,7 +192,10 @@ export class MemoryJobQueue implements JobQueue {
       await handler(job.name, job.data);
     } catch (err) {
       const final = err instanceof PermanentFailure || job.runs >= job.attempts || this.#closed;
-      this.logger[final ? "error" : "warn"]({ err, job: job.name, attempt: job.runs }, final ? "push job failed" : "push job failed; retried");
+      this.logger[final ? "error" : "warn"](
+        { err, job: job.name, attempt: job.runs },
+        final ? "push job failed" : "push job failed; retried",
+      );
       if (!final) this.#after(this.retryBaseMs * 2 ** (job.runs - 1), job);
     }
   }

@@ -33,7 +33,12 @@ export function startPush(
   const queue = config.REDIS_URL
     ? new BullJobQueue(config.REDIS_URL, `${config.REDIS_KEY_PREFIX}bull`, config.PUSH_RETRY_BASE_MS, log)
     : new MemoryJobQueue(config.PUSH_RETRY_BASE_MS, log);
-  const sender = new WebPushSender({ publicKey: publicKey!, privateKey: privateKey!, subject: subject! }, PUSH_REQUEST_TIMEOUT_MS, ssrf, config.URL_FETCH_CA_FILE ?? []);
+  const sender = new WebPushSender(
+    { publicKey: publicKey!, privateKey: privateKey!, subject: subject! },
+    PUSH_REQUEST_TIMEOUT_MS,
+    ssrf,
+    config.URL_FETCH_CA_FILE ?? [],
+  );
   const notifier = new PushNotifier(db, queue, sender, presence, encryption, config.PUSH_COALESCE_MS, log);
   notifier.start(config.PUSH_CONCURRENCY);
   return { notifier, subscriptions: new PushSubscriptions(db, true, ssrf) };

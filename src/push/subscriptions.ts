@@ -1,5 +1,5 @@
-import type { Viewer } from "../auth/sessions.js";
 import { checkedAddresses, type UrlFetchOptions } from "../attachments/url-fetch.js";
+import type { Viewer } from "../auth/sessions.js";
 import type { PrismaClient } from "../db/client.js";
 import { badInput, forbidden } from "../errors.js";
 import type { PushSubscription } from "../generated/prisma/client.js";
@@ -41,10 +41,26 @@ export class PushSubscriptions {
     const url = new URL(input.endpoint);
     if (this.ssrf) {
       if (url.protocol !== "https:") throw badInput("input.endpoint", "must be an https URL");
-      await checkedAddresses(url, { ...this.ssrf, timeoutMs: RESOLVE_TIMEOUT_MS }, AbortSignal.timeout(RESOLVE_TIMEOUT_MS), "input.endpoint");
+      await checkedAddresses(
+        url,
+        { ...this.ssrf, timeoutMs: RESOLVE_TIMEOUT_MS },
+        AbortSignal.timeout(RESOLVE_TIMEOUT_MS),
+        "input.endpoint",
+      );
     }
-    const data = { userId: viewer.userId, sessionId: viewer.sessionId, p256dh: input.keys.p256dh, auth: input.keys.auth, createdAt: new Date(), lastSentAt: null };
-    const subscription = await this.db.pushSubscription.upsert({ where: { endpoint: input.endpoint }, create: { endpoint: input.endpoint, ...data }, update: data });
+    const data = {
+      userId: viewer.userId,
+      sessionId: viewer.sessionId,
+      p256dh: input.keys.p256dh,
+      auth: input.keys.auth,
+      createdAt: new Date(),
+      lastSentAt: null,
+    };
+    const subscription = await this.db.pushSubscription.upsert({
+      where: { endpoint: input.endpoint },
+      create: { endpoint: input.endpoint, ...data },
+      update: data,
+    });
     const beyond = await this.db.pushSubscription.findMany({
       where: { userId: viewer.userId },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],

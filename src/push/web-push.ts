@@ -1,8 +1,8 @@
 import type { LookupAddress } from "node:dns";
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { rootCertificates } from "node:tls";
-import { request as httpsRequest } from "node:https";
 import webpush from "web-push";
 import { checkedAddresses, type UrlFetchOptions } from "../attachments/url-fetch.js";
 
@@ -72,13 +72,17 @@ export class WebPushSender implements PushSender {
   ) {}
 
   prepare(target: PushTarget, payload: string, delivery: Delivery): PushRequest {
-    const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, payload, {
-      vapidDetails: this.vapid,
-      TTL: delivery.ttlS,
-      urgency: delivery.urgency,
-      topic: delivery.topic,
-      contentEncoding: "aes128gcm",
-    });
+    const details = webpush.generateRequestDetails(
+      { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } },
+      payload,
+      {
+        vapidDetails: this.vapid,
+        TTL: delivery.ttlS,
+        urgency: delivery.urgency,
+        topic: delivery.topic,
+        contentEncoding: "aes128gcm",
+      },
+    );
     const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
     return { endpoint: details.endpoint, headers, body: (details.body as Buffer).toString("base64") };
   }
@@ -92,7 +96,13 @@ export class WebPushSender implements PushSender {
 }
 
 /** POSTs `push` to `url` (connected to `addresses` when given, trusting `extraCa` too) and resolves the status; the response body is discarded. */
-function post(url: URL, push: PushRequest, addresses: LookupAddress[] | null, extraCa: readonly string[], signal: AbortSignal): Promise<number> {
+function post(
+  url: URL,
+  push: PushRequest,
+  addresses: LookupAddress[] | null,
+  extraCa: readonly string[],
+  signal: AbortSignal,
+): Promise<number> {
   const body = Buffer.from(push.body, "base64");
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((done, fail) => {

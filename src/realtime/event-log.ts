@@ -68,7 +68,11 @@ export class EventLog {
    * however long it takes, and only then, if that took longer than `maxWait`,
    * gives it back and throws P2028 (Prisma 6.19's transaction manager).
    */
-  async transaction<T>(db: PrismaClient, work: (tx: Db, record: RecordEvent, notify: NotifyUsers) => Promise<T>, options?: { maxWait?: number; timeout?: number }): Promise<T> {
+  async transaction<T>(
+    db: PrismaClient,
+    work: (tx: Db, record: RecordEvent, notify: NotifyUsers) => Promise<T>,
+    options?: { maxWait?: number; timeout?: number },
+  ): Promise<T> {
     const recorded: RoomEventPayload[] = [];
     const notified: BusMessage[] = [];
     const result = await db.$transaction(
@@ -77,7 +81,9 @@ export class EventLog {
           tx,
           async (event) => void recorded.push(await append(tx, event)),
           async (to: readonly string[] | readonly UserEventEntry[], event?: WithoutAt<UserEventPayload>) => {
-            const entries = event ? [...new Set(to as readonly string[])].map((userId) => ({ userId, event })) : (to as readonly UserEventEntry[]);
+            const entries = event
+              ? [...new Set(to as readonly string[])].map((userId) => ({ userId, event }))
+              : (to as readonly UserEventEntry[]);
             notified.push(...(await logUserEvents(tx, entries)));
           },
         ),
@@ -94,7 +100,11 @@ export class EventLog {
    * `notified`, the user events stored with it ({@link logUserEvents}: its mentions),
    * in one write (see {@link afterCommit}); never throws.
    */
-  messageAdded(event: Extract<RoomEventPayload, { kind: "MessageAdded" }>, message: Message, notified: readonly BusMessage[]): Promise<void> {
+  messageAdded(
+    event: Extract<RoomEventPayload, { kind: "MessageAdded" }>,
+    message: Message,
+    notified: readonly BusMessage[],
+  ): Promise<void> {
     const payload: MessageAddedPayload = { message: messageToJson(message) };
     return this.publish([event], [[topics.messageAdded(event.roomId), payload], ...notified]);
   }
@@ -117,7 +127,11 @@ export class EventLog {
   private afterCommit(messages: readonly BusMessage[]): Promise<void> {
     const tracing = this.tracing;
     if (!tracing) return this.publishAll(messages, this.onPublishError);
-    const attributes = { "messaging.operation.type": "send", "messaging.batch.message_count": messages.length, "chat.topics": messages.map(([topic]) => topic) };
+    const attributes = {
+      "messaging.operation.type": "send",
+      "messaging.batch.message_count": messages.length,
+      "chat.topics": messages.map(([topic]) => topic),
+    };
     return tracing.inSpan("publish", { kind: SpanKind.PRODUCER, attributes }, (span) =>
       this.publishAll(
         messages.map(([topic, payload]) => [topic, tracing.carrying(payload)]),
@@ -158,7 +172,9 @@ export class EventLog {
     return this.afterCommit([
       ...events.flatMap((event): BusMessage[] => [
         [topics.roomEvents(event.roomId), event],
-        ...(event.kind === "MemberJoined" || event.kind === "MemberLeft" ? membershipMessages([event.userId], event.roomId, event.kind === "MemberJoined") : []),
+        ...(event.kind === "MemberJoined" || event.kind === "MemberLeft"
+          ? membershipMessages([event.userId], event.roomId, event.kind === "MemberJoined")
+          : []),
       ]),
       ...users,
     ]);
@@ -221,6 +237,11 @@ async function append(tx: Db, event: RoomEventData): Promise<RoomEventPayload> {
  * The room's stored events after `afterSeq`, oldest first, at most `limit`.
  */
 export async function storedEvents(db: Db, roomId: string, afterSeq: number, limit: number): Promise<RoomEventPayload[]> {
-  const rows = await db.storedEvent.findMany({ where: { roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit, select: { payload: true } });
+  const rows = await db.storedEvent.findMany({
+    where: { roomId, seq: { gt: afterSeq } },
+    orderBy: { seq: "asc" },
+    take: limit,
+    select: { payload: true },
+  });
   return rows.map((r) => r.payload as RoomEventPayload);
 }

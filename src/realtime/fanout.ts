@@ -29,14 +29,23 @@
  */
 import { SpanKind } from "@opentelemetry/api";
 import { mapAsyncIterator } from "@whatwg-node/promise-helpers";
-import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, type FieldNode, getOperationAST, Kind, visit } from "graphql";
+import {
+  createSourceEventStream,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  type FieldNode,
+  getOperationAST,
+  Kind,
+  visit,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Metrics } from "../metrics.js";
 import type { TraceCarrier, Tracing } from "../tracing.js";
 import { EndWhenRemoved, removes } from "./removal.js";
 import { executionKey, isViewerIndependent, variablesValid } from "./shared-execution.js";
 import { nextFrameStart, nextPayloadJson } from "./shared-json.js";
-import { SequencedStream, sequencedStream, type StreamSource } from "./stream.js";
+import { SequencedStream, type StreamSource, sequencedStream } from "./stream.js";
 import { type RoomEventPayload, topics } from "./topics.js";
 
 /** Root fields whose subscriptions join fan-out groups: the sequenced room streams. */
@@ -134,7 +143,11 @@ class FanoutGroups {
    * shape, or a group that failed to start, is mapped per subscriber as graphql-js would.
    * @throws nothing of its own; a rejected `next()` of the result carries the stream's errors.
    */
-  async join(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncIterableIterator<unknown>): Promise<AsyncIterableIterator<ExecutionResult>> {
+  async join(
+    socket: FanoutSocket,
+    args: ExecutionArgs,
+    stream: AsyncIterableIterator<unknown>,
+  ): Promise<AsyncIterableIterator<ExecutionResult>> {
     const removal = stream instanceof EndWhenRemoved ? stream : undefined;
     const own = removal ? removal.iterator : stream;
     if (!(own instanceof SequencedStream)) return perSubscriber(socket, args, stream, this.executions);
@@ -167,7 +180,12 @@ class FanoutGroups {
  * A stream mapped to results per subscriber, as graphql-js's `subscribe` does: the path
  * outside groups (a stream of another shape, or a group that could not start).
  */
-function perSubscriber(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncIterableIterator<unknown>, executions: WeakSet<object>): AsyncIterableIterator<ExecutionResult> {
+function perSubscriber(
+  socket: FanoutSocket,
+  args: ExecutionArgs,
+  stream: AsyncIterableIterator<unknown>,
+  executions: WeakSet<object>,
+): AsyncIterableIterator<ExecutionResult> {
   return mapAsyncIterator(stream, (event) => executeEvent(socket, args, event, executions)) as AsyncIterableIterator<ExecutionResult>;
 }
 
@@ -177,7 +195,12 @@ function perSubscriber(socket: FanoutSocket, args: ExecutionArgs, stream: AsyncI
  * graphql-js's execute on the event: Yoga's own engine would subscribe anew to the
  * subscription operation and hand back an iterator as the "result" (sent as `{}`).
  */
-function executeEvent(socket: FanoutSocket, args: ExecutionArgs, event: unknown, executions: WeakSet<object>): Promise<ExecutionResult> | ExecutionResult {
+function executeEvent(
+  socket: FanoutSocket,
+  args: ExecutionArgs,
+  event: unknown,
+  executions: WeakSet<object>,
+): Promise<ExecutionResult> | ExecutionResult {
   const eventArgs = { ...args, rootValue: event };
   executions.add(eventArgs);
   return socket.execute(eventArgs);
@@ -218,7 +241,13 @@ class FanoutGroup<T> {
     // source it borrows is open: that member may leave first, and its gap fill would fail them all
     const wanted = () => this.members.size + this.joining.size > 0;
     const stream = await sequencedStream<T>(
-      { pubsub: source.pubsub, topic: source.topic, seqOf: (i) => source.seqOf(i), head: () => source.head(wanted), load: (a, n) => source.load(a, n, wanted) },
+      {
+        pubsub: source.pubsub,
+        topic: source.topic,
+        seqOf: (i) => source.seqOf(i),
+        head: () => source.head(wanted),
+        load: (a, n) => source.load(a, n, wanted),
+      },
       null,
     );
     this.stream = stream;
@@ -250,7 +279,12 @@ class FanoutGroup<T> {
     const tracing = this.groups.tracing;
     const parent = tracing?.contextOf(item as TraceCarrier);
     if (!tracing || !parent) return this.handOut(seq, item);
-    const attributes = { "messaging.operation.type": "process", "messaging.destination.name": this.source.topic, "chat.event.seq": seq, "chat.fanout.members": this.members.size };
+    const attributes = {
+      "messaging.operation.type": "process",
+      "messaging.destination.name": this.source.topic,
+      "chat.event.seq": seq,
+      "chat.fanout.members": this.members.size,
+    };
     return tracing.inSpan("delivery", { kind: SpanKind.CONSUMER, attributes }, () => this.handOut(seq, item), parent);
   }
 

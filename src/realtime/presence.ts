@@ -79,7 +79,11 @@ export class Presence {
   async showTo(userId: string, viewerId: string): Promise<void> {
     const connected = (await this.store.online([userId])).has(userId);
     const profile = await this.directory.profileOf(userId);
-    await this.publish(userId, { userId, ...visible(profile, connected, profile.lastSeenAt), hiddenFrom: [], onlyFor: [viewerId] }, viewerId);
+    await this.publish(
+      userId,
+      { userId, ...visible(profile, connected, profile.lastSeenAt), hiddenFrom: [], onlyFor: [viewerId] },
+      viewerId,
+    );
   }
 
   /** Which of `userIds` have a connection open on any node (before privacy: see users/privacy.ts). */
@@ -136,5 +140,8 @@ export function shownStatus(connected: boolean, hidden: boolean, away: boolean):
 
 /** The status and lastSeenAt others see of a user with `profile`. */
 function visible(profile: PresenceProfile, connected: boolean, lastSeenAt: Date | null): Pick<PresencePayload, "status" | "lastSeenAt"> {
-  return { status: shownStatus(connected, !profile.visible, profile.away), lastSeenAt: profile.visible ? (lastSeenAt?.toISOString() ?? null) : null };
+  return {
+    status: shownStatus(connected, !profile.visible, profile.away),
+    lastSeenAt: profile.visible ? (lastSeenAt?.toISOString() ?? null) : null,
+  };
 }

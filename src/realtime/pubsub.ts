@@ -58,7 +58,11 @@ export async function makeBus(redisUrl: string | undefined, keyPrefix: string): 
     redis,
     watchFeed: (listener) => {
       // 'ready' is emitted on the next tick, after ioredis has queued its re-SUBSCRIBEs: the PING goes after them
-      const up = () => void subscriber.ping().then(() => subscriber.status === "ready" && listener(true), () => {});
+      const up = () =>
+        void subscriber.ping().then(
+          () => subscriber.status === "ready" && listener(true),
+          () => {},
+        );
       subscriber.on("ready", up);
       subscriber.on("close", () => listener(false));
       if (subscriber.status === "ready") up();

@@ -13,7 +13,12 @@ export function removes(event: RoomEventPayload, userId: string): boolean {
  * on the bus, whichever node made the change. Returning the wrapper (client
  * unsubscribes) stops both.
  */
-export function endWhenRemoved<T>(pubsub: PubSubEngine, roomId: string, userId: string, iterator: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+export function endWhenRemoved<T>(
+  pubsub: PubSubEngine,
+  roomId: string,
+  userId: string,
+  iterator: AsyncIterableIterator<T>,
+): AsyncIterableIterator<T> {
   return new EndWhenRemoved(pubsub, roomId, userId, iterator);
 }
 

@@ -56,7 +56,12 @@ export interface ActivityStore {
    * who are members of the room now and have not blocked the sender, and the room's
    * member count (for the coalescing rule).
    */
-  recipients(roomId: string, senderId: string, seq: number, viewerIds: readonly string[]): Promise<{ memberCount: number; recipients: ActivityRecipient[] }>;
+  recipients(
+    roomId: string,
+    senderId: string,
+    seq: number,
+    viewerIds: readonly string[],
+  ): Promise<{ memberCount: number; recipients: ActivityRecipient[] }>;
   /**
    * What `userId`'s myEvents(after:) replays since `snapshot` (a sync cursor's
    * pg_snapshot text), read under ONE snapshot of its own (step 6 of the module comment).
@@ -178,7 +183,11 @@ export class RoomActivity {
       if (!viewer) continue;
       const key = `${r.muted}:${r.unreadCount}`;
       let event = events.get(key);
-      if (!event) events.set(key, (event = { kind: "RoomActivity", roomId, message: r.muted ? null : message, seq: message.seq, unreadCount: r.unreadCount, at }));
+      if (!event)
+        events.set(
+          key,
+          (event = { kind: "RoomActivity", roomId, message: r.muted ? null : message, seq: message.seq, unreadCount: r.unreadCount, at }),
+        );
       for (const feed of viewer.feeds) feed.push(event);
     }
   }
@@ -207,7 +216,11 @@ class ActivityViewer {
   }
 
   private async start(): Promise<void> {
-    const id = await this.hub.pubsub.subscribe(topics.userEvents(this.userId), (e: UserEventPayload | MembershipPayload) => this.receive(e), {});
+    const id = await this.hub.pubsub.subscribe(
+      topics.userEvents(this.userId),
+      (e: UserEventPayload | MembershipPayload) => this.receive(e),
+      {},
+    );
     if (this.stopped) return this.hub.pubsub.unsubscribe(id);
     this.subscription = id;
     const roomIds = await this.hub.store.roomIdsOf(this.userId);
@@ -216,7 +229,8 @@ class ActivityViewer {
   }
 
   private receive(event: UserEventPayload | MembershipPayload): void {
-    if (event.kind === "Membership") return void (event.joined ? this.join(event.roomId).catch(this.hub.onError) : this.leave(event.roomId));
+    if (event.kind === "Membership")
+      return void (event.joined ? this.join(event.roomId).catch(this.hub.onError) : this.leave(event.roomId));
     if (event.kind === "AddedToRoom" || event.kind === "DirectRoomCreated") void this.join(event.roomId).catch(this.hub.onError);
     // a hidden DIRECT room is still theirs, and its next message shows it again
     if (event.kind === "RemovedFromRoom" && event.reason !== "HIDDEN") this.leave(event.roomId);

@@ -71,7 +71,8 @@ export class RoomStreams {
    */
   async admitMember(roomId: string, viewerId: string, socket?: SubscriberSocket): Promise<void> {
     const wanted = stillWanted(socket);
-    if (!(await this.heads.read(roomId, viewerId, wanted)).member) await this.admission.run(() => this.requireMember(roomId, viewerId), wanted);
+    if (!(await this.heads.read(roomId, viewerId, wanted)).member)
+      await this.admission.run(() => this.requireMember(roomId, viewerId), wanted);
   }
 
   /**
@@ -151,7 +152,8 @@ abstract class RoomStreamSource<T> implements StreamSource<T> {
 
   /** A member (seen with the head) may go on; anyone else gets requireMember's error (it reads again, so the rule stays in one place). */
   async ready(): Promise<void> {
-    if (!this.member) await this.streams.admission.run(() => this.streams.requireMember(this.roomId, this.viewerId), stillWanted(this.socket));
+    if (!this.member)
+      await this.streams.admission.run(() => this.streams.requireMember(this.roomId, this.viewerId), stillWanted(this.socket));
   }
 
   /** `read`, admitted; identical reads waiting at once (same topic, cursor and limit: a reconnect storm's resumes) run once. */
@@ -195,7 +197,11 @@ class RoomMessages extends RoomStreamSource<MessageAddedPayload> {
   }
 
   protected async read(afterSeq: number, limit: number): Promise<MessageAddedPayload[]> {
-    const rows = await this.streams.db.message.findMany({ where: { roomId: this.roomId, seq: { gt: afterSeq } }, orderBy: { seq: "asc" }, take: limit });
+    const rows = await this.streams.db.message.findMany({
+      where: { roomId: this.roomId, seq: { gt: afterSeq } },
+      orderBy: { seq: "asc" },
+      take: limit,
+    });
     return rows.map((m) => ({ message: messageToJson(m) }));
   }
 
@@ -275,7 +281,9 @@ class RoomHeads {
         FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS k("roomId", "userId")
         JOIN "Room" r ON r.id = k."roomId"
         LEFT JOIN "RoomMember" m ON m."roomId" = k."roomId" AND m."userId" = k."userId"`;
-      const found = new Map(rows.map((r) => [`${r.roomId} ${r.userId}`, { lastSeq: r.lastSeq, lastEventSeq: r.lastEventSeq, member: r.member }]));
+      const found = new Map(
+        rows.map((r) => [`${r.roomId} ${r.userId}`, { lastSeq: r.lastSeq, lastEventSeq: r.lastEventSeq, member: r.member }]),
+      );
       for (const [key, list] of batch) {
         const head = found.get(key) ?? { lastSeq: 0, lastEventSeq: 0, member: false };
         for (const w of list) w.resolve(head);

@@ -3,9 +3,9 @@ import {
   BREAK,
   createSourceEventStream,
   type DocumentNode,
-  execute,
   type ExecutionArgs,
   type ExecutionResult,
+  execute,
   type GraphQLSchema,
   getOperationAST,
   getVariableValues,
@@ -31,7 +31,27 @@ import { markShared } from "./shared-json.js";
 export const VIEWER_INDEPENDENT_FIELDS: Record<string, readonly string[]> = {
   // myEvents: only selections of RoomActivity's fields qualify; its events are objects per (count, mute), not per viewer
   Subscription: ["messageAdded", "typing", "presence", "roomEvents", "myEvents"],
-  Message: ["id", "seq", "type", "room", "sender", "content", "createdAt", "editedAt", "edits", "deletedAt", "clientMessageId", "replyTo", "threadRoot", "threadReplyCount", "threadLastReplyAt", "pinnedAt", "pinnedBy", "expiresAt", "mentions"],
+  Message: [
+    "id",
+    "seq",
+    "type",
+    "room",
+    "sender",
+    "content",
+    "createdAt",
+    "editedAt",
+    "edits",
+    "deletedAt",
+    "clientMessageId",
+    "replyTo",
+    "threadRoot",
+    "threadReplyCount",
+    "threadLastReplyAt",
+    "pinnedAt",
+    "pinnedBy",
+    "expiresAt",
+    "mentions",
+  ],
   MessageEdit: ["content", "editedAt"],
   User: ["id", "username", "firstName", "lastName", "displayName", "avatar", "bio", "language", "timezone", "createdAt"],
   Room: ["id", "name", "type", "description", "avatar", "maxMembers", "createdAt"],
@@ -134,10 +154,13 @@ function once(metrics: Metrics, event: unknown, key: string, run: () => Promise<
     if (!(result instanceof Promise)) markShared(result);
     else {
       // once done, later subscribers get the result itself: no promise hop each
-      result.then((done) => {
-        markShared(done);
-        results.set(key, done);
-      }, () => {});
+      result.then(
+        (done) => {
+          markShared(done);
+          results.set(key, done);
+        },
+        () => {},
+      );
     }
   }
   return result;

@@ -22,7 +22,9 @@ export const topics = {
 };
 
 /** A Message row as JSON: dates as ISO-8601 strings. */
-export type MessageJson = { [K in keyof Message]: Message[K] extends Date ? string : Message[K] extends Date | null ? string | null : Message[K] };
+export type MessageJson = {
+  [K in keyof Message]: Message[K] extends Date ? string : Message[K] extends Date | null ? string | null : Message[K];
+};
 
 /** A stored message as published on `messageAdded`. */
 export interface MessageAddedPayload {
@@ -125,7 +127,15 @@ export type RemovedReason = "REMOVED" | "KICKED" | "BANNED" | "ROOM_DELETED" | "
 export type UserEventPayload = (
   | { kind: "InviteReceived"; inviteId: string; at: string }
   | { kind: "AddedToRoom"; roomId: string; byId: string | null; at: string }
-  | { kind: "RemovedFromRoom"; roomId: string; roomName: string | null; reason: RemovedReason; byId: string | null; note?: string | null; at: string }
+  | {
+      kind: "RemovedFromRoom";
+      roomId: string;
+      roomName: string | null;
+      reason: RemovedReason;
+      byId: string | null;
+      note?: string | null;
+      at: string;
+    }
   | { kind: "ContactRequest"; contact: ContactJson; at: string }
   | { kind: "DirectRoomCreated"; roomId: string; byId: string; at: string }
   | { kind: "MentionNotification"; notificationId: string; at: string }

@@ -36,7 +36,10 @@ const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return
 
 /** Typing state shared by all nodes; keys carry a safety TTL of 10 × the typing TTL. */
 export class RedisTypingStore implements TypingStore {
-  constructor(private readonly redis: Redis, private readonly ttlMs: number) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlMs: number,
+  ) {}
   async start(key: string, token: string) {
     return (await this.redis.set(`typing:${key}`, token, "PX", this.ttlMs * 10, "GET")) !== null;
   }

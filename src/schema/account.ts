@@ -24,7 +24,10 @@ builder.mutationFields((t) => ({
   resetPassword: t.boolean({
     description:
       "Sets a new password with the token of a reset link and ends EVERY session of the account (WebSockets close with 4403); log in afterwards. An unknown, used or expired token is BAD_USER_INPUT on token.",
-    args: { token: t.arg.string({ required: true, validate: rules.accountToken }), newPassword: t.arg.string({ required: true, validate: rules.password }) },
+    args: {
+      token: t.arg.string({ required: true, validate: rules.accountToken }),
+      newPassword: t.arg.string({ required: true, validate: rules.password }),
+    },
     resolve: async (_root, args, ctx) => {
       await ctx.app.accounts.resetPassword(args.token, args.newPassword);
       return true;

@@ -18,7 +18,8 @@ builder.prismaObject("Attachment", {
     height: t.exposeInt("height", { nullable: true, description: "Images and videos: height in pixels; null when a video does not say." }),
     durationSeconds: t.exposeFloat("durationSeconds", {
       nullable: true,
-      description: "Audio (voice notes included) and video: length in seconds, read from the file at upload; null when it could not be read (truncated, unknown or too slow to parse).",
+      description:
+        "Audio (voice notes included) and video: length in seconds, read from the file at upload; null when it could not be read (truncated, unknown or too slow to parse).",
     }),
     url: t.string({
       description:
@@ -37,7 +38,10 @@ builder.prismaObject("Attachment", {
 });
 
 builder.prismaObjectField("Message", "attachments", (t) =>
-  t.relation("attachments", { description: "Files sent with the message, in upload order.", query: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] } }),
+  t.relation("attachments", {
+    description: "Files sent with the message, in upload order.",
+    query: { orderBy: [{ createdAt: "asc" }, { id: "asc" }] },
+  }),
 );
 
 builder.mutationField("uploadAttachment", (t) =>

@@ -6,7 +6,8 @@ import { UserRef } from "./user.js";
 import { rules } from "./validation.js";
 
 const AuthPayload = builder.objectRef<AuthResult>("AuthPayload").implement({
-  description: "Tokens for a session. Send `Authorization: Bearer <accessToken>`; before `expiresAt`, trade the refreshToken for a new pair.",
+  description:
+    "Tokens for a session. Send `Authorization: Bearer <accessToken>`; before `expiresAt`, trade the refreshToken for a new pair.",
   fields: (t) => ({
     accessToken: t.exposeString("accessToken", { description: "JWT (HS256), short-lived (15 min by default)." }),
     refreshToken: t.exposeString("refreshToken", { description: "Opaque, single use: refreshToken rotates it." }),
@@ -26,7 +27,10 @@ builder.prismaObject("Session", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     lastUsedAt: t.expose("lastUsedAt", { type: "DateTime", description: "Last login or token refresh." }),
     expiresAt: t.expose("expiresAt", { type: "DateTime", description: "When its refresh token expires." }),
-    current: t.boolean({ description: "The session of the access token making this request.", resolve: (s, _args, ctx) => s.id === ctx.viewer?.sessionId }),
+    current: t.boolean({
+      description: "The session of the access token making this request.",
+      resolve: (s, _args, ctx) => s.id === ctx.viewer?.sessionId,
+    }),
   }),
 });
 
@@ -101,7 +105,8 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) => actAs(ctx, ctx.app.sessions.refresh(args.refreshToken)),
   }),
   revokeSession: t.withAuth({ viewer: true }).boolean({
-    description: "Ends one of the viewer's sessions (e.g. a lost device): its tokens stop working and its open WebSockets close with 4403, on every node.",
+    description:
+      "Ends one of the viewer's sessions (e.g. a lost device): its tokens stop working and its open WebSockets close with 4403, on every node.",
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
     resolve: async (_root, args, ctx) => {
       await ctx.app.sessions.revoke(ctx.viewer, args.id);

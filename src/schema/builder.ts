@@ -7,8 +7,8 @@ import { GraphQLError } from "graphql";
 import { DateTimeResolver, JSONResolver } from "graphql-scalars";
 import type { Context, ViewerContext } from "../context.js";
 import { unauthenticated } from "../errors.js";
-import { getDatamodel } from "../generated/prisma/pothos-types.js";
 import type PrismaTypes from "../generated/prisma/pothos-types.js";
+import { getDatamodel } from "../generated/prisma/pothos-types.js";
 import { rules } from "./validation.js";
 
 /**
@@ -63,7 +63,10 @@ export const builder = new SchemaBuilder<{
         extensions: {
           code: "BAD_USER_INPUT",
           field,
-          issues: failure.issues.map((i) => ({ field: i.path?.map((p) => (typeof p === "object" ? p.key : p)).join("."), message: i.message })),
+          issues: failure.issues.map((i) => ({
+            field: i.path?.map((p) => (typeof p === "object" ? p.key : p)).join("."),
+            message: i.message,
+          })),
         },
       });
     },

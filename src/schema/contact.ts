@@ -9,12 +9,17 @@ import { rules } from "./validation.js";
 export type ContactRequestShape = ContactRequestView | (ContactJson & { kind?: "ContactRequest" });
 
 const ContactRequestStatus = builder.enumType("ContactRequestStatus", {
-  values: { PENDING: {}, ACCEPTED: { description: "The two are contacts" }, DECLINED: { description: "Returned once by respondToContactRequest; not stored" } } as const,
+  values: {
+    PENDING: {},
+    ACCEPTED: { description: "The two are contacts" },
+    DECLINED: { description: "Returned once by respondToContactRequest; not stored" },
+  } as const,
 });
 const ContactRequestDirection = builder.enumType("ContactRequestDirection", { values: ["INCOMING", "OUTGOING"] as const });
 
 export const ContactRequestRef = builder.objectRef<ContactRequestShape>("ContactRequest").implement({
-  description: "A request to become contacts; once ACCEPTED, the contact itself. Also a myEvents event: to the addressee when sent, to the requester when accepted.",
+  description:
+    "A request to become contacts; once ACCEPTED, the contact itself. Also a myEvents event: to the addressee when sent, to the requester when accepted.",
   fields: (t) => ({
     id: t.exposeID("id"),
     from: t.prismaField({ type: "User", resolve: (query, c, _args, ctx) => load.user(ctx, query, c.fromId) }),
@@ -26,24 +31,27 @@ export const ContactRequestRef = builder.objectRef<ContactRequestShape>("Contact
 });
 
 builder.queryFields((t) => ({
-  contacts: t.withAuth({ viewer: true }).prismaConnection({
-    type: "User",
-    cursor: "id",
-    description: "The viewer's contacts, by username.",
-    resolve: (query, _root, _args, ctx) => {
-      const me = ctx.viewer.userId;
-      return ctx.app.db.user.findMany({
-        ...query,
-        where: {
-          OR: [
-            { contactsSent: { some: { toId: me, status: "ACCEPTED" } } },
-            { contactsReceived: { some: { fromId: me, status: "ACCEPTED" } } },
-          ],
-        },
-        orderBy: [{ username: "asc" }, { id: "asc" }],
-      });
+  contacts: t.withAuth({ viewer: true }).prismaConnection(
+    {
+      type: "User",
+      cursor: "id",
+      description: "The viewer's contacts, by username.",
+      resolve: (query, _root, _args, ctx) => {
+        const me = ctx.viewer.userId;
+        return ctx.app.db.user.findMany({
+          ...query,
+          where: {
+            OR: [
+              { contactsSent: { some: { toId: me, status: "ACCEPTED" } } },
+              { contactsReceived: { some: { fromId: me, status: "ACCEPTED" } } },
+            ],
+          },
+          orderBy: [{ username: "asc" }, { id: "asc" }],
+        });
+      },
     },
-  }, UserConnection),
+    UserConnection,
+  ),
   contactRequests: t.withAuth({ viewer: true }).field({
     type: [ContactRequestRef],
     description: "Pending contact requests to the viewer (INCOMING, the default) or from the viewer (OUTGOING), newest first.",
@@ -60,7 +68,11 @@ builder.queryFields((t) => ({
     type: [UserRef],
     description: "Users the viewer has blocked, by username.",
     resolve: (query, _root, _args, ctx) =>
-      ctx.app.db.user.findMany({ ...query, where: { blockedBy: { some: { blockerId: ctx.viewer.userId } } }, orderBy: { username: "asc" } }),
+      ctx.app.db.user.findMany({
+        ...query,
+        where: { blockedBy: { some: { blockerId: ctx.viewer.userId } } },
+        orderBy: { username: "asc" },
+      }),
   }),
 }));
 

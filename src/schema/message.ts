@@ -1,12 +1,12 @@
-import type { Message, Reaction, User } from "../generated/prisma/client.js";
+import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import { requireMember } from "../chat/access.js";
 import { deliveryStateOf } from "../chat/delivery.js";
-import { endWhenRemoved } from "../realtime/removal.js";
 import { MAX_ATTACHMENTS, MAX_PINNED, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
-import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import type { Context } from "../context.js";
-import { type MessageAddedPayload, messageFromJson } from "../realtime/topics.js";
+import type { Message, Reaction, User } from "../generated/prisma/client.js";
+import { endWhenRemoved } from "../realtime/removal.js";
 import { parseCursor, sequencedStream } from "../realtime/stream.js";
+import { type MessageAddedPayload, messageFromJson } from "../realtime/topics.js";
 import { builder, forViewer } from "./builder.js";
 import { load } from "./load.js";
 import { UserRef } from "./user.js";
@@ -51,7 +51,8 @@ const DeliveryState = builder.enumType("DeliveryState", {
   values: {
     SENT: { description: "Stored" },
     DELIVERED: {
-      description: "Every other member acknowledged it on a device (markDelivered) or read it; tracked only in rooms of at most DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default)",
+      description:
+        "Every other member acknowledged it on a device (markDelivered) or read it; tracked only in rooms of at most DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default)",
     },
     READ: { description: "Another member's read marker reached it" },
   } as const,
@@ -78,7 +79,9 @@ export const MessageRef = builder.prismaObject("Message", {
     "A message in a room, sent with sendMessage and numbered by `seq` in the room's order. Only the room's members can read it (messages, searchMessages, Room.lastMessage, messageAdded, roomEvents). It may reply to another (replyTo), belong to a thread (threadRoot), carry attachments, mentions and reactions, and expire (expiresAt). Edits keep the earlier versions (edits); deleting leaves a tombstone (deletedAt set, content \"\").",
   fields: (t) => ({
     id: t.exposeID("id"),
-    seq: t.exposeInt("seq", { description: "Position in the room: 1, 2, 3, … with no gaps. String(seq) is messageAdded's `after` cursor." }),
+    seq: t.exposeInt("seq", {
+      description: "Position in the room: 1, 2, 3, … with no gaps. String(seq) is messageAdded's `after` cursor.",
+    }),
     type: t.expose("type", { type: MessageTypeEnum }),
     room: t.relation("room"),
     sender: t.relation("sender"),
@@ -88,15 +91,29 @@ export const MessageRef = builder.prismaObject("Message", {
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     editedAt: t.expose("editedAt", { type: "DateTime", nullable: true, description: "The last edit; null if never edited." }),
-    edits: t.relation("edits", { description: "Earlier versions, oldest first (cleared when deleted).", query: { orderBy: [{ editedAt: "asc" }, { id: "asc" }] } }),
-    deletedAt: t.expose("deletedAt", { type: "DateTime", nullable: true, description: "Set when deleted: the message stays in history as a tombstone." }),
+    edits: t.relation("edits", {
+      description: "Earlier versions, oldest first (cleared when deleted).",
+      query: { orderBy: [{ editedAt: "asc" }, { id: "asc" }] },
+    }),
+    deletedAt: t.expose("deletedAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "Set when deleted: the message stays in history as a tombstone.",
+    }),
     clientMessageId: t.exposeString("clientMessageId", { nullable: true, description: "The sender's idempotency key, echoed back." }),
     replyTo: t.relation("replyTo", { nullable: true }),
-    threadRoot: t.relation("threadRoot", { nullable: true, description: "The thread this message replies in; null for top-level messages." }),
+    threadRoot: t.relation("threadRoot", {
+      nullable: true,
+      description: "The thread this message replies in; null for top-level messages.",
+    }),
     threadReplyCount: t.exposeInt("threadReplyCount"),
     threadLastReplyAt: t.expose("threadLastReplyAt", { type: "DateTime", nullable: true }),
     pinnedAt: t.expose("pinnedAt", { type: "DateTime", nullable: true }),
-    expiresAt: t.expose("expiresAt", { type: "DateTime", nullable: true, description: "A self-destructing message's purge time (sendMessage expiresIn)." }),
+    expiresAt: t.expose("expiresAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "A self-destructing message's purge time (sendMessage expiresIn).",
+    }),
     mentions: t.prismaField({
       type: ["User"],
       description: "Members the content mentions (@username) who were notified.",
@@ -129,25 +146,31 @@ export const MessageRef = builder.prismaObject("Message", {
   }),
 });
 
-
 const MessageConnection = builder.connectionObject({ type: MessageRef, name: "MessageConnection" }, { name: "MessageEdge" });
 
 builder.prismaObjectField("Message", "thread", (t) =>
-  t.relatedConnection("thread", { cursor: "id", description: "Replies in this message's thread, oldest first.", query: { orderBy: { seq: "asc" } } }, MessageConnection),
+  t.relatedConnection(
+    "thread",
+    { cursor: "id", description: "Replies in this message's thread, oldest first.", query: { orderBy: { seq: "asc" } } },
+    MessageConnection,
+  ),
 );
 
 builder.queryField("messages", (t) =>
-  t.withAuth({ viewer: true }).prismaConnection({
-    type: "Message",
-    cursor: "id",
-    description:
-      "A room's messages, newest first: `first` (default 20, max 100) with `after` pages back into history; `last` with `before` pages toward newer ones.",
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => {
-      await requireMember(ctx.app.db, args.roomId, ctx.viewer.userId);
-      return ctx.app.db.message.findMany({ ...query, where: { roomId: args.roomId }, orderBy: { seq: "desc" } });
+  t.withAuth({ viewer: true }).prismaConnection(
+    {
+      type: "Message",
+      cursor: "id",
+      description:
+        "A room's messages, newest first: `first` (default 20, max 100) with `after` pages back into history; `last` with `before` pages toward newer ones.",
+      args: { roomId: t.arg.id({ required: true, validate: rules.id }) },
+      resolve: async (query, _root, args, ctx) => {
+        await requireMember(ctx.app.db, args.roomId, ctx.viewer.userId);
+        return ctx.app.db.message.findMany({ ...query, where: { roomId: args.roomId }, orderBy: { seq: "desc" } });
+      },
     },
-  }, forViewer(MessageConnection)),
+    forViewer(MessageConnection),
+  ),
 );
 
 /** A searchMessages hit. */
@@ -163,7 +186,7 @@ builder.queryField("searchMessages", (t) =>
     {
       type: MessageSearchResult,
       description:
-        "Full-text search over the messages of your rooms (or of one, `roomId`): words, \"phrases\", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100. FORBIDDEN when the server keeps no searchable text (MESSAGE_SEARCH=off).",
+        'Full-text search over the messages of your rooms (or of one, `roomId`): words, "phrases", -excluded, or. Best matches first, then newest; deleted messages are left out. `first` default 20, max 100. FORBIDDEN when the server keeps no searchable text (MESSAGE_SEARCH=off).',
       args: { query: t.arg.string({ required: true, validate: rules.searchQuery }), roomId: t.arg.id({ validate: rules.id }) },
       resolve: async (_root, args, ctx) => {
         if (args.roomId) await requireMember(ctx.app.db, args.roomId, ctx.viewer.userId);
@@ -180,11 +203,18 @@ builder.queryField("searchMessages", (t) =>
 const SendMessageInput = builder.inputType("SendMessageInput", {
   fields: (t) => ({
     roomId: t.id({ required: true, validate: rules.id }),
-    content: t.string({ validate: rules.content, description: "Up to 5000 characters, trimmed; may be left out when there are attachments." }),
-    attachmentIds: t.idList({ validate: rules.attachmentIds, description: `Your unsent uploads (uploadAttachment), at most ${MAX_ATTACHMENTS}.` }),
+    content: t.string({
+      validate: rules.content,
+      description: "Up to 5000 characters, trimmed; may be left out when there are attachments.",
+    }),
+    attachmentIds: t.idList({
+      validate: rules.attachmentIds,
+      description: `Your unsent uploads (uploadAttachment), at most ${MAX_ATTACHMENTS}.`,
+    }),
     type: t.field({
       type: MessageTypeEnum,
-      description: "By default TEXT, or what the first attachment is (IMAGE, VIDEO, AUDIO, FILE); VOICE marks an audio attachment as a voice note.",
+      description:
+        "By default TEXT, or what the first attachment is (IMAGE, VIDEO, AUDIO, FILE); VOICE marks an audio attachment as a voice note.",
     }),
     replyToId: t.id({ validate: rules.id }),
     threadRootId: t.id({ validate: rules.id, description: "Reply in the thread of this top-level message." }),
@@ -212,7 +242,8 @@ builder.mutationFields((t) => ({
     type: "Message",
     description: "Changes the content of your own message; the previous content goes to its edits.",
     args: { id: t.arg.id({ required: true, validate: rules.id }), content: t.arg.string({ required: true, validate: rules.content }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.edit(ctx.viewer.userId, args.id, args.content)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.message(ctx, query, (await ctx.app.messages.edit(ctx.viewer.userId, args.id, args.content)).id),
   }),
   deleteMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
@@ -222,16 +253,22 @@ builder.mutationFields((t) => ({
   }),
   markRead: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
-    description: "Moves your read marker in the room to this message (never backwards): unreadCount drops, and others get a ReadReceipt unless you hide them.",
+    description:
+      "Moves your read marker in the room to this message (never backwards): unreadCount drops, and others get a ReadReceipt unless you hide them.",
     args: { roomId: t.arg.id({ required: true, validate: rules.id }), messageId: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer.userId, args.roomId, args.messageId)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.messages.markRead(ctx.viewer.userId, args.roomId, args.messageId)).id),
   }),
   markDelivered: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
     description:
       "Acknowledges that this device received the room's messages up to seq `upToSeq` (never backwards): the senders see them DELIVERED once every other member has, and the room gets a DeliveryReceipt unless you hide read receipts. Not tracked (nothing changes) in rooms of more than DELIVERY_RECEIPTS_MAX_MEMBERS members (100 by default).",
-    args: { roomId: t.arg.id({ required: true, validate: rules.id }), upToSeq: t.arg.int({ required: true, validate: rules.seq, description: "The seq of the newest message received." }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.deliveries.markDelivered(ctx.viewer.userId, args.roomId, args.upToSeq)).id),
+    args: {
+      roomId: t.arg.id({ required: true, validate: rules.id }),
+      upToSeq: t.arg.int({ required: true, validate: rules.seq, description: "The seq of the newest message received." }),
+    },
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.deliveries.markDelivered(ctx.viewer.userId, args.roomId, args.upToSeq)).id),
   }),
   pinMessage: t.withAuth({ viewer: true }).prismaField({
     type: "Message",
@@ -243,7 +280,8 @@ builder.mutationFields((t) => ({
     type: "Message",
     description: "Unpins a message (idempotent); the same people as pinMessage.",
     args: { id: t.arg.id({ required: true, validate: rules.id }) },
-    resolve: async (query, _root, args, ctx) => load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer.userId, args.id, false)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.message(ctx, query, (await ctx.app.messages.pin(ctx.viewer.userId, args.id, false)).id),
   }),
   addReaction: t.withAuth({ viewer: true }).prismaField({
     type: "Message",

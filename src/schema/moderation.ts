@@ -15,7 +15,9 @@ const ReportResolutionEnum = builder.enumType("ReportResolution", {
     BAN_USER: { description: "Ban the reported user from the room, with the report's reason" },
   } as const,
 });
-const ModerationActionEnum = builder.enumType("ModerationAction", { values: ["BAN", "UNBAN", "KICK", "DISMISS_REPORT", "DELETE_MESSAGE"] as const });
+const ModerationActionEnum = builder.enumType("ModerationAction", {
+  values: ["BAN", "UNBAN", "KICK", "DISMISS_REPORT", "DELETE_MESSAGE"] as const,
+});
 
 const ReportRef = builder.prismaObject("Report", {
   description: "A report of a message or a user to a room's OWNER and ADMINs (reportMessage, reportUser).",
@@ -23,10 +25,17 @@ const ReportRef = builder.prismaObject("Report", {
     id: t.exposeID("id"),
     reason: t.exposeString("reason"),
     status: t.expose("status", { type: ReportStatusEnum }),
-    resolution: t.expose("resolution", { type: ReportResolutionEnum, nullable: true, description: "How it was resolved; null while OPEN." }),
+    resolution: t.expose("resolution", {
+      type: ReportResolutionEnum,
+      nullable: true,
+      description: "How it was resolved; null while OPEN.",
+    }),
     reporter: t.relation("reporter"),
     reportedUser: t.relation("targetUser", { description: "The reported user, or the reported message's sender." }),
-    message: t.relation("message", { nullable: true, description: "The reported message (its tombstone once deleted); null for a report of a user." }),
+    message: t.relation("message", {
+      nullable: true,
+      description: "The reported message (its tombstone once deleted); null for a report of a user.",
+    }),
     room: t.relation("room", { nullable: true, description: "Null for a report of a user in no room." }),
     resolvedBy: t.relation("resolvedBy", { nullable: true }),
     resolvedAt: t.expose("resolvedAt", { type: "DateTime", nullable: true }),
@@ -89,7 +98,10 @@ builder.prismaObjectFields("Room", (t) => ({
       type: ModerationLogEntryRef,
       nullable: true,
       description: `The room's moderation audit log (bans, unbans, kicks, report resolutions), newest first. ${MODERATORS_ONLY}`,
-      select: (args, ctx, nested) => ({ ...viewerMembership(ctx), moderationLog: { ...moderationLog.getQuery(args, ctx, nested), orderBy: newestFirst } }),
+      select: (args, ctx, nested) => ({
+        ...viewerMembership(ctx),
+        moderationLog: { ...moderationLog.getQuery(args, ctx, nested), orderBy: newestFirst },
+      }),
       resolve: (room, args, ctx) => (moderates(room) ? moderationLog.resolve(room.moderationLog, args, ctx) : null),
     },
     { name: "ModerationLogConnection" },
@@ -99,14 +111,18 @@ builder.prismaObjectFields("Room", (t) => ({
     type: [RoomBanRef],
     nullable: true,
     description: `Users banned from the room, newest ban first. ${MODERATORS_ONLY}`,
-    select: (_args, ctx, nested) => ({ ...viewerMembership(ctx), bans: nested({ orderBy: [{ createdAt: "desc" as const }, { userId: "asc" as const }] }) }),
+    select: (_args, ctx, nested) => ({
+      ...viewerMembership(ctx),
+      bans: nested({ orderBy: [{ createdAt: "desc" as const }, { userId: "asc" as const }] }),
+    }),
     resolve: (room) => (moderates(room) ? room.bans : null),
   }),
 }));
 
 builder.mutationFields((t) => {
   const idArg = () => t.arg.id({ required: true, validate: rules.id });
-  const reasonArg = () => t.arg.string({ required: true, validate: rules.moderationReason, description: "1–500 characters; kept in the audit log." });
+  const reasonArg = () =>
+    t.arg.string({ required: true, validate: rules.moderationReason, description: "1–500 characters; kept in the audit log." });
   return {
     banMember: t.withAuth({ viewer: true }).boolean({
       description:
@@ -127,7 +143,8 @@ builder.mutationFields((t) => {
     }),
     reportMessage: t.withAuth({ viewer: true }).prismaField({
       type: "Report",
-      description: "Reports a message of one of your rooms to its OWNER and ADMINs. Reporting it again while your report is OPEN returns that report. Rate limited.",
+      description:
+        "Reports a message of one of your rooms to its OWNER and ADMINs. Reporting it again while your report is OPEN returns that report. Rate limited.",
       args: { messageId: idArg(), reason: reasonArg() },
       resolve: async (query, _root, args, ctx) => {
         const report = await ctx.app.reports.reportMessage(ctx.viewer.userId, args.messageId, args.reason);
@@ -146,7 +163,8 @@ builder.mutationFields((t) => {
     }),
     resolveReport: t.withAuth({ viewer: true }).prismaField({
       type: "Report",
-      description: "Resolves an OPEN report of the room: dismiss it, delete the reported message, or ban the reported user. OWNER or ADMIN; audited.",
+      description:
+        "Resolves an OPEN report of the room: dismiss it, delete the reported message, or ban the reported user. OWNER or ADMIN; audited.",
       args: { reportId: idArg(), action: t.arg({ type: ReportResolutionEnum, required: true }) },
       resolve: async (query, _root, args, ctx) => {
         const report = await ctx.app.reports.resolve(ctx.viewer.userId, args.reportId, args.action);

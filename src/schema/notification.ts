@@ -17,14 +17,17 @@ export const MentionNotificationRef = builder.prismaObject("Notification", {
   }),
 });
 
-const NotificationConnection = forViewer(builder.connectionObject({ type: MentionNotificationRef, name: "NotificationConnection" }, { name: "NotificationEdge" }));
+const NotificationConnection = forViewer(
+  builder.connectionObject({ type: MentionNotificationRef, name: "NotificationConnection" }, { name: "NotificationEdge" }),
+);
 
 builder.queryField("notifications", (t) =>
   t.withAuth({ viewer: true }).prismaConnection(
     {
       type: "Notification",
       cursor: "id",
-      description: "The viewer's notifications, newest first; `unread: true` for the unread ones only. Only those of rooms the viewer is still a member of.",
+      description:
+        "The viewer's notifications, newest first; `unread: true` for the unread ones only. Only those of rooms the viewer is still a member of.",
       args: { unread: t.arg.boolean() },
       resolve: (query, _root, args, ctx) =>
         ctx.app.db.notification.findMany({

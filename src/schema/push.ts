@@ -7,7 +7,11 @@ builder.prismaObject("PushSubscription", {
     id: t.exposeID("id"),
     endpoint: t.exposeString("endpoint", { description: "The push service's URL for the device." }),
     createdAt: t.expose("createdAt", { type: "DateTime", description: "When it was (last) registered." }),
-    lastSentAt: t.expose("lastSentAt", { type: "DateTime", nullable: true, description: "When the push service last accepted a notification for it." }),
+    lastSentAt: t.expose("lastSentAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the push service last accepted a notification for it.",
+    }),
   }),
 });
 
@@ -26,16 +30,15 @@ const RegisterPushSubscriptionInput = builder.inputType("RegisterPushSubscriptio
   }),
 });
 
-const RegisterPushSubscriptionPayload = builder
-  .objectRef<{ subscription: { id: string } }>("RegisterPushSubscriptionPayload")
-  .implement({
-    fields: (t) => ({
-      subscription: t.prismaField({
-        type: "PushSubscription",
-        resolve: (query, payload, _args, ctx) => ctx.app.db.pushSubscription.findUniqueOrThrow({ ...query, where: { id: payload.subscription.id } }),
-      }),
+const RegisterPushSubscriptionPayload = builder.objectRef<{ subscription: { id: string } }>("RegisterPushSubscriptionPayload").implement({
+  fields: (t) => ({
+    subscription: t.prismaField({
+      type: "PushSubscription",
+      resolve: (query, payload, _args, ctx) =>
+        ctx.app.db.pushSubscription.findUniqueOrThrow({ ...query, where: { id: payload.subscription.id } }),
     }),
-  });
+  }),
+});
 
 builder.queryField("webPushPublicKey", (t) =>
   t.withAuth({ viewer: true }).string({

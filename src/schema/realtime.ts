@@ -51,7 +51,8 @@ function roomTopic<T extends { userId: string; hiddenFrom?: string[]; onlyFor?: 
     await ctx.app.roomStreams.admitMember(args.roomId, viewerId, ctx.socket);
     const events = (await withFilter<T>(
       () => ctx.app.pubsub.asyncIterableIterator(topic(args.roomId)),
-      (event) => event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId) && (!event?.onlyFor || event.onlyFor.includes(viewerId)),
+      (event) =>
+        event?.userId !== viewerId && !event?.hiddenFrom?.includes(viewerId) && (!event?.onlyFor || event.onlyFor.includes(viewerId)),
     )(undefined, args, ctx)) as AsyncIterableIterator<T>;
     return endWhenRemoved(ctx.app.pubsub, args.roomId, viewerId, events);
   };

@@ -1,6 +1,6 @@
 import type { ArgBuilder } from "@pothos/core";
-import type { Context } from "../context.js";
 import { hiddenRoomIds, MAX_MAX_MEMBERS, MUTED_FOREVER, unreadCount } from "../chat/rooms.js";
+import type { Context } from "../context.js";
 import { builder, forViewer } from "./builder.js";
 import { load, ok } from "./load.js";
 import { MessageRef } from "./message.js";
@@ -26,16 +26,21 @@ export const viewerMembership = (ctx: Context) => ({
 });
 
 /** `archived` and the mute fields are private to the member: on other members' memberships they read as not set. */
-const own = <T>(m: { userId: string }, ctx: { viewer: { userId: string } | null }, value: T, unset: T): T => (m.userId === ctx.viewer?.userId ? value : unset);
+const own = <T>(m: { userId: string }, ctx: { viewer: { userId: string } | null }, value: T, unset: T): T =>
+  m.userId === ctx.viewer?.userId ? value : unset;
 
 export const RoomMemberRef = builder.prismaObject("RoomMember", {
-  description: "A user's membership of a room. archived and the mute fields are that member's own choices, private to them: on other members' memberships they read false / null.",
+  description:
+    "A user's membership of a room. archived and the mute fields are that member's own choices, private to them: on other members' memberships they read false / null.",
   fields: (t) => ({
     user: t.relation("user"),
     room: t.relation("room"),
     role: t.expose("role", { type: RoomRoleEnum }),
     joinedAt: t.expose("joinedAt", { type: "DateTime" }),
-    archived: t.boolean({ select: { archivedAt: true, userId: true }, resolve: (m, _args, ctx) => own(m, ctx, m.archivedAt !== null, false) }),
+    archived: t.boolean({
+      select: { archivedAt: true, userId: true },
+      resolve: (m, _args, ctx) => own(m, ctx, m.archivedAt !== null, false),
+    }),
     isMuted: t.boolean({
       select: { mutedUntil: true, userId: true },
       resolve: (m, _args, ctx) => own(m, ctx, m.mutedUntil !== null && m.mutedUntil > new Date(), false),
@@ -45,7 +50,8 @@ export const RoomMemberRef = builder.prismaObject("RoomMember", {
       nullable: true,
       description: "When the mute ends; null when not muted or muted until unmuted.",
       select: { mutedUntil: true, userId: true },
-      resolve: (m, _args, ctx) => own(m, ctx, m.mutedUntil && m.mutedUntil > new Date() && m.mutedUntil < MUTED_FOREVER ? m.mutedUntil : null, null),
+      resolve: (m, _args, ctx) =>
+        own(m, ctx, m.mutedUntil && m.mutedUntil > new Date() && m.mutedUntil < MUTED_FOREVER ? m.mutedUntil : null, null),
     }),
   }),
 });
@@ -61,11 +67,13 @@ export const RoomRef = builder.prismaObject("Room", {
     avatar: t.exposeString("avatar", { nullable: true, description: "http(s) URL of the room's picture." }),
     maxMembers: t.exposeInt("maxMembers"),
     slowModeSeconds: t.exposeInt("slowModeSeconds", {
-      description: "Slow mode: a MEMBER may send one message every this many seconds (OWNERs and ADMINs are exempt); 0 when off. Set with setSlowMode.",
+      description:
+        "Slow mode: a MEMBER may send one message every this many seconds (OWNERs and ADMINs are exempt); 0 when off. Set with setSlowMode.",
     }),
     blockedWords: t.stringList({
       nullable: true,
-      description: "Words no message of the room may contain (whole words, any case), lower-cased; set with setBlockedWords. Null unless the viewer is the room's OWNER or an ADMIN.",
+      description:
+        "Words no message of the room may contain (whole words, any case), lower-cased; set with setBlockedWords. Null unless the viewer is the room's OWNER or an ADMIN.",
       select: (_args, ctx) => ({ blockedWords: true, ...viewerMembership(ctx) }),
       resolve: (room) => (room.members[0] && room.members[0].role !== "MEMBER" ? room.blockedWords : null),
     }),
@@ -152,34 +160,40 @@ builder.queryFields((t) => ({
         where: { id: args.id, OR: [{ type: "PUBLIC" }, { members: { some: { userId: ctx.viewer.userId } } }] },
       }),
   }),
-  myRooms: t.withAuth({ viewer: true }).prismaConnection({
-    type: "Room",
-    cursor: "id",
-    description:
-      "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`. A DIRECT room the viewer deleted (deleteRoom hides it for them) is left out until a newer message arrives.",
-    args: { archived: t.arg.boolean({ defaultValue: false }) },
-    resolve: async (query, _root, args, ctx) => {
-      const archivedAt = args.archived == null ? undefined : args.archived ? { not: null } : null;
-      const hidden = await hiddenRoomIds(ctx.app.db, ctx.viewer.userId);
-      return ctx.app.db.room.findMany({
-        ...query,
-        where: { members: { some: { userId: ctx.viewer.userId, archivedAt } }, ...(hidden.length > 0 ? { id: { notIn: hidden } } : {}) },
-        orderBy: byActivity,
-      });
+  myRooms: t.withAuth({ viewer: true }).prismaConnection(
+    {
+      type: "Room",
+      cursor: "id",
+      description:
+        "The viewer's rooms, most recent activity first: unarchived ones by default, archived ones with `archived: true`, all with `archived: null`. A DIRECT room the viewer deleted (deleteRoom hides it for them) is left out until a newer message arrives.",
+      args: { archived: t.arg.boolean({ defaultValue: false }) },
+      resolve: async (query, _root, args, ctx) => {
+        const archivedAt = args.archived == null ? undefined : args.archived ? { not: null } : null;
+        const hidden = await hiddenRoomIds(ctx.app.db, ctx.viewer.userId);
+        return ctx.app.db.room.findMany({
+          ...query,
+          where: { members: { some: { userId: ctx.viewer.userId, archivedAt } }, ...(hidden.length > 0 ? { id: { notIn: hidden } } : {}) },
+          orderBy: byActivity,
+        });
+      },
     },
-  }, RoomConnection),
-  publicRooms: t.withAuth({ viewer: true }).prismaConnection({
-    type: "Room",
-    cursor: "id",
-    description: "PUBLIC rooms whose name contains `search` (any case), most recent activity first.",
-    args: { search: t.arg.string({ validate: rules.search }) },
-    resolve: (query, _root, args, ctx) =>
-      ctx.app.db.room.findMany({
-        ...query,
-        where: { type: "PUBLIC", ...(args.search ? { name: { contains: args.search, mode: "insensitive" as const } } : {}) },
-        orderBy: byActivity,
-      }),
-  }, RoomConnection),
+    RoomConnection,
+  ),
+  publicRooms: t.withAuth({ viewer: true }).prismaConnection(
+    {
+      type: "Room",
+      cursor: "id",
+      description: "PUBLIC rooms whose name contains `search` (any case), most recent activity first.",
+      args: { search: t.arg.string({ validate: rules.search }) },
+      resolve: (query, _root, args, ctx) =>
+        ctx.app.db.room.findMany({
+          ...query,
+          where: { type: "PUBLIC", ...(args.search ? { name: { contains: args.search, mode: "insensitive" as const } } : {}) },
+          orderBy: byActivity,
+        }),
+    },
+    RoomConnection,
+  ),
   myInvites: t.withAuth({ viewer: true }).prismaField({
     type: ["RoomInvite"],
     description: "Pending invitations to the viewer, newest first.",
@@ -221,7 +235,8 @@ builder.mutationFields((t) => ({
   }),
   directRoom: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
-    description: "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
+    description:
+      "The one DIRECT room between the viewer and `userId`, created on first call. FORBIDDEN after a block either way, or for a new room when they accept direct messages from contacts only.",
     args: { userId: idArg(t.arg) },
     resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.direct(ctx.viewer.userId, args.userId)).id),
   }),
@@ -240,7 +255,8 @@ builder.mutationFields((t) => ({
     type: "Room",
     description: "Changes a room's name, description, avatar or maxMembers. OWNER or ADMIN.",
     args: { roomId: idArg(t.arg), input: t.arg({ type: UpdateRoomInput, required: true }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer.userId, args.roomId, args.input)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.rooms.update(ctx.viewer.userId, args.roomId, args.input)).id),
   }),
   deleteRoom: t.withAuth({ viewer: true }).boolean({
     description:
@@ -257,14 +273,16 @@ builder.mutationFields((t) => ({
     description:
       "Sets slow mode: a MEMBER may send one message every `seconds` seconds (0 turns it off; at most 6 hours); OWNERs and ADMINs are exempt and edits do not count. A send too soon is RATE_LIMITED with extensions.retryAfter in seconds. OWNER or ADMIN.",
     args: { roomId: idArg(t.arg), seconds: t.arg.int({ required: true, validate: rules.slowModeSeconds }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer.userId, args.roomId, args.seconds)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.roomRules.setSlowMode(ctx.viewer.userId, args.roomId, args.seconds)).id),
   }),
   setBlockedWords: t.withAuth({ viewer: true }).prismaField({
     type: "Room",
     description:
       "Replaces the room's blocked words (at most 200, each one word of letters, digits or _ of at most 50 characters; [] clears them). A message sent or edited with one of them as a whole word, in any case, is refused with BAD_USER_INPUT on its content. OWNER or ADMIN.",
     args: { roomId: idArg(t.arg), words: t.arg.stringList({ required: true, validate: rules.blockedWords }) },
-    resolve: async (query, _root, args, ctx) => load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer.userId, args.roomId, args.words)).id),
+    resolve: async (query, _root, args, ctx) =>
+      load.room(ctx, query, (await ctx.app.roomRules.setBlockedWords(ctx.viewer.userId, args.roomId, args.words)).id),
   }),
 }));
 
@@ -306,7 +324,8 @@ builder.mutationFields((t) => ({
 builder.mutationFields((t) => ({
   inviteToRoom: t.withAuth({ viewer: true }).prismaField({
     type: "RoomInvite",
-    description: "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
+    description:
+      "Invites a user (they get InviteReceived). PUBLIC rooms: any member; GROUP and BROADCAST: the OWNER and ADMINs. Inviting again returns the pending invite.",
     args: { roomId: idArg(t.arg), userId: idArg(t.arg) },
     resolve: async (query, _root, args, ctx) => {
       const invite = await ctx.app.invites.invite(ctx.viewer.userId, args.roomId, args.userId);

@@ -1,8 +1,8 @@
 import { formatPrismaCursor, queryFromInfo } from "@pothos/plugin-prisma";
-import type { Message, Room, RoomInvite } from "../generated/prisma/client.js";
 import { unreadCount } from "../chat/rooms.js";
-import { encodeSyncCursor, parseSyncCursor } from "../sync/cursor.js";
+import type { Message, Room, RoomInvite } from "../generated/prisma/client.js";
 import { type LeftRoom, readChanges } from "../sync/changes.js";
+import { encodeSyncCursor, parseSyncCursor } from "../sync/cursor.js";
 import { builder } from "./builder.js";
 import { RemovedFromRoomReason } from "./events.js";
 import { MessageRef } from "./message.js";
@@ -38,7 +38,9 @@ const SyncRoomRef = builder.objectRef<SyncRoomShape>("SyncRoom").implement({
       description: "The newest messages sent since the cursor, at most limitPerRoom, oldest first.",
       resolve: (r) => r.messages,
     }),
-    limited: t.exposeBoolean("limited", { description: "More messages were sent since the cursor than limitPerRoom: page further back with previousCursor." }),
+    limited: t.exposeBoolean("limited", {
+      description: "More messages were sent since the cursor than limitPerRoom: page further back with previousCursor.",
+    }),
     previousCursor: t.string({
       nullable: true,
       description:
@@ -83,10 +85,15 @@ const SyncPayloadRef = builder.objectRef<SyncPayloadShape>("SyncPayload").implem
     }),
     leftRooms: t.field({
       type: [SyncLeftRoomRef],
-      description: "Rooms the viewer left or was removed from, or that were deleted or hidden, since the cursor, unless the viewer is in them again (empty on the initial sync).",
+      description:
+        "Rooms the viewer left or was removed from, or that were deleted or hidden, since the cursor, unless the viewer is in them again (empty on the initial sync).",
       resolve: (p) => p.leftRooms,
     }),
-    invites: t.field({ type: [RoomInviteRef], description: "The viewer's pending invitations (all of them), newest first.", resolve: (p) => p.invites }),
+    invites: t.field({
+      type: [RoomInviteRef],
+      description: "The viewer's pending invitations (all of them), newest first.",
+      resolve: (p) => p.invites,
+    }),
   }),
 });
 
@@ -108,8 +115,15 @@ builder.queryField("sync", (t) =>
       const roomIds = changes.rooms.map((r) => r.roomId);
       const messageIds = changes.rooms.flatMap((r) => r.messageIds);
       const [rooms, messages, invites] = await Promise.all([
-        roomIds.length > 0 ? ctx.app.db.room.findMany({ ...queryFromInfo({ context: ctx, info, path: ["rooms", "room"] }), where: { id: { in: roomIds } } }) : [],
-        messageIds.length > 0 ? ctx.app.db.message.findMany({ ...queryFromInfo({ context: ctx, info, path: ["rooms", "messages"] }), where: { id: { in: messageIds } } }) : [],
+        roomIds.length > 0
+          ? ctx.app.db.room.findMany({ ...queryFromInfo({ context: ctx, info, path: ["rooms", "room"] }), where: { id: { in: roomIds } } })
+          : [],
+        messageIds.length > 0
+          ? ctx.app.db.message.findMany({
+              ...queryFromInfo({ context: ctx, info, path: ["rooms", "messages"] }),
+              where: { id: { in: messageIds } },
+            })
+          : [],
         pendingInvites(ctx, queryFromInfo({ context: ctx, info, path: ["invites"] }), userId),
       ]);
       const roomById = new Map(rooms.map((r) => [r.id, r as Room]));
@@ -122,7 +136,17 @@ builder.queryField("sync", (t) =>
           const room = roomById.get(c.roomId);
           if (!room) return [];
           const shown = c.messageIds.flatMap((id) => messageById.get(id) ?? []);
-          return [{ room, joined: c.joined, messages: shown, limited: c.limited, unreadCount: unreadCount(c.lastSeq, c.lastReadSeq), lastSeq: c.lastSeq, lastEventSeq: c.lastEventSeq }];
+          return [
+            {
+              room,
+              joined: c.joined,
+              messages: shown,
+              limited: c.limited,
+              unreadCount: unreadCount(c.lastSeq, c.lastReadSeq),
+              lastSeq: c.lastSeq,
+              lastEventSeq: c.lastEventSeq,
+            },
+          ];
         }),
         leftRooms: changes.left,
         invites: invites as RoomInvite[],

@@ -1,7 +1,7 @@
+import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import { unauthenticated } from "../errors.js";
 import type { User } from "../generated/prisma/client.js";
 import { searchUserIds } from "../users/directory.js";
-import { resolveOffsetConnection } from "@pothos/plugin-relay";
 import { builder, forViewer } from "./builder.js";
 import { rules } from "./validation.js";
 
@@ -22,7 +22,8 @@ const SETTINGS = [
 ] as const;
 
 const UserSettingsRef = builder.objectRef<Pick<User, (typeof SETTINGS)[number]>>("UserSettings").implement({
-  description: "The user's settings. The privacy ones (showOnlineStatus, showReadReceipts, allowDirectMessages) are enforced by the server.",
+  description:
+    "The user's settings. The privacy ones (showOnlineStatus, showReadReceipts, allowDirectMessages) are enforced by the server.",
   fields: (t) => ({
     notificationSound: t.exposeBoolean("notificationSound"),
     emailNotifications: t.exposeBoolean("emailNotifications"),
@@ -56,11 +57,16 @@ export const UserRef = builder.prismaObject("User", {
     email: t.string({ nullable: true, select: { email: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.email) }),
     emailVerified: t.boolean({
       nullable: true,
-      description: "Whether the user followed the verification link mailed to their current email address (verifyEmail). Only the user themself sees it; null to others.",
+      description:
+        "Whether the user followed the verification link mailed to their current email address (verifyEmail). Only the user themself sees it; null to others.",
       select: { emailVerifiedAt: true },
       resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.emailVerifiedAt !== null),
     }),
-    phoneNumber: t.string({ nullable: true, select: { phoneNumber: true }, resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.phoneNumber) }),
+    phoneNumber: t.string({
+      nullable: true,
+      select: { phoneNumber: true },
+      resolve: (user, _args, ctx) => own(user, ctx.viewer?.userId, user.phoneNumber),
+    }),
     bio: t.exposeString("bio", { nullable: true }),
     status: t.field({
       type: PresenceStatusEnum,
@@ -99,7 +105,8 @@ builder.queryFields((t) => ({
   me: t.prismaField({
     type: UserRef,
     nullable: true,
-    description: "The logged-in user; null when no access token is sent. A bad, expired or revoked token answers UNAUTHENTICATED (refresh, or log in again).",
+    description:
+      "The logged-in user; null when no access token is sent. A bad, expired or revoked token answers UNAUTHENTICATED (refresh, or log in again).",
     resolve: (query, _root, _args, ctx) => {
       if (ctx.tokenRejected) throw unauthenticated("Access token invalid or expired");
       return ctx.viewer ? ctx.app.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null;
@@ -139,7 +146,11 @@ const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
     avatar: t.string({ validate: rules.url }),
     phoneNumber: t.string({ validate: rules.phoneNumber }),
     bio: t.string({ validate: rules.bio }),
-    status: t.field({ type: PresenceStatusEnum, validate: rules.chosenStatus, description: "ONLINE or AWAY, shown while you are connected. To appear offline, turn showOnlineStatus off." }),
+    status: t.field({
+      type: PresenceStatusEnum,
+      validate: rules.chosenStatus,
+      description: "ONLINE or AWAY, shown while you are connected. To appear offline, turn showOnlineStatus off.",
+    }),
     language: t.string({ validate: rules.language }),
     timezone: t.string({ validate: rules.timezone }),
   }),
@@ -147,7 +158,8 @@ const UpdateProfileInput = builder.inputType("UpdateProfileInput", {
 
 const UpdateSettingsInput = builder.inputType("UpdateSettingsInput", {
   description: "Omitted fields stay as they are.",
-  fields: (t) => Object.fromEntries(SETTINGS.map((k) => [k, t.boolean()])) as Record<(typeof SETTINGS)[number], ReturnType<typeof t.boolean>>,
+  fields: (t) =>
+    Object.fromEntries(SETTINGS.map((k) => [k, t.boolean()])) as Record<(typeof SETTINGS)[number], ReturnType<typeof t.boolean>>,
 });
 
 builder.mutationFields((t) => ({
@@ -162,7 +174,8 @@ builder.mutationFields((t) => ({
   }),
   updateSettings: t.withAuth({ viewer: true }).field({
     type: UserSettingsRef,
-    description: "Changes the viewer's settings; omitted fields stay as they are. Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
+    description:
+      "Changes the viewer's settings; omitted fields stay as they are. Turning showOnlineStatus off shows you OFFLINE to everybody at once.",
     args: { input: t.arg({ type: UpdateSettingsInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.app.profiles.updateSettings(ctx.viewer.userId, input),
   }),

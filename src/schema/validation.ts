@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { MAX_ATTACHMENTS, SELF_DESTRUCT_TIMERS_S } from "../chat/messages.js";
-import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
 import { isOneWord, MAX_BLOCKED_WORD_LENGTH, MAX_BLOCKED_WORDS, MAX_SLOW_MODE_S } from "../chat/room-rules.js";
+import { MAX_MAX_MEMBERS } from "../chat/rooms.js";
 
 /**
  * Text PostgreSQL stores exactly as sent: well-formed Unicode (a lone surrogate
@@ -55,7 +55,10 @@ export const rules = {
   email: z.string().trim().toLowerCase().max(254).pipe(z.email("must be a valid email address")),
   password: z.string().min(8, "must be at least 8 characters").max(128, "must be at most 128 characters"),
   personName: text().trim().min(1, "is required").max(64, "must be at most 64 characters"),
-  phoneNumber: z.string().trim().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550123"),
+  phoneNumber: z
+    .string()
+    .trim()
+    .regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +14155550123"),
   bio: text().trim().max(500, "must be at most 500 characters"),
   deviceId: text().trim().min(1).max(128),
   roomName: text().trim().min(1, "is required").max(100, "must be at most 100 characters"),
@@ -81,20 +84,38 @@ export const rules = {
     .max(MAX_BLOCKED_WORDS, `at most ${MAX_BLOCKED_WORDS} words`),
   search: text().trim().max(100, "must be at most 100 characters"),
   searchQuery: text().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
-  selfDestructTimer: z.number().refine((s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s), `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`),
+  selfDestructTimer: z
+    .number()
+    .refine(
+      (s) => (SELF_DESTRUCT_TIMERS_S as readonly number[]).includes(s),
+      `must be one of ${SELF_DESTRUCT_TIMERS_S.join(", ")} seconds`,
+    ),
   url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
   /** A push service's URL (PushSubscription.endpoint); production also wants https and a public host (push/subscriptions.ts). */
   pushEndpoint: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).max(2048, "must be at most 2048 characters"),
   /** A subscription's P-256 public key (RFC 8291 §3.2 `p256dh`): an uncompressed point, 65 bytes starting 0x04, base64url. */
-  pushP256dh: base64urlBytes(65, "must be a P-256 public key: 65 bytes uncompressed, base64url").refine((k) => Buffer.from(k, "base64url")[0] === 4, "must be an uncompressed P-256 point (first byte 0x04)"),
+  pushP256dh: base64urlBytes(65, "must be a P-256 public key: 65 bytes uncompressed, base64url").refine(
+    (k) => Buffer.from(k, "base64url")[0] === 4,
+    "must be an uncompressed P-256 point (first byte 0x04)",
+  ),
   /** A subscription's authentication secret (RFC 8291 §3.2 `auth`): 16 bytes, base64url. */
   pushAuth: base64urlBytes(16, "must be 16 bytes, base64url"),
   /** updateProfile status: OFFLINE is what showOnlineStatus: false is for. */
-  chosenStatus: z.enum(["ONLINE", "AWAY", "OFFLINE"]).refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),
+  chosenStatus: z
+    .enum(["ONLINE", "AWAY", "OFFLINE"])
+    .refine((s) => s !== "OFFLINE", "must be ONLINE or AWAY; to appear offline turn showOnlineStatus off"),
   /** The user's language: a BCP 47 tag, checked by Intl. */
-  language: z.string().trim().max(35).refine((tag) => isLanguageTag(tag), "must be a BCP 47 language tag such as en or pt-BR"),
+  language: z
+    .string()
+    .trim()
+    .max(35)
+    .refine((tag) => isLanguageTag(tag), "must be a BCP 47 language tag such as en or pt-BR"),
   /** The user's time zone: an IANA name, checked by Intl. */
-  timezone: z.string().trim().max(64).refine((zone) => isTimeZone(zone), "must be an IANA time zone such as Europe/Paris"),
+  timezone: z
+    .string()
+    .trim()
+    .max(64)
+    .refine((zone) => isTimeZone(zone), "must be an IANA time zone such as Europe/Paris"),
   /** login's email or username: looked up as given, so only text PostgreSQL can compare (a wrong one is UNAUTHENTICATED). */
   login: text().max(254, "must be at most 254 characters"),
   /**
@@ -109,7 +130,10 @@ export const rules = {
     return !PRISMA_CURSOR.test(decoded) || UUID_CURSOR.test(decoded);
   }, "is not a cursor this server issued"),
   /** A token from an account mail (account/tokens.ts): 43 base64url characters; a malformed one is refused here, an unknown one by its mutation. */
-  accountToken: z.string().trim().regex(/^[A-Za-z0-9_-]{43}$/, "is not a valid token"),
+  accountToken: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "is not a valid token"),
   /** One emoji (a single RGI emoji sequence, e.g. 👍, 👍🏽, 👨‍👩‍👧). */
   emoji: z.string().regex(/^\p{RGI_Emoji}$/v, "must be a single emoji"),
 };

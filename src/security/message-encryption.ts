@@ -56,7 +56,10 @@ export class MessageEncryption {
   open(messageId: string, stored: StoredContent): string {
     if (stored.contentKeyId === null) return stored.content;
     const key = this.keys.get(stored.contentKeyId);
-    if (!key) throw new Error(`message ${messageId}: its content is sealed with key "${stored.contentKeyId}", which MESSAGE_ENCRYPTION_KEYS no longer lists`);
+    if (!key)
+      throw new Error(
+        `message ${messageId}: its content is sealed with key "${stored.contentKeyId}", which MESSAGE_ENCRYPTION_KEYS no longer lists`,
+      );
     const sealed = Buffer.from(stored.content, "base64");
     const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(messageId));

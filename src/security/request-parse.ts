@@ -16,7 +16,9 @@ export function useRequestParseErrors(): Plugin {
           return await requestParser(request);
         } catch (error) {
           if (!(error instanceof SyntaxError)) throw error;
-          throw createGraphQLError(`Request parameters are not valid JSON: ${error.message}`, { extensions: { code: "BAD_REQUEST", http: { status: 400 } } });
+          throw createGraphQLError(`Request parameters are not valid JSON: ${error.message}`, {
+            extensions: { code: "BAD_REQUEST", http: { status: 400 } },
+          });
         }
       });
     },

@@ -18,9 +18,12 @@ const ERRORS = {
   notFound: () => createGraphQLError("PersistedQueryNotFound", { extensions: { code: "PERSISTED_QUERY_NOT_FOUND" } }),
   notSupported: () => createGraphQLError("PersistedQueryNotSupported", { extensions: { code: "PERSISTED_QUERY_NOT_SUPPORTED" } }),
   only: () =>
-    createGraphQLError("Only trusted documents run on this server: send the hash of a known document as extensions.persistedQuery.sha256Hash, without its text", {
-      extensions: { code: "PERSISTED_QUERY_ONLY" },
-    }),
+    createGraphQLError(
+      "Only trusted documents run on this server: send the hash of a known document as extensions.persistedQuery.sha256Hash, without its text",
+      {
+        extensions: { code: "PERSISTED_QUERY_ONLY" },
+      },
+    ),
   // what Yoga answers a request without a query, when no hash came either
   missing: () => createGraphQLError("Must provide query string.", { extensions: { code: "BAD_REQUEST", http: { status: 400 } } }),
 };
@@ -72,10 +75,13 @@ export function trustedDocuments(config: Pick<Config, "GRAPHQL_TRUSTED_DOCUMENTS
       let query = params.query ?? "";
       // the plugin's own hook: it reads only `params`, calls `setParams` with the document found and keys
       // its per-operation state by `context` (@graphql-yoga/plugin-persisted-operations 3.24)
-      const payload = { params: { query: params.query, extensions: params.extensions }, setParams: (found: GraphQLParams) => (query = found.query ?? ""), context: {} };
+      const payload = {
+        params: { query: params.query, extensions: params.extensions },
+        setParams: (found: GraphQLParams) => (query = found.query ?? ""),
+        context: {},
+      };
       await onParams(payload as unknown as OnParamsEventPayload);
       return query;
     },
   };
 }
-

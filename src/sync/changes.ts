@@ -91,7 +91,11 @@ export async function readChanges(db: Db, userId: string, since: string | null, 
     left: row!.left,
     rooms: row!.rooms.map(({ messages, ...room }) => {
       const fresh = messages.filter((m) => m.isNew);
-      return { ...room, messageIds: fresh.slice(Math.max(0, fresh.length - limitPerRoom)).map((m) => m.id), limited: fresh.length > limitPerRoom };
+      return {
+        ...room,
+        messageIds: fresh.slice(Math.max(0, fresh.length - limitPerRoom)).map((m) => m.id),
+        limited: fresh.length > limitPerRoom,
+      };
     }),
   };
 }

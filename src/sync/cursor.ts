@@ -27,7 +27,12 @@ export function encodeSyncCursor(position: SyncPosition): string {
  * Throws BAD_USER_INPUT (with `field`) for anything else, and
  * {@link syncCursorExpired} when it is older than `retentionDays` (days) at `now` (ms).
  */
-export function parseSyncCursor(cursor: string | null | undefined, field: string, retentionDays: number, now = Date.now()): SyncPosition | null {
+export function parseSyncCursor(
+  cursor: string | null | undefined,
+  field: string,
+  retentionDays: number,
+  now = Date.now(),
+): SyncPosition | null {
   if (cursor == null) return null;
   const position = decode(cursor);
   if (!position) throw badInput(field, `${field} must be a cursor from sync's nextCursor`);
@@ -39,7 +44,15 @@ function decode(cursor: string): SyncPosition | null {
   if (!cursor.startsWith(PREFIX) || cursor.length > 4096) return null;
   try {
     const { s, t } = JSON.parse(Buffer.from(cursor.slice(PREFIX.length), "base64url").toString("utf8")) as { s?: unknown; t?: unknown };
-    if (typeof s !== "string" || !SNAPSHOT.test(s) || !consistent(s) || typeof t !== "number" || !Number.isSafeInteger(t) || t > Date.now() + 60_000) return null;
+    if (
+      typeof s !== "string" ||
+      !SNAPSHOT.test(s) ||
+      !consistent(s) ||
+      typeof t !== "number" ||
+      !Number.isSafeInteger(t) ||
+      t > Date.now() + 60_000
+    )
+      return null;
     return { snapshot: s, at: t };
   } catch {
     return null;

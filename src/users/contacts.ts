@@ -2,8 +2,8 @@ import type { Db, PrismaClient } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { badInput, forbidden, notFound } from "../errors.js";
 import type { Contact } from "../generated/prisma/client.js";
-import type { Presence } from "../realtime/presence.js";
 import type { EventLog } from "../realtime/event-log.js";
+import type { Presence } from "../realtime/presence.js";
 import { requireUser } from "./directory.js";
 import { blockedEitherWay } from "./privacy.js";
 
@@ -96,7 +96,10 @@ export class Contacts {
 
   private accept(request: Contact): Promise<Contact> {
     return this.events.transaction(this.db, async (tx, _record, notify) => {
-      const { count } = await tx.contact.updateMany({ where: { id: request.id, status: "PENDING" }, data: { status: "ACCEPTED", respondedAt: new Date() } });
+      const { count } = await tx.contact.updateMany({
+        where: { id: request.id, status: "PENDING" },
+        data: { status: "ACCEPTED", respondedAt: new Date() },
+      });
       if (count === 0) throw notFound("Contact request"); // withdrawn or answered meanwhile
       const accepted = await tx.contact.findUniqueOrThrow({ where: { id: request.id } });
       await notify([request.fromId], { kind: "ContactRequest", contact: toJson(accepted) });

@@ -86,7 +86,9 @@ export class AccountDeletion {
       { timeout: TRANSACTION_TIMEOUT_MS },
     );
     await this.sessions.announceEnded(sessionIds);
-    await Promise.all(deletedRooms.map((room) => this.events.roomGone({ kind: "RoomDeleted", roomId: room.id, byId: userId }, room.lastEventSeq)));
+    await Promise.all(
+      deletedRooms.map((room) => this.events.roomGone({ kind: "RoomDeleted", roomId: room.id, byId: userId }, room.lastEventSeq)),
+    );
     await this.attachments.removeFiles(files);
   }
 }
@@ -112,7 +114,14 @@ async function leaveRooms(tx: Db, record: RecordEvent, userId: string): Promise<
     if (room.others === 0) continue;
     if (room.role === "OWNER") {
       await tx.roomMember.update({ where: { roomId_userId: { roomId: room.id, userId: room.successorId! } }, data: { role: "OWNER" } });
-      await record({ kind: "MemberRoleChanged", roomId: room.id, userId: room.successorId!, role: "OWNER", previousRole: room.successorRole!, byId: userId });
+      await record({
+        kind: "MemberRoleChanged",
+        roomId: room.id,
+        userId: room.successorId!,
+        role: "OWNER",
+        previousRole: room.successorRole!,
+        byId: userId,
+      });
     }
     await record({ kind: "MemberLeft", roomId: room.id, userId, reason: "LEFT", byId: null });
   }
@@ -130,7 +139,10 @@ async function erasePersonalData(tx: Db, userId: string): Promise<string[]> {
   await tx.userEventLog.deleteMany({ where: { userId } });
   // a reset or verification link mailed before the deletion must not bring the account back
   await tx.accountToken.deleteMany({ where: { userId } });
-  const uploads = await tx.attachment.findMany({ where: { uploaderId: userId, messageId: null }, select: { storageKey: true, thumbnailKey: true } });
+  const uploads = await tx.attachment.findMany({
+    where: { uploaderId: userId, messageId: null },
+    select: { storageKey: true, thumbnailKey: true },
+  });
   await tx.attachment.deleteMany({ where: { uploaderId: userId, messageId: null } });
   const tombstone = tombstoneName(userId);
   // last, not first: the user's own send in a room locked here takes a key-share lock on this row

@@ -18,7 +18,13 @@ const WORD_SIMILARITY_THRESHOLD = 0.5;
  * matches on email; users who blocked the viewer and deleted accounts are left out. Both matches use
  * the migration's trigram indexes. `limit`/`offset` come from an offset connection.
  */
-export async function searchUserIds(db: PrismaClient, viewerId: string, search: string | null, limit: number, offset: number): Promise<string[]> {
+export async function searchUserIds(
+  db: PrismaClient,
+  viewerId: string,
+  search: string | null,
+  limit: number,
+  offset: number,
+): Promise<string[]> {
   const q = (search ?? "").trim().toLowerCase();
   const prefix = `${q.replace(/[\\%_]/g, "\\$&")}%`;
   const rows = await db.$transaction(async (tx) => {

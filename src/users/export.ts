@@ -18,7 +18,15 @@ export interface AccountExport {
   exportedAt: string;
   profile: Record<string, unknown>;
   settings: Record<string, unknown>;
-  contacts: { id: string; userId: string; username: string; status: string; direction: "SENT" | "RECEIVED"; createdAt: Date; respondedAt: Date | null }[];
+  contacts: {
+    id: string;
+    userId: string;
+    username: string;
+    status: string;
+    direction: "SENT" | "RECEIVED";
+    createdAt: Date;
+    respondedAt: Date | null;
+  }[];
   blocks: { userId: string; username: string; createdAt: Date }[];
   rooms: { id: string; name: string | null; type: string; role: string; joinedAt: Date }[];
   messages: Record<string, unknown>[];
@@ -39,7 +47,11 @@ export async function exportAccount(db: PrismaClient, encryption: MessageEncrypt
       orderBy: { createdAt: "asc" },
       include: { from: { select: { username: true } }, to: { select: { username: true } } },
     }),
-    db.block.findMany({ where: { blockerId: userId }, orderBy: { createdAt: "asc" }, include: { blocked: { select: { username: true } } } }),
+    db.block.findMany({
+      where: { blockerId: userId },
+      orderBy: { createdAt: "asc" },
+      include: { blocked: { select: { username: true } } },
+    }),
     db.roomMember.findMany({ where: { userId }, orderBy: { joinedAt: "asc" }, include: { room: { select: { name: true, type: true } } } }),
     db.message.findMany({
       where: { senderId: userId },
@@ -62,14 +74,40 @@ export async function exportAccount(db: PrismaClient, encryption: MessageEncrypt
       },
     }),
   ]);
-  const { passwordHash: _, notificationSound, emailNotifications, pushNotifications, showOnlineStatus, showReadReceipts, allowDirectMessages, autoJoinPublicRooms, ...profile } = user;
+  const {
+    passwordHash: _,
+    notificationSound,
+    emailNotifications,
+    pushNotifications,
+    showOnlineStatus,
+    showReadReceipts,
+    allowDirectMessages,
+    autoJoinPublicRooms,
+    ...profile
+  } = user;
   return {
     exportedAt: new Date().toISOString(),
     profile,
-    settings: { notificationSound, emailNotifications, pushNotifications, showOnlineStatus, showReadReceipts, allowDirectMessages, autoJoinPublicRooms },
+    settings: {
+      notificationSound,
+      emailNotifications,
+      pushNotifications,
+      showOnlineStatus,
+      showReadReceipts,
+      allowDirectMessages,
+      autoJoinPublicRooms,
+    },
     contacts: contacts.map((c) => {
       const sent = c.fromId === userId;
-      return { id: c.id, userId: sent ? c.toId : c.fromId, username: (sent ? c.to : c.from).username, status: c.status, direction: sent ? "SENT" : "RECEIVED", createdAt: c.createdAt, respondedAt: c.respondedAt };
+      return {
+        id: c.id,
+        userId: sent ? c.toId : c.fromId,
+        username: (sent ? c.to : c.from).username,
+        status: c.status,
+        direction: sent ? "SENT" : "RECEIVED",
+        createdAt: c.createdAt,
+        respondedAt: c.respondedAt,
+      };
     }),
     blocks: blocks.map((b) => ({ userId: b.blockedId, username: b.blocked.username, createdAt: b.createdAt })),
     rooms: memberships.map((m) => ({ id: m.roomId, name: m.room.name, type: m.room.type, role: m.role, joinedAt: m.joinedAt })),

@@ -6,7 +6,12 @@ import type { Db } from "../db/client.js";
  */
 export async function blockedEitherWay(db: Db, a: string, b: string): Promise<boolean> {
   const count = await db.block.count({
-    where: { OR: [{ blockerId: a, blockedId: b }, { blockerId: b, blockedId: a }] },
+    where: {
+      OR: [
+        { blockerId: a, blockedId: b },
+        { blockerId: b, blockedId: a },
+      ],
+    },
   });
   return count > 0;
 }
@@ -31,9 +36,7 @@ export async function presenceViews(db: Db, viewerId: string | null, userIds: re
     viewerId ? db.block.findMany({ where: { blockedId: viewerId, blockerId: { in: [...userIds] } }, select: { blockerId: true } }) : [],
   ]);
   const blockedViewer = new Set(blockers.map((b) => b.blockerId));
-  return new Map(
-    users.map((u) => [u.id, { away: u.away, hidden: u.id !== viewerId && (!u.showOnlineStatus || blockedViewer.has(u.id)) }]),
-  );
+  return new Map(users.map((u) => [u.id, { away: u.away, hidden: u.id !== viewerId && (!u.showOnlineStatus || blockedViewer.has(u.id)) }]));
 }
 
 /**

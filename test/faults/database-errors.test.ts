@@ -3,8 +3,8 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makePrisma } from "../../src/db/client.js";
-import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { isDatabaseUnavailable } from "../../src/db/errors.js";
+import { PrismaClient } from "../../src/generated/prisma/client.js";
 import { gql, registerUser, type TestUser } from "../helpers/client.js";
 import { admin } from "../helpers/database.js";
 import { freePort } from "../helpers/node-process.js";
@@ -43,10 +43,15 @@ describe("database errors", () => {
 
   /** A real P2028: an interactive transaction that outlives its timeout. */
   const expiredTransaction = () =>
-    rejection(server.app.db.$transaction(async (tx) => {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      return tx.user.count();
-    }, { timeout: 50 }));
+    rejection(
+      server.app.db.$transaction(
+        async (tx) => {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return tx.user.count();
+        },
+        { timeout: 50 },
+      ),
+    );
 
   it("counts an unreachable server and an expired transaction as unavailable, a constraint violation not", async () => {
     const nobody = makePrisma(`postgresql://postgres@127.0.0.1:${await freePort()}/chat`, 1);
@@ -60,7 +65,11 @@ describe("database errors", () => {
     expect(expired).toMatchObject({ code: "P2028" });
     expect(isDatabaseUnavailable(expired)).toBe(true);
 
-    const duplicate = await rejection(server.app.db.user.create({ data: { username: alice.username, email: "other@example.com", passwordHash: "x", firstName: "a", lastName: "b" } }));
+    const duplicate = await rejection(
+      server.app.db.user.create({
+        data: { username: alice.username, email: "other@example.com", passwordHash: "x", firstName: "a", lastName: "b" },
+      }),
+    );
     expect(duplicate).toMatchObject({ code: "P2002" });
     expect(isDatabaseUnavailable(duplicate)).toBe(false);
     expect(isDatabaseUnavailable(new Error("a bug"))).toBe(false);
@@ -70,8 +79,20 @@ describe("database errors", () => {
     const room = await gql(server.url, `mutation { createRoom(input: { name: "Busy", type: GROUP }) { id } }`, {}, alice.accessToken);
     vi.spyOn(server.app.messages, "send").mockRejectedValueOnce(await expiredTransaction());
     const logged = vi.spyOn(server.app.logger, "error").mockClear();
-    const result = await gql(server.url, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "hi", clientMessageId: "k1" }) { id } }`, { r: room.data.createRoom.id }, alice.accessToken);
-    expect(result.errors).toEqual([{ message: "Database unavailable; retry later", path: ["sendMessage"], locations: expect.any(Array), extensions: { code: "SERVICE_UNAVAILABLE" } }]);
+    const result = await gql(
+      server.url,
+      `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "hi", clientMessageId: "k1" }) { id } }`,
+      { r: room.data.createRoom.id },
+      alice.accessToken,
+    );
+    expect(result.errors).toEqual([
+      {
+        message: "Database unavailable; retry later",
+        path: ["sendMessage"],
+        locations: expect.any(Array),
+        extensions: { code: "SERVICE_UNAVAILABLE" },
+      },
+    ]);
     // for the operator: the original, once
     expect(logged).toHaveBeenCalledTimes(1);
     expect(JSON.stringify(logged.mock.calls[0])).toContain("expired transaction");
@@ -79,9 +100,12 @@ describe("database errors", () => {
 
   /** Holds every connection of a pool of one for `ms` (an interactive transaction that sleeps), so the next caller waits. */
   const holdOnly = (db: { $transaction: PrismaClient["$transaction"] }, ms: number) =>
-    db.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_sleep(${ms / 1000})`;
-    }, { timeout: ms + 5000 });
+    db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_sleep(${ms / 1000})`;
+      },
+      { timeout: ms + 5000 },
+    );
 
   it("counts a transaction that could not get a connection within maxWait as unavailable (P2028)", async () => {
     const db = makePrisma(server.app.config.DATABASE_URL!, 1);
@@ -99,11 +123,17 @@ describe("database errors", () => {
   });
 
   it("counts node-postgres' pool timeout as unavailable, passed through Prisma raw", async () => {
-    const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: server.app.config.DATABASE_URL!, max: 1, connectionTimeoutMillis: 100 }) });
+    const db = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: server.app.config.DATABASE_URL!, max: 1, connectionTimeoutMillis: 100 }),
+    });
     try {
       const held = holdOnly(db, 800);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const waiting = [rejection(db.user.count()), rejection(db.$queryRaw`SELECT 1`), rejection(db.$transaction(async (tx) => tx.user.count()))];
+      const waiting = [
+        rejection(db.user.count()),
+        rejection(db.$queryRaw`SELECT 1`),
+        rejection(db.$transaction(async (tx) => tx.user.count())),
+      ];
       for (const timedOut of await Promise.all(waiting)) {
         expect(timedOut).toMatchObject({ message: "timeout exceeded when trying to connect" });
         expect(isDatabaseUnavailable(timedOut)).toBe(true);
@@ -156,7 +186,9 @@ describe("database errors", () => {
         expect(terminated).toMatchObject({ code: "57P01", severity: "FATAL" });
         expect(isDatabaseUnavailable(terminated)).toBe(true);
         const closed = await rejection(client.query("SELECT 1"));
-        expect(closed).toMatchObject({ message: expect.stringMatching(/^(Connection terminated|Client has encountered a connection error)/) });
+        expect(closed).toMatchObject({
+          message: expect.stringMatching(/^(Connection terminated|Client has encountered a connection error)/),
+        });
         expect(isDatabaseUnavailable(closed)).toBe(true);
       } finally {
         client.release(true);
@@ -195,7 +227,10 @@ describe("database errors", () => {
     });
 
     it("the server starting up (57P03, which only a restart produces: the error as node-postgres builds it)", () => {
-      const startingUp = Object.assign(new pg.DatabaseError("the database system is starting up", 0, "error"), { code: "57P03", severity: "FATAL" });
+      const startingUp = Object.assign(new pg.DatabaseError("the database system is starting up", 0, "error"), {
+        code: "57P03",
+        severity: "FATAL",
+      });
       expect(isDatabaseUnavailable(startingUp)).toBe(true);
     });
 

@@ -26,7 +26,14 @@ describe("a node killed with SIGKILL", () => {
     group = await startNodes(2);
     [a, b] = group.nodes;
     [alice, bob] = await registerUsers(b.url, ["alice", "bob"]);
-    roomId = (await gqlOk(b.url, `mutation($m: [ID!]) { createRoom(input: { name: "Failover", type: GROUP, memberIds: $m }) { id } }`, { m: [alice.id] }, bob.accessToken)).createRoom.id;
+    roomId = (
+      await gqlOk(
+        b.url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Failover", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [alice.id] },
+        bob.accessToken,
+      )
+    ).createRoom.id;
   }, 120_000);
 
   afterAll(() => group?.stop());

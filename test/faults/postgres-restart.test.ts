@@ -3,7 +3,7 @@ import type { Client } from "graphql-ws";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE_TRY_AGAIN_LATER } from "../../src/limits/socket-guard.js";
-import { gql, type GqlResponse, gqlOk, registerUsers, type TestUser, wsClient } from "../helpers/client.js";
+import { type GqlResponse, gql, gqlOk, registerUsers, type TestUser, wsClient } from "../helpers/client.js";
 import { type DedicatedPostgres, startDedicatedPostgres } from "../helpers/dedicated-postgres.js";
 import { type NodeProcess, startNode } from "../helpers/node-process.js";
 
@@ -43,8 +43,22 @@ describe("PostgreSQL restarted under a node", () => {
     // one node, in-process pub/sub; it migrates the empty database when it starts
     node = await startNode({ DATABASE_URL: database.url, REDIS_URL: "", JWT_SECRET: randomBytes(32).toString("hex") });
     [alice, bob] = await registerUsers(node.url, ["alice", "bob"]);
-    roomId = (await gqlOk(node.url, `mutation($m: [ID!]) { createRoom(input: { name: "Outage", type: GROUP, memberIds: $m }) { id } }`, { m: [bob.id] }, alice.accessToken)).createRoom.id;
-    firstMessageId = (await gqlOk(node.url, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "first" }) { id } }`, { r: roomId }, alice.accessToken)).sendMessage.id;
+    roomId = (
+      await gqlOk(
+        node.url,
+        `mutation($m: [ID!]) { createRoom(input: { name: "Outage", type: GROUP, memberIds: $m }) { id } }`,
+        { m: [bob.id] },
+        alice.accessToken,
+      )
+    ).createRoom.id;
+    firstMessageId = (
+      await gqlOk(
+        node.url,
+        `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "first" }) { id } }`,
+        { r: roomId },
+        alice.accessToken,
+      )
+    ).sendMessage.id;
   }, 120_000);
 
   afterAll(async () => {
@@ -76,19 +90,42 @@ describe("PostgreSQL restarted under a node", () => {
       loop("send", async () => {
         const key = randomUUID();
         const startedAt = Date.now();
-        const response = await gql(node.url, `mutation($r: ID!, $k: String!) { sendMessage(input: { roomId: $r, content: $k, clientMessageId: $k }) { id } }`, { r: roomId, k: key }, alice.accessToken);
+        const response = await gql(
+          node.url,
+          `mutation($r: ID!, $k: String!) { sendMessage(input: { roomId: $r, content: $k, clientMessageId: $k }) { id } }`,
+          { r: roomId, k: key },
+          alice.accessToken,
+        );
         if (response.data?.sendMessage) sent.push(response.data.sendMessage.id);
         return { response, startedAt, key };
       }),
       loop("react", async () => {
         const key = sent.at(-1)!;
         const startedAt = Date.now();
-        return { response: await gql(node.url, `mutation($m: ID!) { addReaction(messageId: $m, emoji: "👍") { id } }`, { m: key }, bob.accessToken), startedAt, key };
+        return {
+          response: await gql(
+            node.url,
+            `mutation($m: ID!) { addReaction(messageId: $m, emoji: "👍") { id } }`,
+            { m: key },
+            bob.accessToken,
+          ),
+          startedAt,
+          key,
+        };
       }),
       loop("read", async () => {
         const key = sent.at(-1)!;
         const startedAt = Date.now();
-        return { response: await gql(node.url, `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`, { r: roomId, m: key }, bob.accessToken), startedAt, key };
+        return {
+          response: await gql(
+            node.url,
+            `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`,
+            { r: roomId, m: key },
+            bob.accessToken,
+          ),
+          startedAt,
+          key,
+        };
       }),
     ]);
     /** Resolves once every writer has `count` more answers satisfying `match`. */
@@ -126,7 +163,8 @@ describe("PostgreSQL restarted under a node", () => {
     for (const list of Object.values(writes)) {
       const failures = list.filter((w) => !ok(w)).map((w) => w.response.errors![0]);
       expect(failures.length).toBeGreaterThan(0);
-      for (const error of failures) expect(error).toMatchObject({ message: "Database unavailable; retry later", extensions: { code: "SERVICE_UNAVAILABLE" } });
+      for (const error of failures)
+        expect(error).toMatchObject({ message: "Database unavailable; retry later", extensions: { code: "SERVICE_UNAVAILABLE" } });
     }
 
     const db = new pg.Client({ connectionString: database.url });
@@ -134,10 +172,18 @@ describe("PostgreSQL restarted under a node", () => {
     try {
       const rows = async <T>(sql: string) => (await db.query(sql, [roomId])).rows as T[];
       const [room] = await rows<{ lastSeq: number; lastEventSeq: number }>(`SELECT "lastSeq", "lastEventSeq" FROM "Room" WHERE id = $1`);
-      const messages = await rows<{ id: string; seq: number; clientMessageId: string | null }>(`SELECT id, seq, "clientMessageId" FROM "Message" WHERE "roomId" = $1 ORDER BY seq`);
-      const events = await rows<{ seq: number; payload: { kind: string; messageId?: string; userId?: string } }>(`SELECT seq, payload FROM "StoredEvent" WHERE "roomId" = $1 ORDER BY seq`);
-      const reactions = await rows<{ messageId: string }>(`SELECT r."messageId" FROM "Reaction" r JOIN "Message" m ON m.id = r."messageId" WHERE m."roomId" = $1`);
-      const [marker] = await rows<{ lastReadSeq: number }>(`SELECT "lastReadSeq" FROM "RoomMember" WHERE "roomId" = $1 AND "userId" = '${bob.id}'`);
+      const messages = await rows<{ id: string; seq: number; clientMessageId: string | null }>(
+        `SELECT id, seq, "clientMessageId" FROM "Message" WHERE "roomId" = $1 ORDER BY seq`,
+      );
+      const events = await rows<{ seq: number; payload: { kind: string; messageId?: string; userId?: string } }>(
+        `SELECT seq, payload FROM "StoredEvent" WHERE "roomId" = $1 ORDER BY seq`,
+      );
+      const reactions = await rows<{ messageId: string }>(
+        `SELECT r."messageId" FROM "Reaction" r JOIN "Message" m ON m.id = r."messageId" WHERE m."roomId" = $1`,
+      );
+      const [marker] = await rows<{ lastReadSeq: number }>(
+        `SELECT "lastReadSeq" FROM "RoomMember" WHERE "roomId" = $1 AND "userId" = '${bob.id}'`,
+      );
 
       // no gap, no half-written message
       expect(messages.map((m) => m.seq)).toEqual(messages.map((_, i) => i + 1));
@@ -148,11 +194,17 @@ describe("PostgreSQL restarted under a node", () => {
       const storedKeys = messages.map((m) => m.clientMessageId);
       for (const w of writes.send.filter(ok)) expect(storedKeys.filter((k) => k === w.key)).toHaveLength(1);
       // each change with its event: messages, reactions, receipts
-      const eventsOf = (kind: string) => events.filter((e) => e.payload.kind === kind).map((e) => e.payload.messageId).sort();
+      const eventsOf = (kind: string) =>
+        events
+          .filter((e) => e.payload.kind === kind)
+          .map((e) => e.payload.messageId)
+          .sort();
       expect(eventsOf("MessageAdded")).toEqual(messages.map((m) => m.id).sort());
       expect(eventsOf("ReactionAdded")).toEqual(reactions.map((r) => r.messageId).sort());
       for (const w of writes.react.filter(ok)) expect(reactions.map((r) => r.messageId)).toContain(w.key);
-      const receipts = events.filter((e) => e.payload.kind === "ReadReceipt" && e.payload.userId === bob.id).map((e) => messages.find((m) => m.id === e.payload.messageId)!.seq);
+      const receipts = events
+        .filter((e) => e.payload.kind === "ReadReceipt" && e.payload.userId === bob.id)
+        .map((e) => messages.find((m) => m.id === e.payload.messageId)!.seq);
       expect(receipts).toEqual([...receipts].sort((x, y) => x - y)); // the marker only moves forward, each move with its receipt
       expect(marker!.lastReadSeq).toBe(receipts.at(-1));
       const lastReadOk = writes.read.filter(ok).at(-1)!;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gql, gqlOk, type GqlResponse, registerUsers, type TestUser } from "../helpers/client.js";
+import { type GqlResponse, gql, gqlOk, registerUsers, type TestUser } from "../helpers/client.js";
 import { type DedicatedRedis, startDedicatedRedis } from "../helpers/dedicated-redis.js";
 import { type NodeGroup, type NodeProcess, startNodes } from "../helpers/node-process.js";
 import { type ResumingSubscriber, resumingSubscriber, storedMessages } from "../helpers/resuming.js";
@@ -33,7 +33,12 @@ describe("Redis restarted under two nodes", () => {
     group = await startNodes(2, { REDIS_URL: redis.url });
     [a, b] = group.nodes;
     [alice, bob, carol] = await registerUsers(a.url, ["alice", "bob", "carol"]);
-    const room = await gqlOk(a.url, `mutation($m: [ID!]) { createRoom(input: { name: "Restart", type: GROUP, memberIds: $m }) { id } }`, { m: [alice.id, carol.id] }, bob.accessToken);
+    const room = await gqlOk(
+      a.url,
+      `mutation($m: [ID!]) { createRoom(input: { name: "Restart", type: GROUP, memberIds: $m }) { id } }`,
+      { m: [alice.id, carol.id] },
+      bob.accessToken,
+    );
     roomId = room.createRoom.id;
   }, 120_000);
 
@@ -78,12 +83,18 @@ describe("Redis restarted under two nodes", () => {
       await answered(5); // sent while Redis is down: committed, their publishes lost
       // typing lives only in Redis: refused with a retryable code, not an unexpected error
       const typing = await gql(a.url, `mutation($r: ID!) { setTyping(roomId: $r, isTyping: true) }`, { r: roomId }, alice.accessToken);
-      expect(typing.errors?.[0]).toMatchObject({ message: "Realtime service unavailable; retry later", extensions: { code: "SERVICE_UNAVAILABLE" } });
+      expect(typing.errors?.[0]).toMatchObject({
+        message: "Realtime service unavailable; retry later",
+        extensions: { code: "SERVICE_UNAVAILABLE" },
+      });
       await redis.start();
       const restartedAt = Date.now();
 
       // the first message sent after the restart that reaches both subscribers (their nodes have resubscribed)
-      const reachedBoth = () => sends.some((s) => s.startedAt > restartedAt && s.id && onA.received.some((m) => m.id === s.id) && onB.received.some((m) => m.id === s.id));
+      const reachedBoth = () =>
+        sends.some(
+          (s) => s.startedAt > restartedAt && s.id && onA.received.some((m) => m.id === s.id) && onB.received.some((m) => m.id === s.id),
+        );
       while (!reachedBoth()) await answered(1);
       expect(sends.length).toBeLessThan(500);
       sending = false;

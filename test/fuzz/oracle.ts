@@ -62,7 +62,8 @@ const TABLES: Record<string, string[]> = {
  */
 export async function fingerprint(db: PrismaClient): Promise<string> {
   const parts = Object.entries(TABLES).map(
-    ([table, ignored]) => `(SELECT md5(coalesce(string_agg(j::text, ',' ORDER BY j::text), '')) FROM (SELECT to_jsonb(t)${ignored.map((c) => ` - '${c}'`).join("")} AS j FROM "${table}" t) x)`,
+    ([table, ignored]) =>
+      `(SELECT md5(coalesce(string_agg(j::text, ',' ORDER BY j::text), '')) FROM (SELECT to_jsonb(t)${ignored.map((c) => ` - '${c}'`).join("")} AS j FROM "${table}" t) x)`,
   );
   const [row] = await db.$queryRawUnsafe<{ digest: string }[]>(`SELECT md5(${parts.join(" || ")}) AS digest`);
   return row!.digest;

@@ -5,7 +5,9 @@ import { TEST_JWT_SECRET } from "./server.js";
 
 /** A `width`×`height` picture of one colour in `format`. */
 export const image = (format: "png" | "jpeg" | "gif" | "webp", width = 800, height = 600) =>
-  sharp({ create: { width, height, channels: 3, background: "#36c" } })[format]().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: "#36c" } })
+    [format]()
+    .toBuffer();
 /** A minimal PDF (application/pdf by its signature). */
 export const PDF = Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
 /** Plain UTF-8 text (text/plain: no signature, valid UTF-8 without NULs). */
@@ -36,9 +38,16 @@ export function wav(dataBytes = 800, declaredBytes = dataBytes): Buffer {
  * tests do not need ffmpeg): voice.mp3 (1.656 s), voice.ogg (Opus,
  * 2 s), clip.mp4 (H.264 64×48 and AAC, ≈ 1.02 s), clip.webm (VP8 96×64, 1 s).
  */
-export const media = (name: "voice.mp3" | "voice.ogg" | "clip.mp4" | "clip.webm") => readFileSync(new URL(`../fixtures/media/${name}`, import.meta.url));
+export const media = (name: "voice.mp3" | "voice.ogg" | "clip.mp4" | "clip.webm") =>
+  readFileSync(new URL(`../fixtures/media/${name}`, import.meta.url));
 /** A Windows executable header (file-type: application/x-msdownload, not accepted). */
-export const EXE = Buffer.concat([Buffer.from("MZ"), Buffer.alloc(58), Buffer.from([0x40, 0, 0, 0]), Buffer.from("PE\0\0"), Buffer.alloc(200)]);
+export const EXE = Buffer.concat([
+  Buffer.from("MZ"),
+  Buffer.alloc(58),
+  Buffer.from([0x40, 0, 0, 0]),
+  Buffer.from("PE\0\0"),
+  Buffer.alloc(200),
+]);
 
 /** A download token as the server signs them (the test servers' JWT secret is known), with our own claims; expiring in 10 minutes unless `expiresAt` (Unix seconds) says otherwise. */
 export const forgeToken = (attachmentId: string, userId: string, expiresAt = Math.floor(Date.now() / 1000) + 600) =>

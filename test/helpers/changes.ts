@@ -32,7 +32,11 @@ export function changes(): { notify(): void; waitFor(ready: () => boolean, timeo
  * `take(match, timeoutMs)` resolves the first that `match` accepts and no earlier
  * `take` took (waiting for it), or undefined if none came within `timeoutMs`.
  */
-export function inbox<T>(): { items: T[]; add(item: T): void; take(match: (item: T) => boolean, timeoutMs: number): Promise<T | undefined> } {
+export function inbox<T>(): {
+  items: T[];
+  add(item: T): void;
+  take(match: (item: T) => boolean, timeoutMs: number): Promise<T | undefined>;
+} {
   const items: T[] = [];
   const taken = new Set<T>();
   const { notify, waitFor } = changes();

@@ -11,7 +11,12 @@ export interface GqlResponse<T = any> {
 }
 
 /** POSTs one operation to `url` (GraphQL over HTTP), with a Bearer token when given. */
-export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<GqlResponse<T>> {
+export async function gql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GqlResponse<T>> {
   const response = await fetch(url, {
     method: "POST",
     headers: {
@@ -36,12 +41,21 @@ export async function gqlOk<T = any>(url: string, query: string, variables: Reco
  * (`extensions.persistedQuery.sha256Hash`: the client preset's `__meta__.hash`), as
  * a server with GRAPHQL_TRUSTED_DOCUMENTS=only takes it.
  */
-export async function persistedOk<T, V extends Record<string, unknown>>(url: string, document: TypedDocumentNode<T, V>, variables: V, token?: string): Promise<T> {
+export async function persistedOk<T, V extends Record<string, unknown>>(
+  url: string,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  token?: string,
+): Promise<T> {
   const sha256Hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
   if (!sha256Hash) throw new Error("persistedOk: the document has no __meta__.hash (a client preset document with persistedDocuments)");
   const response = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json, application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/graphql-response+json, application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }),
   });
   const result = (await response.json()) as GqlResponse<T>;
@@ -54,7 +68,12 @@ export async function persistedOk<T, V extends Record<string, unknown>>(url: str
  * request spec (as uploadAttachment takes it), with a Bearer token when given;
  * resolves the HTTP status and the JSON body (throws if the body is not JSON).
  */
-export async function postFile(url: string, query: string, file: { bytes: Uint8Array; filename: string; type: string }, token?: string): Promise<{ status: number; body: GqlResponse }> {
+export async function postFile(
+  url: string,
+  query: string,
+  file: { bytes: Uint8Array; filename: string; type: string },
+  token?: string,
+): Promise<{ status: number; body: GqlResponse }> {
   const form = new FormData();
   form.append("operations", JSON.stringify({ query, variables: { file: null } }));
   form.append("map", JSON.stringify({ 0: ["variables.file"] }));
@@ -62,7 +81,11 @@ export async function postFile(url: string, query: string, file: { bytes: Uint8A
   const response = await fetch(url, {
     method: "POST",
     // a multipart POST is a "simple" request: it needs the CSRF-prevention header
-    headers: { accept: "application/graphql-response+json, application/json", [CSRF_HEADER]: "1", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      accept: "application/graphql-response+json, application/json",
+      [CSRF_HEADER]: "1",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: form,
   });
   const text = await response.text();
@@ -178,7 +201,12 @@ export interface Subscription<T = any> {
 }
 
 /** Starts `query` on `client` as a {@link Subscription} (any operation type); `extensions` go into the subscribe payload. */
-export function subscribe<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}, extensions?: Record<string, unknown>): Subscription<T> {
+export function subscribe<T = any>(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+  extensions?: Record<string, unknown>,
+): Subscription<T> {
   const events: GqlResponse<T>[] = [];
   const { notify, waitFor } = changes();
   let done = false;
@@ -261,7 +289,12 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
  * this is how a test knows a subscription is live (on every node) without a sleep.
  * Fails after `timeoutMs`.
  */
-export async function untilReceived<T>(subscription: Subscription<T>, action: () => Promise<unknown>, intervalMs = 100, timeoutMs = 10_000): Promise<GqlResponse<T>> {
+export async function untilReceived<T>(
+  subscription: Subscription<T>,
+  action: () => Promise<unknown>,
+  intervalMs = 100,
+  timeoutMs = 10_000,
+): Promise<GqlResponse<T>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await action();
@@ -278,7 +311,12 @@ export async function untilReceived<T>(subscription: Subscription<T>, action: ()
  * {@link untilReceived}, then skips whatever else has arrived (the answers to
  * further warm-up actions), so the cursor of `subscription` is past the warm-up.
  */
-export async function warmUp(subscription: Subscription, action: () => Promise<unknown>, intervalMs?: number, timeoutMs?: number): Promise<void> {
+export async function warmUp(
+  subscription: Subscription,
+  action: () => Promise<unknown>,
+  intervalMs?: number,
+  timeoutMs?: number,
+): Promise<void> {
   await untilReceived(subscription, action, intervalMs, timeoutMs);
   subscription.drain();
 }

@@ -25,7 +25,9 @@ export async function startDedicatedRedis(): Promise<DedicatedRedis> {
   let exited: Promise<void> = Promise.resolve();
   const start = async () => {
     if (child) throw new Error("the dedicated Redis is running already");
-    const started = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    const started = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child = started;
     exited = new Promise((resolve) => started.once("exit", () => resolve()));
     let output = "";

@@ -102,7 +102,10 @@ export interface NodeGroup<Nodes extends NodeProcess[] = NodeProcess[]> {
  * PRESENCE_TTL_MS). Resolves with the nodes as a tuple of length `count`; if any
  * fails to start, stops the others, drops the database and rejects.
  */
-export async function startNodes<N extends number>(count: N, extraEnv: Record<string, string> = {}): Promise<NodeGroup<Tuple<NodeProcess, N>>> {
+export async function startNodes<N extends number>(
+  count: N,
+  extraEnv: Record<string, string> = {},
+): Promise<NodeGroup<Tuple<NodeProcess, N>>> {
   const database = await createTestDatabase();
   const env = {
     DATABASE_URL: database.url,

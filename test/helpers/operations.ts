@@ -125,14 +125,19 @@ export function minimalSelection(type: GraphQLOutputType): string {
 export function deepSelection(type: GraphQLOutputType, maxVisits = 1, path: readonly string[] = []): string {
   const named = getNamedType(type);
   if (isLeafType(named)) return "";
-  if (isUnionType(named)) return `{ __typename ${named.getTypes().map((member) => `... on ${member.name} ${deepSelection(member, maxVisits, path)}`).join(" ")} }`;
+  if (isUnionType(named))
+    return `{ __typename ${named
+      .getTypes()
+      .map((member) => `... on ${member.name} ${deepSelection(member, maxVisits, path)}`)
+      .join(" ")} }`;
   const here = [...path, named.name];
   const parts = ["__typename"];
   for (const field of Object.values(named.getFields())) {
     if (field.args.some(isRequiredArgument)) continue;
     const fieldType = getNamedType(field.type);
     if (isLeafType(fieldType)) parts.push(field.name);
-    else if (here.filter((n) => n === fieldType.name).length < maxVisits) parts.push(`${field.name} ${deepSelection(fieldType, maxVisits, here)}`);
+    else if (here.filter((n) => n === fieldType.name).length < maxVisits)
+      parts.push(`${field.name} ${deepSelection(fieldType, maxVisits, here)}`);
   }
   return `{ ${parts.join(" ")} }`;
 }

@@ -19,7 +19,13 @@ export interface CollectedSpan {
 
 /** An OTLP/JSON attribute list (`[{ key, value: { stringValue | intValue | … } }]`) → a plain object. */
 type OtlpAttribute = { key: string; value: OtlpValue };
-type OtlpValue = { stringValue?: string; intValue?: number | string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpValue[] } };
+type OtlpValue = {
+  stringValue?: string;
+  intValue?: number | string;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
+};
 
 function valueFrom(value: OtlpValue): unknown {
   if (value.arrayValue) return (value.arrayValue.values ?? []).map(valueFrom);
@@ -44,13 +50,24 @@ export async function startOtlpCollector(): Promise<{ url: string; spans: Collec
     for await (const chunk of req) body += chunk;
     if (req.method !== "POST" || req.url !== "/v1/traces") return void res.writeHead(404).end();
     const request = JSON.parse(body) as {
-      resourceSpans: { resource?: { attributes?: OtlpAttribute[] }; scopeSpans: { spans: (Omit<CollectedSpan, "attributes" | "resource"> & { attributes?: OtlpAttribute[] })[] }[] }[];
+      resourceSpans: {
+        resource?: { attributes?: OtlpAttribute[] };
+        scopeSpans: { spans: (Omit<CollectedSpan, "attributes" | "resource"> & { attributes?: OtlpAttribute[] })[] }[];
+      }[];
     };
     for (const { resource, scopeSpans } of request.resourceSpans) {
       for (const { spans: list } of scopeSpans) {
         for (const span of list) {
           const { traceId, spanId, parentSpanId, name, kind } = span;
-          spans.push({ traceId, spanId, ...(parentSpanId ? { parentSpanId } : {}), name, kind, attributes: attributesOf(span.attributes), resource: attributesOf(resource?.attributes) });
+          spans.push({
+            traceId,
+            spanId,
+            ...(parentSpanId ? { parentSpanId } : {}),
+            name,
+            kind,
+            attributes: attributesOf(span.attributes),
+            resource: attributesOf(resource?.attributes),
+          });
         }
       }
     }

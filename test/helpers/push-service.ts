@@ -1,8 +1,8 @@
 import { createDecipheriv, createECDH, type ECDH, hkdfSync, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { importJWK, type JWTPayload, jwtVerify } from "jose";
@@ -152,7 +152,8 @@ export async function startPushService(): Promise<PushService> {
       const payload = body.length ? parsed(decrypt(body, subscription)) : null;
       const status = subscription.gone ? 410 : (subscription.script.shift() ?? 201);
       received.add({ endpoint, subscriptionId: id, status, headers, vapid, payload });
-      if (status === 201) res.writeHead(201, { location: `${origin}/message/${randomBytes(8).toString("base64url")}`, ttl: String(headers.ttl) }).end();
+      if (status === 201)
+        res.writeHead(201, { location: `${origin}/message/${randomBytes(8).toString("base64url")}`, ttl: String(headers.ttl) }).end();
       else res.writeHead(status).end();
     } catch (error) {
       const refusal = error instanceof Refusal ? error : new Refusal(500, `push service failure: ${(error as Error).stack}`);
@@ -172,8 +173,12 @@ export async function startPushService(): Promise<PushService> {
   };
 
   const next: PushService["next"] = async ({ endpoint, timeoutMs = 5000, includeRefused = false } = {}) => {
-    const push = await received.take((p) => (endpoint === undefined || p.endpoint === endpoint) && (includeRefused || (p.status >= 200 && p.status < 300)), timeoutMs);
-    if (!push) throw new Error(`no push${endpoint ? ` to ${endpoint}` : ""} within ${timeoutMs} ms (rejected so far: ${JSON.stringify(rejected)})`);
+    const push = await received.take(
+      (p) => (endpoint === undefined || p.endpoint === endpoint) && (includeRefused || (p.status >= 200 && p.status < 300)),
+      timeoutMs,
+    );
+    if (!push)
+      throw new Error(`no push${endpoint ? ` to ${endpoint}` : ""} within ${timeoutMs} ms (rejected so far: ${JSON.stringify(rejected)})`);
     return push;
   };
 
@@ -187,7 +192,10 @@ export async function startPushService(): Promise<PushService> {
       ecdh.generateKeys();
       const auth = randomBytes(16);
       subscriptions.set(id, { ecdh, auth, script: [], gone: false });
-      return { endpoint: `${origin}/push/${id}`, keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") } };
+      return {
+        endpoint: `${origin}/push/${id}`,
+        keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") },
+      };
     },
     pushes,
     rejected,
@@ -211,7 +219,10 @@ async function verifyVapid(authorization: string | undefined, origin: string): P
   const [, token, publicKey] = match as unknown as [string, string, string];
   const point = Buffer.from(publicKey, "base64url");
   if (point.length !== 65 || point[0] !== 4) throw new Refusal(401, "k is not an uncompressed P-256 point");
-  const key = await importJWK({ kty: "EC", crv: "P-256", x: point.subarray(1, 33).toString("base64url"), y: point.subarray(33).toString("base64url") }, "ES256");
+  const key = await importJWK(
+    { kty: "EC", crv: "P-256", x: point.subarray(1, 33).toString("base64url"), y: point.subarray(33).toString("base64url") },
+    "ES256",
+  );
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(token, key, { algorithms: ["ES256"], audience: origin, requiredClaims: ["exp", "sub"] }));
@@ -232,7 +243,12 @@ function checkHeaders(req: IncomingMessage, body: Buffer): ReceivedPush["headers
   if (body.length > MAX_BODY_BYTES) throw new Refusal(413, `body of ${body.length} bytes, more than ${MAX_BODY_BYTES}`);
   const topic = req.headers.topic;
   const urgency = req.headers.urgency;
-  return { ttl: Number(ttl), contentEncoding, ...(typeof topic === "string" ? { topic } : {}), ...(typeof urgency === "string" ? { urgency } : {}) };
+  return {
+    ttl: Number(ttl),
+    contentEncoding,
+    ...(typeof topic === "string" ? { topic } : {}),
+    ...(typeof urgency === "string" ? { urgency } : {}),
+  };
 }
 
 /**

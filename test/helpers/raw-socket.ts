@@ -47,6 +47,8 @@ export function rawSocket(wsUrl: string, token?: string, operations: Record<stri
     if (!nexts.has(message.id!)) nexts.set(message.id!, []);
     nexts.get(message.id!)!.push(text);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   return { ws, send, acked, closed, frames, nexts };
 }

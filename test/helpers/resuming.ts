@@ -37,7 +37,12 @@ export interface ResumingSubscriber {
  * `url` may be a function asked on every (re)connect (a load balancer);
  * `after` is the cursor of its first subscription (null: live only).
  */
-export function resumingSubscriber(url: string | (() => string | Promise<string>), user: TestUser, roomId: string, after: number | null = null): ResumingSubscriber {
+export function resumingSubscriber(
+  url: string | (() => string | Promise<string>),
+  user: TestUser,
+  roomId: string,
+  after: number | null = null,
+): ResumingSubscriber {
   const received: SeqMessage[] = [];
   const connections: string[] = [];
   const errors: unknown[] = [];
@@ -48,7 +53,10 @@ export function resumingSubscriber(url: string | (() => string | Promise<string>
   const start = (client: Client) => {
     const mine = ++generation; // events of a superseded subscription are ignored
     unsubscribe = client.subscribe<{ messageAdded: SeqMessage }>(
-      { query: `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`, variables: { r: roomId, after: last === null ? null : String(last) } },
+      {
+        query: `subscription($r: ID!, $after: String) { messageAdded(roomId: $r, after: $after) { id seq } }`,
+        variables: { r: roomId, after: last === null ? null : String(last) },
+      },
       {
         next: (value: GqlResponse<{ messageAdded: SeqMessage }>) => {
           if (mine !== generation) return;
@@ -80,7 +88,8 @@ export function resumingSubscriber(url: string | (() => string | Promise<string>
     },
   });
   const until = async (done: () => boolean, what: string, timeoutMs: number) => {
-    if (!(await waitFor(done, timeoutMs))) throw new Error(`${what} not received within ${timeoutMs} ms; got ${JSON.stringify(received)}, errors ${JSON.stringify(errors)}`);
+    if (!(await waitFor(done, timeoutMs)))
+      throw new Error(`${what} not received within ${timeoutMs} ms; got ${JSON.stringify(received)}, errors ${JSON.stringify(errors)}`);
   };
   return {
     received,

@@ -20,7 +20,12 @@ const ADD = `mutation($r: ID!, $u: ID!, $role: RoomRole) { addRoomMember(roomId:
  * `spec.admins`) with `api`, and resolves its id. Fails the test on any GraphQL error.
  */
 export async function makeRoom(api: UserOps, owner: TestUser, spec: RoomSpec = {}): Promise<string> {
-  const input = { name: spec.name ?? "Room", type: spec.type ?? "GROUP", memberIds: (spec.members ?? []).map((u) => u.id), ...(spec.maxMembers ? { maxMembers: spec.maxMembers } : {}) };
+  const input = {
+    name: spec.name ?? "Room",
+    type: spec.type ?? "GROUP",
+    memberIds: (spec.members ?? []).map((u) => u.id),
+    ...(spec.maxMembers ? { maxMembers: spec.maxMembers } : {}),
+  };
   const id = (await api.ok(owner, CREATE, { input })).createRoom.id as string;
   for (const admin of spec.admins ?? []) await api.ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
   return id;

@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import type { Client } from "graphql-ws";
 import { type DestinationStream, pino } from "pino";
-import { makeLogger } from "../../src/logger.js";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
 import type { App } from "../../src/context.js";
+import { makeLogger } from "../../src/logger.js";
 import { makeServer } from "../../src/server.js";
 import { on, registerUsers, type TestUser, type UserOps, wsClient } from "./client.js";
 import { createTestDatabase } from "./database.js";

@@ -55,7 +55,12 @@ export async function startSmtpReceiver(): Promise<SmtpReceiver> {
     return mail;
   };
 
-  return { url: `smtp://127.0.0.1:${port}`, mails: received.items, nextMail, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    mails: received.items,
+    nextMail,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** The token of the link `<origin><path>?token=<token>` in a mail's text; fails when there is none. */

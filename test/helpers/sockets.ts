@@ -40,7 +40,9 @@ export async function expectStillOpen(url: string, socket: Socket, user: TestUse
   expect(socket.isClosed()).toBe(false);
   const roomId = (await gqlOk(url, `mutation { createRoom(input: { name: "Solo", type: GROUP }) { id } }`, {}, token)).createRoom.id;
   const sub = subscribe(socket.client, `subscription($r: ID!) { messageAdded(roomId: $r) { sender { id } } }`, { r: roomId });
-  const event = await untilReceived(sub, () => gqlOk(url, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "still here" }) { id } }`, { r: roomId }, token));
+  const event = await untilReceived(sub, () =>
+    gqlOk(url, `mutation($r: ID!) { sendMessage(input: { roomId: $r, content: "still here" }) { id } }`, { r: roomId }, token),
+  );
   expect(event.data.messageAdded.sender.id).toBe(user.id);
   sub.stop();
 }
