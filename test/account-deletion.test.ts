@@ -11,11 +11,10 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorCode, ext, type GqlResponse, gql, registerUser, subscribe, type TestUser, warmUp } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 import { closeCode, openSocket } from "./helpers/sockets.js";
 
 const PASSWORD = "correct horse battery";
@@ -263,13 +262,9 @@ describe("deleteAccount and exportMyData", () => {
 });
 
 describe("deleteAccount across two nodes sharing PostgreSQL and Redis", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
-  beforeAll(async () => {
-    group = await startNodes(2);
-    [a, b] = group.nodes;
-  }, 120_000);
-  afterAll(() => group?.stop());
+  const {
+    nodes: [a, b],
+  } = useNodes(2);
 
   it("closes the user's socket on node A with 4403 when the account is deleted through node B", async () => {
     const victim = await registerUser(a.url, "across");

@@ -10,8 +10,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMailer } from "../src/mail/mailer.js";
 import { errorCode, ext, gql, gqlOk, registerUser, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, startTestServer, useTestServer } from "./helpers/server.js";
+import { logCapture, startTestServer, useNodes, useTestServer } from "./helpers/server.js";
 import { type SmtpReceiver, startSmtpReceiver, tokenIn } from "./helpers/smtp.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
@@ -284,17 +283,13 @@ describe("account lifecycle over SMTP", () => {
 
 describe("across two nodes sharing PostgreSQL and Redis", () => {
   let smtp: SmtpReceiver;
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
   beforeAll(async () => {
     smtp = await startSmtpReceiver();
-    group = await startNodes(2, { SMTP_URL: smtp.url, APP_URL });
-    [a, b] = group.nodes;
-  }, 120_000);
-  afterAll(async () => {
-    await group?.stop();
-    await smtp?.close();
   });
+  afterAll(() => smtp?.close());
+  const {
+    nodes: [a, b],
+  } = useNodes(2, () => ({ SMTP_URL: smtp.url, APP_URL }));
 
   it("closes sockets on node A with 4403 when the password is changed, then reset, through node B", async () => {
     const user = await registerUser(a.url, "nodes");

@@ -13,9 +13,9 @@ import { readdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXE, forgeToken, image, TEXT, withToken } from "./helpers/attachment-files.js";
 import { errorCode, ext, gqlOk, on, postFile, registerUser, type TestUser } from "./helpers/client.js";
-import { freePort, type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { freePort, type NodeProcess } from "./helpers/node-process.js";
 import { startS3, type TestS3 } from "./helpers/s3.js";
-import { startTestServer, useTestServer } from "./helpers/server.js";
+import { startTestServer, useNodes, useTestServer } from "./helpers/server.js";
 
 const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { id mimeType size url thumbnailUrl } }`;
 const CREATE = `mutation($m: [ID!]) { createRoom(input: { name: "Bucket", type: GROUP, memberIds: $m }) { id } }`;
@@ -243,14 +243,10 @@ describe("limits and failures: nothing half-written", () => {
 });
 
 describe("two node processes, one bucket, no shared disk", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
-  beforeAll(async () => {
-    // a directory no node can create: any upload written to disk would fail
-    group = await startNodes(2, { ...s3.env, ATTACHMENTS_DIR: "/dev/null/attachments" });
-    [a, b] = group.nodes;
-  }, 120_000);
-  afterAll(() => group?.stop());
+  // a directory no node can create: any upload written to disk would fail
+  const {
+    nodes: [a, b],
+  } = useNodes(2, () => ({ ...s3.env, ATTACHMENTS_DIR: "/dev/null/attachments" }));
 
   it("each node serves the other's uploads", async () => {
     const originOf = (node: NodeProcess) => node.url.replace(/\/graphql$/, "");

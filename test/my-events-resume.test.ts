@@ -10,7 +10,7 @@
  * nodes; cursor errors; the sweep; erased with the account.
  * Real server over HTTP and graphql-ws, real PostgreSQL and Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
 import {
   type GqlResponse,
@@ -23,8 +23,7 @@ import {
   type TestUser,
   wsClient,
 } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 
 const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { redis: true, env: { RATE_LIMITS: "off" } });
 const [alice, bob, carol] = users;
@@ -353,15 +352,13 @@ describe("the event log's sweep", () => {
 });
 
 describe("myEvents(after:) across two nodes sharing PostgreSQL and Redis", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2, { RATE_LIMITS: "off" });
   let ann: TestUser, ben: TestUser;
   beforeAll(async () => {
-    group = await startNodes(2, { RATE_LIMITS: "off" });
-    [a, b] = group.nodes;
     [ann, ben] = await Promise.all([registerUser(a.url, "ann"), registerUser(b.url, "ben")]);
-  }, 120_000);
-  afterAll(() => group?.stop());
+  });
 
   it("subscribed on one node while the other takes the sends and mentions: each once (10 rounds)", async () => {
     const ok = (url: string, user: TestUser, query: string, variables: Record<string, unknown>) =>

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { image } from "./helpers/attachment-files.js";
 import { ext, gql, gqlOk, postFile, registerUser, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
-import { startTestServer, useTestServer } from "./helpers/server.js";
+import { startTestServer, useNodes, useTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
 const PUSH_SERVICE_CA = fileURLToPath(new URL("./fixtures/tls/push-service.crt", import.meta.url));
@@ -409,12 +408,14 @@ describe("push notifications in production", () => {
 });
 
 describe("push notifications with two nodes (one queue in Redis)", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
   let push: PushService;
   beforeAll(async () => {
     push = await startPushService();
+  });
+  afterAll(() => push?.close());
+  const group = useNodes(2, () => {
     const keys = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "push-keys-")) });
-    group = await startNodes(2, {
+    return {
       VAPID_PUBLIC_KEY: keys.VAPID_PUBLIC_KEY!,
       VAPID_PRIVATE_KEY: keys.VAPID_PRIVATE_KEY!,
       VAPID_SUBJECT: "mailto:ops@example.com",
@@ -423,11 +424,7 @@ describe("push notifications with two nodes (one queue in Redis)", () => {
       URL_FETCH_CA_FILE: PUSH_SERVICE_CA,
       PUSH_COALESCE_MS: String(COALESCE_MS),
       RATE_LIMITS: "off",
-    });
-  }, 120_000);
-  afterAll(async () => {
-    await group?.stop();
-    await push?.close();
+    };
   });
 
   it("sends each push once, whichever node's worker takes it, and coalesces a burst sent through both nodes", async () => {

@@ -14,13 +14,12 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { type GraphQLError, getIntrospectionQuery, parse, validate } from "graphql";
 import { createYoga } from "graphql-yoga";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { useQueryLimits } from "../src/limits/query-limits.js";
 import { schema } from "../src/schema/index.js";
 import { type GqlResponse, gql, subscribe } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
+import { logCapture, TEST_JWT_SECRET, useNodes, useTestServer } from "./helpers/server.js";
 
 /** GraphiQL's introspection query (graphiql 5 asks for all of these). */
 const INTROSPECTION = getIntrospectionQuery({
@@ -236,11 +235,7 @@ describe("MAX_BODY_BYTES (default 1 MiB)", () => {
   });
 
   describe("from a server in its own process (as `npm start`)", () => {
-    let group: NodeGroup<[NodeProcess]>;
-    beforeAll(async () => {
-      group = await startNodes(1);
-    }, 120_000);
-    afterAll(() => group?.stop());
+    const group = useNodes(1);
 
     it("a 2 MB body gets its 413 every time, never a reset: the rest is read and discarded before the connection closes", async () => {
       // the server answers after reading none of it while the client still writes (about 1 in 6 resets before the fix)

@@ -8,10 +8,10 @@
  * limit counts every address, deleteAccount's password check counts per user;
  * over HTTP, multipart and graphql-ws; one count for two node processes on one Redis; RATE_LIMITS=off turns them off.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ext, type GqlResponse, gql, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { logCapture, useTestServer } from "./helpers/server.js";
+import type { NodeProcess } from "./helpers/node-process.js";
+import { logCapture, useNodes, useTestServer } from "./helpers/server.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const TYPING = `mutation($r: ID!) { setTyping(roomId: $r, isTyping: true) }`;
@@ -199,17 +199,15 @@ describe("TRUST_PROXY=2 (two proxies append to X-Forwarded-For)", () => {
 });
 
 describe("two nodes on one Redis", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
+  const group = useNodes(2, { RATE_LIMIT_SEND_MESSAGE: "5/60", RATE_LIMIT_LOGIN_IP: "3/60" });
   let alice: TestUser;
   let roomId: string;
   beforeAll(async () => {
-    group = await startNodes(2, { RATE_LIMIT_SEND_MESSAGE: "5/60", RATE_LIMIT_LOGIN_IP: "3/60" });
     alice = await registerUser(group.nodes[0].url, "alice");
     roomId = (
       await gqlOk(group.nodes[1].url, `mutation { createRoom(input: { name: "Shared", type: GROUP }) { id } }`, {}, alice.accessToken)
     ).createRoom.id;
-  }, 120_000);
-  afterAll(() => group?.stop());
+  });
 
   it("share one count: sends alternating between the nodes, exactly the limit (5) pass", async () => {
     const results = [];

@@ -13,7 +13,7 @@ import { ApolloProvider } from "@apollo/client/react";
 import type { ReactNode } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { Provider as UrqlProvider } from "urql";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { createApolloChat } from "../examples/clients/apollo.js";
 import type { ChatClient, ChatClientOptions } from "../examples/clients/chat.js";
@@ -23,23 +23,24 @@ import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
 import { errorCode, gql, persistedOk } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { useNodes } from "./helpers/server.js";
 
 const PASSWORD = "correct horse battery";
 
-let group: NodeGroup<[NodeProcess]>;
-let node: NodeProcess;
-beforeAll(async () => {
+const {
+  nodes: [node],
+  // biome-ignore lint/correctness/useHookAtTopLevel: useNodes is a vitest fixture (registers beforeAll/afterAll), not a React hook
+} = useNodes(
+  1,
   // the DOM's page is on another origin than the server: allow it (CORS_ORIGINS, src/security/cors.ts);
   // only the example clients' trusted documents run (src/security/trusted-documents.ts)
-  group = await startNodes(1, {
+  {
     CORS_ORIGINS: window.location.origin,
     GRAPHQL_TRUSTED_DOCUMENTS: "only",
     GRAPHQL_TRUSTED_DOCUMENTS_FILE: "examples/generated/persisted-documents.json",
-  });
-  [node] = group.nodes;
-}, 90_000);
-afterAll(() => group?.stop());
+  },
+  { timeoutMs: 90_000 },
+);
 
 let registered = 0;
 /** Registers a user through the generated Register document, by its hash. */

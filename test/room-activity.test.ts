@@ -16,8 +16,7 @@ import {
   untilReceived,
   wsClient,
 } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount at message: lastMessage { id content sender { id } } room { id } } } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
@@ -201,20 +200,16 @@ describe("RoomActivity in a room above ACTIVITY_COALESCE_ABOVE", () => {
 });
 
 describe("RoomActivity across two nodes sharing PostgreSQL and Redis", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2);
   let ann: TestUser, ben: TestUser, cat: TestUser;
   const opened: { dispose(): unknown }[] = [];
 
   beforeAll(async () => {
-    group = await startNodes(2);
-    [a, b] = group.nodes;
     [ann, ben, cat] = await Promise.all([registerUser(a.url, "ann"), registerUser(b.url, "ben"), registerUser(a.url, "cat")]);
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all(opened.map((c) => c.dispose()));
-    await group?.stop();
   });
+  afterAll(() => Promise.all(opened.map((c) => c.dispose())));
 
   it("reaches each socket once, on either node, for a message sent through either", async () => {
     const onA = helpers(

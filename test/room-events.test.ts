@@ -23,9 +23,8 @@ import {
   within,
   wsClient,
 } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
   ... on MemberJoined { roomId user { id } role addedBy { id } at }
@@ -293,22 +292,16 @@ describe("room and user events (one node, Redis pub/sub)", () => {
 });
 
 describe("a removed member stops receiving the room's events at once, across two nodes", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2);
   let alice: TestUser, bob: TestUser, carol: TestUser;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    group = await startNodes(2);
-    [a, b] = group.nodes;
-    alice = await registerUser(b.url, "alice");
-    bob = await registerUser(a.url, "bob");
-    carol = await registerUser(a.url, "carol");
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.dispose()));
-    await group?.stop();
+    [alice, bob, carol] = await Promise.all([registerUser(b.url, "alice"), registerUser(a.url, "bob"), registerUser(a.url, "carol")]);
   });
+  afterAll(() => Promise.all(clients.map((c) => c.dispose())));
 
   it("subscribed on A, removed through B: MemberLeft then complete on A; messageAdded completes; later messages never reach them", async () => {
     const viaB = on(b.url);

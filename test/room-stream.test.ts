@@ -14,7 +14,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
   type GqlResponse,
@@ -28,9 +28,8 @@ import {
   warmUp,
   wsClient,
 } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -576,21 +575,18 @@ describe("the room event stream (one node, Redis pub/sub)", () => {
 });
 
 describe("the socket is cut while messages keep flowing, across two nodes: subscribed on A, resumed on B (then alternating), sent through B", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2, { RATE_LIMIT_SEND_MESSAGE: "1000/60" }); // far more than a user's 60 a minute
   let alice: TestUser, bob: TestUser;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    group = await startNodes(2, { RATE_LIMIT_SEND_MESSAGE: "1000/60" }); // far more than a user's 60 a minute
-    [a, b] = group.nodes;
-    alice = await registerUser(b.url, "alice");
-    bob = await registerUser(a.url, "bob");
-  }, 120_000);
+    [alice, bob] = await Promise.all([registerUser(b.url, "alice"), registerUser(a.url, "bob")]);
+  });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.dispose()));
   });
-  afterAll(() => group?.stop());
 
   for (const kind of ["roomEvents", "messageAdded"] as const) {
     it(`${kind}: every message exactly once, in order`, async () => {

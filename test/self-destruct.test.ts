@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "graphql-ws";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   ext,
   type GqlResponse,
@@ -21,9 +21,9 @@ import {
   warmUp,
   wsClient,
 } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { startNodes } from "./helpers/node-process.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }
@@ -229,21 +229,18 @@ describe("self-destructing messages survive a restart", () => {
 });
 
 describe("self-destructing messages with two nodes sweeping", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2, { EXPIRY_SWEEP_MS: String(SWEEP_MS) });
   let alice: TestUser, bob: TestUser;
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    group = await startNodes(2, { EXPIRY_SWEEP_MS: String(SWEEP_MS) });
-    [a, b] = group.nodes;
-    alice = await registerUser(a.url, "alice");
-    bob = await registerUser(b.url, "bob");
-  }, 120_000);
+    [alice, bob] = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob")]);
+  });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.dispose()));
   });
-  afterAll(() => group?.stop());
 
   it("each expiring message gets exactly one MessageExpired, whichever node purges it", async () => {
     const r = (await gqlOk(a.url, CREATE, { input: { name: "Two sweepers", type: "GROUP", memberIds: [bob.id] } }, alice.accessToken))

@@ -14,7 +14,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
 import { type DedicatedRedis, startDedicatedRedis } from "./helpers/dedicated-redis.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { useNodes } from "./helpers/server.js";
 
 const ME = `{ me { id } }`;
 const LOGIN = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;
@@ -31,23 +31,19 @@ async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 50
 
 describe("session cache across two nodes", () => {
   let redis: DedicatedRedis;
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  afterAll(() => redis?.stop());
+  const group = useNodes(2, async () => {
+    redis = await startDedicatedRedis();
+    return { REDIS_URL: redis.url, RATE_LIMITS: "off" };
+  });
+  const [a, b] = group.nodes;
   let user: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
-    redis = await startDedicatedRedis();
-    group = await startNodes(2, { REDIS_URL: redis.url, RATE_LIMITS: "off" });
-    [a, b] = group.nodes;
     user = await registerUser(a.url, "cached");
     roomId = (await gqlOk(a.url, `mutation { createRoom(input: { name: "Cache", type: GROUP }) { id } }`, {}, user.accessToken)).createRoom
       .id;
-  }, 120_000);
-
-  afterAll(async () => {
-    await group?.stop();
-    await redis?.stop();
   });
 
   /** A new session of `user` (logged in through node A), its token used once on node B so B has cached it. */

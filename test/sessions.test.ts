@@ -4,10 +4,9 @@
  * sockets are closed with 4403 (revokeSession, logout, refresh-token reuse),
  * also when the socket is on another node.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
-import { useTestServer } from "./helpers/server.js";
+import { useNodes, useTestServer } from "./helpers/server.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;
@@ -128,15 +127,9 @@ describe("sessions on one node", () => {
 });
 
 describe("sessions across two nodes sharing PostgreSQL and Redis", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
-
-  beforeAll(async () => {
-    group = await startNodes(2);
-    [a, b] = group.nodes;
-  }, 120_000);
-
-  afterAll(() => group?.stop());
+  const {
+    nodes: [a, b],
+  } = useNodes(2);
 
   it("closes a socket on node A with 4403 when its session is revoked through node B", async () => {
     const user = await registerUser(a.url, "across");

@@ -5,9 +5,10 @@
  * long before the presence TTL), its SSE streams end cleanly, and the process
  * exits 0 within its bound.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connected, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { connected, on, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { makeRoom } from "./helpers/rooms.js";
+import { useNodes } from "./helpers/server.js";
 
 /** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
 const PRESENCE_TTL_MS = 30_000;
@@ -17,27 +18,14 @@ const SHUTDOWN_BOUND_MS = 10_000;
 const HTTP_DRAIN_BOUND_MS = 5000;
 
 describe("SIGTERM", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const group = useNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+  const [a, b] = group.nodes;
   let alice: TestUser, bob: TestUser, carol: TestUser;
   let roomId: string;
-
   beforeAll(async () => {
-    group = await startNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
-    [a, b] = group.nodes;
-    alice = await registerUser(a.url, "alice");
-    bob = await registerUser(b.url, "bob");
-    carol = await registerUser(b.url, "carol");
-    roomId = (
-      await gqlOk(
-        a.url,
-        `mutation($m: [ID!]) { createRoom(input: { name: "Bye", type: GROUP, memberIds: $m }) { id } }`,
-        { m: [bob.id, carol.id] },
-        alice.accessToken,
-      )
-    ).createRoom.id;
-  }, 120_000);
-  afterAll(() => group?.stop());
+    [alice, bob, carol] = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob"), registerUser(b.url, "carol")]);
+    roomId = await makeRoom(on(a.url), alice, { name: "Bye", members: [bob, carol] });
+  });
 
   it("closes the node's sockets with 1001, flushes its users' presence, and exits 0 in time", async () => {
     const watcher = wsClient(a.wsUrl, alice.accessToken);

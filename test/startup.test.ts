@@ -3,18 +3,15 @@
  * server holds exits 1 at once, saying which port, instead of running on with
  * nothing listening.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NodeGroup, type NodeProcess, startNode, startNodes } from "./helpers/node-process.js";
+import { describe, expect, it } from "vitest";
+import { startNode } from "./helpers/node-process.js";
+import { useNodes } from "./helpers/server.js";
 
 /** How long the second process may take to start, fail and exit, in ms: a start on a busy machine, no more. */
 const EXIT_BOUND_MS = 20_000;
 
 describe("a PORT already in use", () => {
-  let group: NodeGroup<[NodeProcess]>;
-  beforeAll(async () => {
-    group = await startNodes(1);
-  }, 120_000);
-  afterAll(() => group?.stop());
+  const group = useNodes(1);
 
   it(
     "exits 1 at once, naming the port",

@@ -19,9 +19,8 @@ import { loadConfig } from "../src/config.js";
 import { makeTracing, Tracing } from "../src/tracing.js";
 import { gqlOk, registerUser, registerUsers, type Subscription, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { REDIS_URL } from "./helpers/env.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
 import { type CollectedSpan, startOtlpCollector } from "./helpers/otlp-collector.js";
-import { startTestServer } from "./helpers/server.js";
+import { startTestServer, useNodes } from "./helpers/server.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;
@@ -41,16 +40,11 @@ async function publishedOn(channel: string, action: () => Promise<unknown>): Pro
 
 describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
   let collector: Awaited<ReturnType<typeof startOtlpCollector>>;
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-
   beforeAll(async () => {
     collector = await startOtlpCollector();
-    group = await startNodes(2, { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url });
-  }, 120_000);
-  afterAll(async () => {
-    await group?.stop();
-    await collector?.close();
   });
+  afterAll(() => collector?.close());
+  const group = useNodes(2, () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }));
 
   it("link sendMessage → commit → publish → one delivery per fan-out group on each node, one trace across Redis", async () => {
     const [a, b] = group.nodes;

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connected, gqlOk, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-process.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { connected, gqlOk, on, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
+import { makeRoom } from "./helpers/rooms.js";
+import { useNodes } from "./helpers/server.js";
 
 /**
  * Two server processes sharing one PostgreSQL and one Redis, as behind a load
@@ -8,28 +9,14 @@ import { type NodeGroup, type NodeProcess, startNodes } from "./helpers/node-pro
  */
 describe("two nodes sharing PostgreSQL and Redis", () => {
   const PRESENCE_TTL_MS = 3000;
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const group = useNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+  const [a, b] = group.nodes;
   let alice: TestUser, bob: TestUser, carol: TestUser;
   let roomId: string;
-
   beforeAll(async () => {
-    group = await startNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
-    [a, b] = group.nodes;
-    alice = await registerUser(a.url, "alice");
-    bob = await registerUser(b.url, "bob");
-    carol = await registerUser(b.url, "carol");
-    roomId = (
-      await gqlOk(
-        a.url,
-        `mutation($m: [ID!]) { createRoom(input: { name: "Across", type: GROUP, memberIds: $m }) { id } }`,
-        { m: [bob.id, carol.id] },
-        alice.accessToken,
-      )
-    ).createRoom.id;
-  }, 120_000);
-
-  afterAll(() => group?.stop());
+    [alice, bob, carol] = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob"), registerUser(b.url, "carol")]);
+    roomId = await makeRoom(on(a.url), alice, { name: "Across", members: [bob, carol] });
+  });
 
   it("delivers messageAdded on A for a message sent through B", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gqlOk, registerUsers, type TestUser } from "../helpers/client.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "../helpers/node-process.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gqlOk, on, registerUsers, type TestUser } from "../helpers/client.js";
+import type { NodeProcess } from "../helpers/node-process.js";
 import { resumingSubscriber, storedMessages } from "../helpers/resuming.js";
+import { makeRoom } from "../helpers/rooms.js";
+import { useNodes } from "../helpers/server.js";
 
 /**
  * Fault: a node is killed with SIGKILL (no graceful close: its sockets drop,
@@ -17,26 +19,16 @@ import { resumingSubscriber, storedMessages } from "../helpers/resuming.js";
  * PRESENCE_TTL_MS + one sweep is test/two-nodes.test.ts's last test.)
  */
 describe("a node killed with SIGKILL", () => {
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  const {
+    nodes: [a, b],
+  } = useNodes(2);
   let alice: TestUser, bob: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
-    group = await startNodes(2);
-    [a, b] = group.nodes;
     [alice, bob] = await registerUsers(b.url, ["alice", "bob"]);
-    roomId = (
-      await gqlOk(
-        b.url,
-        `mutation($m: [ID!]) { createRoom(input: { name: "Failover", type: GROUP, memberIds: $m }) { id } }`,
-        { m: [alice.id] },
-        bob.accessToken,
-      )
-    ).createRoom.id;
-  }, 120_000);
-
-  afterAll(() => group?.stop());
+    roomId = await makeRoom(on(b.url), bob, { name: "Failover", members: [alice] });
+  });
 
   /** Sends `count` messages through `node` as bob, one after another; resolves their ids. */
   const send = async (node: NodeProcess, count: number, label: string): Promise<string[]> => {

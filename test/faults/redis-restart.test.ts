@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GqlResponse, gql, gqlOk, registerUsers, type TestUser } from "../helpers/client.js";
+import { type GqlResponse, gql, on, registerUsers, type TestUser } from "../helpers/client.js";
 import { type DedicatedRedis, startDedicatedRedis } from "../helpers/dedicated-redis.js";
-import { type NodeGroup, type NodeProcess, startNodes } from "../helpers/node-process.js";
 import { type ResumingSubscriber, resumingSubscriber, storedMessages } from "../helpers/resuming.js";
+import { makeRoom } from "../helpers/rooms.js";
+import { useNodes } from "../helpers/server.js";
 
 /**
  * Fault: the Redis both nodes publish through is killed (SIGKILL) and started
@@ -23,28 +24,19 @@ describe("Redis restarted under two nodes", () => {
   /** The sender's pause between two sends, in ms (a pace, so a fast machine does not send thousands). */
   const SEND_PACE_MS = 50;
   let redis: DedicatedRedis;
-  let group: NodeGroup<[NodeProcess, NodeProcess]>;
-  let a: NodeProcess, b: NodeProcess;
+  afterAll(() => redis?.stop());
+  const {
+    nodes: [a, b],
+  } = useNodes(2, async () => {
+    redis = await startDedicatedRedis();
+    return { REDIS_URL: redis.url };
+  });
   let alice: TestUser, bob: TestUser, carol: TestUser;
   let roomId: string;
 
   beforeAll(async () => {
-    redis = await startDedicatedRedis();
-    group = await startNodes(2, { REDIS_URL: redis.url });
-    [a, b] = group.nodes;
     [alice, bob, carol] = await registerUsers(a.url, ["alice", "bob", "carol"]);
-    const room = await gqlOk(
-      a.url,
-      `mutation($m: [ID!]) { createRoom(input: { name: "Restart", type: GROUP, memberIds: $m }) { id } }`,
-      { m: [alice.id, carol.id] },
-      bob.accessToken,
-    );
-    roomId = room.createRoom.id;
-  }, 120_000);
-
-  afterAll(async () => {
-    await group?.stop();
-    await redis?.stop();
+    roomId = await makeRoom(on(a.url), bob, { name: "Restart", members: [alice, carol] });
   });
 
   it("subscribers on both nodes end with every stored message once, in order; no send fails", async () => {

@@ -79,7 +79,7 @@ export async function startNode(env: Record<string, string>, timeoutMs = 60_000)
 }
 
 /** `N` times `T` as a tuple (`T[]` when `N` is not a literal). */
-type Tuple<T, N extends number, R extends T[] = []> = number extends N ? T[] : R["length"] extends N ? R : Tuple<T, N, [...R, T]>;
+export type Tuple<T, N extends number, R extends T[] = []> = number extends N ? T[] : R["length"] extends N ? R : Tuple<T, N, [...R, T]>;
 
 /**
  * Server processes started by {@link startNodes}: `nodes` as started; `env` the
