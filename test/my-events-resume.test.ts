@@ -23,6 +23,7 @@ import {
   type TestUser,
   wsClient,
 } from "./helpers/client.js";
+import { sendMessage } from "./helpers/rooms.js";
 import { useNodes, useTestServer } from "./helpers/server.js";
 
 const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { redis: true, env: { RATE_LIMITS: "off" } });
@@ -65,8 +66,6 @@ function label(e: Event): string {
 
 const createRoom = async (owner: TestUser, name: string, members: TestUser[]): Promise<string> =>
   (await api.ok(owner, CREATE, { n: name, m: members.map((m) => m.id) })).createRoom.id;
-const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> =>
-  (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
 type Sync = {
   nextCursor: string;
   rooms: { room: { id: string }; messages: { id: string; seq: number }[]; lastSeq: number; messageCursor: string }[];
@@ -84,7 +83,7 @@ const myEvents = (user: TestUser, after: string | null = null) => subscribe(clie
  */
 async function until(sub: Subscription, actor: TestUser, roomId: string): Promise<Event[]> {
   const got: Event[] = [event(await sub.next(10_000))];
-  const sentinel = await send(actor, roomId, "sentinel");
+  const sentinel = await sendMessage(api, actor, roomId, "sentinel");
   for (;;) {
     const e = event(await sub.next(10_000));
     if (e.__typename === "RoomActivity" && e.lastMessage?.id === sentinel.id) return got;
@@ -114,7 +113,7 @@ describe("the user event log", () => {
     expect(await logOf(ann.id)).toEqual([]); // the creator is told nothing
     // a contact request, a mention: one row each, for the addressee
     await api.ok(ann, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: ben.id });
-    await send(ann, room, `hi @${ben.username}`);
+    await sendMessage(api, ann, room, `hi @${ben.username}`);
     expect((await logOf(ben.id)).map((r) => r.kind)).toEqual(["AddedToRoom", "ContactRequest", "MentionNotification"]);
     // the live payload carries the row's id (the bus is Redis here: read it off the channel)
     const received: { logId?: string }[] = [];
@@ -191,7 +190,7 @@ describe("the user event log", () => {
       reason: "HIDDEN",
       by: { id: ben.id },
     });
-    const m = await send(ann, direct, "back again");
+    const m = await sendMessage(api, ann, direct, "back again");
     expect(event(await phone.next())).toMatchObject({ __typename: "RoomActivity", roomId: direct, lastMessage: { id: m.id } });
     expect((await logOf(ben.id)).map((r) => `${r.kind} ${r.reason ?? ""}`.trim())).toEqual([
       "AddedToRoom",
@@ -212,16 +211,16 @@ describe("myEvents(after:)", () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const quiet = await createRoom(ann, "quiet", [ben]);
     const busy = await createRoom(ann, "busy", [ben]);
-    await send(ann, quiet, "before the cursor");
-    await send(ann, busy, "before the cursor");
+    await sendMessage(api, ann, quiet, "before the cursor");
+    await sendMessage(api, ann, busy, "before the cursor");
     await api.ok(ann, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: ben.id });
     const { nextCursor } = await sync(ben);
 
     const later = await createRoom(ann, "later", [ben]);
-    await send(ann, busy, "after 1");
-    const newest = await send(ann, busy, `after 2 @${ben.username}`);
+    await sendMessage(api, ann, busy, "after 1");
+    const newest = await sendMessage(api, ann, busy, `after 2 @${ben.username}`);
     await api.ok(ben, `mutation($r: ID!) { leaveRoom(roomId: $r) }`, { r: quiet });
-    await send(ann, later, "in later");
+    await sendMessage(api, ann, later, "in later");
     const laterMessage = (await api.ok(ann, `query($r: ID!) { room(id: $r) { lastMessage { id seq } } }`, { r: later })).room.lastMessage;
 
     const sub = myEvents(ben, nextCursor);
@@ -235,7 +234,7 @@ describe("myEvents(after:)", () => {
     // nothing from before the cursor (the contact request, the first messages)
     expect(replayed.some((e) => e.__typename === "ContactRequest" || e.lastMessage?.content === "before the cursor")).toBe(false);
     // live: a new message comes once
-    const live = await send(ann, later, "live");
+    const live = await sendMessage(api, ann, later, "live");
     expect(label(event(await sub.next()))).toBe(`activity ${later} #${live.seq}`);
     await expect(sub.next(300)).rejects.toThrow();
   });
@@ -248,7 +247,7 @@ describe("myEvents(after:)", () => {
       const c = client(ben);
       const sending = (async () => {
         const sent: { id: string; seq: number }[] = [];
-        for (let i = 0; i < 4; i++) sent.push(await send(ann, room, `round ${round} #${i} @${ben.username}`));
+        for (let i = 0; i < 4; i++) sent.push(await sendMessage(api, ann, room, `round ${round} #${i} @${ben.username}`));
         return sent;
       })();
       const sub = subscribe(c, MY_EVENTS, { after: nextCursor });
@@ -278,7 +277,7 @@ describe("myEvents(after:)", () => {
     const PER_ROOM = 30;
     const sending = (async () => {
       for (let i = 1; i <= PER_ROOM; i++) {
-        await Promise.all(rooms.map((r) => send(ann, r, i % 3 === 0 ? `${i} @${ben.username}` : `${i}`)));
+        await Promise.all(rooms.map((r) => sendMessage(api, ann, r, i % 3 === 0 ? `${i} @${ben.username}` : `${i}`)));
       }
     })();
     // a sync while the messages are being sent

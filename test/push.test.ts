@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config.js";
 import { image } from "./helpers/attachment-files.js";
 import { ext, gql, gqlOk, postFile, registerUser, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
+import { sendMessage } from "./helpers/rooms.js";
 import { startTestServer, useNodes, useTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
@@ -36,6 +37,7 @@ const topicOf = (roomId: string) => Buffer.from(roomId.replace(/-/g, ""), "hex")
 function pushSuite(redis: boolean) {
   const {
     server,
+    api,
     api: { ok },
     users: [alice],
   } = useTestServer(["alice"], {
@@ -63,8 +65,6 @@ function pushSuite(redis: boolean) {
   };
   const group = async (members: TestUser[]) =>
     (await ok(alice, GROUP, { n: `Room ${randomBytes(3).toString("hex")}`, m: members.map((m) => m.id) })).createRoom.id as string;
-  const send = async (from: TestUser, roomId: string, content: string) =>
-    (await ok(from, SEND, { r: roomId, c: content })).sendMessage as { id: string; seq: number };
   /** Fails when a delivered push reaches `endpoint` within {@link NO_PUSH_WAIT_MS}. */
   const noPush = async (endpoint: string) => {
     await expect(push.next({ endpoint, timeoutMs: NO_PUSH_WAIT_MS })).rejects.toThrow(/no push/);
@@ -91,7 +91,7 @@ function pushSuite(redis: boolean) {
     expect(Buffer.from(webPushPublicKey, "base64url")).toHaveLength(65);
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
-    await send(alice, roomId, "hello");
+    await sendMessage(api, alice, roomId, "hello");
     const received = await push.next({ endpoint: bob.sub.endpoint });
     expect(received.vapid.publicKey).toBe(webPushPublicKey);
     expect(received.vapid.subject).toBe("mailto:push@localhost");
@@ -124,7 +124,7 @@ function pushSuite(redis: boolean) {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
     const long = `${"a".repeat(130)} tail`;
-    const sent = await send(alice, roomId, long);
+    const sent = await sendMessage(api, alice, roomId, long);
     const received = await push.next({ endpoint: bob.sub.endpoint });
     const room = (await ok(alice, `query($id: ID!) { room(id: $id) { name } }`, { id: roomId })).room;
     expect(received.payload).toEqual({
@@ -145,7 +145,7 @@ function pushSuite(redis: boolean) {
   it("pushes thread replies, and says what a message without text carries", async () => {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
-    const root = await send(alice, roomId, "a thread");
+    const root = await sendMessage(api, alice, roomId, "a thread");
     await push.next({ endpoint: bob.sub.endpoint });
     await ok(bob, `mutation($r: ID!, $m: ID!) { markRead(roomId: $r, messageId: $m) { id } }`, { r: roomId, m: root.id });
     const reply = (
@@ -179,9 +179,9 @@ function pushSuite(redis: boolean) {
   it("collapses a burst to an offline member into one push saying the newest message", async () => {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
-    await send(alice, roomId, "one");
-    await send(alice, roomId, "two");
-    const last = await send(alice, roomId, "three");
+    await sendMessage(api, alice, roomId, "one");
+    await sendMessage(api, alice, roomId, "two");
+    const last = await sendMessage(api, alice, roomId, "three");
     const received = await push.next({ endpoint: bob.sub.endpoint });
     expect(received.payload).toMatchObject({ messageId: last.id, body: "three", unreadCount: 3 });
     await noPush(bob.sub.endpoint);
@@ -192,16 +192,16 @@ function pushSuite(redis: boolean) {
     const roomId = await group([carol]);
     const client = await online(carol);
     try {
-      await send(alice, roomId, "plain, carol is here");
+      await sendMessage(api, alice, roomId, "plain, carol is here");
       await noPush(carol.sub.endpoint);
 
-      const mention = await send(alice, roomId, `hey @${carol.username}`);
+      const mention = await sendMessage(api, alice, roomId, `hey @${carol.username}`);
       const mentioned = await push.next({ endpoint: carol.sub.endpoint });
       expect(mentioned.payload).toMatchObject({ type: "mention", messageId: mention.id, body: `hey @${carol.username}` });
       expect(mentioned.headers.urgency).toBe("high");
 
       const direct = (await ok(alice, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: carol.id })).directRoom.id;
-      const dm = await send(alice, direct, "direct, carol is here");
+      const dm = await sendMessage(api, alice, direct, "direct, carol is here");
       const pushed = await push.next({ endpoint: carol.sub.endpoint });
       expect(pushed.payload).toMatchObject({
         type: "message",
@@ -220,11 +220,11 @@ function pushSuite(redis: boolean) {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
     await ok(bob, `mutation($r: ID!) { muteRoom(roomId: $r) { id } }`, { r: roomId });
-    await send(alice, roomId, `muted @${bob.username}`);
+    await sendMessage(api, alice, roomId, `muted @${bob.username}`);
     await noPush(bob.sub.endpoint);
     // control: unmuted, the same goes out
     await ok(bob, `mutation($r: ID!) { unmuteRoom(roomId: $r) { id } }`, { r: roomId });
-    await send(alice, roomId, "unmuted");
+    await sendMessage(api, alice, roomId, "unmuted");
     expect((await push.next({ endpoint: bob.sub.endpoint })).payload).toMatchObject({ body: "unmuted" });
   });
 
@@ -236,7 +236,7 @@ function pushSuite(redis: boolean) {
     const roomId = await group([sender, blocker, blocked, bystander]);
     await ok(blocker, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: sender.id });
     await ok(sender, `mutation($u: ID!) { blockUser(userId: $u) }`, { u: blocked.id });
-    await send(sender, roomId, "who hears this?");
+    await sendMessage(api, sender, roomId, "who hears this?");
     expect((await push.next({ endpoint: bystander.sub.endpoint })).payload).toMatchObject({ body: "who hears this?" });
     await Promise.all([noPush(sender.sub.endpoint), noPush(blocker.sub.endpoint), noPush(blocked.sub.endpoint)]);
   });
@@ -247,7 +247,7 @@ function pushSuite(redis: boolean) {
     expect(settings.updateSettings.notificationPreviews).toBe(false);
     expect((await ok(bob, `{ me { settings { notificationPreviews } } }`)).me.settings.notificationPreviews).toBe(false);
     const roomId = await group([bob]);
-    const sent = await send(alice, roomId, "secret plans");
+    const sent = await sendMessage(api, alice, roomId, "secret plans");
     const received = await push.next({ endpoint: bob.sub.endpoint });
     expect(received.payload).toEqual({
       type: "message",
@@ -265,7 +265,7 @@ function pushSuite(redis: boolean) {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
     push.gone(bob.sub.endpoint);
-    await send(alice, roomId, "to a gone device");
+    await sendMessage(api, alice, roomId, "to a gone device");
     expect((await push.next({ endpoint: bob.sub.endpoint, includeRefused: true })).status).toBe(410);
     for (let i = 0; (await subscriptionsOf({ endpoint: bob.sub.endpoint })) > 0; i++) {
       if (i > 100) throw new Error("the gone subscription was not deleted");
@@ -277,7 +277,7 @@ function pushSuite(redis: boolean) {
     const bob = await subscribed("bob");
     const roomId = await group([bob]);
     push.respondWith(bob.sub.endpoint, [503, 503]);
-    const sent = await send(alice, roomId, "eventually");
+    const sent = await sendMessage(api, alice, roomId, "eventually");
     const received = await push.next({ endpoint: bob.sub.endpoint, timeoutMs: 10_000 });
     expect(received.payload).toMatchObject({ messageId: sent.id, body: "eventually" });
     expect(push.pushes.filter((p) => p.endpoint === bob.sub.endpoint).map((p) => p.status)).toEqual([503, 503, 201]);

@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { subscribe } from "./helpers/client.js";
+import { type Subscription, subscribe } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
 import { useTestServer } from "./helpers/server.js";
 
@@ -55,6 +55,14 @@ function suite(sharing: "on" | "off") {
     };
   }
 
+  /** Sends `contents` in order through `send`, waits until each of `subs` has the last, and returns {@link counted}'s moves. */
+  function deliver(send: (content: string) => Promise<unknown>, subs: Subscription[], contents: string[]) {
+    return counted(async () => {
+      for (const content of contents) await send(content);
+      for (const sub of subs) await sub.nextWhere((e) => e.data?.messageAdded.content === contents.at(-1));
+    });
+  }
+
   /** The raw text of every `next` frame `user` gets on a socket of its own running `query` under operation id `id`. */
   async function rawFrames(user: typeof alice, roomId: string, id: string, query: string) {
     const ws = new WebSocket(server.wsUrl, "graphql-transport-ws");
@@ -70,24 +78,19 @@ function suite(sharing: "on" | "off") {
     return { frames, close: () => ws.close() };
   }
 
-  return { server, alice, bob, carol, room, subscribeAll, counted, rawFrames };
+  return { server, alice, bob, carol, room, subscribeAll, deliver, rawFrames };
 }
 
 describe("SUBSCRIPTION_SHARING=on (the default)", () => {
-  const { alice, bob, carol, room, subscribeAll, counted } = suite("on");
+  const { alice, bob, carol, room, subscribeAll, deliver } = suite("on");
 
   it("executes a viewer-independent selection once per event for all its subscribers, who get the same data", async () => {
     const { roomId, send } = await room();
-    const subs = await subscribeAll(roomId, [
-      [alice, SHARED],
-      [bob, SHARED],
-      [carol, SHARED],
-    ]);
-    const moved = await counted(async () => {
-      await send("one");
-      await send("two");
-      for (const sub of subs) await sub.nextWhere((e) => e.data?.messageAdded.content === "two");
-    });
+    const subs = await subscribeAll(
+      roomId,
+      [alice, bob, carol].map((user): [typeof alice, string] => [user, SHARED]),
+    );
+    const moved = await deliver(send, subs, ["one", "two"]);
     expect(moved).toEqual({ executions: 2, results: 6 });
     const [first, ...others] = subs.map((s) => s.events.map((e) => e.data));
     expect(first!.map((d) => d!.messageAdded.content)).toEqual(["one", "two"]);
@@ -103,10 +106,7 @@ describe("SUBSCRIPTION_SHARING=on (the default)", () => {
       [carol, SHARED],
       [bob, OTHER_SHARED],
     ]);
-    const moved = await counted(async () => {
-      await send("mine");
-      for (const sub of [aliceOwn!, bobOwn!, carolShared!, bobOther!]) await sub.nextWhere((e) => e.data?.messageAdded.content === "mine");
-    });
+    const moved = await deliver(send, [aliceOwn!, bobOwn!, carolShared!, bobOther!], ["mine"]);
     // SHARED and OTHER_SHARED: one execution each; PER_VIEWER: not shared
     expect(moved).toEqual({ executions: 2, results: 2 });
     expect(aliceOwn!.events.at(-1)!.data!.messageAdded.deliveryState).toBe("SENT");
@@ -144,19 +144,15 @@ describe("next frames on the wire", () => {
 });
 
 describe("SUBSCRIPTION_SHARING=off", () => {
-  const { alice, bob, carol, room, subscribeAll, counted } = suite("off");
+  const { alice, bob, carol, room, subscribeAll, deliver } = suite("off");
 
   it("executes every subscriber's selection itself, with the same data", async () => {
     const { roomId, send } = await room();
-    const subs = await subscribeAll(roomId, [
-      [alice, SHARED],
-      [bob, SHARED],
-      [carol, SHARED],
-    ]);
-    const moved = await counted(async () => {
-      await send("alone");
-      for (const sub of subs) await sub.nextWhere((e) => e.data?.messageAdded.content === "alone");
-    });
+    const subs = await subscribeAll(
+      roomId,
+      [alice, bob, carol].map((user): [typeof alice, string] => [user, SHARED]),
+    );
+    const moved = await deliver(send, subs, ["alone"]);
     expect(moved).toEqual({ executions: 0, results: 0 });
     expect(subs[1]!.events).toEqual(subs[0]!.events);
   });

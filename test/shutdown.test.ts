@@ -5,10 +5,9 @@
  * long before the presence TTL), its SSE streams end cleanly, and the process
  * exits 0 within its bound.
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { connected, on, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { makeRoom } from "./helpers/rooms.js";
-import { useNodes } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { connected, subscribe, untilReceived, wsClient } from "./helpers/client.js";
+import { useRoomAcrossNodes } from "./helpers/server.js";
 
 /** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
 const PRESENCE_TTL_MS = 30_000;
@@ -18,18 +17,16 @@ const SHUTDOWN_BOUND_MS = 10_000;
 const HTTP_DRAIN_BOUND_MS = 5000;
 
 describe("SIGTERM", () => {
-  const group = useNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+  const {
+    group,
+    users: [alice, bob, carol],
+    room,
+  } = useRoomAcrossNodes({ PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }, "Bye");
   const [a, b] = group.nodes;
-  let alice: TestUser, bob: TestUser, carol: TestUser;
-  let roomId: string;
-  beforeAll(async () => {
-    [alice, bob, carol] = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob"), registerUser(b.url, "carol")]);
-    roomId = await makeRoom(on(a.url), alice, { name: "Bye", members: [bob, carol] });
-  });
 
   it("closes the node's sockets with 1001, flushes its users' presence, and exits 0 in time", async () => {
     const watcher = wsClient(a.wsUrl, alice.accessToken);
-    const presence = subscribe(watcher, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
+    const presence = subscribe(watcher, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: room.id });
     // live on every node: carol comes and goes until her presence arrives
     await untilReceived(presence, async () => (await connected(b.wsUrl, carol)).dispose(), 300);
     let closeCode: number | undefined;
@@ -66,7 +63,7 @@ describe("SIGTERM", () => {
     const response = await fetch(c.url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${alice.accessToken}` },
-      body: JSON.stringify({ query: `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, variables: { r: roomId } }),
+      body: JSON.stringify({ query: `subscription($r: ID!) { messageAdded(roomId: $r) { content } }`, variables: { r: room.id } }),
     });
     expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { encodeSyncCursor } from "../src/sync/cursor.js";
 import { errorCode, ext, gql, registerUsers, type Subscription, subscribe, type TestUser } from "./helpers/client.js";
+import { sendMessage } from "./helpers/rooms.js";
 import { useTestServer } from "./helpers/server.js";
 import { useStatementCounter } from "./helpers/statements.js";
 
@@ -59,15 +60,13 @@ async function createRoom(owner: TestUser, name: string, members: TestUser[], ty
 }
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;
-const send = async (user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> =>
-  (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
 
 describe("sync", () => {
   it("the initial sync returns every room of the viewer with its newest messages, counts and cursors", async () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const quiet = await createRoom(ann, "quiet", [ben]);
     const busy = await createRoom(ben, "busy", [ann]);
-    for (let i = 1; i <= 25; i++) await send(ben, busy, `busy ${i}`);
+    for (let i = 1; i <= 25; i++) await sendMessage(api, ben, busy, `busy ${i}`);
 
     const s = await sync(ann, null, 10);
     expect(s.initial).toBe(true);
@@ -102,13 +101,13 @@ describe("sync", () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const a = await createRoom(ann, "a", [ben]);
     const b = await createRoom(ann, "b", [ben]);
-    await send(ben, a, "before");
+    await sendMessage(api, ben, a, "before");
     const first = await sync(ann);
 
     const nothing = await sync(ann, first.nextCursor);
     expect(nothing).toMatchObject({ initial: false, rooms: [], leftRooms: [], invites: [] });
 
-    const sent = [await send(ben, b, "one"), await send(ben, b, "two"), await send(ben, b, "three")];
+    const sent = [await sendMessage(api, ben, b, "one"), await sendMessage(api, ben, b, "two"), await sendMessage(api, ben, b, "three")];
     const next = await sync(ann, nothing.nextCursor);
     expect(next.rooms.map((r) => r.room.id)).toEqual([b]);
     expect(next.rooms[0]).toMatchObject({
@@ -121,7 +120,7 @@ describe("sync", () => {
     });
     expect(next.rooms[0]!.messages.map((m) => m.id)).toEqual(sent.map((m) => m.id));
     // the viewer's own message moves their read marker: the room changes, nothing is unread
-    await send(ann, a, "mine");
+    await sendMessage(api, ann, a, "mine");
     const own = await sync(ann, next.nextCursor);
     expect(own.rooms.map((r) => [r.room.id, r.unreadCount, r.messages.map((m) => m.content)])).toEqual([[a, 0, ["mine"]]]);
   });
@@ -129,10 +128,10 @@ describe("sync", () => {
   it("limited: previousCursor pages back through messages(roomId:) with no gap to what the sync returned", async () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const r = await createRoom(ann, "long", [ben]);
-    await send(ben, r, "seen");
+    await sendMessage(api, ben, r, "seen");
     const first = await sync(ann);
     const sent = [];
-    for (let i = 1; i <= 30; i++) sent.push(await send(ben, r, `new ${i}`));
+    for (let i = 1; i <= 30; i++) sent.push(await sendMessage(api, ben, r, `new ${i}`));
 
     const s = await sync(ann, first.nextCursor, 8);
     const room = roomOf(s, r)!;
@@ -156,7 +155,7 @@ describe("sync", () => {
     ).toEqual(sent.map((m) => m.id));
 
     // exactly limitPerRoom new messages is not limited; limitPerRoom 0 gives positions and counts only
-    for (let i = 1; i <= 8; i++) await send(ben, r, `more ${i}`);
+    for (let i = 1; i <= 8; i++) await sendMessage(api, ben, r, `more ${i}`);
     expect(roomOf(await sync(ann, s.nextCursor, 8), r)).toMatchObject({ limited: false, previousCursor: null, lastSeq: 39 });
     expect(roomOf(await sync(ann, s.nextCursor, 0), r)).toMatchObject({
       messages: [],
@@ -171,7 +170,7 @@ describe("sync", () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const r = await createRoom(ann, "read", [ben]);
     const other = await createRoom(ann, "other", [ben]);
-    const m = await send(ben, r, "read me");
+    const m = await sendMessage(api, ben, r, "read me");
     const s1 = await sync(ann);
     expect(roomOf(s1, r)!.unreadCount).toBe(1);
 
@@ -190,7 +189,7 @@ describe("sync", () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const s1 = await sync(ann);
     const added = await createRoom(ben, "added", [ann]);
-    await send(ben, added, "welcome");
+    await sendMessage(api, ben, added, "welcome");
     const open = await createRoom(ben, "open", [], "PUBLIC");
     await api.ok(ann, `mutation($r: ID!) { joinRoom(roomId: $r) { id } }`, { r: open });
     const invitedTo = await createRoom(ben, "invited", []);
@@ -209,7 +208,7 @@ describe("sync", () => {
     expect(s2.invites).toEqual([{ id: invite, room: { id: invitedTo, name: "invited" }, inviter: { id: ben.id } }]);
 
     // once known, the room is no longer "joined"; invites stay listed until answered
-    await send(ben, added, "again");
+    await sendMessage(api, ben, added, "again");
     const s3 = await sync(ann, s2.nextCursor);
     expect(s3.rooms.map((r) => [r.room.id, r.joined])).toEqual([[added, false]]);
     expect(s3.invites.map((i) => i.id)).toEqual([invite]);
@@ -251,7 +250,7 @@ describe("sync", () => {
     // reported once
     expect((await sync(ann, s2.nextCursor)).leftRooms).toEqual([]);
     // the hidden DIRECT room comes back with a newer message: a room again, no longer left
-    await send(ben, direct, "back?");
+    await sendMessage(api, ben, direct, "back?");
     const s3 = await sync(ann, s1.nextCursor);
     expect(s3.leftRooms.map((l) => l.roomId).sort()).toEqual([left, removed, deleted].sort());
     expect(s3.rooms.map((r) => r.room.id).sort()).toEqual([back, direct].sort());
@@ -260,11 +259,11 @@ describe("sync", () => {
   it("a DIRECT room the viewer hid (deleteRoom) is left out until a newer message, as in myRooms", async () => {
     const [ann, ben] = await registerUsers(server.url, ["ann", "ben"]);
     const r = (await api.ok(ann, `mutation($u: ID!) { directRoom(userId: $u) { id } }`, { u: ben.id })).directRoom.id;
-    await send(ben, r, "hi");
+    await sendMessage(api, ben, r, "hi");
     await api.ok(ann, `mutation($r: ID!) { deleteRoom(roomId: $r) }`, { r });
     const s1 = await sync(ann);
     expect(s1.rooms).toEqual([]);
-    await send(ben, r, "hello?");
+    await sendMessage(api, ben, r, "hello?");
     const s2 = await sync(ann, s1.nextCursor);
     expect(s2.rooms.map((x) => [x.room.id, x.room.type, x.unreadCount, x.messages.map((m) => m.content)])).toEqual([
       [r, "DIRECT", 2, ["hello?"]],
@@ -278,7 +277,7 @@ describe("sync", () => {
     const seen: string[] = [];
     const sent: string[] = [];
     for (let round = 0; round < 3; round++) {
-      for (const [i, r] of rooms.entries()) sent.push((await send(i ? cat : ben, r, `round ${round}`)).id);
+      for (const [i, r] of rooms.entries()) sent.push((await sendMessage(api, i ? cat : ben, r, `round ${round}`)).id);
       const s = await sync(ann, cursor);
       for (const room of s.rooms) seen.push(...room.messages.map((m) => m.id));
       cursor = s.nextCursor;
@@ -301,7 +300,7 @@ describe("sync", () => {
       await Promise.all(
         [ben, cat].map(async (u) => {
           for (let k = 0; k < PER_ROOM / 2; k++) {
-            await send(u, r, `${i}-${u.username}-${k}`);
+            await sendMessage(api, u, r, `${i}-${u.username}-${k}`);
           }
         }),
       );
@@ -422,11 +421,11 @@ describe("sync's cost", () => {
       for (let i = 0; i < n; i++) rooms.push(await createRoom(bob, `cost ${n} ${i}`, [viewer!, carol]));
       const invitingRoom = await createRoom(bob, `inviting ${n}`, []);
       await api.ok(bob, `mutation($r: ID!, $u: ID!) { inviteToRoom(roomId: $r, userId: $u) { id } }`, { r: invitingRoom, u: viewer!.id });
-      for (const r of rooms) await send(bob, r, "before");
+      for (const r of rooms) await sendMessage(api, bob, r, "before");
       await api.ok(viewer!, COUNTED, {}); // once unmeasured, so nothing one-off is counted
       const first = await countStatements(() => api.ok(viewer!, COUNTED, {}));
       expect(first.result.sync.rooms.every((r: { messages: unknown[] }) => r.messages.length === 1)).toBe(true);
-      for (const [i, r] of rooms.entries()) for (let k = 0; k < 3; k++) await send(i % 2 ? bob : carol, r, `m ${k}`);
+      for (const [i, r] of rooms.entries()) for (let k = 0; k < 3; k++) await sendMessage(api, i % 2 ? bob : carol, r, `m ${k}`);
       const next = await countStatements(() => api.ok(viewer!, COUNTED, { since: first.result.sync.nextCursor }));
       expect(next.result.sync.rooms).toHaveLength(n);
       expect(

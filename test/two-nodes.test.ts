@@ -1,7 +1,6 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { connected, gqlOk, on, registerUser, subscribe, type TestUser, untilReceived, wsClient } from "./helpers/client.js";
-import { makeRoom } from "./helpers/rooms.js";
-import { useNodes } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { connected, gqlOk, subscribe, untilReceived, wsClient } from "./helpers/client.js";
+import { useRoomAcrossNodes } from "./helpers/server.js";
 
 /**
  * Two server processes sharing one PostgreSQL and one Redis, as behind a load
@@ -9,21 +8,19 @@ import { useNodes } from "./helpers/server.js";
  */
 describe("two nodes sharing PostgreSQL and Redis", () => {
   const PRESENCE_TTL_MS = 3000;
-  const group = useNodes(2, { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) });
+  const {
+    group,
+    users: [alice, bob, carol],
+    room,
+  } = useRoomAcrossNodes({ PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }, "Across");
   const [a, b] = group.nodes;
-  let alice: TestUser, bob: TestUser, carol: TestUser;
-  let roomId: string;
-  beforeAll(async () => {
-    [alice, bob, carol] = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob"), registerUser(b.url, "carol")]);
-    roomId = await makeRoom(on(a.url), alice, { name: "Across", members: [bob, carol] });
-  });
 
   it("delivers messageAdded on A for a message sent through B", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
-    const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { id content sender { id } } }`, { r: roomId });
+    const sub = subscribe(client, `subscription($r: ID!) { messageAdded(roomId: $r) { id content sender { id } } }`, { r: room.id });
     const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
-    await untilReceived(sub, () => gqlOk(b.url, SEND, { r: roomId, c: "warm-up" }, bob.accessToken));
-    const sent = (await gqlOk(b.url, SEND, { r: roomId, c: "from node B" }, bob.accessToken)).sendMessage;
+    await untilReceived(sub, () => gqlOk(b.url, SEND, { r: room.id, c: "warm-up" }, bob.accessToken));
+    const sent = (await gqlOk(b.url, SEND, { r: room.id, c: "from node B" }, bob.accessToken)).sendMessage;
     const event = await sub.nextWhere((e) => e.data?.messageAdded.id === sent.id);
     expect(event.data.messageAdded).toEqual({ id: sent.id, content: "from node B", sender: { id: bob.id } });
     await client.dispose();
@@ -31,9 +28,9 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
 
   it("delivers typing on A for setTyping through B, including B's expiry", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
-    const sub = subscribe(client, `subscription($r: ID!) { typing(roomId: $r) { isTyping user { id } } }`, { r: roomId });
+    const sub = subscribe(client, `subscription($r: ID!) { typing(roomId: $r) { isTyping user { id } } }`, { r: room.id });
     const typing = (on: boolean) =>
-      gqlOk(b.url, `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`, { r: roomId, on }, bob.accessToken);
+      gqlOk(b.url, `mutation($r: ID!, $on: Boolean!) { setTyping(roomId: $r, isTyping: $on) }`, { r: room.id, on }, bob.accessToken);
     const first = await untilReceived(sub, async () => {
       await typing(false);
       await typing(true);
@@ -45,7 +42,7 @@ describe("two nodes sharing PostgreSQL and Redis", () => {
 
   it("delivers presence on A for connections to B, keeps B's users ONLINE past the TTL, and takes a killed node's users OFFLINE within it", async () => {
     const client = wsClient(a.wsUrl, alice.accessToken);
-    const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: roomId });
+    const sub = subscribe(client, `subscription($r: ID!) { presence(roomId: $r) { status user { id } } }`, { r: room.id });
     const bobsNext = (timeoutMs?: number) =>
       sub.nextWhere((e) => e.data?.presence.user.id === bob.id, timeoutMs).then((e) => e.data.presence);
     // carol comes and goes until alice's subscription is live

@@ -10,13 +10,8 @@ export interface GqlResponse<T = any> {
   errors?: { message: string; path?: string[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
 }
 
-/** POSTs one operation to `url` (GraphQL over HTTP), with a Bearer token when given. */
-export async function gql<T = any>(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<GqlResponse<T>> {
+/** POSTs a GraphQL-over-HTTP request `body` (query or persisted hash, variables) to `url` as JSON, with a Bearer token when given. */
+async function post<T>(url: string, body: Record<string, unknown>, token?: string): Promise<GqlResponse<T>> {
   const response = await fetch(url, {
     method: "POST",
     headers: {
@@ -24,16 +19,25 @@ export async function gql<T = any>(
       accept: "application/graphql-response+json, application/json",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify(body),
   });
   return (await response.json()) as GqlResponse<T>;
 }
 
-/** Like {@link gql}, but fails the test on any error and returns `data`. */
-export async function gqlOk<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
-  const result = await gql<T>(url, query, variables, token);
+/** `result.data`, failing the test on any error in `result`. */
+function dataOf<T>(result: GqlResponse<T>): T {
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   return result.data as T;
+}
+
+/** POSTs one operation to `url` (GraphQL over HTTP), with a Bearer token when given. */
+export function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<GqlResponse<T>> {
+  return post<T>(url, { query, variables }, token);
+}
+
+/** Like {@link gql}, but fails the test on any error and returns `data`. */
+export async function gqlOk<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  return dataOf(await gql<T>(url, query, variables, token));
 }
 
 /**
@@ -49,18 +53,7 @@ export async function persistedOk<T, V extends Record<string, unknown>>(
 ): Promise<T> {
   const sha256Hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
   if (!sha256Hash) throw new Error("persistedOk: the document has no __meta__.hash (a client preset document with persistedDocuments)");
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/graphql-response+json, application/json",
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }),
-  });
-  const result = (await response.json()) as GqlResponse<T>;
-  if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-  return result.data as T;
+  return dataOf(await post<T>(url, { variables, extensions: { persistedQuery: { version: 1, sha256Hash } } }, token));
 }
 
 /**

@@ -30,3 +30,14 @@ export async function makeRoom(api: UserOps, owner: TestUser, spec: RoomSpec = {
   for (const admin of spec.admins ?? []) await api.ok(owner, ADD, { r: id, u: admin.id, role: "ADMIN" });
   return id;
 }
+
+const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id seq } }`;
+
+/**
+ * Sends `content` to room `roomId` as `user` through the real sendMessage with
+ * `api`, and resolves the message's id and seq (its place in the room's order).
+ * Fails the test on any GraphQL error.
+ */
+export async function sendMessage(api: UserOps, user: TestUser, roomId: string, content: string): Promise<{ id: string; seq: number }> {
+  return (await api.ok(user, SEND, { r: roomId, c: content })).sendMessage;
+}

@@ -12,10 +12,11 @@ import { loadConfig } from "../../src/config.js";
 import type { App } from "../../src/context.js";
 import { makeLogger } from "../../src/logger.js";
 import { makeServer } from "../../src/server.js";
-import { on, registerUsers, type TestUser, type UserOps, wsClient } from "./client.js";
+import { on, registerUser, registerUsers, type TestUser, type UserOps, wsClient } from "./client.js";
 import { createTestDatabase } from "./database.js";
 import { REDIS_URL } from "./env.js";
 import { type NodeGroup, type NodeProcess, startNodes, type Tuple } from "./node-process.js";
+import { makeRoom } from "./rooms.js";
 
 /** A log destination for {@link startTestServer}'s `logTo` that keeps every line, parsed, in `lines`. */
 export function logCapture(): { sink: Writable; lines: Record<string, unknown>[] } {
@@ -216,4 +217,22 @@ export function useNodes<N extends number>(
     startAnother: () => current().startAnother(),
     stop: () => current().stop(),
   };
+}
+
+/**
+ * The setup of the two-node suites (two-nodes, shutdown): {@link useNodes}(2, `env`),
+ * and, registered by a `beforeAll`, alice on node A, bob and carol on node B, and a
+ * GROUP room named `name` of alice's with bob and carol as members (`room.id`).
+ */
+export function useRoomAcrossNodes(env: Record<string, string>, name: string) {
+  const group = useNodes(2, env);
+  const [a, b] = group.nodes;
+  const users = [{}, {}, {}] as [TestUser, TestUser, TestUser];
+  const room = { id: "" };
+  beforeAll(async () => {
+    const registered = await Promise.all([registerUser(a.url, "alice"), registerUser(b.url, "bob"), registerUser(b.url, "carol")]);
+    for (const [i, user] of registered.entries()) Object.assign(users[i]!, user);
+    room.id = await makeRoom(on(a.url), users[0], { name, members: [users[1], users[2]] });
+  });
+  return { group, users, room };
 }
