@@ -173,13 +173,14 @@ export interface UseNodesOptions {
 
 /**
  * Registers the hooks of a suite that runs against {@link startNodes}(`count`, `env`)
- * in the current `describe` (or file), in the manner of `useTestServer`:
- * `beforeAll` starts the group (`env` may be a function, called and awaited by
- * `beforeAll`: for variables known only once an earlier hook has run or a service
- * it starts, such as another service's address), `afterAll` stops it. Returns the {@link NodeGroup} at once, usable once
- * its `beforeAll` has run: `nodes` are stand-ins for the started nodes (each field
- * throws if read before), so `const { nodes: [a, b] } = useNodes(2)` works where the
- * suite is declared.
+ * in the current `describe` (or file), in the manner of {@link useTestServer}:
+ * `beforeAll` starts the group, `afterAll` stops it (SIGTERM, database dropped).
+ * `env` may be a function, called and awaited by that `beforeAll`: for variables
+ * known only once an earlier hook has run, or a service it starts itself (e.g. a
+ * dedicated Redis). Returns the {@link NodeGroup} at once, usable once its
+ * `beforeAll` has run: `nodes` are stand-ins for the started nodes (each field
+ * throws if read before), so `const { nodes: [a, b] } = useNodes(2)` works where
+ * the suite is declared.
  */
 export function useNodes<N extends number>(
   count: N,
