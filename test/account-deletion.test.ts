@@ -13,8 +13,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { errorCode, ext, type GqlResponse, gql, registerUser, subscribe, type TestUser, warmUp } from "./helpers/client.js";
+import { useNodes } from "./helpers/nodes.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 import { closeCode, openSocket } from "./helpers/sockets.js";
 
 const PASSWORD = "correct horse battery";

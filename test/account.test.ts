@@ -10,7 +10,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMailer } from "../src/mail/mailer.js";
 import { errorCode, ext, gql, gqlOk, registerUser, TEST_PASSWORD, type TestUser } from "./helpers/client.js";
-import { logCapture, startTestServer, useNodes, useTestServer } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
+import { logCapture, startTestServer, useTestServer } from "./helpers/server.js";
 import { type SmtpReceiver, startSmtpReceiver, tokenIn } from "./helpers/smtp.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 

@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXE, forgeToken, image, TEXT, withToken } from "./helpers/attachment-files.js";
 import { errorCode, ext, gqlOk, on, postFile, registerUser, type TestUser } from "./helpers/client.js";
 import { freePort, type NodeProcess } from "./helpers/node-process.js";
+import { useNodes } from "./helpers/nodes.js";
 import { startS3, type TestS3 } from "./helpers/s3.js";
-import { startTestServer, useNodes, useTestServer } from "./helpers/server.js";
+import { startTestServer, useTestServer } from "./helpers/server.js";
 
 const UPLOAD = `mutation($file: File!) { uploadAttachment(file: $file) { id mimeType size url thumbnailUrl } }`;
 const CREATE = `mutation($m: [ID!]) { createRoom(input: { name: "Bucket", type: GROUP, memberIds: $m }) { id } }`;

@@ -23,8 +23,9 @@ import {
   type TestUser,
   wsClient,
 } from "./helpers/client.js";
+import { useNodes } from "./helpers/nodes.js";
 import { sendMessage } from "./helpers/rooms.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const { server, api, users, client } = useTestServer(["alice", "bob", "carol"], { redis: true, env: { RATE_LIMITS: "off" } });
 const [alice, bob, carol] = users;

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { image } from "./helpers/attachment-files.js";
 import { ext, gql, gqlOk, postFile, registerUser, TEST_PASSWORD, type TestUser, wsClient } from "./helpers/client.js";
+import { useNodes } from "./helpers/nodes.js";
 import { type PushService, type ReceivedPush, startPushService, type TestPushSubscription } from "./helpers/push-service.js";
 import { sendMessage } from "./helpers/rooms.js";
-import { startTestServer, useNodes, useTestServer } from "./helpers/server.js";
+import { startTestServer, useTestServer } from "./helpers/server.js";
 
 /** The push service double's self-signed certificate: the server trusts it as a private CA (URL_FETCH_CA_FILE). */
 const PUSH_SERVICE_CA = fileURLToPath(new URL("./fixtures/tls/push-service.crt", import.meta.url));

@@ -19,7 +19,8 @@ import { loadConfig } from "../src/config.js";
 import { useQueryLimits } from "../src/limits/query-limits.js";
 import { schema } from "../src/schema/index.js";
 import { type GqlResponse, gql, subscribe } from "./helpers/client.js";
-import { logCapture, TEST_JWT_SECRET, useNodes, useTestServer } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
+import { logCapture, TEST_JWT_SECRET, useTestServer } from "./helpers/server.js";
 
 /** GraphiQL's introspection query (graphiql 5 asks for all of these). */
 const INTROSPECTION = getIntrospectionQuery({

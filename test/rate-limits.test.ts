@@ -11,7 +11,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ext, type GqlResponse, gql, gqlOk, postFile, registerUser, subscribe, type TestUser } from "./helpers/client.js";
 import type { NodeProcess } from "./helpers/node-process.js";
-import { logCapture, useNodes, useTestServer } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
+import { logCapture, useTestServer } from "./helpers/server.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const TYPING = `mutation($r: ID!) { setTyping(roomId: $r, isTyping: true) }`;

@@ -23,7 +23,7 @@ import { ApolloRoom } from "../examples/react/ApolloRoom.js";
 import { UrqlRoom } from "../examples/react/UrqlRoom.js";
 import { errorCode, gql, persistedOk } from "./helpers/client.js";
 import { metricsOf } from "./helpers/metrics.js";
-import { useNodes } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
 
 const PASSWORD = "correct horse battery";
 

@@ -16,7 +16,8 @@ import {
   untilReceived,
   wsClient,
 } from "./helpers/client.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
+import { useTestServer } from "./helpers/server.js";
 
 const MY_EVENTS = `subscription { myEvents { __typename ... on RoomActivity { roomId unreadCount at message: lastMessage { id content sender { id } } room { id } } } }`;
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;

@@ -23,8 +23,9 @@ import {
   within,
   wsClient,
 } from "./helpers/client.js";
+import { useNodes } from "./helpers/nodes.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { __typename
   ... on MemberJoined { roomId user { id } role addedBy { id } at }

@@ -28,8 +28,9 @@ import {
   warmUp,
   wsClient,
 } from "./helpers/client.js";
+import { useNodes } from "./helpers/nodes.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }

@@ -22,8 +22,9 @@ import {
   wsClient,
 } from "./helpers/client.js";
 import { startNodes } from "./helpers/node-process.js";
+import { useNodes } from "./helpers/nodes.js";
 import { makeRoom } from "./helpers/rooms.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useTestServer } from "./helpers/server.js";
 
 const ROOM_EVENTS = `subscription($r: ID!, $after: String) { roomEvents(roomId: $r, after: $after) { __typename
   ... on SequencedEvent { seq cursor at }

@@ -14,7 +14,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
 import { type DedicatedRedis, startDedicatedRedis } from "./helpers/dedicated-redis.js";
-import { useNodes } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
 
 const ME = `{ me { id } }`;
 const LOGIN = `mutation($u: String!) { login(input: { username: $u, password: "correct horse battery" }) { accessToken } }`;

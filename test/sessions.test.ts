@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { errorCode, gql, gqlOk, registerUser, type TestUser } from "./helpers/client.js";
-import { useNodes, useTestServer } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
+import { useTestServer } from "./helpers/server.js";
 import { closeCode, expectStillOpen, openSocket } from "./helpers/sockets.js";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`;

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { connected, subscribe, untilReceived, wsClient } from "./helpers/client.js";
-import { useRoomAcrossNodes } from "./helpers/server.js";
+import { useRoomAcrossNodes } from "./helpers/nodes.js";
 
 /** The presence TTL, long: an OFFLINE well before it can only come from the shutdown's flush. */
 const PRESENCE_TTL_MS = 30_000;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { startNode } from "./helpers/node-process.js";
-import { useNodes } from "./helpers/server.js";
+import { useNodes } from "./helpers/nodes.js";
 
 /** How long the second process may take to start, fail and exit, in ms: a start on a busy machine, no more. */
 const EXIT_BOUND_MS = 20_000;

@@ -19,8 +19,9 @@ import { loadConfig } from "../src/config.js";
 import { makeTracing, Tracing } from "../src/tracing.js";
 import { gqlOk, registerUser, registerUsers, type Subscription, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { REDIS_URL } from "./helpers/env.js";
+import { useNodes } from "./helpers/nodes.js";
 import { type CollectedSpan, startOtlpCollector } from "./helpers/otlp-collector.js";
-import { startTestServer, useNodes } from "./helpers/server.js";
+import { startTestServer } from "./helpers/server.js";
 
 const SEND = `mutation($r: ID!, $c: String!) { sendMessage(input: { roomId: $r, content: $c }) { id } }`;
 const MESSAGE_ADDED = `subscription($r: ID!) { messageAdded(roomId: $r) { id content } }`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { connected, gqlOk, subscribe, untilReceived, wsClient } from "./helpers/client.js";
-import { useRoomAcrossNodes } from "./helpers/server.js";
+import { useRoomAcrossNodes } from "./helpers/nodes.js";
 
 /**
  * Two server processes sharing one PostgreSQL and one Redis, as behind a load

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gqlOk, on, registerUsers, type TestUser } from "../helpers/client.js";
 import type { NodeProcess } from "../helpers/node-process.js";
+import { useNodes } from "../helpers/nodes.js";
 import { resumingSubscriber, storedMessages } from "../helpers/resuming.js";
 import { makeRoom } from "../helpers/rooms.js";
-import { useNodes } from "../helpers/server.js";
 
 /**
  * Fault: a node is killed with SIGKILL (no graceful close: its sockets drop,

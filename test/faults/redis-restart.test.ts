@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GqlResponse, gql, on, registerUsers, type TestUser } from "../helpers/client.js";
 import { type DedicatedRedis, startDedicatedRedis } from "../helpers/dedicated-redis.js";
+import { useNodes } from "../helpers/nodes.js";
 import { type ResumingSubscriber, resumingSubscriber, storedMessages } from "../helpers/resuming.js";
 import { makeRoom } from "../helpers/rooms.js";
-import { useNodes } from "../helpers/server.js";
 
 /**
  * Fault: the Redis both nodes publish through is killed (SIGKILL) and started
