@@ -249,6 +249,8 @@ describe("deleteAccount and exportMyData", () => {
     expect(data.profile).not.toHaveProperty("passwordHash");
     expect(JSON.stringify(data)).not.toContain("$argon2");
     expect(data.settings).toMatchObject({ showReadReceipts: false, showOnlineStatus: true });
+    expect(data.settings).toHaveProperty("notificationPreviews", true);
+    expect(data.profile).not.toHaveProperty("notificationPreviews");
     expect(data.contacts).toEqual([
       expect.objectContaining({ userId: dave.id, username: dave.username, status: "PENDING", direction: "SENT" }),
     ]);

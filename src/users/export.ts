@@ -83,6 +83,7 @@ export async function exportAccount(db: PrismaClient, encryption: MessageEncrypt
     showReadReceipts,
     allowDirectMessages,
     autoJoinPublicRooms,
+    notificationPreviews,
     ...profile
   } = user;
   return {
@@ -96,6 +97,7 @@ export async function exportAccount(db: PrismaClient, encryption: MessageEncrypt
       showReadReceipts,
       allowDirectMessages,
       autoJoinPublicRooms,
+      notificationPreviews,
     },
     contacts: contacts.map((c) => {
       const sent = c.fromId === userId;
