@@ -64,7 +64,7 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   // subscription set-up, WebSocket authentication, presence and the expiry sweep share these connections (db/admission.ts)
   const admission = new Admission(config.DATABASE_SETUP_CONNECTIONS ?? Math.ceil(config.DATABASE_POOL_SIZE / 2));
 
-  const bus = await makeBus(config.REDIS_URL, config.REDIS_KEY_PREFIX);
+  const bus = await makeBus(config, config.REDIS_KEY_PREFIX);
   const sessionCache = new SessionCache();
   await bus.pubsub.subscribe(topics.sessionRevoked, ({ sessionId }: SessionRevokedPayload) => sessionCache.revoke(sessionId), {});
   bus.watchFeed((up) => sessionCache.setFeedUp(up));
@@ -231,12 +231,12 @@ export async function startApp(config: Config, logger: Logger, database?: Databa
   logger.info(
     {
       database: config.DATABASE_URL ? "external" : "embedded",
-      pubsub: bus.redis ? "redis" : "in-process",
+      pubsub: config.REDIS_CLUSTER ? "redis cluster (sharded)" : bus.redis ? "redis" : "in-process",
       attachments: config.ATTACHMENTS_STORE,
       tracing: tracing ? "otlp" : "off",
       encryptionAtRest: encryption.currentKeyId ? `on (key ${encryption.currentKeyId})` : "off",
       search: config.MESSAGE_SEARCH,
-      push: push.notifier ? (config.REDIS_URL ? "on (queue in Redis)" : "on (in-process queue)") : "off (no VAPID keys)",
+      push: push.notifier ? (bus.redis ? "on (queue in Redis)" : "on (in-process queue)") : "off (no VAPID keys)",
     },
     "services ready",
   );

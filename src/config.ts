@@ -58,6 +58,38 @@ function parseEncryptionKeys(list: string, ctx: z.RefinementCtx): EncryptionKey[
   return keys.map(({ id, key }) => ({ id, key }));
 }
 
+/** A Redis Cluster to connect to (REDIS_CLUSTER_NODES or a `redis+cluster://` REDIS_URL). */
+export interface RedisClusterConfig {
+  /** Seed nodes: any of the cluster's nodes; ioredis discovers the rest (CLUSTER SLOTS). */
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+}
+
+/** `host:port,host:port` → the nodes; an entry of another shape is an issue on the variable. */
+function parseClusterNodes(list: string, ctx: z.RefinementCtx): { host: string; port: number }[] {
+  const nodes = list
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^([^:\s]+|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) ctx.addIssue({ code: "custom", message: `"${entry}" must be host:port` });
+      return { host: match?.[1]?.replace(/^\[|\]$/g, "") ?? "", port };
+    });
+  if (nodes.length === 0) ctx.addIssue({ code: "custom", message: "must list at least one host:port" });
+  return nodes;
+}
+
+/** `redis+cluster://[user:password@]host:port[,host:port…]` → a {@link RedisClusterConfig}. */
+function parseClusterUrl(url: string, ctx: z.RefinementCtx): RedisClusterConfig {
+  const rest = url.slice("redis+cluster://".length).replace(/\/$/, "");
+  const at = rest.lastIndexOf("@");
+  const [username = "", password = ""] = at < 0 ? [] : rest.slice(0, at).split(":", 2).map(decodeURIComponent);
+  return { nodes: parseClusterNodes(rest.slice(at + 1), ctx), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+}
+
 /** The first of {@link PLACEHOLDER_WORDS} in `secret`, or undefined. */
 function placeholderWordIn(secret: string): string | undefined {
   const letters = secret.toLowerCase().replace(/[^a-z0-9]/g, "");
@@ -76,10 +108,28 @@ const EnvSchema = z
      * DATABASE_POOL_SIZE (Prisma's): nothing else ever makes a send wait for a connection.
      */
     DATABASE_WRITE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(5),
-    /** Redis URL; unset → in-process pub/sub (one node only). */
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
-    /** Prefix of this deployment's Redis keys (presence, typing); nodes of one deployment share it. */
-    REDIS_KEY_PREFIX: z.string().max(64).default("chat:"),
+    /**
+     * Redis URL; unset → in-process pub/sub (one node only). `redis+cluster://[user:password@]host:port[,host:port…]`
+     * names a Redis Cluster instead, as REDIS_CLUSTER_NODES does.
+     */
+    REDIS_URL: z.union([z.url({ protocol: /^rediss?$/ }), z.string().startsWith("redis+cluster://").transform(parseClusterUrl)]).optional(),
+    /**
+     * A Redis Cluster (7.0 or later: sharded pub/sub) instead of one Redis: some of its nodes as
+     * `host:port,host:port` (the others are discovered); realtime/pubsub.ts. Not with a `redis://` REDIS_URL.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .transform((list, ctx) => parseClusterNodes(list, ctx))
+      .optional(),
+    /**
+     * Prefix of this deployment's Redis keys (presence, typing, rate limits, the push queue); nodes of one
+     * deployment share it. No braces: a cluster's hash tags are the server's own (realtime/presence-store.ts).
+     */
+    REDIS_KEY_PREFIX: z
+      .string()
+      .max(64)
+      .regex(/^[^{}]*$/, "must not contain { or }")
+      .default("chat:"),
     /** HS256 key for access tokens; required in production, ≥ 32 characters, no placeholder ({@link PLACEHOLDER_WORDS}). */
     JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
     /** Where the embedded PostgreSQL and the development JWT secret live. */
@@ -499,10 +549,24 @@ const EnvSchema = z
     path: ["GRAPHQL_TRUSTED_DOCUMENTS_FILE"],
     message: "is required when GRAPHQL_TRUSTED_DOCUMENTS is allow or only",
   })
-  // what a production deployment does not publish unless asked: the schema, and a page to explore it
-  .transform((env) => {
+  .refine((env) => !(typeof env.REDIS_URL === "string" && env.REDIS_CLUSTER_NODES), {
+    path: ["REDIS_CLUSTER_NODES"],
+    message: "is set, and so is a redis:// REDIS_URL: one Redis or a cluster, not both",
+  })
+  // what a production deployment does not publish unless asked: the schema, and a page to explore it;
+  // REDIS_URL: one Redis only, REDIS_CLUSTER: the cluster (from REDIS_CLUSTER_NODES or a redis+cluster:// REDIS_URL)
+  .transform(({ REDIS_URL, REDIS_CLUSTER_NODES, ...env }) => {
     const outsideProduction = env.NODE_ENV === "production" ? "off" : "on";
-    return { ...env, GRAPHQL_INTROSPECTION: env.GRAPHQL_INTROSPECTION ?? outsideProduction, GRAPHIQL: env.GRAPHIQL ?? outsideProduction };
+    const cluster: RedisClusterConfig | undefined = REDIS_CLUSTER_NODES
+      ? { nodes: REDIS_CLUSTER_NODES }
+      : (REDIS_URL as RedisClusterConfig | undefined);
+    return {
+      ...env,
+      REDIS_URL: typeof REDIS_URL === "string" ? REDIS_URL : undefined,
+      REDIS_CLUSTER: typeof REDIS_URL === "string" ? undefined : cluster,
+      GRAPHQL_INTROSPECTION: env.GRAPHQL_INTROSPECTION ?? outsideProduction,
+      GRAPHIQL: env.GRAPHIQL ?? outsideProduction,
+    };
   });
 
 /** Whether `value` is base64url (no padding) of exactly `bytes` bytes. */

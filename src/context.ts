@@ -1,6 +1,5 @@
 import DataLoader from "dataloader";
 import type { PubSubEngine } from "graphql-subscriptions";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Accounts } from "./account/accounts.js";
 import type { Attachments } from "./attachments/attachments.js";
@@ -23,6 +22,7 @@ import type { Reports } from "./moderation/reports.js";
 import type { PushSubscriptions } from "./push/subscriptions.js";
 import type { EventLog } from "./realtime/event-log.js";
 import { type Presence, shownStatus } from "./realtime/presence.js";
+import type { RedisClient } from "./realtime/redis-connection.js";
 import type { RoomActivity } from "./realtime/room-activity.js";
 import type { RoomStreams } from "./realtime/room-streams.js";
 import type { PresenceStatus } from "./realtime/topics.js";
@@ -44,8 +44,8 @@ export interface App {
   /** Admission to `db` for work that can wait (subscription set-up, WebSocket authentication, presence, sweeps): db/admission.ts. */
   admission: Admission;
   pubsub: PubSubEngine;
-  /** The Redis command connection (keys under REDIS_KEY_PREFIX); null in-process. */
-  redis: Redis | null;
+  /** The Redis command connection (keys under REDIS_KEY_PREFIX; a Cluster with REDIS_CLUSTER); null in-process. */
+  redis: RedisClient | null;
   metrics: Metrics;
   /** OpenTelemetry tracing (tracing.ts); null when it is off, as it is unless configured. */
   tracing: Tracing | null;

@@ -121,7 +121,7 @@ describe("fan-out groups on one node", () => {
     const publish = pubsub.publish.bind(pubsub);
     let dropping = true;
     pubsub.publish = async (topic, payload) => {
-      if (dropping && topic === `room:${roomId}:message`) dropping = false;
+      if (dropping && topic === `room:{${roomId}}:message`) dropping = false;
       else await publish(topic, payload);
     };
     try {

@@ -118,7 +118,7 @@ describe("the user event log", () => {
     expect((await logOf(ben.id)).map((r) => r.kind)).toEqual(["AddedToRoom", "ContactRequest", "MentionNotification"]);
     // the live payload carries the row's id (the bus is Redis here: read it off the channel)
     const received: { logId?: string }[] = [];
-    const id = await server.app.pubsub.subscribe(`user:${ben.id}:events`, (p: { logId?: string }) => received.push(p), {});
+    const id = await server.app.pubsub.subscribe(`user:{${ben.id}}:events`, (p: { logId?: string }) => received.push(p), {});
     try {
       await api.ok(cat, `mutation($u: ID!) { sendContactRequest(userId: $u) { id } }`, { u: ben.id });
       await sub.nextWhere((e) => event(e).__typename === "ContactRequest" && event(e).status === "PENDING");

@@ -32,7 +32,7 @@ describe("RedisPresenceStore.heartbeat", () => {
     // 1.25 TTL after the first heartbeat: online thanks to the second one
     expect((await store.online(users)).size).toBe(1200);
     // every connection was refreshed, the last chunk's too: the user with two connections keeps both
-    expect(await redis.zcard("presence:user:user-0")).toBe(2);
+    expect(await redis.zcard("{presence}:user:user-0")).toBe(2);
     await new Promise((done) => setTimeout(done, ttlMs));
     expect((await store.online(users)).size).toBe(0);
   });

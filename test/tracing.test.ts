@@ -68,7 +68,7 @@ describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
     const traceId = randomBytes(16).toString("hex");
     const clientSpanId = randomBytes(8).toString("hex");
     let sentId = "";
-    const payload = await publishedOn(`room:${roomId}:message`, async () => {
+    const payload = await publishedOn(`room:{${roomId}}:message`, async () => {
       const response = await fetch(b.url, {
         method: "POST",
         headers: {
@@ -107,7 +107,7 @@ describe("traces, with OTEL_EXPORTER_OTLP_ENDPOINT set, on two nodes", () => {
       expect(delivery).toMatchObject({
         parentSpanId: publish!.spanId,
         kind: 5,
-        attributes: { "messaging.destination.name": `room:${roomId}:message` },
+        attributes: { "messaging.destination.name": `room:{${roomId}}:message` },
       });
     }
     const membersByNode = Object.fromEntries(deliveries.map((d) => [pid(d), d.attributes["chat.fanout.members"]]));
@@ -141,7 +141,7 @@ describe("traces, on or off", () => {
       const roomId = (
         await gqlOk(server.url, `mutation { createRoom(input: { name: "Plain", type: GROUP }) { id } }`, {}, alice.accessToken)
       ).createRoom.id;
-      const payload = await publishedOn(`room:${roomId}:message`, () =>
+      const payload = await publishedOn(`room:{${roomId}}:message`, () =>
         gqlOk(server.url, SEND, { r: roomId, c: "plain" }, alice.accessToken),
       );
       expect(Object.keys(payload)).toEqual(["message"]);

@@ -1,18 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { connected, gqlOk, subscribe, untilReceived, wsClient } from "./helpers/client.js";
 import { useRoomAcrossNodes } from "./helpers/nodes.js";
+import { useRedisCluster } from "./helpers/redis-cluster.js";
 
 /**
  * Two server processes sharing one PostgreSQL and one Redis, as behind a load
  * balancer: what a client does through node B reaches subscribers on node A.
+ * Again with a Redis Cluster of 3 primaries instead (sharded pub/sub, presence on one slot).
  */
-describe("two nodes sharing PostgreSQL and Redis", () => {
+describe.each([
+  { redis: "one Redis", cluster: false },
+  { redis: "a Redis Cluster", cluster: true },
+])("two nodes sharing PostgreSQL and $redis", ({ cluster }) => {
   const PRESENCE_TTL_MS = 3000;
+  const env = { PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) };
+  const redisCluster = cluster ? useRedisCluster() : null;
   const {
     group,
     users: [alice, bob, carol],
     room,
-  } = useRoomAcrossNodes({ PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) }, "Across");
+  } = useRoomAcrossNodes(redisCluster ? () => ({ ...env, ...redisCluster.env() }) : env, "Across");
   const [a, b] = group.nodes;
 
   it("delivers messageAdded on A for a message sent through B", async () => {

@@ -1,6 +1,6 @@
 import { Queue, UnrecoverableError, Worker } from "bullmq";
-import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { connectRedis, type RedisClient, type RedisSettings } from "../realtime/redis-connection.js";
 
 /** How one job is added to a {@link JobQueue}. */
 export interface JobOptions {
@@ -39,8 +39,9 @@ export interface JobQueue {
 }
 
 /**
- * A {@link JobQueue} in Redis (BullMQ): the queue `push` under `<REDIS_KEY_PREFIX>bull`,
- * its worker on every node. BullMQ hands each job to one worker (a job's lock in
+ * A {@link JobQueue} in Redis (BullMQ): the queue `push` under `<REDIS_KEY_PREFIX>bull`
+ * (in a cluster `{<REDIS_KEY_PREFIX>bull}`: BullMQ's scripts touch several keys of a
+ * queue at once, so its keys share a hash tag and live on one shard), its worker on every node. BullMQ hands each job to one worker (a job's lock in
  * Redis), so each push is sent once however many nodes there are, and a node that
  * crashes mid-job leaves it stalled: another node's worker takes it over (BullMQ's
  * stalled-job check, every 30 s). Finished jobs are removed; failed ones kept (the last 1,000) for inspection.
@@ -48,17 +49,19 @@ export interface JobQueue {
 export class BullJobQueue implements JobQueue {
   readonly #queue: Queue;
   #worker: Worker | null = null;
-  readonly #connections: Redis[] = [];
+  readonly #connections: RedisClient[] = [];
+  private readonly prefix: string;
 
-  /** `retryBaseMs`: first retry delay (PUSH_RETRY_BASE_MS). */
+  /** `prefix`: REDIS_KEY_PREFIX; `retryBaseMs`: first retry delay (PUSH_RETRY_BASE_MS). */
   constructor(
-    private readonly redisUrl: string,
-    private readonly prefix: string,
+    private readonly redis: RedisSettings,
+    keyPrefix: string,
     private readonly retryBaseMs: number,
     private readonly logger: Logger,
   ) {
+    this.prefix = redis.REDIS_CLUSTER ? `{${keyPrefix}bull}` : `${keyPrefix}bull`;
     // adds fail after two reconnection attempts instead of queueing while Redis is away: the sender logs them and goes on
-    this.#queue = new Queue("push", { connection: this.#connection(2), prefix });
+    this.#queue = new Queue("push", { connection: this.#connection(2), prefix: this.prefix });
     this.#queue.on("error", (err) => logger.warn({ err }, "push queue: Redis error"));
   }
 
@@ -102,10 +105,10 @@ export class BullJobQueue implements JobQueue {
   }
 
   /** A connection of its own for the queue and for the worker (whose blocking reads need `maxRetriesPerRequest: null`). */
-  #connection(maxRetriesPerRequest: number | null): Redis {
-    const redis = new Redis(this.redisUrl, { maxRetriesPerRequest });
-    this.#connections.push(redis);
-    return redis;
+  #connection(maxRetriesPerRequest: number | null): RedisClient {
+    const connection = connectRedis(this.redis, { maxRetriesPerRequest });
+    this.#connections.push(connection);
+    return connection;
   }
 }
 

@@ -13,7 +13,7 @@ const PUSH_REQUEST_TIMEOUT_MS = 10_000;
 /**
  * Push notifications of one node from its configuration: off (notifier null,
  * subscriptions refused) without VAPID keys, which only production can lack
- * (config.ts); else a {@link PushNotifier} on the BullMQ queue in Redis (REDIS_URL)
+ * (config.ts); else a {@link PushNotifier} on the BullMQ queue in Redis (REDIS_URL or REDIS_CLUSTER)
  * or the in-process one, its worker started with PUSH_CONCURRENCY. In production push
  * endpoints must be https and public (the SSRF rule of uploadAttachmentFromUrl, with its URL_FETCH_ALLOWED_RANGES);
  * push services are trusted by Node's root certificates and URL_FETCH_CA_FILE's, as uploadAttachmentFromUrl's hosts.
@@ -30,9 +30,10 @@ export function startPush(
   const enabled = Boolean(publicKey && privateKey && subject);
   if (!enabled) return { notifier: null, subscriptions: new PushSubscriptions(db, false, ssrf) };
   const log = logger.child({ component: "push" });
-  const queue = config.REDIS_URL
-    ? new BullJobQueue(config.REDIS_URL, `${config.REDIS_KEY_PREFIX}bull`, config.PUSH_RETRY_BASE_MS, log)
-    : new MemoryJobQueue(config.PUSH_RETRY_BASE_MS, log);
+  const queue =
+    config.REDIS_URL || config.REDIS_CLUSTER
+      ? new BullJobQueue(config, config.REDIS_KEY_PREFIX, config.PUSH_RETRY_BASE_MS, log)
+      : new MemoryJobQueue(config.PUSH_RETRY_BASE_MS, log);
   const sender = new WebPushSender(
     { publicKey: publicKey!, privateKey: privateKey!, subject: subject! },
     PUSH_REQUEST_TIMEOUT_MS,

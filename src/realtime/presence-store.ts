@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.js";
 
 /**
  * Where presence lives: which graphql-ws connections each user has open.
@@ -46,8 +46,10 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 }
 
-const ONLINE = "presence:online";
-const userKey = (userId: string) => `presence:user:${userId}`;
+// every presence key carries the hash tag {presence}: the scripts below touch a user's key and ONLINE
+// at once, which a Redis Cluster allows only within one slot; so presence lives on one shard
+const ONLINE = "{presence}:online";
+const userKey = (userId: string) => `{presence}:user:${userId}`;
 
 // KEYS[1] user's connection zset, KEYS[2] online zset; ARGV connId, expiry ms, now ms, userId
 const CONNECT = `
@@ -92,7 +94,7 @@ const HEARTBEAT_CHUNK = 500;
 
 /**
  * Presence shared by all nodes through Redis. Each user has a sorted set of
- * connection ids scored by expiry time; `presence:online` holds each online
+ * connection ids scored by expiry time; `{presence}:online` holds each online
  * user scored by their latest expiry. Nodes refresh their connections every
  * ttl/3 ({@link heartbeat}); a node that dies stops refreshing, and any
  * node's {@link sweep} takes its users offline once `ttlMs` has passed.
@@ -100,7 +102,7 @@ const HEARTBEAT_CHUNK = 500;
  */
 export class RedisPresenceStore implements PresenceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** How long a connection counts as open without a heartbeat, in ms. */
     private readonly ttlMs: number,
   ) {}

@@ -5,18 +5,20 @@ import type { Message } from "../generated/prisma/client.js";
  * as JSON, so they hold only JSON values (dates as ISO-8601 strings); every node
  * turns them back into model objects in the subscription's `resolve`.
  * One topic per room and event kind: a node subscribes to a room's channel only
- * while it has a subscriber for it, and a publish reaches each node once.
+ * while it has a subscriber for it, and a publish reaches each node once. The id
+ * in braces is a Redis Cluster hash tag: a room's channels (and a user's) share
+ * one slot, so one shard carries them (sharded pub/sub: sharded-pubsub.ts).
  * With tracing on, what EventLog.afterCommit publishes also carries its trace
  * context (`traceparent`: tracing.ts TraceCarrier), which no resolver reads.
  */
 export const topics = {
-  messageAdded: (roomId: string) => `room:${roomId}:message`,
-  typing: (roomId: string) => `room:${roomId}:typing`,
-  presence: (roomId: string) => `room:${roomId}:presence`,
+  messageAdded: (roomId: string) => `room:{${roomId}}:message`,
+  typing: (roomId: string) => `room:{${roomId}}:typing`,
+  presence: (roomId: string) => `room:{${roomId}}:presence`,
   /** Membership and room changes ({@link RoomEventPayload}); also ends the room's other subscriptions for a removed member. */
-  roomEvents: (roomId: string) => `room:${roomId}:events`,
+  roomEvents: (roomId: string) => `room:{${roomId}}:events`,
   /** One user's events across rooms ({@link UserEventPayload}). */
-  userEvents: (userId: string) => `user:${userId}:events`,
+  userEvents: (userId: string) => `user:{${userId}}:events`,
   /** Every node listens: a session ended, close its sockets ({@link SessionRevokedPayload}). */
   sessionRevoked: "sessions:revoked",
 };

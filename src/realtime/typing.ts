@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { PubSubEngine } from "graphql-subscriptions";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.js";
 import { type TypingPayload, topics } from "./topics.js";
 
 /**
@@ -37,7 +37,7 @@ const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return
 /** Typing state shared by all nodes; keys carry a safety TTL of 10 × the typing TTL. */
 export class RedisTypingStore implements TypingStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ttlMs: number,
   ) {}
   async start(key: string, token: string) {

@@ -59,11 +59,11 @@ export function useNodes<N extends number>(
 }
 
 /**
- * The setup of the two-node suites (two-nodes, shutdown): {@link useNodes}(2, `env`),
+ * The setup of the two-node suites (two-nodes, shutdown): {@link useNodes}(2, `env`) (`env` as there),
  * and, registered by a `beforeAll`, alice on node A, bob and carol on node B, and a
  * GROUP room named `name` of alice's with bob and carol as members (`room.id`).
  */
-export function useRoomAcrossNodes(env: Record<string, string>, name: string) {
+export function useRoomAcrossNodes(env: Parameters<typeof useNodes>[1], name: string) {
   const group = useNodes(2, env);
   const [a, b] = group.nodes;
   const users = [{}, {}, {}] as [TestUser, TestUser, TestUser];
