@@ -25,6 +25,29 @@ describe("configuration", () => {
     }
   });
 
+  it("takes a Redis Cluster from REDIS_CLUSTER_NODES or a redis+cluster:// REDIS_URL, not both with a redis:// one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    const nodes = [
+      { host: "10.0.0.1", port: 7000 },
+      { host: "::1", port: 7001 },
+    ];
+    expect(loadConfig({ DATA_DIR: dir, REDIS_CLUSTER_NODES: "10.0.0.1:7000, [::1]:7001" })).toMatchObject({
+      REDIS_URL: undefined,
+      REDIS_CLUSTER: { nodes },
+    });
+    expect(loadConfig({ DATA_DIR: dir, REDIS_URL: "redis+cluster://app:p%40ss@10.0.0.1:7000,[::1]:7001/" })).toMatchObject({
+      REDIS_URL: undefined,
+      REDIS_CLUSTER: { nodes, username: "app", password: "p@ss" },
+    });
+    expect(() => loadConfig({ DATA_DIR: dir, REDIS_CLUSTER_NODES: "10.0.0.1" })).toThrowError(
+      /REDIS_CLUSTER_NODES: "10.0.0.1" must be host:port/,
+    );
+    expect(() => loadConfig({ DATA_DIR: dir, REDIS_URL: "redis://r:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" })).toThrowError(
+      /REDIS_CLUSTER_NODES:/,
+    );
+    expect(() => loadConfig({ DATA_DIR: dir, REDIS_KEY_PREFIX: "{chat}:" })).toThrowError(/REDIS_KEY_PREFIX:/);
+  });
+
   it("generates the VAPID key pair into DATA_DIR outside production, and takes both keys or neither in production", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     const first = loadConfig({ DATA_DIR: dir });
