@@ -14,5 +14,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Two test files at once (vitest's default is one less than the cores: one on a 2-core
+    // machine). A file spends most of its time waiting (coalescing windows, timers, nodes
+    // starting, PostgreSQL), so two share 2 cores well; VITEST_MAX_WORKERS overrides it.
+    maxWorkers: 2,
   },
 });
