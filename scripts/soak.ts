@@ -296,6 +296,8 @@ async function main(): Promise<number> {
   };
   const heapAtWarmUp = await forcedGcHeapBytes(nodes[0]!);
   const redisAtWarmUp = await redisUsed();
+  /** Node A's heap after a forced GC and Redis' used_memory after each round of faults. */
+  const memorySeries: { atS: number; nodeAHeapMB: number | null; redisMB: number | null }[] = [];
   log(`warm-up done: node A heap ${MB(heapAtWarmUp)} MB, Redis used_memory ${MB(redisAtWarmUp)} MB; faults start`);
 
   // the fault schedule
@@ -354,6 +356,15 @@ async function main(): Promise<number> {
       faults.push({ fault, at: Math.round((at - loadStarted) / 1000), recoveredMs: Date.now() - at, error: String(e) });
     }
     log(`${fault}: back in ${faults.at(-1)!.recoveredMs} ms${faults.at(-1)!.error ? ` (${faults.at(-1)!.error})` : ""}`);
+    if (f % schedule.length === schedule.length - 1) {
+      // after each round of the three: the trend between the warm-up and the end
+      memorySeries.push({
+        atS: Math.round((Date.now() - loadStarted) / 1000),
+        nodeAHeapMB: MB(await forcedGcHeapBytes(nodes[0]!)),
+        redisMB: MB(await redisUsed()),
+      });
+      log(`node A heap ${memorySeries.at(-1)!.nodeAHeapMB} MB, Redis used_memory ${memorySeries.at(-1)!.redisMB} MB`);
+    }
     await sleep(Math.max(0, Math.min(at + FAULT_PERIOD_MS, faultsEnd) - Date.now()));
   }
   clearInterval(cutter);
@@ -507,6 +518,7 @@ async function main(): Promise<number> {
     memory: {
       nodeAHeapMB: { warmUp: MB(heapAtWarmUp), after: MB(heapAfter), growth: heapGrowthMB, bound: HEAP_BOUND_MB },
       nodeBHeapAfterMB: MB(heapBAfter),
+      afterEachRound: memorySeries,
       redisUsedMemoryMB: { warmUp: MB(redisAtWarmUp), after: MB(redisAfter), growth: redisGrowthMB, bound: REDIS_BOUND_MB },
     },
     presence: {
