@@ -52,13 +52,14 @@
  * Prints a JSON report; exits 1 when a criterion failed.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import os from "node:os";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { type DedicatedPostgres, startDedicatedPostgres } from "../test/helpers/dedicated-postgres.js";
 import { type DedicatedRedis, startDedicatedRedis } from "../test/helpers/dedicated-redis.js";
 import { type ResumingSubscriber, resumingSubscriber } from "../test/helpers/resuming.js";
-import { forcedGcHeapBytes, killAll, OUR_SERVER, type ServerProcess, sleep, startServer } from "./bench/procs.js";
+import { forcedGcHeapBytes, killAll, machineBusyPct, OUR_SERVER, type ServerProcess, sleep, startServer } from "./bench/procs.js";
 import { type BenchUser, seed } from "./bench/seed.js";
 import { buildServer } from "./build.mjs";
 
@@ -184,6 +185,7 @@ async function main(): Promise<number> {
   log(
     `${DURATION_MS / 60_000} min, ${RATE} sends/s over ${ROOMS} rooms; warm-up ${WARM_UP_MS / 1000} s, a fault every ${FAULT_PERIOD_MS / 1000} s, a socket cut every ${CUT_PERIOD_MS / 1000} s`,
   );
+  const busyAtStart = await machineBusyPct();
   const build = await buildServer();
   log(build.built ? `built dist/ in ${build.ms} ms` : "dist/ is up to date with src/");
   let redis: DedicatedRedis | null = null;
@@ -476,6 +478,7 @@ async function main(): Promise<number> {
 
   const report = {
     command: `npm run soak -- --minutes ${DURATION_MS / 60_000} --rate ${RATE} --rooms ${ROOMS}`,
+    machine: { cpus: os.cpus().length, busyPctBeforeStart: busyAtStart, loadAverage1mAtEnd: Math.round(os.loadavg()[0]! * 100) / 100 },
     load: {
       sendsPerS: RATE,
       rooms: ROOMS,
