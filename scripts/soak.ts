@@ -45,7 +45,8 @@
  * - no send was answered anything but OK, SERVICE_UNAVAILABLE or RATE_LIMITED;
  * - node A's heap after a forced GC grew by less than {@link HEAP_BOUND_MB} MB
  *   from the end of the warm-up to after the load, and Redis' used_memory by
- *   less than {@link REDIS_BOUND_MB} MB;
+ *   less than {@link REDIS_BOUND_MB} MB (both are also read after each round of
+ *   the three faults, for the trend in the report);
  * - presence converged: after the clients of every other room have left, every
  *   user still connected is ONLINE and every other one OFFLINE as `user(id)
  *   { status }` answers on both nodes, within 2 × PRESENCE_TTL_MS + 5 s.
