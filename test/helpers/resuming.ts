@@ -1,4 +1,5 @@
 import type { Client } from "graphql-ws";
+import type WebSocket from "ws";
 import { changes } from "./changes.js";
 import { type GqlResponse, gqlOk, type TestUser, wsClient } from "./client.js";
 
@@ -29,19 +30,24 @@ export interface ResumingSubscriber {
   until(id: string, timeoutMs?: number): Promise<void>;
   /** Resolves once it has received anything. @throws after `timeoutMs`. */
   untilAny(timeoutMs?: number): Promise<void>;
+  /** Cuts its current socket as a network would (terminate: no close frame); it then reconnects by itself. No-op while it is not connected. */
+  cut(): void;
   dispose(): Promise<void>;
 }
 
 /**
  * Starts a {@link ResumingSubscriber} of `roomId`'s messageAdded as `user`;
  * `url` may be a function asked on every (re)connect (a load balancer);
- * `after` is the cursor of its first subscription (null: live only).
+ * `after` is the cursor of its first subscription (null: live only);
+ * `retryAttempts`: failed reconnects in a row before it gives up (graphql-ws
+ * counts from 0 again after each successful connect).
  */
 export function resumingSubscriber(
   url: string | (() => string | Promise<string>),
-  user: TestUser,
+  user: Pick<TestUser, "accessToken">,
   roomId: string,
   after: number | null = null,
+  retryAttempts = 100,
 ): ResumingSubscriber {
   const received: SeqMessage[] = [];
   const connections: string[] = [];
@@ -50,6 +56,7 @@ export function resumingSubscriber(
   let last = after;
   let unsubscribe: (() => void) | null = null;
   let generation = 0;
+  let socket: WebSocket | null = null;
   const start = (client: Client) => {
     const mine = ++generation; // events of a superseded subscription are ignored
     unsubscribe = client.subscribe<{ messageAdded: SeqMessage }>(
@@ -72,15 +79,17 @@ export function resumingSubscriber(
     );
   };
   const client: Client = wsClient(url, user.accessToken, {
-    retryAttempts: 100,
+    retryAttempts,
     retryWait: () => new Promise((resolve) => setTimeout(resolve, RETRY_WAIT_MS)),
     shouldRetry: () => true,
     on: {
-      connected: (socket) => {
-        connections.push((socket as { url: string }).url);
+      connected: (opened) => {
+        socket = opened as WebSocket;
+        connections.push(socket.url);
         start(client);
       },
       closed: () => {
+        socket = null;
         generation++;
         unsubscribe?.();
         unsubscribe = null;
@@ -97,6 +106,7 @@ export function resumingSubscriber(
     errors,
     until: (id, timeoutMs = 10_000) => until(() => received.some((m) => m.id === id), `message ${id}`, timeoutMs),
     untilAny: (timeoutMs = 10_000) => until(() => received.length > 0, "a message", timeoutMs),
+    cut: () => socket?.terminate(),
     dispose: () => client.dispose() as Promise<void>,
   };
 }
