@@ -115,7 +115,8 @@ export interface FanoutMeasurement {
 export async function measureFanout(opts: {
   fleet: ClientFleet;
   send: Sender;
-  servers: ServerProcess[];
+  /** Processes whose CPU is read over the window: the servers, and any other (a Redis). */
+  servers: Pick<ServerProcess, "label" | "pid">[];
   load: Load;
   subscribersByRoom: Record<string, number>;
   drainMs?: number;

@@ -10,7 +10,10 @@
  *   npm run bench                          # every scenario, full sizes (≈ 20 min on 2 idle cores)
  *   npm run bench -- --quick               # small N (200 / 1000; many-rooms 100 × 5 @ 50 msg/s), ≈ 2–3 min
  *   npm run bench -- --scenario idle       # one scenario (repeat or comma-separate for more):
- *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes, sync
+ *                                          # fanout-1node, fanout-2nodes, many-rooms, idle, writes, sync, shards
+ *   npm run bench -- --scenario shards     # 1,000 rooms × 5 on two nodes at 200 msg/s, against one Redis and against a
+ *                                          # 3-primary Redis Cluster (sharded pub/sub) started for the run: deliveries/s,
+ *                                          # latency and each Redis process's CPU (--shards 2000x5@200/2 for another shape)
  *   npm run bench -- --scenario sync       # one user in 500 rooms, 50 of them with 5 new messages: sync's latency
  *                                          # (initial and incremental, p50/p99 over 50 runs) and statements per sync
  *   npm run bench -- --clients 4           # client processes per run (default 4)
@@ -57,10 +60,11 @@ import {
   type Stack,
 } from "./scenarios.js";
 import { createBenchDatabase, seed } from "./seed.js";
+import { type ShardsRun, shardsScenario } from "./shards.js";
 import { type SyncRun, syncScenario } from "./sync.js";
 import { type WritesRun, writesScenario, writesTargets } from "./writes.js";
 
-const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes", "sync"] as const;
+const SCENARIOS = ["fanout-1node", "fanout-2nodes", "many-rooms", "idle", "writes", "sync", "shards"] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -70,6 +74,7 @@ const { values: args } = parseArgs({
     out: { type: "string", default: "bench-results" },
     n: { type: "string" },
     "many-rooms": { type: "string", multiple: true },
+    shards: { type: "string" },
     stacks: { type: "string" },
   },
 });
@@ -111,6 +116,8 @@ const params = {
   },
   /** One viewer in `rooms` rooms, `changed` of them with `perRoom` new messages; `runs` timed incremental syncs (500 rooms, 50 changed: the sync target's sizes). */
   sync: { rooms: 500, changed: 50, perRoom: 5, runs: quick ? 20 : 50 },
+  /** The shards scenario's load, on one Redis and on a 3-primary cluster (shards.ts). */
+  shards: parseManyRooms(args.shards ?? (quick ? "100x5@50/2" : "1000x5@200/2"), manyRoomsDefaults),
   stacks: (args.stacks?.split(",").map((s) => s.trim()) ?? ["ours", "ceiling", "naive"]) as Stack[],
 };
 for (const s of params.stacks)
@@ -199,6 +206,7 @@ async function main(): Promise<void> {
   const idle: IdleRun[] = [];
   let writes: WritesRun[] = [];
   let sync: SyncRun | undefined;
+  let shards: ShardsRun[] = [];
   try {
     log(`database ${db.name}: migrating (first server start)`);
     const migrator = await startServer(
@@ -215,8 +223,9 @@ async function main(): Promise<void> {
       selected.has("many-rooms") ? Math.max(...params.manyRooms.map((m) => m.rooms * m.perRoom)) : 0,
       selected.has("idle") ? Math.max(...params.idle.connections.map(cap)) : 0,
       selected.has("sync") ? 1 : 0,
+      selected.has("shards") ? params.shards.rooms * params.shards.perRoom : 0,
     );
-    const roomSets = selected.has("many-rooms") ? params.manyRooms : [];
+    const roomSets = [...(selected.has("many-rooms") ? params.manyRooms : []), ...(selected.has("shards") ? [params.shards] : [])];
     log(
       `seeding ${need} users with sessions and tokens${roomSets.length ? `, room sets ${roomSets.map((m) => `${m.rooms} × ${m.perRoom}`).join(", ")}` : ""}`,
     );
@@ -283,6 +292,7 @@ async function main(): Promise<void> {
       writes = await writesScenario(ctx, w.concurrency, (c) => (c === 1 ? w.count.low : w.count.high), w.timeCapMs);
     }
     if (selected.has("sync")) sync = await syncScenario(ctx, params.sync);
+    if (selected.has("shards")) shards = await shardsScenario(ctx, params.shards);
   } finally {
     await cleanup();
     cleanup = null;
@@ -320,6 +330,11 @@ async function main(): Promise<void> {
         `writes c=${r.concurrency}: ${r.error ?? `${r.ours?.errors ?? 0} / ${r.raw?.errors ?? 0} errors (${r.ours?.errorSample ?? r.raw?.errorSample})`}`,
       );
   if (sync?.error) fail(`sync: ${sync.error.split("\n")[0]}`);
+  for (const { backend, run } of shards)
+    if (run.error || run.serverErrors || (run.result && (run.result.missing > 0 || run.result.sendErrors > 0)))
+      fail(
+        `shards ${backend}: ${run.error?.split("\n")[0] ?? `${run.result?.missing ?? 0} deliveries missing, ${run.result?.sendErrors ?? 0} send errors${run.serverErrors ? `, the server logged: ${run.serverErrors[0]!.slice(0, 400)}` : ""}`}`,
+      );
   if (sync?.serverErrors?.length)
     fail(`sync: the server logged ${sync.serverErrors.length} distinct error(s), first: ${sync.serverErrors[0]!.slice(0, 400)}`);
   for (const r of writes)
@@ -383,6 +398,7 @@ async function main(): Promise<void> {
     idle,
     writes,
     sync,
+    shards,
     targets: { writes: writesTargets(writes), manyRooms: manyRoomsTargets(fanout) },
     notes,
     failures,

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type FanoutRun, type IdleRun, manyRoomsLabel, type Stack } from "./scenarios.js";
+import type { ShardsRun } from "./shards.js";
 import { ratio, type Target } from "./stats.js";
 import type { SyncRun } from "./sync.js";
 import type { WritesRun } from "./writes.js";
@@ -45,6 +46,8 @@ export interface BenchResults {
   writes: WritesRun[];
   /** The sync scenario (sync.ts), when selected. */
   sync?: SyncRun;
+  /** The shards scenario (shards.ts): one Redis, then a Redis Cluster, when selected. */
+  shards: ShardsRun[];
   /** The performance targets checked against this run (writes.ts writesTargets, scenarios.ts manyRoomsTargets). */
   targets: { writes: Target[]; manyRooms: Target[] };
   notes: string[];
@@ -293,6 +296,42 @@ export function markdown(r: BenchResults): string {
               ],
             ],
           ),
+    );
+  }
+  if (r.shards.length) {
+    out.push(`\n## One Redis against a Redis Cluster (${manyRoomsLabel(r.shards[0]!.run.manyRooms!)}; Redis CPU over the delivery window)`);
+    out.push(
+      table(
+        [
+          "backend",
+          "deliveries/s",
+          "p50 / p99 ms",
+          "server CPU %",
+          "Redis process",
+          "publishes",
+          "Redis CPU % (idle)",
+          "Redis µs per message",
+        ],
+        r.shards.flatMap(({ backend, run, redis }) => {
+          const m = run.result;
+          const servers = m ? Object.entries(m.serverCpuPct).filter(([label]) => !label.startsWith("redis ")) : [];
+          const head = m
+            ? [
+                backend,
+                num(m.deliveriesPerS),
+                `${num(m.latency.p50Ms)} / ${num(m.latency.p99Ms)}`,
+                servers.map(([, pct]) => pct).join(" + "),
+              ]
+            : [backend, `FAILED: ${(run.error ?? "no figures").split("\n")[0]}`, "", ""];
+          return redis.map((x, i) => [
+            ...(i === 0 ? head : ["", "", "", ""]),
+            `${x.address} (${x.role})`,
+            num(x.publishes),
+            `${x.cpuPct} (${x.idleCpuPct})`,
+            num(x.cpuUsPerMessage),
+          ]);
+        }),
+      ),
     );
   }
   if (r.notes.length) out.push(`\n## Notes\n${r.notes.map((n) => `- ${n}`).join("\n")}`);

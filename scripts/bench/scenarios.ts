@@ -53,7 +53,17 @@ export interface BenchContext {
   /** Hard limit on any child process's life, ms. */
   childTimeoutMs: number;
   log(line: string): void;
+  /**
+   * The Redis our servers use, when not the shared one (REDIS_URL): `env` goes
+   * into each server's environment (REDIS_URL or REDIS_CLUSTER_NODES), and the
+   * CPU of each of `processes` is measured over a fan-out window beside the
+   * servers' (shards.ts).
+   */
+  redis?: { env: Record<string, string>; processes: CpuWatched[] };
 }
+
+/** A local process whose CPU a measurement reads (/proc/<pid>/stat), by label. */
+export type CpuWatched = Pick<ServerProcess, "label" | "pid">;
 
 /** How connecting a batch of sockets went (ms from its first handshake until the server(s) count it). */
 export interface Setup {
@@ -130,7 +140,7 @@ export async function startStack(ctx: BenchContext, stack: Stack, nodes = 1): Pr
   if (stack === "ceiling") return [await startServer("ceiling", CEILING_SERVER, { BENCH_HARD_TIMEOUT_MS: String(ctx.childTimeoutMs) })];
   const env = {
     DATABASE_URL: ctx.databaseUrl,
-    REDIS_URL,
+    ...(ctx.redis?.env ?? { REDIS_URL }),
     REDIS_KEY_PREFIX: `${ctx.redisPrefix}${++prefixCount}:`,
     JWT_SECRET: ctx.jwtSecret,
     // BENCH_SUBSCRIPTION_SHARING=memo runs `ours` on the path before fan-out groups (a before/after in one harness)
@@ -324,7 +334,7 @@ export async function fanoutSeries(
       run.result = await measureFanout({
         fleet: subscribers.fleet,
         send: senderFor(ctx, stack, servers[0]!),
-        servers,
+        servers: [...servers, ...(ctx.redis?.processes ?? [])],
         load,
         subscribersByRoom,
         drainMs: 120_000,
