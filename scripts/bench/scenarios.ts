@@ -417,9 +417,15 @@ export function p99TargetMs(rooms: number): number {
  * The many-rooms runs of `config`, one fresh series per stack, in the order of
  * `stacks` when `config.nodes` is 1, else ours alone on `config.nodes` nodes;
  * same subscribers and load for each (room set {@link roomSetKey}(config),
- * which the seed must have made).
+ * which the seed must have made); `scenario` names the runs (another scenario's
+ * runs of the same load: shards.ts).
  */
-export async function manyRoomsSeries(ctx: BenchContext, config: ManyRoomsConfig, stacks: Stack[]): Promise<FanoutRun[]> {
+export async function manyRoomsSeries(
+  ctx: BenchContext,
+  config: ManyRoomsConfig,
+  stacks: Stack[],
+  scenario = "many-rooms",
+): Promise<FanoutRun[]> {
   const rooms = ctx.data.roomSets[roomSetKey(config)];
   if (!rooms) throw new Error(`no room set ${roomSetKey(config)} was seeded`);
   const load: Load = {
@@ -432,7 +438,7 @@ export async function manyRoomsSeries(ctx: BenchContext, config: ManyRoomsConfig
   };
   const runs: FanoutRun[] = [];
   for (const stack of config.nodes === 1 ? stacks : ["ours" as const]) {
-    for (const run of await fanoutSeries(ctx, "many-rooms", stack, config.nodes, [config.rooms * config.perRoom], () => load))
+    for (const run of await fanoutSeries(ctx, scenario, stack, config.nodes, [config.rooms * config.perRoom], () => load))
       runs.push({ ...run, manyRooms: config });
   }
   return runs;

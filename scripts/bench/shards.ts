@@ -15,8 +15,7 @@ import { Redis } from "ioredis";
 import { startDedicatedRedis } from "../../test/helpers/dedicated-redis.js";
 import { startRedisCluster } from "../redis-cluster.js";
 import { cpuMs, sleep } from "./procs.js";
-import { type BenchContext, type CpuWatched, type FanoutRun, fanoutSeries, type ManyRoomsConfig } from "./scenarios.js";
-import { roomSetKey } from "./seed.js";
+import { type BenchContext, type CpuWatched, type FanoutRun, type ManyRoomsConfig, manyRoomsSeries } from "./scenarios.js";
 
 /** How long each Redis process's idle CPU is read before the load, ms. */
 const IDLE_MS = 3000;
@@ -48,19 +47,17 @@ export interface ShardsRun {
 
 /** Runs `config` against one Redis, then against a 3-primary cluster; see the file's docstring. */
 export async function shardsScenario(ctx: BenchContext, config: ManyRoomsConfig): Promise<ShardsRun[]> {
-  const rooms = ctx.data.roomSets[roomSetKey(config)];
-  if (!rooms) throw new Error(`no room set ${roomSetKey(config)} was seeded`);
   const runs: ShardsRun[] = [];
   const single = await startDedicatedRedis();
   try {
     const address = single.url.replace("redis://", "");
-    runs.push(await measure(ctx, config, rooms, "one Redis", { REDIS_URL: single.url }, [address]));
+    runs.push(await measure(ctx, config, "one Redis", { REDIS_URL: single.url }, [address]));
   } finally {
     await single.stop();
   }
   const cluster = await startRedisCluster({ primaries: 3, replicasPerPrimary: 1 });
   try {
-    runs.push(await measure(ctx, config, rooms, "Redis Cluster", { REDIS_CLUSTER_NODES: cluster.nodesEnv }, cluster.nodes));
+    runs.push(await measure(ctx, config, "Redis Cluster", { REDIS_CLUSTER_NODES: cluster.nodesEnv }, cluster.nodes));
   } finally {
     await cluster.stop();
   }
@@ -70,7 +67,6 @@ export async function shardsScenario(ctx: BenchContext, config: ManyRoomsConfig)
 async function measure(
   ctx: BenchContext,
   config: ManyRoomsConfig,
-  rooms: string[],
   backend: ShardsRun["backend"],
   env: Record<string, string>,
   addresses: string[],
@@ -83,21 +79,7 @@ async function measure(
   const idleCpuPct = processes.map((p, i) => Math.round(((cpuMs(p.pid) - idle0[i]!) / IDLE_MS) * 1000) / 10);
   ctx.log(`shards: ${backend}, ${nodes.filter((n) => n.role === "primary").length} primar(ies), ${nodes.length} Redis process(es)`);
   try {
-    const [run] = await fanoutSeries(
-      { ...ctx, redis: { env, processes } },
-      "shards",
-      "ours",
-      config.nodes,
-      [config.rooms * config.perRoom],
-      () => ({
-        kind: "paced",
-        rooms,
-        perRoom: config.perRoom,
-        ratePerS: config.ratePerS,
-        durationS: config.durationS,
-        maxInFlight: config.maxInFlight,
-      }),
-    );
+    const [run] = await manyRoomsSeries({ ...ctx, redis: { env, processes } }, config, ["ours"], "shards");
     const sent = Math.max(1, run!.result?.messagesSent ?? 0);
     const redis = await Promise.all(
       nodes.map(async (n, i): Promise<ShardFigures> => {
@@ -120,7 +102,7 @@ async function measure(
     return {
       backend,
       shards: nodes.filter((n) => n.role === "primary").length,
-      run: { ...run!, manyRooms: config },
+      run: run!,
       redis,
       error: run!.error,
     };
